@@ -1,0 +1,55 @@
+/**
+ * The Kafka client surface that streamcheck's Kafka connectors are written against.
+ *
+ * One interface, two worlds: `src/connectors/sim/` implements it over the simulated broker
+ * (calls complete when the deterministic scheduler says so) and `src/connectors/real/`
+ * implements it over kafkajs. The names follow Kafka's Java producer API so a connector
+ * author recognises them.
+ */
+
+/** What a checkpoint must keep to finish a pre-committed transaction after a restart. */
+export interface TransactionHandle {
+  readonly transactionalId: string;
+  readonly producerId: number;
+  readonly epoch: number;
+}
+
+export interface KafkaRecord {
+  readonly key: string;
+  readonly value: string;
+}
+
+export interface ConsumedRecord extends KafkaRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+}
+
+export type IsolationLevel = 'read_committed' | 'read_uncommitted';
+
+/** A transactional producer bound to one transactional id. */
+export interface TransactionalProducer {
+  /** Registers the transactional id: bumps the epoch, fences older producers, aborts their open transaction. */
+  initTransactions(): Promise<TransactionHandle>;
+  beginTransaction(): void;
+  send(topic: string, partition: number, records: readonly KafkaRecord[]): Promise<void>;
+  /** Makes every sent record durable on the broker (the pre-commit of the 2PC sink). */
+  flush(): Promise<void>;
+  commitTransaction(): Promise<void>;
+  abortTransaction(): Promise<void>;
+  /** The producer id and epoch of the current transaction. */
+  handle(): TransactionHandle;
+  close(): Promise<void>;
+}
+
+export interface KafkaClients {
+  producer(transactionalId: string): TransactionalProducer;
+  /**
+   * Flink's resumeTransaction: a producer that adopts `handle` without initTransactions
+   * (which would abort the transaction), so that commitTransaction finishes it.
+   */
+  resumeTransaction(handle: TransactionHandle): TransactionalProducer;
+  /** Reads a partition from `fromOffset` to its end (LSO under read_committed). */
+  read(topic: string, partition: number, fromOffset: number, isolation: IsolationLevel): Promise<ConsumedRecord[]>;
+  createTopic(topic: string, partitions: number): Promise<void>;
+}

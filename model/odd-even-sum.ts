@@ -1,0 +1,52 @@
+/**
+ * Reference semantics of the odd/even sum: two partitions of natural numbers, keyed by
+ * parity, a running sum (and count) per key. Under exactly-once every input number is
+ * counted once, whatever crashed and restarted. Pure: knows nothing of the runtime.
+ */
+export type Parity = 0 | 1;
+
+export interface ParityTotals {
+  readonly sum: number;
+  readonly count: number;
+}
+
+export type OddEvenTotals = Readonly<Record<'even' | 'odd', ParityTotals>>;
+
+export function parityName(parity: Parity): 'even' | 'odd' {
+  return parity === 0 ? 'even' : 'odd';
+}
+
+/** Partition p holds p*N+1 .. (p+1)*N, so both parities arrive from every partition. */
+export function oddEvenInput(partitionCount: number, recordsPerPartition: number): number[][] {
+  if (!Number.isSafeInteger(partitionCount) || partitionCount < 1) throw new Error(`oddEvenInput: partitionCount must be >= 1, got ${partitionCount}`);
+  if (!Number.isSafeInteger(recordsPerPartition) || recordsPerPartition < 0) {
+    throw new Error(`oddEvenInput: recordsPerPartition must be >= 0, got ${recordsPerPartition}`);
+  }
+  return Array.from({ length: partitionCount }, (_, p) => Array.from({ length: recordsPerPartition }, (_, i) => p * recordsPerPartition + i + 1));
+}
+
+/** Totals over each partition's records before `offsets[p]` (all records when omitted). */
+export function expectedTotals(input: readonly (readonly number[])[], offsets?: readonly number[]): OddEvenTotals {
+  const totals = { even: { sum: 0, count: 0 }, odd: { sum: 0, count: 0 } };
+  input.forEach((records, partition) => {
+    const end = offsets === undefined ? records.length : offsets[partition]!;
+    for (let i = 0; i < end; i++) {
+      const value = records[i]!;
+      const bucket = value % 2 === 0 ? totals.even : totals.odd;
+      bucket.sum += value;
+      bucket.count += 1;
+    }
+  });
+  return totals;
+}
+
+/** The key-value store an exactly-once run leaves behind (keys that never saw a record stay absent). */
+export function expectedStore(prefix: string, totals: OddEvenTotals): Record<string, string> {
+  const store: Record<string, string> = {};
+  for (const name of ['even', 'odd'] as const) {
+    if (totals[name].count === 0) continue;
+    store[`${prefix}:${name}:count`] = String(totals[name].count);
+    store[`${prefix}:${name}:sum`] = String(totals[name].sum);
+  }
+  return Object.fromEntries(Object.entries(store).sort(([a], [b]) => (a < b ? -1 : 1)));
+}

@@ -1,0 +1,23 @@
+import type { RunObservations } from '../src/runtime/observations.ts';
+import type { Violation } from '../src/harness/scenario.ts';
+
+/**
+ * Barrier alignment: when a task takes snapshot n, it has taken from every input channel
+ * exactly the records that were in front of barrier n on that channel: none behind it
+ * (they belong to the next checkpoint) and none missing. Judged on completed checkpoints.
+ */
+export function checkBarrierAlignment(observations: RunObservations): Violation[] {
+  const violations: Violation[] = [];
+  for (const entry of observations.alignment) {
+    if (entry.recordsTakenAtSnapshot === entry.recordsBeforeBarrier) continue;
+    const behind = entry.recordsTakenAtSnapshot - entry.recordsBeforeBarrier;
+    violations.push({
+      property: 'barrier-alignment',
+      anomaly: behind > 0 ? 'record behind barrier in snapshot' : 'record before barrier missing from snapshot',
+      message:
+        `task ${observations.taskNames[entry.task]} took snapshot ${entry.checkpointId} after ${entry.recordsTakenAtSnapshot} records ` +
+        `from input ${entry.inputSlot}, but barrier ${entry.checkpointId} stood behind ${entry.recordsBeforeBarrier}`,
+    });
+  }
+  return violations;
+}

@@ -1,0 +1,13 @@
+import type { Scenario } from '../src/harness/scenario.ts';
+import { oddEvenSum } from './odd-even-sum.ts';
+
+/** Every named scenario, in the order the suite runs them. */
+export const SCENARIOS: readonly Scenario[] = [oddEvenSum];
+
+export function findScenario(name: string): Scenario {
+  const scenario = SCENARIOS.find((candidate) => candidate.name === name);
+  if (scenario === undefined) {
+    throw new Error(`unknown scenario '${name}'; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  }
+  return scenario;
+}

@@ -1,0 +1,112 @@
+import { oddEvenInput, parityName, type Parity } from '../model/odd-even-sum.ts';
+import { checkConsistentCuts, checkExactlyOnceStore, type ParityAccumulator } from '../properties/odd-even.ts';
+import { PartitionSourceReader } from '../src/connectors/partition-source.ts';
+import { RedisIdempotentSink, RedisIncrementingSink } from '../src/connectors/redis-sink.ts';
+import { SimPartitionedLog } from '../src/connectors/sim/partitioned-log.ts';
+import { SimRedisServer } from '../src/connectors/sim/redis.ts';
+import type { Scenario } from '../src/harness/scenario.ts';
+import type { RedisClient } from '../src/connectors/redis-api.ts';
+import type { Keyed } from '../src/runtime/pipeline.ts';
+import { pipeline } from '../src/runtime/pipeline.ts';
+
+const KEY_PREFIX = 'odd-even-sum';
+const SUM_OPERATOR = 'sum';
+
+/**
+ * The seed's first scenario: two Kafka-like partitions of natural numbers, keyBy parity,
+ * a running sum (and count) per parity, written to a Redis-like store by SET of
+ * deterministic keys. Every keyed subtask reads from both partitions, so barriers align.
+ */
+export const oddEvenSum: Scenario = {
+  name: 'odd-even-sum',
+  description: 'two partitions of natural numbers -> keyBy parity -> running sum -> idempotent Redis SET',
+  defaultSize: { partitions: 2, recordsPerPartition: 40 },
+  bugs: [
+    {
+      name: 'at-least-once-mode',
+      description: 'barriers are tracked, not aligned (CheckpointBarrierTracker): records behind a barrier enter the snapshot',
+      caughtBy: ['exactly-once', 'barrier-alignment', 'consistent-cut'],
+      jobOptions: { mode: 'at-least-once' },
+    },
+    {
+      name: 'incrby-sink',
+      description: 'the sink adds each record with INCRBY instead of SET of the running sum: replays count twice',
+      caughtBy: ['exactly-once'],
+    },
+    {
+      name: 'restore-latest-triggered',
+      description: 'a restart restores the latest triggered checkpoint instead of the latest completed one',
+      caughtBy: ['exactly-once'],
+      jobOptions: { restoreFrom: 'latest-triggered' },
+    },
+    {
+      name: 'coordinator-drops-sink-acks',
+      description: 'the coordinator loses every acknowledgement from the last task, so no checkpoint ever completes',
+      caughtBy: ['liveness'],
+      jobOptions: { dropAcksFromLastTask: true },
+    },
+    {
+      name: 'nondeterministic-sink',
+      description: 'the sink flushes when Math.random() says so: the same case runs differently twice',
+      caughtBy: ['determinism'],
+    },
+  ],
+  taskCount: (size) => size.partitions + 2,
+  build({ scheduler, size, bug }) {
+    const input = oddEvenInput(size.partitions, size.recordsPerPartition);
+    const log = new SimPartitionedLog(input);
+    const redis = new SimRedisServer();
+    const built = pipeline('odd-even-sum')
+      .source('numbers', size.partitions, ({ subtaskIndex }) => new PartitionSourceReader(log, subtaskIndex))
+      .map('parity', (n: number) => ({ parity: (n % 2) as Parity, n }))
+      .keyBy((record) => record.parity, 2)
+      .aggregate<ParityAccumulator>(SUM_OPERATOR, (accumulator, record) => ({
+        sum: (accumulator?.sum ?? 0) + record.n,
+        count: (accumulator?.count ?? 0) + 1,
+        last: record.n,
+      }))
+      .sink('redis', ({ subtaskIndex }) => {
+        const client = redis.client(scheduler, `redis-sink-${subtaskIndex}`);
+        if (bug === 'nondeterministic-sink') return new RandomlyFlushingSink(client);
+        if (bug === 'incrby-sink') {
+          return new RedisIncrementingSink<ParityAccumulator>(client, (key, value) => ({
+            [`${KEY_PREFIX}:${parityName(key as Parity)}:sum`]: value.last,
+            [`${KEY_PREFIX}:${parityName(key as Parity)}:count`]: 1,
+          }));
+        }
+        return new RedisIdempotentSink<ParityAccumulator>(client, (key, value) => ({
+          [`${KEY_PREFIX}:${parityName(key as Parity)}:sum`]: String(value.sum),
+          [`${KEY_PREFIX}:${parityName(key as Parity)}:count`]: String(value.count),
+        }));
+      })
+      .build();
+    const sourceTasks = Array.from({ length: size.partitions }, (_, i) => i);
+    return {
+      pipeline: built,
+      judge: (observations) => [
+        ...checkExactlyOnceStore(redis.snapshot(), input, KEY_PREFIX),
+        ...checkConsistentCuts(observations, input, sourceTasks, SUM_OPERATOR),
+      ],
+      output: () => redis.snapshot(),
+    };
+  },
+};
+
+/**
+ * PLANTED BUG for the determinism property: flushes on a coin toss from Math.random, which
+ * the scheduler does not control (exactly what a connector must never do).
+ */
+class RandomlyFlushingSink extends RedisIdempotentSink<ParityAccumulator> {
+  constructor(client: RedisClient) {
+    super(client, (key, value) => ({
+      [`${KEY_PREFIX}:${parityName(key as Parity)}:sum`]: String(value.sum),
+      [`${KEY_PREFIX}:${parityName(key as Parity)}:count`]: String(value.count),
+    }));
+  }
+
+  override write(element: Keyed<ParityAccumulator>): void | Promise<void> {
+    const pending = super.write(element);
+    if (pending !== undefined) return pending;
+    if (Math.random() < 0.3) return this.snapshotState();
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The connector API: everything a source or sink author implements. Names follow Flink's
+ * (CheckpointedFunction, CheckpointListener, ListState), so the semantics carry over:
+ *
+ * - `initializeState` runs before any record, on a fresh start and on every restore; on a
+ *   restore `context.isRestored()` is true and the list states hold what `snapshotState`
+ *   left in them at the restored checkpoint.
+ * - `snapshotState(context)` runs when the checkpoint barrier reaches the function: write
+ *   what must survive into list states, and finish any pre-commit work before returning.
+ * - `notifyCheckpointComplete(id)` runs after checkpoint `id` completed on every task. It can
+ *   be late, reordered, or never arrive before a crash; a later id subsumes earlier ones.
+ *
+ * Any method may return a promise (real I/O). Under the simulation every promise must come
+ * from a simulated client (`SimEnvironment`); a promise that nothing resolves is reported
+ * as a hung connector, never waited on forever.
+ */
+
+export type Key = string | number;
+
+/** Marker a source returns when its bounded input is exhausted. */
+export const END_OF_INPUT: unique symbol = Symbol('END_OF_INPUT');
+export type EndOfInput = typeof END_OF_INPUT;
+
+export interface ListState<T> {
+  get(): readonly T[];
+  update(values: readonly T[]): void;
+  add(value: T): void;
+  clear(): void;
+}
+
+export interface OperatorStateStore {
+  /** Operator (non-keyed) list state, one per name; snapshotted on every checkpoint. */
+  getListState<T>(name: string): ListState<T>;
+}
+
+export interface FunctionInitializationContext {
+  isRestored(): boolean;
+  /** The checkpoint restored from, or undefined on a fresh start. */
+  readonly restoredCheckpointId: number | undefined;
+  getOperatorStateStore(): OperatorStateStore;
+  readonly subtaskIndex: number;
+  readonly parallelism: number;
+  /** Increases with every restart of the job; 0 on the first attempt. */
+  readonly attemptNumber: number;
+}
+
+export interface FunctionSnapshotContext {
+  readonly checkpointId: number;
+}
+
+export interface CheckpointedFunction {
+  initializeState(context: FunctionInitializationContext): void | Promise<void>;
+  snapshotState(context: FunctionSnapshotContext): void | Promise<void>;
+}
+
+export interface CheckpointListener {
+  notifyCheckpointComplete(checkpointId: number): void | Promise<void>;
+  notifyCheckpointAborted?(checkpointId: number): void | Promise<void>;
+}
+
+/** A bounded, pull-based source subtask (one per partition). */
+export interface SourceReader<T> extends CheckpointedFunction, Partial<CheckpointListener> {
+  /** The next record, or END_OF_INPUT. Synchronous: a source pre-fetches in initializeState. */
+  pollNext(): T | EndOfInput;
+  /** The position a restore would rewind to, for reports (e.g. `partition 1 @ offset 17`). */
+  describePosition(): string;
+}
+
+/** A sink subtask. */
+export interface SinkWriter<T> extends Partial<CheckpointedFunction>, Partial<CheckpointListener> {
+  write(value: T): void | Promise<void>;
+  /** All input has arrived: make everything written so far durable (before the final checkpoint). */
+  finish?(): void | Promise<void>;
+}
+
+export interface SubtaskInfo {
+  readonly subtaskIndex: number;
+  readonly parallelism: number;
+}

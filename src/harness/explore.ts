@@ -1,0 +1,148 @@
+import fc from 'fast-check';
+import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
+import type { Fault } from '../runtime/faults.ts';
+import type { StateBackendKind } from '../runtime/state.ts';
+import { encodeCase } from './case-token.ts';
+import { runCase, typicalRunSteps, type CaseResult, type CaseSpec } from './run-case.ts';
+import type { Scenario, ScenarioSize } from './scenario.ts';
+
+export interface ExploreOptions {
+  readonly size: ScenarioSize;
+  readonly mode: CheckpointingMode;
+  readonly backend: StateBackendKind;
+  readonly bug: string | undefined;
+  /** Generated cases to run (fast-check numRuns). */
+  readonly runs: number;
+  /** fast-check seed: the same seed generates the same cases. */
+  readonly seed: number;
+  readonly maxFaults: number;
+  /** Judge only these properties (a planted bug's test asks whether *its* property catches it). */
+  readonly properties?: readonly string[];
+  /** Also run every case twice and compare trace hashes. */
+  readonly checkDeterminism: boolean;
+}
+
+export interface ExploreStats {
+  runs: number;
+  checkpointsCompleted: number;
+  crashesInjected: number;
+  faultsInjected: number;
+  restores: number;
+  /** Fault-injection points reached (the situation a fault fired in), summed over generated runs. */
+  faultPointsReached: Record<string, number>;
+  /** Faults whose step the run never reached. */
+  faultsNotReached: number;
+  steps: number;
+}
+
+export interface Counterexample {
+  readonly result: CaseResult;
+  /** Runs until the first failure (1-based). */
+  readonly foundAfterRuns: number;
+  readonly shrinkSteps: number;
+  readonly originalFaultCount: number;
+}
+
+export interface ExploreReport {
+  readonly stats: ExploreStats;
+  readonly counterexample: Counterexample | undefined;
+}
+
+export const DETERMINISM_PROPERTY = 'determinism';
+
+/** Fault plans and schedules as data: fewer, earlier, simpler faults and shorter choice lists shrink toward a plainer case. */
+export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number): fc.Arbitrary<CaseSpec> {
+  const tasks = scenario.taskCount(base.size);
+  const atStep = fc.nat({ max: typicalRunSteps(base.size) });
+  const task = fc.nat({ max: tasks - 1 });
+  const fault: fc.Arbitrary<Fault> = fc.oneof(
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant('crash-task' as const), atStep, task }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('crash-job' as const), atStep }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire-checkpoint' as const), atStep }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('decline-checkpoint' as const), atStep, task }) },
+  );
+  return fc.record({
+    faults: fc.array(fault, { maxLength: maxFaults }),
+    choices: fc.array(fc.nat({ max: 15 }), { maxLength: 48 }),
+    tailSeed: fc.option(fc.nat(), { nil: null }),
+  }).map(({ faults, choices, tailSeed }) => ({
+    ...base,
+    faults: [...faults].sort((a, b) => a.atStep - b.atStep),
+    schedule: { kind: 'choices' as const, choices, tailSeed },
+  }));
+}
+
+function emptyStats(): ExploreStats {
+  return { runs: 0, checkpointsCompleted: 0, crashesInjected: 0, faultsInjected: 0, restores: 0, faultPointsReached: {}, faultsNotReached: 0, steps: 0 };
+}
+
+function accumulate(stats: ExploreStats, result: CaseResult): void {
+  const observations = result.observations;
+  stats.runs++;
+  stats.steps += observations.steps;
+  stats.checkpointsCompleted += observations.checkpoints.filter((c) => c.outcome === 'completed').length;
+  stats.faultsInjected += observations.faults.length;
+  stats.crashesInjected += observations.faults.filter((f) => f.kind === 'crash-task' || f.kind === 'crash-job').length;
+  stats.restores += observations.restores.length - 1;
+  stats.faultsNotReached += observations.faultsNotReached.length;
+  for (const fault of observations.faults) {
+    const point = `${fault.kind} @ ${fault.situation}`;
+    stats.faultPointsReached[point] = (stats.faultPointsReached[point] ?? 0) + 1;
+  }
+}
+
+/** Runs the case, and again when determinism is checked; adds a violation when the traces differ. */
+export async function runJudged(scenario: Scenario, spec: CaseSpec, options: Pick<ExploreOptions, 'properties' | 'checkDeterminism'>, keepTrace = false): Promise<CaseResult> {
+  const result = await runCase(scenario, spec, { keepTrace });
+  const violations = [...result.violations];
+  if (options.checkDeterminism) {
+    const again = await runCase(scenario, spec);
+    if (again.observations.traceHash !== result.observations.traceHash) {
+      violations.push({
+        property: DETERMINISM_PROPERTY,
+        anomaly: 'nondeterministic run',
+        message: `the same case gave trace ${result.observations.traceHash} and then ${again.observations.traceHash} (${result.observations.steps} vs ${again.observations.steps} steps): something outside the scheduler decides`,
+      });
+    }
+  }
+  const kept = options.properties === undefined ? violations : violations.filter((v) => options.properties!.includes(v.property));
+  return { ...result, violations: kept };
+}
+
+/**
+ * Runs `runs` generated cases through fast-check; on the first failure fast-check shrinks
+ * it to a minimal case, which comes back with its full trace.
+ */
+export async function explore(scenario: Scenario, options: ExploreOptions): Promise<ExploreReport> {
+  if (!Number.isSafeInteger(options.runs) || options.runs < 1) throw new Error(`explore: runs must be a positive integer, got ${options.runs}`);
+  if (!Number.isSafeInteger(options.seed)) throw new Error(`explore: seed must be an integer, got ${options.seed}`);
+  const stats = emptyStats();
+  let failingSeen = false;
+  let foundAfterRuns = 0;
+  let originalFaultCount = 0;
+  const base = { scenario: scenario.name, size: options.size, mode: options.mode, backend: options.backend, bug: options.bug };
+  const property = fc.asyncProperty(caseArbitrary(scenario, base, options.maxFaults), async (spec) => {
+    const result = await runJudged(scenario, spec, options);
+    if (!failingSeen) accumulate(stats, result);
+    if (result.violations.length > 0 && !failingSeen) {
+      failingSeen = true;
+      foundAfterRuns = stats.runs;
+      originalFaultCount = spec.faults.length;
+    }
+    return result.violations.length === 0;
+  });
+  const details = await fc.check(property, {
+    numRuns: options.runs,
+    seed: options.seed,
+  });
+  if (!details.failed || details.counterexample === null) return { stats, counterexample: undefined };
+  const [shrunk] = details.counterexample;
+  let result: CaseResult;
+  try {
+    result = await runJudged(scenario, shrunk, options, true);
+  } catch (error) {
+    // The run itself threw (a broken assumption in streamcheck or a connector): report the shrunk case that does it.
+    throw new Error(`internal error while running case ${encodeCase(shrunk)}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  }
+  return { stats, counterexample: { result, foundAfterRuns, shrinkSteps: details.numShrinks, originalFaultCount } };
+}

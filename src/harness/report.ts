@@ -1,0 +1,81 @@
+import type { TraceEntry } from '../sim/trace.ts';
+import { describeFault } from '../runtime/job.ts';
+import { encodeCase } from './case-token.ts';
+import type { Counterexample, ExploreStats } from './explore.ts';
+import type { CaseResult } from './run-case.ts';
+
+/** The command that re-runs exactly this case. */
+export function replayCommand(result: CaseResult): string {
+  return `npx streamcheck replay ${encodeCase(result.spec)}`;
+}
+
+/** A counterexample in domain words: what broke, the shrunk fault plan, what the run did, how to replay it. */
+export function formatCounterexample(counterexample: Counterexample): string {
+  const { result } = counterexample;
+  const lines: string[] = [];
+  lines.push(...formatVerdict(result));
+  lines.push(
+    `Found after ${counterexample.foundAfterRuns} run(s); shrunk in ${counterexample.shrinkSteps} step(s) from ${counterexample.originalFaultCount} to ${result.spec.faults.length} fault(s).`,
+  );
+  lines.push(`Replay: ${replayCommand(result)}`);
+  lines.push(`        (add --timeline to see every step)`);
+  return lines.join('\n');
+}
+
+/** Verdict, fault plan and run summary of one case. */
+export function formatVerdict(result: CaseResult): string[] {
+  const { spec, observations } = result;
+  const lines: string[] = [];
+  const header = `${spec.scenario} (mode ${spec.mode}, backend ${spec.backend}${spec.bug === undefined ? '' : `, planted bug ${spec.bug}`}, ${spec.size.partitions}x${spec.size.recordsPerPartition} records)`;
+  if (result.violations.length === 0) {
+    lines.push(`PASS ${header}`);
+  } else {
+    const properties = [...new Set(result.violations.map((v) => v.property))];
+    lines.push(`FAIL ${properties.join(', ')} violated in ${header}`);
+    for (const violation of result.violations.slice(0, 8)) lines.push(`  ${violation.anomaly}: ${violation.message}`);
+    if (result.violations.length > 8) lines.push(`  ... and ${result.violations.length - 8} more`);
+  }
+  lines.push(`Fault plan (${spec.faults.length} fault${spec.faults.length === 1 ? '' : 's'}):`);
+  if (spec.faults.length === 0) lines.push('  (none: the schedule alone is enough)');
+  for (const fault of spec.faults) {
+    const injected = observations.faults.find((f) => f.atStep === fault.atStep && f.description === describeFault(fault, observations.taskNames));
+    const pendingAtFault = observations.checkpoints.filter((c) => c.triggeredAtStep <= fault.atStep && (c.endedAtStep < 0 || c.endedAtStep >= fault.atStep)).map((c) => c.checkpointId);
+    const context = injected === undefined ? 'not reached: the job had ended' : `while ${injected.situation.replaceAll('-', ' ')}${pendingAtFault.length > 0 ? `, checkpoint ${pendingAtFault.join(', ')} in flight` : ''}`;
+    lines.push(`  - ${describeFault(fault, observations.taskNames)} (${context})`);
+  }
+  const schedule = spec.schedule.kind === 'seed' ? `random, seed ${spec.schedule.seed}` : `choices [${spec.schedule.choices.join(',')}] then ${spec.schedule.tailSeed === null ? 'the plain schedule' : `random seed ${spec.schedule.tailSeed}`}`;
+  lines.push(`Schedule: ${schedule}`);
+  const completed = observations.checkpoints.filter((c) => c.outcome === 'completed').map((c) => c.checkpointId);
+  const failed = observations.checkpoints.filter((c) => c.outcome !== 'completed' && c.outcome !== 'pending').map((c) => `${c.checkpointId} ${c.outcome}`);
+  const restores = observations.restores.slice(1).map((r) => `step ${r.atStep} from ${r.checkpointId === undefined ? 'scratch' : `checkpoint ${r.checkpointId}`}`);
+  lines.push(
+    `Run: ${observations.outcome} after ${observations.steps} steps (${observations.virtualTimeMs} virtual ms), trace ${observations.traceHash}; ` +
+      `checkpoints completed [${completed.join(', ')}]${failed.length > 0 ? `, failed [${failed.join(', ')}]` : ''}; ` +
+      `restores: ${restores.length === 0 ? 'none' : restores.join('; ')}`,
+  );
+  lines.push(`Output: ${JSON.stringify(result.output)}`);
+  return lines;
+}
+
+/** The trace as a timeline: one line per step, faults and checkpoint decisions stand out. */
+export function formatTimeline(entries: readonly TraceEntry[], limit = 2_000): string {
+  const lines: string[] = [];
+  const shown = entries.length > limit ? entries.slice(0, limit) : entries;
+  for (const entry of shown) {
+    const marker = /fault|failover|expired|declined|aborted/.test(entry.event) ? '!!' : /checkpoint \d+ completed|triggers checkpoint|deploy|finished/.test(entry.event) ? '**' : '  ';
+    lines.push(`${marker} step ${String(entry.step).padStart(5)}  t=${String(entry.timeMs).padStart(6)}ms  ${entry.event}`);
+  }
+  if (entries.length > limit) lines.push(`   ... ${entries.length - limit} more steps`);
+  return lines.join('\n');
+}
+
+export function formatStats(stats: ExploreStats): string {
+  const points = Object.entries(stats.faultPointsReached)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([point, count]) => `    ${point}: ${count}`);
+  return [
+    `  runs: ${stats.runs}, steps: ${stats.steps}, checkpoints completed: ${stats.checkpointsCompleted}, crashes injected: ${stats.crashesInjected}, restores: ${stats.restores}`,
+    `  fault-injection points reached (${stats.faultsInjected} faults; ${stats.faultsNotReached} planned after the job had ended):`,
+    ...(points.length > 0 ? points : ['    (none)']),
+  ].join('\n');
+}

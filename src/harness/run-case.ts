@@ -1,0 +1,75 @@
+import { ListChoices, RandomChoices, type ChoiceSource } from '../sim/choice.ts';
+import { Scheduler } from '../sim/scheduler.ts';
+import type { TraceEntry } from '../sim/trace.ts';
+import { DEFAULT_JOB_OPTIONS, JobRuntime, type JobOptions } from '../runtime/job.ts';
+import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
+import { parseFaultPlan, type FaultPlan } from '../runtime/faults.ts';
+import type { RunObservations } from '../runtime/observations.ts';
+import type { StateBackendKind } from '../runtime/state.ts';
+import { checkBarrierAlignment } from '../../properties/alignment.ts';
+import { checkLiveness } from '../../properties/liveness.ts';
+import type { Scenario, ScenarioSize, Violation } from './scenario.ts';
+
+/** How a run's interleaving is chosen: a seed (random exploration) or a shrinkable choice list. */
+export type Schedule =
+  | { readonly kind: 'seed'; readonly seed: number }
+  | { readonly kind: 'choices'; readonly choices: readonly number[]; readonly tailSeed: number | null };
+
+/** Everything that determines a run. Same case => same trace. */
+export interface CaseSpec {
+  readonly scenario: string;
+  readonly size: ScenarioSize;
+  readonly mode: CheckpointingMode;
+  readonly backend: StateBackendKind;
+  readonly bug: string | undefined;
+  readonly faults: FaultPlan;
+  readonly schedule: Schedule;
+}
+
+export interface CaseResult {
+  readonly spec: CaseSpec;
+  readonly observations: RunObservations;
+  readonly violations: Violation[];
+  readonly output: unknown;
+  readonly trace: readonly TraceEntry[];
+  readonly maxSteps: number;
+}
+
+export function choiceSourceOf(schedule: Schedule): ChoiceSource {
+  if (schedule.kind === 'seed') return new RandomChoices(schedule.seed);
+  return new ListChoices(schedule.choices, schedule.tailSeed === null ? undefined : new RandomChoices(schedule.tailSeed));
+}
+
+/** A generous bound on steps: a run that has not ended by then is reported as not live. */
+export function stepBudget(size: ScenarioSize): number {
+  return 60 * size.partitions * size.recordsPerPartition + 20_000;
+}
+
+/** Rough length of a fault-free run in steps, used to place generated faults. */
+export function typicalRunSteps(size: ScenarioSize): number {
+  return Math.ceil(2.5 * size.partitions * size.recordsPerPartition) + 40;
+}
+
+export function jobOptionsFor(scenario: Scenario, spec: CaseSpec): JobOptions {
+  const bug = spec.bug === undefined ? undefined : scenario.bugs.find((candidate) => candidate.name === spec.bug);
+  if (spec.bug !== undefined && bug === undefined) {
+    throw new Error(`scenario ${scenario.name} has no planted bug '${spec.bug}'; known: ${scenario.bugs.map((b) => b.name).join(', ')}`);
+  }
+  return { ...DEFAULT_JOB_OPTIONS, mode: spec.mode, backend: spec.backend, ...bug?.jobOptions };
+}
+
+/** Runs one case on the simulation and judges it with every invariant that applies. */
+export async function runCase(scenario: Scenario, spec: CaseSpec, options: { readonly keepTrace?: boolean } = {}): Promise<CaseResult> {
+  if (spec.scenario !== scenario.name) throw new Error(`runCase: case is for ${spec.scenario}, not ${scenario.name}`);
+  const faults = parseFaultPlan(spec.faults, scenario.taskCount(spec.size), 'runCase');
+  const maxSteps = stepBudget(spec.size);
+  const scheduler = new Scheduler({ choices: choiceSourceOf(spec.schedule), msPerStep: 1, maxSteps, keepTrace: options.keepTrace ?? false });
+  const built = scenario.build({ scheduler, size: spec.size, bug: spec.bug });
+  const job = new JobRuntime(built.pipeline, jobOptionsFor(scenario, spec), scheduler, faults, built.environmentHooks);
+  const observations = await job.run();
+  const violations = [...checkLiveness(observations), ...checkBarrierAlignment(observations)];
+  // Output invariants only mean something for a run that ran to its end.
+  if (observations.outcome === 'finished') violations.push(...built.judge(observations));
+  else violations.push(...built.judge(observations).filter((violation) => violation.property !== 'exactly-once'));
+  return { spec, observations, violations, output: built.output(), trace: scheduler.trace.entries, maxSteps };
+}

@@ -1,0 +1,52 @@
+import type { Scheduler } from '../sim/scheduler.ts';
+import type { EnvironmentFaultHooks, JobOptions } from '../runtime/job.ts';
+import type { RunObservations } from '../runtime/observations.ts';
+import type { PipelineSpec } from '../runtime/pipeline.ts';
+
+/** One broken invariant, in Jepsen's anomaly words where one fits. */
+export interface Violation {
+  readonly property: string;
+  readonly anomaly: string;
+  readonly message: string;
+}
+
+export interface ScenarioSize {
+  readonly partitions: number;
+  readonly recordsPerPartition: number;
+}
+
+/** A planted bug a scenario can be built with, for `streamcheck selftest`. */
+export interface PlantedBug {
+  readonly name: string;
+  readonly description: string;
+  /** The properties that must each catch it on their own. */
+  readonly caughtBy: readonly string[];
+  /** Job options the bug changes (e.g. the checkpointing mode). */
+  readonly jobOptions?: Partial<JobOptions>;
+}
+
+export interface BuildContext {
+  readonly scheduler: Scheduler;
+  readonly size: ScenarioSize;
+  /** The planted bug to build in, or undefined for the correct pipeline. */
+  readonly bug: string | undefined;
+}
+
+export interface BuiltScenario {
+  readonly pipeline: PipelineSpec;
+  readonly environmentHooks?: EnvironmentFaultHooks;
+  /** The scenario's own invariants over a finished run (exactly-once, consistent cuts, ...). */
+  judge(observations: RunObservations): Violation[];
+  /** The external output (sink store, topic contents) for reports. */
+  output(): unknown;
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  readonly defaultSize: ScenarioSize;
+  readonly bugs: readonly PlantedBug[];
+  /** Tasks of the built job, so fault plans can name them before building. */
+  taskCount(size: ScenarioSize): number;
+  build(context: BuildContext): BuiltScenario;
+}

@@ -1,0 +1,116 @@
+/**
+ * Barrier handling at a task with one or more input channels, as small state objects
+ * (after Flink's BarrierHandlerState): each event method returns what the task must do.
+ *
+ * - aligned (exactly-once): a channel that delivered barrier n is blocked until every live
+ *   channel delivered n; then the task snapshots, forwards n and unblocks. A newer barrier
+ *   during alignment aborts the older checkpoint.
+ * - at-least-once (Flink's CheckpointBarrierTracker): never blocks; snapshots when the last
+ *   live channel delivered n, so records behind the barrier on faster channels end up in
+ *   the snapshot (duplicates after a restore). Kept as the negative control.
+ */
+export type CheckpointingMode = 'exactly-once' | 'at-least-once';
+
+export interface BarrierDecision {
+  /** Take snapshot `snapshotId` now (0: none). */
+  snapshotId: number;
+  /** Checkpoint abandoned by this task because a newer one overtook it (0: none). */
+  abortedId: number;
+}
+
+const NOTHING: BarrierDecision = Object.freeze({ snapshotId: 0, abortedId: 0 });
+
+export class BarrierHandler {
+  /** Checkpoint being aligned, 0 when waiting for the first barrier. */
+  private pendingId = 0;
+  /** Highest checkpoint this task has snapshotted or given up on; older barriers are stale. */
+  private handledUpToId = 0;
+  private readonly arrived: boolean[];
+  private arrivedCount = 0;
+  private readonly ended: boolean[];
+  private liveCount: number;
+
+  constructor(readonly mode: CheckpointingMode, readonly inputCount: number) {
+    if (!Number.isSafeInteger(inputCount) || inputCount < 1) {
+      throw new Error(`BarrierHandler: inputCount must be >= 1, got ${inputCount}`);
+    }
+    this.arrived = new Array<boolean>(inputCount).fill(false);
+    this.ended = new Array<boolean>(inputCount).fill(false);
+    this.liveCount = inputCount;
+  }
+
+  /** Aligned mode holds back a channel that already delivered the pending barrier. */
+  isBlocked(slot: number): boolean {
+    return this.mode === 'exactly-once' && this.arrived[slot] === true;
+  }
+
+  get aligningCheckpointId(): number {
+    return this.pendingId;
+  }
+
+  onBarrier(slot: number, checkpointId: number): BarrierDecision {
+    if (this.ended[slot]) throw new Error(`BarrierHandler: barrier ${checkpointId} on ended input ${slot}`);
+    if (checkpointId <= this.handledUpToId) return NOTHING; // a checkpoint already snapshotted or abandoned
+    let abortedId = 0;
+    if (this.pendingId !== 0 && checkpointId > this.pendingId) {
+      abortedId = this.pendingId; // overtaken: Flink aborts the older alignment
+      this.handledUpToId = this.pendingId;
+      this.resetAlignment();
+    }
+    if (this.pendingId === 0) this.pendingId = checkpointId;
+    if (checkpointId < this.pendingId) return { snapshotId: 0, abortedId };
+    if (this.arrived[slot]) {
+      throw new Error(`BarrierHandler: second barrier ${checkpointId} on input ${slot} during alignment`);
+    }
+    this.arrived[slot] = true;
+    this.arrivedCount++;
+    return { snapshotId: this.completeIfAligned(), abortedId };
+  }
+
+  /** An input ended: it will never deliver the pending barrier, so stop waiting for it. */
+  onEndOfInput(slot: number): BarrierDecision {
+    if (this.ended[slot]) throw new Error(`BarrierHandler: input ${slot} ended twice`);
+    if (this.arrived[slot]) throw new Error(`BarrierHandler: end of input ${slot} behind a blocked barrier`);
+    this.ended[slot] = true;
+    this.liveCount--;
+    if (this.pendingId === 0) return NOTHING;
+    return { snapshotId: this.completeIfAligned(), abortedId: 0 };
+  }
+
+  /** The coordinator gave up on a checkpoint: release its alignment. */
+  onCheckpointAborted(checkpointId: number): void {
+    if (checkpointId === this.pendingId) {
+      this.handledUpToId = checkpointId;
+      this.resetAlignment();
+    } else if (checkpointId > this.handledUpToId && this.pendingId === 0) {
+      this.handledUpToId = checkpointId;
+    }
+  }
+
+  /** A snapshot taken on a direct trigger (all inputs ended) also counts as handled. */
+  markHandled(checkpointId: number): void {
+    if (checkpointId > this.handledUpToId) this.handledUpToId = checkpointId;
+  }
+
+  get allInputsEnded(): boolean {
+    return this.liveCount === 0;
+  }
+
+  isEnded(slot: number): boolean {
+    return this.ended[slot] === true;
+  }
+
+  private completeIfAligned(): number {
+    if (this.arrivedCount < this.liveCount) return 0;
+    const completed = this.pendingId;
+    this.handledUpToId = completed;
+    this.resetAlignment();
+    return completed;
+  }
+
+  private resetAlignment(): void {
+    this.pendingId = 0;
+    this.arrivedCount = 0;
+    this.arrived.fill(false);
+  }
+}

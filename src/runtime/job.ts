@@ -1,0 +1,930 @@
+import type { CheckpointListener, CheckpointedFunction, FunctionInitializationContext, Key, SinkWriter, SourceReader } from '../connectors/api.ts';
+import { END_OF_INPUT } from '../connectors/api.ts';
+import type { Scheduler, SimWorld } from '../sim/scheduler.ts';
+import { BarrierHandler, type CheckpointingMode } from './barrier-handler.ts';
+import { Channel, ElementKind, END_OF_INPUT_ELEMENT, type StreamElement } from './channel.ts';
+import type { Fault, FaultPlan } from './faults.ts';
+import type { AlignmentObservation, CheckpointObservation, RunObservations } from './observations.ts';
+import type { OperatorSpec, PipelineSpec } from './pipeline.ts';
+import { CheckpointStore, SubtaskState, type CompletedCheckpoint, type StateBackendKind, type SubtaskSnapshot } from './state.ts';
+
+export interface JobOptions {
+  readonly mode: CheckpointingMode;
+  readonly backend: StateBackendKind;
+  readonly checkpointIntervalMs: number;
+  readonly checkpointTimeoutMs: number;
+  readonly maxConcurrentCheckpoints: number;
+  readonly restartDelayMs: number;
+  /** A job that has failed over more often than this fails for good (Flink's fixed-delay restart strategy). */
+  readonly maxRestarts: number;
+  readonly channelCapacity: number;
+  /**
+   * Which checkpoint a restart restores. Anything but 'latest-completed' is a planted bug:
+   * 'latest-triggered' also takes checkpoints that never completed.
+   */
+  readonly restoreFrom: 'latest-completed' | 'latest-triggered';
+  /** Planted bug: the coordinator loses every acknowledgement of the last task. */
+  readonly dropAcksFromLastTask: boolean;
+}
+
+export const DEFAULT_JOB_OPTIONS: JobOptions = {
+  mode: 'exactly-once',
+  backend: 'memory',
+  checkpointIntervalMs: 100,
+  checkpointTimeoutMs: 1_000,
+  maxConcurrentCheckpoints: 1,
+  restartDelayMs: 20,
+  maxRestarts: 20,
+  channelCapacity: 8,
+  restoreFrom: 'latest-completed',
+  dropAcksFromLastTask: false,
+};
+
+/** A broken assumption inside streamcheck itself: never treated as a task failure. */
+export class RuntimeInvariantError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RuntimeInvariantError';
+  }
+}
+
+/** Hooks a scenario's simulated environment exposes to fault plans (e.g. failing commits). */
+export interface EnvironmentFaultHooks {
+  failNextCommits?(times: number): void;
+}
+
+type ControlMessage =
+  | { readonly kind: 'trigger'; readonly checkpointId: number; readonly task: number }
+  | {
+      readonly kind: 'ack';
+      readonly checkpointId: number;
+      readonly task: number;
+      readonly snapshot: SubtaskSnapshot;
+      readonly alignment: readonly AlignmentObservation[];
+    }
+  | { readonly kind: 'decline'; readonly checkpointId: number; readonly task: number; readonly reason: string }
+  | { readonly kind: 'notify-complete'; readonly checkpointId: number; readonly task: number }
+  | { readonly kind: 'notify-aborted'; readonly checkpointId: number; readonly task: number }
+  | { readonly kind: 'input-ended'; readonly task: number };
+
+interface RuntimeOperator {
+  readonly spec: OperatorSpec;
+  writer: SinkWriter<unknown> | undefined;
+  keyed: Map<Key, unknown> | undefined;
+}
+
+interface Task {
+  readonly index: number;
+  readonly name: string;
+  readonly stage: number;
+  readonly subtaskIndex: number;
+  readonly parallelism: number;
+  readonly inputs: readonly Channel[];
+  readonly outputs: readonly Channel[];
+  readonly outputKey: ((value: unknown) => Key) | undefined;
+  readonly operators: RuntimeOperator[];
+  source: SourceReader<unknown> | undefined;
+  state: SubtaskState;
+  barriers: BarrierHandler | undefined;
+  /** Waiting on a connector's promise: takes no other work (Flink's task thread is busy). */
+  busyWith: string | undefined;
+  sourceEnded: boolean;
+  finished: boolean;
+  declineNext: boolean;
+  /** Highest checkpoint this task snapshotted or declined in this attempt. */
+  lastSnapshotId: number;
+  /** Work to run, in order, once the current connector call settles. */
+  readonly continuations: (() => void)[];
+}
+
+interface PendingCheckpoint {
+  readonly observation: CheckpointObservation;
+  readonly snapshots: (SubtaskSnapshot | undefined)[];
+  readonly alignment: AlignmentObservation[];
+  ackCount: number;
+  readonly cancelTimeout: () => void;
+}
+
+const EVENT_EMIT = 1 << 16;
+const EVENT_DELIVER = 2 << 16;
+const EVENT_CONTROL = 3 << 16;
+const EVENT_INDEX_MASK = 0xffff;
+
+function isPromise(value: unknown): value is Promise<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function partitionOf(key: Key, parallelism: number): number {
+  if (typeof key === 'number') {
+    const integer = Math.floor(Math.abs(key));
+    return integer % parallelism;
+  }
+  let hash = 0;
+  for (let i = 0; i < key.length; i++) hash = (Math.imul(hash, 31) + key.charCodeAt(i)) | 0;
+  return (hash >>> 0) % parallelism;
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The reference runtime for one job: tasks, channels, the checkpoint coordinator and
+ * failover, driven step by step by the deterministic scheduler.
+ */
+export class JobRuntime implements SimWorld {
+  readonly tasks: Task[] = [];
+  readonly channels: Channel[] = [];
+  readonly observations: RunObservations;
+  private readonly store: CheckpointStore;
+  private readonly control: ControlMessage[] = [];
+  private readonly pending = new Map<number, PendingCheckpoint>();
+  private status: 'running' | 'restarting' | 'finished' | 'failed' = 'restarting';
+  private attempt = -1;
+  private restarts = 0;
+  private lastCheckpointId = 0;
+  private cancelPeriodicTrigger: (() => void) | undefined;
+  private cancelRestart: (() => void) | undefined;
+  private endedTasks = 0;
+  /** The first checkpoint that covers all input (triggered once every task ended). */
+  private finalCheckpointId = 0;
+  private finalNotifiesOutstanding = -1;
+  private busyCount = 0;
+  private faultIndex = 0;
+  private dropNextNotify = false;
+  private readonly faults: readonly Fault[];
+
+  constructor(
+    readonly spec: PipelineSpec,
+    readonly options: JobOptions,
+    private readonly scheduler: Scheduler,
+    faultPlan: FaultPlan,
+    private readonly environmentHooks: EnvironmentFaultHooks = {},
+  ) {
+    if (!(options.checkpointIntervalMs > 0)) throw new Error(`JobRuntime: checkpointIntervalMs must be > 0`);
+    if (!(options.checkpointTimeoutMs > 0)) throw new Error(`JobRuntime: checkpointTimeoutMs must be > 0`);
+    if (!Number.isSafeInteger(options.maxConcurrentCheckpoints) || options.maxConcurrentCheckpoints < 1) {
+      throw new Error(`JobRuntime: maxConcurrentCheckpoints must be a positive integer`);
+    }
+    this.store = new CheckpointStore(options.backend);
+    this.faults = [...faultPlan].sort((a, b) => a.atStep - b.atStep);
+    this.buildGraph();
+    this.observations = {
+      jobName: spec.name,
+      taskNames: this.tasks.map((task) => task.name),
+      checkpoints: [],
+      alignment: [],
+      faults: [],
+      faultsNotReached: [],
+      restores: [],
+      recordsEmitted: 0,
+      backpressureEncounters: 0,
+      outcome: 'stuck',
+      failureReason: '',
+      steps: 0,
+      virtualTimeMs: 0,
+      traceHash: '',
+      lastFaultStep: -1,
+    };
+    for (const fault of this.faults) {
+      if ('task' in fault && (fault.task < 0 || fault.task >= this.tasks.length)) {
+        throw new Error(`JobRuntime: fault ${describeFault(fault, this.tasks.map((t) => t.name))} names no task of ${spec.name}`);
+      }
+    }
+    scheduler.attach(this);
+    scheduler.beforeStep = (step) => this.injectDueFaults(step);
+  }
+
+  /** Runs the job to the end under the scheduler and returns what was observed. */
+  async run(): Promise<RunObservations> {
+    this.deploy(undefined);
+    const stop = await this.scheduler.run();
+    const observations = this.observations;
+    if (this.status === 'finished') observations.outcome = 'finished';
+    else if (this.status === 'failed') observations.outcome = 'failed';
+    else if (stop === 'budget-exhausted') {
+      observations.outcome = 'budget-exhausted';
+      observations.failureReason = `no end after ${this.scheduler.step} steps (${this.scheduler.nowMs} virtual ms): ${this.describeProgress()}`;
+    } else if (observations.outcome !== 'stuck' || observations.failureReason === '') {
+      observations.outcome = 'stuck';
+      observations.failureReason ||= `nothing left to run but the job did not finish: ${this.describeProgress()}`;
+    }
+    for (let i = this.faultIndex; i < this.faults.length; i++) {
+      observations.faultsNotReached.push(describeFault(this.faults[i]!, observations.taskNames));
+    }
+    for (const pending of this.pending.values()) pending.cancelTimeout();
+    observations.steps = this.scheduler.step;
+    observations.virtualTimeMs = this.scheduler.nowMs;
+    observations.traceHash = this.scheduler.trace.hashHex;
+    for (const channel of this.channels) observations.backpressureEncounters += channel.fullEncounters;
+    return observations;
+  }
+
+  // ---------------------------------------------------------------- graph
+
+  private buildGraph(): void {
+    const stages = this.spec.stages;
+    const firstIndexOfStage: number[] = [];
+    let taskCount = 0;
+    for (const stage of stages) {
+      firstIndexOfStage.push(taskCount);
+      taskCount += stage.parallelism;
+    }
+    // Channels: every subtask of stage s feeds every subtask of stage s+1 (hash exchange).
+    const inputsOf: Channel[][] = Array.from({ length: taskCount }, () => []);
+    const outputsOf: Channel[][] = Array.from({ length: taskCount }, () => []);
+    for (let s = 0; s + 1 < stages.length; s++) {
+      for (let from = 0; from < stages[s]!.parallelism; from++) {
+        for (let to = 0; to < stages[s + 1]!.parallelism; to++) {
+          const fromTask = firstIndexOfStage[s]! + from;
+          const toTask = firstIndexOfStage[s + 1]! + to;
+          const channel = new Channel(this.channels.length, fromTask, toTask, inputsOf[toTask]!.length, this.options.channelCapacity);
+          this.channels.push(channel);
+          outputsOf[fromTask]!.push(channel);
+          inputsOf[toTask]!.push(channel);
+        }
+      }
+    }
+    stages.forEach((stage, s) => {
+      for (let subtask = 0; subtask < stage.parallelism; subtask++) {
+        const index = firstIndexOfStage[s]! + subtask;
+        const chainNames = [s === 0 ? this.spec.source.name : stage.name, ...stage.operators.map((op) => op.name)];
+        this.tasks.push({
+          index,
+          name: `${s === 0 ? chainNames.join('>') : stage.operators.map((op) => op.name).join('>')}[${subtask}]`,
+          stage: s,
+          subtaskIndex: subtask,
+          parallelism: stage.parallelism,
+          inputs: inputsOf[index]!,
+          outputs: outputsOf[index]!,
+          outputKey: stages[s + 1]?.keySelector,
+          operators: stage.operators.map((spec) => ({ spec, writer: undefined, keyed: undefined })),
+          source: undefined,
+          state: new SubtaskState(),
+          barriers: undefined,
+          busyWith: undefined,
+          sourceEnded: false,
+          finished: false,
+          declineNext: false,
+          lastSnapshotId: 0,
+          continuations: [],
+        });
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- SimWorld
+
+  collectEnabled(out: number[]): void {
+    if (this.status !== 'running') return;
+    if (this.busyCount > 0 && this.scheduler.pendingIoCount === 0) {
+      this.reportHungConnector();
+      return;
+    }
+    const control = this.control;
+    for (let i = 0; i < control.length; i++) {
+      const message = control[i]!;
+      if (message.kind === 'ack' || message.kind === 'decline' || message.kind === 'input-ended') {
+        out.push(EVENT_CONTROL | i);
+        continue;
+      }
+      const task = this.tasks[message.task]!;
+      if (task.busyWith !== undefined) continue;
+      if (message.kind === 'trigger' && !task.sourceEnded && !this.outputsHaveRoom(task)) continue;
+      out.push(EVENT_CONTROL | i);
+    }
+    const tasks = this.tasks;
+    for (let t = 0; t < tasks.length; t++) {
+      const task = tasks[t]!;
+      if (task.source === undefined || task.sourceEnded || task.busyWith !== undefined) continue;
+      if (this.outputsHaveRoom(task)) out.push(EVENT_EMIT | t);
+    }
+    const channels = this.channels;
+    for (let c = 0; c < channels.length; c++) {
+      const channel = channels[c]!;
+      if (channel.size === 0) continue;
+      const task = tasks[channel.toTask]!;
+      if (task.busyWith !== undefined) continue;
+      if (task.barriers!.isBlocked(channel.consumerSlot)) continue;
+      if (!this.outputsHaveRoom(task)) continue;
+      out.push(EVENT_DELIVER | c);
+    }
+  }
+
+  describe(code: number): string {
+    const index = code & EVENT_INDEX_MASK;
+    switch (code & ~EVENT_INDEX_MASK) {
+      case EVENT_EMIT:
+        return `${this.tasks[index]!.name} emits (${this.tasks[index]!.source?.describePosition() ?? '?'})`;
+      case EVENT_DELIVER: {
+        const channel = this.channels[index]!;
+        const element = channel.peek();
+        const what =
+          element.kind === ElementKind.Record
+            ? `record ${JSON.stringify(element.value)}`
+            : element.kind === ElementKind.Barrier
+              ? `barrier ${element.checkpointId}`
+              : 'end of input';
+        return `${this.tasks[channel.toTask]!.name} takes ${what} from ${this.tasks[channel.fromTask]!.name}`;
+      }
+      case EVENT_CONTROL: {
+        const message = this.control[index]!;
+        const target = message.kind === 'ack' || message.kind === 'decline' || message.kind === 'input-ended' ? 'coordinator' : this.tasks[message.task]!.name;
+        const id = 'checkpointId' in message ? ` ${message.checkpointId}` : '';
+        const from = message.kind === 'ack' || message.kind === 'decline' || message.kind === 'input-ended' ? ` from ${this.tasks[message.task]!.name}` : '';
+        return `${target} receives ${message.kind}${id}${from}`;
+      }
+      default:
+        return `event ${code}`;
+    }
+  }
+
+  execute(code: number): void {
+    const index = code & EVENT_INDEX_MASK;
+    const kind = code & ~EVENT_INDEX_MASK;
+    let task: Task | undefined;
+    try {
+      if (kind === EVENT_EMIT) {
+        task = this.tasks[index]!;
+        this.emit(task);
+      } else if (kind === EVENT_DELIVER) {
+        const channel = this.channels[index]!;
+        task = this.tasks[channel.toTask]!;
+        this.deliver(task, channel);
+      } else if (kind === EVENT_CONTROL) {
+        const message = this.control.splice(index, 1)[0]!;
+        if (message.kind !== 'ack' && message.kind !== 'decline' && message.kind !== 'input-ended') task = this.tasks[message.task];
+        this.deliverControl(message);
+      } else {
+        throw new RuntimeInvariantError(`unknown event code ${code}`);
+      }
+    } catch (error) {
+      if (error instanceof RuntimeInvariantError || task === undefined) throw error;
+      this.failover(`task ${task.name} failed: ${describeError(error)}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- data path
+
+  private outputsHaveRoom(task: Task): boolean {
+    const outputs = task.outputs;
+    for (let i = 0; i < outputs.length; i++) {
+      if (!outputs[i]!.hasRoom) {
+        outputs[i]!.fullEncounters++;
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private emit(task: Task): void {
+    const next = task.source!.pollNext();
+    if (next === END_OF_INPUT) {
+      task.sourceEnded = true;
+      this.endTask(task);
+      return;
+    }
+    this.observations.recordsEmitted++;
+    this.process(task, undefined, next);
+  }
+
+  private deliver(task: Task, channel: Channel): void {
+    const element = channel.take();
+    const slot = channel.consumerSlot;
+    if (element.kind === ElementKind.Record) {
+      this.process(task, element.key, element.value);
+      return;
+    }
+    const barriers = task.barriers!;
+    const decision = element.kind === ElementKind.Barrier ? barriers.onBarrier(slot, element.checkpointId) : barriers.onEndOfInput(slot);
+    if (decision.abortedId !== 0) {
+      this.sendDecline(task, decision.abortedId, `checkpoint ${decision.abortedId} was overtaken by a newer barrier during alignment`);
+    }
+    if (decision.snapshotId !== 0) this.snapshot(task, decision.snapshotId, 'barrier');
+    if (element.kind === ElementKind.EndOfInput && barriers.allInputsEnded) this.whenIdle(task, () => this.endTask(task));
+  }
+
+  /** Runs a record through the task's operator chain, then out on the keyed exchange. */
+  private process(task: Task, key: Key | undefined, input: unknown): void {
+    let value = input;
+    const operators = task.operators;
+    for (let i = 0; i < operators.length; i++) {
+      const operator = operators[i]!;
+      const spec = operator.spec;
+      if (spec.kind === 'map') {
+        value = spec.fn(value);
+      } else if (spec.kind === 'aggregate') {
+        if (key === undefined) throw new RuntimeInvariantError(`aggregate ${spec.name} got a record without a key`);
+        const accumulator = spec.fn(operator.keyed!.get(key), value, key);
+        operator.keyed!.set(key, accumulator);
+        value = { key, value: accumulator };
+      } else {
+        const result = operator.writer!.write(value);
+        if (isPromise(result)) this.awaitConnector(task, result, `${spec.name}.write`, undefined);
+        return;
+      }
+    }
+    if (task.outputs.length > 0) {
+      const outKey = task.outputKey!(value);
+      task.outputs[partitionOf(outKey, task.outputs.length)]!.push({ kind: ElementKind.Record, key: outKey, value });
+    }
+  }
+
+  private pushToOutputs(task: Task, element: StreamElement): void {
+    for (const output of task.outputs) output.push(element);
+  }
+
+  /** All input consumed: flush the sinks, pass end-of-input on, tell the coordinator. */
+  private endTask(task: Task): void {
+    if (task.finished) throw new RuntimeInvariantError(`task ${task.name} ended twice`);
+    const finishes: Promise<unknown>[] = [];
+    for (const operator of task.operators) {
+      const result = operator.writer?.finish?.();
+      if (isPromise(result)) finishes.push(result);
+    }
+    const complete = (): void => {
+      task.finished = true;
+      this.pushToOutputs(task, END_OF_INPUT_ELEMENT);
+      this.control.push({ kind: 'input-ended', task: task.index });
+    };
+    if (finishes.length === 0) complete();
+    else this.awaitConnector(task, Promise.all(finishes), 'finish', complete);
+  }
+
+  // ---------------------------------------------------------------- snapshots
+
+  private snapshot(task: Task, checkpointId: number, trigger: 'barrier' | 'trigger'): void {
+    if (checkpointId <= task.lastSnapshotId) throw new RuntimeInvariantError(`task ${task.name} asked to snapshot ${checkpointId} after ${task.lastSnapshotId}`);
+    task.lastSnapshotId = checkpointId;
+    task.barriers?.markHandled(checkpointId);
+    if (task.declineNext) {
+      task.declineNext = false;
+      this.sendDecline(task, checkpointId, 'the task declined the checkpoint (fault plan)');
+      if (!task.finished && !task.sourceEnded) this.pushToOutputs(task, { kind: ElementKind.Barrier, checkpointId });
+      return;
+    }
+    const alignment: AlignmentObservation[] = [];
+    if (trigger === 'barrier') {
+      task.inputs.forEach((channel, inputSlot) => {
+        const recordsBeforeBarrier = channel.barrierPositions.get(checkpointId);
+        if (recordsBeforeBarrier === undefined) return; // the input ended before barrier n
+        alignment.push({ checkpointId, task: task.index, inputSlot, recordsBeforeBarrier, recordsTakenAtSnapshot: channel.recordsTaken });
+      });
+    }
+    const context = { checkpointId };
+    const pendingSnapshots: Promise<unknown>[] = [];
+    for (const fn of this.checkpointedFunctions(task)) {
+      const result = fn.snapshotState(context);
+      if (isPromise(result)) pendingSnapshots.push(result);
+    }
+    const complete = (): void => {
+      const snapshot = task.state.snapshot();
+      if (!task.finished && !task.sourceEnded) this.pushToOutputs(task, { kind: ElementKind.Barrier, checkpointId });
+      this.control.push({ kind: 'ack', checkpointId, task: task.index, snapshot, alignment });
+    };
+    if (pendingSnapshots.length === 0) complete();
+    else this.awaitConnector(task, Promise.all(pendingSnapshots), `snapshotState(${checkpointId})`, complete);
+  }
+
+  private checkpointedFunctions(task: Task): CheckpointedFunction[] {
+    const functions: CheckpointedFunction[] = [];
+    if (task.source !== undefined) functions.push(task.source);
+    for (const operator of task.operators) {
+      const writer = operator.writer;
+      if (writer?.snapshotState !== undefined && writer.initializeState !== undefined) functions.push(writer as CheckpointedFunction);
+    }
+    return functions;
+  }
+
+  private listeners(task: Task): Partial<CheckpointListener>[] {
+    const listeners: Partial<CheckpointListener>[] = [];
+    if (task.source !== undefined) listeners.push(task.source);
+    for (const operator of task.operators) if (operator.writer !== undefined) listeners.push(operator.writer);
+    return listeners;
+  }
+
+  private sendDecline(task: Task, checkpointId: number, reason: string): void {
+    this.control.push({ kind: 'decline', checkpointId, task: task.index, reason });
+  }
+
+  // ---------------------------------------------------------------- connector promises
+
+  private awaitConnector(task: Task, promise: Promise<unknown>, label: string, then: (() => void) | undefined): void {
+    if (task.busyWith !== undefined) throw new RuntimeInvariantError(`task ${task.name} is already waiting on ${task.busyWith}`);
+    task.busyWith = label;
+    this.busyCount++;
+    const attempt = this.attempt;
+    this.scheduler.requestDrain();
+    promise.then(
+      () => {
+        if (attempt !== this.attempt || this.status !== 'running') return;
+        this.clearBusy(task);
+        try {
+          then?.();
+          while (task.busyWith === undefined && task.continuations.length > 0 && attempt === this.attempt) task.continuations.shift()!();
+        } catch (error) {
+          if (error instanceof RuntimeInvariantError) throw error;
+          this.failover(`task ${task.name} failed: ${describeError(error)}`);
+        }
+      },
+      (error: unknown) => {
+        if (attempt !== this.attempt || this.status !== 'running') return;
+        this.clearBusy(task);
+        this.failover(`task ${task.name} failed in ${label}: ${describeError(error)}`);
+      },
+    );
+  }
+
+  private clearBusy(task: Task): void {
+    task.busyWith = undefined;
+    this.busyCount--;
+  }
+
+  /** Runs `then` now, or once the task's current connector call settles. */
+  private whenIdle(task: Task, then: () => void): void {
+    if (task.busyWith === undefined) then();
+    else task.continuations.push(then);
+  }
+
+  private reportHungConnector(): void {
+    const hung = this.tasks.filter((task) => task.busyWith !== undefined);
+    this.observations.outcome = 'stuck';
+    this.observations.failureReason = hung
+      .map((task) => `connector hung: task ${task.name} waits on ${task.busyWith}, a promise no simulated I/O will settle (a real client, a real timer, or a promise that never resolves?)`)
+      .join('; ');
+    this.status = 'failed';
+    this.scheduler.stop();
+  }
+
+  // ---------------------------------------------------------------- control messages
+
+  private deliverControl(message: ControlMessage): void {
+    switch (message.kind) {
+      case 'trigger': {
+        const task = this.tasks[message.task]!;
+        if (message.checkpointId <= task.lastSnapshotId) return; // already snapshotted through its barriers
+        if (task.source !== undefined || task.barriers?.allInputsEnded === true) this.snapshot(task, message.checkpointId, 'trigger');
+        return;
+      }
+      case 'ack':
+        return this.onAck(message.checkpointId, message.task, message.snapshot, message.alignment);
+      case 'decline':
+        return this.abortCheckpoint(
+          message.checkpointId,
+          'declined',
+          `Checkpoint ${message.checkpointId} of job ${this.spec.name} declined by task ${this.tasks[message.task]!.name}: ${message.reason}`,
+        );
+      case 'input-ended':
+        return this.onInputEnded(message.task);
+      case 'notify-complete': {
+        const task = this.tasks[message.task]!;
+        const calls: Promise<unknown>[] = [];
+        for (const listener of this.listeners(task)) {
+          const result = listener.notifyCheckpointComplete?.(message.checkpointId);
+          if (isPromise(result)) calls.push(result);
+        }
+        const done = (): void => this.onNotifyDelivered(message.checkpointId);
+        if (calls.length === 0) done();
+        else this.awaitConnector(task, Promise.all(calls), `notifyCheckpointComplete(${message.checkpointId})`, done);
+        return;
+      }
+      case 'notify-aborted': {
+        const task = this.tasks[message.task]!;
+        task.barriers?.onCheckpointAborted(message.checkpointId);
+        const calls: Promise<unknown>[] = [];
+        for (const listener of this.listeners(task)) {
+          const result = listener.notifyCheckpointAborted?.(message.checkpointId);
+          if (isPromise(result)) calls.push(result);
+        }
+        if (calls.length > 0) this.awaitConnector(task, Promise.all(calls), `notifyCheckpointAborted(${message.checkpointId})`, undefined);
+        return;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- coordinator
+
+  private triggerCheckpoint(): void {
+    if (this.status !== 'running') return;
+    if (this.pending.size >= this.options.maxConcurrentCheckpoints) return;
+    if (this.finalNotifiesOutstanding >= 0) return; // the final checkpoint completed; nothing left to cover
+    const checkpointId = ++this.lastCheckpointId;
+    if (this.endedTasks === this.tasks.length && this.finalCheckpointId === 0) this.finalCheckpointId = checkpointId;
+    const observation: CheckpointObservation = {
+      checkpointId,
+      triggeredAtStep: this.scheduler.step,
+      outcome: 'pending',
+      endedAtStep: -1,
+      reason: '',
+      tasks: undefined,
+    };
+    this.observations.checkpoints.push(observation);
+    const attempt = this.attempt;
+    const cancelTimeout = this.scheduler.setTimer(this.options.checkpointTimeoutMs, `checkpoint ${checkpointId} timeout`, () => {
+      if (attempt === this.attempt) this.expireCheckpoint(checkpointId);
+    });
+    this.pending.set(checkpointId, { observation, snapshots: new Array(this.tasks.length).fill(undefined), alignment: [], ackCount: 0, cancelTimeout });
+    this.scheduler.record(`coordinator triggers checkpoint ${checkpointId}`);
+    for (const task of this.tasks) {
+      // Sources start the barrier; a task known to have ended will never see one, so it is triggered directly (FLIP-147).
+      if (task.source !== undefined || this.knownEnded[task.index]) this.control.push({ kind: 'trigger', checkpointId, task: task.index });
+    }
+  }
+
+  private onAck(checkpointId: number, taskIndex: number, snapshot: SubtaskSnapshot, alignment: readonly AlignmentObservation[]): void {
+    const pending = this.pending.get(checkpointId);
+    if (pending === undefined) return; // late ack of an aborted or expired checkpoint
+    if (this.options.dropAcksFromLastTask && taskIndex === this.tasks.length - 1) return;
+    if (pending.snapshots[taskIndex] !== undefined) throw new RuntimeInvariantError(`task ${taskIndex} acked checkpoint ${checkpointId} twice`);
+    pending.snapshots[taskIndex] = snapshot;
+    pending.alignment.push(...alignment);
+    pending.ackCount++;
+    if (pending.ackCount === this.tasks.length) this.completeCheckpoint(checkpointId, pending);
+  }
+
+  private completeCheckpoint(checkpointId: number, pending: PendingCheckpoint): void {
+    pending.cancelTimeout();
+    this.pending.delete(checkpointId);
+    const tasks = pending.snapshots as SubtaskSnapshot[];
+    const completed: CompletedCheckpoint = {
+      checkpointId,
+      triggeredAtStep: pending.observation.triggeredAtStep,
+      completedAtStep: this.scheduler.step,
+      tasks,
+    };
+    this.store.add(completed);
+    pending.observation.outcome = 'completed';
+    pending.observation.endedAtStep = this.scheduler.step;
+    pending.observation.tasks = tasks;
+    this.observations.alignment.push(...pending.alignment);
+    this.scheduler.record(`checkpoint ${checkpointId} completed`);
+    if (this.finalCheckpointId !== 0 && checkpointId >= this.finalCheckpointId) this.finalNotifiesOutstanding = this.tasks.length;
+    for (const task of this.tasks) {
+      if (this.dropNextNotify) {
+        this.dropNextNotify = false;
+        this.scheduler.record(`notify-complete ${checkpointId} to ${task.name} lost (fault plan)`);
+        continue;
+      }
+      this.control.push({ kind: 'notify-complete', checkpointId, task: task.index });
+    }
+    this.triggerFinalIfDue();
+  }
+
+  private expireCheckpoint(checkpointId: number): void {
+    if (!this.pending.has(checkpointId)) return;
+    this.abortCheckpoint(checkpointId, 'expired', `Checkpoint ${checkpointId} of job ${this.spec.name} expired before completing.`);
+  }
+
+  private abortCheckpoint(checkpointId: number, outcome: 'declined' | 'expired' | 'aborted', reason: string): void {
+    const pending = this.pending.get(checkpointId);
+    if (pending === undefined) return;
+    pending.cancelTimeout();
+    this.pending.delete(checkpointId);
+    pending.observation.outcome = outcome;
+    pending.observation.endedAtStep = this.scheduler.step;
+    pending.observation.reason = reason;
+    if (this.options.restoreFrom === 'latest-triggered' && pending.ackCount > 0) this.partialSnapshots.set(checkpointId, pending.snapshots);
+    this.scheduler.record(reason);
+    if (this.status === 'running') {
+      for (const task of this.tasks) this.control.push({ kind: 'notify-aborted', checkpointId, task: task.index });
+    }
+    this.triggerFinalIfDue();
+  }
+
+  private onInputEnded(taskIndex: number): void {
+    if (this.knownEnded[taskIndex]) throw new RuntimeInvariantError(`task ${taskIndex} reported its end twice`);
+    this.knownEnded[taskIndex] = true;
+    this.endedTasks++;
+    // A pending checkpoint may wait on a task that ended without seeing its barrier: trigger it directly
+    // (the task ignores the trigger if its barriers got there first).
+    if (this.tasks[taskIndex]!.source === undefined) {
+      for (const [checkpointId, pending] of this.pending) {
+        if (pending.snapshots[taskIndex] === undefined) this.control.push({ kind: 'trigger', checkpointId, task: taskIndex });
+      }
+    }
+    this.triggerFinalIfDue();
+  }
+
+  /** Tasks whose input-ended message reached the coordinator in this attempt. */
+  private knownEnded: boolean[] = [];
+
+  /** Once every task ended, the final checkpoint is triggered at once instead of on the next period. */
+  private triggerFinalIfDue(): void {
+    if (this.status === 'running' && this.endedTasks === this.tasks.length && this.finalCheckpointId === 0 && this.pending.size === 0) {
+      this.triggerCheckpoint();
+    }
+  }
+
+  private onNotifyDelivered(checkpointId: number): void {
+    if (this.finalNotifiesOutstanding > 0 && checkpointId >= this.finalCheckpointId) {
+      this.finalNotifiesOutstanding--;
+      if (this.finalNotifiesOutstanding === 0) {
+        this.status = 'finished';
+        this.cancelPeriodicTrigger?.();
+        this.scheduler.record(`job ${this.spec.name} finished`);
+        this.scheduler.stop();
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- failover and restore
+
+  private deploy(checkpoint: CompletedCheckpoint | undefined): void {
+    this.attempt++;
+    this.status = 'running';
+    this.endedTasks = 0;
+    this.knownEnded = new Array<boolean>(this.tasks.length).fill(false);
+    this.finalCheckpointId = 0;
+    this.finalNotifiesOutstanding = -1;
+    this.observations.restores.push({ atStep: this.scheduler.step, attempt: this.attempt, checkpointId: checkpoint?.checkpointId });
+    this.scheduler.record(
+      checkpoint === undefined ? `deploy attempt ${this.attempt} from scratch` : `deploy attempt ${this.attempt} from checkpoint ${checkpoint.checkpointId}`,
+    );
+    for (const channel of this.channels) channel.reset();
+    for (const task of this.tasks) {
+      task.state = new SubtaskState();
+      const snapshot = checkpoint?.tasks[task.index];
+      if (snapshot !== undefined) task.state.restore(snapshot);
+      task.barriers = task.inputs.length > 0 ? new BarrierHandler(this.options.mode, task.inputs.length) : undefined;
+      task.busyWith = undefined;
+      task.sourceEnded = false;
+      task.finished = false;
+      task.declineNext = false;
+      task.lastSnapshotId = 0;
+      task.continuations.length = 0;
+      const info = { subtaskIndex: task.subtaskIndex, parallelism: task.parallelism };
+      task.source = task.stage === 0 ? this.spec.source.create(info) : undefined;
+      for (const operator of task.operators) {
+        operator.writer = operator.spec.kind === 'sink' ? operator.spec.create(info) : undefined;
+        operator.keyed = operator.spec.kind === 'aggregate' ? task.state.keyedState(operator.spec.name) : undefined;
+      }
+    }
+    this.busyCount = 0;
+    for (const task of this.tasks) this.initializeTask(task, checkpoint?.checkpointId);
+    this.schedulePeriodicTrigger();
+  }
+
+  private initializeTask(task: Task, restoredCheckpointId: number | undefined): void {
+    const context: FunctionInitializationContext = {
+      isRestored: () => restoredCheckpointId !== undefined,
+      restoredCheckpointId,
+      getOperatorStateStore: () => task.state,
+      subtaskIndex: task.subtaskIndex,
+      parallelism: task.parallelism,
+      attemptNumber: this.restarts,
+    };
+    const calls: Promise<unknown>[] = [];
+    try {
+      for (const fn of this.checkpointedFunctions(task)) {
+        const result = fn.initializeState(context);
+        if (isPromise(result)) calls.push(result);
+      }
+    } catch (error) {
+      if (error instanceof RuntimeInvariantError) throw error;
+      this.failover(`task ${task.name} failed in initializeState: ${describeError(error)}`);
+      return;
+    }
+    if (calls.length > 0) this.awaitConnector(task, Promise.all(calls), 'initializeState', undefined);
+  }
+
+  private schedulePeriodicTrigger(): void {
+    this.cancelPeriodicTrigger?.();
+    const attempt = this.attempt;
+    const tick = (): void => {
+      if (attempt !== this.attempt || this.status !== 'running') return;
+      this.triggerCheckpoint();
+      this.cancelPeriodicTrigger = this.scheduler.setTimer(this.options.checkpointIntervalMs, 'checkpoint trigger', tick);
+    };
+    this.cancelPeriodicTrigger = this.scheduler.setTimer(this.options.checkpointIntervalMs, 'checkpoint trigger', tick);
+  }
+
+  /** A task failed: cancel everything, and restart every task from the chosen checkpoint after a delay. */
+  private failover(cause: string): void {
+    if (this.status === 'finished' || this.status === 'failed') return;
+    this.scheduler.record(`failover: ${cause}`);
+    this.attempt++; // invalidates every continuation and timer of the failed attempt
+    this.status = 'restarting';
+    this.cancelPeriodicTrigger?.();
+    this.cancelRestart?.();
+    for (const checkpointId of [...this.pending.keys()]) this.abortCheckpoint(checkpointId, 'aborted', `Checkpoint ${checkpointId} of job ${this.spec.name} aborted by failover: ${cause}`);
+    this.control.length = 0;
+    // Requests already sent reach their servers; their answers reach nobody.
+    this.scheduler.settleAllIo('apply');
+    for (const task of this.tasks) {
+      task.busyWith = undefined;
+      task.continuations.length = 0;
+    }
+    this.busyCount = 0;
+    this.restarts++;
+    if (this.restarts > this.options.maxRestarts) {
+      this.status = 'failed';
+      this.observations.failureReason = `job failed after ${this.options.maxRestarts} restarts; last failure: ${cause}`;
+      this.scheduler.stop();
+      return;
+    }
+    this.cancelRestart = this.scheduler.setTimer(this.options.restartDelayMs, 'restart', () => {
+      this.cancelRestart = undefined;
+      this.deploy(this.checkpointToRestore());
+    });
+  }
+
+  private checkpointToRestore(): CompletedCheckpoint | undefined {
+    const completed = this.store.latest();
+    if (this.options.restoreFrom === 'latest-completed') return completed;
+    // Planted bug: take the newest triggered checkpoint, complete or not, filling the
+    // snapshots it never received from the latest completed one.
+    const newest = [...this.observations.checkpoints].reverse().find((c) => c.outcome !== 'completed' && this.partialSnapshots.has(c.checkpointId));
+    if (newest === undefined || (completed !== undefined && completed.checkpointId > newest.checkpointId)) return completed;
+    const partial = this.partialSnapshots.get(newest.checkpointId)!;
+    const tasks = partial.map((snapshot, index) => snapshot ?? completed?.tasks[index] ?? { operatorState: {}, keyedState: {} });
+    return { checkpointId: newest.checkpointId, triggeredAtStep: newest.triggeredAtStep, completedAtStep: -1, tasks };
+  }
+
+  private readonly partialSnapshots = new Map<number, readonly (SubtaskSnapshot | undefined)[]>();
+
+  // ---------------------------------------------------------------- faults
+
+  private injectDueFaults(step: number): void {
+    while (this.faultIndex < this.faults.length && this.faults[this.faultIndex]!.atStep <= step) {
+      const fault = this.faults[this.faultIndex++]!;
+      if (this.status === 'finished' || this.status === 'failed') {
+        this.observations.faultsNotReached.push(describeFault(fault, this.observations.taskNames));
+        continue;
+      }
+      this.inject(fault, step);
+    }
+  }
+
+  private inject(fault: Fault, step: number): void {
+    const description = describeFault(fault, this.observations.taskNames);
+    const situation = this.situation();
+    this.observations.faults.push({ atStep: step, kind: fault.kind, description, situation });
+    this.observations.lastFaultStep = step;
+    this.scheduler.record(`fault: ${description} (${situation})`);
+    switch (fault.kind) {
+      case 'crash-task':
+        return this.failover(`task ${this.tasks[fault.task]!.name} crashed (fault plan)`);
+      case 'crash-job':
+        this.store.onCoordinatorCrash();
+        return this.failover('the job crashed, coordinator included (fault plan)');
+      case 'expire-checkpoint': {
+        const oldest = [...this.pending.keys()].sort((a, b) => a - b)[0];
+        if (oldest !== undefined) this.expireCheckpoint(oldest);
+        return;
+      }
+      case 'decline-checkpoint':
+        this.tasks[fault.task]!.declineNext = true;
+        return;
+      case 'drop-notify': {
+        const index = this.control.findIndex((message) => message.kind === 'notify-complete');
+        if (index >= 0) this.control.splice(index, 1);
+        else this.dropNextNotify = true;
+        return;
+      }
+      case 'fail-commit':
+        if (this.environmentHooks.failNextCommits === undefined) {
+          throw new Error(`fault plan: ${description} needs a scenario whose sink commits transactions`);
+        }
+        this.environmentHooks.failNextCommits(fault.times);
+        return;
+    }
+  }
+
+  /** The fault-injection point: what the job was doing when a fault fired. */
+  private situation(): string {
+    if (this.status === 'restarting') return 'during-recovery';
+    if (this.tasks.some((task) => task.busyWith === 'initializeState')) return 'during-recovery';
+    if (this.control.some((message) => message.kind === 'notify-complete')) return 'completed-before-notify';
+    if (this.pending.size > 0) {
+      if (this.tasks.some((task) => (task.barriers?.aligningCheckpointId ?? 0) !== 0)) return 'during-alignment';
+      if ([...this.pending.values()].some((pending) => pending.ackCount > 0)) return 'checkpoint-partially-acked';
+      return 'checkpoint-triggered';
+    }
+    if (this.tasks.some((task) => task.sourceEnded)) return 'after-end-of-input';
+    return 'between-checkpoints';
+  }
+
+  private describeProgress(): string {
+    const ended = this.tasks.filter((task) => task.finished).length;
+    const inFlight = this.channels.reduce((sum, channel) => sum + channel.size, 0);
+    const completed = this.observations.checkpoints.filter((c) => c.outcome === 'completed').length;
+    return `status ${this.status}, ${ended}/${this.tasks.length} tasks ended, ${inFlight} elements in flight, ${completed} checkpoints completed, ${this.pending.size} pending`;
+  }
+}
+
+export function describeFault(fault: Fault, taskNames: readonly string[]): string {
+  switch (fault.kind) {
+    case 'crash-task':
+      return `task ${taskNames[fault.task] ?? `#${fault.task}`} crashes at step ${fault.atStep}`;
+    case 'crash-job':
+      return `the whole job (coordinator included) crashes at step ${fault.atStep}`;
+    case 'expire-checkpoint':
+      return `the oldest pending checkpoint times out at step ${fault.atStep}`;
+    case 'decline-checkpoint':
+      return `task ${taskNames[fault.task] ?? `#${fault.task}`} declines its next checkpoint (armed at step ${fault.atStep})`;
+    case 'drop-notify':
+      return `the next notify-complete message is lost (at step ${fault.atStep})`;
+    case 'fail-commit':
+      return `the next ${fault.times} transaction commit${fault.times === 1 ? '' : 's'} fail (armed at step ${fault.atStep})`;
+  }
+}

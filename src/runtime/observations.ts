@@ -1,0 +1,63 @@
+import type { SubtaskSnapshot } from './state.ts';
+
+/**
+ * What a finished run is judged by. Properties read only this (never runtime internals),
+ * so the same checks can judge an end-to-end run from its real outputs.
+ */
+export interface AlignmentObservation {
+  readonly checkpointId: number;
+  readonly task: number;
+  readonly inputSlot: number;
+  /** Records the upstream pushed into this channel before barrier n. */
+  readonly recordsBeforeBarrier: number;
+  /** Records the task had taken from this channel when it took snapshot n. */
+  readonly recordsTakenAtSnapshot: number;
+}
+
+export interface CheckpointObservation {
+  readonly checkpointId: number;
+  readonly triggeredAtStep: number;
+  outcome: 'pending' | 'completed' | 'declined' | 'expired' | 'aborted';
+  endedAtStep: number;
+  reason: string;
+  /** Snapshots of every task, when completed. */
+  tasks: readonly SubtaskSnapshot[] | undefined;
+}
+
+export interface FaultObservation {
+  readonly atStep: number;
+  readonly kind: string;
+  readonly description: string;
+  /** The fault-injection point: the situation the job was in when the fault fired. */
+  readonly situation: string;
+}
+
+export interface RestoreObservation {
+  readonly atStep: number;
+  readonly attempt: number;
+  /** The checkpoint restored from; undefined for a start from scratch. */
+  readonly checkpointId: number | undefined;
+}
+
+export interface RunObservations {
+  readonly jobName: string;
+  readonly taskNames: readonly string[];
+  readonly checkpoints: CheckpointObservation[];
+  readonly alignment: AlignmentObservation[];
+  readonly faults: FaultObservation[];
+  /** Faults of the plan whose step the run never reached. */
+  readonly faultsNotReached: string[];
+  readonly restores: RestoreObservation[];
+  /** Source records emitted, over all attempts. */
+  recordsEmitted: number;
+  /** Times a producer found an output channel full. */
+  backpressureEncounters: number;
+  outcome: 'finished' | 'failed' | 'budget-exhausted' | 'stuck';
+  /** Why the job failed or got stuck, in words. */
+  failureReason: string;
+  steps: number;
+  virtualTimeMs: number;
+  traceHash: string;
+  /** Step of the last injected fault, -1 without faults. */
+  lastFaultStep: number;
+}

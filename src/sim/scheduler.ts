@@ -1,0 +1,252 @@
+import type { ChoiceSource } from './choice.ts';
+import { Trace } from './trace.ts';
+
+/**
+ * The part of a simulation that knows what can happen next. The scheduler knows nothing of
+ * streams: it asks the world for its enabled events (small integer codes, in a canonical
+ * order), lets the choice source pick one, and runs it to completion.
+ */
+export interface SimWorld {
+  /** Appends the codes of every enabled event to `out`, plainest first. */
+  collectEnabled(out: number[]): void;
+  /** Runs one enabled event synchronously. */
+  execute(code: number): void;
+  /** Domain words for an event code, for traces and timelines. */
+  describe(code: number): string;
+}
+
+export interface SchedulerOptions {
+  readonly choices: ChoiceSource;
+  /** Virtual time one step costs. */
+  readonly msPerStep: number;
+  /** A run that has not gone quiet after this many steps stops with `budget-exhausted`. */
+  readonly maxSteps: number;
+  /** Keep every step as a readable line (replay, timelines); the hash is always kept. */
+  readonly keepTrace: boolean;
+}
+
+export type StopReason = 'quiescent' | 'budget-exhausted' | 'stopped';
+
+interface Timer {
+  readonly dueMs: number;
+  readonly sequence: number;
+  readonly label: string;
+  readonly fire: () => void;
+  cancelled: boolean;
+}
+
+interface PendingIo {
+  readonly label: string;
+  /** Operations on the same connection complete in the order they were issued. */
+  readonly connection: string;
+  readonly perform: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** An error from a simulated external system, delivered as a rejected I/O promise. */
+export class SimulatedIoError extends Error {
+  constructor(message: string, readonly code: string) {
+    super(message);
+    this.name = 'SimulatedIoError';
+  }
+}
+
+const CODE_TIMER = -1;
+const CODE_IO = -2;
+
+/**
+ * Deterministic scheduler: virtual time, timers, simulated I/O completions and world events,
+ * one chosen per step by the choice source. Same choices => same trace.
+ *
+ * Asynchronous connector calls (a Redis SET, a Kafka commit) return promises that only this
+ * scheduler resolves, each as a step of its own; after such a step the scheduler drains the
+ * microtask queue before choosing again, so continuations run at a deterministic point.
+ */
+export class Scheduler {
+  nowMs = 0;
+  step = 0;
+  readonly trace: Trace;
+  private readonly timers: Timer[] = [];
+  private timerSequence = 0;
+  private readonly pendingIo: PendingIo[] = [];
+  private readonly enabledWorld: number[] = [];
+  private readonly enabledIo: number[] = [];
+  private needsDrain = false;
+  private stopRequested = false;
+  private world: SimWorld | undefined;
+  /** Called before each step; the fault plan hooks in here. */
+  beforeStep: ((step: number) => void) | undefined;
+
+  constructor(readonly options: SchedulerOptions) {
+    if (!(options.msPerStep > 0)) throw new Error(`Scheduler: msPerStep must be > 0, got ${options.msPerStep}`);
+    if (!Number.isSafeInteger(options.maxSteps) || options.maxSteps <= 0) {
+      throw new Error(`Scheduler: maxSteps must be a positive integer, got ${options.maxSteps}`);
+    }
+    this.trace = new Trace(options.keepTrace);
+  }
+
+  attach(world: SimWorld): void {
+    this.world = world;
+  }
+
+  /** Schedules `fire` at virtual time `dueMs` (it runs as a step once due). Returns a cancel function. */
+  setTimer(delayMs: number, label: string, fire: () => void): () => void {
+    if (!(delayMs >= 0)) throw new Error(`Scheduler.setTimer(${label}): delayMs must be >= 0, got ${delayMs}`);
+    const timer: Timer = { dueMs: this.nowMs + delayMs, sequence: this.timerSequence++, label, fire, cancelled: false };
+    // Keep timers sorted by (dueMs, sequence); there are only a handful at a time.
+    let index = this.timers.length;
+    while (index > 0 && this.timers[index - 1]!.dueMs > timer.dueMs) index--;
+    this.timers.splice(index, 0, timer);
+    return () => {
+      timer.cancelled = true;
+    };
+  }
+
+  /**
+   * Starts a simulated I/O call. `perform` applies its effect to the simulated system when
+   * the scheduler completes the call (it may throw a SimulatedIoError to fail it).
+   */
+  io<T>(connection: string, label: string, perform: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pendingIo.push({ connection, label, perform, resolve: resolve as (value: unknown) => void, reject });
+    });
+  }
+
+  /** Completes (applies) every pending I/O call at once: what a crash does to requests already sent. */
+  settleAllIo(outcome: 'apply' | 'drop'): void {
+    const pending = this.pendingIo.splice(0, this.pendingIo.length);
+    for (const io of pending) {
+      if (outcome === 'apply') {
+        try {
+          io.perform();
+        } catch {
+          // The requester is gone; a failed request has no effect to keep.
+        }
+      }
+      // Never settle the promise: its requester was killed, and its continuation must not run.
+    }
+    this.needsDrain = true;
+  }
+
+  /** A callback returned a promise: drain microtasks after this step so it runs on schedule. */
+  requestDrain(): void {
+    this.needsDrain = true;
+  }
+
+  get pendingIoCount(): number {
+    return this.pendingIo.length;
+  }
+
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  record(event: string): void {
+    this.trace.foldText(event);
+    this.trace.keep(this.step, this.nowMs, event);
+  }
+
+  /** Runs steps until nothing is enabled, the world asks to stop, or the step budget is spent. */
+  async run(): Promise<StopReason> {
+    const world = this.world;
+    if (world === undefined) throw new Error('Scheduler.run: no world attached');
+    while (true) {
+      if (this.stopRequested) return 'stopped';
+      if (this.step >= this.options.maxSteps) return 'budget-exhausted';
+      this.beforeStep?.(this.step);
+      if (this.stopRequested) return 'stopped';
+      const progressed = this.runOneStep(world);
+      if (this.needsDrain) {
+        this.needsDrain = false;
+        await drainMicrotasks();
+      }
+      if (!progressed) {
+        // Nothing enabled: jump virtual time to the next timer, or stop when there is none.
+        const next = this.nextLiveTimer();
+        if (next === undefined) {
+          if (this.needsDrain) continue;
+          return 'quiescent';
+        }
+        this.nowMs = Math.max(this.nowMs, next.dueMs);
+      }
+    }
+  }
+
+  private nextLiveTimer(): Timer | undefined {
+    while (this.timers.length > 0 && this.timers[0]!.cancelled) this.timers.shift();
+    return this.timers[0];
+  }
+
+  private runOneStep(world: SimWorld): boolean {
+    const dueTimer = this.nextLiveTimer();
+    const timerCount = dueTimer !== undefined && dueTimer.dueMs <= this.nowMs ? 1 : 0;
+    const enabledIo = this.enabledIo;
+    enabledIo.length = 0;
+    this.collectEnabledIo(enabledIo);
+    const enabledWorld = this.enabledWorld;
+    enabledWorld.length = 0;
+    world.collectEnabled(enabledWorld);
+    const total = timerCount + enabledIo.length + enabledWorld.length;
+    if (total === 0) return false;
+
+    let choice = this.options.choices.pick(total);
+    if (!(choice >= 0 && choice < total)) {
+      throw new Error(`Scheduler: choice source returned ${choice} for ${total} options`);
+    }
+    this.step++;
+    this.nowMs += this.options.msPerStep;
+    if (choice < timerCount) {
+      const timer = this.timers.shift()!;
+      this.trace.fold(CODE_TIMER, this.step);
+      this.record(`timer ${timer.label}`);
+      timer.fire();
+      return true;
+    }
+    choice -= timerCount;
+    if (choice < enabledIo.length) {
+      const io = this.pendingIo.splice(enabledIo[choice]!, 1)[0]!;
+      this.trace.fold(CODE_IO, this.step);
+      let result: unknown;
+      try {
+        result = io.perform();
+      } catch (error) {
+        this.record(`io ${io.label} failed: ${error instanceof Error ? error.message : String(error)}`);
+        io.reject(error);
+        this.needsDrain = true;
+        return true;
+      }
+      this.record(`io ${io.label} done`);
+      io.resolve(result);
+      this.needsDrain = true;
+      return true;
+    }
+    choice -= enabledIo.length;
+    const code = enabledWorld[choice]!;
+    this.trace.fold(code, this.step);
+    if (this.trace.keepEntries) this.trace.keep(this.step, this.nowMs, world.describe(code));
+    world.execute(code);
+    return true;
+  }
+
+  /** The oldest pending call of each connection is enabled; later ones wait their turn. */
+  private collectEnabledIo(out: number[]): void {
+    const pending = this.pendingIo;
+    for (let i = 0; i < pending.length; i++) {
+      const connection = pending[i]!.connection;
+      let isOldest = true;
+      for (let j = 0; j < i; j++) {
+        if (pending[j]!.connection === connection) {
+          isOldest = false;
+          break;
+        }
+      }
+      if (isOldest) out.push(i);
+    }
+  }
+}
+
+/** Resolves after every queued microtask (and their follow-ups) has run. */
+function drainMicrotasks(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -33,6 +33,8 @@ export interface ExploreStats {
   /** Faults whose step the run never reached. */
   faultsNotReached: number;
   steps: number;
+  /** Trace hash of the last generated run (with a single run: that run's). */
+  lastTraceHash: string;
 }
 
 export interface Counterexample {
@@ -64,7 +66,8 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
   return fc.record({
     faults: fc.array(fault, { maxLength: maxFaults }),
     choices: fc.array(fc.nat({ max: 15 }), { maxLength: 48 }),
-    tailSeed: fc.option(fc.nat(), { nil: null }),
+    // Mostly a random tail (variety over the whole run); shrinks to null, the plain schedule.
+    tailSeed: fc.option(fc.nat(), { nil: null, freq: 4 }),
   }).map(({ faults, choices, tailSeed }) => ({
     ...base,
     faults: [...faults].sort((a, b) => a.atStep - b.atStep),
@@ -73,13 +76,14 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
 }
 
 function emptyStats(): ExploreStats {
-  return { runs: 0, checkpointsCompleted: 0, crashesInjected: 0, faultsInjected: 0, restores: 0, faultPointsReached: {}, faultsNotReached: 0, steps: 0 };
+  return { runs: 0, checkpointsCompleted: 0, crashesInjected: 0, faultsInjected: 0, restores: 0, faultPointsReached: {}, faultsNotReached: 0, steps: 0, lastTraceHash: '' };
 }
 
 function accumulate(stats: ExploreStats, result: CaseResult): void {
   const observations = result.observations;
   stats.runs++;
   stats.steps += observations.steps;
+  stats.lastTraceHash = observations.traceHash;
   stats.checkpointsCompleted += observations.checkpoints.filter((c) => c.outcome === 'completed').length;
   stats.faultsInjected += observations.faults.length;
   stats.crashesInjected += observations.faults.filter((f) => f.kind === 'crash-task' || f.kind === 'crash-job').length;

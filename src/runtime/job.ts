@@ -201,7 +201,7 @@ export class JobRuntime implements SimWorld {
     const stop = await this.scheduler.run();
     const observations = this.observations;
     if (this.status === 'finished') observations.outcome = 'finished';
-    else if (this.status === 'failed') observations.outcome = 'failed';
+    else if (this.status === 'failed') observations.outcome = this.hungConnector ? 'stuck' : 'failed';
     else if (stop === 'budget-exhausted') {
       observations.outcome = 'budget-exhausted';
       observations.failureReason = `no end after ${this.scheduler.step} steps (${this.scheduler.nowMs} virtual ms): ${this.describeProgress()}`;
@@ -553,8 +553,11 @@ export class JobRuntime implements SimWorld {
       .map((task) => `connector hung: task ${task.name} waits on ${task.busyWith}, a promise no simulated I/O will settle (a real client, a real timer, or a promise that never resolves?)`)
       .join('; ');
     this.status = 'failed';
+    this.hungConnector = true;
     this.scheduler.stop();
   }
+
+  private hungConnector = false;
 
   // ---------------------------------------------------------------- control messages
 

@@ -1,0 +1,231 @@
+import { fileURLToPath } from 'node:url';
+import { SCENARIOS, findScenario } from '../../scenarios/index.ts';
+import { decodeCase } from '../harness/case-token.ts';
+import { loadCorpus } from '../harness/corpus.ts';
+import { explore, runJudged, type ExploreReport, type ExploreStats } from '../harness/explore.ts';
+import { formatCounterexample, formatStats, formatTimeline, formatVerdict, replayCommand } from '../harness/report.ts';
+import type { Scenario } from '../harness/scenario.ts';
+import { selftest, type SelftestEntry } from '../harness/selftest.ts';
+import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
+import type { StateBackendKind } from '../runtime/state.ts';
+import { UsageError, helpText, parseCli, type ParsedOptions } from './parse.ts';
+
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/** Exit codes: distinct for "an invariant failed", "bad input" and "streamcheck itself broke". */
+export const EXIT_OK = 0;
+export const EXIT_INVARIANT_VIOLATED = 1;
+export const EXIT_BAD_INPUT = 2;
+export const EXIT_INTERNAL_ERROR = 3;
+
+const INVARIANTS = ['exactly-once', 'consistent-cut', 'barrier-alignment', 'liveness', 'determinism'] as const;
+const DEFAULT_RUNS = 100;
+const DEFAULT_SEED = 1;
+const DEFAULT_MAX_FAULTS = 3;
+const CORPUS_DIRECTORY = fileURLToPath(new URL('../../scenarios/corpus/', import.meta.url));
+
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  try {
+    const parsed = parseCli(argv);
+    if (parsed.command === 'help' || parsed.options.help === true) {
+      io.out(helpText(SCENARIOS.map((s) => s.name)));
+      return EXIT_OK;
+    }
+    switch (parsed.command) {
+      case 'run':
+        return await runCommand(parsed.options, io);
+      case 'replay':
+        return await replayCommandMain(parsed.positionals, parsed.options, io);
+      case 'selftest':
+        return await selftestCommand(parsed.options, io);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || isBadInput(error)) {
+      io.err(`streamcheck: ${(error as Error).message}`);
+      io.err(`run 'streamcheck --help' for usage`);
+      return EXIT_BAD_INPUT;
+    }
+    io.err(`streamcheck: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return EXIT_INTERNAL_ERROR;
+  }
+}
+
+/** Errors from validating user input (scenario names, tokens, fault plans) name their cause. */
+function isBadInput(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return /^(replay|unknown scenario|scenario .* has no planted bug|regression corpus|runCase: fault)/.test(error.message);
+}
+
+interface ScenarioRun {
+  readonly scenario: string;
+  readonly backend: StateBackendKind;
+  readonly report: ExploreReport;
+  readonly elapsedMs: number;
+}
+
+async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
+  const suite = options.suite === true;
+  if (suite === (options.scenario !== undefined)) throw new UsageError('run: give exactly one of --suite or --scenario NAME');
+  const scenarios: readonly Scenario[] = suite ? SCENARIOS : [findScenario(options.scenario as string)];
+  const backends: readonly StateBackendKind[] = options.backend !== undefined ? [options.backend as StateBackendKind] : suite ? ['memory', 'fs'] : ['memory'];
+  const mode = (options.mode as CheckpointingMode | undefined) ?? 'exactly-once';
+  const runs = (options.runs as number | undefined) ?? DEFAULT_RUNS;
+  const seed = (options.seed as number | undefined) ?? DEFAULT_SEED;
+  const json = options.json === true;
+  for (const scenario of scenarios) {
+    if (options.bug !== undefined && !scenario.bugs.some((bug) => bug.name === options.bug)) {
+      throw new UsageError(`run: scenario ${scenario.name} has no planted bug '${String(options.bug)}'; known: ${scenario.bugs.map((b) => b.name).join(', ')}`);
+    }
+  }
+
+  const corpusResults: { name: string; passed: boolean; lines: string[] }[] = [];
+  if (suite) {
+    for (const entry of loadCorpus(CORPUS_DIRECTORY)) {
+      const spec = decodeCase(entry.token, (name, size) => findScenario(name).taskCount(size));
+      const result = await runJudged(findScenario(spec.scenario), spec, { checkDeterminism: true });
+      corpusResults.push({ name: `${entry.file}: ${entry.name}`, passed: result.violations.length === 0, lines: formatVerdict(result) });
+    }
+  }
+
+  const results: ScenarioRun[] = [];
+  for (const scenario of scenarios) {
+    const size = {
+      partitions: (options.partitions as number | undefined) ?? scenario.defaultSize.partitions,
+      recordsPerPartition: (options.records as number | undefined) ?? scenario.defaultSize.recordsPerPartition,
+    };
+    for (const backend of backends) {
+      const started = performance.now();
+      const report = await explore(scenario, {
+        size,
+        mode,
+        backend,
+        bug: options.bug as string | undefined,
+        runs,
+        seed,
+        maxFaults: (options['max-faults'] as number | undefined) ?? DEFAULT_MAX_FAULTS,
+        checkDeterminism: true,
+      });
+      results.push({ scenario: scenario.name, backend, report, elapsedMs: performance.now() - started });
+      if (report.counterexample !== undefined) break;
+    }
+    if (results.at(-1)?.report.counterexample !== undefined) break;
+  }
+
+  const failed = results.find((result) => result.report.counterexample !== undefined);
+  const corpusFailures = corpusResults.filter((result) => !result.passed);
+  const total = sumStats(results.map((result) => result.report.stats));
+  if (json) {
+    const counterexample = failed?.report.counterexample;
+    io.out(
+      JSON.stringify({
+        scenarios: results.map((r) => ({ scenario: r.scenario, backend: r.backend, runs: r.report.stats.runs, failed: r.report.counterexample !== undefined, elapsedMs: Math.round(r.elapsedMs) })),
+        runs: total.runs,
+        failures: (failed === undefined ? 0 : 1) + corpusFailures.length,
+        checkpointsCompleted: total.checkpointsCompleted,
+        crashesInjected: total.crashesInjected,
+        faultsInjected: total.faultsInjected,
+        faultPointsReached: total.faultPointsReached,
+        faultsNotReached: total.faultsNotReached,
+        invariantsChecked: INVARIANTS,
+        corpus: corpusResults.map((r) => ({ name: r.name, passed: r.passed })),
+        ...(total.runs === 1 ? { traceHash: total.lastTraceHash } : {}),
+        ...(counterexample === undefined
+          ? {}
+          : {
+              counterexample: {
+                violations: counterexample.result.violations,
+                faults: counterexample.result.spec.faults,
+                schedule: counterexample.result.spec.schedule,
+                traceHash: counterexample.result.observations.traceHash,
+                foundAfterRuns: counterexample.foundAfterRuns,
+                replay: replayCommand(counterexample.result),
+              },
+            }),
+      }),
+    );
+  } else {
+    for (const result of corpusResults) {
+      io.out(`${result.passed ? 'ok  ' : 'FAIL'} corpus ${result.name}`);
+      if (!result.passed) for (const line of result.lines) io.out(`     ${line}`);
+    }
+    for (const result of results) {
+      io.out(`${result.report.counterexample === undefined ? 'ok  ' : 'FAIL'} ${result.scenario} [${mode}, ${result.backend} backend] ${result.report.stats.runs} runs in ${(result.elapsedMs / 1000).toFixed(1)}s`);
+      io.out(formatStats(result.report.stats));
+    }
+    if (failed?.report.counterexample !== undefined) {
+      io.out('');
+      io.out(formatCounterexample(failed.report.counterexample));
+    }
+    io.out('');
+    io.out(
+      `summary: ${total.runs} runs, ${total.checkpointsCompleted} checkpoints completed, ${total.crashesInjected} crashes injected, ` +
+        `${corpusResults.length} corpus cases; invariants checked: ${INVARIANTS.join(', ')}: ` +
+        (failed === undefined && corpusFailures.length === 0 ? 'all held' : 'VIOLATED'),
+    );
+  }
+  return failed === undefined && corpusFailures.length === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
+}
+
+function sumStats(all: readonly ExploreStats[]): ExploreStats {
+  const total: ExploreStats = { runs: 0, checkpointsCompleted: 0, crashesInjected: 0, faultsInjected: 0, restores: 0, faultPointsReached: {}, faultsNotReached: 0, steps: 0, lastTraceHash: '' };
+  for (const stats of all) {
+    total.runs += stats.runs;
+    total.checkpointsCompleted += stats.checkpointsCompleted;
+    total.crashesInjected += stats.crashesInjected;
+    total.faultsInjected += stats.faultsInjected;
+    total.restores += stats.restores;
+    total.faultsNotReached += stats.faultsNotReached;
+    total.steps += stats.steps;
+    total.lastTraceHash = stats.lastTraceHash;
+    for (const [point, count] of Object.entries(stats.faultPointsReached)) total.faultPointsReached[point] = (total.faultPointsReached[point] ?? 0) + count;
+  }
+  return total;
+}
+
+async function replayCommandMain(positionals: readonly string[], options: ParsedOptions, io: CliIo): Promise<number> {
+  if (positionals.length !== 1) throw new UsageError(`replay: expects exactly one token (as printed after 'Replay:'), got ${positionals.length}`);
+  const spec = decodeCase(positionals[0]!, (name, size) => findScenario(name).taskCount(size));
+  const scenario = findScenario(spec.scenario);
+  const result = await runJudged(scenario, spec, { checkDeterminism: true }, true);
+  if (options.json === true) {
+    io.out(
+      JSON.stringify({
+        passed: result.violations.length === 0,
+        violations: result.violations,
+        outcome: result.observations.outcome,
+        steps: result.observations.steps,
+        traceHash: result.observations.traceHash,
+        output: result.output,
+        ...(options.timeline === true ? { timeline: result.trace } : {}),
+      }),
+    );
+  } else {
+    if (options.timeline === true) io.out(formatTimeline(result.trace));
+    for (const line of formatVerdict(result)) io.out(line);
+  }
+  return result.violations.length === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
+}
+
+async function selftestCommand(options: ParsedOptions, io: CliIo): Promise<number> {
+  const json = options.json === true;
+  const entries: SelftestEntry[] = await selftest(SCENARIOS, {
+    ...(options.runs === undefined ? {} : { maxRuns: options.runs as number }),
+    ...(options.seed === undefined ? {} : { seed: options.seed as number }),
+    onEntry: (entry) => {
+      if (json) return;
+      io.out(
+        `${entry.caught ? 'caught ' : 'MISSED '} ${entry.scenario} / ${entry.bug} by ${entry.property}: ` +
+          (entry.caught
+            ? `after ${entry.runsToCatch} run(s), shrunk to ${entry.shrunkFaults} fault(s) and ${entry.shrunkChoices} choice(s) in ${entry.shrinkSteps} shrink step(s)`
+            : `not caught in ${entry.runsToCatch} runs`),
+      );
+    },
+  });
+  const missed = entries.filter((entry) => !entry.caught);
+  if (json) io.out(JSON.stringify({ plantedBugs: entries, caught: entries.length - missed.length, missed: missed.length }));
+  else io.out(`selftest: ${entries.length - missed.length}/${entries.length} planted bug checks caught`);
+  return missed.length === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
+}

@@ -1,0 +1,127 @@
+/**
+ * A declarative option table and a pure parser (after vitest's cac.ts / cli-config.ts), so
+ * tests can call `parseCli` without spawning a process.
+ */
+export type CommandName = 'run' | 'replay' | 'selftest' | 'help';
+
+type OptionType =
+  | { readonly kind: 'boolean' }
+  | { readonly kind: 'string' }
+  | { readonly kind: 'integer'; readonly min: number; readonly max: number }
+  | { readonly kind: 'enum'; readonly values: readonly string[] };
+
+interface OptionSpec {
+  readonly type: OptionType;
+  readonly commands: readonly CommandName[];
+  readonly description: string;
+}
+
+export const OPTIONS = {
+  scenario: { type: { kind: 'string' }, commands: ['run'], description: 'scenario to run (see --help for the list)' },
+  suite: { type: { kind: 'boolean' }, commands: ['run'], description: 'run every scenario and the regression corpus (the main job)' },
+  seed: { type: { kind: 'integer', min: 0, max: 2 ** 31 - 1 }, commands: ['run', 'selftest'], description: 'fast-check seed; the same seed generates the same cases' },
+  runs: { type: { kind: 'integer', min: 1, max: 1_000_000 }, commands: ['run', 'selftest'], description: 'generated fault plans per scenario (selftest: at most this many per planted bug)' },
+  mode: { type: { kind: 'enum', values: ['exactly-once', 'at-least-once'] }, commands: ['run'], description: 'checkpointing mode (at-least-once is the negative control)' },
+  backend: { type: { kind: 'enum', values: ['memory', 'fs'] }, commands: ['run'], description: 'state backend: memory (lost with the coordinator) or fs (durable)' },
+  partitions: { type: { kind: 'integer', min: 1, max: 16 }, commands: ['run'], description: 'source partitions' },
+  records: { type: { kind: 'integer', min: 0, max: 1_000_000 }, commands: ['run'], description: 'records per partition' },
+  bug: { type: { kind: 'string' }, commands: ['run'], description: "build the scenario with one of its planted bugs (see 'selftest')" },
+  'max-faults': { type: { kind: 'integer', min: 0, max: 20 }, commands: ['run'], description: 'most faults in one generated plan' },
+  timeline: { type: { kind: 'boolean' }, commands: ['replay'], description: 'print every step of the replayed run' },
+  json: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest'], description: 'print one JSON object instead of text' },
+  help: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'help'], description: 'show help' },
+} as const satisfies Record<string, OptionSpec>;
+
+export type OptionName = keyof typeof OPTIONS;
+export type ParsedOptions = Partial<Record<OptionName, string | number | boolean>>;
+
+export interface ParsedCli {
+  readonly command: CommandName;
+  readonly positionals: readonly string[];
+  readonly options: ParsedOptions;
+}
+
+/** Bad command-line input: exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+const COMMANDS: readonly CommandName[] = ['run', 'replay', 'selftest', 'help'];
+
+export function parseCli(argv: readonly string[]): ParsedCli {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h') return { command: 'help', positionals: [], options: {} };
+  if (!(COMMANDS as readonly string[]).includes(first)) {
+    throw new UsageError(`unknown command '${first}'; commands: ${COMMANDS.join(', ')}`);
+  }
+  const command = first as CommandName;
+  const options: ParsedOptions = {};
+  const positionals: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    const argument = rest[i]!;
+    if (!argument.startsWith('--')) {
+      positionals.push(argument);
+      continue;
+    }
+    const equals = argument.indexOf('=');
+    const name = argument.slice(2, equals < 0 ? undefined : equals);
+    const spec = (OPTIONS as Record<string, OptionSpec>)[name];
+    if (spec === undefined) throw new UsageError(`${command}: unknown option --${name}`);
+    if (!spec.commands.includes(command)) throw new UsageError(`${command}: option --${name} does not apply (it is for ${spec.commands.join(', ')})`);
+    if (spec.type.kind === 'boolean') {
+      if (equals >= 0) throw new UsageError(`${command}: --${name} takes no value`);
+      options[name as OptionName] = true;
+      continue;
+    }
+    let raw: string | undefined;
+    if (equals >= 0) raw = argument.slice(equals + 1);
+    else {
+      raw = rest[i + 1];
+      i++;
+    }
+    if (raw === undefined || raw.startsWith('--')) throw new UsageError(`${command}: --${name} needs a value`);
+    options[name as OptionName] = parseValue(command, name, spec.type, raw);
+  }
+  return { command, positionals, options };
+}
+
+function parseValue(command: string, name: string, type: OptionType, raw: string): string | number {
+  switch (type.kind) {
+    case 'string':
+      if (raw.length === 0) throw new UsageError(`${command}: --${name} needs a non-empty value`);
+      return raw;
+    case 'integer': {
+      if (!/^\d+$/.test(raw)) throw new UsageError(`${command}: --${name} must be a whole number, got '${raw}'`);
+      const value = Number(raw);
+      if (!Number.isSafeInteger(value) || value < type.min || value > type.max) {
+        throw new UsageError(`${command}: --${name} must be in [${type.min}, ${type.max}], got ${raw}`);
+      }
+      return value;
+    }
+    case 'enum':
+      if (!type.values.includes(raw)) throw new UsageError(`${command}: --${name} must be one of ${type.values.join(', ')}, got '${raw}'`);
+      return raw;
+    case 'boolean':
+      throw new UsageError(`${command}: --${name} takes no value`);
+  }
+}
+
+export function helpText(scenarioNames: readonly string[]): string {
+  const lines = [
+    'streamcheck: prove exactly-once stream processing under deterministic simulation, or get the minimal counterexample',
+    '',
+    'Commands:',
+    '  run --suite | --scenario NAME   run generated fault plans; exit 0 when every invariant held, 1 with the shrunk counterexample, 2 on bad input',
+    '  replay <token>                  re-run exactly the case a failure printed',
+    '  selftest                        check that every planted bug is caught and shrunk',
+    '',
+    'Options:',
+    ...Object.entries(OPTIONS).map(([name, spec]) => `  --${name.padEnd(12)} ${spec.description} [${spec.commands.join(', ')}]`),
+    '',
+    `Scenarios: ${scenarioNames.join(', ')}`,
+  ];
+  return lines.join('\n');
+}

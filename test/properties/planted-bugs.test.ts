@@ -1,0 +1,71 @@
+import { describe, expect, test } from 'vitest';
+import { oddEvenSum } from '../../scenarios/odd-even-sum.ts';
+import { explore } from '../../src/harness/explore.ts';
+
+/**
+ * Every invariant is shown to catch a planted bug: fast-check must find a counterexample
+ * violating exactly that property, and shrink it to a small fault plan.
+ */
+const MAX_SHRUNK_FAULTS = 2;
+const MAX_SHRUNK_CHOICES = 12;
+
+describe('planted bugs are caught and shrunk', () => {
+  for (const bug of oddEvenSum.bugs) {
+    for (const property of bug.caughtBy) {
+      test(`${bug.name} is caught by ${property}`, async () => {
+        const report = await explore(oddEvenSum, {
+          size: oddEvenSum.defaultSize,
+          mode: 'exactly-once',
+          backend: 'memory',
+          bug: bug.name,
+          runs: 300,
+          seed: 424242,
+          maxFaults: 3,
+          properties: [property],
+          checkDeterminism: property === 'determinism',
+        });
+        const counterexample = report.counterexample;
+        expect(counterexample, `${bug.name} was not caught by ${property} in 300 runs`).toBeDefined();
+        expect(counterexample!.result.violations.length).toBeGreaterThan(0);
+        expect(counterexample!.result.violations.every((v) => v.property === property)).toBe(true);
+        expect(counterexample!.result.spec.faults.length).toBeLessThanOrEqual(MAX_SHRUNK_FAULTS);
+        const schedule = counterexample!.result.spec.schedule;
+        expect(schedule.kind === 'choices' ? schedule.choices.length : 0).toBeLessThanOrEqual(MAX_SHRUNK_CHOICES);
+      });
+    }
+  }
+
+  test('the correct pipeline is not flagged by the same search', async () => {
+    const report = await explore(oddEvenSum, {
+      size: oddEvenSum.defaultSize,
+      mode: 'exactly-once',
+      backend: 'memory',
+      bug: undefined,
+      runs: 300,
+      seed: 424242,
+      maxFaults: 3,
+      checkDeterminism: true,
+    });
+    expect(report.counterexample?.result.violations).toBeUndefined();
+    expect(report.stats.runs).toBe(300);
+    expect(report.stats.crashesInjected).toBeGreaterThan(100);
+  });
+
+  test('at-least-once needs a crash to break exactly-once: its shrunk plan keeps one', async () => {
+    const report = await explore(oddEvenSum, {
+      size: oddEvenSum.defaultSize,
+      mode: 'exactly-once',
+      backend: 'memory',
+      bug: 'at-least-once-mode',
+      runs: 300,
+      seed: 7,
+      maxFaults: 3,
+      properties: ['exactly-once'],
+      checkDeterminism: false,
+    });
+    const faults = report.counterexample!.result.spec.faults;
+    expect(faults).toHaveLength(1);
+    expect(faults[0]!.kind).toMatch(/^crash/);
+    expect(report.counterexample!.result.violations.some((v) => v.anomaly === 'duplicate')).toBe(true);
+  });
+});

@@ -1,0 +1,56 @@
+import { describe, expect, test } from 'vitest';
+import { BarrierHandler } from '../../src/runtime/barrier-handler.ts';
+
+describe('BarrierHandler, exactly-once (aligned)', () => {
+  test('blocks a channel that delivered barrier n until every channel did, then snapshots once', () => {
+    const handler = new BarrierHandler('exactly-once', 3);
+    expect(handler.onBarrier(0, 1)).toEqual({ snapshotId: 0, abortedId: 0 });
+    expect(handler.isBlocked(0)).toBe(true);
+    expect(handler.isBlocked(1)).toBe(false);
+    expect(handler.onBarrier(2, 1).snapshotId).toBe(0);
+    expect(handler.onBarrier(1, 1).snapshotId).toBe(1);
+    expect([0, 1, 2].map((slot) => handler.isBlocked(slot))).toEqual([false, false, false]);
+  });
+
+  test('a newer barrier during alignment aborts the older checkpoint', () => {
+    const handler = new BarrierHandler('exactly-once', 2);
+    handler.onBarrier(0, 1);
+    expect(handler.onBarrier(1, 2)).toEqual({ snapshotId: 0, abortedId: 1 });
+    expect(handler.isBlocked(1)).toBe(true);
+    expect(handler.onBarrier(0, 2).snapshotId).toBe(2);
+    // A late barrier 1 is stale now.
+    expect(handler.onBarrier(0, 1)).toEqual({ snapshotId: 0, abortedId: 0 });
+  });
+
+  test('an input that ends stops being waited for', () => {
+    const handler = new BarrierHandler('exactly-once', 2);
+    handler.onBarrier(0, 4);
+    expect(handler.onEndOfInput(1).snapshotId).toBe(4);
+    expect(handler.allInputsEnded).toBe(false);
+  });
+
+  test('an aborted checkpoint releases its alignment', () => {
+    const handler = new BarrierHandler('exactly-once', 2);
+    handler.onBarrier(0, 3);
+    handler.onCheckpointAborted(3);
+    expect(handler.isBlocked(0)).toBe(false);
+    expect(handler.onBarrier(1, 3).snapshotId).toBe(0);
+  });
+
+  test('impossible events throw', () => {
+    const handler = new BarrierHandler('exactly-once', 2);
+    handler.onEndOfInput(0);
+    expect(() => handler.onEndOfInput(0)).toThrow(/ended twice/);
+    expect(() => handler.onBarrier(0, 1)).toThrow(/ended input/);
+    expect(() => new BarrierHandler('exactly-once', 0)).toThrow(/inputCount/);
+  });
+});
+
+describe('BarrierHandler, at-least-once (tracker)', () => {
+  test('never blocks and snapshots when the last channel delivered the barrier', () => {
+    const handler = new BarrierHandler('at-least-once', 2);
+    handler.onBarrier(0, 1);
+    expect(handler.isBlocked(0)).toBe(false);
+    expect(handler.onBarrier(1, 1).snapshotId).toBe(1);
+  });
+});

@@ -1,0 +1,94 @@
+import { describe, expect, test } from 'vitest';
+import { ListChoices, RandomChoices } from '../../src/sim/choice.ts';
+import { Scheduler, type SimWorld } from '../../src/sim/scheduler.ts';
+
+/** A world of `counters` independent counters, each enabled until it reaches `limit`. */
+function countersWorld(counters: number, limit: number): SimWorld & { values: number[]; order: number[] } {
+  const values = new Array<number>(counters).fill(0);
+  const order: number[] = [];
+  return {
+    values,
+    order,
+    collectEnabled(out) {
+      for (let i = 0; i < counters; i++) if (values[i]! < limit) out.push(i);
+    },
+    execute(code) {
+      values[code]!++;
+      order.push(code);
+    },
+    describe: (code) => `counter ${code}`,
+  };
+}
+
+function scheduler(choices: ListChoices | RandomChoices, maxSteps = 1_000): Scheduler {
+  return new Scheduler({ choices, msPerStep: 1, maxSteps, keepTrace: true });
+}
+
+describe('Scheduler', () => {
+  test('the same seed gives the same trace; another seed a different one', async () => {
+    const hashes: string[] = [];
+    for (const seed of [7, 7, 8]) {
+      const s = scheduler(new RandomChoices(seed));
+      s.attach(countersWorld(3, 20));
+      expect(await s.run()).toBe('quiescent');
+      hashes.push(s.trace.hashHex);
+    }
+    expect(hashes[0]).toBe(hashes[1]);
+    expect(hashes[0]).not.toBe(hashes[2]);
+  });
+
+  test('an exhausted choice list means the plain schedule: always the first enabled event', async () => {
+    const world = countersWorld(2, 3);
+    const s = scheduler(new ListChoices([1]));
+    s.attach(world);
+    await s.run();
+    expect(world.order).toEqual([1, 0, 0, 0, 1, 1]);
+  });
+
+  test('stops with budget-exhausted when the world never goes quiet', async () => {
+    const s = scheduler(new RandomChoices(1), 50);
+    s.attach({ collectEnabled: (out) => out.push(0), execute: () => {}, describe: () => 'spin' });
+    expect(await s.run()).toBe('budget-exhausted');
+    expect(s.step).toBe(50);
+  });
+
+  test('timers fire in due order; idle time jumps to the next timer', async () => {
+    const s = scheduler(new RandomChoices(3));
+    const fired: string[] = [];
+    s.attach({ collectEnabled: () => {}, execute: () => {}, describe: () => '' });
+    s.setTimer(50, 'b', () => fired.push(`b@${s.nowMs}`));
+    s.setTimer(10, 'a', () => fired.push(`a@${s.nowMs}`));
+    const cancel = s.setTimer(30, 'cancelled', () => fired.push('cancelled'));
+    cancel();
+    expect(await s.run()).toBe('quiescent');
+    expect(fired).toEqual(['a@11', 'b@51']);
+  });
+
+  test('simulated I/O completes as its own step, in order per connection, and continuations run before the next step', async () => {
+    const s = scheduler(new ListChoices([1, 1, 1, 1]));
+    const log: string[] = [];
+    s.attach({ collectEnabled: () => {}, execute: () => {}, describe: () => '' });
+    void s.io('conn-a', 'a1', () => 'a1').then((v) => log.push(`${v}@${s.step}`));
+    void s.io('conn-a', 'a2', () => 'a2').then((v) => log.push(`${v}@${s.step}`));
+    void s.io('conn-b', 'b1', () => 'b1').then((v) => log.push(`${v}@${s.step}`));
+    await s.run();
+    // Choice 1 among [a1, b1] picks b1 first; a2 can never overtake a1 on the same connection.
+    expect(log).toEqual(['b1@1', 'a1@2', 'a2@3']);
+  });
+
+  test('a failing simulated call rejects its promise', async () => {
+    const s = scheduler(new RandomChoices(1));
+    s.attach({ collectEnabled: () => {}, execute: () => {}, describe: () => '' });
+    const outcome = s.io('c', 'boom', () => {
+      throw new Error('ERR simulated');
+    }).then(() => 'resolved', (error: Error) => error.message);
+    await s.run();
+    expect(await outcome).toBe('ERR simulated');
+  });
+
+  test('rejects bad options and bad choices with the name of the call', () => {
+    expect(() => new Scheduler({ choices: new RandomChoices(1), msPerStep: 0, maxSteps: 1, keepTrace: false })).toThrow(/msPerStep/);
+    expect(() => new RandomChoices(-1)).toThrow(/RandomChoices: seed/);
+    expect(() => new ListChoices([1, -2])).toThrow(/ListChoices/);
+  });
+});

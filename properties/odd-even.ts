@@ -1,4 +1,4 @@
-import { expectedStore, expectedTotals, type OddEvenTotals, type Parity, parityName } from '../model/odd-even-sum.ts';
+import { expectedStore, expectedTotals, prefixTotals, type OddEvenTotals, type Parity, parityName } from '../model/odd-even-sum.ts';
 import type { RunObservations } from '../src/runtime/observations.ts';
 import type { Violation } from '../src/harness/scenario.ts';
 
@@ -42,13 +42,14 @@ export function checkConsistentCuts(
   aggregateName: string,
 ): Violation[] {
   const violations: Violation[] = [];
+  const totalsBefore = prefixTotals(input);
   for (const checkpoint of observations.checkpoints) {
     if (checkpoint.outcome !== 'completed' || checkpoint.tasks === undefined) continue;
     const offsets = sourceTasks.map((task) => {
       const stored = checkpoint.tasks![task]!.operatorState['offsets'];
       return typeof stored?.[0] === 'number' ? stored[0] : 0;
     });
-    const expected = expectedTotals(input, offsets);
+    const expected = totalsBefore(offsets);
     const actual = { even: { sum: 0, count: 0 }, odd: { sum: 0, count: 0 } };
     for (const snapshot of checkpoint.tasks) {
       for (const [key, value] of snapshot.keyedState[aggregateName] ?? []) {

@@ -10,7 +10,8 @@ import type { RedisClient } from './redis-api.ts';
  * buffer holds `maxBufferedKeys` keys, on every checkpoint and at end of input.
  */
 export class RedisIdempotentSink<V> implements SinkWriter<Keyed<V>> {
-  private buffer = new Map<string, string>();
+  /** Newest value per key since the last flush; entries are computed at flush time only (hot path). */
+  private buffer = new Map<Key, V>();
 
   constructor(
     private readonly client: RedisClient,
@@ -24,8 +25,7 @@ export class RedisIdempotentSink<V> implements SinkWriter<Keyed<V>> {
   }
 
   write(element: Keyed<V>): void | Promise<void> {
-    const entries = this.entriesOf(element.key, element.value);
-    for (const key of Object.keys(entries)) this.buffer.set(key, entries[key]!);
+    this.buffer.set(element.key, element.value);
     if (this.buffer.size >= this.maxBufferedKeys) return this.flush();
   }
 
@@ -43,7 +43,8 @@ export class RedisIdempotentSink<V> implements SinkWriter<Keyed<V>> {
 
   private flush(): Promise<void> | void {
     if (this.buffer.size === 0) return;
-    const entries = Object.fromEntries(this.buffer);
+    const entries: Record<string, string> = {};
+    for (const [key, value] of this.buffer) Object.assign(entries, this.entriesOf(key, value));
     this.buffer = new Map();
     return this.client.mset(entries).then(() => undefined);
   }

@@ -1,6 +1,6 @@
 import type { CheckpointListener, CheckpointedFunction, FunctionInitializationContext, Key, SinkWriter, SourceReader } from '../connectors/api.ts';
 import { END_OF_INPUT } from '../connectors/api.ts';
-import type { Scheduler, SimWorld } from '../sim/scheduler.ts';
+import type { EnabledEvents, Scheduler, SimWorld } from '../sim/scheduler.ts';
 import { BarrierHandler, type CheckpointingMode } from './barrier-handler.ts';
 import { Channel, ElementKind, END_OF_INPUT_ELEMENT, type StreamElement } from './channel.ts';
 import type { Fault, FaultPlan } from './faults.ts';
@@ -275,7 +275,7 @@ export class JobRuntime implements SimWorld {
 
   // ---------------------------------------------------------------- SimWorld
 
-  collectEnabled(out: number[]): void {
+  collectEnabled(out: EnabledEvents): void {
     if (this.status !== 'running') return;
     if (this.busyCount > 0 && this.scheduler.pendingIoCount === 0) {
       this.reportHungConnector();
@@ -285,19 +285,19 @@ export class JobRuntime implements SimWorld {
     for (let i = 0; i < control.length; i++) {
       const message = control[i]!;
       if (message.kind === 'ack' || message.kind === 'decline' || message.kind === 'input-ended') {
-        out.push(EVENT_CONTROL | i);
+        out.add(EVENT_CONTROL | i);
         continue;
       }
       const task = this.tasks[message.task]!;
       if (task.busyWith !== undefined) continue;
       if (message.kind === 'trigger' && !task.sourceEnded && !this.outputsHaveRoom(task)) continue;
-      out.push(EVENT_CONTROL | i);
+      out.add(EVENT_CONTROL | i);
     }
     const tasks = this.tasks;
     for (let t = 0; t < tasks.length; t++) {
       const task = tasks[t]!;
       if (task.source === undefined || task.sourceEnded || task.busyWith !== undefined) continue;
-      if (this.outputsHaveRoom(task)) out.push(EVENT_EMIT | t);
+      if (this.outputsHaveRoom(task)) out.add(EVENT_EMIT | t);
     }
     const channels = this.channels;
     for (let c = 0; c < channels.length; c++) {
@@ -307,7 +307,7 @@ export class JobRuntime implements SimWorld {
       if (task.busyWith !== undefined) continue;
       if (task.barriers!.isBlocked(channel.consumerSlot)) continue;
       if (!this.outputsHaveRoom(task)) continue;
-      out.push(EVENT_DELIVER | c);
+      out.add(EVENT_DELIVER | c);
     }
   }
 

@@ -6,9 +6,19 @@ import { Trace } from './trace.ts';
  * streams: it asks the world for its enabled events (small integer codes, in a canonical
  * order), lets the choice source pick one, and runs it to completion.
  */
+/** A reusable list of enabled event codes (no allocation per step). */
+export class EnabledEvents {
+  codes: number[] = [];
+  count = 0;
+
+  add(code: number): void {
+    this.codes[this.count++] = code;
+  }
+}
+
 export interface SimWorld {
-  /** Appends the codes of every enabled event to `out`, plainest first. */
-  collectEnabled(out: number[]): void;
+  /** Adds the code of every enabled event to `out`, plainest first. */
+  collectEnabled(out: EnabledEvents): void;
   /** Runs one enabled event synchronously. */
   execute(code: number): void;
   /** Domain words for an event code, for traces and timelines. */
@@ -70,8 +80,8 @@ export class Scheduler {
   private readonly timers: Timer[] = [];
   private timerSequence = 0;
   private readonly pendingIo: PendingIo[] = [];
-  private readonly enabledWorld: number[] = [];
-  private readonly enabledIo: number[] = [];
+  private readonly enabledWorld = new EnabledEvents();
+  private readonly enabledIo = new EnabledEvents();
   private needsDrain = false;
   private stopRequested = false;
   private world: SimWorld | undefined;
@@ -182,12 +192,12 @@ export class Scheduler {
     const dueTimer = this.nextLiveTimer();
     const timerCount = dueTimer !== undefined && dueTimer.dueMs <= this.nowMs ? 1 : 0;
     const enabledIo = this.enabledIo;
-    enabledIo.length = 0;
-    this.collectEnabledIo(enabledIo);
+    enabledIo.count = 0;
+    if (this.pendingIo.length > 0) this.collectEnabledIo(enabledIo);
     const enabledWorld = this.enabledWorld;
-    enabledWorld.length = 0;
+    enabledWorld.count = 0;
     world.collectEnabled(enabledWorld);
-    const total = timerCount + enabledIo.length + enabledWorld.length;
+    const total = timerCount + enabledIo.count + enabledWorld.count;
     if (total === 0) return false;
 
     let choice = this.options.choices.pick(total);
@@ -204,8 +214,8 @@ export class Scheduler {
       return true;
     }
     choice -= timerCount;
-    if (choice < enabledIo.length) {
-      const io = this.pendingIo.splice(enabledIo[choice]!, 1)[0]!;
+    if (choice < enabledIo.count) {
+      const io = this.pendingIo.splice(enabledIo.codes[choice]!, 1)[0]!;
       this.trace.fold(CODE_IO, this.step);
       let result: unknown;
       try {
@@ -221,8 +231,8 @@ export class Scheduler {
       this.needsDrain = true;
       return true;
     }
-    choice -= enabledIo.length;
-    const code = enabledWorld[choice]!;
+    choice -= enabledIo.count;
+    const code = enabledWorld.codes[choice]!;
     this.trace.fold(code, this.step);
     if (this.trace.keepEntries) this.trace.keep(this.step, this.nowMs, world.describe(code));
     world.execute(code);
@@ -230,7 +240,7 @@ export class Scheduler {
   }
 
   /** The oldest pending call of each connection is enabled; later ones wait their turn. */
-  private collectEnabledIo(out: number[]): void {
+  private collectEnabledIo(out: EnabledEvents): void {
     const pending = this.pendingIo;
     for (let i = 0; i < pending.length; i++) {
       const connection = pending[i]!.connection;
@@ -241,7 +251,7 @@ export class Scheduler {
           break;
         }
       }
-      if (isOldest) out.push(i);
+      if (isOldest) out.add(i);
     }
   }
 }

@@ -1,5 +1,6 @@
 import { expect, test } from 'vitest';
-import { expectedStore, expectedTotals, oddEvenInput } from '../../model/odd-even-sum.ts';
+import { fc, test as propTest } from '@fast-check/vitest';
+import { expectedStore, expectedTotals, oddEvenInput, prefixTotals } from '../../model/odd-even-sum.ts';
 
 test('the model sums each parity over exactly the records before the offsets', () => {
   const input = oddEvenInput(2, 4); // [1,2,3,4] and [5,6,7,8]
@@ -9,3 +10,12 @@ test('the model sums each parity over exactly the records before the offsets', (
   expect(expectedStore('p', expectedTotals(input, [1, 0]))).toEqual({ 'p:odd:count': '1', 'p:odd:sum': '1' });
   expect(() => oddEvenInput(0, 1)).toThrow(/partitionCount/);
 });
+
+propTest.prop([fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 30 }), fc.array(fc.nat(), { minLength: 3, maxLength: 3 })])(
+  'prefixTotals agrees with expectedTotals for every offset vector',
+  (partitions, records, rawOffsets) => {
+    const input = oddEvenInput(partitions, records);
+    const offsets = rawOffsets.slice(0, partitions).map((o) => o % (records + 1));
+    expect(prefixTotals(input)(offsets)).toEqual(expectedTotals(input, offsets));
+  },
+);

@@ -10,7 +10,7 @@ function countersWorld(counters: number, limit: number): SimWorld & { values: nu
     values,
     order,
     collectEnabled(out) {
-      for (let i = 0; i < counters; i++) if (values[i]! < limit) out.push(i);
+      for (let i = 0; i < counters; i++) if (values[i]! < limit) out.add(i);
     },
     execute(code) {
       values[code]!++;
@@ -47,7 +47,7 @@ describe('Scheduler', () => {
 
   test('stops with budget-exhausted when the world never goes quiet', async () => {
     const s = scheduler(new RandomChoices(1), 50);
-    s.attach({ collectEnabled: (out) => out.push(0), execute: () => {}, describe: () => 'spin' });
+    s.attach({ collectEnabled: (out) => out.add(0), execute: () => {}, describe: () => 'spin' });
     expect(await s.run()).toBe('budget-exhausted');
     expect(s.step).toBe(50);
   });

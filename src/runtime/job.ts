@@ -1,6 +1,6 @@
 import type { CheckpointListener, CheckpointedFunction, FunctionInitializationContext, Key, SinkWriter, SourceReader } from '../connectors/api.ts';
 import { END_OF_INPUT } from '../connectors/api.ts';
-import type { EnabledEvents, Scheduler, SimWorld } from '../sim/scheduler.ts';
+import type { EnabledEvents, SimWorld, StepDriver } from '../sim/scheduler.ts';
 import { BarrierHandler, type CheckpointingMode } from './barrier-handler.ts';
 import { Channel, ElementKind, END_OF_INPUT_ELEMENT, type StreamElement } from './channel.ts';
 import type { Fault, FaultPlan } from './faults.ts';
@@ -157,7 +157,7 @@ export class JobRuntime implements SimWorld {
   constructor(
     readonly spec: PipelineSpec,
     readonly options: JobOptions,
-    private readonly scheduler: Scheduler,
+    private readonly scheduler: StepDriver,
     faultPlan: FaultPlan,
     private readonly environmentHooks: EnvironmentFaultHooks = {},
   ) {
@@ -277,7 +277,7 @@ export class JobRuntime implements SimWorld {
 
   collectEnabled(out: EnabledEvents): void {
     if (this.status !== 'running') return;
-    if (this.busyCount > 0 && this.scheduler.pendingIoCount === 0) {
+    if (this.busyCount > 0 && this.scheduler.simulated && this.scheduler.pendingIoCount === 0) {
       this.reportHungConnector();
       return;
     }

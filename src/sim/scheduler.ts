@@ -25,6 +25,29 @@ export interface SimWorld {
   describe(code: number): string;
 }
 
+/**
+ * What the runtime needs from whatever drives it: the deterministic Scheduler below, or the
+ * real-time driver of end-to-end runs (src/harness/e2e/), which runs the same runtime
+ * against real Kafka and Redis.
+ */
+export interface StepDriver {
+  readonly nowMs: number;
+  readonly step: number;
+  readonly trace: Trace;
+  /** True under the simulation: every connector promise must then come from simulated I/O. */
+  readonly simulated: boolean;
+  beforeStep: ((step: number) => void) | undefined;
+  attach(world: SimWorld): void;
+  setTimer(delayMs: number, label: string, fire: () => void): () => void;
+  requestDrain(): void;
+  /** A crash: what was sent reaches its server (simulation) or is abandoned (real world). */
+  settleAllIo(outcome: 'apply' | 'drop'): void;
+  readonly pendingIoCount: number;
+  record(event: string): void;
+  stop(): void;
+  run(): Promise<StopReason>;
+}
+
 export interface SchedulerOptions {
   readonly choices: ChoiceSource;
   /** Virtual time one step costs. */
@@ -73,7 +96,8 @@ const CODE_IO = -2;
  * scheduler resolves, each as a step of its own; after such a step the scheduler drains the
  * microtask queue before choosing again, so continuations run at a deterministic point.
  */
-export class Scheduler {
+export class Scheduler implements StepDriver {
+  readonly simulated = true;
   nowMs = 0;
   step = 0;
   readonly trace: Trace;

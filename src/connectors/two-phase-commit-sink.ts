@@ -1,0 +1,102 @@
+import type { CheckpointListener, CheckpointedFunction, FunctionInitializationContext, FunctionSnapshotContext, ListState, SinkWriter } from './api.ts';
+
+/**
+ * Exactly-once sink by two-phase commit driven by checkpoints, after Flink's
+ * TwoPhaseCommitSinkFunction:
+ *
+ * - snapshotState(n): preCommit(current) -> pending[n] = current -> beginTransaction();
+ * - notifyCheckpointComplete(n): commit every pending transaction with id <= n, oldest first
+ *   (a late or subsumed notification must not strand older ones);
+ * - initializeState on restore: recoverAndCommit every pending transaction of the restored
+ *   checkpoint (it may already be committed: commit must be idempotent), recoverAndAbort the
+ *   one that was in flight, abort lingering ones, then begin a new one.
+ *
+ * A failing commit throws: the task fails over, and the restore commits it again.
+ * `TXN` must be plain data (it is stored in operator state).
+ */
+export abstract class TwoPhaseCommitSink<IN, TXN> implements SinkWriter<IN>, CheckpointedFunction, CheckpointListener {
+  private state: ListState<TwoPhaseCommitState<TXN>> | undefined;
+  private current: TXN | undefined;
+  /** Pre-committed transactions by checkpoint id, waiting for notify-complete. */
+  private readonly pending = new Map<number, TXN>();
+
+  protected abstract beginTransaction(): Promise<TXN>;
+  /** Writes one value inside the transaction. */
+  protected abstract invoke(transaction: TXN, value: IN): void | Promise<void>;
+  /** Makes the transaction's data durable and ready to commit (e.g. flush). */
+  protected abstract preCommit(transaction: TXN): Promise<void>;
+  protected abstract commit(transaction: TXN): Promise<void>;
+  protected abstract abort(transaction: TXN): Promise<void>;
+
+  /** Commits a transaction restored from a checkpoint; it may already be committed. */
+  protected recoverAndCommit(transaction: TXN): Promise<void> {
+    return this.commit(transaction);
+  }
+
+  /** Aborts the transaction that was in flight at the restored checkpoint. */
+  protected recoverAndAbort(transaction: TXN): Promise<void> {
+    return this.abort(transaction);
+  }
+
+  /** After recovery: abort transactions begun after the restored checkpoint (none by default). */
+  protected abortLingering(_inFlight: TXN | undefined): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Pre-committed transactions waiting for their checkpoint's notification, oldest first (for properties and reports). */
+  pendingTransactions(): ReadonlyArray<readonly [number, TXN]> {
+    return [...this.pending.entries()].sort(([a], [b]) => a - b);
+  }
+
+  async initializeState(context: FunctionInitializationContext): Promise<void> {
+    this.state = context.getOperatorStateStore().getListState<TwoPhaseCommitState<TXN>>('two-phase-commit');
+    this.pending.clear();
+    const restored = this.state.get();
+    if (restored.length > 1) throw new Error(`TwoPhaseCommitSink: expected one restored state entry, got ${restored.length}`);
+    const entry = restored[0];
+    if (entry !== undefined) {
+      for (const [, transaction] of entry.pending) await this.recoverAndCommit(transaction);
+      if (entry.current !== undefined) await this.recoverAndAbort(entry.current);
+    }
+    await this.abortLingering(entry?.current);
+    this.current = await this.beginTransaction();
+    this.state.update([]);
+  }
+
+  write(value: IN): void | Promise<void> {
+    if (this.current === undefined) throw new Error('TwoPhaseCommitSink: write before initializeState');
+    return this.invoke(this.current, value);
+  }
+
+  async snapshotState(context: FunctionSnapshotContext): Promise<void> {
+    const transaction = this.current;
+    if (transaction === undefined) throw new Error('TwoPhaseCommitSink: snapshotState before initializeState');
+    if (this.pending.has(context.checkpointId)) throw new Error(`TwoPhaseCommitSink: checkpoint ${context.checkpointId} snapshotted twice`);
+    await this.preCommit(transaction);
+    this.pending.set(context.checkpointId, transaction);
+    this.current = await this.beginTransaction();
+    this.state!.update([{ pending: this.pendingTransactions().map(([id, txn]) => [id, txn] as const), current: this.current }]);
+  }
+
+  async notifyCheckpointComplete(checkpointId: number): Promise<void> {
+    for (const [id, transaction] of this.committable(checkpointId)) {
+      await this.commit(transaction);
+      this.pending.delete(id);
+    }
+  }
+
+  /** The pending transactions notify-complete(n) commits: every one with id <= n, oldest first. */
+  protected committable(checkpointId: number): ReadonlyArray<readonly [number, TXN]> {
+    return this.pendingTransactions().filter(([id]) => id <= checkpointId);
+  }
+
+  notifyCheckpointAborted(): void {
+    // Nothing to do: an aborted checkpoint's transaction stays pending and is committed by the
+    // next completed checkpoint (its id is lower), or aborted as lingering after a restore.
+  }
+}
+
+export interface TwoPhaseCommitState<TXN> {
+  readonly pending: ReadonlyArray<readonly [number, TXN]>;
+  readonly current: TXN | undefined;
+}

@@ -32,8 +32,9 @@ export interface ParityAccumulator {
 }
 
 /**
- * Consistent cut: every completed checkpoint's keyed state equals the model's totals over
- * exactly the records before its source offsets.
+ * Consistent cut: every completed checkpoint's keyed state (plus, for unaligned checkpoints,
+ * its in-flight channel state) equals the model's totals over exactly the records before its
+ * source offsets.
  */
 export function checkConsistentCuts(
   observations: RunObservations,
@@ -57,6 +58,15 @@ export function checkConsistentCuts(
         const accumulator = value as ParityAccumulator;
         bucket.sum += accumulator.sum;
         bucket.count += accumulator.count;
+      }
+      // Unaligned checkpoints: records in flight at the cut are part of it, as channel state.
+      for (const records of snapshot.channelState ?? []) {
+        for (const record of records) {
+          const input = record.value as { parity: Parity; n: number };
+          const bucket = actual[parityName(input.parity)];
+          bucket.sum += input.n;
+          bucket.count += 1;
+        }
       }
     }
     const mismatch = (['even', 'odd'] as const).filter((name) => !sameTotals(actual, expected, name));

@@ -40,6 +40,12 @@ export const oddEvenSum: Scenario = {
       jobOptions: { restoreFrom: 'latest-triggered' },
     },
     {
+      name: 'unaligned-drops-channel-state',
+      description: 'unaligned checkpoints that leave the in-flight records out of the checkpoint: they are lost on restore',
+      caughtBy: ['exactly-once', 'consistent-cut'],
+      jobOptions: { mode: 'unaligned', restoreChannelState: false },
+    },
+    {
       name: 'coordinator-drops-sink-acks',
       description: 'the coordinator loses every acknowledgement from the last task, so no checkpoint ever completes',
       caughtBy: ['liveness'],

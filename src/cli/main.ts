@@ -61,6 +61,7 @@ function isBadInput(error: unknown): boolean {
 
 interface ScenarioRun {
   readonly scenario: string;
+  readonly mode: CheckpointingMode;
   readonly backend: StateBackendKind;
   readonly report: ExploreReport;
   readonly elapsedMs: number;
@@ -71,7 +72,7 @@ async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
   if (suite === (options.scenario !== undefined)) throw new UsageError('run: give exactly one of --suite or --scenario NAME');
   const scenarios: readonly Scenario[] = suite ? SCENARIOS : [findScenario(options.scenario as string)];
   const backends: readonly StateBackendKind[] = options.backend !== undefined ? [options.backend as StateBackendKind] : suite ? ['memory', 'fs'] : ['memory'];
-  const mode = (options.mode as CheckpointingMode | undefined) ?? 'exactly-once';
+  const modes: readonly CheckpointingMode[] = options.mode !== undefined ? [options.mode as CheckpointingMode] : suite ? ['exactly-once', 'unaligned'] : ['exactly-once'];
   const runs = (options.runs as number | undefined) ?? DEFAULT_RUNS;
   const seed = (options.seed as number | undefined) ?? DEFAULT_SEED;
   const json = options.json === true;
@@ -96,7 +97,8 @@ async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
       partitions: (options.partitions as number | undefined) ?? scenario.defaultSize.partitions,
       recordsPerPartition: (options.records as number | undefined) ?? scenario.defaultSize.recordsPerPartition,
     };
-    for (const backend of backends) {
+    for (const mode of modes) for (const backend of backends) {
+      if (results.at(-1)?.report.counterexample !== undefined) break;
       const started = performance.now();
       const report = await explore(scenario, {
         size,
@@ -108,8 +110,7 @@ async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
         maxFaults: (options['max-faults'] as number | undefined) ?? DEFAULT_MAX_FAULTS,
         checkDeterminism: true,
       });
-      results.push({ scenario: scenario.name, backend, report, elapsedMs: performance.now() - started });
-      if (report.counterexample !== undefined) break;
+      results.push({ scenario: scenario.name, mode, backend, report, elapsedMs: performance.now() - started });
     }
     if (results.at(-1)?.report.counterexample !== undefined) break;
   }
@@ -121,7 +122,7 @@ async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
     const counterexample = failed?.report.counterexample;
     io.out(
       JSON.stringify({
-        scenarios: results.map((r) => ({ scenario: r.scenario, backend: r.backend, runs: r.report.stats.runs, failed: r.report.counterexample !== undefined, elapsedMs: Math.round(r.elapsedMs) })),
+        scenarios: results.map((r) => ({ scenario: r.scenario, mode: r.mode, backend: r.backend, runs: r.report.stats.runs, failed: r.report.counterexample !== undefined, elapsedMs: Math.round(r.elapsedMs) })),
         runs: total.runs,
         failures: (failed === undefined ? 0 : 1) + corpusFailures.length,
         checkpointsCompleted: total.checkpointsCompleted,
@@ -152,7 +153,7 @@ async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
       if (!result.passed) for (const line of result.lines) io.out(`     ${line}`);
     }
     for (const result of results) {
-      io.out(`${result.report.counterexample === undefined ? 'ok  ' : 'FAIL'} ${result.scenario} [${mode}, ${result.backend} backend] ${result.report.stats.runs} runs in ${(result.elapsedMs / 1000).toFixed(1)}s`);
+      io.out(`${result.report.counterexample === undefined ? 'ok  ' : 'FAIL'} ${result.scenario} [${result.mode}, ${result.backend} backend] ${result.report.stats.runs} runs in ${(result.elapsedMs / 1000).toFixed(1)}s`);
       io.out(formatStats(result.report.stats));
     }
     if (failed?.report.counterexample !== undefined) {

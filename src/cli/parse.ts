@@ -21,7 +21,7 @@ export const OPTIONS = {
   suite: { type: { kind: 'boolean' }, commands: ['run'], description: 'run every scenario and the regression corpus (the main job)' },
   seed: { type: { kind: 'integer', min: 0, max: 2 ** 31 - 1 }, commands: ['run', 'selftest'], description: 'fast-check seed; the same seed generates the same cases' },
   runs: { type: { kind: 'integer', min: 1, max: 1_000_000 }, commands: ['run', 'selftest'], description: 'generated fault plans per scenario (selftest: at most this many per planted bug)' },
-  mode: { type: { kind: 'enum', values: ['exactly-once', 'at-least-once'] }, commands: ['run'], description: 'checkpointing mode (at-least-once is the negative control)' },
+  mode: { type: { kind: 'enum', values: ['exactly-once', 'unaligned', 'at-least-once'] }, commands: ['run'], description: 'checkpointing mode: exactly-once (aligned barriers), unaligned, or at-least-once (the negative control)' },
   backend: { type: { kind: 'enum', values: ['memory', 'fs'] }, commands: ['run'], description: 'state backend: memory (lost with the coordinator) or fs (durable)' },
   partitions: { type: { kind: 'integer', min: 1, max: 16 }, commands: ['run'], description: 'source partitions' },
   records: { type: { kind: 'integer', min: 0, max: 1_000_000 }, commands: ['run'], description: 'records per partition' },

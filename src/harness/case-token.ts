@@ -31,7 +31,9 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
     throw new Error('replay: size must be {partitions >= 1, recordsPerPartition >= 0}');
   }
   const mode = body['mode'];
-  if (mode !== 'exactly-once' && mode !== 'at-least-once') throw new Error(`replay: mode must be exactly-once or at-least-once, got ${JSON.stringify(mode)}`);
+  if (mode !== 'exactly-once' && mode !== 'at-least-once' && mode !== 'unaligned') {
+    throw new Error(`replay: mode must be exactly-once, unaligned or at-least-once, got ${JSON.stringify(mode)}`);
+  }
   const backend = body['backend'];
   if (backend !== 'memory' && backend !== 'fs') throw new Error(`replay: backend must be memory or fs, got ${JSON.stringify(backend)}`);
   const bug = body['bug'];

@@ -26,7 +26,7 @@ export function formatCounterexample(counterexample: Counterexample): string {
 export function formatVerdict(result: CaseResult): string[] {
   const { spec, observations } = result;
   const lines: string[] = [];
-  const header = `${spec.scenario} (mode ${spec.mode}, backend ${spec.backend}${spec.bug === undefined ? '' : `, planted bug ${spec.bug}`}, ${spec.size.partitions}x${spec.size.recordsPerPartition} records)`;
+  const header = `${spec.scenario} (mode ${result.jobOptions.mode}, backend ${spec.backend}${spec.bug === undefined ? '' : `, planted bug ${spec.bug}`}, ${spec.size.partitions}x${spec.size.recordsPerPartition} records)`;
   if (result.violations.length === 0) {
     lines.push(`PASS ${header}`);
   } else {

@@ -33,6 +33,8 @@ export interface CaseResult {
   readonly output: unknown;
   readonly trace: readonly TraceEntry[];
   readonly maxSteps: number;
+  /** The options the job ran with (a planted bug may change the mode). */
+  readonly jobOptions: JobOptions;
 }
 
 export function choiceSourceOf(schedule: Schedule): ChoiceSource {
@@ -65,11 +67,12 @@ export async function runCase(scenario: Scenario, spec: CaseSpec, options: { rea
   const maxSteps = stepBudget(spec.size);
   const scheduler = new Scheduler({ choices: choiceSourceOf(spec.schedule), msPerStep: 1, maxSteps, keepTrace: options.keepTrace ?? false });
   const built = scenario.build({ scheduler, size: spec.size, bug: spec.bug });
-  const job = new JobRuntime(built.pipeline, jobOptionsFor(scenario, spec), scheduler, faults, built.environmentHooks);
+  const jobOptions = jobOptionsFor(scenario, spec);
+  const job = new JobRuntime(built.pipeline, jobOptions, scheduler, faults, built.environmentHooks);
   const observations = await job.run();
   const violations = [...checkLiveness(observations), ...checkBarrierAlignment(observations)];
   // Output invariants only mean something for a run that ran to its end.
   if (observations.outcome === 'finished') violations.push(...built.judge(observations));
   else violations.push(...built.judge(observations).filter((violation) => violation.property !== 'exactly-once'));
-  return { spec, observations, violations, output: built.output(), trace: scheduler.trace.entries, maxSteps };
+  return { spec, observations, violations, output: built.output(), trace: scheduler.trace.entries, maxSteps, jobOptions };
 }

@@ -8,17 +8,23 @@
  * - at-least-once (Flink's CheckpointBarrierTracker): never blocks; snapshots when the last
  *   live channel delivered n, so records behind the barrier on faster channels end up in
  *   the snapshot (duplicates after a restore). Kept as the negative control.
+ * - unaligned: never blocks; snapshots at the *first* barrier n. The records in front of
+ *   barrier n on the other inputs (and those it overtook) are taken after the snapshot, so
+ *   the task keeps them as channel state of n, replayed on restore; n is complete for the
+ *   task once every live input delivered n.
  */
-export type CheckpointingMode = 'exactly-once' | 'at-least-once';
+export type CheckpointingMode = 'exactly-once' | 'at-least-once' | 'unaligned';
 
 export interface BarrierDecision {
   /** Take snapshot `snapshotId` now (0: none). */
   snapshotId: number;
+  /** Every live input delivered barrier `completedId` (0: none); aligned modes snapshot at this moment. */
+  completedId: number;
   /** Checkpoint abandoned by this task because a newer one overtook it (0: none). */
   abortedId: number;
 }
 
-const NOTHING: BarrierDecision = Object.freeze({ snapshotId: 0, abortedId: 0 });
+const NOTHING: BarrierDecision = Object.freeze({ snapshotId: 0, completedId: 0, abortedId: 0 });
 
 export class BarrierHandler {
   /** Checkpoint being aligned, 0 when waiting for the first barrier. */
@@ -57,14 +63,17 @@ export class BarrierHandler {
       this.handledUpToId = this.pendingId;
       this.resetAlignment();
     }
-    if (this.pendingId === 0) this.pendingId = checkpointId;
-    if (checkpointId < this.pendingId) return { snapshotId: 0, abortedId };
+    const first = this.pendingId === 0;
+    if (first) this.pendingId = checkpointId;
+    if (checkpointId < this.pendingId) return { snapshotId: 0, completedId: 0, abortedId };
     if (this.arrived[slot]) {
       throw new Error(`BarrierHandler: second barrier ${checkpointId} on input ${slot} during alignment`);
     }
     this.arrived[slot] = true;
     this.arrivedCount++;
-    return { snapshotId: this.completeIfAligned(), abortedId };
+    const completedId = this.completeIfAligned();
+    if (this.mode === 'unaligned') return { snapshotId: first ? checkpointId : 0, completedId, abortedId };
+    return { snapshotId: completedId, completedId, abortedId };
   }
 
   /** An input ended: it will never deliver the pending barrier, so stop waiting for it. */
@@ -74,7 +83,8 @@ export class BarrierHandler {
     this.ended[slot] = true;
     this.liveCount--;
     if (this.pendingId === 0) return NOTHING;
-    return { snapshotId: this.completeIfAligned(), abortedId: 0 };
+    const completedId = this.completeIfAligned();
+    return { snapshotId: this.mode === 'unaligned' ? 0 : completedId, completedId, abortedId: 0 };
   }
 
   /** The coordinator gave up on a checkpoint: release its alignment. */

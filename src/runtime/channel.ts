@@ -28,7 +28,7 @@ export const END_OF_INPUT_ELEMENT: EndOfInputElement = { kind: ElementKind.EndOf
  * Capacity counts elements of every kind: a full channel backpressures its producer.
  */
 export class Channel {
-  private readonly buffer: (StreamElement | undefined)[];
+  private buffer: (StreamElement | undefined)[];
   private head = 0;
   size = 0;
   /** Records pushed in this attempt; the position of each barrier is measured in it. */
@@ -44,7 +44,7 @@ export class Channel {
 
   /** Room past `capacity` for the barrier and end-of-input one step may push after a record check. */
   static readonly CONTROL_SLACK = 2;
-  private readonly slots: number;
+  private slots: number;
 
   constructor(
     readonly index: number,
@@ -74,6 +74,39 @@ export class Channel {
     this.size++;
     if (element.kind === ElementKind.Record) this.recordsPushed++;
     else if (element.kind === ElementKind.Barrier) this.barrierPositions.set(element.checkpointId, this.recordsPushed);
+  }
+
+  /**
+   * Unaligned checkpoints: the barrier overtakes everything in flight. The records it
+   * overtook stay in front of it logically (its position counts them).
+   */
+  pushFront(element: BarrierElement): void {
+    if (this.size >= this.slots) {
+      throw new Error(`Channel ${this.index}: push into a full channel (capacity ${this.capacity})`);
+    }
+    this.barrierPositions.set(element.checkpointId, this.recordsPushed);
+    this.head = (this.head - 1 + this.slots) % this.slots;
+    this.buffer[this.head] = element;
+    this.size++;
+  }
+
+  /**
+   * Restore: the channel state of an unaligned checkpoint is replayed ahead of new input.
+   * It may exceed the capacity; producers stay blocked until it drains below it.
+   */
+  replayInFlight(records: readonly RecordElement[]): void {
+    if (this.size !== 0) throw new Error(`Channel ${this.index}: replay into a channel that is not empty`);
+    if (records.length + Channel.CONTROL_SLACK > this.slots) {
+      this.slots = records.length + this.capacity + Channel.CONTROL_SLACK;
+      this.buffer = new Array<StreamElement | undefined>(this.slots);
+    }
+    this.head = 0;
+    records.forEach((record, i) => {
+      this.buffer[i] = record;
+    });
+    this.size = records.length;
+    // They count as pushed in this attempt, so later barrier positions line up with records taken.
+    this.recordsPushed = records.length;
   }
 
   peek(): StreamElement {

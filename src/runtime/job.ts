@@ -25,6 +25,8 @@ export interface JobOptions {
   readonly restoreFrom: 'latest-completed' | 'latest-triggered';
   /** Planted bug: the coordinator loses every acknowledgement of the last task. */
   readonly dropAcksFromLastTask: boolean;
+  /** Unaligned mode keeps in-flight records as channel state; false is a planted bug (they are dropped). */
+  readonly restoreChannelState: boolean;
 }
 
 export const DEFAULT_JOB_OPTIONS: JobOptions = {
@@ -38,6 +40,7 @@ export const DEFAULT_JOB_OPTIONS: JobOptions = {
   channelCapacity: 8,
   restoreFrom: 'latest-completed',
   dropAcksFromLastTask: false,
+  restoreChannelState: true,
 };
 
 /** A broken assumption inside streamcheck itself: never treated as a task failure. */
@@ -95,6 +98,17 @@ interface Task {
   lastSnapshotId: number;
   /** Work to run, in order, once the current connector call settles. */
   readonly continuations: (() => void)[];
+  /** Unaligned mode: the snapshot taken at the first barrier, collecting channel state until every input delivered it. */
+  unaligned: UnalignedSnapshot | undefined;
+}
+
+interface UnalignedSnapshot {
+  readonly checkpointId: number;
+  /** Undefined while the connectors' snapshotState is still running. */
+  snapshot: SubtaskSnapshot | undefined;
+  readonly channelState: { key: Key | undefined; value: unknown }[][];
+  readonly takenAtSnapshot: readonly number[];
+  barriersComplete: boolean;
 }
 
 interface PendingCheckpoint {
@@ -268,6 +282,7 @@ export class JobRuntime implements SimWorld {
           declineNext: false,
           lastSnapshotId: 0,
           continuations: [],
+          unaligned: undefined,
         });
       }
     });
@@ -392,15 +407,27 @@ export class JobRuntime implements SimWorld {
     const element = channel.take();
     const slot = channel.consumerSlot;
     if (element.kind === ElementKind.Record) {
+      const unaligned = task.unaligned;
+      if (unaligned !== undefined) {
+        const position = channel.barrierPositions.get(unaligned.checkpointId);
+        // In front of the barrier but taken after the snapshot: channel state.
+        if (position === undefined || channel.recordsTaken - 1 < position) unaligned.channelState[slot]!.push({ key: element.key, value: element.value });
+      }
       this.process(task, element.key, element.value);
+      if (unaligned !== undefined) this.whenIdle(task, () => this.completeUnalignedIfReady(task));
       return;
     }
     const barriers = task.barriers!;
     const decision = element.kind === ElementKind.Barrier ? barriers.onBarrier(slot, element.checkpointId) : barriers.onEndOfInput(slot);
     if (decision.abortedId !== 0) {
+      if (task.unaligned?.checkpointId === decision.abortedId) task.unaligned = undefined;
       this.sendDecline(task, decision.abortedId, `checkpoint ${decision.abortedId} was overtaken by a newer barrier during alignment`);
     }
     if (decision.snapshotId !== 0) this.snapshot(task, decision.snapshotId, 'barrier');
+    if (this.options.mode === 'unaligned' && decision.completedId !== 0 && task.unaligned?.checkpointId === decision.completedId) {
+      task.unaligned.barriersComplete = true;
+    }
+    if (task.unaligned !== undefined) this.whenIdle(task, () => this.completeUnalignedIfReady(task));
     if (element.kind === ElementKind.EndOfInput && barriers.allInputsEnded) this.whenIdle(task, () => this.endTask(task));
   }
 
@@ -460,16 +487,26 @@ export class JobRuntime implements SimWorld {
     if (task.declineNext) {
       task.declineNext = false;
       this.sendDecline(task, checkpointId, 'the task declined the checkpoint (fault plan)');
-      if (!task.finished && !task.sourceEnded) this.pushToOutputs(task, { kind: ElementKind.Barrier, checkpointId });
+      if (!task.finished && !task.sourceEnded) this.forwardBarrier(task, checkpointId);
       return;
     }
     const alignment: AlignmentObservation[] = [];
-    if (trigger === 'barrier') {
+    const unaligned = trigger === 'barrier' && this.options.mode === 'unaligned';
+    if (trigger === 'barrier' && !unaligned) {
       task.inputs.forEach((channel, inputSlot) => {
         const recordsBeforeBarrier = channel.barrierPositions.get(checkpointId);
         if (recordsBeforeBarrier === undefined) return; // the input ended before barrier n
-        alignment.push({ checkpointId, task: task.index, inputSlot, recordsBeforeBarrier, recordsTakenAtSnapshot: channel.recordsTaken });
+        alignment.push({ checkpointId, task: task.index, inputSlot, recordsBeforeBarrier, recordsTakenAtSnapshot: channel.recordsTaken, recordsInChannelState: 0 });
       });
+    }
+    if (unaligned) {
+      task.unaligned = {
+        checkpointId,
+        snapshot: undefined,
+        channelState: task.inputs.map(() => []),
+        takenAtSnapshot: task.inputs.map((channel) => channel.recordsTaken),
+        barriersComplete: false,
+      };
     }
     const context = { checkpointId };
     const pendingSnapshots: Promise<unknown>[] = [];
@@ -479,11 +516,51 @@ export class JobRuntime implements SimWorld {
     }
     const complete = (): void => {
       const snapshot = task.state.snapshot();
-      if (!task.finished && !task.sourceEnded) this.pushToOutputs(task, { kind: ElementKind.Barrier, checkpointId });
+      if (!task.finished && !task.sourceEnded) this.forwardBarrier(task, checkpointId);
+      if (unaligned) {
+        if (task.unaligned?.checkpointId !== checkpointId) return; // aborted meanwhile
+        task.unaligned.snapshot = snapshot;
+        this.completeUnalignedIfReady(task);
+        return;
+      }
       this.control.push({ kind: 'ack', checkpointId, task: task.index, snapshot, alignment });
     };
     if (pendingSnapshots.length === 0) complete();
     else this.awaitConnector(task, Promise.all(pendingSnapshots), `snapshotState(${checkpointId})`, complete);
+  }
+
+  /** Aligned modes queue the barrier behind the data; unaligned lets it overtake what is in flight. */
+  private forwardBarrier(task: Task, checkpointId: number): void {
+    const barrier = { kind: ElementKind.Barrier, checkpointId } as const;
+    if (this.options.mode === 'unaligned') for (const output of task.outputs) output.pushFront(barrier);
+    else this.pushToOutputs(task, barrier);
+  }
+
+  /** Unaligned: acknowledge once every input delivered the barrier and everything in front of it was taken. */
+  private completeUnalignedIfReady(task: Task): void {
+    const unaligned = task.unaligned;
+    if (unaligned === undefined || unaligned.snapshot === undefined || !unaligned.barriersComplete) return;
+    const alignment: AlignmentObservation[] = [];
+    for (let slot = 0; slot < task.inputs.length; slot++) {
+      const channel = task.inputs[slot]!;
+      const position = channel.barrierPositions.get(unaligned.checkpointId);
+      if (position === undefined) {
+        if (!channel.ended) throw new RuntimeInvariantError(`task ${task.name}: barrier ${unaligned.checkpointId} complete but input ${slot} never delivered it`);
+        continue;
+      }
+      if (channel.recordsTaken < position) return; // overtaken records still in the channel
+      alignment.push({
+        checkpointId: unaligned.checkpointId,
+        task: task.index,
+        inputSlot: slot,
+        recordsBeforeBarrier: position,
+        recordsTakenAtSnapshot: unaligned.takenAtSnapshot[slot]!,
+        recordsInChannelState: unaligned.channelState[slot]!.length,
+      });
+    }
+    task.unaligned = undefined;
+    const snapshot: SubtaskSnapshot = { ...unaligned.snapshot, channelState: this.options.restoreChannelState ? unaligned.channelState : [] };
+    this.control.push({ kind: 'ack', checkpointId: unaligned.checkpointId, task: task.index, snapshot, alignment });
   }
 
   private checkpointedFunctions(task: Task): CheckpointedFunction[] {
@@ -594,6 +671,7 @@ export class JobRuntime implements SimWorld {
       case 'notify-aborted': {
         const task = this.tasks[message.task]!;
         task.barriers?.onCheckpointAborted(message.checkpointId);
+        if (task.unaligned?.checkpointId === message.checkpointId) task.unaligned = undefined;
         const calls: Promise<unknown>[] = [];
         for (const listener of this.listeners(task)) {
           const result = listener.notifyCheckpointAborted?.(message.checkpointId);
@@ -755,6 +833,10 @@ export class JobRuntime implements SimWorld {
       task.declineNext = false;
       task.lastSnapshotId = 0;
       task.continuations.length = 0;
+      task.unaligned = undefined;
+      snapshot?.channelState?.forEach((records, slot) => {
+        task.inputs[slot]!.replayInFlight(records.map((record) => ({ kind: ElementKind.Record, key: record.key, value: record.value })));
+      });
       const info = { subtaskIndex: task.subtaskIndex, parallelism: task.parallelism };
       task.source = task.stage === 0 ? this.spec.source.create(info) : undefined;
       for (const operator of task.operators) {

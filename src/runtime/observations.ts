@@ -12,6 +12,8 @@ export interface AlignmentObservation {
   readonly recordsBeforeBarrier: number;
   /** Records the task had taken from this channel when it took snapshot n. */
   readonly recordsTakenAtSnapshot: number;
+  /** Records in front of barrier n taken after the snapshot and kept as channel state (unaligned). */
+  readonly recordsInChannelState: number;
 }
 
 export interface CheckpointObservation {

@@ -6,6 +6,8 @@ export interface SubtaskSnapshot {
   readonly operatorState: Readonly<Record<string, readonly unknown[]>>;
   /** Keyed state per keyed operator name: key -> value. */
   readonly keyedState: Readonly<Record<string, ReadonlyArray<readonly [Key, unknown]>>>;
+  /** Unaligned checkpoints: per input slot, the in-flight records in front of the barrier, replayed on restore. */
+  readonly channelState?: ReadonlyArray<ReadonlyArray<{ readonly key: Key | undefined; readonly value: unknown }>>;
 }
 
 class ListStateImpl<T> implements ListState<T> {

@@ -4,7 +4,7 @@ import { BarrierHandler } from '../../src/runtime/barrier-handler.ts';
 describe('BarrierHandler, exactly-once (aligned)', () => {
   test('blocks a channel that delivered barrier n until every channel did, then snapshots once', () => {
     const handler = new BarrierHandler('exactly-once', 3);
-    expect(handler.onBarrier(0, 1)).toEqual({ snapshotId: 0, abortedId: 0 });
+    expect(handler.onBarrier(0, 1)).toEqual({ snapshotId: 0, completedId: 0, abortedId: 0 });
     expect(handler.isBlocked(0)).toBe(true);
     expect(handler.isBlocked(1)).toBe(false);
     expect(handler.onBarrier(2, 1).snapshotId).toBe(0);
@@ -15,11 +15,11 @@ describe('BarrierHandler, exactly-once (aligned)', () => {
   test('a newer barrier during alignment aborts the older checkpoint', () => {
     const handler = new BarrierHandler('exactly-once', 2);
     handler.onBarrier(0, 1);
-    expect(handler.onBarrier(1, 2)).toEqual({ snapshotId: 0, abortedId: 1 });
+    expect(handler.onBarrier(1, 2)).toEqual({ snapshotId: 0, completedId: 0, abortedId: 1 });
     expect(handler.isBlocked(1)).toBe(true);
     expect(handler.onBarrier(0, 2).snapshotId).toBe(2);
     // A late barrier 1 is stale now.
-    expect(handler.onBarrier(0, 1)).toEqual({ snapshotId: 0, abortedId: 0 });
+    expect(handler.onBarrier(0, 1)).toEqual({ snapshotId: 0, completedId: 0, abortedId: 0 });
   });
 
   test('an input that ends stops being waited for', () => {
@@ -52,5 +52,15 @@ describe('BarrierHandler, at-least-once (tracker)', () => {
     handler.onBarrier(0, 1);
     expect(handler.isBlocked(0)).toBe(false);
     expect(handler.onBarrier(1, 1).snapshotId).toBe(1);
+  });
+});
+
+describe('BarrierHandler, unaligned', () => {
+  test('snapshots at the first barrier, never blocks, and completes when every live input delivered it', () => {
+    const handler = new BarrierHandler('unaligned', 3);
+    expect(handler.onBarrier(1, 7)).toEqual({ snapshotId: 7, completedId: 0, abortedId: 0 });
+    expect(handler.isBlocked(1)).toBe(false);
+    expect(handler.onBarrier(0, 7)).toEqual({ snapshotId: 0, completedId: 0, abortedId: 0 });
+    expect(handler.onEndOfInput(2)).toEqual({ snapshotId: 0, completedId: 7, abortedId: 0 });
   });
 });

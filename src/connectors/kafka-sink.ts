@@ -129,3 +129,71 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
   }
 }
 
+
+/**
+ * The negative control the seed names: a Spark-streaming-style sink that writes each
+ * micro-batch (everything between two checkpoints) when the batch ends, committed at once,
+ * with no second phase. After a restore the batches since the last completed checkpoint are
+ * written again: duplicates.
+ */
+export class MicroBatchKafkaSink<IN> extends KafkaTwoPhaseCommitSink<IN> {
+  override async snapshotState(context: { readonly checkpointId: number }): Promise<void> {
+    await super.snapshotState(context);
+    await this.notifyCheckpointComplete(context.checkpointId);
+  }
+}
+
+/** Planted bugs in the 2PC protocol, for `streamcheck selftest`. Each is a small deviation from the sink above. */
+export type KafkaSinkBug = 'commit-in-snapshot' | 'restore-aborts-pending' | 'notify-commits-only-own' | 'commit-not-idempotent';
+
+/** The non-idempotent commit keeps each transaction's records inside its checkpointed state. */
+type RepublishingTransaction = KafkaTransaction & { records?: { partition: number; record: KafkaRecord }[] };
+
+export class BuggyKafkaTwoPhaseCommitSink<IN> extends KafkaTwoPhaseCommitSink<IN> {
+  constructor(
+    options: KafkaSinkOptions<IN>,
+    private readonly bug: KafkaSinkBug,
+  ) {
+    super(options);
+  }
+
+  override async snapshotState(context: { readonly checkpointId: number }): Promise<void> {
+    await super.snapshotState(context);
+    // BUG commit-in-snapshot: the transaction becomes visible before its checkpoint completed.
+    if (this.bug === 'commit-in-snapshot') await super.notifyCheckpointComplete(context.checkpointId);
+  }
+
+  protected override committable(checkpointId: number): ReadonlyArray<readonly [number, KafkaTransaction]> {
+    // BUG notify-commits-only-own: a late or subsumed notification strands older transactions.
+    if (this.bug === 'notify-commits-only-own') return super.committable(checkpointId).filter(([id]) => id === checkpointId);
+    return super.committable(checkpointId);
+  }
+
+  protected override recoverAndCommit(transaction: KafkaTransaction): Promise<void> {
+    // BUG restore-aborts-pending: initTransactions on a pre-committed transaction's id aborts it.
+    if (this.bug === 'restore-aborts-pending') return this.options.clients.producer(transaction.transactionalId).initTransactions().then(() => undefined);
+    return super.recoverAndCommit(transaction);
+  }
+
+  protected override invoke(transaction: KafkaTransaction, value: IN): void | Promise<void> {
+    if (this.bug === 'commit-not-idempotent') {
+      const republishing = transaction as RepublishingTransaction;
+      (republishing.records ??= []).push({ partition: this.options.partitionOf(value), record: this.options.serialize(value) });
+    }
+    return super.invoke(transaction, value);
+  }
+
+  /**
+   * BUG commit-not-idempotent: "commit" publishes the transaction's records in a fresh
+   * transaction and drops the original, so a commit retried after a restore writes them twice.
+   */
+  protected override async commit(transaction: KafkaTransaction): Promise<void> {
+    if (this.bug !== 'commit-not-idempotent') return super.commit(transaction);
+    const publisher = this.options.clients.producer(`${this.options.transactionalIdPrefix}-publish-${this.options.subtaskIndex}`);
+    await publisher.initTransactions();
+    publisher.beginTransaction();
+    for (const { partition, record } of (transaction as RepublishingTransaction).records ?? []) await publisher.send(this.options.topic, partition, [record]);
+    await publisher.commitTransaction();
+    await super.abort(transaction);
+  }
+}

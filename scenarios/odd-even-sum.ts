@@ -6,11 +6,12 @@ import { SimPartitionedLog } from '../src/connectors/sim/partitioned-log.ts';
 import { SimRedisServer } from '../src/connectors/sim/redis.ts';
 import type { Scenario } from '../src/harness/scenario.ts';
 import type { RedisClient } from '../src/connectors/redis-api.ts';
-import type { Keyed } from '../src/runtime/pipeline.ts';
+import type { SinkWriter, SourceReader, SubtaskInfo } from '../src/connectors/api.ts';
+import type { Keyed, PipelineSpec } from '../src/runtime/pipeline.ts';
 import { pipeline } from '../src/runtime/pipeline.ts';
 
 const KEY_PREFIX = 'odd-even-sum';
-const SUM_OPERATOR = 'sum';
+export const SUM_OPERATOR = 'sum';
 
 /**
  * The seed's first scenario: two Kafka-like partitions of natural numbers, keyBy parity,
@@ -62,16 +63,11 @@ export const oddEvenSum: Scenario = {
     const input = oddEvenInput(size.partitions, size.recordsPerPartition);
     const log = new SimPartitionedLog(input);
     const redis = new SimRedisServer();
-    const built = pipeline('odd-even-sum')
-      .source('numbers', size.partitions, ({ subtaskIndex }) => new PartitionSourceReader(log, subtaskIndex))
-      .map('parity', (n: number) => ({ parity: (n % 2) as Parity, n }))
-      .keyBy((record) => record.parity, 2)
-      .aggregate<ParityAccumulator>(SUM_OPERATOR, (accumulator, record) => ({
-        sum: (accumulator?.sum ?? 0) + record.n,
-        count: (accumulator?.count ?? 0) + 1,
-        last: record.n,
-      }))
-      .sink('redis', ({ subtaskIndex }) => {
+    const built = oddEvenPipeline(
+      'odd-even-sum',
+      size.partitions,
+      ({ subtaskIndex }) => new PartitionSourceReader(log, subtaskIndex),
+      ({ subtaskIndex }) => {
         const client = redis.client(scheduler, `redis-sink-${subtaskIndex}`);
         if (bug === 'nondeterministic-sink') return new RandomlyFlushingSink(client);
         if (bug === 'incrby-sink') {
@@ -80,12 +76,9 @@ export const oddEvenSum: Scenario = {
             [`${KEY_PREFIX}:${parityName(key as Parity)}:count`]: 1,
           }));
         }
-        return new RedisIdempotentSink<ParityAccumulator>(client, (key, value) => ({
-          [`${KEY_PREFIX}:${parityName(key as Parity)}:sum`]: String(value.sum),
-          [`${KEY_PREFIX}:${parityName(key as Parity)}:count`]: String(value.count),
-        }));
-      })
-      .build();
+        return oddEvenRedisSink(client, KEY_PREFIX);
+      },
+    );
     const sourceTasks = Array.from({ length: size.partitions }, (_, i) => i);
     return {
       pipeline: built,
@@ -97,6 +90,42 @@ export const oddEvenSum: Scenario = {
     };
   },
 };
+
+export interface ParityInput {
+  readonly parity: Parity;
+  readonly n: number;
+}
+
+/**
+ * The odd/even job graph, shared by the simulated scenarios and the end-to-end runs: only
+ * the source and sink connectors differ.
+ */
+export function oddEvenPipeline(
+  name: string,
+  partitions: number,
+  source: (info: SubtaskInfo) => SourceReader<number>,
+  sink: (info: SubtaskInfo) => SinkWriter<Keyed<ParityAccumulator>>,
+): PipelineSpec {
+  return pipeline(name)
+    .source('numbers', partitions, source)
+    .map('parity', (n: number): ParityInput => ({ parity: (n % 2) as Parity, n }))
+    .keyBy((record) => record.parity, 2)
+    .aggregate<ParityAccumulator>(SUM_OPERATOR, (accumulator, record) => ({
+      sum: (accumulator?.sum ?? 0) + record.n,
+      count: (accumulator?.count ?? 0) + 1,
+      last: record.n,
+    }))
+    .sink('redis', sink)
+    .build();
+}
+
+/** SET of `prefix:parity:sum` and `prefix:parity:count`: deterministic keys, values from the input only. */
+export function oddEvenRedisSink(client: RedisClient, prefix: string): RedisIdempotentSink<ParityAccumulator> {
+  return new RedisIdempotentSink<ParityAccumulator>(client, (key, value) => ({
+    [`${prefix}:${parityName(key as Parity)}:sum`]: String(value.sum),
+    [`${prefix}:${parityName(key as Parity)}:count`]: String(value.count),
+  }));
+}
 
 /**
  * PLANTED BUG for the determinism property: flushes on a coin toss from Math.random, which

@@ -53,7 +53,27 @@ export function formatVerdict(result: CaseResult): string[] {
       `checkpoints completed [${completed.join(', ')}]${failed.length > 0 ? `, failed [${failed.join(', ')}]` : ''}; ` +
       `restores: ${restores.length === 0 ? 'none' : restores.join('; ')}`,
   );
+  lines.push(...formatCheckpointDiagnostics(result));
   lines.push(`Output: ${JSON.stringify(result.output)}`);
+  return lines;
+}
+
+/** Why checkpoints failed, which one was slowest and whom it waited on, and backpressure. */
+export function formatCheckpointDiagnostics(result: CaseResult): string[] {
+  const { observations } = result;
+  const lines: string[] = [];
+  for (const checkpoint of observations.checkpoints) {
+    if (checkpoint.outcome === 'declined' || checkpoint.outcome === 'expired') lines.push(`  ${checkpoint.reason}`);
+  }
+  const completed = observations.checkpoints.filter((c) => c.outcome === 'completed');
+  if (completed.length > 0) {
+    const slowest = completed.reduce((a, b) => (b.endedAtStep - b.triggeredAtStep > a.endedAtStep - a.triggeredAtStep ? b : a));
+    const waitedOn = observations.taskNames[slowest.lastAckTask] ?? '?';
+    lines.push(
+      `Checkpoints: slowest was ${slowest.checkpointId}, ${slowest.endedAtStep - slowest.triggeredAtStep} steps from trigger to completion, waiting last on ${waitedOn}; ` +
+        `backpressure: producers found a full channel ${observations.backpressureEncounters} times`,
+    );
+  }
   return lines;
 }
 

@@ -698,6 +698,8 @@ export class JobRuntime implements SimWorld {
       endedAtStep: -1,
       reason: '',
       tasks: undefined,
+      lastAckTask: -1,
+      lastAckStep: -1,
     };
     this.observations.checkpoints.push(observation);
     const attempt = this.attempt;
@@ -719,6 +721,8 @@ export class JobRuntime implements SimWorld {
     if (pending.snapshots[taskIndex] !== undefined) throw new RuntimeInvariantError(`task ${taskIndex} acked checkpoint ${checkpointId} twice`);
     pending.snapshots[taskIndex] = snapshot;
     pending.alignment.push(...alignment);
+    pending.observation.lastAckTask = taskIndex;
+    pending.observation.lastAckStep = this.scheduler.step;
     pending.ackCount++;
     if (pending.ackCount === this.tasks.length) this.completeCheckpoint(checkpointId, pending);
   }

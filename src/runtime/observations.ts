@@ -24,6 +24,9 @@ export interface CheckpointObservation {
   reason: string;
   /** Snapshots of every task, when completed. */
   tasks: readonly SubtaskSnapshot[] | undefined;
+  /** The task whose acknowledgement came last, and when: the one a slow checkpoint waited on. */
+  lastAckTask: number;
+  lastAckStep: number;
 }
 
 export interface FaultObservation {

@@ -1,8 +1,9 @@
 import type { Scenario } from '../src/harness/scenario.ts';
+import { kafka2pc } from './kafka-2pc.ts';
 import { oddEvenSum } from './odd-even-sum.ts';
 
 /** Every named scenario, in the order the suite runs them. */
-export const SCENARIOS: readonly Scenario[] = [oddEvenSum];
+export const SCENARIOS: readonly Scenario[] = [oddEvenSum, kafka2pc];
 
 export function findScenario(name: string): Scenario {
   const scenario = SCENARIOS.find((candidate) => candidate.name === name);

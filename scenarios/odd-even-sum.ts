@@ -22,6 +22,8 @@ export const oddEvenSum: Scenario = {
   name: 'odd-even-sum',
   description: 'two partitions of natural numbers -> keyBy parity -> running sum -> idempotent Redis SET',
   defaultSize: { partitions: 2, recordsPerPartition: 40 },
+  faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint'],
+  backends: ['memory', 'fs'],
   bugs: [
     {
       name: 'at-least-once-mode',

@@ -21,7 +21,16 @@ export const EXIT_INVARIANT_VIOLATED = 1;
 export const EXIT_BAD_INPUT = 2;
 export const EXIT_INTERNAL_ERROR = 3;
 
-const INVARIANTS = ['exactly-once', 'consistent-cut', 'barrier-alignment', 'liveness', 'determinism'] as const;
+const INVARIANTS = [
+  'exactly-once',
+  'consistent-cut',
+  'barrier-alignment',
+  'liveness',
+  'determinism',
+  'committed-implies-completed',
+  'completed-implies-committed',
+  'no-lingering-transaction',
+] as const;
 const DEFAULT_RUNS = 100;
 const DEFAULT_SEED = 1;
 const DEFAULT_MAX_FAULTS = 3;
@@ -71,7 +80,7 @@ async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
   const suite = options.suite === true;
   if (suite === (options.scenario !== undefined)) throw new UsageError('run: give exactly one of --suite or --scenario NAME');
   const scenarios: readonly Scenario[] = suite ? SCENARIOS : [findScenario(options.scenario as string)];
-  const backends: readonly StateBackendKind[] = options.backend !== undefined ? [options.backend as StateBackendKind] : suite ? ['memory', 'fs'] : ['memory'];
+
   const modes: readonly CheckpointingMode[] = options.mode !== undefined ? [options.mode as CheckpointingMode] : suite ? ['exactly-once', 'unaligned'] : ['exactly-once'];
   const runs = (options.runs as number | undefined) ?? DEFAULT_RUNS;
   const seed = (options.seed as number | undefined) ?? DEFAULT_SEED;
@@ -97,6 +106,8 @@ async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
       partitions: (options.partitions as number | undefined) ?? scenario.defaultSize.partitions,
       recordsPerPartition: (options.records as number | undefined) ?? scenario.defaultSize.recordsPerPartition,
     };
+    // Without --backend: every backend the scenario supports in the suite, its first one otherwise.
+    const backends: readonly StateBackendKind[] = options.backend !== undefined ? [options.backend as StateBackendKind] : suite ? scenario.backends : scenario.backends.slice(0, 1);
     for (const mode of modes) for (const backend of backends) {
       if (results.at(-1)?.report.counterexample !== undefined) break;
       const started = performance.now();

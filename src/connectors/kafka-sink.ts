@@ -48,6 +48,11 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
     }
   }
 
+  /** Only for planted bugs: where the next transaction's counter starts. */
+  protected startCountingAt(counter: number): void {
+    this.nextCounter = counter;
+  }
+
   transactionalId(counter: number): string {
     return `${this.options.transactionalIdPrefix}-${this.options.subtaskIndex}-${counter}`;
   }
@@ -144,7 +149,10 @@ export class MicroBatchKafkaSink<IN> extends KafkaTwoPhaseCommitSink<IN> {
 }
 
 /** Planted bugs in the 2PC protocol, for `streamcheck selftest`. Each is a small deviation from the sink above. */
-export type KafkaSinkBug = 'commit-in-snapshot' | 'restore-aborts-pending' | 'notify-commits-only-own' | 'commit-not-idempotent';
+export type KafkaSinkBug = 'commit-in-snapshot' | 'restore-aborts-pending' | 'notify-commits-only-own' | 'commit-not-idempotent' | 'no-abort-lingering';
+
+/** Where the no-abort-lingering bug starts its fresh id range after a restore. */
+const FRESH_RANGE_OFFSET = 10_000;
 
 /** The non-idempotent commit keeps each transaction's records inside its checkpointed state. */
 type RepublishingTransaction = KafkaTransaction & { records?: { partition: number; record: KafkaRecord }[] };
@@ -173,6 +181,20 @@ export class BuggyKafkaTwoPhaseCommitSink<IN> extends KafkaTwoPhaseCommitSink<IN
     // BUG restore-aborts-pending: initTransactions on a pre-committed transaction's id aborts it.
     if (this.bug === 'restore-aborts-pending') return this.options.clients.producer(transaction.transactionalId).initTransactions().then(() => undefined);
     return super.recoverAndCommit(transaction);
+  }
+
+  /** BUG no-abort-lingering: after a restore, skip the in-flight transaction and jump to a fresh id range instead of aborting. */
+  protected override recoverAndAbort(transaction: KafkaTransaction): Promise<void> {
+    if (this.bug === 'no-abort-lingering') return Promise.resolve();
+    return super.recoverAndAbort(transaction);
+  }
+
+  protected override abortLingering(inFlight: KafkaTransaction | undefined): Promise<void> {
+    if (this.bug === 'no-abort-lingering' && inFlight !== undefined) {
+      this.startCountingAt(inFlight.counter + FRESH_RANGE_OFFSET);
+      return Promise.resolve();
+    }
+    return super.abortLingering(inFlight);
   }
 
   protected override invoke(transaction: KafkaTransaction, value: IN): void | Promise<void> {

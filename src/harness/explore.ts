@@ -57,12 +57,16 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
   const tasks = scenario.taskCount(base.size);
   const atStep = fc.nat({ max: typicalRunSteps(base.size) });
   const task = fc.nat({ max: tasks - 1 });
-  const fault: fc.Arbitrary<Fault> = fc.oneof(
-    { weight: 4, arbitrary: fc.record({ kind: fc.constant('crash-task' as const), atStep, task }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('crash-job' as const), atStep }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire-checkpoint' as const), atStep }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('decline-checkpoint' as const), atStep, task }) },
-  );
+  // Listed plainest first: fast-check shrinks a oneof toward its first alternatives.
+  const byKind: Record<Fault['kind'], fc.WeightedArbitrary<Fault>> = {
+    'crash-task': { weight: 4, arbitrary: fc.record({ kind: fc.constant('crash-task' as const), atStep, task }) },
+    'crash-job': { weight: 2, arbitrary: fc.record({ kind: fc.constant('crash-job' as const), atStep }) },
+    'expire-checkpoint': { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire-checkpoint' as const), atStep }) },
+    'decline-checkpoint': { weight: 1, arbitrary: fc.record({ kind: fc.constant('decline-checkpoint' as const), atStep, task }) },
+    'drop-notify': { weight: 2, arbitrary: fc.record({ kind: fc.constant('drop-notify' as const), atStep }) },
+    'fail-commit': { weight: 2, arbitrary: fc.record({ kind: fc.constant('fail-commit' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
+  };
+  const fault: fc.Arbitrary<Fault> = fc.oneof(...scenario.faultKinds.map((kind) => byKind[kind]));
   return fc.record({
     faults: fc.array(fault, { maxLength: maxFaults }),
     choices: fc.array(fc.nat({ max: 15 }), { maxLength: 48 }),

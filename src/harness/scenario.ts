@@ -2,6 +2,8 @@ import type { Scheduler } from '../sim/scheduler.ts';
 import type { EnvironmentFaultHooks, JobOptions } from '../runtime/job.ts';
 import type { RunObservations } from '../runtime/observations.ts';
 import type { PipelineSpec } from '../runtime/pipeline.ts';
+import type { Fault } from '../runtime/faults.ts';
+import type { StateBackendKind } from '../runtime/state.ts';
 
 /** One broken invariant, in Jepsen's anomaly words where one fits. */
 export interface Violation {
@@ -45,6 +47,10 @@ export interface Scenario {
   readonly name: string;
   readonly description: string;
   readonly defaultSize: ScenarioSize;
+  /** Fault kinds generated plans draw from. */
+  readonly faultKinds: readonly Fault['kind'][];
+  /** State backends the suite runs it with (a 2PC sink needs durable checkpoints to survive a coordinator crash). */
+  readonly backends: readonly StateBackendKind[];
   readonly bugs: readonly PlantedBug[];
   /** Tasks of the built job, so fault plans can name them before building. */
   taskCount(size: ScenarioSize): number;

@@ -35,7 +35,7 @@ export async function selftest(
         const exploreOptions: ExploreOptions = {
           size: scenario.defaultSize,
           mode: 'exactly-once',
-          backend: 'memory',
+          backend: scenario.backends[0] ?? 'memory',
           bug: bug.name,
           runs: options.maxRuns ?? SELFTEST_MAX_RUNS,
           seed: options.seed ?? SELFTEST_SEED,

@@ -162,7 +162,12 @@ export class JobRuntime implements SimWorld {
   private endedTasks = 0;
   /** The first checkpoint that covers all input (triggered once every task ended). */
   private finalCheckpointId = 0;
-  private finalNotifiesOutstanding = -1;
+  /**
+   * Tasks notified of a checkpoint that covers all their input. A task finishes only then
+   * (FLIP-147): if that notification is lost, later checkpoints keep coming until one arrives.
+   */
+  private finalNotified: boolean[] = [];
+  private finalNotifiedCount = 0;
   private busyCount = 0;
   private faultIndex = 0;
   private dropNextNotify = false;
@@ -663,7 +668,7 @@ export class JobRuntime implements SimWorld {
           const result = listener.notifyCheckpointComplete?.(message.checkpointId);
           if (isPromise(result)) calls.push(result);
         }
-        const done = (): void => this.onNotifyDelivered(message.checkpointId);
+        const done = (): void => this.onNotifyDelivered(message.checkpointId, task.index);
         if (calls.length === 0) done();
         else this.awaitConnector(task, Promise.all(calls), `notifyCheckpointComplete(${message.checkpointId})`, done);
         return;
@@ -688,7 +693,6 @@ export class JobRuntime implements SimWorld {
   private triggerCheckpoint(): void {
     if (this.status !== 'running') return;
     if (this.pending.size >= this.options.maxConcurrentCheckpoints) return;
-    if (this.finalNotifiesOutstanding >= 0) return; // the final checkpoint completed; nothing left to cover
     const checkpointId = ++this.lastCheckpointId;
     if (this.endedTasks === this.tasks.length && this.finalCheckpointId === 0) this.finalCheckpointId = checkpointId;
     const observation: CheckpointObservation = {
@@ -696,6 +700,7 @@ export class JobRuntime implements SimWorld {
       triggeredAtStep: this.scheduler.step,
       outcome: 'pending',
       endedAtStep: -1,
+      endedAtMs: -1,
       reason: '',
       tasks: undefined,
       lastAckTask: -1,
@@ -740,10 +745,10 @@ export class JobRuntime implements SimWorld {
     this.store.add(completed);
     pending.observation.outcome = 'completed';
     pending.observation.endedAtStep = this.scheduler.step;
+    pending.observation.endedAtMs = this.scheduler.nowMs;
     pending.observation.tasks = tasks;
     this.observations.alignment.push(...pending.alignment);
     this.scheduler.record(`checkpoint ${checkpointId} completed`);
-    if (this.finalCheckpointId !== 0 && checkpointId >= this.finalCheckpointId) this.finalNotifiesOutstanding = this.tasks.length;
     for (const task of this.tasks) {
       if (this.dropNextNotify) {
         this.dropNextNotify = false;
@@ -767,6 +772,7 @@ export class JobRuntime implements SimWorld {
     this.pending.delete(checkpointId);
     pending.observation.outcome = outcome;
     pending.observation.endedAtStep = this.scheduler.step;
+    pending.observation.endedAtMs = this.scheduler.nowMs;
     pending.observation.reason = reason;
     if (this.options.restoreFrom === 'latest-triggered' && pending.ackCount > 0) this.partialSnapshots.set(checkpointId, pending.snapshots);
     this.scheduler.record(reason);
@@ -800,10 +806,11 @@ export class JobRuntime implements SimWorld {
     }
   }
 
-  private onNotifyDelivered(checkpointId: number): void {
-    if (this.finalNotifiesOutstanding > 0 && checkpointId >= this.finalCheckpointId) {
-      this.finalNotifiesOutstanding--;
-      if (this.finalNotifiesOutstanding === 0) {
+  private onNotifyDelivered(checkpointId: number, taskIndex: number): void {
+    if (this.finalCheckpointId !== 0 && checkpointId >= this.finalCheckpointId && !this.finalNotified[taskIndex]) {
+      this.finalNotified[taskIndex] = true;
+      this.finalNotifiedCount++;
+      if (this.finalNotifiedCount === this.tasks.length) {
         this.status = 'finished';
         this.cancelPeriodicTrigger?.();
         this.scheduler.record(`job ${this.spec.name} finished`);
@@ -820,7 +827,8 @@ export class JobRuntime implements SimWorld {
     this.endedTasks = 0;
     this.knownEnded = new Array<boolean>(this.tasks.length).fill(false);
     this.finalCheckpointId = 0;
-    this.finalNotifiesOutstanding = -1;
+    this.finalNotified = new Array<boolean>(this.tasks.length).fill(false);
+    this.finalNotifiedCount = 0;
     this.observations.restores.push({ atStep: this.scheduler.step, attempt: this.attempt, checkpointId: checkpoint?.checkpointId });
     this.scheduler.record(
       checkpoint === undefined ? `deploy attempt ${this.attempt} from scratch` : `deploy attempt ${this.attempt} from checkpoint ${checkpoint.checkpointId}`,

@@ -21,6 +21,8 @@ export interface CheckpointObservation {
   readonly triggeredAtStep: number;
   outcome: 'pending' | 'completed' | 'declined' | 'expired' | 'aborted';
   endedAtStep: number;
+  /** Virtual time of completion or abort (external systems log in time, not steps). */
+  endedAtMs: number;
   reason: string;
   /** Snapshots of every task, when completed. */
   tasks: readonly SubtaskSnapshot[] | undefined;

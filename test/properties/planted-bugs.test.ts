@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { SCENARIOS } from '../../scenarios/index.ts';
 import { oddEvenSum } from '../../scenarios/odd-even-sum.ts';
 import { explore } from '../../src/harness/explore.ts';
 
@@ -10,13 +11,13 @@ const MAX_SHRUNK_FAULTS = 2;
 const MAX_SHRUNK_CHOICES = 12;
 
 describe('planted bugs are caught and shrunk', () => {
-  for (const bug of oddEvenSum.bugs) {
+  for (const scenario of SCENARIOS) for (const bug of scenario.bugs) {
     for (const property of bug.caughtBy) {
-      test(`${bug.name} is caught by ${property}`, async () => {
-        const report = await explore(oddEvenSum, {
-          size: oddEvenSum.defaultSize,
+      test(`${scenario.name}: ${bug.name} is caught by ${property}`, async () => {
+        const report = await explore(scenario, {
+          size: scenario.defaultSize,
           mode: 'exactly-once',
-          backend: 'memory',
+          backend: scenario.backends[0]!,
           bug: bug.name,
           runs: 300,
           seed: 424242,
@@ -35,21 +36,23 @@ describe('planted bugs are caught and shrunk', () => {
     }
   }
 
-  test('the correct pipeline is not flagged by the same search', async () => {
-    const report = await explore(oddEvenSum, {
-      size: oddEvenSum.defaultSize,
-      mode: 'exactly-once',
-      backend: 'memory',
-      bug: undefined,
-      runs: 300,
-      seed: 424242,
-      maxFaults: 3,
-      checkDeterminism: true,
+  for (const scenario of SCENARIOS) {
+    test(`${scenario.name}: the correct pipeline is not flagged by the same search`, async () => {
+      const report = await explore(scenario, {
+        size: scenario.defaultSize,
+        mode: 'exactly-once',
+        backend: scenario.backends[0]!,
+        bug: undefined,
+        runs: 300,
+        seed: 424242,
+        maxFaults: 3,
+        checkDeterminism: true,
+      });
+      expect(report.counterexample?.result.violations).toBeUndefined();
+      expect(report.stats.runs).toBe(300);
+      expect(report.stats.crashesInjected).toBeGreaterThan(100);
     });
-    expect(report.counterexample?.result.violations).toBeUndefined();
-    expect(report.stats.runs).toBe(300);
-    expect(report.stats.crashesInjected).toBeGreaterThan(100);
-  });
+  }
 
   test('at-least-once needs a crash to break exactly-once: its shrunk plan keeps one', async () => {
     const report = await explore(oddEvenSum, {

@@ -1,0 +1,116 @@
+import { oddEvenInput, parityName, type Parity } from '../model/odd-even-sum.ts';
+import { checkRunningSumLog, type RunningSumEntry } from '../model/running-sum-log.ts';
+import type { ParityAccumulator } from '../properties/odd-even.ts';
+import { checkCommittedImpliesCompleted, checkCompletedImpliesCommitted, checkNoLingeringOrFencedCommit } from '../properties/two-phase-commit.ts';
+import { KafkaPartitionSource } from '../src/connectors/kafka-source.ts';
+import { BuggyKafkaTwoPhaseCommitSink, KafkaTwoPhaseCommitSink, MicroBatchKafkaSink, type KafkaSinkBug, type KafkaSinkOptions } from '../src/connectors/kafka-sink.ts';
+import { SimKafkaBroker } from '../src/connectors/sim/kafka-broker.ts';
+import { SimKafkaClients } from '../src/connectors/sim/kafka-clients.ts';
+import type { Scenario, Violation } from '../src/harness/scenario.ts';
+import type { Keyed } from '../src/runtime/pipeline.ts';
+import { oddEvenPipeline } from './odd-even-sum.ts';
+
+export const INPUT_TOPIC = 'numbers';
+export const OUTPUT_TOPIC = 'sums';
+const TRANSACTIONAL_ID_PREFIX = 'odd-even-sink';
+const SINK_BUGS: readonly KafkaSinkBug[] = ['commit-in-snapshot', 'restore-aborts-pending', 'notify-commits-only-own', 'commit-not-idempotent', 'no-abort-lingering'];
+
+/** The sink's output record: key = parity name, value = the running (sum, count, last) as JSON. */
+export function serializeSum(element: Keyed<ParityAccumulator>): { key: string; value: string } {
+  return { key: parityName(element.key as Parity), value: JSON.stringify(element.value) };
+}
+
+/**
+ * Exactly-once output of the odd/even log: per key the committed log must count every
+ * input of that parity once, keeping each source partition's order.
+ */
+export function checkOddEvenOutputLog(
+  outputByPartition: readonly (readonly { key: string; value: string }[])[],
+  input: readonly (readonly number[])[],
+): Violation[] {
+  const recordsPerPartition = input[0]?.length ?? 0;
+  const violations: Violation[] = [];
+  for (const parity of [0, 1] as const) {
+    const key = parityName(parity);
+    const log: RunningSumEntry[] = outputByPartition.flat().filter((record) => record.key === key).map((record) => JSON.parse(record.value) as RunningSumEntry);
+    const inputs = input.flat().filter((n) => n % 2 === parity);
+    const anomalies = checkRunningSumLog(key, log, inputs, (n) => Math.floor((n - 1) / recordsPerPartition), (n) => (n - 1) % recordsPerPartition);
+    for (const anomaly of anomalies) violations.push({ property: 'exactly-once', anomaly: anomaly.anomaly, message: anomaly.message });
+  }
+  return violations;
+}
+
+/**
+ * The seed's central case: the odd/even pipeline reading a Kafka topic and writing its
+ * running sums to a Kafka topic through the two-phase-commit sink, with commits that fail,
+ * notifications that get lost and crashes anywhere in between.
+ */
+export const kafka2pc: Scenario = {
+  name: 'kafka-2pc',
+  description: 'Kafka topic (2 partitions) -> keyBy parity -> running sum -> Kafka 2PC sink (transactional ids prefix-subtask-counter)',
+  defaultSize: { partitions: 2, recordsPerPartition: 30 },
+  faultKinds: ['crash-task', 'crash-job', 'fail-commit', 'drop-notify', 'expire-checkpoint', 'decline-checkpoint'],
+  // A memory backend loses completed checkpoints with the coordinator; the committed output then gets written again.
+  backends: ['fs'],
+  bugs: [
+    { name: 'commit-in-snapshot', description: 'the sink commits in snapshotState instead of on notify-complete', caughtBy: ['committed-implies-completed', 'exactly-once'], jobOptions: { backend: 'fs' } },
+    { name: 'restore-aborts-pending', description: 'on restore the sink aborts the pending transactions of the restored checkpoint instead of committing them', caughtBy: ['completed-implies-committed', 'exactly-once'], jobOptions: { backend: 'fs' } },
+    { name: 'notify-commits-only-own', description: 'notify-complete(n) commits only the transaction of checkpoint n, stranding older ones', caughtBy: ['completed-implies-committed'], jobOptions: { backend: 'fs' } },
+    { name: 'commit-not-idempotent', description: 'commit re-publishes the records, so a commit retried after a restore writes them twice', caughtBy: ['exactly-once'], jobOptions: { backend: 'fs' } },
+    { name: 'no-abort-lingering', description: 'after a restore the sink neither aborts the in-flight transaction nor probes for lingering ones: it starts a fresh id range', caughtBy: ['no-lingering-transaction'], jobOptions: { backend: 'fs' } },
+    { name: 'micro-batch-sink', description: 'negative control: a Spark-streaming-style sink that writes each micro-batch when it ends, without two-phase commit', caughtBy: ['exactly-once'], jobOptions: { backend: 'fs' } },
+  ],
+  taskCount: (size) => size.partitions + 2,
+  build({ scheduler, size, bug }) {
+    const input = oddEvenInput(size.partitions, size.recordsPerPartition);
+    const broker = new SimKafkaBroker();
+    broker.createTopic(INPUT_TOPIC, size.partitions);
+    broker.createTopic(OUTPUT_TOPIC, 2);
+    // The input is written and committed before the job starts.
+    const loader = broker.initProducerId('input-loader', 60_000, 0);
+    input.forEach((numbers, partition) => {
+      broker.produce('input-loader', loader.producerId, loader.epoch, INPUT_TOPIC, partition, numbers.map((n) => ({ key: String(n), value: String(n) })), 0);
+    });
+    broker.endTransaction('input-loader', loader.producerId, loader.epoch, true, 0);
+    const clients = new SimKafkaClients(broker, scheduler);
+    const spec = oddEvenPipeline(
+      'kafka-2pc',
+      size.partitions,
+      ({ subtaskIndex }) => new KafkaPartitionSource(clients, INPUT_TOPIC, subtaskIndex, (record) => Number(record.value)),
+      ({ subtaskIndex }) => {
+        const options: KafkaSinkOptions<Keyed<ParityAccumulator>> = {
+          clients,
+          topic: OUTPUT_TOPIC,
+          transactionalIdPrefix: TRANSACTIONAL_ID_PREFIX,
+          subtaskIndex,
+          partitionOf: (element) => element.key as number,
+          serialize: serializeSum,
+        };
+        if (bug === 'micro-batch-sink') return new MicroBatchKafkaSink(options);
+        if (bug !== undefined && (SINK_BUGS as readonly string[]).includes(bug)) return new BuggyKafkaTwoPhaseCommitSink(options, bug as KafkaSinkBug);
+        return new KafkaTwoPhaseCommitSink(options);
+      },
+    );
+    const sinkTasks = [size.partitions, size.partitions + 1];
+    const committedOutput = (): { key: string; value: string }[][] =>
+      [0, 1].map((partition) => broker.fetch(OUTPUT_TOPIC, partition, 0, 'read_committed').map(({ key, value }) => ({ key, value })));
+    return {
+      pipeline: spec,
+      environmentHooks: { failNextCommits: (times) => clients.failNextCommits(times) },
+      judge: (observations) => {
+        broker.advanceTimeTo(observations.virtualTimeMs);
+        const evidence = { observations, brokerEvents: broker.events, openTransactions: broker.listTransactions(), sinkTasks, transactionalIdPrefix: TRANSACTIONAL_ID_PREFIX };
+        return [
+          ...checkOddEvenOutputLog(committedOutput(), input),
+          ...checkCommittedImpliesCompleted(evidence),
+          ...checkCompletedImpliesCommitted(evidence),
+          ...checkNoLingeringOrFencedCommit(evidence),
+        ];
+      },
+      output: () => {
+        const output = committedOutput();
+        return { committedRecords: output.map((records) => records.length), lastValues: output.map((records) => records.at(-1)?.value ?? null), failedCommits: clients.failedCommits };
+      },
+    };
+  },
+};

@@ -1,0 +1,140 @@
+import type { Scheduler } from '../../sim/scheduler.ts';
+import { SimulatedIoError } from '../../sim/scheduler.ts';
+import type { ConsumedRecord, IsolationLevel, KafkaClients, KafkaRecord, TransactionHandle, TransactionalProducer } from '../kafka-api.ts';
+import type { SimKafkaBroker } from './kafka-broker.ts';
+
+/** Broker-side transaction timeout the simulated producers register with (Kafka's default is 60 s). */
+export const SIM_TRANSACTION_TIMEOUT_MS = 60_000;
+
+/**
+ * `KafkaClients` over the simulated broker: every call is a simulated I/O step, completed
+ * when the scheduler says so, in order per producer connection. Commits can be made to fail
+ * by the fault plan (`failNextCommits`): the request never reaches the broker and the call
+ * rejects, as a lost connection or a coordinator error would.
+ */
+export class SimKafkaClients implements KafkaClients {
+  private commitsToFail = 0;
+  /** Commits that failed on purpose, for reports and tests. */
+  failedCommits = 0;
+
+  constructor(
+    readonly broker: SimKafkaBroker,
+    private readonly scheduler: Scheduler,
+    private readonly transactionTimeoutMs = SIM_TRANSACTION_TIMEOUT_MS,
+  ) {}
+
+  failNextCommits(times: number): void {
+    if (!Number.isSafeInteger(times) || times < 1) throw new Error(`SimKafkaClients.failNextCommits: times must be a positive integer, got ${times}`);
+    this.commitsToFail += times;
+  }
+
+  private connections = 0;
+
+  nextConnectionNumber(): number {
+    return this.connections++;
+  }
+
+  /** Consumed by a commit about to be applied: true when this commit must fail. */
+  takeCommitFailure(): boolean {
+    if (this.commitsToFail === 0) return false;
+    this.commitsToFail--;
+    this.failedCommits++;
+    return true;
+  }
+
+  producer(transactionalId: string): TransactionalProducer {
+    return new SimTransactionalProducer(this, this.scheduler, transactionalId, undefined, this.transactionTimeoutMs);
+  }
+
+  resumeTransaction(handle: TransactionHandle): TransactionalProducer {
+    return new SimTransactionalProducer(this, this.scheduler, handle.transactionalId, handle, this.transactionTimeoutMs);
+  }
+
+  read(topic: string, partition: number, fromOffset: number, isolation: IsolationLevel): Promise<ConsumedRecord[]> {
+    return this.scheduler.io(`kafka-reader-${topic}-${partition}`, `kafka read ${topic}/${partition} from ${fromOffset} (${isolation})`, () => {
+      this.broker.advanceTimeTo(this.scheduler.nowMs);
+      return this.broker.fetch(topic, partition, fromOffset, isolation).map((record) => ({ topic, partition, offset: record.offset, key: record.key, value: record.value }));
+    });
+  }
+
+  createTopic(topic: string, partitions: number): Promise<void> {
+    return this.scheduler.io('kafka-admin', `kafka create topic ${topic}`, () => {
+      this.broker.createTopic(topic, partitions);
+    });
+  }
+}
+
+class SimTransactionalProducer implements TransactionalProducer {
+  private current: TransactionHandle | undefined;
+  private readonly connection: string;
+
+  constructor(
+    private readonly clients: SimKafkaClients,
+    private readonly scheduler: Scheduler,
+    private readonly transactionalId: string,
+    resumed: TransactionHandle | undefined,
+    private readonly transactionTimeoutMs: number,
+  ) {
+    this.current = resumed;
+    // One connection per producer object: its calls complete in order, other producers' may interleave.
+    this.connection = `kafka-producer-${transactionalId}#${clients.nextConnectionNumber()}`;
+  }
+
+  initTransactions(): Promise<TransactionHandle> {
+    return this.scheduler.io(this.connection, `kafka initTransactions ${this.transactionalId}`, () => {
+      const broker = this.clients.broker;
+      broker.advanceTimeTo(this.scheduler.nowMs);
+      const { producerId, epoch } = broker.initProducerId(this.transactionalId, this.transactionTimeoutMs, this.scheduler.nowMs);
+      this.current = { transactionalId: this.transactionalId, producerId, epoch };
+      return this.current;
+    });
+  }
+
+  beginTransaction(): void {
+    this.handle(); // a transaction needs a registered producer
+  }
+
+  send(topic: string, partition: number, records: readonly KafkaRecord[]): Promise<void> {
+    const handle = this.handle();
+    return this.scheduler.io(this.connection, `kafka send ${records.length} record(s) to ${topic}/${partition} in ${this.transactionalId}`, () => {
+      const broker = this.clients.broker;
+      broker.advanceTimeTo(this.scheduler.nowMs);
+      broker.produce(this.transactionalId, handle.producerId, handle.epoch, topic, partition, records, this.scheduler.nowMs);
+    });
+  }
+
+  flush(): Promise<void> {
+    // Sends are acknowledged only once durable, so a flush is one more round trip and nothing else.
+    return this.scheduler.io(this.connection, `kafka flush ${this.transactionalId}`, () => undefined);
+  }
+
+  commitTransaction(): Promise<void> {
+    const handle = this.handle();
+    return this.scheduler.io(this.connection, `kafka commit ${this.transactionalId} (producer ${handle.producerId}, epoch ${handle.epoch})`, () => {
+      if (this.clients.takeCommitFailure()) {
+        throw new SimulatedIoError(`commit of ${this.transactionalId} failed: connection to the transaction coordinator lost (fault plan)`, 'NETWORK_EXCEPTION');
+      }
+      const broker = this.clients.broker;
+      broker.advanceTimeTo(this.scheduler.nowMs);
+      broker.endTransaction(this.transactionalId, handle.producerId, handle.epoch, true, this.scheduler.nowMs);
+    });
+  }
+
+  abortTransaction(): Promise<void> {
+    const handle = this.handle();
+    return this.scheduler.io(this.connection, `kafka abort ${this.transactionalId} (producer ${handle.producerId}, epoch ${handle.epoch})`, () => {
+      const broker = this.clients.broker;
+      broker.advanceTimeTo(this.scheduler.nowMs);
+      broker.endTransaction(this.transactionalId, handle.producerId, handle.epoch, false, this.scheduler.nowMs);
+    });
+  }
+
+  handle(): TransactionHandle {
+    if (this.current === undefined) throw new Error(`producer ${this.transactionalId}: call initTransactions first`);
+    return this.current;
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -49,7 +49,7 @@ export class KafkaTransactionModel {
     if (this.epochs.get(transactionalId) !== epoch) return 'INVALID_PRODUCER_EPOCH';
     const index = this.latest.get(transactionalId);
     const transaction = index === undefined ? undefined : this.transactions[index];
-    if (transaction === undefined || transaction.epoch !== epoch) return 'ok'; // nothing sent in this epoch
+    if (transaction === undefined || transaction.epoch !== epoch) return 'INVALID_TXN_STATE'; // nothing sent in this epoch
     if (transaction.status === 'open') {
       transaction.status = commit ? 'committed' : 'aborted';
       return 'ok';

@@ -42,6 +42,21 @@ export interface TransactionalProducer {
   close(): Promise<void>;
 }
 
+/**
+ * The Kafka error code of an error from either implementation (`code` on ours, `type` on
+ * kafkajs's), e.g. 'INVALID_TXN_STATE', 'INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED'.
+ */
+export function kafkaErrorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
+    const record = current as { code?: unknown; type?: unknown; cause?: unknown };
+    if (typeof record.code === 'string') return record.code;
+    if (typeof record.type === 'string') return record.type;
+    current = record.cause;
+  }
+  return undefined;
+}
+
 export interface KafkaClients {
   producer(transactionalId: string): TransactionalProducer;
   /**

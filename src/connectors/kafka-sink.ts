@@ -1,5 +1,5 @@
 import type { Key } from './api.ts';
-import type { KafkaClients, KafkaRecord, TransactionalProducer } from './kafka-api.ts';
+import { kafkaErrorCode, type KafkaClients, type KafkaRecord, type TransactionalProducer } from './kafka-api.ts';
 import { TwoPhaseCommitSink } from './two-phase-commit-sink.ts';
 
 /** One Kafka transaction of the sink, as kept in checkpoints: enough to finish it after a restart. */
@@ -97,6 +97,20 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
     this.forget(transaction);
   }
 
+  /**
+   * Flink's committer outcomes on recovery: INVALID_TXN_STATE means the transaction already
+   * ended or never sent anything: a known reason, dropped (if it had records and was aborted,
+   * that is data loss, and the completed=>committed invariant reports it). Anything else,
+   * fencing included, fails the task, so the restore is retried.
+   */
+  protected override async recoverAndCommit(transaction: KafkaTransaction): Promise<void> {
+    try {
+      await this.options.clients.resumeTransaction(transaction).commitTransaction();
+    } catch (error) {
+      if (kafkaErrorCode(error) !== 'INVALID_TXN_STATE') throw error;
+    }
+  }
+
   /** The restored in-flight transaction: initTransactions on its id fences its producer and aborts it. */
   protected override async recoverAndAbort(transaction: KafkaTransaction): Promise<void> {
     await this.options.clients.producer(transaction.transactionalId).initTransactions();
@@ -180,6 +194,8 @@ export class BuggyKafkaTwoPhaseCommitSink<IN> extends KafkaTwoPhaseCommitSink<IN
   protected override recoverAndCommit(transaction: KafkaTransaction): Promise<void> {
     // BUG restore-aborts-pending: initTransactions on a pre-committed transaction's id aborts it.
     if (this.bug === 'restore-aborts-pending') return this.options.clients.producer(transaction.transactionalId).initTransactions().then(() => undefined);
+    // BUG commit-not-idempotent: recovery commits the same (non-idempotent) way.
+    if (this.bug === 'commit-not-idempotent') return this.commit(transaction);
     return super.recoverAndCommit(transaction);
   }
 

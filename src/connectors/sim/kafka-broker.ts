@@ -11,7 +11,8 @@ import type { IsolationLevel, KafkaRecord } from '../kafka-api.ts';
  * - a produce inside a transaction adds the partition to it (AddPartitionsToTxn);
  * - endTransaction with the current epoch completes it; a retried commit of a transaction
  *   already in CompleteCommit succeeds (what makes recoverAndCommit idempotent), while
- *   commit after abort (or abort after commit) is INVALID_TXN_STATE; an older epoch is
+ *   commit after abort (or abort after commit), or ending one that never sent anything, is
+ *   INVALID_TXN_STATE; an older epoch is
  *   fenced (INVALID_PRODUCER_EPOCH, as 3.9 answers EndTxn);
  * - the broker aborts a transaction open longer than its timeout and bumps the epoch;
  * - read_committed stops at the last stable offset (first offset of the earliest open
@@ -163,7 +164,9 @@ export class SimKafkaBroker {
         this.completeOpen(metadata, commit ? 'commit' : 'abort');
         return;
       case 'Empty':
-        return; // nothing was sent: the client completes such a transaction without the coordinator
+        // Nothing was sent in this epoch. Clients complete such a transaction locally; an EndTxn
+        // that still reaches the coordinator (a resumed handle) is refused, as Kafka 3.9 does.
+        throw this.reject(metadata, epoch, 'INVALID_TXN_STATE', request, `${transactionalId}: ${request} of a transaction with nothing in it (state Empty)`);
       case 'CompleteCommit':
         if (commit) return; // a retried commit: success, nothing changes
         throw this.reject(metadata, epoch, 'INVALID_TXN_STATE', request, `${transactionalId}: abort of a transaction that already committed`);

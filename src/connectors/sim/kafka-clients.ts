@@ -66,6 +66,8 @@ export class SimKafkaClients implements KafkaClients {
 
 class SimTransactionalProducer implements TransactionalProducer {
   private current: TransactionHandle | undefined;
+  /** Whether this transaction reached the broker; a resumed handle is assumed to have. */
+  private sentInTransaction: boolean;
   private readonly connection: string;
 
   constructor(
@@ -76,6 +78,7 @@ class SimTransactionalProducer implements TransactionalProducer {
     private readonly transactionTimeoutMs: number,
   ) {
     this.current = resumed;
+    this.sentInTransaction = resumed !== undefined;
     // One connection per producer object: its calls complete in order, other producers' may interleave.
     this.connection = `kafka-producer-${transactionalId}#${clients.nextConnectionNumber()}`;
   }
@@ -92,10 +95,12 @@ class SimTransactionalProducer implements TransactionalProducer {
 
   beginTransaction(): void {
     this.handle(); // a transaction needs a registered producer
+    this.sentInTransaction = false;
   }
 
   send(topic: string, partition: number, records: readonly KafkaRecord[]): Promise<void> {
     const handle = this.handle();
+    this.sentInTransaction = true;
     return this.scheduler.io(this.connection, `kafka send ${records.length} record(s) to ${topic}/${partition} in ${this.transactionalId}`, () => {
       const broker = this.clients.broker;
       broker.advanceTimeTo(this.scheduler.nowMs);
@@ -110,6 +115,8 @@ class SimTransactionalProducer implements TransactionalProducer {
 
   commitTransaction(): Promise<void> {
     const handle = this.handle();
+    // Like Kafka's clients: a transaction that sent nothing is completed without the coordinator.
+    if (!this.sentInTransaction) return Promise.resolve();
     return this.scheduler.io(this.connection, `kafka commit ${this.transactionalId} (producer ${handle.producerId}, epoch ${handle.epoch})`, () => {
       if (this.clients.takeCommitFailure()) {
         throw new SimulatedIoError(`commit of ${this.transactionalId} failed: connection to the transaction coordinator lost (fault plan)`, 'NETWORK_EXCEPTION');
@@ -122,6 +129,7 @@ class SimTransactionalProducer implements TransactionalProducer {
 
   abortTransaction(): Promise<void> {
     const handle = this.handle();
+    if (!this.sentInTransaction) return Promise.resolve();
     return this.scheduler.io(this.connection, `kafka abort ${this.transactionalId} (producer ${handle.producerId}, epoch ${handle.epoch})`, () => {
       const broker = this.clients.broker;
       broker.advanceTimeTo(this.scheduler.nowMs);

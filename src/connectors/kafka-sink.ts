@@ -23,6 +23,9 @@ export interface KafkaSinkOptions<IN> {
   readonly maxBufferedRecords?: number;
 }
 
+/** Errors after which a recovered transaction can never commit (Flink: "failed with known reason"). */
+const KNOWN_UNCOMMITTABLE = new Set(['INVALID_TXN_STATE', 'INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);
+
 /** Transactional ids probed past the in-flight one before giving up (each probe is one initTransactions). */
 export const MAX_LINGERING_PROBES = 1_000;
 
@@ -98,16 +101,18 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
   }
 
   /**
-   * Flink's committer outcomes on recovery: INVALID_TXN_STATE means the transaction already
-   * ended or never sent anything: a known reason, dropped (if it had records and was aborted,
-   * that is data loss, and the completed=>committed invariant reports it). Anything else,
-   * fencing included, fails the task, so the restore is retried.
+   * Flink's committer outcomes on recovery: INVALID_TXN_STATE (the transaction already ended,
+   * or never sent anything) and fencing (the broker aborted it on timeout, or another producer
+   * took the id over) are known reasons: the transaction can never commit, so it is dropped
+   * rather than retried forever. If it had records that is data loss, and the
+   * completed=>committed invariant reports it. Any other error fails the task, and the restore
+   * is retried.
    */
   protected override async recoverAndCommit(transaction: KafkaTransaction): Promise<void> {
     try {
       await this.options.clients.resumeTransaction(transaction).commitTransaction();
     } catch (error) {
-      if (kafkaErrorCode(error) !== 'INVALID_TXN_STATE') throw error;
+      if (!KNOWN_UNCOMMITTABLE.has(kafkaErrorCode(error) ?? '')) throw error;
     }
   }
 

@@ -38,6 +38,14 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
   if (backend !== 'memory' && backend !== 'fs') throw new Error(`replay: backend must be memory or fs, got ${JSON.stringify(backend)}`);
   const bug = body['bug'];
   if (bug !== undefined && typeof bug !== 'string') throw new Error('replay: bug must be a string when present');
+  const intervalMs = body['checkpointIntervalMs'];
+  if (intervalMs !== undefined && (!Number.isSafeInteger(intervalMs) || (intervalMs as number) < 1)) {
+    throw new Error(`replay: checkpointIntervalMs must be a positive integer, got ${JSON.stringify(intervalMs)}`);
+  }
+  const concurrent = body['maxConcurrentCheckpoints'];
+  if (concurrent !== undefined && (!Number.isSafeInteger(concurrent) || (concurrent as number) < 1)) {
+    throw new Error(`replay: maxConcurrentCheckpoints must be a positive integer, got ${JSON.stringify(concurrent)}`);
+  }
   return {
     scenario,
     size: { partitions: size.partitions, recordsPerPartition: size.recordsPerPartition },
@@ -46,6 +54,8 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
     bug,
     faults: parseFaultPlan(body['faults'], taskCountOf(scenario, size), 'replay'),
     schedule: parseSchedule(body['schedule']),
+    ...(concurrent === undefined ? {} : { maxConcurrentCheckpoints: concurrent as number }),
+    ...(intervalMs === undefined ? {} : { checkpointIntervalMs: intervalMs as number }),
   };
 }
 

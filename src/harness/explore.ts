@@ -51,6 +51,8 @@ export interface ExploreReport {
 }
 
 export const DETERMINISM_PROPERTY = 'determinism';
+/** Checkpoint interval of generated cases with concurrent checkpoints: shorter than a checkpoint takes. */
+export const CONCURRENT_CHECKPOINT_INTERVAL_MS = 12;
 
 /** Fault plans and schedules as data: fewer, earlier, simpler faults and shorter choice lists shrink toward a plainer case. */
 export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number): fc.Arbitrary<CaseSpec> {
@@ -65,6 +67,7 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     'decline-checkpoint': { weight: 1, arbitrary: fc.record({ kind: fc.constant('decline-checkpoint' as const), atStep, task }) },
     'drop-notify': { weight: 2, arbitrary: fc.record({ kind: fc.constant('drop-notify' as const), atStep }) },
     'fail-commit': { weight: 2, arbitrary: fc.record({ kind: fc.constant('fail-commit' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
+    'expire-transactions': { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire-transactions' as const), atStep }) },
   };
   const fault: fc.Arbitrary<Fault> = fc.oneof(...scenario.faultKinds.map((kind) => byKind[kind]));
   return fc.record({
@@ -72,8 +75,12 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     choices: fc.array(fc.nat({ max: 15 }), { maxLength: 48 }),
     // Mostly a random tail (variety over the whole run); shrinks to null, the plain schedule.
     tailSeed: fc.option(fc.nat(), { nil: null, freq: 4 }),
-  }).map(({ faults, choices, tailSeed }) => ({
+    // Concurrent checkpoints where the scenario allows them; shrinks to one at a time.
+    // With a short interval a second checkpoint starts before the first completes.
+    concurrency: scenario.concurrentCheckpoints ? fc.constantFrom(1, 2) : fc.constant(1),
+  }).map(({ faults, choices, tailSeed, concurrency }) => ({
     ...base,
+    ...(concurrency === 1 ? {} : { maxConcurrentCheckpoints: 2, checkpointIntervalMs: CONCURRENT_CHECKPOINT_INTERVAL_MS }),
     faults: [...faults].sort((a, b) => a.atStep - b.atStep),
     schedule: { kind: 'choices' as const, choices, tailSeed },
   }));

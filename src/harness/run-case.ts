@@ -24,6 +24,10 @@ export interface CaseSpec {
   readonly bug: string | undefined;
   readonly faults: FaultPlan;
   readonly schedule: Schedule;
+  /** Checkpoints that may be in flight at once (default 1). */
+  readonly maxConcurrentCheckpoints?: number;
+  /** Virtual ms between checkpoint triggers (default 100). */
+  readonly checkpointIntervalMs?: number;
 }
 
 export interface CaseResult {
@@ -57,7 +61,10 @@ export function jobOptionsFor(scenario: Scenario, spec: CaseSpec): JobOptions {
   if (spec.bug !== undefined && bug === undefined) {
     throw new Error(`scenario ${scenario.name} has no planted bug '${spec.bug}'; known: ${scenario.bugs.map((b) => b.name).join(', ')}`);
   }
-  return { ...DEFAULT_JOB_OPTIONS, mode: spec.mode, backend: spec.backend, ...bug?.jobOptions };
+  return { ...DEFAULT_JOB_OPTIONS, mode: spec.mode, backend: spec.backend, maxConcurrentCheckpoints: spec.maxConcurrentCheckpoints ?? 1,
+    checkpointIntervalMs: spec.checkpointIntervalMs ?? DEFAULT_JOB_OPTIONS.checkpointIntervalMs,
+    ...bug?.jobOptions,
+  };
 }
 
 /** Runs one case on the simulation and judges it with every invariant that applies. */

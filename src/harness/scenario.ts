@@ -51,6 +51,8 @@ export interface Scenario {
   readonly faultKinds: readonly Fault['kind'][];
   /** State backends the suite runs it with (a 2PC sink needs durable checkpoints to survive a coordinator crash). */
   readonly backends: readonly StateBackendKind[];
+  /** Generated cases may run two checkpoints at once. */
+  readonly concurrentCheckpoints?: boolean;
   readonly bugs: readonly PlantedBug[];
   /** Tasks of the built job, so fault plans can name them before building. */
   taskCount(size: ScenarioSize): number;

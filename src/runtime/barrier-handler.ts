@@ -79,7 +79,12 @@ export class BarrierHandler {
   /** An input ended: it will never deliver the pending barrier, so stop waiting for it. */
   onEndOfInput(slot: number): BarrierDecision {
     if (this.ended[slot]) throw new Error(`BarrierHandler: input ${slot} ended twice`);
-    if (this.arrived[slot]) throw new Error(`BarrierHandler: end of input ${slot} behind a blocked barrier`);
+    if (this.arrived[slot]) {
+      // Aligned mode blocks such a channel; unaligned lets it run to its end after the barrier.
+      if (this.mode === 'exactly-once') throw new Error(`BarrierHandler: end of input ${slot} behind a blocked barrier`);
+      this.arrived[slot] = false;
+      this.arrivedCount--;
+    }
     this.ended[slot] = true;
     this.liveCount--;
     if (this.pendingId === 0) return NOTHING;

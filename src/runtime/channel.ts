@@ -77,16 +77,21 @@ export class Channel {
   }
 
   /**
-   * Unaligned checkpoints: the barrier overtakes everything in flight. The records it
-   * overtook stay in front of it logically (its position counts them).
+   * Unaligned checkpoints: the barrier overtakes the records in flight (never an older
+   * barrier). The records it overtook stay in front of it logically (its position counts them).
    */
   pushFront(element: BarrierElement): void {
     if (this.size >= this.slots) {
       throw new Error(`Channel ${this.index}: push into a full channel (capacity ${this.capacity})`);
     }
     this.barrierPositions.set(element.checkpointId, this.recordsPushed);
-    this.head = (this.head - 1 + this.slots) % this.slots;
-    this.buffer[this.head] = element;
+    // Barriers already overtaking sit at the front; the new one goes right behind them.
+    let insertAt = 0;
+    while (insertAt < this.size && this.buffer[(this.head + insertAt) % this.slots]!.kind === ElementKind.Barrier) insertAt++;
+    for (let i = this.size; i > insertAt; i--) {
+      this.buffer[(this.head + i) % this.slots] = this.buffer[(this.head + i - 1) % this.slots];
+    }
+    this.buffer[(this.head + insertAt) % this.slots] = element;
     this.size++;
   }
 

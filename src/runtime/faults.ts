@@ -15,7 +15,9 @@ export type Fault =
   /** The next notify-complete message in flight is lost. */
   | { readonly kind: 'drop-notify'; readonly atStep: number }
   /** The sink's next k transaction commits fail (2PC scenarios). */
-  | { readonly kind: 'fail-commit'; readonly atStep: number; readonly times: number };
+  | { readonly kind: 'fail-commit'; readonly atStep: number; readonly times: number }
+  /** The broker aborts every open transaction now, as if transaction.timeout.ms had passed (2PC scenarios). */
+  | { readonly kind: 'expire-transactions'; readonly atStep: number };
 
 export type FaultPlan = readonly Fault[];
 
@@ -26,6 +28,7 @@ export const FAULT_KINDS = [
   'decline-checkpoint',
   'drop-notify',
   'fail-commit',
+  'expire-transactions',
 ] as const satisfies readonly Fault['kind'][];
 
 /** Validates a fault plan read from a user, a file or a replay token; throws naming the bad entry. */
@@ -62,6 +65,8 @@ export function parseFaultPlan(input: unknown, taskCount: number, source: string
         return { kind: 'expire-checkpoint', atStep: step };
       case 'drop-notify':
         return { kind: 'drop-notify', atStep: step };
+      case 'expire-transactions':
+        return { kind: 'expire-transactions', atStep: step };
       case 'fail-commit': {
         const times = record['times'];
         if (!Number.isSafeInteger(times) || (times as number) < 1) {

@@ -54,6 +54,8 @@ export class RuntimeInvariantError extends Error {
 /** Hooks a scenario's simulated environment exposes to fault plans (e.g. failing commits). */
 export interface EnvironmentFaultHooks {
   failNextCommits?(times: number): void;
+  /** The external system times out every open transaction now. */
+  expireTransactions?(): void;
 }
 
 type ControlMessage =
@@ -743,6 +745,10 @@ export class JobRuntime implements SimWorld {
       tasks,
     };
     this.store.add(completed);
+    // Completing n subsumes every older pending checkpoint: it can never be a restore point now.
+    for (const older of [...this.pending.keys()].filter((id) => id < checkpointId)) {
+      this.abortCheckpoint(older, 'aborted', `Checkpoint ${older} of job ${this.spec.name} subsumed by checkpoint ${checkpointId}`);
+    }
     pending.observation.outcome = 'completed';
     pending.observation.endedAtStep = this.scheduler.step;
     pending.observation.endedAtMs = this.scheduler.nowMs;
@@ -984,6 +990,12 @@ export class JobRuntime implements SimWorld {
         }
         this.environmentHooks.failNextCommits(fault.times);
         return;
+      case 'expire-transactions':
+        if (this.environmentHooks.expireTransactions === undefined) {
+          throw new Error(`fault plan: ${description} needs a scenario whose sink writes transactions`);
+        }
+        this.environmentHooks.expireTransactions();
+        return;
     }
   }
 
@@ -1023,5 +1035,7 @@ export function describeFault(fault: Fault, taskNames: readonly string[]): strin
       return `the next notify-complete message is lost (at step ${fault.atStep})`;
     case 'fail-commit':
       return `the next ${fault.times} transaction commit${fault.times === 1 ? '' : 's'} fail (armed at step ${fault.atStep})`;
+    case 'expire-transactions':
+      return `the broker times out every open transaction at step ${fault.atStep}`;
   }
 }

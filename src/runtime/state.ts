@@ -90,6 +90,10 @@ export class CheckpointStore {
   constructor(readonly backend: StateBackendKind) {}
 
   add(checkpoint: CompletedCheckpoint): void {
+    const latest = this.latest();
+    if (latest !== undefined && latest.checkpointId >= checkpoint.checkpointId) {
+      throw new Error(`CheckpointStore: checkpoint ${checkpoint.checkpointId} completed after checkpoint ${latest.checkpointId}`);
+    }
     if (this.backend === 'memory') {
       this.memoryCompleted.push(checkpoint);
       if (this.memoryCompleted.length > CheckpointStore.RETAINED_CHECKPOINTS) this.memoryCompleted.shift();

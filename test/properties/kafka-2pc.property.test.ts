@@ -19,6 +19,34 @@ describe('kafka-2pc under generated fault plans (crashes, failing commits, lost 
 });
 
 describe('kafka-2pc recovery paths', () => {
+  test('concurrent checkpoints: overlapping checkpoints, subsumed ones, and still exactly-once', async () => {
+    let overlapping = 0;
+    for (let seed = 0; seed < 30; seed++) {
+      const result = await runCase(kafka2pc, {
+        ...base,
+        mode: seed % 2 === 0 ? 'exactly-once' : 'unaligned',
+        faults: [{ kind: 'crash-task', atStep: 60 + seed, task: seed % 4 }],
+        schedule: { kind: 'seed', seed },
+        maxConcurrentCheckpoints: 2,
+        checkpointIntervalMs: 12,
+      });
+      expect(result.violations).toEqual([]);
+      const checkpoints = result.observations.checkpoints;
+      for (let i = 1; i < checkpoints.length; i++) if (checkpoints[i]!.triggeredAtStep < checkpoints[i - 1]!.endedAtStep) overlapping++;
+    }
+    expect(overlapping).toBeGreaterThan(30);
+  });
+
+  test('a broker transaction timeout between pre-commit and commit loses data, and the invariants say so', async () => {
+    // Find the moment a pre-committed transaction is waiting for its notification, then time it out.
+    const probe = await runCase(kafka2pc, { ...base, mode: 'exactly-once', faults: [], schedule: { kind: 'seed', seed: 8 } });
+    const firstCompleted = probe.observations.checkpoints.find((c) => c.outcome === 'completed')!;
+    const result = await runCase(kafka2pc, { ...base, mode: 'exactly-once', faults: [{ kind: 'expire-transactions', atStep: firstCompleted.endedAtStep }], schedule: { kind: 'seed', seed: 8 } });
+    const properties = new Set(result.violations.map((v) => v.property));
+    expect(properties.has('completed-implies-committed') || properties.has('exactly-once')).toBe(true);
+    expect(result.violations.some((v) => v.anomaly === 'lost write')).toBe(true);
+  });
+
   test('a commit that fails twice is retried through failover and restore until it goes through', async () => {
     const result = await runCase(kafka2pc, { ...base, mode: 'exactly-once', faults: [{ kind: 'fail-commit', atStep: 0, times: 2 }], schedule: { kind: 'seed', seed: 4 } });
     expect(result.violations).toEqual([]);

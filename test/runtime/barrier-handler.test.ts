@@ -63,4 +63,11 @@ describe('BarrierHandler, unaligned', () => {
     expect(handler.onBarrier(0, 7)).toEqual({ snapshotId: 0, completedId: 0, abortedId: 0 });
     expect(handler.onEndOfInput(2)).toEqual({ snapshotId: 0, completedId: 7, abortedId: 0 });
   });
+
+  test('an input may end after delivering the barrier while others have not yet', () => {
+    const handler = new BarrierHandler('unaligned', 2);
+    expect(handler.onBarrier(0, 3).snapshotId).toBe(3);
+    expect(handler.onEndOfInput(0)).toEqual({ snapshotId: 0, completedId: 0, abortedId: 0 });
+    expect(handler.onBarrier(1, 3).completedId).toBe(3);
+  });
 });

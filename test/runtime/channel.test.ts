@@ -22,3 +22,15 @@ test('a channel is a bounded FIFO that records barrier positions and end of inpu
   expect(channel.recordsTaken).toBe(2);
   expect(() => channel.take()).toThrow(/empty/);
 });
+
+test('an unaligned barrier overtakes records but never an older barrier', () => {
+  const channel = new Channel(0, 0, 1, 0, 4);
+  channel.push({ kind: ElementKind.Record, key: 1, value: 'a' });
+  channel.pushFront({ kind: ElementKind.Barrier, checkpointId: 1 });
+  channel.push({ kind: ElementKind.Record, key: 1, value: 'b' });
+  channel.pushFront({ kind: ElementKind.Barrier, checkpointId: 2 });
+  const order = channel.inFlight().map((e) => (e.kind === ElementKind.Barrier ? `B${e.checkpointId}` : (e as { value: string }).value));
+  expect(order).toEqual(['B1', 'B2', 'a', 'b']);
+  expect(channel.barrierPositions.get(1)).toBe(1);
+  expect(channel.barrierPositions.get(2)).toBe(2);
+});

@@ -1,9 +1,9 @@
 /**
  * Finding Kafka and Redis for end-to-end runs, and the policy for when there are none.
  *
- * Order: endpoints from the environment (authoritative when set), Testcontainers (when the
- * optional ./testcontainers.ts module exists and a Docker engine answers), local processes
- * (java + Kafka jars, redis-server). The first that supplies services wins.
+ * Order: endpoints from the environment (authoritative when set), Testcontainers (when a
+ * Docker engine answers), local processes (java + Kafka jars, redis-server). The first that
+ * supplies services wins; STREAMCHECK_E2E_PROVIDER=testcontainers|local picks one.
  *
  * STREAMCHECK_E2E:
  *   required  no services is an error (resolveServices throws with every provider's reason)
@@ -12,6 +12,7 @@
  */
 import { endpointsConfigured, endpointsProvider } from './endpoints.ts';
 import { localProvider } from './local.ts';
+import { testcontainersProvider } from './testcontainers.ts';
 import type { RunningServices, ServiceProvider, Unavailable } from './types.ts';
 
 export type { RunningServices, ServiceEndpoints, ServiceProvider, Unavailable } from './types.ts';
@@ -73,42 +74,14 @@ export async function resolveServices(options: ResolveServicesOptions = {}): Pro
   return { unavailable: true, reason };
 }
 
-async function defaultProviders(log: (line: string) => void): Promise<ServiceProvider[]> {
+/** Picks one provider: STREAMCHECK_E2E_PROVIDER=testcontainers|local (CI runs the suite once through each). */
+export const E2E_PROVIDER_ENV = 'STREAMCHECK_E2E_PROVIDER';
+
+async function defaultProviders(_log: (line: string) => void): Promise<ServiceProvider[]> {
   if (endpointsConfigured()) return [endpointsProvider()];
-  const testcontainers = await optionalTestcontainersProvider(log);
-  return testcontainers === undefined ? [localProvider()] : [testcontainers, localProvider()];
-}
-
-/**
- * ./testcontainers.ts is written separately and may be absent; it may export its provider
- * under any name (or as default). Its absence is normal; its failing to load is logged.
- */
-async function optionalTestcontainersProvider(log: (line: string) => void): Promise<ServiceProvider | undefined> {
-  const specifier = './testcontainers.ts';
-  let module: Record<string, unknown>;
-  try {
-    module = (await import(/* @vite-ignore */ specifier)) as Record<string, unknown>;
-  } catch (error) {
-    const { code, message } = error as { code?: string; message?: string };
-    const missing = code === 'ERR_MODULE_NOT_FOUND' || /Cannot find module|Failed to load url|does not exist/i.test(message ?? '');
-    if (!(missing && (message ?? '').includes('testcontainers.ts'))) log(`testcontainers provider failed to load: ${message ?? String(error)}`);
-    return undefined;
-  }
-  // A provider object under any export name, or a factory under the conventional names
-  // (other exported functions are never called: they may start containers).
-  const provider = Object.values(module).find(isProvider);
-  if (provider !== undefined) return provider;
-  for (const factoryName of ['testcontainersProvider', 'createTestcontainersProvider']) {
-    const factory = module[factoryName];
-    if (typeof factory === 'function') {
-      const made: unknown = (factory as () => unknown)();
-      if (isProvider(made)) return made;
-    }
-  }
-  log('testcontainers.ts exports no ServiceProvider; skipping it');
-  return undefined;
-}
-
-function isProvider(value: unknown): value is ServiceProvider {
-  return typeof value === 'object' && value !== null && typeof (value as ServiceProvider).start === 'function' && typeof (value as ServiceProvider).name === 'string';
+  const chosen = (process.env[E2E_PROVIDER_ENV] ?? '').trim();
+  if (chosen === 'testcontainers') return [testcontainersProvider];
+  if (chosen === 'local') return [localProvider()];
+  if (chosen !== '' && chosen !== 'auto') throw new Error(`${E2E_PROVIDER_ENV} must be testcontainers, local or auto; got '${chosen}'`);
+  return [testcontainersProvider, localProvider()];
 }

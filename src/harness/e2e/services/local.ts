@@ -305,7 +305,7 @@ export async function redisAnswersPing(url: string, timeoutMs: number): Promise<
 // --------------------------------------------------------------------------------------------- processes and ports
 
 /** Ports the kernel hands out for 127.0.0.1:0, released right away (a small race we accept: the broker binds within a second). */
-async function freeLoopbackPorts(count: number): Promise<number[]> {
+export async function freeLoopbackPorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from(
       { length: count },

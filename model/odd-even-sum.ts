@@ -45,25 +45,31 @@ export function expectedTotals(input: readonly (readonly number[])[], offsets?: 
  * parity, built once, answer each query in O(partitions) instead of O(records).
  */
 export function prefixTotals(input: readonly (readonly number[])[]): (offsets: readonly number[]) => OddEvenTotals {
-  // prefix[p][i] = [evenSum, evenCount, oddSum, oddCount] over partition p's first i records.
+  // Row i of partition p (4 numbers at 4*i): evenSum, evenCount, oddSum, oddCount over its first i records.
   const prefix = input.map((records) => {
-    const rows: number[][] = [[0, 0, 0, 0]];
-    for (const value of records) {
-      const [evenSum, evenCount, oddSum, oddCount] = rows[rows.length - 1]!;
-      rows.push(value % 2 === 0 ? [evenSum! + value, evenCount! + 1, oddSum!, oddCount!] : [evenSum!, evenCount!, oddSum! + value, oddCount! + 1]);
-    }
+    const rows = new Float64Array(4 * (records.length + 1));
+    records.forEach((value, i) => {
+      const from = 4 * i;
+      const to = from + 4;
+      rows.copyWithin(to, from, to);
+      const column = value % 2 === 0 ? 0 : 2;
+      rows[to + column] = rows[to + column]! + value;
+      rows[to + column + 1] = rows[to + column + 1]! + 1;
+    });
     return rows;
   });
   return (offsets) => {
     if (offsets.length !== input.length) throw new Error(`prefixTotals: expected ${input.length} offsets, got ${offsets.length}`);
     const totals = { even: { sum: 0, count: 0 }, odd: { sum: 0, count: 0 } };
     offsets.forEach((offset, partition) => {
-      const row = prefix[partition]![offset];
-      if (row === undefined) throw new Error(`prefixTotals: offset ${offset} is past the end of partition ${partition}`);
-      totals.even.sum += row[0]!;
-      totals.even.count += row[1]!;
-      totals.odd.sum += row[2]!;
-      totals.odd.count += row[3]!;
+      const rows = prefix[partition]!;
+      if (!Number.isSafeInteger(offset) || offset < 0 || 4 * offset >= rows.length) {
+        throw new Error(`prefixTotals: offset ${offset} is past the end of partition ${partition}`);
+      }
+      totals.even.sum += rows[4 * offset]!;
+      totals.even.count += rows[4 * offset + 1]!;
+      totals.odd.sum += rows[4 * offset + 2]!;
+      totals.odd.count += rows[4 * offset + 3]!;
     });
     return totals;
   };

@@ -31,7 +31,7 @@ const INVARIANTS = [
   'completed-implies-committed',
   'no-lingering-transaction',
 ] as const;
-const DEFAULT_RUNS = 100;
+const DEFAULT_RUNS = 200;
 const DEFAULT_SEED = 1;
 const DEFAULT_MAX_FAULTS = 3;
 const CORPUS_DIRECTORY = fileURLToPath(new URL('../../scenarios/corpus/', import.meta.url));

@@ -112,7 +112,12 @@ export class Scheduler implements StepDriver {
   /** Called before each step; the fault plan hooks in here. */
   beforeStep: ((step: number) => void) | undefined;
 
+  private readonly choices: ChoiceSource;
+  private readonly msPerStep: number;
+
   constructor(readonly options: SchedulerOptions) {
+    this.choices = options.choices;
+    this.msPerStep = options.msPerStep;
     if (!(options.msPerStep > 0)) throw new Error(`Scheduler: msPerStep must be > 0, got ${options.msPerStep}`);
     if (!Number.isSafeInteger(options.maxSteps) || options.maxSteps <= 0) {
       throw new Error(`Scheduler: maxSteps must be a positive integer, got ${options.maxSteps}`);
@@ -224,12 +229,12 @@ export class Scheduler implements StepDriver {
     const total = timerCount + enabledIo.count + enabledWorld.count;
     if (total === 0) return false;
 
-    let choice = this.options.choices.pick(total);
+    let choice = this.choices.pick(total);
     if (!(choice >= 0 && choice < total)) {
       throw new Error(`Scheduler: choice source returned ${choice} for ${total} options`);
     }
     this.step++;
-    this.nowMs += this.options.msPerStep;
+    this.nowMs += this.msPerStep;
     if (choice < timerCount) {
       const timer = this.timers.shift()!;
       this.trace.fold(CODE_TIMER, this.step);

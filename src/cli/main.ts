@@ -9,6 +9,8 @@ import { selftest, type SelftestEntry } from '../harness/selftest.ts';
 import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
 import { UsageError, helpText, parseCli, type ParsedOptions } from './parse.ts';
+import { E2E_BUGS, E2E_SCENARIOS, runE2eCycles, type E2eScenario } from '../harness/e2e/e2e-cycles.ts';
+import { resolveServices } from '../harness/e2e/services/index.ts';
 
 export interface CliIo {
   out(line: string): void;
@@ -50,6 +52,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await replayCommandMain(parsed.positionals, parsed.options, io);
       case 'selftest':
         return await selftestCommand(parsed.options, io);
+      case 'e2e':
+        return await e2eCommand(parsed.options, io);
     }
   } catch (error) {
     if (error instanceof UsageError || isBadInput(error)) {
@@ -240,4 +244,65 @@ async function selftestCommand(options: ParsedOptions, io: CliIo): Promise<numbe
   if (json) io.out(JSON.stringify({ plantedBugs: entries, caught: entries.length - missed.length, missed: missed.length }));
   else io.out(`selftest: ${entries.length - missed.length}/${entries.length} planted bug checks caught`);
   return missed.length === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
+}
+
+const DEFAULT_E2E_RECORDS = 100;
+const E2E_SERVICES_TIMEOUT_MS = 150_000;
+
+async function e2eCommand(options: ParsedOptions, io: CliIo): Promise<number> {
+  const scenario = options.scenario as string | undefined;
+  if (scenario === undefined || !(E2E_SCENARIOS as readonly string[]).includes(scenario)) {
+    throw new UsageError(`e2e: --scenario must be one of ${E2E_SCENARIOS.join(', ')}, got ${scenario === undefined ? 'nothing' : `'${scenario}'`}`);
+  }
+  if (options.cycles === undefined) throw new UsageError('e2e: --cycles N is required');
+  const bug = options.bug as string | undefined;
+  if (bug !== undefined && !(E2E_BUGS as readonly string[]).includes(bug)) throw new UsageError(`e2e: --bug must be one of ${E2E_BUGS.join(', ')}, got '${bug}'`);
+  if (bug !== undefined && scenario !== 'kafka-2pc') throw new UsageError(`e2e: --bug ${bug} applies to kafka-2pc only`);
+  const json = options.json === true;
+  const log = (line: string): void => {
+    if (!json) io.out(line);
+  };
+  const services = await resolveServices({ policy: 'auto', timeoutMs: E2E_SERVICES_TIMEOUT_MS, log: (line) => log(`services: ${line}`) });
+  if ('unavailable' in services) {
+    io.err(`streamcheck e2e: no Kafka/Redis: ${services.reason}`);
+    return EXIT_BAD_INPUT;
+  }
+  try {
+    const cycles = await runE2eCycles({
+      scenario: scenario as E2eScenario,
+      cycles: options.cycles as number,
+      seed: (options.seed as number | undefined) ?? DEFAULT_SEED,
+      recordsPerPartition: (options.records as number | undefined) ?? DEFAULT_E2E_RECORDS,
+      ...(bug === undefined ? {} : { bug: bug as (typeof E2E_BUGS)[number] }),
+      services,
+      log,
+    });
+    const sum = (pick: (c: (typeof cycles)[number]) => number): number => cycles.reduce((total, c) => total + pick(c), 0);
+    const times = cycles.map((c) => c.wallMs).sort((a, b) => a - b);
+    const totals = {
+      scenario,
+      provider: services.provider,
+      cycles: cycles.length,
+      recordsIn: sum((c) => c.recordsIn),
+      recordsOut: sum((c) => c.recordsOut),
+      lost: sum((c) => c.lost),
+      duplicated: sum((c) => c.duplicated),
+      crashes: sum((c) => c.crashes),
+      failedCommits: sum((c) => c.failedCommits),
+      violations: sum((c) => c.violations.length),
+      cycleSecondsP50: Number(((times[Math.floor((times.length - 1) / 2)] ?? 0) / 1000).toFixed(2)),
+      cycleSecondsMax: Number(((times.at(-1) ?? 0) / 1000).toFixed(2)),
+    };
+    if (json) io.out(JSON.stringify({ ...totals, perCycle: cycles }));
+    else {
+      io.out(
+        `e2e ${scenario} on ${services.provider} services: ${totals.cycles} cycles, records in ${totals.recordsIn}, out ${totals.recordsOut}, ` +
+          `lost ${totals.lost}, duplicated ${totals.duplicated}, crashes ${totals.crashes}, failed commits ${totals.failedCommits}, ` +
+          `violations ${totals.violations}; cycle time p50 ${totals.cycleSecondsP50} s, max ${totals.cycleSecondsMax} s`,
+      );
+    }
+    return totals.lost === 0 && totals.duplicated === 0 && totals.violations === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
+  } finally {
+    await services.stop();
+  }
 }

@@ -2,7 +2,7 @@
  * A declarative option table and a pure parser (after vitest's cac.ts / cli-config.ts), so
  * tests can call `parseCli` without spawning a process.
  */
-export type CommandName = 'run' | 'replay' | 'selftest' | 'help';
+export type CommandName = 'run' | 'replay' | 'selftest' | 'e2e' | 'help';
 
 type OptionType =
   | { readonly kind: 'boolean' }
@@ -17,19 +17,20 @@ interface OptionSpec {
 }
 
 export const OPTIONS = {
-  scenario: { type: { kind: 'string' }, commands: ['run'], description: 'scenario to run (see --help for the list)' },
+  scenario: { type: { kind: 'string' }, commands: ['run', 'e2e'], description: 'scenario to run (see --help for the list)' },
+  cycles: { type: { kind: 'integer', min: 1, max: 10_000 }, commands: ['e2e'], description: 'crash/restart cycles against real Kafka and Redis' },
   suite: { type: { kind: 'boolean' }, commands: ['run'], description: 'run every scenario and the regression corpus (the main job)' },
-  seed: { type: { kind: 'integer', min: 0, max: 2 ** 31 - 1 }, commands: ['run', 'selftest'], description: 'fast-check seed; the same seed generates the same cases' },
+  seed: { type: { kind: 'integer', min: 0, max: 2 ** 31 - 1 }, commands: ['run', 'selftest', 'e2e'], description: 'fast-check seed; the same seed generates the same cases' },
   runs: { type: { kind: 'integer', min: 1, max: 1_000_000 }, commands: ['run', 'selftest'], description: 'generated fault plans per scenario (selftest: at most this many per planted bug)' },
   mode: { type: { kind: 'enum', values: ['exactly-once', 'unaligned', 'at-least-once'] }, commands: ['run'], description: 'checkpointing mode: exactly-once (aligned barriers), unaligned, or at-least-once (the negative control)' },
   backend: { type: { kind: 'enum', values: ['memory', 'fs'] }, commands: ['run'], description: 'state backend: memory (lost with the coordinator) or fs (durable)' },
   partitions: { type: { kind: 'integer', min: 1, max: 16 }, commands: ['run'], description: 'source partitions' },
-  records: { type: { kind: 'integer', min: 0, max: 1_000_000 }, commands: ['run'], description: 'records per partition' },
-  bug: { type: { kind: 'string' }, commands: ['run'], description: "build the scenario with one of its planted bugs (see 'selftest')" },
+  records: { type: { kind: 'integer', min: 0, max: 1_000_000 }, commands: ['run', 'e2e'], description: 'records per partition' },
+  bug: { type: { kind: 'string' }, commands: ['run', 'e2e'], description: "build the scenario with one of its planted bugs (see 'selftest')" },
   'max-faults': { type: { kind: 'integer', min: 0, max: 20 }, commands: ['run'], description: 'most faults in one generated plan' },
   timeline: { type: { kind: 'boolean' }, commands: ['replay'], description: 'print every step of the replayed run' },
-  json: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest'], description: 'print one JSON object instead of text' },
-  help: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'help'], description: 'show help' },
+  json: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e'], description: 'print one JSON object instead of text' },
+  help: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'help'], description: 'show help' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -49,7 +50,7 @@ export class UsageError extends Error {
   }
 }
 
-const COMMANDS: readonly CommandName[] = ['run', 'replay', 'selftest', 'help'];
+const COMMANDS: readonly CommandName[] = ['run', 'replay', 'selftest', 'e2e', 'help'];
 
 export function parseCli(argv: readonly string[]): ParsedCli {
   const [first, ...rest] = argv;
@@ -117,6 +118,7 @@ export function helpText(scenarioNames: readonly string[]): string {
     '  run --suite | --scenario NAME   run generated fault plans; exit 0 when every invariant held, 1 with the shrunk counterexample, 2 on bad input',
     '  replay <token>                  re-run exactly the case a failure printed',
     '  selftest                        check that every planted bug is caught and shrunk',
+    '  e2e --scenario NAME --cycles N  crash/restart cycles against real Kafka and Redis (see README: end-to-end)',
     '',
     'Options:',
     ...Object.entries(OPTIONS).map(([name, spec]) => `  --${name.padEnd(12)} ${spec.description} [${spec.commands.join(', ')}]`),

@@ -8,6 +8,8 @@ export interface RedisClient {
   /** Sets every key of the record in one round trip. */
   mset(entries: Record<string, string>): Promise<'OK'>;
   incrby(key: string, increment: number): Promise<number>;
+  /** Deletes the keys; resolves to how many existed. */
+  del(...keys: string[]): Promise<number>;
   /** Every key matching `pattern` (only `prefix*` patterns are supported by the simulation). */
   keys(pattern: string): Promise<string[]>;
 }

@@ -68,6 +68,10 @@ describe('streamcheck CLI', () => {
     expect((await cli('run', '--scenario', 'odd-even-sum', '--seed', 'x')).code).toBe(EXIT_BAD_INPUT);
     expect((await cli('replay', 'odd-even-sum:garbage!')).err).toMatch(/not valid base64url JSON/);
     expect((await cli('run', '--scenario', 'odd-even-sum', '--bug', 'nope')).err).toMatch(/no planted bug 'nope'/);
+    expect((await cli('e2e', '--scenario', 'nope', '--cycles', '1')).err).toMatch(/--scenario must be one of odd-even-sum, kafka-2pc/);
+    expect((await cli('e2e', '--scenario', 'odd-even-sum')).err).toMatch(/--cycles N is required/);
+    expect((await cli('e2e', '--scenario', 'odd-even-sum', '--cycles', '1', '--bug', 'commit-in-snapshot')).err).toMatch(/applies to kafka-2pc only/);
+    expect((await cli('e2e', '--scenario', 'kafka-2pc', '--cycles', '0')).code).toBe(EXIT_BAD_INPUT);
   });
 
   test('selftest --json reports every planted bug caught', async () => {

@@ -58,6 +58,15 @@ class SimRedisClient implements RedisClient {
     });
   }
 
+  del(...keys: string[]): Promise<number> {
+    return this.scheduler.io(this.connection, `redis DEL ${keys.join(' ')}`, () => {
+      let deleted = 0;
+      for (const key of keys) if (this.server.data.delete(key)) deleted++;
+      this.server.commandsApplied++;
+      return deleted;
+    });
+  }
+
   keys(pattern: string): Promise<string[]> {
     if (!pattern.endsWith('*') || pattern.slice(0, -1).includes('*')) {
       return Promise.reject(new Error(`SimRedis KEYS: only 'prefix*' patterns are simulated, got '${pattern}'`));

@@ -1,0 +1,252 @@
+import { randomUUID } from 'node:crypto';
+import seedrandom from 'seedrandom';
+import { oddEvenInput, expectedTotals } from '../../../model/odd-even-sum.ts';
+import { checkExactlyOnceStore, type ParityAccumulator } from '../../../properties/odd-even.ts';
+import { checkCommittedImpliesCompleted } from '../../../properties/two-phase-commit.ts';
+import { checkOddEvenOutputLog, serializeSum } from '../../../scenarios/kafka-2pc.ts';
+import { oddEvenPipeline, oddEvenRedisSink } from '../../../scenarios/odd-even-sum.ts';
+import type { KafkaClients, KafkaRecord, TransactionHandle, TransactionalProducer } from '../../connectors/kafka-api.ts';
+import { KafkaPartitionSource } from '../../connectors/kafka-source.ts';
+import { BuggyKafkaTwoPhaseCommitSink, KafkaTwoPhaseCommitSink, type KafkaSinkOptions } from '../../connectors/kafka-sink.ts';
+import { KafkajsClients } from '../../connectors/real/kafka-clients.ts';
+import { ioredisClient } from '../../connectors/real/ioredis-client.ts';
+import type { BrokerEvent } from '../../connectors/sim/kafka-broker.ts';
+import { DEFAULT_JOB_OPTIONS, JobRuntime } from '../../runtime/job.ts';
+import type { Fault } from '../../runtime/faults.ts';
+import type { Keyed } from '../../runtime/pipeline.ts';
+import type { Violation } from '../scenario.ts';
+import { RealTimeDriver } from './real-time-driver.ts';
+import type { ServiceEndpoints } from './services/types.ts';
+
+export type E2eScenario = 'odd-even-sum' | 'kafka-2pc';
+export const E2E_SCENARIOS: readonly E2eScenario[] = ['odd-even-sum', 'kafka-2pc'];
+export const E2E_BUGS = ['commit-in-snapshot'] as const;
+
+export interface E2eOptions {
+  readonly scenario: E2eScenario;
+  readonly cycles: number;
+  readonly seed: number;
+  readonly recordsPerPartition: number;
+  readonly bug?: (typeof E2E_BUGS)[number];
+  readonly services: ServiceEndpoints;
+  readonly log: (line: string) => void;
+  /** false: no crash and no failing commit (throughput measurements). Default true. */
+  readonly faults?: boolean;
+}
+
+export interface E2eCycleResult {
+  readonly cycle: number;
+  readonly recordsIn: number;
+  readonly recordsOut: number;
+  readonly lost: number;
+  readonly duplicated: number;
+  readonly crashes: number;
+  readonly failedCommits: number;
+  readonly restores: number;
+  readonly checkpointsCompleted: number;
+  readonly outcome: string;
+  readonly violations: readonly Violation[];
+  readonly wallMs: number;
+}
+
+const PARTITIONS = 2;
+/** Wall-clock bounds of one cycle: a run that has not finished by then is a reported failure. */
+const CYCLE_TIMEOUT_MS = 120_000;
+const IDLE_TIMEOUT_MS = 30_000;
+const CHECKPOINT_INTERVAL_MS = 150;
+/** Steps before which no crash is placed (the job must have started) and the span after it. */
+const FIRST_CRASH_STEP = 40;
+const CRASH_STEP_SPAN = 300;
+
+/**
+ * Runs the odd/even job against real Kafka (and Redis) in real time, one bounded job per
+ * cycle on fresh names, each cycle with a crash (and, for kafka-2pc, sometimes failing
+ * commits), then reads back the real outputs and judges them with the simulation's checks.
+ */
+export async function runE2eCycles(options: E2eOptions): Promise<E2eCycleResult[]> {
+  if (!Number.isSafeInteger(options.cycles) || options.cycles < 1) throw new Error(`e2e: cycles must be a positive integer, got ${options.cycles}`);
+  if (!Number.isSafeInteger(options.recordsPerPartition) || options.recordsPerPartition < 1) {
+    throw new Error(`e2e: records per partition must be a positive integer, got ${options.recordsPerPartition}`);
+  }
+  const results: E2eCycleResult[] = [];
+  for (let cycle = 0; cycle < options.cycles; cycle++) {
+    const result = await runCycle(options, cycle);
+    options.log(
+      `cycle ${cycle + 1}/${options.cycles}: ${result.outcome}, in ${result.recordsIn}, out ${result.recordsOut}, lost ${result.lost}, duplicated ${result.duplicated}, ` +
+        `crashes ${result.crashes}, failed commits ${result.failedCommits}, checkpoints ${result.checkpointsCompleted}, ${(result.wallMs / 1000).toFixed(1)} s` +
+        (result.violations.length > 0 ? `; ${result.violations.map((v) => `${v.property}/${v.anomaly}: ${v.message}`).slice(0, 3).join('; ')}` : ''),
+    );
+    results.push(result);
+  }
+  return results;
+}
+
+async function runCycle(options: E2eOptions, cycle: number): Promise<E2eCycleResult> {
+  const startedMs = Date.now();
+  const random = seedrandom.alea(`${options.seed}/${cycle}`);
+  const prefix = `sc-${options.scenario}-${randomUUID().slice(0, 8)}`;
+  const input = oddEvenInput(PARTITIONS, options.recordsPerPartition);
+  const clients = new KafkajsClients({ brokers: [...options.services.kafkaBrokers] });
+  const redis = options.scenario === 'odd-even-sum' ? ioredisClient(options.services.redisUrl) : undefined;
+  const driver = new RealTimeDriver({ seed: options.seed + cycle, timeoutMs: CYCLE_TIMEOUT_MS, idleTimeoutMs: IDLE_TIMEOUT_MS, keepTrace: false });
+  const recording = new RecordingKafkaClients(clients, () => driver.nowMs);
+  try {
+    const inputTopic = `${prefix}-in`;
+    await clients.createTopic(inputTopic, PARTITIONS);
+    const loader = clients.producer(`${prefix}-loader`);
+    await loader.initTransactions();
+    loader.beginTransaction();
+    for (const [partition, numbers] of input.entries()) await loader.send(inputTopic, partition, numbers.map((n) => ({ key: String(n), value: String(n) })));
+    await loader.commitTransaction();
+
+    const outputTopic = `${prefix}-out`;
+    if (options.scenario === 'kafka-2pc') await clients.createTopic(outputTopic, 2);
+    const spec = oddEvenPipeline(
+      `${options.scenario}-e2e`,
+      PARTITIONS,
+      ({ subtaskIndex }) => new KafkaPartitionSource(clients, inputTopic, subtaskIndex, (record) => Number(record.value)),
+      ({ subtaskIndex }) => {
+        if (redis !== undefined) return oddEvenRedisSink(redis, prefix);
+        const sinkOptions: KafkaSinkOptions<Keyed<ParityAccumulator>> = {
+          clients: recording,
+          topic: outputTopic,
+          transactionalIdPrefix: `${prefix}-sink`,
+          subtaskIndex,
+          partitionOf: (element) => element.key as number,
+          serialize: serializeSum,
+        };
+        return options.bug === 'commit-in-snapshot' ? new BuggyKafkaTwoPhaseCommitSink(sinkOptions, 'commit-in-snapshot') : new KafkaTwoPhaseCommitSink(sinkOptions);
+      },
+    );
+    const tasks = PARTITIONS + 2;
+    const faults: Fault[] = options.faults === false ? [] : [{ kind: 'crash-task', atStep: FIRST_CRASH_STEP + Math.floor(random() * CRASH_STEP_SPAN), task: Math.floor(random() * tasks) }];
+    if (options.faults !== false && options.scenario === 'kafka-2pc' && cycle % 2 === 1) faults.push({ kind: 'fail-commit', atStep: FIRST_CRASH_STEP + Math.floor(random() * CRASH_STEP_SPAN), times: 1 });
+    faults.sort((a, b) => a.atStep - b.atStep);
+    const job = new JobRuntime(
+      spec,
+      { ...DEFAULT_JOB_OPTIONS, backend: 'fs', checkpointIntervalMs: CHECKPOINT_INTERVAL_MS, checkpointTimeoutMs: 30_000, restartDelayMs: 100 },
+      driver,
+      faults,
+      { failNextCommits: (times) => recording.failNextCommits(times) },
+    );
+    const observations = await job.run();
+    const violations: Violation[] = [];
+    if (observations.outcome !== 'finished') violations.push({ property: 'liveness', anomaly: observations.outcome, message: observations.failureReason });
+
+    let recordsOut = 0;
+    let lost = 0;
+    let duplicated = 0;
+    if (redis !== undefined) {
+      const keys = await redis.keys(`${prefix}:*`);
+      const store: Record<string, string> = {};
+      for (const key of keys) store[key] = (await redis.get(key)) ?? '';
+      violations.push(...checkExactlyOnceStore(store, input, prefix));
+      const totals = expectedTotals(input);
+      for (const parity of ['even', 'odd'] as const) {
+        const counted = Number(store[`${prefix}:${parity}:count`] ?? 0);
+        recordsOut += counted;
+        lost += Math.max(0, totals[parity].count - counted);
+        duplicated += Math.max(0, counted - totals[parity].count);
+      }
+      await redis.del(...keys); // each cycle's keys are its own; leave none behind
+    } else {
+      const output = await Promise.all([0, 1].map((partition) => clients.read(outputTopic, partition, 0, 'read_committed')));
+      const records = output.map((partition) => partition.map(({ key, value }) => ({ key, value })));
+      violations.push(...checkOddEvenOutputLog(records, input));
+      violations.push(...checkCommittedImpliesCompleted({ observations, brokerEvents: recording.events, openTransactions: [], sinkTasks: [PARTITIONS, PARTITIONS + 1], transactionalIdPrefix: `${prefix}-sink` }));
+      const seen = new Map<number, number>();
+      for (const record of records.flat()) {
+        const last = (JSON.parse(record.value) as ParityAccumulator).last;
+        seen.set(last, (seen.get(last) ?? 0) + 1);
+      }
+      recordsOut = records.flat().length;
+      lost = input.flat().filter((n) => !seen.has(n)).length;
+      duplicated = [...seen.values()].reduce((sum, times) => sum + times - 1, 0);
+    }
+    return {
+      cycle,
+      recordsIn: input.flat().length,
+      recordsOut,
+      lost,
+      duplicated,
+      crashes: observations.faults.filter((f) => f.kind === 'crash-task' || f.kind === 'crash-job').length,
+      failedCommits: recording.failedCommits,
+      restores: observations.restores.length - 1,
+      checkpointsCompleted: observations.checkpoints.filter((c) => c.outcome === 'completed').length,
+      outcome: observations.outcome,
+      violations,
+      wallMs: Date.now() - startedMs,
+    };
+  } finally {
+    await recording.close();
+    await clients.close();
+    await redis?.close();
+  }
+}
+
+/**
+ * KafkaClients that log every successful commit with its time on the run's clock (the
+ * client-side view of the broker's transaction log), count records per transaction, and
+ * fail the next k commits on request (the fail-commit fault) before they reach the broker.
+ */
+class RecordingKafkaClients implements KafkaClients {
+  readonly events: BrokerEvent[] = [];
+  failedCommits = 0;
+  private commitsToFail = 0;
+  private readonly recordsByTransactionalId = new Map<string, number>();
+
+  constructor(
+    private readonly inner: KafkaClients,
+    private readonly nowMs: () => number,
+  ) {}
+
+  failNextCommits(times: number): void {
+    this.commitsToFail += times;
+  }
+
+  producer(transactionalId: string): TransactionalProducer {
+    return this.wrap(this.inner.producer(transactionalId), transactionalId);
+  }
+
+  resumeTransaction(handle: TransactionHandle): TransactionalProducer {
+    return this.wrap(this.inner.resumeTransaction(handle), handle.transactionalId);
+  }
+
+  read(...args: Parameters<KafkaClients['read']>): ReturnType<KafkaClients['read']> {
+    return this.inner.read(...args);
+  }
+
+  createTopic(topic: string, partitions: number): Promise<void> {
+    return this.inner.createTopic(topic, partitions);
+  }
+
+  async close(): Promise<void> {
+    // The wrapped clients are closed by their owner.
+  }
+
+  private wrap(producer: TransactionalProducer, transactionalId: string): TransactionalProducer {
+    const clients = this;
+    return {
+      initTransactions: () => producer.initTransactions(),
+      beginTransaction: () => producer.beginTransaction(),
+      send: async (topic: string, partition: number, records: readonly KafkaRecord[]) => {
+        await producer.send(topic, partition, records);
+        clients.recordsByTransactionalId.set(transactionalId, (clients.recordsByTransactionalId.get(transactionalId) ?? 0) + records.length);
+      },
+      flush: () => producer.flush(),
+      commitTransaction: async () => {
+        if (clients.commitsToFail > 0) {
+          clients.commitsToFail--;
+          clients.failedCommits++;
+          throw new Error(`commit of ${transactionalId} failed: connection to the transaction coordinator lost (fault plan)`);
+        }
+        await producer.commitTransaction();
+        const handle = producer.handle();
+        clients.events.push({ kind: 'commit', transactionalId, producerId: handle.producerId, epoch: handle.epoch, records: clients.recordsByTransactionalId.get(transactionalId) ?? 0, atMs: clients.nowMs() });
+      },
+      abortTransaction: () => producer.abortTransaction(),
+      handle: () => producer.handle(),
+      close: () => producer.close(),
+    };
+  }
+}

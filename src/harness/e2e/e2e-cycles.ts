@@ -54,9 +54,9 @@ const PARTITIONS = 2;
 const CYCLE_TIMEOUT_MS = 120_000;
 const IDLE_TIMEOUT_MS = 30_000;
 const CHECKPOINT_INTERVAL_MS = 150;
-/** Steps before which no crash is placed (the job must have started) and the span after it. */
+/** Steps before which no fault is placed (the job must have started); faults fall within the next 1.5 steps per record, before the job ends. */
 const FIRST_CRASH_STEP = 40;
-const CRASH_STEP_SPAN = 300;
+const CRASH_STEPS_PER_RECORD = 1.5;
 
 /**
  * Runs the odd/even job against real Kafka (and Redis) in real time, one bounded job per
@@ -119,8 +119,9 @@ async function runCycle(options: E2eOptions, cycle: number): Promise<E2eCycleRes
       },
     );
     const tasks = PARTITIONS + 2;
-    const faults: Fault[] = options.faults === false ? [] : [{ kind: 'crash-task', atStep: FIRST_CRASH_STEP + Math.floor(random() * CRASH_STEP_SPAN), task: Math.floor(random() * tasks) }];
-    if (options.faults !== false && options.scenario === 'kafka-2pc' && cycle % 2 === 1) faults.push({ kind: 'fail-commit', atStep: FIRST_CRASH_STEP + Math.floor(random() * CRASH_STEP_SPAN), times: 1 });
+    const faultStepSpan = Math.max(1, Math.floor(CRASH_STEPS_PER_RECORD * input.flat().length));
+    const faults: Fault[] = options.faults === false ? [] : [{ kind: 'crash-task', atStep: FIRST_CRASH_STEP + Math.floor(random() * faultStepSpan), task: Math.floor(random() * tasks) }];
+    if (options.faults !== false && options.scenario === 'kafka-2pc' && cycle % 2 === 1) faults.push({ kind: 'fail-commit', atStep: FIRST_CRASH_STEP + Math.floor(random() * faultStepSpan), times: 1 });
     faults.sort((a, b) => a.atStep - b.atStep);
     const job = new JobRuntime(
       spec,

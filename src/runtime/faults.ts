@@ -17,7 +17,9 @@ export type Fault =
   /** The sink's next k transaction commits fail (2PC scenarios). */
   | { readonly kind: 'fail-commit'; readonly atStep: number; readonly times: number }
   /** The broker aborts every open transaction now, as if transaction.timeout.ms had passed (2PC scenarios). */
-  | { readonly kind: 'expire-transactions'; readonly atStep: number };
+  | { readonly kind: 'expire-transactions'; readonly atStep: number }
+  /** Every connection to an external system is cut now (end-to-end runs, through a TCP proxy). */
+  | { readonly kind: 'cut-connections'; readonly atStep: number };
 
 export type FaultPlan = readonly Fault[];
 
@@ -29,6 +31,7 @@ export const FAULT_KINDS = [
   'drop-notify',
   'fail-commit',
   'expire-transactions',
+  'cut-connections',
 ] as const satisfies readonly Fault['kind'][];
 
 /** Validates a fault plan read from a user, a file or a replay token; throws naming the bad entry. */
@@ -67,6 +70,8 @@ export function parseFaultPlan(input: unknown, taskCount: number, source: string
         return { kind: 'drop-notify', atStep: step };
       case 'expire-transactions':
         return { kind: 'expire-transactions', atStep: step };
+      case 'cut-connections':
+        return { kind: 'cut-connections', atStep: step };
       case 'fail-commit': {
         const times = record['times'];
         if (!Number.isSafeInteger(times) || (times as number) < 1) {

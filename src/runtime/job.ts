@@ -56,6 +56,8 @@ export interface EnvironmentFaultHooks {
   failNextCommits?(times: number): void;
   /** The external system times out every open transaction now. */
   expireTransactions?(): void;
+  /** Every connection to the external systems is cut now. */
+  cutConnections?(): void;
 }
 
 type ControlMessage =
@@ -996,6 +998,12 @@ export class JobRuntime implements SimWorld {
         }
         this.environmentHooks.expireTransactions();
         return;
+      case 'cut-connections':
+        if (this.environmentHooks.cutConnections === undefined) {
+          throw new Error(`fault plan: ${description} needs connections to cut (an end-to-end run through a proxy)`);
+        }
+        this.environmentHooks.cutConnections();
+        return;
     }
   }
 
@@ -1037,5 +1045,7 @@ export function describeFault(fault: Fault, taskNames: readonly string[]): strin
       return `the next ${fault.times} transaction commit${fault.times === 1 ? '' : 's'} fail (armed at step ${fault.atStep})`;
     case 'expire-transactions':
       return `the broker times out every open transaction at step ${fault.atStep}`;
+    case 'cut-connections':
+      return `every connection to the external systems is cut at step ${fault.atStep}`;
   }
 }

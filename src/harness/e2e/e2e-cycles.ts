@@ -15,6 +15,7 @@ import { DEFAULT_JOB_OPTIONS, JobRuntime } from '../../runtime/job.ts';
 import type { Fault } from '../../runtime/faults.ts';
 import type { Keyed } from '../../runtime/pipeline.ts';
 import type { Violation } from '../scenario.ts';
+import { FaultProxy } from './fault-proxy.ts';
 import { RealTimeDriver } from './real-time-driver.ts';
 import type { ServiceEndpoints } from './services/types.ts';
 
@@ -42,6 +43,8 @@ export interface E2eCycleResult {
   readonly duplicated: number;
   readonly crashes: number;
   readonly failedCommits: number;
+  /** Connections cut by the proxy (odd-even-sum, every second cycle). */
+  readonly connectionsCut: number;
   readonly restores: number;
   readonly checkpointsCompleted: number;
   readonly outcome: string;
@@ -73,7 +76,7 @@ export async function runE2eCycles(options: E2eOptions): Promise<E2eCycleResult[
     const result = await runCycle(options, cycle);
     options.log(
       `cycle ${cycle + 1}/${options.cycles}: ${result.outcome}, in ${result.recordsIn}, out ${result.recordsOut}, lost ${result.lost}, duplicated ${result.duplicated}, ` +
-        `crashes ${result.crashes}, failed commits ${result.failedCommits}, checkpoints ${result.checkpointsCompleted}, ${(result.wallMs / 1000).toFixed(1)} s` +
+        `crashes ${result.crashes}, failed commits ${result.failedCommits}, connections cut ${result.connectionsCut}, checkpoints ${result.checkpointsCompleted}, ${(result.wallMs / 1000).toFixed(1)} s` +
         (result.violations.length > 0 ? `; ${result.violations.map((v) => `${v.property}/${v.anomaly}: ${v.message}`).slice(0, 3).join('; ')}` : ''),
     );
     results.push(result);
@@ -87,7 +90,9 @@ async function runCycle(options: E2eOptions, cycle: number): Promise<E2eCycleRes
   const prefix = `sc-${options.scenario}-${randomUUID().slice(0, 8)}`;
   const input = oddEvenInput(PARTITIONS, options.recordsPerPartition);
   const clients = new KafkajsClients({ brokers: [...options.services.kafkaBrokers] });
-  const redis = options.scenario === 'odd-even-sum' ? ioredisClient(options.services.redisUrl) : undefined;
+  // Every second odd-even-sum cycle reaches Redis through a proxy whose connections get cut.
+  const proxy = options.scenario === 'odd-even-sum' && options.faults !== false && cycle % 2 === 1 ? await startRedisProxy(options.services.redisUrl) : undefined;
+  const redis = options.scenario === 'odd-even-sum' ? ioredisClient(proxy === undefined ? options.services.redisUrl : proxy.rewriteUrl(options.services.redisUrl)) : undefined;
   const driver = new RealTimeDriver({ seed: options.seed + cycle, timeoutMs: CYCLE_TIMEOUT_MS, idleTimeoutMs: IDLE_TIMEOUT_MS, keepTrace: false });
   const recording = new RecordingKafkaClients(clients, () => driver.nowMs);
   try {
@@ -121,6 +126,7 @@ async function runCycle(options: E2eOptions, cycle: number): Promise<E2eCycleRes
     const tasks = PARTITIONS + 2;
     const faultStepSpan = Math.max(1, Math.floor(CRASH_STEPS_PER_RECORD * input.flat().length));
     const faults: Fault[] = options.faults === false ? [] : [{ kind: 'crash-task', atStep: FIRST_CRASH_STEP + Math.floor(random() * faultStepSpan), task: Math.floor(random() * tasks) }];
+    if (proxy !== undefined) faults.push({ kind: 'cut-connections', atStep: FIRST_CRASH_STEP + Math.floor(random() * faultStepSpan) });
     if (options.faults !== false && options.scenario === 'kafka-2pc' && cycle % 2 === 1) faults.push({ kind: 'fail-commit', atStep: FIRST_CRASH_STEP + Math.floor(random() * faultStepSpan), times: 1 });
     faults.sort((a, b) => a.atStep - b.atStep);
     const job = new JobRuntime(
@@ -128,7 +134,7 @@ async function runCycle(options: E2eOptions, cycle: number): Promise<E2eCycleRes
       { ...DEFAULT_JOB_OPTIONS, backend: 'fs', checkpointIntervalMs: CHECKPOINT_INTERVAL_MS, checkpointTimeoutMs: 30_000, restartDelayMs: 100 },
       driver,
       faults,
-      { failNextCommits: (times) => recording.failNextCommits(times) },
+      { failNextCommits: (times) => recording.failNextCommits(times), ...(proxy === undefined ? {} : { cutConnections: () => proxy.cut() }) },
     );
     const observations = await job.run();
     const violations: Violation[] = [];
@@ -171,6 +177,7 @@ async function runCycle(options: E2eOptions, cycle: number): Promise<E2eCycleRes
       lost,
       duplicated,
       crashes: observations.faults.filter((f) => f.kind === 'crash-task' || f.kind === 'crash-job').length,
+      connectionsCut: proxy?.cutConnections ?? 0,
       failedCommits: recording.failedCommits,
       restores: observations.restores.length - 1,
       checkpointsCompleted: observations.checkpoints.filter((c) => c.outcome === 'completed').length,
@@ -182,6 +189,7 @@ async function runCycle(options: E2eOptions, cycle: number): Promise<E2eCycleRes
     await recording.close();
     await clients.close();
     await redis?.close();
+    await proxy?.close();
   }
 }
 
@@ -250,4 +258,9 @@ class RecordingKafkaClients implements KafkaClients {
       close: () => producer.close(),
     };
   }
+}
+
+async function startRedisProxy(redisUrl: string): Promise<FaultProxy> {
+  const url = new URL(redisUrl);
+  return FaultProxy.start(url.hostname === 'localhost' ? '127.0.0.1' : url.hostname, Number(url.port || 6379));
 }

@@ -3,39 +3,21 @@
  * Kafka and Redis, judged with the same checks as the simulation, and the planted bug
  * "commit in snapshotState" caught on the real broker.
  */
-import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { runE2eCycles, type E2eOptions } from '../../src/harness/e2e/e2e-cycles.ts';
-import { e2ePolicy, resolveServices } from '../../src/harness/e2e/services/index.ts';
+import { e2ePolicy } from '../../src/harness/e2e/services/index.ts';
 import type { RunningServices } from '../../src/harness/e2e/services/types.ts';
+import { useServices } from './services-fixture.ts';
 
-const SERVICES_START_TIMEOUT_MS = 150_000;
 const CYCLES_TEST_TIMEOUT_MS = 120_000;
 const policy = e2ePolicy();
-let services: RunningServices | undefined;
-let unavailableReason = 'services not resolved';
-
-function need(ctx: TestContext): RunningServices {
-  if (services === undefined) return ctx.skip(unavailableReason);
-  return services;
-}
 
 function options(running: RunningServices, overrides: Partial<E2eOptions> & Pick<E2eOptions, 'scenario'>): E2eOptions {
   return { cycles: 3, seed: 7, recordsPerPartition: 60, services: running, log: (line) => console.log(`[e2e] ${line}`), ...overrides };
 }
 
 describe.skipIf(policy === 'off')('crash/restart cycles on real Kafka and Redis', () => {
-  beforeAll(async () => {
-    const result = await resolveServices({ timeoutMs: SERVICES_START_TIMEOUT_MS - 10_000 });
-    if ('unavailable' in result) {
-      unavailableReason = `no Kafka/Redis for e2e tests (STREAMCHECK_E2E=${policy}): ${result.reason}`;
-      return;
-    }
-    services = result;
-  }, SERVICES_START_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await services?.stop();
-  }, 30_000);
+  const { need } = useServices();
 
   test('odd-even-sum into Redis: every cycle crashes (one also loses its Redis connections), restarts from its checkpoint, and ends exactly-once', async (ctx) => {
     const cycles = await runE2eCycles(options(need(ctx), { scenario: 'odd-even-sum' }));

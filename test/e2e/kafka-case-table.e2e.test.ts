@@ -5,14 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, test, type TestContext } from 'vitest';
+import { describe, test } from 'vitest';
 import { TRANSACTION_CASES, runTransactionCase, type TransactionCaseDriver } from '../../scenarios/kafka-transaction-cases.ts';
 import { kafkaErrorCode } from '../../src/connectors/kafka-api.ts';
 import { KafkajsClients } from '../../src/connectors/real/kafka-clients.ts';
-import { e2ePolicy, resolveServices } from '../../src/harness/e2e/services/index.ts';
-import type { RunningServices } from '../../src/harness/e2e/services/types.ts';
+import { e2ePolicy } from '../../src/harness/e2e/services/index.ts';
+import { useServices } from './services-fixture.ts';
 
-const SERVICES_START_TIMEOUT_MS = 150_000;
 const TEST_TIMEOUT_MS = 60_000;
 /** Short, so the timeout case is quick; the local broker checks for timed-out transactions every 500 ms. */
 const TRANSACTION_TIMEOUT_MS = 1_500;
@@ -20,14 +19,10 @@ const TRANSACTION_TIMEOUT_MS = 1_500;
 const TIMEOUT_WAIT_MS = Number(process.env['STREAMCHECK_TXN_TIMEOUT_WAIT_MS'] ?? TRANSACTION_TIMEOUT_MS + 2_500);
 
 const policy = e2ePolicy();
-let services: RunningServices | undefined;
 let clients: KafkajsClients | undefined;
-let unavailableReason = 'services not resolved';
 
-function driverFor(ctx: TestContext): TransactionCaseDriver {
-  if (clients === undefined) return ctx.skip(unavailableReason);
+function driverFor(real: KafkajsClients): TransactionCaseDriver & { ensureTopic: () => Promise<void> } {
   const topic = `cases-${randomUUID().slice(0, 8)}`;
-  const real = clients;
   let created: Promise<void> | undefined;
   const ensureTopic = (): Promise<void> => (created ??= real.createTopic(topic, 2));
   return {
@@ -49,28 +44,21 @@ function driverFor(ctx: TestContext): TransactionCaseDriver {
       return undefined;
     },
     ensureTopic,
-  } as TransactionCaseDriver & { ensureTopic: () => Promise<void> };
+  };
 }
 
 describe.skipIf(policy === 'off')('Kafka transaction case table on a real broker', () => {
-  beforeAll(async () => {
-    const result = await resolveServices({ timeoutMs: SERVICES_START_TIMEOUT_MS - 10_000 });
-    if ('unavailable' in result) {
-      unavailableReason = `no Kafka for e2e tests (STREAMCHECK_E2E=${policy}): ${result.reason}`;
-      return;
-    }
-    services = result;
-    clients = new KafkajsClients({ brokers: services.kafkaBrokers, transactionTimeoutMs: TRANSACTION_TIMEOUT_MS });
-  }, SERVICES_START_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await clients?.close();
-    await services?.stop();
-  }, 30_000);
+  const { need } = useServices(
+    (services) => {
+      clients = new KafkajsClients({ brokers: services.kafkaBrokers, transactionTimeoutMs: TRANSACTION_TIMEOUT_MS });
+    },
+    async () => clients?.close(),
+  );
 
   for (const testCase of TRANSACTION_CASES) {
     test(testCase.name, async (ctx) => {
-      const driver = driverFor(ctx) as TransactionCaseDriver & { ensureTopic: () => Promise<void> };
+      need(ctx);
+      const driver = driverFor(clients!);
       await driver.ensureTopic();
       await runTransactionCase(testCase, driver);
     }, TEST_TIMEOUT_MS);

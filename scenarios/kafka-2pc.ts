@@ -51,7 +51,7 @@ export const kafka2pc: Scenario = {
   defaultSize: { partitions: 2, recordsPerPartition: 30 },
   // Not 'expire-transactions': no sink survives a transaction timeout shorter than a checkpoint
   // (Kafka aborts pre-committed data); a test shows the invariants catching that loss.
-  faultKinds: ['crash-task', 'crash-job', 'fail-commit', 'drop-notify', 'expire-checkpoint', 'decline-checkpoint'],
+  faultKinds: ['crash-task', 'crash-job', 'fail-commit', 'drop-notify', 'fail-abort', 'expire-checkpoint', 'decline-checkpoint'],
   // A memory backend loses completed checkpoints with the coordinator; the committed output then gets written again.
   backends: ['fs'],
   concurrentCheckpoints: true,
@@ -101,6 +101,7 @@ export const kafka2pc: Scenario = {
       pipeline: spec,
       environmentHooks: {
         failNextCommits: (times) => clients.failNextCommits(times),
+        failNextAborts: (times) => clients.failNextAborts(times),
         expireTransactions: () => {
           broker.advanceTimeTo(scheduler.nowMs);
           broker.expireOpenTransactions();
@@ -118,7 +119,12 @@ export const kafka2pc: Scenario = {
       },
       output: () => {
         const output = committedOutput();
-        return { committedRecords: output.map((records) => records.length), lastValues: output.map((records) => records.at(-1)?.value ?? null), failedCommits: clients.failedCommits };
+        return {
+          committedRecords: output.map((records) => records.length),
+          lastValues: output.map((records) => records.at(-1)?.value ?? null),
+          failedCommits: clients.failedCommits,
+          failedAborts: clients.failedAborts,
+        };
       },
     };
   },

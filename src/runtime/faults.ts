@@ -18,6 +18,8 @@ export type Fault =
   | { readonly kind: 'fail-commit'; readonly atStep: number; readonly times: number }
   /** The broker aborts every open transaction now, as if transaction.timeout.ms had passed (2PC scenarios). */
   | { readonly kind: 'expire-transactions'; readonly atStep: number }
+  /** The next k aborts fail: an abortTransaction, or an initTransactions that would abort an open transaction (2PC scenarios). */
+  | { readonly kind: 'fail-abort'; readonly atStep: number; readonly times: number }
   /** Every connection to an external system is cut now (end-to-end runs, through a TCP proxy). */
   | { readonly kind: 'cut-connections'; readonly atStep: number };
 
@@ -31,6 +33,7 @@ export const FAULT_KINDS = [
   'drop-notify',
   'fail-commit',
   'expire-transactions',
+  'fail-abort',
   'cut-connections',
 ] as const satisfies readonly Fault['kind'][];
 
@@ -72,12 +75,13 @@ export function parseFaultPlan(input: unknown, taskCount: number, source: string
         return { kind: 'expire-transactions', atStep: step };
       case 'cut-connections':
         return { kind: 'cut-connections', atStep: step };
+      case 'fail-abort':
       case 'fail-commit': {
         const times = record['times'];
         if (!Number.isSafeInteger(times) || (times as number) < 1) {
           throw new Error(`${where}: times must be a positive integer, got ${JSON.stringify(times)}`);
         }
-        return { kind: 'fail-commit', atStep: step, times: times as number };
+        return { kind: kind as 'fail-commit' | 'fail-abort', atStep: step, times: times as number };
       }
     }
   });

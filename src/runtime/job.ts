@@ -58,6 +58,7 @@ export interface EnvironmentFaultHooks {
   expireTransactions?(): void;
   /** Every connection to the external systems is cut now. */
   cutConnections?(): void;
+  failNextAborts?(times: number): void;
 }
 
 type ControlMessage =
@@ -998,6 +999,12 @@ export class JobRuntime implements SimWorld {
         }
         this.environmentHooks.expireTransactions();
         return;
+      case 'fail-abort':
+        if (this.environmentHooks.failNextAborts === undefined) {
+          throw new Error(`fault plan: ${description} needs a scenario whose sink aborts transactions`);
+        }
+        this.environmentHooks.failNextAborts(fault.times);
+        return;
       case 'cut-connections':
         if (this.environmentHooks.cutConnections === undefined) {
           throw new Error(`fault plan: ${description} needs connections to cut (an end-to-end run through a proxy)`);
@@ -1045,6 +1052,8 @@ export function describeFault(fault: Fault, taskNames: readonly string[]): strin
       return `the next ${fault.times} transaction commit${fault.times === 1 ? '' : 's'} fail (armed at step ${fault.atStep})`;
     case 'expire-transactions':
       return `the broker times out every open transaction at step ${fault.atStep}`;
+    case 'fail-abort':
+      return `the next ${fault.times} transaction abort${fault.times === 1 ? '' : 's'} fail (armed at step ${fault.atStep})`;
     case 'cut-connections':
       return `every connection to the external systems is cut at step ${fault.atStep}`;
   }

@@ -54,6 +54,24 @@ describe('kafka-2pc recovery paths', () => {
     expect(result.observations.restores.length).toBeGreaterThanOrEqual(2);
   });
 
+  test('an abort that fails during recovery fails the recovery, and the next one gets through', async () => {
+    let failedAborts = 0;
+    for (let seed = 0; seed < 20; seed++) {
+      const crashAt = 80 + 7 * seed;
+      const result = await runCase(kafka2pc, {
+        ...base,
+        mode: 'exactly-once',
+        // Armed just before a crash: the restore's abort of the in-flight transaction is the next abort.
+        faults: [{ kind: 'fail-abort', atStep: crashAt - 1, times: 1 }, { kind: 'crash-task', atStep: crashAt, task: 2 }],
+        schedule: { kind: 'seed', seed },
+      });
+      expect(result.violations).toEqual([]);
+      failedAborts += (result.output as { failedAborts: number }).failedAborts;
+    }
+    // Only an in-flight transaction that already sent records is open at the broker and needs an abort.
+    expect(failedAborts).toBeGreaterThan(0);
+  });
+
   test('a lost notify-complete leaves the transaction pending until a later checkpoint commits it', async () => {
     const result = await runCase(kafka2pc, { ...base, mode: 'exactly-once', faults: [{ kind: 'drop-notify', atStep: 0 }], schedule: { kind: 'seed', seed: 5 } }, { keepTrace: true });
     expect(result.violations).toEqual([]);

@@ -28,6 +28,23 @@ export class SimKafkaClients implements KafkaClients {
     this.commitsToFail += times;
   }
 
+  private abortsToFail = 0;
+  /** Aborts that failed on purpose. */
+  failedAborts = 0;
+
+  failNextAborts(times: number): void {
+    if (!Number.isSafeInteger(times) || times < 1) throw new Error(`SimKafkaClients.failNextAborts: times must be a positive integer, got ${times}`);
+    this.abortsToFail += times;
+  }
+
+  /** Consumed by an abort about to be applied: true when it must fail. */
+  takeAbortFailure(): boolean {
+    if (this.abortsToFail === 0) return false;
+    this.abortsToFail--;
+    this.failedAborts++;
+    return true;
+  }
+
   private connections = 0;
 
   nextConnectionNumber(): number {
@@ -87,6 +104,11 @@ class SimTransactionalProducer implements TransactionalProducer {
     return this.scheduler.io(this.connection, `kafka initTransactions ${this.transactionalId}`, () => {
       const broker = this.clients.broker;
       broker.advanceTimeTo(this.scheduler.nowMs);
+      // An init that would abort an open transaction is an abort, and may be made to fail.
+      const open = broker.listTransactions().some((t) => t.transactionalId === this.transactionalId && t.state === 'Ongoing');
+      if (open && this.clients.takeAbortFailure()) {
+        throw new SimulatedIoError(`initTransactions of ${this.transactionalId} failed while aborting its open transaction (fault plan)`, 'NETWORK_EXCEPTION');
+      }
       const { producerId, epoch } = broker.initProducerId(this.transactionalId, this.transactionTimeoutMs, this.scheduler.nowMs);
       this.current = { transactionalId: this.transactionalId, producerId, epoch };
       return this.current;
@@ -131,6 +153,9 @@ class SimTransactionalProducer implements TransactionalProducer {
     const handle = this.handle();
     if (!this.sentInTransaction) return Promise.resolve();
     return this.scheduler.io(this.connection, `kafka abort ${this.transactionalId} (producer ${handle.producerId}, epoch ${handle.epoch})`, () => {
+      if (this.clients.takeAbortFailure()) {
+        throw new SimulatedIoError(`abort of ${this.transactionalId} failed: connection to the transaction coordinator lost (fault plan)`, 'NETWORK_EXCEPTION');
+      }
       const broker = this.clients.broker;
       broker.advanceTimeTo(this.scheduler.nowMs);
       broker.endTransaction(this.transactionalId, handle.producerId, handle.epoch, false, this.scheduler.nowMs);

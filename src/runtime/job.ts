@@ -988,30 +988,21 @@ export class JobRuntime implements SimWorld {
         return;
       }
       case 'fail-commit':
-        if (this.environmentHooks.failNextCommits === undefined) {
-          throw new Error(`fault plan: ${description} needs a scenario whose sink commits transactions`);
-        }
-        this.environmentHooks.failNextCommits(fault.times);
-        return;
-      case 'expire-transactions':
-        if (this.environmentHooks.expireTransactions === undefined) {
-          throw new Error(`fault plan: ${description} needs a scenario whose sink writes transactions`);
-        }
-        this.environmentHooks.expireTransactions();
-        return;
+        return this.environmentHook('failNextCommits', description)(fault.times);
       case 'fail-abort':
-        if (this.environmentHooks.failNextAborts === undefined) {
-          throw new Error(`fault plan: ${description} needs a scenario whose sink aborts transactions`);
-        }
-        this.environmentHooks.failNextAborts(fault.times);
-        return;
+        return this.environmentHook('failNextAborts', description)(fault.times);
+      case 'expire-transactions':
+        return this.environmentHook('expireTransactions', description)();
       case 'cut-connections':
-        if (this.environmentHooks.cutConnections === undefined) {
-          throw new Error(`fault plan: ${description} needs connections to cut (an end-to-end run through a proxy)`);
-        }
-        this.environmentHooks.cutConnections();
-        return;
+        return this.environmentHook('cutConnections', description)();
     }
+  }
+
+  /** The scenario's hook for an external-system fault; a plan naming a fault the scenario cannot inject is bad input. */
+  private environmentHook<K extends keyof EnvironmentFaultHooks>(name: K, description: string): NonNullable<EnvironmentFaultHooks[K]> {
+    const hook = this.environmentHooks[name];
+    if (hook === undefined) throw new Error(`fault plan: '${description}' cannot be injected into ${this.spec.name}: its environment has no ${name}`);
+    return hook.bind(this.environmentHooks) as NonNullable<EnvironmentFaultHooks[K]>;
   }
 
   /** The fault-injection point: what the job was doing when a fault fired. */

@@ -12,10 +12,32 @@ export const SIM_TRANSACTION_TIMEOUT_MS = 60_000;
  * by the fault plan (`failNextCommits`): the request never reaches the broker and the call
  * rejects, as a lost connection or a coordinator error would.
  */
+/** Fails the next `armed` calls of one kind (the fail-commit and fail-abort faults). */
+class FailureBudget {
+  private armed = 0;
+  /** Calls that failed on purpose, for reports and tests. */
+  failed = 0;
+
+  constructor(private readonly name: string) {}
+
+  arm(times: number): void {
+    if (!Number.isSafeInteger(times) || times < 1) throw new Error(`SimKafkaClients.${this.name}: times must be a positive integer, got ${times}`);
+    this.armed += times;
+  }
+
+  /** Consumed by a call about to be applied: true when it must fail. */
+  take(): boolean {
+    if (this.armed === 0) return false;
+    this.armed--;
+    this.failed++;
+    return true;
+  }
+}
+
 export class SimKafkaClients implements KafkaClients {
-  private commitsToFail = 0;
-  /** Commits that failed on purpose, for reports and tests. */
-  failedCommits = 0;
+  readonly commitFailures = new FailureBudget('failNextCommits');
+  readonly abortFailures = new FailureBudget('failNextAborts');
+  private connections = 0;
 
   constructor(
     readonly broker: SimKafkaBroker,
@@ -24,39 +46,23 @@ export class SimKafkaClients implements KafkaClients {
   ) {}
 
   failNextCommits(times: number): void {
-    if (!Number.isSafeInteger(times) || times < 1) throw new Error(`SimKafkaClients.failNextCommits: times must be a positive integer, got ${times}`);
-    this.commitsToFail += times;
+    this.commitFailures.arm(times);
   }
-
-  private abortsToFail = 0;
-  /** Aborts that failed on purpose. */
-  failedAborts = 0;
 
   failNextAborts(times: number): void {
-    if (!Number.isSafeInteger(times) || times < 1) throw new Error(`SimKafkaClients.failNextAborts: times must be a positive integer, got ${times}`);
-    this.abortsToFail += times;
+    this.abortFailures.arm(times);
   }
 
-  /** Consumed by an abort about to be applied: true when it must fail. */
-  takeAbortFailure(): boolean {
-    if (this.abortsToFail === 0) return false;
-    this.abortsToFail--;
-    this.failedAborts++;
-    return true;
+  get failedCommits(): number {
+    return this.commitFailures.failed;
   }
 
-  private connections = 0;
+  get failedAborts(): number {
+    return this.abortFailures.failed;
+  }
 
   nextConnectionNumber(): number {
     return this.connections++;
-  }
-
-  /** Consumed by a commit about to be applied: true when this commit must fail. */
-  takeCommitFailure(): boolean {
-    if (this.commitsToFail === 0) return false;
-    this.commitsToFail--;
-    this.failedCommits++;
-    return true;
   }
 
   producer(transactionalId: string): TransactionalProducer {
@@ -106,7 +112,7 @@ class SimTransactionalProducer implements TransactionalProducer {
       broker.advanceTimeTo(this.scheduler.nowMs);
       // An init that would abort an open transaction is an abort, and may be made to fail.
       const open = broker.listTransactions().some((t) => t.transactionalId === this.transactionalId && t.state === 'Ongoing');
-      if (open && this.clients.takeAbortFailure()) {
+      if (open && this.clients.abortFailures.take()) {
         throw new SimulatedIoError(`initTransactions of ${this.transactionalId} failed while aborting its open transaction (fault plan)`, 'NETWORK_EXCEPTION');
       }
       const { producerId, epoch } = broker.initProducerId(this.transactionalId, this.transactionTimeoutMs, this.scheduler.nowMs);
@@ -140,7 +146,7 @@ class SimTransactionalProducer implements TransactionalProducer {
     // Like Kafka's clients: a transaction that sent nothing is completed without the coordinator.
     if (!this.sentInTransaction) return Promise.resolve();
     return this.scheduler.io(this.connection, `kafka commit ${this.transactionalId} (producer ${handle.producerId}, epoch ${handle.epoch})`, () => {
-      if (this.clients.takeCommitFailure()) {
+      if (this.clients.commitFailures.take()) {
         throw new SimulatedIoError(`commit of ${this.transactionalId} failed: connection to the transaction coordinator lost (fault plan)`, 'NETWORK_EXCEPTION');
       }
       const broker = this.clients.broker;
@@ -153,7 +159,7 @@ class SimTransactionalProducer implements TransactionalProducer {
     const handle = this.handle();
     if (!this.sentInTransaction) return Promise.resolve();
     return this.scheduler.io(this.connection, `kafka abort ${this.transactionalId} (producer ${handle.producerId}, epoch ${handle.epoch})`, () => {
-      if (this.clients.takeAbortFailure()) {
+      if (this.clients.abortFailures.take()) {
         throw new SimulatedIoError(`abort of ${this.transactionalId} failed: connection to the transaction coordinator lost (fault plan)`, 'NETWORK_EXCEPTION');
       }
       const broker = this.clients.broker;

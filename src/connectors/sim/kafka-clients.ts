@@ -6,12 +6,6 @@ import type { SimKafkaBroker } from './kafka-broker.ts';
 /** Broker-side transaction timeout the simulated producers register with (Kafka's default is 60 s). */
 export const SIM_TRANSACTION_TIMEOUT_MS = 60_000;
 
-/**
- * `KafkaClients` over the simulated broker: every call is a simulated I/O step, completed
- * when the scheduler says so, in order per producer connection. Commits can be made to fail
- * by the fault plan (`failNextCommits`): the request never reaches the broker and the call
- * rejects, as a lost connection or a coordinator error would.
- */
 /** Fails the next `armed` calls of one kind (the fail-commit and fail-abort faults). */
 class FailureBudget {
   private armed = 0;
@@ -34,6 +28,12 @@ class FailureBudget {
   }
 }
 
+/**
+ * `KafkaClients` over the simulated broker: every call is a simulated I/O step, completed
+ * when the scheduler says so, in order per producer connection. Commits can be made to fail
+ * by the fault plan (`failNextCommits`, and aborts by `failNextAborts`): the request never reaches the broker and the call
+ * rejects, as a lost connection or a coordinator error would.
+ */
 export class SimKafkaClients implements KafkaClients {
   readonly commitFailures = new FailureBudget('failNextCommits');
   readonly abortFailures = new FailureBudget('failNextAborts');

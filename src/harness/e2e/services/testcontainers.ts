@@ -100,7 +100,7 @@ export const testcontainersProvider: ServiceProvider = {
       const redis = await new RedisContainer(redisImage).withStartupTimeout(timeoutMs).start();
       started.push(redis);
       const redisUrl = `redis://${redis.getHost()}:${redis.getMappedPort(6379)}/0`;
-      if (!(await redisAnswersPing(redisUrl, 5_000))) throw new Error(`Redis container ${redisImage} does not answer PING on ${redisUrl} (protected mode?)`);
+      if (!(await redisAnswersPing(redisUrl, 5_000))) throw new Error(`Redis container ${redisImage} does not answer PING on ${redisUrl} (protected mode on in the image, or the engine publishes ports elsewhere than that host: set TESTCONTAINERS_HOST_OVERRIDE)`);
 
       const [hostPort] = await freeLoopbackPorts(1);
       const kafka = await new GenericContainer(kafkaImage)

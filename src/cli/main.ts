@@ -145,6 +145,7 @@ async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
         faultsInjected: total.faultsInjected,
         faultPointsReached: total.faultPointsReached,
         faultsNotReached: total.faultsNotReached,
+        faultPointsNeverReached: [...new Set(total.faultPointsNeverReached)].filter((point) => total.faultPointsReached[point] === undefined),
         invariantsChecked: INVARIANTS,
         corpus: corpusResults.map((r) => ({ name: r.name, passed: r.passed })),
         ...(total.runs === 1 ? { traceHash: total.lastTraceHash } : {}),
@@ -186,7 +187,7 @@ async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
 }
 
 function sumStats(all: readonly ExploreStats[]): ExploreStats {
-  const total: ExploreStats = { runs: 0, checkpointsCompleted: 0, crashesInjected: 0, faultsInjected: 0, restores: 0, faultPointsReached: {}, faultsNotReached: 0, steps: 0, lastTraceHash: '' };
+  const total: ExploreStats = { runs: 0, checkpointsCompleted: 0, crashesInjected: 0, faultsInjected: 0, restores: 0, faultPointsReached: {}, faultsNotReached: 0, faultPointsNeverReached: [], steps: 0, lastTraceHash: '' };
   for (const stats of all) {
     total.runs += stats.runs;
     total.checkpointsCompleted += stats.checkpointsCompleted;
@@ -197,6 +198,7 @@ function sumStats(all: readonly ExploreStats[]): ExploreStats {
     total.steps += stats.steps;
     total.lastTraceHash = stats.lastTraceHash;
     for (const [point, count] of Object.entries(stats.faultPointsReached)) total.faultPointsReached[point] = (total.faultPointsReached[point] ?? 0) + count;
+    total.faultPointsNeverReached.push(...stats.faultPointsNeverReached);
   }
   return total;
 }

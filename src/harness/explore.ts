@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
 import type { Fault } from '../runtime/faults.ts';
+import { FAULT_SITUATIONS } from '../runtime/job.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
 import { encodeCase } from './case-token.ts';
 import { runCase, typicalRunSteps, type CaseResult, type CaseSpec } from './run-case.ts';
@@ -32,6 +33,8 @@ export interface ExploreStats {
   faultPointsReached: Record<string, number>;
   /** Faults whose step the run never reached. */
   faultsNotReached: number;
+  /** Fault-injection points (kind @ situation) of the scenario that no generated fault reached. */
+  faultPointsNeverReached: string[];
   steps: number;
   /** Trace hash of the last generated run (with a single run: that run's). */
   lastTraceHash: string;
@@ -89,7 +92,7 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
 }
 
 function emptyStats(): ExploreStats {
-  return { runs: 0, checkpointsCompleted: 0, crashesInjected: 0, faultsInjected: 0, restores: 0, faultPointsReached: {}, faultsNotReached: 0, steps: 0, lastTraceHash: '' };
+  return { runs: 0, checkpointsCompleted: 0, crashesInjected: 0, faultsInjected: 0, restores: 0, faultPointsReached: {}, faultsNotReached: 0, faultPointsNeverReached: [], steps: 0, lastTraceHash: '' };
 }
 
 function accumulate(stats: ExploreStats, result: CaseResult): void {
@@ -152,6 +155,7 @@ export async function explore(scenario: Scenario, options: ExploreOptions): Prom
     numRuns: options.runs,
     seed: options.seed,
   });
+  stats.faultPointsNeverReached = scenario.faultKinds.flatMap((kind) => FAULT_SITUATIONS.map((situation) => `${kind} @ ${situation}`)).filter((point) => stats.faultPointsReached[point] === undefined);
   if (!details.failed || details.counterexample === null) return { stats, counterexample: undefined };
   const [shrunk] = details.counterexample;
   let result: CaseResult;

@@ -97,5 +97,6 @@ export function formatStats(stats: ExploreStats): string {
     `  runs: ${stats.runs}, steps: ${stats.steps}, checkpoints completed: ${stats.checkpointsCompleted}, crashes injected: ${stats.crashesInjected}, restores: ${stats.restores}`,
     `  fault-injection points reached (${stats.faultsInjected} faults; ${stats.faultsNotReached} planned after the job had ended):`,
     ...(points.length > 0 ? points : ['    (none)']),
+    ...(stats.faultPointsNeverReached.length > 0 ? [`  never reached (a fault there tests nothing yet): ${stats.faultPointsNeverReached.join(', ')}`] : []),
   ].join('\n');
 }

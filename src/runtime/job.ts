@@ -1006,7 +1006,7 @@ export class JobRuntime implements SimWorld {
   }
 
   /** The fault-injection point: what the job was doing when a fault fired. */
-  private situation(): string {
+  private situation(): FaultSituation {
     if (this.status === 'restarting') return 'during-recovery';
     if (this.tasks.some((task) => task.busyWith === 'initializeState')) return 'during-recovery';
     if (this.control.some((message) => message.kind === 'notify-complete')) return 'completed-before-notify';
@@ -1026,6 +1026,18 @@ export class JobRuntime implements SimWorld {
     return `status ${this.status}, ${ended}/${this.tasks.length} tasks ended, ${inFlight} elements in flight, ${completed} checkpoints completed, ${this.pending.size} pending`;
   }
 }
+
+/** The situations a fault can fire in: the fault-injection points, as reports count them. */
+export const FAULT_SITUATIONS = [
+  'between-checkpoints',
+  'checkpoint-triggered',
+  'during-alignment',
+  'checkpoint-partially-acked',
+  'completed-before-notify',
+  'during-recovery',
+  'after-end-of-input',
+] as const;
+export type FaultSituation = (typeof FAULT_SITUATIONS)[number];
 
 export function describeFault(fault: Fault, taskNames: readonly string[]): string {
   switch (fault.kind) {

@@ -73,7 +73,9 @@ type ControlMessage =
   | { readonly kind: 'decline'; readonly checkpointId: number; readonly task: number; readonly reason: string }
   | { readonly kind: 'notify-complete'; readonly checkpointId: number; readonly task: number }
   | { readonly kind: 'notify-aborted'; readonly checkpointId: number; readonly task: number }
-  | { readonly kind: 'input-ended'; readonly task: number };
+  | { readonly kind: 'input-ended'; readonly task: number }
+  /** The coordinator deploys a task of a new attempt (Flink's TaskDeploymentDescriptor): it then restores its state. */
+  | { readonly kind: 'deploy'; readonly task: number; readonly checkpointId: number | undefined };
 
 interface RuntimeOperator {
   readonly spec: OperatorSpec;
@@ -105,6 +107,8 @@ interface Task {
   readonly continuations: (() => void)[];
   /** Unaligned mode: the snapshot taken at the first barrier, collecting channel state until every input delivered it. */
   unaligned: UnalignedSnapshot | undefined;
+  /** Until its deploy message arrives, a task of a new attempt neither emits nor takes input. */
+  deployed: boolean;
 }
 
 interface UnalignedSnapshot {
@@ -293,6 +297,7 @@ export class JobRuntime implements SimWorld {
           lastSnapshotId: 0,
           continuations: [],
           unaligned: undefined,
+          deployed: false,
         });
       }
     });
@@ -315,13 +320,14 @@ export class JobRuntime implements SimWorld {
       }
       const task = this.tasks[message.task]!;
       if (task.busyWith !== undefined) continue;
+      if (message.kind !== 'deploy' && !task.deployed) continue;
       if (message.kind === 'trigger' && !task.sourceEnded && !this.outputsHaveRoom(task)) continue;
       out.add(EVENT_CONTROL | i);
     }
     const tasks = this.tasks;
     for (let t = 0; t < tasks.length; t++) {
       const task = tasks[t]!;
-      if (task.source === undefined || task.sourceEnded || task.busyWith !== undefined) continue;
+      if (task.source === undefined || task.sourceEnded || task.busyWith !== undefined || !task.deployed) continue;
       if (this.outputsHaveRoom(task)) out.add(EVENT_EMIT | t);
     }
     const channels = this.channels;
@@ -329,7 +335,7 @@ export class JobRuntime implements SimWorld {
       const channel = channels[c]!;
       if (channel.size === 0) continue;
       const task = tasks[channel.toTask]!;
-      if (task.busyWith !== undefined) continue;
+      if (task.busyWith !== undefined || !task.deployed) continue;
       if (task.barriers!.isBlocked(channel.consumerSlot)) continue;
       if (!this.outputsHaveRoom(task)) continue;
       out.add(EVENT_DELIVER | c);
@@ -666,6 +672,11 @@ export class JobRuntime implements SimWorld {
         );
       case 'input-ended':
         return this.onInputEnded(message.task);
+      case 'deploy': {
+        const task = this.tasks[message.task]!;
+        task.deployed = true;
+        return this.initializeTask(task, message.checkpointId);
+      }
       case 'notify-complete': {
         const task = this.tasks[message.task]!;
         const calls: Promise<unknown>[] = [];
@@ -866,7 +877,11 @@ export class JobRuntime implements SimWorld {
       }
     }
     this.busyCount = 0;
-    for (const task of this.tasks) this.initializeTask(task, checkpoint?.checkpointId);
+    // Tasks are deployed one message at a time, so a fault can hit a half-deployed job.
+    for (const task of this.tasks) {
+      task.deployed = false;
+      this.control.push({ kind: 'deploy', task: task.index, checkpointId: checkpoint?.checkpointId });
+    }
     this.schedulePeriodicTrigger();
   }
 
@@ -1008,6 +1023,7 @@ export class JobRuntime implements SimWorld {
   /** The fault-injection point: what the job was doing when a fault fired. */
   private situation(): FaultSituation {
     if (this.status === 'restarting') return 'during-recovery';
+    if (this.tasks.some((task) => !task.deployed)) return 'during-recovery';
     if (this.tasks.some((task) => task.busyWith === 'initializeState')) return 'during-recovery';
     if (this.control.some((message) => message.kind === 'notify-complete')) return 'completed-before-notify';
     if (this.pending.size > 0) {

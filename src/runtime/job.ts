@@ -308,9 +308,17 @@ export class JobRuntime implements SimWorld {
   collectEnabled(out: EnabledEvents): void {
     if (this.status !== 'running') return;
     if (this.busyCount > 0 && this.scheduler.simulated && this.scheduler.pendingIoCount === 0) {
+      // Busy with no I/O in flight: its promise can only settle through microtasks. Drain once,
+      // and if it is still busy after that, nothing will ever settle it.
+      if (!this.drainedForBusyCheck) {
+        this.drainedForBusyCheck = true;
+        this.scheduler.requestDrain();
+        return;
+      }
       this.reportHungConnector();
       return;
     }
+    this.drainedForBusyCheck = false;
     const control = this.control;
     for (let i = 0; i < control.length; i++) {
       const message = control[i]!;
@@ -607,7 +615,6 @@ export class JobRuntime implements SimWorld {
     task.busyWith = label;
     this.busyCount++;
     const attempt = this.attempt;
-    this.scheduler.requestDrain();
     promise.then(
       () => {
         if (attempt !== this.attempt || this.status !== 'running') return;
@@ -651,6 +658,8 @@ export class JobRuntime implements SimWorld {
   }
 
   private hungConnector = false;
+  /** A drain was already spent on the check for connectors busy without I/O. */
+  private drainedForBusyCheck = false;
 
   // ---------------------------------------------------------------- control messages
 

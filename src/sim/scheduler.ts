@@ -165,10 +165,13 @@ export class Scheduler implements StepDriver {
       }
       // Never settle the promise: its requester was killed, and its continuation must not run.
     }
-    this.needsDrain = true;
   }
 
-  /** A callback returned a promise: drain microtasks after this step so it runs on schedule. */
+  /**
+   * Drain microtasks after this step. Completed I/O always drains; the world asks for a drain
+   * only when it would otherwise stop with a connector still busy (a promise that settles
+   * without I/O, e.g. an async function that awaited nothing), so most steps need none.
+   */
   requestDrain(): void {
     this.needsDrain = true;
   }
@@ -196,17 +199,17 @@ export class Scheduler implements StepDriver {
       this.beforeStep?.(this.step);
       if (this.stopRequested) return 'stopped';
       const progressed = this.runOneStep(world);
-      if (this.needsDrain) {
+      const drained = this.needsDrain;
+      if (drained) {
         this.needsDrain = false;
         await drainMicrotasks();
       }
       if (!progressed) {
+        // Continuations that just ran may have enabled something: look again before moving time.
+        if (drained) continue;
         // Nothing enabled: jump virtual time to the next timer, or stop when there is none.
         const next = this.nextLiveTimer();
-        if (next === undefined) {
-          if (this.needsDrain) continue;
-          return 'quiescent';
-        }
+        if (next === undefined) return 'quiescent';
         this.nowMs = Math.max(this.nowMs, next.dueMs);
       }
     }

@@ -142,29 +142,26 @@ class SimTransactionalProducer implements TransactionalProducer {
   }
 
   commitTransaction(): Promise<void> {
-    const handle = this.handle();
-    // Like Kafka's clients: a transaction that sent nothing is completed without the coordinator.
-    if (!this.sentInTransaction) return Promise.resolve();
-    return this.scheduler.io(this.connection, `kafka commit ${this.transactionalId} (producer ${handle.producerId}, epoch ${handle.epoch})`, () => {
-      if (this.clients.commitFailures.take()) {
-        throw new SimulatedIoError(`commit of ${this.transactionalId} failed: connection to the transaction coordinator lost (fault plan)`, 'NETWORK_EXCEPTION');
-      }
-      const broker = this.clients.broker;
-      broker.advanceTimeTo(this.scheduler.nowMs);
-      broker.endTransaction(this.transactionalId, handle.producerId, handle.epoch, true, this.scheduler.nowMs);
-    });
+    return this.endTransaction(true);
   }
 
   abortTransaction(): Promise<void> {
+    return this.endTransaction(false);
+  }
+
+  private endTransaction(commit: boolean): Promise<void> {
     const handle = this.handle();
+    // Like Kafka's clients: a transaction that sent nothing is completed without the coordinator.
     if (!this.sentInTransaction) return Promise.resolve();
-    return this.scheduler.io(this.connection, `kafka abort ${this.transactionalId} (producer ${handle.producerId}, epoch ${handle.epoch})`, () => {
-      if (this.clients.abortFailures.take()) {
-        throw new SimulatedIoError(`abort of ${this.transactionalId} failed: connection to the transaction coordinator lost (fault plan)`, 'NETWORK_EXCEPTION');
+    const what = commit ? 'commit' : 'abort';
+    const failures = commit ? this.clients.commitFailures : this.clients.abortFailures;
+    return this.scheduler.io(this.connection, `kafka ${what} ${this.transactionalId} (producer ${handle.producerId}, epoch ${handle.epoch})`, () => {
+      if (failures.take()) {
+        throw new SimulatedIoError(`${what} of ${this.transactionalId} failed: connection to the transaction coordinator lost (fault plan)`, 'NETWORK_EXCEPTION');
       }
       const broker = this.clients.broker;
       broker.advanceTimeTo(this.scheduler.nowMs);
-      broker.endTransaction(this.transactionalId, handle.producerId, handle.epoch, false, this.scheduler.nowMs);
+      broker.endTransaction(this.transactionalId, handle.producerId, handle.epoch, commit, this.scheduler.nowMs);
     });
   }
 

@@ -1,85 +1,160 @@
 /**
  * Reference model of the Kafka transaction semantics exactly-once sinks rely on, written for
- * clarity (lists, no indexes). The simulated broker is checked against it with fast-check's
- * model-based testing; it knows nothing of the runtime.
+ * clarity, not speed: plain lists, no indexes, every rule in one place. The simulated broker
+ * (src/connectors/sim/kafka-broker.ts) is checked against it with fast-check's model-based
+ * testing; this file imports nothing from src/.
+ *
+ * The rules (Kafka 3.x, one broker):
+ * 1. init(tid) gives epoch 0 to a new id, else the next epoch: +1, or +2 when it had to abort
+ *    an open transaction first (the coordinator fences with one bump, the client's retry takes
+ *    another). Every older epoch is fenced.
+ * 2. send/commit/abort with an epoch other than the current one: PRODUCER_FENCED. With an id
+ *    that was never initialised: INVALID_PRODUCER_ID_MAPPING.
+ * 3. A send starts a transaction when none is open. Commit/abort ends the open one. With none
+ *    open: repeating how the last one ended is a success that changes nothing; the other
+ *    outcome, or ending when nothing was sent since init, is INVALID_TXN_STATE.
+ * 4. Time: a transaction open for longer than its id's timeout (start + timeout < now) is
+ *    aborted by the broker, and the epoch goes up by one (the writer is fenced).
+ * 5. Every record and every end-of-transaction marker takes the next offset of its partition
+ *    (a marker on each partition the transaction wrote to).
+ * 6. read_uncommitted sees every record. read_committed sees committed records before the last
+ *    stable offset: the offset of the first record of a still-open transaction, else the end.
  */
 export type ModelIsolation = 'read_committed' | 'read_uncommitted';
-export type ModelOutcome = 'ok' | 'INVALID_PRODUCER_EPOCH' | 'INVALID_TXN_STATE';
-
-interface ModelEntry {
-  readonly partition: number;
-  readonly value: string;
-  /** Index into `transactions`: which transaction wrote it. */
-  readonly transaction: number;
-}
+export type ModelOutcome = 'ok' | 'PRODUCER_FENCED' | 'INVALID_TXN_STATE' | 'INVALID_PRODUCER_ID_MAPPING';
+export type ModelTransactionState = 'Empty' | 'Ongoing' | 'CompleteCommit' | 'CompleteAbort';
 
 interface ModelTransaction {
   readonly transactionalId: string;
   readonly epoch: number;
+  readonly startedAtMs: number;
   status: 'open' | 'committed' | 'aborted';
 }
 
-export class KafkaTransactionModel {
-  /** Current epoch of each transactional id. */
-  readonly epochs = new Map<string, number>();
-  /** The open-or-last transaction of each transactional id (index into `transactions`). */
-  private readonly latest = new Map<string, number>();
-  private readonly transactions: ModelTransaction[] = [];
-  private readonly entries: ModelEntry[] = [];
+/** One offset of a partition: a record, or the marker that ended a transaction. */
+type ModelLogEntry =
+  | { readonly kind: 'record'; readonly value: string; readonly transaction: ModelTransaction }
+  | { readonly kind: 'marker'; readonly transaction: ModelTransaction };
 
-  init(transactionalId: string): number {
-    const epoch = this.epochs.has(transactionalId) ? this.epochs.get(transactionalId)! + 1 : 0;
-    this.abortOpen(transactionalId);
-    this.epochs.set(transactionalId, epoch);
-    return epoch;
+interface ModelProducerState {
+  epoch: number;
+  timeoutMs: number;
+  /** The transaction started in this epoch most recently (open or ended); undefined right after init. */
+  last: ModelTransaction | undefined;
+}
+
+export class KafkaTransactionModel {
+  private nowMs = 0;
+  private readonly producers = new Map<string, ModelProducerState>();
+  /** partition -> its entries; the index of an entry is its offset. */
+  private readonly logs = new Map<number, ModelLogEntry[]>();
+
+  init(transactionalId: string, timeoutMs: number): number {
+    const producer = this.producers.get(transactionalId);
+    if (producer === undefined) {
+      this.producers.set(transactionalId, { epoch: 0, timeoutMs, last: undefined });
+      return 0;
+    }
+    if (producer.last?.status === 'open') {
+      this.endOpen(producer.last, 'aborted');
+      producer.epoch += 2;
+    } else {
+      producer.epoch += 1;
+    }
+    producer.timeoutMs = timeoutMs;
+    producer.last = undefined;
+    return producer.epoch;
   }
 
   send(transactionalId: string, epoch: number, partition: number, value: string): ModelOutcome {
-    if (this.epochs.get(transactionalId) !== epoch) return 'INVALID_PRODUCER_EPOCH';
-    let index = this.latest.get(transactionalId);
-    if (index === undefined || this.transactions[index]!.status !== 'open' || this.transactions[index]!.epoch !== epoch) {
-      index = this.transactions.push({ transactionalId, epoch, status: 'open' }) - 1;
-      this.latest.set(transactionalId, index);
+    const producer = this.producers.get(transactionalId);
+    if (producer === undefined) return 'INVALID_PRODUCER_ID_MAPPING';
+    if (epoch !== producer.epoch) return 'PRODUCER_FENCED';
+    if (producer.last?.status !== 'open') {
+      producer.last = { transactionalId, epoch, startedAtMs: this.nowMs, status: 'open' };
     }
-    this.entries.push({ partition, value, transaction: index });
+    this.log(partition).push({ kind: 'record', value, transaction: producer.last });
     return 'ok';
   }
 
   end(transactionalId: string, epoch: number, commit: boolean): ModelOutcome {
-    if (this.epochs.get(transactionalId) !== epoch) return 'INVALID_PRODUCER_EPOCH';
-    const index = this.latest.get(transactionalId);
-    const transaction = index === undefined ? undefined : this.transactions[index];
-    if (transaction === undefined || transaction.epoch !== epoch) return 'INVALID_TXN_STATE'; // nothing sent in this epoch
+    const producer = this.producers.get(transactionalId);
+    if (producer === undefined) return 'INVALID_PRODUCER_ID_MAPPING';
+    if (epoch !== producer.epoch) return 'PRODUCER_FENCED';
+    const transaction = producer.last;
+    if (transaction === undefined) return 'INVALID_TXN_STATE';
     if (transaction.status === 'open') {
-      transaction.status = commit ? 'committed' : 'aborted';
+      this.endOpen(transaction, commit ? 'committed' : 'aborted');
       return 'ok';
     }
-    // Retrying the same outcome is fine; the opposite one is not.
     return (transaction.status === 'committed') === commit ? 'ok' : 'INVALID_TXN_STATE';
   }
 
-  /** The broker aborts every open transaction (timeout) and fences its producer. */
-  expireOpen(): void {
-    for (const transactionalId of [...this.latest.keys()]) {
-      const transaction = this.transactions[this.latest.get(transactionalId)!]!;
-      if (transaction.status === 'open') {
-        transaction.status = 'aborted';
-        this.epochs.set(transactionalId, this.epochs.get(transactionalId)! + 1);
+  /** Time moves to `nowMs` (never back); the broker aborts what has been open too long. */
+  advanceTimeTo(nowMs: number): void {
+    if (nowMs <= this.nowMs) return;
+    this.nowMs = nowMs;
+    for (const producer of this.producers.values()) {
+      const open = producer.last;
+      if (open?.status === 'open' && open.startedAtMs + producer.timeoutMs < nowMs) {
+        this.endOpen(open, 'aborted');
+        producer.epoch += 1;
       }
     }
   }
 
+  /** The values a reader from offset 0 sees. */
   read(partition: number, isolation: ModelIsolation): string[] {
-    const onPartition = this.entries.filter((entry) => entry.partition === partition);
-    if (isolation === 'read_uncommitted') return onPartition.map((entry) => entry.value);
-    // The last stable offset: nothing at or after the first record of a still-open transaction.
-    const firstOpen = onPartition.findIndex((entry) => this.transactions[entry.transaction]!.status === 'open');
-    const stable = firstOpen < 0 ? onPartition : onPartition.slice(0, firstOpen);
-    return stable.filter((entry) => this.transactions[entry.transaction]!.status === 'committed').map((entry) => entry.value);
+    return this.readFrom(partition, 0, isolation).map((record) => record.value);
   }
 
-  private abortOpen(transactionalId: string): void {
-    const index = this.latest.get(transactionalId);
-    if (index !== undefined && this.transactions[index]!.status === 'open') this.transactions[index]!.status = 'aborted';
+  /** The records (offset and value) a reader starting at `fromOffset` sees. */
+  readFrom(partition: number, fromOffset: number, isolation: ModelIsolation): { offset: number; value: string }[] {
+    const entries = this.log(partition);
+    const endOffset = isolation === 'read_uncommitted' ? entries.length : this.lastStableOffset(partition);
+    const records: { offset: number; value: string }[] = [];
+    for (let offset = fromOffset; offset < endOffset; offset++) {
+      const entry = entries[offset]!;
+      if (entry.kind !== 'record') continue;
+      if (isolation === 'read_committed' && entry.transaction.status !== 'committed') continue;
+      records.push({ offset, value: entry.value });
+    }
+    return records;
+  }
+
+  highWatermark(partition: number): number {
+    return this.log(partition).length;
+  }
+
+  lastStableOffset(partition: number): number {
+    const entries = this.log(partition);
+    const firstOpen = entries.findIndex((entry) => entry.kind === 'record' && entry.transaction.status === 'open');
+    return firstOpen < 0 ? entries.length : firstOpen;
+  }
+
+  /** The state and epoch Kafka's DescribeTransactions would report; undefined for an unknown id. */
+  describe(transactionalId: string): { state: ModelTransactionState; epoch: number } | undefined {
+    const producer = this.producers.get(transactionalId);
+    if (producer === undefined) return undefined;
+    const status = producer.last?.status;
+    const state: ModelTransactionState = status === undefined ? 'Empty' : status === 'open' ? 'Ongoing' : status === 'committed' ? 'CompleteCommit' : 'CompleteAbort';
+    return { state, epoch: producer.epoch };
+  }
+
+  /** Ends an open transaction and writes its marker on every partition it wrote to. */
+  private endOpen(transaction: ModelTransaction, status: 'committed' | 'aborted'): void {
+    transaction.status = status;
+    for (const entries of this.logs.values()) {
+      if (entries.some((entry) => entry.transaction === transaction)) entries.push({ kind: 'marker', transaction });
+    }
+  }
+
+  private log(partition: number): ModelLogEntry[] {
+    let entries = this.logs.get(partition);
+    if (entries === undefined) {
+      entries = [];
+      this.logs.set(partition, entries);
+    }
+    return entries;
   }
 }

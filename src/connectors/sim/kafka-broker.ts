@@ -2,47 +2,73 @@ import type { IsolationLevel, KafkaRecord } from '../kafka-api.ts';
 
 /**
  * The simulated Kafka broker: partitioned logs with transactions, as far as exactly-once
- * sinks rely on them. A pure, synchronous state machine: time comes in as `nowMs` arguments,
- * nothing here reads a clock or draws a random number.
+ * sinks rely on them. A pure, synchronous, deterministic state machine: time comes in as
+ * `nowMs` arguments (or `advanceTimeTo`), nothing here reads a clock, draws a random number,
+ * or schedules anything. One broker plays every role: transaction coordinator, partition
+ * leaders (one replica, so the high watermark is the log end), and fetch handler.
  *
- * Semantics kept from Kafka's TransactionCoordinator and log layer:
- * - initProducerId(tid) registers a transactional id; again, it bumps the epoch, fencing the
- *   older producer, and aborts its open transaction;
- * - a produce inside a transaction adds the partition to it (AddPartitionsToTxn);
- * - endTransaction with the current epoch completes it; a retried commit of a transaction
- *   already in CompleteCommit succeeds (what makes recoverAndCommit idempotent), while
- *   commit after abort (or abort after commit), or ending one that never sent anything, is
- *   INVALID_TXN_STATE; an older epoch is
- *   fenced (INVALID_PRODUCER_EPOCH, as 3.9 answers EndTxn);
- * - the broker aborts a transaction open longer than its timeout and bumps the epoch;
- * - read_committed stops at the last stable offset (first offset of the earliest open
- *   transaction on the partition) and skips aborted records; read_uncommitted reads to the
- *   high watermark. Control markers are never returned.
+ * Semantics kept from Kafka 3.x (TransactionCoordinator, TransactionMetadata, the log layer);
+ * the model in model/kafka-transactions.ts states the same rules in a few lines each:
+ * - initProducerId(tid) registers a transactional id (producer id, epoch 0). Again, it bumps
+ *   the epoch, which fences the older producer. If that producer left a transaction Ongoing,
+ *   the coordinator first bumps the epoch to fence it, aborts the transaction (markers), and
+ *   the client's retried InitProducerId bumps it once more: the new producer gets epoch + 2.
+ * - a produce inside a transaction adds the partition to it (AddPartitionsToTxn) and starts
+ *   the transaction (Empty/CompleteCommit/CompleteAbort -> Ongoing, start time = now).
+ * - endTransaction (EndTxn) with the current epoch completes an Ongoing transaction. A retry
+ *   of the same outcome on a completed transaction succeeds and changes nothing (what makes
+ *   Flink's recoverAndCommit idempotent); the opposite outcome, or ending a transaction that
+ *   never started in this epoch (Empty), is INVALID_TXN_STATE; any other epoch is
+ *   PRODUCER_FENCED (Kafka >= 2.7 enforces strict equality for client requests; EndTxn v0/v1
+ *   clients such as kafkajs receive it as INVALID_PRODUCER_EPOCH).
+ * - the coordinator aborts a transaction Ongoing for longer than its timeout (start + timeout
+ *   < now) and bumps the epoch, fencing the producer that was writing (Kafka >= 2.5). Kafka
+ *   notices on a periodic scan; here it happens as soon as time passes the deadline.
+ * - read_committed stops at the last stable offset (the first offset of the earliest Ongoing
+ *   transaction on the partition, else the high watermark) and skips aborted records;
+ *   read_uncommitted reads to the high watermark. Control markers take an offset (so offsets
+ *   have gaps) but are never returned.
+ *
+ * Not modelled: producer-id rotation on epoch exhaustion (an epoch past MAX_PRODUCER_EPOCH is
+ * an error here), transactional-id expiration, idempotent sequence numbers, consumer-group
+ * offsets in transactions (AddOffsetsToTxn), replication and retention.
  */
 
 export type TransactionState = 'Empty' | 'Ongoing' | 'CompleteCommit' | 'CompleteAbort';
 
-export type KafkaErrorCode = 'INVALID_PRODUCER_EPOCH' | 'INVALID_TXN_STATE' | 'INVALID_PRODUCER_ID_MAPPING' | 'UNKNOWN_TOPIC_OR_PARTITION' | 'INVALID_REQUEST';
+/** Kafka's error names, as `Errors` spells them. */
+export type KafkaErrorCode =
+  | 'PRODUCER_FENCED'
+  /** What EndTxn v0/v1 (kafkajs) receives instead of PRODUCER_FENCED; this broker answers PRODUCER_FENCED. */
+  | 'INVALID_PRODUCER_EPOCH'
+  | 'INVALID_TXN_STATE'
+  | 'INVALID_PRODUCER_ID_MAPPING'
+  | 'INVALID_TRANSACTION_TIMEOUT'
+  | 'UNKNOWN_TOPIC_OR_PARTITION'
+  | 'OFFSET_OUT_OF_RANGE'
+  | 'INVALID_REQUEST';
 
+/** An error the broker answers a request with. `code` is Kafka's error name. */
 export class KafkaProtocolError extends Error {
   constructor(
     readonly code: KafkaErrorCode,
     message: string,
+    readonly transactionalId?: string,
+    readonly producerId?: number,
+    readonly epoch?: number,
   ) {
     super(`${code}: ${message}`);
     this.name = 'KafkaProtocolError';
   }
 }
 
-export interface StoredRecord extends KafkaRecord {
-  readonly offset: number;
-  readonly producerId: number;
-  readonly transactionalId: string;
-  /** Shared by every record of one transaction; its status decides visibility. */
-  readonly transaction: TransactionRecordGroup;
-}
+/** Kafka's epoch is an int16; Kafka would rotate the producer id here, the simulation refuses. */
+export const MAX_PRODUCER_EPOCH = 32_766;
+/** Kafka's default transaction.max.timeout.ms (15 minutes). */
+export const DEFAULT_MAX_TRANSACTION_TIMEOUT_MS = 900_000;
 
-interface TransactionRecordGroup {
+/** The records of one transaction share this object: its status decides their visibility. */
+export interface TransactionRecordGroup {
   readonly transactionalId: string;
   readonly producerId: number;
   readonly epoch: number;
@@ -51,205 +77,406 @@ interface TransactionRecordGroup {
   recordCount: number;
 }
 
+export interface StoredRecord extends KafkaRecord {
+  readonly offset: number;
+  readonly producerId: number;
+  readonly transactionalId: string;
+  readonly transaction: TransactionRecordGroup;
+}
+
+/**
+ * The outcome log, always recorded: one entry per registration, transaction end and refused
+ * request. Properties judge runs from it (see properties/two-phase-commit.ts). The epoch of a
+ * commit/abort entry is the epoch of the producer that wrote the transaction.
+ */
+export type BrokerEvent =
+  | { readonly kind: 'init'; readonly transactionalId: string; readonly producerId: number; readonly epoch: number; readonly atMs: number }
+  | {
+      /** fence-abort: an initProducerId aborted the open transaction of the producer it fenced. */
+      readonly kind: 'commit' | 'abort' | 'timeout-abort' | 'fence-abort';
+      readonly transactionalId: string;
+      readonly producerId: number;
+      readonly epoch: number;
+      readonly records: number;
+      readonly atMs: number;
+    }
+  | { readonly kind: 'rejected'; readonly transactionalId: string; readonly producerId: number; readonly epoch: number; readonly code: KafkaErrorCode; readonly request: string; readonly atMs: number };
+
+/** The full activity log (opt-in, `trace: true`): the outcome log plus every begin and produce. */
+export type BrokerTraceEvent =
+  | BrokerEvent
+  | { readonly kind: 'begin'; readonly transactionalId: string; readonly producerId: number; readonly epoch: number; readonly atMs: number }
+  | {
+      readonly kind: 'produce';
+      readonly transactionalId: string;
+      readonly producerId: number;
+      readonly epoch: number;
+      readonly topic: string;
+      readonly partition: number;
+      readonly firstOffset: number;
+      readonly records: number;
+      readonly atMs: number;
+    };
+
+/** What Kafka's ListTransactions + DescribeTransactions tell about one transactional id. */
+export interface TransactionListing {
+  readonly transactionalId: string;
+  readonly producerId: number;
+  readonly epoch: number;
+  readonly state: TransactionState;
+  /** `topic/partition` of the current (or last completed) transaction, sorted. */
+  readonly partitions: readonly string[];
+  /** When the current (or last completed) transaction started; -1 in Empty, as Kafka reports. */
+  readonly transactionStartMs: number;
+  readonly transactionTimeoutMs: number;
+}
+
+export interface SimKafkaBrokerOptions {
+  /** Record `trace` (every begin and produce besides the outcomes). Default false: it grows with every produce. */
+  readonly trace?: boolean;
+  /** Kafka's transaction.max.timeout.ms: initProducerId refuses longer timeouts. */
+  readonly maxTransactionTimeoutMs?: number;
+  /** The first producer id handed out (then +1 per new transactional id). */
+  readonly firstProducerId?: number;
+}
+
+interface PartitionLog {
+  readonly topic: string;
+  readonly partition: number;
+  /** `topic/partition`, built once. */
+  readonly name: string;
+  /** Data records in offset order; control markers only advance `nextOffset`. */
+  readonly records: StoredRecord[];
+  nextOffset: number;
+  /** First data offset here of each Ongoing transaction; the least is the last stable offset. */
+  readonly openTransactionFirstOffsets: Map<TransactionMetadata, number>;
+}
+
 interface TransactionMetadata {
   readonly transactionalId: string;
   readonly producerId: number;
   epoch: number;
   state: TransactionState;
   timeoutMs: number;
+  /** -1 in Empty. */
   startedAtMs: number;
-  /** topic/partition -> first offset of this transaction there. */
-  readonly partitions: Map<string, number>;
+  /** Partitions of the current (or last completed) transaction, in the order they were added. */
+  readonly partitions: PartitionLog[];
+  /** Records of the current (or last completed) transaction; undefined in Empty. */
   current: TransactionRecordGroup | undefined;
 }
 
-export type BrokerEvent =
-  | { readonly kind: 'init'; readonly transactionalId: string; readonly producerId: number; readonly epoch: number; readonly atMs: number }
-  | { readonly kind: 'commit' | 'abort' | 'timeout-abort' | 'fence-abort'; readonly transactionalId: string; readonly producerId: number; readonly epoch: number; readonly records: number; readonly atMs: number }
-  | { readonly kind: 'rejected'; readonly transactionalId: string; readonly producerId: number; readonly epoch: number; readonly code: KafkaErrorCode; readonly request: string; readonly atMs: number };
-
-export interface TransactionListing {
-  readonly transactionalId: string;
-  readonly producerId: number;
-  readonly epoch: number;
-  readonly state: TransactionState;
-  readonly partitions: readonly string[];
-}
-
-interface PartitionLog {
-  readonly records: StoredRecord[];
-  /** Offsets are dense over data and control records; control markers only advance the offset. */
-  nextOffset: number;
-}
+type CompletionKind = 'commit' | 'abort' | 'timeout-abort' | 'fence-abort';
 
 export class SimKafkaBroker {
+  /** The outcome log: what properties judge. */
+  readonly events: BrokerEvent[] = [];
+  /** Every event including begin and produce; empty unless constructed with `trace: true`. */
+  readonly trace: BrokerTraceEvent[] = [];
+
   private readonly topics = new Map<string, PartitionLog[]>();
   private readonly transactions = new Map<string, TransactionMetadata>();
-  private nextProducerId = 1000;
+  /** Ongoing transactions in the order they started (the order timeouts abort them in). */
+  private readonly ongoing = new Set<TransactionMetadata>();
+  /** No Ongoing transaction expires at or before this time (a lower bound, refreshed on each scan). */
+  private earliestDeadlineMs = Number.POSITIVE_INFINITY;
+  private readonly tracing: boolean;
+  private readonly maxTransactionTimeoutMs: number;
+  private nextProducerId: number;
   private nowMs = 0;
-  /** Everything that happened to transactions, in order: what properties judge. */
-  readonly events: BrokerEvent[] = [];
 
+  constructor(options: SimKafkaBrokerOptions = {}) {
+    this.tracing = options.trace ?? false;
+    this.maxTransactionTimeoutMs = options.maxTransactionTimeoutMs ?? DEFAULT_MAX_TRANSACTION_TIMEOUT_MS;
+    this.nextProducerId = options.firstProducerId ?? 1000;
+    if (!Number.isSafeInteger(this.maxTransactionTimeoutMs) || this.maxTransactionTimeoutMs < 1) {
+      throw new Error(`SimKafkaBroker: maxTransactionTimeoutMs must be a positive integer, got ${this.maxTransactionTimeoutMs}`);
+    }
+    if (!Number.isSafeInteger(this.nextProducerId) || this.nextProducerId < 0) {
+      throw new Error(`SimKafkaBroker: firstProducerId must be a non-negative integer, got ${this.nextProducerId}`);
+    }
+  }
+
+  /** The broker's virtual time: the latest `nowMs` it was given. */
+  get currentTimeMs(): number {
+    return this.nowMs;
+  }
+
+  /** Creates a topic; creating an existing one again is a no-op (its partition count must agree). */
   createTopic(topic: string, partitionCount: number): void {
-    if (!Number.isSafeInteger(partitionCount) || partitionCount < 1) throw new KafkaProtocolError('INVALID_REQUEST', `topic ${topic}: partition count must be >= 1, got ${partitionCount}`);
-    if (this.topics.has(topic)) return;
-    this.topics.set(topic, Array.from({ length: partitionCount }, () => ({ records: [], nextOffset: 0 })));
-  }
-
-  /** Time moves on: transactions open longer than their timeout are aborted by the broker. */
-  advanceTimeTo(nowMs: number): void {
-    if (nowMs < this.nowMs) return;
-    this.nowMs = nowMs;
-    for (const metadata of this.transactions.values()) {
-      if (metadata.state === 'Ongoing' && nowMs - metadata.startedAtMs > metadata.timeoutMs) this.completeOpen(metadata, 'timeout-abort');
+    if (topic === '') throw new KafkaProtocolError('INVALID_REQUEST', 'SimKafkaBroker.createTopic: the topic name is empty');
+    if (!Number.isSafeInteger(partitionCount) || partitionCount < 1) {
+      throw new KafkaProtocolError('INVALID_REQUEST', `SimKafkaBroker.createTopic(${topic}): partition count must be an integer >= 1, got ${partitionCount}`);
     }
-  }
-
-  /** Aborts every open transaction now, as if each had timed out (a fault). Returns how many. */
-  expireOpenTransactions(): number {
-    let count = 0;
-    for (const metadata of this.transactions.values()) {
-      if (metadata.state === 'Ongoing') {
-        this.completeOpen(metadata, 'timeout-abort');
-        count++;
+    const existing = this.topics.get(topic);
+    if (existing !== undefined) {
+      if (existing.length !== partitionCount) {
+        throw new KafkaProtocolError('INVALID_REQUEST', `SimKafkaBroker.createTopic(${topic}): exists with ${existing.length} partitions, asked for ${partitionCount}`);
       }
+      return;
     }
-    return count;
+    const logs: PartitionLog[] = [];
+    for (let partition = 0; partition < partitionCount; partition++) {
+      logs.push({ topic, partition, name: `${topic}/${partition}`, records: [], nextOffset: 0, openTransactionFirstOffsets: new Map() });
+    }
+    this.topics.set(topic, logs);
   }
 
+  /**
+   * Time moves on: transactions Ongoing for longer than their timeout are aborted and their
+   * producers fenced. Time never goes back: an earlier `nowMs` (a request that was in flight
+   * while time moved) is served at the broker's current time.
+   */
+  advanceTimeTo(nowMs: number): void {
+    if (!Number.isFinite(nowMs)) throw new Error(`SimKafkaBroker.advanceTimeTo: nowMs must be finite, got ${nowMs}`);
+    if (nowMs <= this.nowMs) return;
+    this.nowMs = nowMs;
+    if (nowMs <= this.earliestDeadlineMs) return;
+    const expired: TransactionMetadata[] = [];
+    let earliestDeadlineMs = Number.POSITIVE_INFINITY;
+    for (const metadata of this.ongoing) {
+      const deadlineMs = metadata.startedAtMs + metadata.timeoutMs;
+      // Kafka's TransactionStateManager: expired when start + timeout < now.
+      if (deadlineMs < nowMs) expired.push(metadata);
+      else if (deadlineMs < earliestDeadlineMs) earliestDeadlineMs = deadlineMs;
+    }
+    this.earliestDeadlineMs = earliestDeadlineMs;
+    for (const metadata of expired) this.completeOngoing(metadata, 'timeout-abort');
+  }
+
+  /** Aborts every Ongoing transaction now, as if each had timed out (a fault). Returns how many. */
+  expireOpenTransactions(): number {
+    const expired = [...this.ongoing];
+    for (const metadata of expired) this.completeOngoing(metadata, 'timeout-abort');
+    return expired.length;
+  }
+
+  /**
+   * InitProducerId for a transactional producer. Returns the producer id and the epoch the
+   * caller now owns; every older epoch of `transactionalId` is fenced from here on.
+   */
   initProducerId(transactionalId: string, transactionTimeoutMs: number, nowMs: number): { producerId: number; epoch: number } {
     this.advanceTimeTo(nowMs);
-    if (!(transactionTimeoutMs > 0)) throw new KafkaProtocolError('INVALID_REQUEST', `${transactionalId}: transaction timeout must be > 0`);
+    if (transactionalId === '') throw new KafkaProtocolError('INVALID_REQUEST', 'SimKafkaBroker.initProducerId: the transactional id is empty');
+    if (!Number.isSafeInteger(transactionTimeoutMs) || transactionTimeoutMs < 1 || transactionTimeoutMs > this.maxTransactionTimeoutMs) {
+      throw new KafkaProtocolError(
+        'INVALID_TRANSACTION_TIMEOUT',
+        `SimKafkaBroker.initProducerId(${transactionalId}): transaction timeout must be an integer in [1, ${this.maxTransactionTimeoutMs}] ms, got ${transactionTimeoutMs}`,
+        transactionalId,
+      );
+    }
     let metadata = this.transactions.get(transactionalId);
     if (metadata === undefined) {
-      metadata = { transactionalId, producerId: this.nextProducerId++, epoch: 0, state: 'Empty', timeoutMs: transactionTimeoutMs, startedAtMs: nowMs, partitions: new Map(), current: undefined };
+      metadata = { transactionalId, producerId: this.nextProducerId++, epoch: 0, state: 'Empty', timeoutMs: transactionTimeoutMs, startedAtMs: -1, partitions: [], current: undefined };
       this.transactions.set(transactionalId, metadata);
     } else {
-      if (metadata.state === 'Ongoing') this.completeOpen(metadata, 'fence-abort');
-      else metadata.epoch++;
+      // Ongoing: the coordinator fences (epoch + 1) and aborts first; the client retries and gets epoch + 2.
+      if (metadata.state === 'Ongoing') this.completeOngoing(metadata, 'fence-abort');
+      this.bumpEpoch(metadata);
       metadata.state = 'Empty';
       metadata.timeoutMs = transactionTimeoutMs;
+      metadata.startedAtMs = -1;
+      metadata.partitions.length = 0;
+      metadata.current = undefined;
     }
-    this.events.push({ kind: 'init', transactionalId, producerId: metadata.producerId, epoch: metadata.epoch, atMs: nowMs });
+    this.record({ kind: 'init', transactionalId, producerId: metadata.producerId, epoch: metadata.epoch, atMs: this.nowMs });
     return { producerId: metadata.producerId, epoch: metadata.epoch };
   }
 
+  /**
+   * A transactional produce: AddPartitionsToTxn and Produce in one request. Starts a
+   * transaction if none is Ongoing for this producer. Returns the offset of the first record.
+   */
   produce(transactionalId: string, producerId: number, epoch: number, topic: string, partition: number, records: readonly KafkaRecord[], nowMs: number): number {
     this.advanceTimeTo(nowMs);
     const metadata = this.checkProducer(transactionalId, producerId, epoch, 'produce');
-    const log = this.partition(topic, partition);
-    if (metadata.state !== 'Ongoing') {
-      metadata.state = 'Ongoing';
-      metadata.startedAtMs = nowMs;
-      metadata.partitions.clear();
-      metadata.current = { transactionalId, producerId, epoch, status: 'open', recordCount: 0 };
-    }
-    const key = `${topic}/${partition}`;
-    if (!metadata.partitions.has(key)) metadata.partitions.set(key, log.nextOffset);
+    const log = this.partitionLog(topic, partition, 'produce');
+    if (metadata.state !== 'Ongoing') this.beginTransaction(metadata);
+    if (!metadata.partitions.includes(log)) metadata.partitions.push(log);
     const group = metadata.current!;
     const firstOffset = log.nextOffset;
-    for (const record of records) {
+    // A partition added without data gets a marker but does not hold back its last stable offset.
+    if (records.length > 0 && !log.openTransactionFirstOffsets.has(metadata)) log.openTransactionFirstOffsets.set(metadata, firstOffset);
+    for (let index = 0; index < records.length; index++) {
+      const record = records[index]!;
       log.records.push({ key: record.key, value: record.value, offset: log.nextOffset++, producerId, transactionalId, transaction: group });
     }
     group.recordCount += records.length;
+    if (this.tracing) this.trace.push({ kind: 'produce', transactionalId, producerId, epoch, topic, partition, firstOffset, records: records.length, atMs: this.nowMs });
     return firstOffset;
   }
 
+  /** EndTxn: commits (`commit` true) or aborts the producer's transaction. See the file comment for the outcomes. */
   endTransaction(transactionalId: string, producerId: number, epoch: number, commit: boolean, nowMs: number): void {
     this.advanceTimeTo(nowMs);
     const request = commit ? 'commit' : 'abort';
     const metadata = this.checkProducer(transactionalId, producerId, epoch, request);
     switch (metadata.state) {
       case 'Ongoing':
-        this.completeOpen(metadata, commit ? 'commit' : 'abort');
+        this.completeOngoing(metadata, request);
         return;
       case 'Empty':
         // Nothing was sent in this epoch. Clients complete such a transaction locally; an EndTxn
         // that still reaches the coordinator (a resumed handle) is refused, as Kafka 3.9 does.
-        throw this.reject(metadata, epoch, 'INVALID_TXN_STATE', request, `${transactionalId}: ${request} of a transaction with nothing in it (state Empty)`);
+        throw this.reject(metadata, epoch, 'INVALID_TXN_STATE', request, `no transaction was started with this epoch (state Empty)`);
       case 'CompleteCommit':
         if (commit) return; // a retried commit: success, nothing changes
-        throw this.reject(metadata, epoch, 'INVALID_TXN_STATE', request, `${transactionalId}: abort of a transaction that already committed`);
+        throw this.reject(metadata, epoch, 'INVALID_TXN_STATE', request, 'the transaction already committed (state CompleteCommit)');
       case 'CompleteAbort':
-        if (!commit) return;
-        throw this.reject(metadata, epoch, 'INVALID_TXN_STATE', request, `${transactionalId}: commit of a transaction that was aborted`);
+        if (!commit) return; // a retried abort
+        throw this.reject(metadata, epoch, 'INVALID_TXN_STATE', request, 'the transaction was aborted (state CompleteAbort)');
     }
   }
 
+  /**
+   * Fetch: the data records of a partition from `fromOffset` (inclusive) to the last stable
+   * offset (read_committed, skipping aborted records) or the high watermark (read_uncommitted).
+   */
   fetch(topic: string, partition: number, fromOffset: number, isolation: IsolationLevel): StoredRecord[] {
-    const log = this.partition(topic, partition);
-    const end = isolation === 'read_committed' ? this.lastStableOffset(topic, partition) : log.nextOffset;
+    const log = this.partitionLog(topic, partition, 'fetch');
+    if (!Number.isSafeInteger(fromOffset) || fromOffset < 0 || fromOffset > log.nextOffset) {
+      throw new KafkaProtocolError('OFFSET_OUT_OF_RANGE', `SimKafkaBroker.fetch(${log.name}): offset ${fromOffset} is outside [0, ${log.nextOffset}]`);
+    }
+    const committedOnly = isolation === 'read_committed';
+    const endOffset = committedOnly ? this.stableOffsetOf(log) : log.nextOffset;
+    const records = log.records;
     const out: StoredRecord[] = [];
-    for (const record of log.records) {
-      if (record.offset < fromOffset) continue;
-      if (record.offset >= end) break;
-      if (isolation === 'read_committed' && record.transaction.status !== 'committed') continue;
+    for (let index = firstIndexAtOrAfter(records, fromOffset); index < records.length; index++) {
+      const record = records[index]!;
+      if (record.offset >= endOffset) break;
+      if (committedOnly && record.transaction.status !== 'committed') continue;
       out.push(record);
     }
     return out;
   }
 
+  /** The log end offset (one replica: the high watermark). Counts control markers. */
   highWatermark(topic: string, partition: number): number {
-    return this.partition(topic, partition).nextOffset;
+    return this.partitionLog(topic, partition, 'highWatermark').nextOffset;
   }
 
+  /** The first offset of the earliest Ongoing transaction with data on the partition, else the high watermark. */
   lastStableOffset(topic: string, partition: number): number {
-    const log = this.partition(topic, partition);
-    let stable = log.nextOffset;
-    const key = `${topic}/${partition}`;
-    for (const metadata of this.transactions.values()) {
-      if (metadata.state !== 'Ongoing') continue;
-      const first = metadata.partitions.get(key);
-      if (first !== undefined && first < stable) stable = first;
-    }
-    return stable;
+    return this.stableOffsetOf(this.partitionLog(topic, partition, 'lastStableOffset'));
   }
 
+  /** Every registered transactional id, sorted by id. */
   listTransactions(): TransactionListing[] {
-    return [...this.transactions.values()]
-      .map((metadata) => ({ transactionalId: metadata.transactionalId, producerId: metadata.producerId, epoch: metadata.epoch, state: metadata.state, partitions: [...metadata.partitions.keys()].sort() }))
-      .sort((a, b) => (a.transactionalId < b.transactionalId ? -1 : 1));
+    const listings: TransactionListing[] = [];
+    for (const metadata of this.transactions.values()) listings.push(listingOf(metadata));
+    return listings.sort((a, b) => (a.transactionalId < b.transactionalId ? -1 : a.transactionalId > b.transactionalId ? 1 : 0));
   }
 
-  private completeOpen(metadata: TransactionMetadata, how: 'commit' | 'abort' | 'timeout-abort' | 'fence-abort'): void {
-    const group = metadata.current!;
-    group.status = how === 'commit' ? 'committed' : 'aborted';
-    // Control markers take an offset on every partition of the transaction.
-    for (const key of metadata.partitions.keys()) {
-      const [topic, partition] = splitKey(key);
-      this.partition(topic, partition).nextOffset++;
+  /** DescribeTransactions for one id; undefined when it was never registered. */
+  describeTransaction(transactionalId: string): TransactionListing | undefined {
+    const metadata = this.transactions.get(transactionalId);
+    return metadata === undefined ? undefined : listingOf(metadata);
+  }
+
+  private beginTransaction(metadata: TransactionMetadata): void {
+    metadata.state = 'Ongoing';
+    metadata.startedAtMs = this.nowMs;
+    metadata.partitions.length = 0;
+    metadata.current = { transactionalId: metadata.transactionalId, producerId: metadata.producerId, epoch: metadata.epoch, status: 'open', recordCount: 0 };
+    this.ongoing.add(metadata);
+    const deadlineMs = this.nowMs + metadata.timeoutMs;
+    if (deadlineMs < this.earliestDeadlineMs) this.earliestDeadlineMs = deadlineMs;
+    if (this.tracing) this.trace.push({ kind: 'begin', transactionalId: metadata.transactionalId, producerId: metadata.producerId, epoch: metadata.epoch, atMs: this.nowMs });
+  }
+
+  private completeOngoing(metadata: TransactionMetadata, how: CompletionKind): void {
+    const group = metadata.current;
+    if (metadata.state !== 'Ongoing' || group === undefined || group.status !== 'open') {
+      throw new Error(`SimKafkaBroker: invariant broken: ${how} of ${metadata.transactionalId} in state ${metadata.state}`);
     }
-    this.events.push({ kind: how, transactionalId: metadata.transactionalId, producerId: metadata.producerId, epoch: metadata.epoch, records: group.recordCount, atMs: this.nowMs });
+    group.status = how === 'commit' ? 'committed' : 'aborted';
+    // A control marker takes an offset on every partition of the transaction; the transaction no longer holds back the LSO.
+    for (const log of metadata.partitions) {
+      log.nextOffset++;
+      log.openTransactionFirstOffsets.delete(metadata);
+    }
+    this.ongoing.delete(metadata);
     metadata.state = how === 'commit' ? 'CompleteCommit' : 'CompleteAbort';
-    // A broker-side abort (timeout, or a new producer's init) fences the producer that was writing.
-    if (how === 'timeout-abort' || how === 'fence-abort') metadata.epoch++;
+    this.record({ kind: how, transactionalId: metadata.transactionalId, producerId: metadata.producerId, epoch: group.epoch, records: group.recordCount, atMs: this.nowMs });
+    // A coordinator-side abort (timeout, or a newer producer's init) fences the producer that was writing.
+    if (how === 'timeout-abort' || how === 'fence-abort') this.bumpEpoch(metadata);
   }
 
+  private bumpEpoch(metadata: TransactionMetadata): void {
+    if (metadata.epoch >= MAX_PRODUCER_EPOCH) {
+      throw new Error(`SimKafkaBroker: epoch of ${metadata.transactionalId} (producer id ${metadata.producerId}) exhausted at ${metadata.epoch}; producer-id rotation is not simulated`);
+    }
+    metadata.epoch++;
+  }
+
+  /** The coordinator's checks of every transactional request: known id, same producer id, current epoch. */
   private checkProducer(transactionalId: string, producerId: number, epoch: number, request: string): TransactionMetadata {
     const metadata = this.transactions.get(transactionalId);
     if (metadata === undefined || metadata.producerId !== producerId) {
-      this.events.push({ kind: 'rejected', transactionalId, producerId, epoch, code: 'INVALID_PRODUCER_ID_MAPPING', request, atMs: this.nowMs });
-      throw new KafkaProtocolError('INVALID_PRODUCER_ID_MAPPING', `${transactionalId}: producer id ${producerId} is not registered for it`);
+      this.record({ kind: 'rejected', transactionalId, producerId, epoch, code: 'INVALID_PRODUCER_ID_MAPPING', request, atMs: this.nowMs });
+      const registered = metadata === undefined ? 'it was never registered (initProducerId)' : `it belongs to producer id ${metadata.producerId}`;
+      throw new KafkaProtocolError(
+        'INVALID_PRODUCER_ID_MAPPING',
+        `SimKafkaBroker.${request} for transactional id '${transactionalId}' by producer id ${producerId}, epoch ${epoch}: ${registered}`,
+        transactionalId,
+        producerId,
+        epoch,
+      );
     }
     if (epoch !== metadata.epoch) {
-      throw this.reject(metadata, epoch, 'INVALID_PRODUCER_EPOCH', request, `${transactionalId}: producer ${producerId} with epoch ${epoch} is fenced (current epoch ${metadata.epoch})`);
+      throw this.reject(metadata, epoch, 'PRODUCER_FENCED', request, `fenced: the current epoch is ${metadata.epoch} (a newer initProducerId or a transaction timeout bumped it)`);
     }
     return metadata;
   }
 
-  private reject(metadata: TransactionMetadata, epoch: number, code: KafkaErrorCode, request: string, message: string): KafkaProtocolError {
-    this.events.push({ kind: 'rejected', transactionalId: metadata.transactionalId, producerId: metadata.producerId, epoch, code, request, atMs: this.nowMs });
-    return new KafkaProtocolError(code, message);
+  private reject(metadata: TransactionMetadata, epoch: number, code: KafkaErrorCode, request: string, reason: string): KafkaProtocolError {
+    const { transactionalId, producerId } = metadata;
+    this.record({ kind: 'rejected', transactionalId, producerId, epoch, code, request, atMs: this.nowMs });
+    return new KafkaProtocolError(code, `SimKafkaBroker.${request} for transactional id '${transactionalId}' by producer id ${producerId}, epoch ${epoch}: ${reason}`, transactionalId, producerId, epoch);
   }
 
-  private partition(topic: string, partition: number): PartitionLog {
+  private record(event: BrokerEvent): void {
+    this.events.push(event);
+    if (this.tracing) this.trace.push(event);
+  }
+
+  private stableOffsetOf(log: PartitionLog): number {
+    let stableOffset = log.nextOffset;
+    for (const firstOffset of log.openTransactionFirstOffsets.values()) if (firstOffset < stableOffset) stableOffset = firstOffset;
+    return stableOffset;
+  }
+
+  private partitionLog(topic: string, partition: number, request: string): PartitionLog {
     const log = this.topics.get(topic)?.[partition];
-    if (log === undefined) throw new KafkaProtocolError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}/${partition}`);
+    if (log === undefined) {
+      const known = this.topics.get(topic);
+      const reason = known === undefined ? `no topic '${topic}'` : `topic '${topic}' has partitions 0..${known.length - 1}`;
+      throw new KafkaProtocolError('UNKNOWN_TOPIC_OR_PARTITION', `SimKafkaBroker.${request}(${topic}/${partition}): ${reason}`);
+    }
     return log;
   }
 }
 
-function splitKey(key: string): [string, number] {
-  const slash = key.lastIndexOf('/');
-  return [key.slice(0, slash), Number(key.slice(slash + 1))];
+function listingOf(metadata: TransactionMetadata): TransactionListing {
+  return {
+    transactionalId: metadata.transactionalId,
+    producerId: metadata.producerId,
+    epoch: metadata.epoch,
+    state: metadata.state,
+    partitions: metadata.partitions.map((log) => log.name).sort(),
+    transactionStartMs: metadata.startedAtMs,
+    transactionTimeoutMs: metadata.timeoutMs,
+  };
+}
+
+/** Index of the first record with offset >= `offset` (records are in offset order, with gaps). */
+function firstIndexAtOrAfter(records: readonly StoredRecord[], offset: number): number {
+  let low = 0;
+  let high = records.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (records[middle]!.offset < offset) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }

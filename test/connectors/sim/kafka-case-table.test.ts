@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { TRANSACTION_CASES, runTransactionCase, type TransactionCaseDriver } from '../../../scenarios/kafka-transaction-cases.ts';
-import { KafkaProtocolError, SimKafkaBroker } from '../../../src/connectors/sim/kafka-broker.ts';
+import { CASE_TOPIC_PARTITIONS, TRANSACTION_CASES, runTransactionCase, type CaseStep, type TransactionCaseDriver } from '../../../scenarios/kafka-transaction-cases.ts';
+import { kafkaErrorCode } from '../../../src/connectors/kafka-api.ts';
+import { SimKafkaBroker } from '../../../src/connectors/sim/kafka-broker.ts';
 import { SimKafkaClients } from '../../../src/connectors/sim/kafka-clients.ts';
 import { RandomChoices } from '../../../src/sim/choice.ts';
 import { Scheduler } from '../../../src/sim/scheduler.ts';
@@ -12,7 +13,7 @@ function simDriver(): TransactionCaseDriver {
   const scheduler = new Scheduler({ choices: new RandomChoices(1), msPerStep: 1, maxSteps: 100_000, keepTrace: false });
   scheduler.attach({ collectEnabled: () => {}, execute: () => {}, describe: () => '' });
   const broker = new SimKafkaBroker();
-  broker.createTopic('cases', 2);
+  broker.createTopic('cases', CASE_TOPIC_PARTITIONS);
   const clients = new SimKafkaClients(broker, scheduler, TRANSACTION_TIMEOUT_MS);
   // Observe the outcome at once (a rejection during the run is not unhandled), then run the I/O.
   const settle = async <T>(promise: Promise<T>): Promise<T> => {
@@ -47,10 +48,11 @@ function simDriver(): TransactionCaseDriver {
       scheduler.nowMs += TRANSACTION_TIMEOUT_MS + 1;
       broker.advanceTimeTo(scheduler.nowMs);
     },
+    // The same classification as the real-broker driver: both fencing codes are 'fenced'.
     classify: (error) => {
-      if (!(error instanceof KafkaProtocolError)) return undefined;
-      if (error.code === 'INVALID_PRODUCER_EPOCH') return 'fenced';
-      if (error.code === 'INVALID_TXN_STATE') return 'invalid-state';
+      const code = kafkaErrorCode(error);
+      if (code === 'PRODUCER_FENCED' || code === 'INVALID_PRODUCER_EPOCH') return 'fenced';
+      if (code === 'INVALID_TXN_STATE') return 'invalid-state';
       return undefined;
     },
   };
@@ -62,6 +64,29 @@ describe('Kafka transaction case table on the simulated broker', () => {
       await runTransactionCase(testCase, simDriver());
     });
   }
+
+  test('every case has a unique name and checks something (a read, an expected error or an epoch)', () => {
+    const names = TRANSACTION_CASES.map((testCase) => testCase.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const testCase of TRANSACTION_CASES) {
+      expect(testCase.steps.some((step) => step.op === 'expectRead' || step.op === 'expectError' || step.op === 'expectEpochAdvance'), testCase.name).toBe(true);
+    }
+  });
+
+  test('the table covers every operation of its vocabulary', () => {
+    const ops = new Set<CaseStep['op']>();
+    const visit = (step: CaseStep): void => {
+      ops.add(step.op);
+      if (step.op === 'expectError') visit(step.step);
+    };
+    for (const testCase of TRANSACTION_CASES) testCase.steps.forEach(visit);
+    expect([...ops].sort()).toEqual(['abort', 'commit', 'expectEpochAdvance', 'expectError', 'expectRead', 'init', 'resumeCommit', 'send', 'waitForTransactionTimeout']);
+  });
+
+  test('the runner fails a case whose expected error does not happen', async () => {
+    const wrong = { name: 'no error', steps: [{ op: 'init' as const, tid: 't1' }, { op: 'expectError' as const, kind: 'fenced' as const, step: { op: 'send' as const, tid: 't1', partition: 0, value: 'fine' } }] };
+    await expect(runTransactionCase(wrong, simDriver())).rejects.toThrow(/case 'no error', step 2: send succeeded, expected a fenced error/);
+  });
 
   test('the runner reports a difference with the case, the step and both values', async () => {
     const wrong = { name: 'wrong expectation', steps: [{ op: 'expectRead' as const, partition: 0, isolation: 'read_committed' as const, values: ['nope'] }] };

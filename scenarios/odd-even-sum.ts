@@ -6,7 +6,7 @@ import { SimPartitionedLog } from '../src/connectors/sim/partitioned-log.ts';
 import { SimRedisServer } from '../src/connectors/sim/redis.ts';
 import type { Scenario } from '../src/harness/scenario.ts';
 import type { RedisClient } from '../src/connectors/redis-api.ts';
-import type { SinkWriter, SourceReader, SubtaskInfo } from '../src/connectors/api.ts';
+import type { Key, SinkWriter, SourceReader, SubtaskInfo } from '../src/connectors/api.ts';
 import type { Keyed, PipelineSpec } from '../src/runtime/pipeline.ts';
 import { pipeline } from '../src/runtime/pipeline.ts';
 
@@ -123,10 +123,14 @@ export function oddEvenPipeline(
 
 /** SET of `prefix:parity:sum` and `prefix:parity:count`: deterministic keys, values from the input only. */
 export function oddEvenRedisSink(client: RedisClient, prefix: string): RedisIdempotentSink<ParityAccumulator> {
-  return new RedisIdempotentSink<ParityAccumulator>(client, (key, value) => ({
+  return new RedisIdempotentSink<ParityAccumulator>(client, oddEvenEntries(prefix));
+}
+
+function oddEvenEntries(prefix: string): (key: Key, value: ParityAccumulator) => Record<string, string> {
+  return (key, value) => ({
     [`${prefix}:${parityName(key as Parity)}:sum`]: String(value.sum),
     [`${prefix}:${parityName(key as Parity)}:count`]: String(value.count),
-  }));
+  });
 }
 
 /**
@@ -135,10 +139,7 @@ export function oddEvenRedisSink(client: RedisClient, prefix: string): RedisIdem
  */
 class RandomlyFlushingSink extends RedisIdempotentSink<ParityAccumulator> {
   constructor(client: RedisClient) {
-    super(client, (key, value) => ({
-      [`${KEY_PREFIX}:${parityName(key as Parity)}:sum`]: String(value.sum),
-      [`${KEY_PREFIX}:${parityName(key as Parity)}:count`]: String(value.count),
-    }));
+    super(client, oddEvenEntries(KEY_PREFIX));
   }
 
   override write(element: Keyed<ParityAccumulator>): void | Promise<void> {

@@ -77,6 +77,13 @@ type ControlMessage =
   /** The coordinator deploys a task of a new attempt (Flink's TaskDeploymentDescriptor): it then restores its state. */
   | { readonly kind: 'deploy'; readonly task: number; readonly checkpointId: number | undefined };
 
+type CoordinatorMessage = Extract<ControlMessage, { kind: 'ack' | 'decline' | 'input-ended' }>;
+
+/** Acks, declines and input-ended go to the coordinator; every other control message goes to a task. */
+function isForCoordinator(message: ControlMessage): message is CoordinatorMessage {
+  return message.kind === 'ack' || message.kind === 'decline' || message.kind === 'input-ended';
+}
+
 interface RuntimeOperator {
   readonly spec: OperatorSpec;
   writer: SinkWriter<unknown> | undefined;
@@ -322,7 +329,7 @@ export class JobRuntime implements SimWorld {
     const control = this.control;
     for (let i = 0; i < control.length; i++) {
       const message = control[i]!;
-      if (message.kind === 'ack' || message.kind === 'decline' || message.kind === 'input-ended') {
+      if (isForCoordinator(message)) {
         out.add(EVENT_CONTROL | i);
         continue;
       }
@@ -368,9 +375,10 @@ export class JobRuntime implements SimWorld {
       }
       case EVENT_CONTROL: {
         const message = this.control[index]!;
-        const target = message.kind === 'ack' || message.kind === 'decline' || message.kind === 'input-ended' ? 'coordinator' : this.tasks[message.task]!.name;
+        const toCoordinator = isForCoordinator(message);
+        const target = toCoordinator ? 'coordinator' : this.tasks[message.task]!.name;
         const id = 'checkpointId' in message ? ` ${message.checkpointId}` : '';
-        const from = message.kind === 'ack' || message.kind === 'decline' || message.kind === 'input-ended' ? ` from ${this.tasks[message.task]!.name}` : '';
+        const from = toCoordinator ? ` from ${this.tasks[message.task]!.name}` : '';
         return `${target} receives ${message.kind}${id}${from}`;
       }
       default:
@@ -392,7 +400,7 @@ export class JobRuntime implements SimWorld {
         this.deliver(task, channel);
       } else if (kind === EVENT_CONTROL) {
         const message = this.control.splice(index, 1)[0]!;
-        if (message.kind !== 'ack' && message.kind !== 'decline' && message.kind !== 'input-ended') task = this.tasks[message.task];
+        if (!isForCoordinator(message)) task = this.tasks[message.task];
         this.deliverControl(message);
       } else {
         throw new RuntimeInvariantError(`unknown event code ${code}`);

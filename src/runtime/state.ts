@@ -89,11 +89,14 @@ export class CheckpointStore {
 
   constructor(readonly backend: StateBackendKind) {}
 
+  /** Id of the newest checkpoint added, so the order check needs no read of the store. */
+  private latestAddedId = 0;
+
   add(checkpoint: CompletedCheckpoint): void {
-    const latest = this.latest();
-    if (latest !== undefined && latest.checkpointId >= checkpoint.checkpointId) {
-      throw new Error(`CheckpointStore: checkpoint ${checkpoint.checkpointId} completed after checkpoint ${latest.checkpointId}`);
+    if (checkpoint.checkpointId <= this.latestAddedId) {
+      throw new Error(`CheckpointStore: checkpoint ${checkpoint.checkpointId} completed after checkpoint ${this.latestAddedId}`);
     }
+    this.latestAddedId = checkpoint.checkpointId;
     if (this.backend === 'memory') {
       this.memoryCompleted.push(checkpoint);
       if (this.memoryCompleted.length > CheckpointStore.RETAINED_CHECKPOINTS) this.memoryCompleted.shift();

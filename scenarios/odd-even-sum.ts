@@ -3,6 +3,7 @@ import { checkConsistentCuts, checkExactlyOnceStore, type ParityAccumulator } fr
 import { PartitionSourceReader } from '../src/connectors/partition-source.ts';
 import { RedisIdempotentSink, RedisIncrementingSink } from '../src/connectors/redis-sink.ts';
 import { SimPartitionedLog } from '../src/connectors/sim/partitioned-log.ts';
+import { SimEnvironment } from '../src/connectors/sim/environment.ts';
 import { SimRedisServer } from '../src/connectors/sim/redis.ts';
 import type { Scenario } from '../src/harness/scenario.ts';
 import type { RedisClient } from '../src/connectors/redis-api.ts';
@@ -64,13 +65,14 @@ export const oddEvenSum: Scenario = {
   build({ scheduler, size, bug }) {
     const input = oddEvenInput(size.partitions, size.recordsPerPartition);
     const log = new SimPartitionedLog(input);
-    const redis = new SimRedisServer();
+    const environment = new SimEnvironment(scheduler);
+    const redis = new SimRedisServer(environment);
     const built = oddEvenPipeline(
       'odd-even-sum',
       size.partitions,
       ({ subtaskIndex }) => new PartitionSourceReader(log, subtaskIndex),
       ({ subtaskIndex }) => {
-        const client = redis.client(scheduler, `redis-sink-${subtaskIndex}`);
+        const client = redis.client(`redis-sink-${subtaskIndex}`);
         if (bug === 'nondeterministic-sink') return new RandomlyFlushingSink(client);
         if (bug === 'incrby-sink') {
           return new RedisIncrementingSink<ParityAccumulator>(client, (key, value) => ({
@@ -84,8 +86,10 @@ export const oddEvenSum: Scenario = {
     const sourceTasks = Array.from({ length: size.partitions }, (_, i) => i);
     return {
       pipeline: built,
+      // Call faults (fail-call, lose-reply, timeout-call) for plans that name them; generated plans do not.
+      environmentHooks: environment.faultHooks,
       judge: (observations) => [
-        ...checkExactlyOnceStore(redis.snapshot(), input, KEY_PREFIX),
+        ...checkExactlyOnceStore(redis.stringSnapshot(), input, KEY_PREFIX),
         ...checkConsistentCuts(observations, input, sourceTasks, SUM_OPERATOR),
       ],
       output: () => redis.snapshot(),

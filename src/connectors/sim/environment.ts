@@ -74,9 +74,10 @@ export class SimEnvironment {
         if (connection === '') throw new Error(`SimEnvironment: service ${name}: connection name must be non-empty`);
         const client: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
         const connectionKey = `${name}/${connection}`;
+        const methodsOfModel = model as Record<string, (...args: unknown[]) => unknown>;
         for (const method of methods) {
-          const apply = (model as Record<string, (...args: unknown[]) => unknown>)[method]!;
-          client[method] = (...args) => this.call(connectionKey, `${name}.${method}(${shortArgs(args)})`, () => apply.apply(model, args), latencyMs, timeoutMs);
+          // Looked up when the call reaches the server: a model patched later (a planted bug) is the one called.
+          client[method] = (...args) => this.call(connectionKey, `${name}.${method}(${shortArgs(args)})`, () => methodsOfModel[method]!(...args), latencyMs, timeoutMs);
         }
         return client as SimClient<M>;
       },

@@ -91,9 +91,6 @@ export class SimEnvironment {
   private call(connection: string, label: string, apply: () => unknown, latencyMs: number, timeoutMs: number): Promise<unknown> {
     const generation = this.connectionGeneration;
     const scheduler = this.scheduler;
-    const reachServer = (): void => {
-      if (generation !== this.connectionGeneration) throw new SimulatedIoError(`${label}: connection cut while the call was in flight (not applied)`, 'ECONNRESET');
-    };
     if (this.callsToFail > 0) {
       this.callsToFail--;
       return scheduler.io(connection, label, () => {
@@ -112,7 +109,7 @@ export class SimEnvironment {
       // the client learns only that it timed out. Other calls may see the effect in between.
       return scheduler
         .io(connection, label, () => {
-          reachServer();
+          this.requireConnection(generation, label);
           try {
             apply();
           } catch {
@@ -126,9 +123,14 @@ export class SimEnvironment {
         );
     }
     return scheduler.io(connection, label, () => {
-      reachServer();
+      this.requireConnection(generation, label);
       return apply();
     }, latencyMs);
+  }
+
+  /** A call issued before a cut-connections never reaches the server. */
+  private requireConnection(issuedInGeneration: number, label: string): void {
+    if (issuedInGeneration !== this.connectionGeneration) throw new SimulatedIoError(`${label}: connection cut while the call was in flight (not applied)`, 'ECONNRESET');
   }
 }
 

@@ -30,12 +30,12 @@ export class SimRedisServer {
   /** A client (ioredis's names and replies) whose calls complete when the scheduler says so, in order on its connection. */
   client(connectionName: string): RedisClient {
     const calls = this.service.connect(connectionName);
-    const client: Record<string, unknown> = {
-      multi: () => rejectingUnsupportedCommands(redisBatch((commands) => calls.execMulti(commands)), 'multi()'),
-      pipeline: () => rejectingUnsupportedCommands(redisBatch((commands) => calls.execPipeline(commands)), 'pipeline()'),
-    };
+    // Commands are own properties; only a name the client lacks reaches the rejecting prototype (no proxy on the hot path).
+    const client = Object.create(UNSUPPORTED_CLIENT_COMMANDS) as Record<string, unknown>;
+    client['multi'] = () => withUnsupportedCommands(redisBatch((commands) => calls.execMulti(commands)), UNSUPPORTED_MULTI_COMMANDS);
+    client['pipeline'] = () => withUnsupportedCommands(redisBatch((commands) => calls.execPipeline(commands)), UNSUPPORTED_PIPELINE_COMMANDS);
     for (const name of REDIS_COMMANDS) client[name] = calls[name];
-    return rejectingUnsupportedCommands(client as unknown as RedisClient, 'client');
+    return client as unknown as RedisClient;
   }
 
   /** What the server holds now, keys sorted (read directly: not a scheduler step). */
@@ -56,14 +56,14 @@ export class SimRedisServer {
 /**
  * A command name the client does not implement (`client.hscan(...)` from JavaScript, or
  * past a cast) fails naming the command, instead of "is not a function": a client call
- * rejects, a command queued in a MULTI or pipeline throws at once.
+ * rejects, a command queued in a MULTI or pipeline throws at once. Used as the prototype of
+ * clients and batches, so it sees only names they do not have.
  */
-function rejectingUnsupportedCommands<T extends object>(target: T, where: 'client' | 'multi()' | 'pipeline()'): T {
-  return new Proxy(target, {
-    get(inner, property, receiver) {
-      if (typeof property !== 'string' || property in inner || !/^[a-z][a-z0-9]*$/.test(property) || property === 'then') {
-        return Reflect.get(inner, property, receiver);
-      }
+function unsupportedCommands(where: 'client' | 'multi()' | 'pipeline()'): object {
+  return new Proxy(Object.create(null) as object, {
+    get(_inner, property) {
+      // Only command-like names: symbols, `then` (await probes it) and the like stay undefined.
+      if (typeof property !== 'string' || !/^[a-z][a-z0-9]*$/.test(property) || property === 'then') return undefined;
       const error = (): UnsupportedRedisCommandError =>
         new UnsupportedRedisCommandError(`Redis command ${property.toUpperCase()} (${where}) is not supported by the simulation; supported: ${REDIS_COMMANDS.join(', ')}, multi, pipeline`);
       return where === 'client'
@@ -73,4 +73,13 @@ function rejectingUnsupportedCommands<T extends object>(target: T, where: 'clien
           };
     },
   });
+}
+
+const UNSUPPORTED_CLIENT_COMMANDS = unsupportedCommands('client');
+const UNSUPPORTED_MULTI_COMMANDS = unsupportedCommands('multi()');
+const UNSUPPORTED_PIPELINE_COMMANDS = unsupportedCommands('pipeline()');
+
+function withUnsupportedCommands<T extends object>(batch: T, prototype: object): T {
+  Object.setPrototypeOf(batch, prototype);
+  return batch;
 }

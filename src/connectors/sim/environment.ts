@@ -65,6 +65,7 @@ export class SimEnvironment {
     if (!(latencyMs >= 0)) throw new Error(`SimEnvironment.service(${name}): latencyMs must be >= 0, got ${latencyMs}`);
     if (!(timeoutMs >= latencyMs)) throw new Error(`SimEnvironment.service(${name}): timeoutMs must be >= latencyMs (${latencyMs}), got ${timeoutMs}`);
     this.serviceNames.add(name);
+    const callOptions: SimServiceOptions = { latencyMs, timeoutMs };
     const methods = methodNamesOf(model);
     if (methods.length === 0) throw new Error(`SimEnvironment.service(${name}): the model has no methods to call`);
     return {
@@ -77,7 +78,7 @@ export class SimEnvironment {
         const methodsOfModel = model as Record<string, (...args: unknown[]) => unknown>;
         for (const method of methods) {
           // Looked up when the call reaches the server: a model patched later (a planted bug) is the one called.
-          client[method] = (...args) => this.call(connectionKey, `${name}.${method}(${shortArgs(args)})`, () => methodsOfModel[method]!(...args), latencyMs, timeoutMs);
+          client[method] = (...args) => this.request(connectionKey, `${name}.${method}(${shortArgs(args)})`, () => methodsOfModel[method]!(...args), callOptions);
         }
         return client as SimClient<M>;
       },
@@ -85,21 +86,26 @@ export class SimEnvironment {
   }
 
   /**
-   * One client call: a scheduler step `latencyMs` after it was issued, on its connection's
-   * queue. Call faults are decided when the call is issued (the next k calls after arming).
+   * One call: a scheduler step `latencyMs` after it was issued, in order on `connection`;
+   * `apply` runs on the server side at that step, and its return value (or thrown error) is
+   * the reply. Service clients are made of these; a client with client-side state of its own
+   * (the simulated Kafka producer) calls it directly. Call faults are decided when the call is
+   * issued (the next k calls after arming).
    */
-  private call(connection: string, label: string, apply: () => unknown, latencyMs: number, timeoutMs: number): Promise<unknown> {
+  request<T>(connection: string, label: string, apply: () => T, options: SimServiceOptions = {}): Promise<T> {
+    const latencyMs = options.latencyMs ?? 0;
+    const timeoutMs = options.timeoutMs ?? latencyMs;
     const generation = this.connectionGeneration;
     const scheduler = this.scheduler;
     if (this.callsToFail > 0) {
       this.callsToFail--;
-      return scheduler.io(connection, label, () => {
+      return scheduler.io<T>(connection, label, () => {
         throw new SimulatedIoError(`${label}: connection reset before the call reached the server (fail-call fault; not applied)`, 'ECONNRESET');
       }, latencyMs);
     }
     if (this.callsToTimeOut > 0) {
       this.callsToTimeOut--;
-      return scheduler.io(connection, label, () => {
+      return scheduler.io<T>(connection, label, () => {
         throw new SimulatedIoError(`${label}: timed out after ${timeoutMs} ms (timeout-call fault; not applied)`, 'ETIMEDOUT');
       }, timeoutMs);
     }
@@ -117,9 +123,9 @@ export class SimEnvironment {
           }
         }, latencyMs)
         .then(() =>
-          scheduler.io(connection, `${label} reply`, () => {
+          scheduler.io<T>(connection, `${label} reply`, () => {
             throw new SimulatedIoError(`${label}: timed out after ${timeoutMs} ms (lose-reply fault: applied on the server, reply lost)`, 'ETIMEDOUT');
-          }, timeoutMs - latencyMs),
+          }, Math.max(0, timeoutMs - latencyMs)),
         );
     }
     return scheduler.io(connection, label, () => {

@@ -1,4 +1,4 @@
-import type { FunctionInitializationContext, ListState, SourceReader } from './api.ts';
+import type { FunctionInitializationContext, ListState, SourcePosition, SourceReader } from './api.ts';
 import { END_OF_INPUT, type EndOfInput } from './api.ts';
 
 /** What a partition source reads from: a simulated log, or records pre-fetched from Kafka. */
@@ -34,6 +34,10 @@ export class PartitionSourceReader<T> implements SourceReader<T> {
   pollNext(): T | EndOfInput {
     if (this.offset >= this.log.endOffset(this.partition)) return END_OF_INPUT;
     return this.log.read(this.partition, this.offset++);
+  }
+
+  currentPosition(): SourcePosition {
+    return { split: `partition-${this.partition}`, offset: this.offset };
   }
 
   describePosition(): string {

@@ -1,4 +1,4 @@
-import type { CheckpointListener, CheckpointedFunction, FunctionInitializationContext, FunctionSnapshotContext, ListState, SinkWriter } from './api.ts';
+import type { CheckpointListener, CheckpointedFunction, FunctionInitializationContext, FunctionSnapshotContext, ListState, SinkWriter, TransactionEvent } from './api.ts';
 
 /**
  * Exactly-once sink by two-phase commit driven by checkpoints, after Flink's
@@ -11,14 +11,23 @@ import type { CheckpointListener, CheckpointedFunction, FunctionInitializationCo
  *   checkpoint (it may already be committed: commit must be idempotent), recoverAndAbort the
  *   one that was in flight, abort lingering ones, then begin a new one.
  *
+ * - finish() (end of input): the next snapshot pre-commits the last transaction and begins
+ *   no new one, so nothing is left open when the job finishes (FLIP-147: the final
+ *   checkpoint is notified before the job ends, and that commits it).
+ *
  * A failing commit throws: the task fails over, and the restore commits it again.
- * `TXN` must be plain data (it is stored in operator state).
+ * `TXN` must be plain data (it is stored in operator state). Every step is reported to the
+ * harness (`context.report`), so the two-phase-commit invariants judge any subclass from
+ * these records, whatever its external system.
  */
 export abstract class TwoPhaseCommitSink<IN, TXN> implements SinkWriter<IN>, CheckpointedFunction, CheckpointListener {
   private state: ListState<TwoPhaseCommitState<TXN>> | undefined;
   private current: TXN | undefined;
   /** Pre-committed transactions by checkpoint id, waiting for notify-complete. */
   private readonly pending = new Map<number, TXN>();
+  private report: ((event: TransactionEvent) => void) | undefined;
+  /** End of input seen: the next snapshot pre-commits the last transaction and begins none. */
+  private inputEnded = false;
 
   protected abstract beginTransaction(): Promise<TXN>;
   /** Writes one value inside the transaction. */
@@ -38,6 +47,11 @@ export abstract class TwoPhaseCommitSink<IN, TXN> implements SinkWriter<IN>, Che
     return this.abort(transaction);
   }
 
+  /** The transaction's identity in reports and invariants; stable across restarts (default: its JSON). */
+  protected describeTransaction(transaction: TXN): string {
+    return JSON.stringify(transaction);
+  }
+
   /** After recovery: abort transactions begun after the restored checkpoint (none by default). */
   protected abortLingering(_inFlight: TXN | undefined): Promise<void> {
     return Promise.resolve();
@@ -50,39 +64,62 @@ export abstract class TwoPhaseCommitSink<IN, TXN> implements SinkWriter<IN>, Che
 
   async initializeState(context: FunctionInitializationContext): Promise<void> {
     this.state = context.getOperatorStateStore().getListState<TwoPhaseCommitState<TXN>>('two-phase-commit');
+    this.report = (event) => context.report({ type: 'transaction', ...event });
     this.pending.clear();
+    this.inputEnded = false;
     const restored = this.state.get();
     if (restored.length > 1) throw new Error(`TwoPhaseCommitSink: expected one restored state entry, got ${restored.length}`);
     const entry = restored[0];
     if (entry !== undefined) {
-      for (const [, transaction] of entry.pending) await this.recoverAndCommit(transaction);
-      if (entry.current !== undefined) await this.recoverAndAbort(entry.current);
+      for (const [checkpointId, transaction] of entry.pending) {
+        await this.recoverAndCommit(transaction);
+        this.report({ kind: 'recover-commit', transaction: this.describeTransaction(transaction), checkpointId });
+      }
+      if (entry.current !== undefined) {
+        await this.recoverAndAbort(entry.current);
+        this.report({ kind: 'recover-abort', transaction: this.describeTransaction(entry.current) });
+      }
     }
     await this.abortLingering(entry?.current);
-    this.current = await this.beginTransaction();
+    this.current = await this.begin();
     this.state.update([]);
   }
 
   write(value: IN): void | Promise<void> {
-    if (this.current === undefined) throw new Error('TwoPhaseCommitSink: write before initializeState');
+    if (this.current === undefined) throw new Error(this.state === undefined ? 'TwoPhaseCommitSink: write before initializeState' : 'TwoPhaseCommitSink: write after end of input');
     return this.invoke(this.current, value);
   }
 
+  /** End of input: the next checkpoint (the final one) pre-commits the last transaction. */
+  finish(): void {
+    this.inputEnded = true;
+  }
+
   async snapshotState(context: FunctionSnapshotContext): Promise<void> {
-    const transaction = this.current;
-    if (transaction === undefined) throw new Error('TwoPhaseCommitSink: snapshotState before initializeState');
+    if (this.state === undefined) throw new Error('TwoPhaseCommitSink: snapshotState before initializeState');
     if (this.pending.has(context.checkpointId)) throw new Error(`TwoPhaseCommitSink: checkpoint ${context.checkpointId} snapshotted twice`);
-    await this.preCommit(transaction);
-    this.pending.set(context.checkpointId, transaction);
-    this.current = await this.beginTransaction();
-    this.state!.update([{ pending: this.pendingTransactions().map(([id, txn]) => [id, txn] as const), current: this.current }]);
+    const transaction = this.current;
+    if (transaction !== undefined) {
+      await this.preCommit(transaction);
+      this.report?.({ kind: 'pre-commit', transaction: this.describeTransaction(transaction), checkpointId: context.checkpointId });
+      this.pending.set(context.checkpointId, transaction);
+      this.current = this.inputEnded ? undefined : await this.begin();
+    }
+    this.state.update([{ pending: this.pendingTransactions().map(([id, txn]) => [id, txn] as const), current: this.current }]);
   }
 
   async notifyCheckpointComplete(checkpointId: number): Promise<void> {
     for (const [id, transaction] of this.committable(checkpointId)) {
       await this.commit(transaction);
+      this.report?.({ kind: 'commit', transaction: this.describeTransaction(transaction), checkpointId });
       this.pending.delete(id);
     }
+  }
+
+  private async begin(): Promise<TXN> {
+    const transaction = await this.beginTransaction();
+    this.report?.({ kind: 'begin', transaction: this.describeTransaction(transaction) });
+    return transaction;
   }
 
   /** The pending transactions notify-complete(n) commits: every one with id <= n, oldest first. */

@@ -18,6 +18,8 @@ export class PartitionSourceReader<T> implements SourceReader<T> {
   constructor(
     private readonly log: PartitionLog<T>,
     readonly partition: number,
+    /** Splits are named `<splitPrefix>-<partition>`. */
+    private readonly splitPrefix = 'partition',
   ) {}
 
   initializeState(context: FunctionInitializationContext): void {
@@ -37,7 +39,7 @@ export class PartitionSourceReader<T> implements SourceReader<T> {
   }
 
   currentPosition(): SourcePosition {
-    return { split: `partition-${this.partition}`, offset: this.offset };
+    return { split: `${this.splitPrefix}-${this.partition}`, offset: this.offset };
   }
 
   describePosition(): string {

@@ -29,6 +29,25 @@ export abstract class TwoPhaseCommitSink<IN, TXN> implements SinkWriter<IN>, Che
   /** End of input seen: the next snapshot pre-commits the last transaction and begins none. */
   private inputEnded = false;
 
+  constructor() {
+    // Report every begin, commit and abort, also those a subclass calls on its own (a buggy
+    // sink that commits in snapshotState is judged by what it did, not by what it should do).
+    const self = this as unknown as Record<'beginTransaction' | 'commit' | 'abort', (transaction?: TXN) => Promise<unknown>>;
+    const begin = self.beginTransaction;
+    self.beginTransaction = async () => {
+      const transaction = (await begin.call(this)) as TXN;
+      this.report?.({ kind: 'begin', transaction: describeTransaction(transaction) });
+      return transaction;
+    };
+    for (const kind of ['commit', 'abort'] as const) {
+      const original = self[kind];
+      self[kind] = async (transaction?: TXN) => {
+        await original.call(this, transaction);
+        this.report?.({ kind, transaction: describeTransaction(transaction) });
+      };
+    }
+  }
+
   protected abstract beginTransaction(): Promise<TXN>;
   /** Writes one value inside the transaction. */
   protected abstract invoke(transaction: TXN, value: IN): void | Promise<void>;
@@ -47,10 +66,6 @@ export abstract class TwoPhaseCommitSink<IN, TXN> implements SinkWriter<IN>, Che
     return this.abort(transaction);
   }
 
-  /** The transaction's identity in reports and invariants; stable across restarts (default: its JSON). */
-  protected describeTransaction(transaction: TXN): string {
-    return JSON.stringify(transaction);
-  }
 
   /** After recovery: abort transactions begun after the restored checkpoint (none by default). */
   protected abortLingering(_inFlight: TXN | undefined): Promise<void> {
@@ -73,15 +88,15 @@ export abstract class TwoPhaseCommitSink<IN, TXN> implements SinkWriter<IN>, Che
     if (entry !== undefined) {
       for (const [checkpointId, transaction] of entry.pending) {
         await this.recoverAndCommit(transaction);
-        this.report({ kind: 'recover-commit', transaction: this.describeTransaction(transaction), checkpointId });
+        this.report({ kind: 'recover-commit', transaction: describeTransaction(transaction), checkpointId });
       }
       if (entry.current !== undefined) {
         await this.recoverAndAbort(entry.current);
-        this.report({ kind: 'recover-abort', transaction: this.describeTransaction(entry.current) });
+        this.report({ kind: 'recover-abort', transaction: describeTransaction(entry.current) });
       }
     }
     await this.abortLingering(entry?.current);
-    this.current = await this.begin();
+    this.current = await this.beginTransaction();
     this.state.update([]);
   }
 
@@ -101,9 +116,9 @@ export abstract class TwoPhaseCommitSink<IN, TXN> implements SinkWriter<IN>, Che
     const transaction = this.current;
     if (transaction !== undefined) {
       await this.preCommit(transaction);
-      this.report?.({ kind: 'pre-commit', transaction: this.describeTransaction(transaction), checkpointId: context.checkpointId });
+      this.report?.({ kind: 'pre-commit', transaction: describeTransaction(transaction), checkpointId: context.checkpointId });
       this.pending.set(context.checkpointId, transaction);
-      this.current = this.inputEnded ? undefined : await this.begin();
+      this.current = this.inputEnded ? undefined : await this.beginTransaction();
     }
     this.state.update([{ pending: this.pendingTransactions().map(([id, txn]) => [id, txn] as const), current: this.current }]);
   }
@@ -111,16 +126,10 @@ export abstract class TwoPhaseCommitSink<IN, TXN> implements SinkWriter<IN>, Che
   async notifyCheckpointComplete(checkpointId: number): Promise<void> {
     for (const [id, transaction] of this.committable(checkpointId)) {
       await this.commit(transaction);
-      this.report?.({ kind: 'commit', transaction: this.describeTransaction(transaction), checkpointId });
       this.pending.delete(id);
     }
   }
 
-  private async begin(): Promise<TXN> {
-    const transaction = await this.beginTransaction();
-    this.report?.({ kind: 'begin', transaction: this.describeTransaction(transaction) });
-    return transaction;
-  }
 
   /** The pending transactions notify-complete(n) commits: every one with id <= n, oldest first. */
   protected committable(checkpointId: number): ReadonlyArray<readonly [number, TXN]> {
@@ -131,6 +140,14 @@ export abstract class TwoPhaseCommitSink<IN, TXN> implements SinkWriter<IN>, Che
     // Nothing to do: an aborted checkpoint's transaction stays pending and is committed by the
     // next completed checkpoint (its id is lower), or aborted as lingering after a restore.
   }
+}
+
+/**
+ * A transaction's identity in reports and invariants: its JSON, the same form the checkpoint
+ * keeps it in, so a judge can match reported transactions to checkpointed ones.
+ */
+export function describeTransaction(transaction: unknown): string {
+  return JSON.stringify(transaction);
 }
 
 export interface TwoPhaseCommitState<TXN> {

@@ -195,6 +195,8 @@ export class JobRuntime implements SimWorld {
   private faultIndex = 0;
   private dropNextNotify = false;
   private readonly faults: readonly Fault[];
+  /** Called inside the step that completes a checkpoint (a harness hook: e.g. read back what a reader sees now). */
+  onCheckpointCompleted: ((checkpointId: number) => void) | undefined;
 
   constructor(
     readonly spec: PipelineSpec,
@@ -797,6 +799,7 @@ export class JobRuntime implements SimWorld {
     pending.observation.tasks = tasks;
     this.observations.alignment.push(...pending.alignment);
     this.scheduler.record(`checkpoint ${checkpointId} completed`);
+    this.onCheckpointCompleted?.(checkpointId);
     for (const task of this.tasks) {
       if (this.dropNextNotify) {
         this.dropNextNotify = false;

@@ -32,6 +32,10 @@ export interface CaseSpec {
   readonly maxConcurrentCheckpoints?: number;
   /** Virtual ms between checkpoint triggers (default 100). */
   readonly checkpointIntervalMs?: number;
+  /** A user scenario's module, relative to the project root (posix separators): how a replay finds it again. */
+  readonly module?: string;
+  /** Tasks of the job when the case was made: a replay refuses a module that builds a different job today. */
+  readonly tasks?: number;
 }
 
 export interface CaseResult {

@@ -1,6 +1,7 @@
 import type { SinkWriter, SubtaskInfo } from '../../connectors/api.ts';
 import type { TwoPhaseCommitSink } from '../../connectors/two-phase-commit-sink.ts';
 import { pipeline } from '../../runtime/pipeline.ts';
+import { callerModule, withModule } from '../define-scenario.ts';
 import type { BuildContext, BuiltScenario, Scenario, ScenarioSize, Violation } from '../scenario.ts';
 import {
   AT_LEAST_ONCE,
@@ -97,7 +98,7 @@ export function sinkSuite(options: SinkSuiteOptions): Scenario {
   }
   checkWrites('sinkSuite', options.name, options.writes);
   if (typeof options.external !== 'function') throw new TypeError(`sinkSuite(${options.name}): external must be a function ({ env, bug, size }) => ({ createWriter, readBack })`);
-  return buildSinkScenario(options, options.semantic, options.writes, options.external, false);
+  return withModule(buildSinkScenario(options, options.semantic, options.writes, options.external, false), options.module ?? callerModule());
 }
 
 /**
@@ -110,7 +111,7 @@ export function twoPhaseCommitSinkSuite(options: TwoPhaseCommitSinkSuiteOptions)
   const writes = options.writes ?? 'append';
   checkWrites('twoPhaseCommitSinkSuite', options.name, writes);
   if (typeof options.external !== 'function') throw new TypeError(`twoPhaseCommitSinkSuite(${options.name}): external must be a function ({ env, bug, size }) => ({ createWriter, readBack })`);
-  return buildSinkScenario(options, 'exactly-once', writes, options.external, true);
+  return withModule(buildSinkScenario(options, 'exactly-once', writes, options.external, true), options.module ?? callerModule());
 }
 
 function checkWrites(call: string, name: string, writes: unknown): void {

@@ -2,6 +2,7 @@ import type { SourcePosition, SourceReader, SubtaskInfo } from '../../connectors
 import { RedisIdempotentSink } from '../../connectors/redis-sink.ts';
 import { SimRedisServer } from '../../connectors/sim/redis.ts';
 import { pipeline } from '../../runtime/pipeline.ts';
+import { callerModule, withModule } from '../define-scenario.ts';
 import type { BuildContext, BuiltScenario, Scenario, ScenarioSize, Violation } from '../scenario.ts';
 import { EXACTLY_ONCE, SOURCE_POSITIONS, checkSourcePositions, compareWithGolden } from './oracles.ts';
 import { DEFAULT_SUITE_FAULTS, checkSuiteOptions, perSize, plantedBugs, runFaultFree, suiteData, suiteSize, type ExternalContext, type SuiteOptions } from './suite-core.ts';
@@ -85,7 +86,7 @@ export function sourceSuite(options: SourceSuiteOptions): Scenario {
     return compute(size);
   };
 
-  return {
+  return withModule({
     name: options.name,
     description: options.description ?? 'sourceSuite: every record once, in order per split; restores rewind to the checkpointed position',
     defaultSize: suiteSize(options),
@@ -97,5 +98,5 @@ export function sourceSuite(options: SourceSuiteOptions): Scenario {
     properties: [EXACTLY_ONCE, SOURCE_POSITIONS],
     taskCount: (size) => size.partitions + parallelism,
     build,
-  };
+  }, options.module ?? callerModule());
 }

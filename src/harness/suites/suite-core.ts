@@ -46,6 +46,8 @@ export interface SuiteOptions {
   readonly faults?: readonly Fault['kind'][];
   /** Parallelism of the subtasks behind the keyBy (default 2). */
   readonly parallelism?: number;
+  /** The module that defines the suite (`import.meta.url`), for replay tokens; inferred from the call site when omitted. */
+  readonly module?: string;
 }
 
 export const DEFAULT_SUITE_DATA = { partitions: 2, recordsPerPartition: 40, keysPerPartition: 4 } as const;

@@ -46,6 +46,25 @@ export const redisSinkSuite = sinkSuite({
       readBack: () => new Map([...redis.data.entries()].map(([key, value]) => [key.slice(REDIS_PREFIX.length + 1), value])),
     };
   },
+  // The same sink against a real Redis, on keys of the cycle's own namespace.
+  real: ({ redis, namespace, bug }) => {
+    const prefix = `${namespace}:${REDIS_PREFIX}`;
+    const reader = redis();
+    return {
+      createWriter: () => {
+        const client = redis();
+        const entries = (key: string | number, value: string): Record<string, string> => ({ [`${prefix}:${key}`]: value });
+        if (bug === 'incrby-sink') return new RedisIncrementingSink<string>(client, (key) => ({ [`${prefix}:${key}`]: 1 }));
+        if (bug === 'ack-before-flush') return new AckBeforeFlushRedisSink(client, entries);
+        return new RedisIdempotentSink<string>(client, entries);
+      },
+      readBack: async () => {
+        const held = new Map<string, string>();
+        for (const key of (await reader.keys(`${prefix}:*`)).sort()) held.set(key.slice(prefix.length + 1), (await reader.get(key)) ?? '');
+        return held;
+      },
+    };
+  },
 });
 
 /** PLANTED BUG: a restore resumes one record past the checkpointed offset. */

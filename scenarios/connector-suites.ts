@@ -79,7 +79,7 @@ class RestorePastOffsetSource extends PartitionSourceReader<TestRecord> {
 export const partitionSourceSuite = sourceSuite({
   name: 'partition-source-suite',
   description: 'the built-in partition source through the source suite',
-  bugs: [{ name: 'restore-past-offset', description: 'a restore resumes one record past the checkpointed offset' }],
+  bugs: [{ name: 'restore-past-offset', description: 'a restore resumes one record past the checkpointed offset', caughtBy: ['exactly-once', 'source-positions', 'consistent-cut'] }],
   external: ({ bug }) => {
     let log = testDataLog([]);
     return {

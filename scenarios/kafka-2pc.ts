@@ -5,7 +5,6 @@ import { checkCommittedImpliesCompleted, checkCompletedImpliesCommitted, checkNo
 import { KafkaPartitionSource } from '../src/connectors/kafka-source.ts';
 import { BuggyKafkaTwoPhaseCommitSink, KafkaTwoPhaseCommitSink, MicroBatchKafkaSink, type KafkaSinkBug, type KafkaSinkOptions } from '../src/connectors/kafka-sink.ts';
 import { SimKafkaBroker } from '../src/connectors/sim/kafka-broker.ts';
-import { SimEnvironment } from '../src/connectors/sim/environment.ts';
 import { SimKafkaClients } from '../src/connectors/sim/kafka-clients.ts';
 import type { Scenario, Violation } from '../src/harness/scenario.ts';
 import type { Keyed } from '../src/runtime/pipeline.ts';
@@ -65,7 +64,7 @@ export const kafka2pc: Scenario = {
     { name: 'micro-batch-sink', description: 'negative control: a Spark-streaming-style sink that writes each micro-batch when it ends, without two-phase commit', caughtBy: ['exactly-once'], jobOptions: { backend: 'fs' } },
   ],
   taskCount: (size) => size.partitions + 2,
-  build({ scheduler, size, bug }) {
+  build({ scheduler, env, size, bug }) {
     const input = oddEvenInput(size.partitions, size.recordsPerPartition);
     const broker = new SimKafkaBroker();
     broker.createTopic(INPUT_TOPIC, size.partitions);
@@ -76,8 +75,7 @@ export const kafka2pc: Scenario = {
       broker.produce('input-loader', loader.producerId, loader.epoch, INPUT_TOPIC, partition, numbers.map((n) => ({ key: String(n), value: String(n) })), 0);
     });
     broker.endTransaction('input-loader', loader.producerId, loader.epoch, true, 0);
-    const environment = new SimEnvironment(scheduler);
-    const clients = new SimKafkaClients(broker, environment);
+    const clients = new SimKafkaClients(broker, env);
     const spec = oddEvenPipeline(
       'kafka-2pc',
       size.partitions,
@@ -102,8 +100,6 @@ export const kafka2pc: Scenario = {
     return {
       pipeline: spec,
       environmentHooks: {
-        // Call faults (fail-call, lose-reply, timeout-call, cut-connections) for plans that name them; generated plans do not.
-        ...environment.faultHooks,
         failNextCommits: (times) => clients.failNextCommits(times),
         failNextAborts: (times) => clients.failNextAborts(times),
         expireTransactions: () => {

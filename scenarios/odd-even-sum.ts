@@ -3,7 +3,6 @@ import { checkConsistentCuts, checkExactlyOnceStore, type ParityAccumulator } fr
 import { PartitionSourceReader } from '../src/connectors/partition-source.ts';
 import { RedisIdempotentSink, RedisIncrementingSink } from '../src/connectors/redis-sink.ts';
 import { SimPartitionedLog } from '../src/connectors/sim/partitioned-log.ts';
-import { SimEnvironment } from '../src/connectors/sim/environment.ts';
 import { SimRedisServer } from '../src/connectors/sim/redis.ts';
 import type { Scenario } from '../src/harness/scenario.ts';
 import type { RedisClient } from '../src/connectors/redis-api.ts';
@@ -62,11 +61,10 @@ export const oddEvenSum: Scenario = {
     },
   ],
   taskCount: (size) => size.partitions + 2,
-  build({ scheduler, size, bug }) {
+  build({ env, size, bug }) {
     const input = oddEvenInput(size.partitions, size.recordsPerPartition);
     const log = new SimPartitionedLog(input);
-    const environment = new SimEnvironment(scheduler);
-    const redis = new SimRedisServer(environment);
+    const redis = new SimRedisServer(env);
     const built = oddEvenPipeline(
       'odd-even-sum',
       size.partitions,
@@ -86,8 +84,6 @@ export const oddEvenSum: Scenario = {
     const sourceTasks = Array.from({ length: size.partitions }, (_, i) => i);
     return {
       pipeline: built,
-      // Call faults (fail-call, lose-reply, timeout-call) for plans that name them; generated plans do not.
-      environmentHooks: environment.faultHooks,
       judge: (observations) => [
         ...checkExactlyOnceStore(redis.stringSnapshot(), input, KEY_PREFIX),
         ...checkConsistentCuts(observations, input, sourceTasks, SUM_OPERATOR),

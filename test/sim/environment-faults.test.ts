@@ -57,18 +57,6 @@ describe('call faults as plan data', () => {
     const builtIn = kindsOf(oddEvenSum);
     for (const kind of CALL_FAULT_KINDS) expect(builtIn.has(kind)).toBe(false);
   });
-
-  test('a call fault in a scenario whose environment cannot inject it is a clear error', async () => {
-    const withoutEnvironment: Scenario = {
-      ...oddEvenSum,
-      build: (context) => {
-        const { environmentHooks: _hooks, ...built } = oddEvenSum.build(context);
-        return built;
-      },
-    };
-    const spec: CaseSpec = { ...base, faults: [{ kind: 'lose-reply', atStep: 5, times: 1 }], schedule: { kind: 'seed', seed: 1 } };
-    await expect(runCase(withoutEnvironment, spec)).rejects.toThrow(/cannot be injected into .*: its environment has no loseNextReplies/);
-  });
 });
 
 describe('call faults against the Redis sinks of odd-even-sum', () => {

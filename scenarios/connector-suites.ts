@@ -139,18 +139,41 @@ export const kafkaSinkSuite = twoPhaseCommitSinkSuite({
         };
         return bug === 'commit-in-snapshot' ? new BuggyKafkaTwoPhaseCommitSink(options, 'commit-in-snapshot') : new KafkaTwoPhaseCommitSink(options);
       },
-      readBack: () => {
-        const byKey = new Map<string, string[]>();
-        for (let partition = 0; partition < OUTPUT_PARTITIONS; partition++) {
-          for (const record of broker.fetch(OUTPUT_TOPIC, partition, 0, 'read_committed')) {
-            const key = record.key ?? '';
-            byKey.set(key, [...(byKey.get(key) ?? []), record.value ?? '']);
-          }
-        }
-        return byKey;
+      readBack: () => committedByKey(Array.from({ length: OUTPUT_PARTITIONS }, (_, partition) => broker.fetch(OUTPUT_TOPIC, partition, 0, 'read_committed'))),
+    };
+  },
+  // The same sink against a real broker: a topic of the cycle's own, read back read_committed.
+  real: async ({ kafka, namespace, bug }) => {
+    const clients = kafka();
+    const topic = `${namespace}-out`;
+    await clients.createTopic(topic, OUTPUT_PARTITIONS);
+    return {
+      createWriter: ({ subtaskIndex }) => {
+        const options: KafkaSinkOptions<TestRecord> = {
+          clients,
+          topic,
+          transactionalIdPrefix: `${namespace}-sink`,
+          subtaskIndex,
+          partitionOf: (record) => Number(record.key.slice(1, record.key.indexOf('-'))) % OUTPUT_PARTITIONS,
+          serialize: (record) => ({ key: record.key, value: record.value }),
+        };
+        return bug === 'commit-in-snapshot' ? new BuggyKafkaTwoPhaseCommitSink(options, 'commit-in-snapshot') : new KafkaTwoPhaseCommitSink(options);
       },
+      readBack: async () => committedByKey(await Promise.all(Array.from({ length: OUTPUT_PARTITIONS }, (_, partition) => clients.read(topic, partition, 0, 'read_committed')))),
     };
   },
 });
+
+/** What a read_committed reader of the output partitions sees, per key, in partition order. */
+function committedByKey(partitions: readonly (readonly { readonly key: string | null; readonly value: string | null }[])[]): Map<string, string[]> {
+  const byKey = new Map<string, string[]>();
+  for (const records of partitions) {
+    for (const record of records) {
+      const key = record.key ?? '';
+      byKey.set(key, [...(byKey.get(key) ?? []), record.value ?? '']);
+    }
+  }
+  return byKey;
+}
 
 export const CONNECTOR_SUITES = [redisSinkSuite, partitionSourceSuite, kafkaSourceSuite, kafkaSinkSuite];

@@ -6,7 +6,7 @@
 import { describe, expect, test } from 'vitest';
 import { runSuiteOnServices } from '../../src/harness/e2e/suite-cycles.ts';
 import { e2ePolicy } from '../../src/harness/e2e/services/index.ts';
-import { redisSinkSuite } from '../../scenarios/connector-suites.ts';
+import { kafkaSinkSuite, redisSinkSuite } from '../../scenarios/connector-suites.ts';
 import { useServices } from './services-fixture.ts';
 
 const CYCLES_TEST_TIMEOUT_MS = 180_000;
@@ -31,5 +31,16 @@ describe.skipIf(e2ePolicy() === 'off')('connector suites against real Redis', ()
     const [cycle] = await runSuiteOnServices(redisSinkSuite, { services: need(ctx), cycles: 1, seed: 3, bug: 'ack-before-flush', log: (line) => lines.push(line) });
     expect(cycle!.violations.some((v) => v.anomaly === 'lost write')).toBe(true);
     expect(lines.join('\n')).toMatch(/fault placement: --seed 3, cycle 1/);
+  }, CYCLES_TEST_TIMEOUT_MS);
+
+  test('the Kafka two-phase-commit sink suite on a real broker: exactly-once, and commit-in-snapshot caught', async (ctx) => {
+    const services = need(ctx);
+    const cycles = await runSuiteOnServices(kafkaSinkSuite, { services, cycles: 2, seed: 5, size: { recordsPerPartition: 150 } });
+    for (const cycle of cycles) {
+      expect(cycle.violations).toEqual([]);
+      expect([cycle.lost, cycle.duplicated, cycle.keysHeld]).toEqual([0, 0, 8]);
+    }
+    const [buggy] = await runSuiteOnServices(kafkaSinkSuite, { services, cycles: 1, seed: 5, bug: 'commit-in-snapshot', size: { recordsPerPartition: 150 } });
+    expect(buggy!.violations.some((v) => v.property === 'committed-implies-completed')).toBe(true);
   }, CYCLES_TEST_TIMEOUT_MS);
 });

@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { kafka2pc } from '../../scenarios/kafka-2pc.ts';
+import { redisSinkSuite } from '../../scenarios/connector-suites.ts';
 import { oddEvenSum } from '../../scenarios/odd-even-sum.ts';
 import { caseArbitrary, explore } from '../../src/harness/explore.ts';
 import { runCase, type CaseSpec } from '../../src/harness/run-case.ts';
@@ -126,6 +127,23 @@ describe('call faults against the simulated Kafka clients of kafka-2pc (built on
       expect(counterexample!.result.spec.faults.length).toBeLessThanOrEqual(2);
       // Shrunk (with this seed) to one lost reply: the commit was applied, the sink retried it after the restore.
       expect(counterexample!.result.spec.faults.map((fault) => fault.kind)).toContain('lose-reply');
+    },
+    EXPLORE_TIMEOUT_MS,
+  );
+});
+
+describe('call faults in a connector suite', () => {
+  test(
+    'the Redis sink suite with call faults as its fault kinds: the idempotent sink passes, the INCRBY sink is caught by call faults alone',
+    async () => {
+      const suite: Scenario = { ...redisSinkSuite, faultKinds: CALL_FAULT_KINDS };
+      const options = { size: suite.defaultSize, mode: 'exactly-once' as const, backend: suite.backends[0]!, runs: 100, seed: 17, maxFaults: 3, checkDeterminism: false };
+      const correct = await explore(suite, { ...options, bug: undefined });
+      expect(correct.counterexample?.result.violations).toBeUndefined();
+      expect(correct.stats.faultsInjected).toBeGreaterThan(30);
+      const planted = await explore(suite, { ...options, bug: 'incrby-sink' });
+      expect(planted.counterexample, 'the INCRBY sink survived 100 suite runs of call faults').toBeDefined();
+      expect(planted.counterexample!.result.spec.faults.length).toBeLessThanOrEqual(2);
     },
     EXPLORE_TIMEOUT_MS,
   );

@@ -2,7 +2,7 @@
  * A declarative option table and a pure parser (after vitest's cac.ts / cli-config.ts), so
  * tests can call `parseCli` without spawning a process.
  */
-export type CommandName = 'run' | 'replay' | 'selftest' | 'e2e' | 'help';
+export type CommandName = 'run' | 'replay' | 'selftest' | 'e2e' | 'merge' | 'help';
 
 type OptionType =
   | { readonly kind: 'boolean' }
@@ -28,9 +28,13 @@ export const OPTIONS = {
   records: { type: { kind: 'integer', min: 0, max: 1_000_000 }, commands: ['run', 'e2e'], description: 'records per partition' },
   bug: { type: { kind: 'string' }, commands: ['run', 'e2e'], description: "build the scenario with one of its planted bugs (see 'selftest')" },
   'max-faults': { type: { kind: 'integer', min: 0, max: 20 }, commands: ['run'], description: 'most faults in one generated plan' },
+  workers: { type: { kind: 'integer', min: 1, max: 256 }, commands: ['run'], description: 'worker threads running generated cases (default: the number of cores); the result is the same for any count' },
+  shard: { type: { kind: 'string' }, commands: ['run'], description: "run shard i of n (i/n) of the generated cases, for CI matrices; combine the shards' --json files with 'merge'" },
+  determinism: { type: { kind: 'enum', values: ['all', 'sampled', 'failing'] }, commands: ['run'], description: 'rerun to compare traces: every case (all, default), every 10th (sampled), or only the counterexample (failing)' },
+  'case-timeout-ms': { type: { kind: 'integer', min: 100, max: 86_400_000 }, commands: ['run'], description: 'wall-clock bound on one case in a worker thread; a case past it is reported as hung' },
   timeline: { type: { kind: 'boolean' }, commands: ['replay'], description: 'print every step of the replayed run' },
-  json: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e'], description: 'print one JSON object instead of text' },
-  help: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'help'], description: 'show help' },
+  json: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'merge'], description: 'print one JSON object instead of text' },
+  help: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'merge', 'help'], description: 'show help' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -50,7 +54,7 @@ export class UsageError extends Error {
   }
 }
 
-const COMMANDS: readonly CommandName[] = ['run', 'replay', 'selftest', 'e2e', 'help'];
+const COMMANDS: readonly CommandName[] = ['run', 'replay', 'selftest', 'e2e', 'merge', 'help'];
 
 export function parseCli(argv: readonly string[]): ParsedCli {
   const [first, ...rest] = argv;
@@ -120,6 +124,7 @@ export function helpText(scenarioNames: readonly string[]): string {
     '  replay <token>                  re-run exactly the case a failure printed',
     '  selftest                        check that every planted bug is caught and shrunk',
     '  e2e --scenario NAME --cycles N  crash/restart cycles against real Kafka and Redis (see README: end-to-end)',
+    '  merge <json files>              combine the --json results of run --shard i/n into one summary and exit code',
     '',
     'Options:',
     ...Object.entries(OPTIONS).map(([name, spec]) => `  --${name.padEnd(12)} ${spec.description} [${spec.commands.join(', ')}]`),

@@ -10,18 +10,27 @@ import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
 import { UsageError, helpText, parseCli, type ParsedOptions } from './parse.ts';
 import { E2E_BUGS, E2E_SCENARIOS, runE2eCycles, type E2eScenario } from '../harness/e2e/e2e-cycles.ts';
-import { resolveServices } from '../harness/e2e/services/index.ts';
+import { E2E_POLICY_ENV, ServicesUnavailableError, e2ePolicy, resolveServices } from '../harness/e2e/services/index.ts';
+import { EnvironmentUnavailableError } from '../harness/e2e/service-faults.ts';
+import { INPUT_BOUNDS, InputError, checkInteger, quoteUserText, safeMessage } from '../harness/input-bounds.ts';
 
 export interface CliIo {
   out(line: string): void;
   err(line: string): void;
 }
 
-/** Exit codes: distinct for "an invariant failed", "bad input" and "streamcheck itself broke". */
+/**
+ * Exit codes: distinct for "an invariant failed", "bad input", "streamcheck itself broke" and
+ * "the environment (Kafka, Redis) is not there". Every error leaves through reportError.
+ */
 export const EXIT_OK = 0;
 export const EXIT_INVARIANT_VIOLATED = 1;
 export const EXIT_BAD_INPUT = 2;
 export const EXIT_INTERNAL_ERROR = 3;
+export const EXIT_ENVIRONMENT_UNAVAILABLE = 4;
+
+/** The `kind` of a `--json` error object, one per non-zero exit code other than 1. */
+export type ErrorKind = 'bad-input' | 'internal-error' | 'environment-unavailable';
 
 const INVARIANTS = [
   'exactly-once',
@@ -39,6 +48,8 @@ const DEFAULT_MAX_FAULTS = 3;
 const CORPUS_DIRECTORY = fileURLToPath(new URL('../../scenarios/corpus/', import.meta.url));
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  // Known before parsing, so even a refused command line answers in JSON when asked to.
+  const json = argv.includes('--json');
   try {
     const parsed = parseCli(argv);
     if (parsed.command === 'help' || parsed.options.help === true) {
@@ -47,6 +58,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     switch (parsed.command) {
       case 'run':
+        if (parsed.positionals.length > 0) throw new UsageError(`run: scenario files are not supported by this build; got ${quoteUserText(parsed.positionals[0]!)}`);
         return await runCommand(parsed.options, io);
       case 'replay':
         return await replayCommandMain(parsed.positionals, parsed.options, io);
@@ -56,17 +68,45 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await e2eCommand(parsed.options, io);
     }
   } catch (error) {
-    if (error instanceof UsageError || isBadInput(error)) {
-      io.err(`streamcheck: ${(error as Error).message}`);
-      io.err(`run 'streamcheck --help' for usage`);
-      return EXIT_BAD_INPUT;
+    if (error instanceof Interrupted) {
+      io.err(`streamcheck: ${error.message}`);
+      return signalExitCode(error.signal);
     }
-    io.err(`streamcheck: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    return EXIT_INTERNAL_ERROR;
+    return reportError(error, json, io);
   }
 }
 
-/** Errors from validating user input (scenario names, tokens, fault plans) name their cause. */
+/** Classifies an error into its exit code and prints it once: one JSON object on stdout with --json, text on stderr otherwise. */
+function reportError(error: unknown, json: boolean, io: CliIo): number {
+  const { kind, code } = classify(error);
+  const message = safeMessage(error instanceof Error ? error.message : String(error));
+  if (json) {
+    io.out(JSON.stringify({ error: { kind, message } }));
+    return code;
+  }
+  switch (kind) {
+    case 'bad-input':
+      io.err(`streamcheck: ${message}`);
+      io.err(`run 'streamcheck --help' for usage`);
+      break;
+    case 'environment-unavailable':
+      io.err(`streamcheck: environment unavailable: ${message}`);
+      break;
+    case 'internal-error':
+      // A bug in streamcheck: the stack is what a bug report needs.
+      io.err(`streamcheck: internal error: ${error instanceof Error && error.stack !== undefined ? safeMessage(error.stack) : message}`);
+      break;
+  }
+  return code;
+}
+
+function classify(error: unknown): { kind: ErrorKind; code: number } {
+  if (error instanceof EnvironmentUnavailableError || error instanceof ServicesUnavailableError) return { kind: 'environment-unavailable', code: EXIT_ENVIRONMENT_UNAVAILABLE };
+  if (error instanceof InputError || isBadInput(error)) return { kind: 'bad-input', code: EXIT_BAD_INPUT };
+  return { kind: 'internal-error', code: EXIT_INTERNAL_ERROR };
+}
+
+/** Errors from validating user input elsewhere (scenario names, planted bugs, corpus files, fault plans) name their cause. */
 function isBadInput(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return /^(replay|unknown scenario|scenario .* has no planted bug|regression corpus|runCase: fault)/.test(error.message);
@@ -83,7 +123,7 @@ interface ScenarioRun {
 async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
   const suite = options.suite === true;
   if (suite === (options.scenario !== undefined)) throw new UsageError('run: give exactly one of --suite or --scenario NAME');
-  const scenarios: readonly Scenario[] = suite ? SCENARIOS : [findScenario(options.scenario as string)];
+  const scenarios: readonly Scenario[] = suite ? SCENARIOS : [scenarioNamed(options.scenario as string)];
 
   const modes: readonly CheckpointingMode[] = options.mode !== undefined ? [options.mode as CheckpointingMode] : suite ? ['exactly-once', 'unaligned'] : ['exactly-once'];
   const runs = (options.runs as number | undefined) ?? DEFAULT_RUNS;
@@ -91,7 +131,7 @@ async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
   const json = options.json === true;
   for (const scenario of scenarios) {
     if (options.bug !== undefined && !scenario.bugs.some((bug) => bug.name === options.bug)) {
-      throw new UsageError(`run: scenario ${scenario.name} has no planted bug '${String(options.bug)}'; known: ${scenario.bugs.map((b) => b.name).join(', ')}`);
+      throw new UsageError(`run: scenario ${scenario.name} has no planted bug ${quoteUserText(String(options.bug))}; known: ${scenario.bugs.map((b) => b.name).join(', ')}`);
     }
   }
 
@@ -186,6 +226,13 @@ async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
   return failed === undefined && corpusFailures.length === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
 }
 
+/** A built-in scenario by name; an unknown name is bad input, quoted (escaped and cut) in the message. */
+function scenarioNamed(name: string): Scenario {
+  const scenario = SCENARIOS.find((candidate) => candidate.name === name);
+  if (scenario === undefined) throw new UsageError(`unknown scenario ${quoteUserText(name)}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  return scenario;
+}
+
 function sumStats(all: readonly ExploreStats[]): ExploreStats {
   const total: ExploreStats = { runs: 0, checkpointsCompleted: 0, crashesInjected: 0, faultsInjected: 0, restores: 0, faultPointsReached: {}, faultsNotReached: 0, faultPointsNeverReached: [], steps: 0, lastTraceHash: '' };
   for (const stats of all) {
@@ -205,8 +252,12 @@ function sumStats(all: readonly ExploreStats[]): ExploreStats {
 
 async function replayCommandMain(positionals: readonly string[], options: ParsedOptions, io: CliIo): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`replay: expects exactly one token (as printed after 'Replay:'), got ${positionals.length}`);
-  const spec = decodeCase(positionals[0]!, (name, size) => findScenario(name).taskCount(size));
-  const scenario = findScenario(spec.scenario);
+  const spec = decodeCase(positionals[0]!, (name, size) => scenarioNamed(name).taskCount(size));
+  if (spec.module !== undefined) throw new UsageError(`replay: the token is for the scenario file ${quoteUserText(spec.module)}; scenario files are not supported by this build`);
+  const scenario = scenarioNamed(spec.scenario);
+  if (spec.bug !== undefined && !scenario.bugs.some((bug) => bug.name === spec.bug)) {
+    throw new UsageError(`replay: scenario ${scenario.name} has no planted bug ${quoteUserText(spec.bug)}; known: ${scenario.bugs.map((b) => b.name).join(', ')}`);
+  }
   const result = await runJudged(scenario, spec, { checkDeterminism: true }, true);
   if (options.json === true) {
     io.out(
@@ -254,57 +305,124 @@ const E2E_SERVICES_TIMEOUT_MS = 150_000;
 async function e2eCommand(options: ParsedOptions, io: CliIo): Promise<number> {
   const scenario = options.scenario as string | undefined;
   if (scenario === undefined || !(E2E_SCENARIOS as readonly string[]).includes(scenario)) {
-    throw new UsageError(`e2e: --scenario must be one of ${E2E_SCENARIOS.join(', ')}, got ${scenario === undefined ? 'nothing' : `'${scenario}'`}`);
+    throw new UsageError(`e2e: --scenario must be one of ${E2E_SCENARIOS.join(', ')}, got ${scenario === undefined ? 'nothing' : quoteUserText(scenario)}`);
   }
   if (options.cycles === undefined) throw new UsageError('e2e: --cycles N is required');
   const bug = options.bug as string | undefined;
-  if (bug !== undefined && !(E2E_BUGS as readonly string[]).includes(bug)) throw new UsageError(`e2e: --bug must be one of ${E2E_BUGS.join(', ')}, got '${bug}'`);
+  if (bug !== undefined && !(E2E_BUGS as readonly string[]).includes(bug)) throw new UsageError(`e2e: --bug must be one of ${E2E_BUGS.join(', ')}, got ${quoteUserText(bug)}`);
   if (bug !== undefined && scenario !== 'kafka-2pc') throw new UsageError(`e2e: --bug ${bug} applies to kafka-2pc only`);
+  const recordsPerPartition = checkInteger('e2eRecordsPerPartition', (options.records as number | undefined) ?? DEFAULT_E2E_RECORDS, 'e2e: --records');
+  // The environment is checked before anything starts: a bogus policy or provider is bad input.
+  if (e2ePolicy() === 'off') throw new UsageError(`e2e: ${E2E_POLICY_ENV}=off forbids starting or using Kafka and Redis; unset it (or set auto or required) to run e2e`);
   const json = options.json === true;
   const log = (line: string): void => {
     if (!json) io.out(line);
   };
-  const services = await resolveServices({ policy: 'auto', timeoutMs: E2E_SERVICES_TIMEOUT_MS, log: (line) => log(`services: ${line}`) });
-  if ('unavailable' in services) {
-    io.err(`streamcheck e2e: no Kafka/Redis: ${services.reason}`);
-    return EXIT_BAD_INPUT;
-  }
+  const interruption = new Interruption();
   try {
-    const cycles = await runE2eCycles({
-      scenario: scenario as E2eScenario,
-      cycles: options.cycles as number,
-      seed: (options.seed as number | undefined) ?? DEFAULT_SEED,
-      recordsPerPartition: (options.records as number | undefined) ?? DEFAULT_E2E_RECORDS,
-      ...(bug === undefined ? {} : { bug: bug as (typeof E2E_BUGS)[number] }),
-      services,
-      log,
+    const services = await interruption.race(resolveServices({ policy: 'auto', timeoutMs: E2E_SERVICES_TIMEOUT_MS, log: (line) => log(`services: ${line}`) }), async (pending) => {
+      const started = await pending.catch(() => undefined);
+      if (started !== undefined && !('unavailable' in started)) await started.stop();
     });
-    const sum = (pick: (c: (typeof cycles)[number]) => number): number => cycles.reduce((total, c) => total + pick(c), 0);
-    const times = cycles.map((c) => c.wallMs).sort((a, b) => a - b);
-    const totals = {
-      scenario,
-      provider: services.provider,
-      cycles: cycles.length,
-      recordsIn: sum((c) => c.recordsIn),
-      recordsOut: sum((c) => c.recordsOut),
-      lost: sum((c) => c.lost),
-      duplicated: sum((c) => c.duplicated),
-      crashes: sum((c) => c.crashes),
-      failedCommits: sum((c) => c.failedCommits),
-      violations: sum((c) => c.violations.length),
-      cycleSecondsP50: Number(((times[Math.floor((times.length - 1) / 2)] ?? 0) / 1000).toFixed(2)),
-      cycleSecondsMax: Number(((times.at(-1) ?? 0) / 1000).toFixed(2)),
-    };
-    if (json) io.out(JSON.stringify({ ...totals, perCycle: cycles }));
-    else {
-      io.out(
-        `e2e ${scenario} on ${services.provider} services: ${totals.cycles} cycles, records in ${totals.recordsIn}, out ${totals.recordsOut}, ` +
-          `lost ${totals.lost}, duplicated ${totals.duplicated}, crashes ${totals.crashes}, failed commits ${totals.failedCommits}, ` +
-          `violations ${totals.violations}; cycle time p50 ${totals.cycleSecondsP50} s, max ${totals.cycleSecondsMax} s`,
+    // The CLI needs services whatever the policy: none is an unavailable environment (exit 4).
+    if ('unavailable' in services) throw new EnvironmentUnavailableError(`e2e: no Kafka and Redis to run against: ${services.reason}`, 'services', 'none');
+    try {
+      const cycles = await interruption.race(
+        runE2eCycles({
+          scenario: scenario as E2eScenario,
+          cycles: options.cycles as number,
+          seed: (options.seed as number | undefined) ?? DEFAULT_SEED,
+          recordsPerPartition,
+          ...(bug === undefined ? {} : { bug: bug as (typeof E2E_BUGS)[number] }),
+          services,
+          log,
+          isStopRequested: () => interruption.signal !== undefined,
+        }),
       );
+      const sum = (pick: (c: (typeof cycles)[number]) => number): number => cycles.reduce((total, c) => total + pick(c), 0);
+      const times = cycles.map((c) => c.wallMs).sort((a, b) => a - b);
+      const totals = {
+        scenario,
+        provider: services.provider,
+        cycles: cycles.length,
+        recordsIn: sum((c) => c.recordsIn),
+        recordsOut: sum((c) => c.recordsOut),
+        lost: sum((c) => c.lost),
+        duplicated: sum((c) => c.duplicated),
+        crashes: sum((c) => c.crashes),
+        failedCommits: sum((c) => c.failedCommits),
+        serviceRetries: sum((c) => c.serviceRetries),
+        violations: sum((c) => c.violations.length),
+        cycleSecondsP50: Number(((times[Math.floor((times.length - 1) / 2)] ?? 0) / 1000).toFixed(2)),
+        cycleSecondsMax: Number(((times.at(-1) ?? 0) / 1000).toFixed(2)),
+      };
+      if (json) io.out(JSON.stringify({ ...totals, perCycle: cycles }));
+      else {
+        io.out(
+          `e2e ${scenario} on ${services.provider} services: ${totals.cycles} cycles, records in ${totals.recordsIn}, out ${totals.recordsOut}, ` +
+            `lost ${totals.lost}, duplicated ${totals.duplicated}, crashes ${totals.crashes}, failed commits ${totals.failedCommits}, ` +
+            `service retries ${totals.serviceRetries}, violations ${totals.violations}; cycle time p50 ${totals.cycleSecondsP50} s, max ${totals.cycleSecondsMax} s`,
+        );
+      }
+      return totals.lost === 0 && totals.duplicated === 0 && totals.violations === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
+    } finally {
+      await services.stop();
     }
-    return totals.lost === 0 && totals.duplicated === 0 && totals.violations === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
   } finally {
-    await services.stop();
+    interruption.dispose();
   }
+}
+
+/**
+ * SIGINT / SIGTERM during e2e: stop what was started (brokers, redis-server, their data) and
+ * exit 128 + the signal's number, as a shell does. Without handlers Node would die at once; the
+ * services' watchdogs would still stop them, but their data directories would stay behind.
+ */
+class Interruption {
+  signal: NodeJS.Signals | undefined;
+  private readonly waiters = new Set<(signal: NodeJS.Signals) => void>();
+  private readonly handler = (signal: NodeJS.Signals): void => {
+    if (this.signal !== undefined) process.exit(signalExitCode(signal)); // a second signal: no more waiting
+    this.signal = signal;
+    for (const waiter of this.waiters) waiter(signal);
+  };
+
+  constructor() {
+    process.on('SIGINT', this.handler);
+    process.on('SIGTERM', this.handler);
+  }
+
+  /** Resolves with `work`, or on a signal runs `cleanup(work)` and throws Interrupted. */
+  async race<T>(work: Promise<T>, cleanup?: (pending: Promise<T>) => Promise<void>): Promise<T> {
+    let waiter: ((signal: NodeJS.Signals) => void) | undefined;
+    const interrupted = new Promise<never>((_, reject) => {
+      waiter = (signal) => reject(new Interrupted(signal));
+      this.waiters.add(waiter);
+    });
+    try {
+      return await Promise.race([work, interrupted]);
+    } catch (error) {
+      if (error instanceof Interrupted) await cleanup?.(work);
+      throw error;
+    } finally {
+      this.waiters.delete(waiter!);
+      interrupted.catch(() => undefined);
+    }
+  }
+
+  dispose(): void {
+    process.off('SIGINT', this.handler);
+    process.off('SIGTERM', this.handler);
+  }
+}
+
+class Interrupted extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`e2e: interrupted by ${signal}; started services stopped`);
+    this.name = 'Interrupted';
+  }
+}
+
+function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (signal === 'SIGINT' ? 2 : 15);
 }

@@ -18,6 +18,8 @@ export type Schedule =
 /** Everything that determines a run. Same case => same trace. */
 export interface CaseSpec {
   readonly scenario: string;
+  /** A user scenario's module path relative to the project root (posix separators); absent for built-in scenarios. */
+  readonly module?: string;
   readonly size: ScenarioSize;
   readonly mode: CheckpointingMode;
   readonly backend: StateBackendKind;

@@ -20,6 +20,6 @@ describe('replay tokens', () => {
     expect(() => decodeCase(bad({ ...good, mode: 'maybe-once' }), taskCount)).toThrow(/mode must be/);
     expect(() => decodeCase(bad({ ...good, faults: [{ kind: 'crash-task', atStep: 3, task: 99 }] }), taskCount)).toThrow(/task must be an integer in \[0, 4\)/);
     expect(() => decodeCase(bad({ ...good, faults: [{ kind: 'meteor', atStep: 3 }] }), taskCount)).toThrow(/kind must be one of/);
-    expect(() => decodeCase(bad({ ...good, schedule: { kind: 'seed', seed: -4 } }), taskCount)).toThrow(/seed must be a non-negative integer/);
+    expect(() => decodeCase(bad({ ...good, schedule: { kind: 'seed', seed: -4 } }), taskCount)).toThrow(/schedule.seed must be in \[0, 2147483647\]/);
   });
 });

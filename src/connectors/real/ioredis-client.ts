@@ -11,7 +11,8 @@ export interface ClosableRedisClient extends RedisClient {
   close(): Promise<void>;
 }
 
-export function ioredisClient(url: string): ClosableRedisClient {
+/** `displayAddress`: the address messages name (the configured one, when `url` is a fault proxy's). */
+export function ioredisClient(url: string, displayAddress: string = url): ClosableRedisClient {
   const redis = new Redis(url, {
     lazyConnect: true,
     connectTimeout: CONNECT_TIMEOUT_MS,
@@ -23,7 +24,7 @@ export function ioredisClient(url: string): ClosableRedisClient {
   });
   const named = <T>(command: string, call: () => Promise<T>): Promise<T> =>
     call().catch((error: unknown) => {
-      throw new Error(`Redis ${command} at ${url} failed: ${(error as Error).message}`, { cause: error });
+      throw new Error(`Redis ${command} at ${displayAddress} failed: ${(error as Error).message}`, { cause: error });
     });
   return {
     get: (key) => named('GET', () => redis.get(key)),

@@ -1,11 +1,11 @@
 import { parseFaultPlan } from '../runtime/faults.ts';
 import type { CaseSpec, Schedule } from './run-case.ts';
-import { InputError, MAX_TOKEN_CHARS, checkInteger, checkModulePath, describeValue, quoteUserText } from './input-bounds.ts';
+import { InputError, MAX_MODULE_PATH_CHARS, MAX_TOKEN_CHARS, checkInteger, checkModulePath, describeValue, quoteUserText } from './input-bounds.ts';
 
 /** The token format this build writes. A body without `v` is version 0 (tokens printed before versions existed); any other version is refused by name. */
 export const TOKEN_FORMAT_VERSION = 1;
 const READABLE_TOKEN_VERSIONS: readonly number[] = [0, 1];
-const BODY_KEYS = ['v', 'module', 'size', 'mode', 'backend', 'bug', 'faults', 'schedule', 'maxConcurrentCheckpoints', 'checkpointIntervalMs'];
+const BODY_KEYS = ['v', 'module', 'tasks', 'size', 'mode', 'backend', 'bug', 'faults', 'schedule', 'maxConcurrentCheckpoints', 'checkpointIntervalMs'];
 const MAX_NAME_CHARS = 128;
 
 /**
@@ -20,12 +20,21 @@ export function encodeCase(spec: CaseSpec): string {
   return `${scenario}:${Buffer.from(JSON.stringify(body), 'utf8').toString('base64url')}`;
 }
 
+/** Longest module path a token may carry (the lead's name for the bound in input-bounds.ts). */
+export const MAX_MODULE_PATH_LENGTH = MAX_MODULE_PATH_CHARS;
+
 /**
- * Decodes and checks a token before anything runs: its format version, every size against
- * the same bounds as the CLI options (input-bounds.ts), the fault plan against the
- * scenario's tasks. Every refusal is an InputError (exit 2) naming the field.
+ * The scenario name and module of a token, read before the scenario is loaded (the decoder
+ * needs its task count). Checked as decodeCase checks them: the same refusals, by name.
  */
-export function decodeCase(token: string, taskCountOf: (scenario: string, size: CaseSpec['size']) => number): CaseSpec {
+export function peekCase(token: string): { readonly scenario: string; readonly module: string | undefined } {
+  const { scenario, body } = splitToken(token);
+  const module = body['module'] === undefined ? undefined : checkModulePath(body['module'], 'replay: module');
+  return { scenario, module };
+}
+
+/** The token's scenario name and its JSON body, checked for length, shape and encoding. */
+function splitToken(token: string): { scenario: string; body: Record<string, unknown> } {
   if (typeof token !== 'string') throw new InputError('replay: the token must be a string');
   if (token.length > MAX_TOKEN_CHARS) throw new InputError(`replay: the token is ${token.length} chars, more than the ${MAX_TOKEN_CHARS} a case can need`);
   const separator = token.indexOf(':');
@@ -40,7 +49,16 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
     throw new InputError(`replay: the case after '${scenario}:' is not valid base64url JSON (was it cut off?)`);
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InputError('replay: the case must be a JSON object');
-  const record = body as Record<string, unknown>;
+  return { scenario, body: body as Record<string, unknown> };
+}
+
+/**
+ * Decodes and checks a token before anything runs: its format version, every size against
+ * the same bounds as the CLI options (input-bounds.ts), the fault plan against the
+ * scenario's tasks. Every refusal is an InputError (exit 2) naming the field.
+ */
+export function decodeCase(token: string, taskCountOf: (scenario: string, size: CaseSpec['size']) => number): CaseSpec {
+  const { scenario, body: record } = splitToken(token);
   const unknownKeys = Object.keys(record).filter((key) => !BODY_KEYS.includes(key));
   if (unknownKeys.length > 0) throw new InputError(`replay: unknown field(s) in the case: ${unknownKeys.slice(0, 5).map((key) => quoteUserText(key, 40)).join(', ')}; known: ${BODY_KEYS.join(', ')}`);
 
@@ -69,6 +87,8 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
   if (intervalMs !== undefined) checkInteger('checkpointIntervalMs', intervalMs, 'replay: checkpointIntervalMs');
   const concurrent = record['maxConcurrentCheckpoints'];
   if (concurrent !== undefined) checkInteger('maxConcurrentCheckpoints', concurrent, 'replay: maxConcurrentCheckpoints');
+  const tasks = record['tasks'];
+  if (tasks !== undefined) checkInteger('tasks', tasks, 'replay: tasks');
   const faults = record['faults'];
   if (!Array.isArray(faults)) throw new InputError(`replay: faults must be an array, got ${describeValue(faults)}`);
   checkInteger('faultsInPlan', faults.length, 'replay: the number of faults');
@@ -102,6 +122,7 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
     schedule,
     ...(concurrent === undefined ? {} : { maxConcurrentCheckpoints: concurrent as number }),
     ...(intervalMs === undefined ? {} : { checkpointIntervalMs: intervalMs as number }),
+    ...(tasks === undefined ? {} : { tasks: tasks as number }),
   };
 }
 

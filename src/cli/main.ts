@@ -32,8 +32,8 @@ export const EXIT_BAD_INPUT = 2;
 export const EXIT_INTERNAL_ERROR = 3;
 export const EXIT_ENVIRONMENT_UNAVAILABLE = 4;
 
-/** The `kind` of a `--json` error object, one per non-zero exit code other than 1. */
-export type ErrorKind = 'bad-input' | 'internal-error' | 'environment-unavailable';
+/** The `kind` of a `--json` error object, one per non-zero exit code other than 1 (interrupted: 128 + the signal's number). */
+export type ErrorKind = 'bad-input' | 'internal-error' | 'environment-unavailable' | 'interrupted';
 
 const INVARIANTS = [
   'exactly-once',
@@ -75,10 +75,6 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await e2eCommand(parsed.options, io);
     }
   } catch (error) {
-    if (error instanceof Interrupted) {
-      io.err(`streamcheck: ${error.message}`);
-      return signalExitCode(error.signal);
-    }
     return reportError(error, json, io);
   }
 }
@@ -99,6 +95,9 @@ function reportError(error: unknown, json: boolean, io: CliIo): number {
     case 'environment-unavailable':
       io.err(`streamcheck: environment unavailable: ${message}`);
       break;
+    case 'interrupted':
+      io.err(`streamcheck: ${message}`);
+      break;
     case 'internal-error':
       // A bug in streamcheck: the stack is what a bug report needs.
       io.err(`streamcheck: internal error: ${error instanceof Error && error.stack !== undefined ? safeMessage(error.stack) : message}`);
@@ -108,6 +107,7 @@ function reportError(error: unknown, json: boolean, io: CliIo): number {
 }
 
 function classify(error: unknown): { kind: ErrorKind; code: number } {
+  if (error instanceof Interrupted) return { kind: 'interrupted', code: signalExitCode(error.signal) };
   if (error instanceof EnvironmentUnavailableError || error instanceof ServicesUnavailableError) return { kind: 'environment-unavailable', code: EXIT_ENVIRONMENT_UNAVAILABLE };
   // Errors in the user's scenario or module (a misdeclared scenario, a module that does not load) are theirs: exit 2.
   if (

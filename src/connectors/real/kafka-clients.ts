@@ -15,6 +15,7 @@
  */
 import { connect as connectTcp, type Socket } from 'node:net';
 import kafkajs from 'kafkajs';
+import seedrandom from 'seedrandom';
 import type { Admin, ISocketFactory, Kafka as KafkaClient, LogEntry, logCreator as LogCreator } from 'kafkajs';
 import type {
   ConsumedRecord,
@@ -184,6 +185,11 @@ export interface KafkajsClientsOptions {
   /** Total time one `read` may take. Default 15 000. */
   readonly readTimeoutMs?: number;
   /**
+   * Seeds the jitter of retry pauses (each pause uniform in [backoff/2, backoff]), so clients
+   * retrying together spread out and a run's pauses are reproducible. Default 'streamcheck'.
+   */
+  readonly retrySeed?: string;
+  /**
    * Whether commitTransaction / abortTransaction wait until the coordinator has written the
    * transaction markers (default true). Kafka answers EndTxn once the decision is logged
    * (PrepareCommit); the records become visible to read_committed readers only when the
@@ -198,6 +204,7 @@ interface ResolvedOptions {
   readonly coordinatorRetryBudgetMs: number;
   readonly produceRetryBudgetMs: number;
   readonly readTimeoutMs: number;
+  readonly retrySeed: string;
   readonly awaitTransactionMarkers: boolean;
   readonly log: (line: string) => void;
 }
@@ -310,6 +317,7 @@ export class KafkajsClients implements KafkaClients {
       coordinatorRetryBudgetMs: options.coordinatorRetryBudgetMs ?? 15_000,
       produceRetryBudgetMs: options.produceRetryBudgetMs ?? 15_000,
       readTimeoutMs: options.readTimeoutMs ?? 15_000,
+      retrySeed: options.retrySeed ?? 'streamcheck',
       awaitTransactionMarkers: options.awaitTransactionMarkers ?? true,
       log: options.log ?? (() => undefined),
     };
@@ -423,6 +431,7 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
   concurrentTransactionRetries = 0;
   /** How often awaiting the markers of an ended transaction polled again (for reports). */
   markerWaitRetries = 0;
+  private readonly retryRandom: () => number;
 
   constructor(
     private readonly kafka: KafkaClient,
@@ -431,6 +440,7 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
     readonly transactionalId: string,
     resumedHandle: TransactionHandle | undefined,
   ) {
+    this.retryRandom = seedrandom.alea(`${options.retrySeed}/${transactionalId}`);
     if (resumedHandle === undefined) {
       this.state = 'uninitialized';
     } else {
@@ -554,7 +564,7 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
           return;
         }
         this.markerWaitRetries++;
-        await sleep(backoffMs);
+        await sleep(this.jittered(backoffMs));
         backoffMs = Math.min(backoffMs * 2, COORDINATOR_RETRY_MAX_BACKOFF_MS);
       }
     }
@@ -639,7 +649,7 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
         if (!retriable || Date.now() + backoffMs > deadlineMs) {
           throw new Error(`KafkajsClients: produce to ${topic}/${partition} for '${this.transactionalId}' failed after ${attempt} attempt(s): ${describeError(error)}`, { cause: error });
         }
-        await sleep(backoffMs);
+        await sleep(this.jittered(backoffMs));
         backoffMs = Math.min(backoffMs * 2, PRODUCE_RETRY_MAX_BACKOFF_MS);
         await cluster.refreshMetadata().catch(() => undefined);
       }
@@ -673,7 +683,7 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
         }
         if (type === 'CONCURRENT_TRANSACTIONS') this.concurrentTransactionRetries++;
         if (moved) this.coordinator = undefined;
-        await sleep(backoffMs);
+        await sleep(this.jittered(backoffMs));
         backoffMs = Math.min(backoffMs * 2, COORDINATOR_RETRY_MAX_BACKOFF_MS);
       }
     }
@@ -706,6 +716,11 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
     this.cluster = undefined;
     this.coordinator = undefined;
     if (cluster !== undefined) await this.clusters.disconnect(cluster);
+  }
+
+  /** A retry pause: uniform in [backoff/2, backoff] from this producer's seeded source. */
+  private jittered(backoffMs: number): number {
+    return Math.round(backoffMs / 2 + (this.retryRandom() * backoffMs) / 2);
   }
 
   private markFenced(cause: unknown): ProducerFencedError {

@@ -104,7 +104,7 @@ async function runCycle(options: E2eOptions, cycle: number, committed: string): 
   const prefix = `sc-${options.scenario}-${randomUUID().slice(0, 8)}`;
   const input = oddEvenInput(PARTITIONS, options.recordsPerPartition);
   const kafkaAddress = options.services.kafkaBrokers.join(',');
-  const clients = new KafkajsClients({ brokers: [...options.services.kafkaBrokers] });
+  const clients = new KafkajsClients({ brokers: [...options.services.kafkaBrokers], retrySeed: `${options.seed}/${cycle}` });
   // Every second odd-even-sum cycle reaches Redis through a proxy whose connections get cut.
   const proxy = options.scenario === 'odd-even-sum' && options.faults !== false && cycle % 2 === 1 ? await startRedisProxy(options.services.redisUrl) : undefined;
   // Messages name the configured Redis, not the proxy's port.

@@ -52,7 +52,7 @@ export const POSITIONALS: Record<CommandName, { readonly max: number; readonly w
   run: { max: 1, what: 'a scenario file' },
   replay: { max: 1, what: 'the token' },
   selftest: { max: 0, what: 'nothing' },
-  e2e: { max: 0, what: 'nothing' },
+  e2e: { max: 1, what: 'a scenario module' },
   help: { max: 0, what: 'nothing' },
 };
 

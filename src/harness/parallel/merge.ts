@@ -45,8 +45,10 @@ export interface MergedResult {
   readonly counterexample?: ShardCounterexample;
 }
 
+import { InputError } from '../input-bounds.ts';
+
 /** A merge input that is not a complete, consistent set of shard results: bad input (exit 2). */
-export class MergeInputError extends Error {
+export class MergeInputError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = 'MergeInputError';

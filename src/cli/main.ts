@@ -11,7 +11,7 @@ import type { StateBackendKind } from '../runtime/state.ts';
 import { UsageError, helpText, parseCli, type ParsedOptions } from './parse.ts';
 import { E2E_BUGS, E2E_SCENARIOS, runE2eCycles, type E2eScenario } from '../harness/e2e/e2e-cycles.ts';
 import { resolveServices } from '../harness/e2e/services/index.ts';
-import { explainCase, type BlameChain } from '../harness/visual/blame.ts';
+import { explainCase, formatBlame, type BlameChain } from '../harness/visual/blame.ts';
 import { appendStepSummary, writePictures, type PictureRequest } from '../harness/visual/outputs.ts';
 import { toJunitXml, type JunitConfiguration } from '../harness/visual/junit.ts';
 import { writeFileSync } from 'node:fs';
@@ -198,7 +198,7 @@ async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
       const result = r.report.counterexample?.result;
       return {
         scenario: r.scenario, mode: r.mode, backend: r.backend, runs: r.report.stats.runs, elapsedMs: r.elapsedMs,
-        ...(result === undefined ? {} : { counterexample: { violations: result.violations, report: formatCounterexample(r.report.counterexample!, blame), replay: replayCommand(result) } }),
+        ...(result === undefined ? {} : { counterexample: { violations: result.violations, report: formatCounterexample(r.report.counterexample!), blame: formatBlame(blame).join('\n'), replay: replayCommand(result) } }),
       };
     });
     writeJunit(options.junit, toJunitXml(configurations, INVARIANTS, corpusResults.map((c) => ({ name: c.name, passed: c.passed, report: c.lines.join('\n') }))), json, io);
@@ -273,7 +273,7 @@ async function replayCommandMain(positionals: readonly string[], options: Parsed
   if (typeof options.junit === 'string') {
     const configuration: JunitConfiguration = {
       scenario: spec.scenario, mode: spec.mode, backend: spec.backend, runs: 1, elapsedMs: 0,
-      ...(result.violations.length === 0 ? {} : { counterexample: { violations: result.violations, report: formatVerdict(result, blame).join('\n'), replay: replayCommand(result) } }),
+      ...(result.violations.length === 0 ? {} : { counterexample: { violations: result.violations, report: formatVerdict(result).join('\n'), blame: formatBlame(blame).join('\n'), replay: replayCommand(result) } }),
     };
     writeJunit(options.junit, toJunitXml([configuration], INVARIANTS), options.json === true, io);
   }

@@ -381,11 +381,11 @@ function blameDeterminism(context: Context, violation: Violation): BlameChain {
   const links: BlameLink[] = [];
   if (index > 0) {
     const agreed = first[index - 1]!;
-    links.push({ step: agreed.step, timeMs: agreed.timeMs, lane: 'coordinator', text: `both runs agree up to here: ${agreed.event}`, firstFalse: false });
+    links.push({ step: agreed.step, timeMs: agreed.timeMs, lane: context.events[index - 1]?.lane ?? 'coordinator', text: `${agreed.event} (both runs agree up to here)`, firstFalse: false });
   }
-  const other: BlameLink | undefined = b === undefined ? undefined : { step: b.step, timeMs: b.timeMs, lane: 'coordinator', text: `second run: ${b.event}`, firstFalse: false };
+  const other: BlameLink | undefined = b === undefined ? undefined : { step: b.step, timeMs: b.timeMs, lane: 'coordinator', text: `second run instead: ${b.event}`, firstFalse: false };
   if (other !== undefined) links.push(other);
-  const firstFalse: BlameLink | undefined = a === undefined ? undefined : { step: a.step, timeMs: a.timeMs, lane: 'coordinator', text: `first run: ${a.event} (the runs part here)`, firstFalse: true };
+  const firstFalse: BlameLink | undefined = a === undefined ? undefined : { step: a.step, timeMs: a.timeMs, lane: context.events[index]?.lane ?? 'coordinator', text: `${a.event} (first run; the runs part here)`, firstFalse: true };
   return finish(violation, 'the schedule', 'nondeterministic run: something outside the scheduler decides', links, firstFalse);
 }
 

@@ -15,8 +15,10 @@ export interface JunitConfiguration {
   readonly counterexample?: {
     /** Violated properties with their anomaly and message. */
     readonly violations: readonly { readonly property: string; readonly anomaly: string; readonly message: string }[];
-    /** The counterexample as the text report prints it (verdict, fault plan, blame chain). */
+    /** The counterexample as the text report prints it (verdict, fault plan, ...). */
     readonly report: string;
+    /** The blame chains as text: first in the failure body, which CI pages cut short. */
+    readonly blame: string;
     readonly replay: string;
   };
 }
@@ -48,9 +50,10 @@ export function toJunitXml(configurations: readonly JunitConfiguration[], invari
       }
       suiteFailures++;
       const first = violated[0]!;
-      const message = `${first.anomaly}: ${first.message} | replay: ${configuration.counterexample!.replay}`;
-      const body = `${configuration.counterexample!.report}\n\nReplay: ${configuration.counterexample!.replay}`;
-      cases.push(`    <testcase ${attributes}>\n      <failure message="${attr(message)}" type="${attr(first.anomaly)}">${text(body)}</failure>\n    </testcase>`);
+      const message = `${plainText(first.anomaly, 200)}: ${plainText(first.message)} | replay: ${configuration.counterexample!.replay}`;
+      const { blame, report, replay } = configuration.counterexample!;
+      const body = `Replay: ${escapeXml(plainText(replay, MAX_FAILURE_CHARS))}\n\n${text(`${blame}${blame === '' ? '' : '\n\n'}${report}`)}`;
+      cases.push(`    <testcase ${attributes}>\n      <failure message="${attr(message)}" type="${attr(first.anomaly)}">${body}</failure>\n    </testcase>`);
     }
     tests += invariants.length;
     failures += suiteFailures;
@@ -78,7 +81,8 @@ function attr(value: string): string {
   return escapeXml(plainText(value.replace(/\r\n|\r|\n/g, ' '), 1_000));
 }
 
-/** Element text: newlines kept (they are the report's lines), bounded, escaped. */
+/** Element text: newlines kept (they are the report's lines), each line and the whole bounded, escaped. */
 function text(value: string): string {
-  return escapeXml(plainText(value, MAX_FAILURE_CHARS));
+  const lines = value.split(/\r\n|\r|\n/).map((line) => plainText(line));
+  return escapeXml(plainText(lines.join('\n'), MAX_FAILURE_CHARS));
 }

@@ -24,10 +24,12 @@ export function toMermaid(visual: VisualCase, limit: number = MAX_MERMAID_EVENTS
     const skipped = event.index - previousIndex - 1;
     previousIndex = event.index;
     if (skipped > 0) omitted += skipped;
-    const statement = statementFor(event, ids, lastLane);
+    const blamed = isBlamed(visual, event);
+    // A blamed event is always drawn, as a note on its lane when it is no message.
+    const statement = statementFor(event, ids, lastLane) ?? (blamed ? `Note over ${ids.get(event.lane) ?? 'C'}: ${escapeMermaid(`@${event.step} ${event.text}`)}` : undefined);
     if (statement === undefined) continue;
     if (skipped > 0 && skipped >= 20) lines.push(`  Note over C: … ${skipped} events …`);
-    if (isBlamed(visual, event)) {
+    if (blamed) {
       lines.push(`  rect rgba(255, 80, 80, 0.3)`);
       lines.push(`    ${statement.replace(/: /, `: ${isFirstFalse(visual, event) ? '⚠ FIRST FALSE ' : '⚠ '}`)}`);
       lines.push('  end');
@@ -63,6 +65,8 @@ function statementFor(event: TimelineEvent, ids: ReadonlyMap<string, string>, la
     case 'checkpoint-failed':
     case 'finished':
       return `Note over C: ${text(event.text)}`;
+    case 'deploy-task':
+      return `C->>${lane}: ${text(`deploy${event.checkpointId === undefined ? '' : ` from checkpoint ${event.checkpointId}`}`)}`;
     case 'trigger-task':
       return `C->>${lane}: ${text(`trigger ${event.checkpointId}`)}`;
     case 'barrier':

@@ -120,7 +120,7 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
     cause: (result, _planted, chain) => {
       const atFirstFalse = chain.links.filter((l) => l.step === chain.firstFalseStep);
       if (!atFirstFalse.some((l) => /io redis MSET /.test(l.text))) return [];
-      const firstRun = atFirstFalse.find((l) => l.firstFalse)!.text.replace(/^first run: /, '').replace(/ \(the runs part here\)$/, '');
+      const firstRun = atFirstFalse.find((l) => l.firstFalse)!.text.replace(/ \(first run; the runs part here\)$/, '');
       return result.trace.some((e) => e.step === chain.firstFalseStep && e.event === firstRun) ? [chain.firstFalseStep] : [];
     },
   },

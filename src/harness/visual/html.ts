@@ -6,8 +6,11 @@ import { COORDINATOR_LANE, type TimelineEvent } from './timeline.ts';
 export const MAX_HTML_EVENTS = 1_500;
 const LANE_HEIGHT_PX = 30;
 const LABEL_WIDTH_PX = 170;
-const COLUMN_WIDTH_PX = 9;
-const TOP_PX = 28;
+/** Columns shrink to fit this width (a laptop screen) down to the minimum, then the lanes scroll. */
+const FIT_WIDTH_PX = 1_000;
+const MIN_COLUMN_WIDTH_PX = 3.5;
+const MAX_COLUMN_WIDTH_PX = 12;
+const TOP_PX = 40;
 
 /**
  * One self-contained HTML file for a replayed case: verdict, blame chains, the timeline in
@@ -19,24 +22,27 @@ export function toHtml(visual: VisualCase, limit: number = MAX_HTML_EVENTS): str
   const lanes = [COORDINATOR_LANE, ...visual.timeline.taskLanes, ...visual.timeline.externalLanes];
   const events = selectEvents(visual, limit, true);
   const omitted = visual.timeline.events.length - events.length;
-  const width = LABEL_WIDTH_PX + Math.max(1, events.length) * COLUMN_WIDTH_PX + 40;
+  const columnWidth = Math.min(MAX_COLUMN_WIDTH_PX, Math.max(MIN_COLUMN_WIDTH_PX, FIT_WIDTH_PX / Math.max(1, events.length)));
+  const width = Math.ceil(Math.max(1, events.length) * columnWidth + 20);
   const height = TOP_PX + lanes.length * LANE_HEIGHT_PX + 10;
   const laneY = (lane: string): number => TOP_PX + Math.max(0, lanes.indexOf(lane)) * LANE_HEIGHT_PX + LANE_HEIGHT_PX / 2;
-  const x = (column: number): number => LABEL_WIDTH_PX + column * COLUMN_WIDTH_PX + COLUMN_WIDTH_PX / 2;
+  const x = (column: number): number => Math.round((column * columnWidth + columnWidth / 2) * 10) / 10;
 
+  // Lane labels stay put in their own column while the events scroll.
+  const labels: string[] = [`<svg class="labels" xmlns="http://www.w3.org/2000/svg" width="${LABEL_WIDTH_PX}" height="${height}">`];
   const svg: string[] = [];
   svg.push(`<svg id="lanes" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" role="img" aria-label="timeline in lanes">`);
   lanes.forEach((lane, i) => {
     const y = laneY(lane);
-    svg.push(
-      `<g class="lane" data-lane="${escapeXml(plainLine(lane, 80))}"><rect class="lane-bg${i % 2 === 0 ? ' even' : ''}" x="0" y="${y - LANE_HEIGHT_PX / 2}" width="${width}" height="${LANE_HEIGHT_PX}"/>` +
-        `<line class="lane-line" x1="${LABEL_WIDTH_PX}" y1="${y}" x2="${width}" y2="${y}"/><text class="lane-label" x="6" y="${y + 4}">${escapeXml(plainLine(lane, 24))}</text></g>`,
-    );
+    const background = `<rect class="lane-bg${i % 2 === 0 ? ' even' : ''}" x="0" y="${y - LANE_HEIGHT_PX / 2}" width="${width}" height="${LANE_HEIGHT_PX}"/>`;
+    labels.push(`<g class="lane" data-lane="${escapeXml(plainLine(lane, 80))}">${background}<text class="lane-label" x="6" y="${y + 4}">${escapeXml(plainLine(lane, 24))}</text></g>`);
+    svg.push(`${background}<line class="lane-line" x1="0" y1="${y}" x2="${width}" y2="${y}"/>`);
   });
+  labels.push('</svg>');
   events.forEach((event, column) => {
     if (event.kind === 'deploy') {
-      svg.push(`<line class="attempt" x1="${x(column)}" y1="${TOP_PX - 6}" x2="${x(column)}" y2="${height}"/><text class="attempt-label" x="${x(column) + 3}" y="${TOP_PX - 10}">${escapeXml(plainLine(event.text, 60))}</text>`);
-    } else if (column % 40 === 0) {
+      svg.push(`<line class="attempt" x1="${x(column)}" y1="${TOP_PX - 6}" x2="${x(column)}" y2="${height}"/><text class="attempt-label" x="${x(column) + 3}" y="${TOP_PX - 8}">${escapeXml(plainLine(event.text, 60))}</text>`);
+    } else if (column % Math.max(1, Math.round(100 / columnWidth)) === 0) {
       svg.push(`<text class="tick" x="${x(column)}" y="12">step ${event.step}</text>`);
     }
   });
@@ -51,7 +57,7 @@ export function toHtml(visual: VisualCase, limit: number = MAX_HTML_EVENTS): str
     const blamed = isBlamed(visual, event);
     const firstFalse = blamed && isFirstFalse(visual, event);
     const classes = ['event', `kind-${event.kind}`, ...(blamed ? ['blamed'] : []), ...(firstFalse ? ['first-false'] : [])].join(' ');
-    const radius = blamed ? 6 : event.kind === 'record' || event.kind === 'emit' ? 2.5 : 4;
+    const radius = blamed ? 6 : event.kind === 'record' || event.kind === 'emit' ? Math.min(2.5, columnWidth / 2) : 4;
     svg.push(
       `<circle class="${classes}" data-step="${event.step}" data-lane="${escapeXml(plainLine(event.lane, 80))}" cx="${x(column)}" cy="${laneY(event.lane)}" r="${radius}">` +
         `<title>${escapeXml(`step ${event.step}, ${event.timeMs} ms, attempt ${event.attempt + 1}: ${plainLine(event.text)}`)}</title></circle>`,
@@ -89,7 +95,8 @@ h3 { font-size: 14px; margin: 8px 0 4px; }
 .chain li:hover { background: #fff8c5; } .chain li.first-false { background: #ffebe9; font-weight: 600; }
 .step { font-family: ui-monospace, monospace; color: #57606a; } .lane-name { font-family: ui-monospace, monospace; color: #0969da; }
 .anomaly { font-weight: 600; color: #b42318; margin: 4px 0 10px; }
-.scroll { overflow-x: auto; border: 1px solid #d0d7de; border-radius: 6px; }
+.lanes-wrap { display: flex; border: 1px solid #d0d7de; border-radius: 6px; overflow: hidden; } .labels { flex: none; border-right: 1px solid #d0d7de; }
+.scroll { overflow-x: auto; flex: 1; }
 svg text { font: 11px ui-monospace, monospace; fill: #1f2328; } svg .tick, svg .attempt-label { fill: #57606a; }
 .lane-bg { fill: #ffffff; } .lane-bg.even { fill: #f6f8fa; } .lane-line { stroke: #d0d7de; }
 .attempt { stroke: #8250df; stroke-dasharray: 4 3; } .message { stroke: #afb8c1; stroke-width: 1; }
@@ -111,7 +118,7 @@ ${chains.length === 0 ? '<p>No invariant was violated.</p>' : chains.join('\n')}
 </section>
 <section id="timeline"><h2>Timeline in lanes</h2>
 <p class="meta">One column per event, in trace order; hover for the step. Red: named by the blame chain (black ring: where the invariant first became false). Dashed: a (re)deployment.</p>
-<div class="scroll">${svg.join('\n')}</div>
+<div class="lanes-wrap">${labels.join('\n')}<div class="scroll">${svg.join('\n')}</div></div>
 </section>
 <section id="faults"><h2>Fault plan</h2><ul>${faults.join('\n')}</ul></section>
 <section id="violations"><h2>Violations</h2><ul>${violations.length === 0 ? '<li>none</li>' : violations.join('\n')}</ul></section>

@@ -155,7 +155,7 @@ describe('pictures of every planted bug', () => {
       expect(html, key).toContain(`content="default-src 'none'`);
       // Nothing to fetch: no src or href attributes, no URL but the SVG namespace.
       expect(html).not.toMatch(/\s(src|href)=/);
-      expect(html.replace('xmlns="http://www.w3.org/2000/svg"', '')).not.toMatch(/https?:\/\//);
+      expect(html.replaceAll('xmlns="http://www.w3.org/2000/svg"', '')).not.toMatch(/https?:\/\//);
       expect(html).toContain('<g class="lane" data-lane="coordinator">');
       for (const lane of visual.timeline.taskLanes) expect(html).toContain(`data-lane="${lane.replace(/>/g, '&gt;')}"`);
       expect(html).toMatch(/class="event [^"]*blamed/);

@@ -34,17 +34,13 @@ export function escapeXml(text: string): string {
  * quotes and line breaks as syntax, so they become its entity codes (`#59;`).
  */
 export function escapeMermaid(text: string): string {
-  return plainLine(text)
-    .replace(/#/g, '#35;')
-    .replace(/;/g, '#59;')
-    .replace(/</g, '#lt;')
-    .replace(/>/g, '#gt;')
-    .replace(/"/g, '#quot;')
-    .replace(/:/g, '#58;')
-    .replace(/%/g, '#37;')
-    .replace(/[{}]/g, (c) => (c === '{' ? '#123;' : '#125;'))
-    .replace(/\\/g, '#92;');
+  // One pass: replacing `#` first and then `;` would break the codes just written.
+  return plainLine(text).replace(/[#;<>":%{}\\]/g, (c) => MERMAID_ENTITIES[c]!);
 }
+
+const MERMAID_ENTITIES: Readonly<Record<string, string>> = {
+  '#': '#35;', ';': '#59;', '<': '#lt;', '>': '#gt;', '"': '#quot;', ':': '#58;', '%': '#37;', '{': '#123;', '}': '#125;', '\\': '#92;',
+};
 
 /** JSON embedded in an HTML <script>: no `</script>` or comment openers can close it early. */
 export function jsonForScript(value: unknown): string {

@@ -191,6 +191,8 @@ describe('user data with quotes, newlines, <, ANSI escapes and very long strings
     );
     const badLane = `evil"<lane>\u001b[1m\n${'y'.repeat(5_000)}`;
     trace.push({ step: trace.at(-1)!.step + 1, timeMs: trace.at(-1)!.timeMs + 1, event: `io ${badLane} SET ${nasty} done` });
+    // A visible write of a hostile key: drawn as a note on the redis lane in every picture.
+    trace.push({ step: trace.at(-1)!.step + 1, timeMs: trace.at(-1)!.timeMs + 1, event: `io redis MSET ${nasty} done` });
     result = {
       ...base.result,
       trace,
@@ -216,6 +218,7 @@ describe('user data with quotes, newlines, <, ANSI escapes and very long strings
       expect(output).not.toContain('x'.repeat(MAX_TEXT_CHARS + 1));
     }
     checkMermaid(mermaid);
+    expect(mermaid).toContain('MSET k#quot;ey\' ⏎ #lt;script#gt;alert(1)#lt;/script#gt;#59; #35;x#58; #37;#37; #123;a#125; #92; RED');
     expect(mermaid.length).toBeLessThan(100_000);
     // The only script element is the page's own; the hostile one is text.
     expect(html.match(/<script>/g)!.length).toBe(1);

@@ -1,16 +1,21 @@
 import { fileURLToPath } from 'node:url';
 import { SCENARIOS, findScenario } from '../../scenarios/index.ts';
-import { decodeCase } from '../harness/case-token.ts';
+import { decodeCase, peekCase } from '../harness/case-token.ts';
+import { sumStats } from '../harness/check.ts';
+import { scenarioModule } from '../harness/define-scenario.ts';
+import { checkFingerprint, loadScenarioModule, projectRelative, scenarioForCase } from '../harness/scenario-loader.ts';
 import { loadCorpus } from '../harness/corpus.ts';
 import { explore, runJudged, type ExploreReport, type ExploreStats } from '../harness/explore.ts';
 import { formatCounterexample, formatStats, formatTimeline, formatVerdict, replayCommand } from '../harness/report.ts';
-import type { Scenario } from '../harness/scenario.ts';
+import { isUserCodeError, type Scenario } from '../harness/scenario.ts';
 import { selftest, type SelftestEntry } from '../harness/selftest.ts';
 import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
 import { UsageError, helpText, parseCli, type ParsedOptions } from './parse.ts';
 import { E2E_BUGS, E2E_SCENARIOS, runE2eCycles, type E2eScenario } from '../harness/e2e/e2e-cycles.ts';
 import { resolveServices } from '../harness/e2e/services/index.ts';
+import { runSuiteOnServices } from '../harness/e2e/suite-cycles.ts';
+import { sinkSuiteInternals } from '../harness/suites/sink-suite.ts';
 import { explainCase, formatBlame, type BlameChain } from '../harness/visual/blame.ts';
 import { appendStepSummary, writePictures, type PictureRequest } from '../harness/visual/outputs.ts';
 import { toJunitXml, type JunitConfiguration } from '../harness/visual/junit.ts';
@@ -38,6 +43,11 @@ const INVARIANTS = [
   'completed-implies-committed',
   'no-lingering-transaction',
 ] as const;
+/** The runtime's invariants plus every property the scenarios' judges report. */
+function invariantsOf(scenarios: readonly Scenario[]): string[] {
+  return [...new Set([...INVARIANTS, ...scenarios.flatMap((scenario) => scenario.properties ?? [])])];
+}
+
 const DEFAULT_RUNS = 200;
 const DEFAULT_SEED = 1;
 const DEFAULT_MAX_FAULTS = 3;
@@ -52,16 +62,17 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     switch (parsed.command) {
       case 'run':
-        return await runCommand(parsed.options, io);
+        return await runCommand(parsed.positionals, parsed.options, io);
       case 'replay':
         return await replayCommandMain(parsed.positionals, parsed.options, io);
       case 'selftest':
         return await selftestCommand(parsed.options, io);
       case 'e2e':
-        return await e2eCommand(parsed.options, io);
+        return parsed.positionals.length > 0 ? await suiteE2eCommand(parsed.positionals, parsed.options, io) : await e2eCommand(parsed.options, io);
     }
   } catch (error) {
-    if (error instanceof UsageError || isBadInput(error)) {
+    // Errors in the user's scenario or module (a misdeclared scenario, a module that does not load) are theirs: exit 2.
+    if (error instanceof UsageError || isNamedError(error, 'ScenarioLookupError') || isUserCodeError(error) || error instanceof TypeError && isUserDeclarationError(error) || isBadInput(error)) {
       io.err(`streamcheck: ${(error as Error).message}`);
       io.err(`run 'streamcheck --help' for usage`);
       return EXIT_BAD_INPUT;
@@ -69,6 +80,16 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     io.err(`streamcheck: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     return EXIT_INTERNAL_ERROR;
   }
+}
+
+/** By name, not class: a user's module loaded through tsx may hold its own copy of streamcheck's classes. */
+function isNamedError(error: unknown, name: string): boolean {
+  return error instanceof Error && error.name === name;
+}
+
+/** A TypeError thrown by streamcheck's declaration checks (defineScenario, the suites, checkScenario) names the call. */
+function isUserDeclarationError(error: TypeError): boolean {
+  return /^(defineScenario|sinkSuite|sourceSuite|twoPhaseCommitSinkSuite|checkScenario)\b/.test(error.message);
 }
 
 /** Errors from validating user input (scenario names, tokens, fault plans) name their cause. */
@@ -85,12 +106,25 @@ interface ScenarioRun {
   readonly elapsedMs: number;
 }
 
-async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
+async function runCommand(positionals: readonly string[], options: ParsedOptions, io: CliIo): Promise<number> {
   const suite = options.suite === true;
-  if (suite === (options.scenario !== undefined)) throw new UsageError('run: give exactly one of --suite or --scenario NAME');
-  const scenarios: readonly Scenario[] = suite ? SCENARIOS : [findScenario(options.scenario as string)];
+  if (positionals.length > 1) throw new UsageError(`run: expects at most one scenario module, got ${positionals.length} arguments`);
+  const modulePath = positionals[0];
+  if (suite && modulePath !== undefined) throw new UsageError('run: give either --suite or a scenario module, not both');
+  if (!suite && modulePath === undefined && options.scenario === undefined) throw new UsageError('run: give --suite, --scenario NAME, or a scenario module (run ./my.scenario.ts)');
+  if (suite && options.scenario !== undefined) throw new UsageError('run: give exactly one of --suite or --scenario NAME');
+  const cwd = process.cwd();
+  let scenarios: readonly Scenario[];
+  if (modulePath !== undefined) {
+    const loaded = await loadScenarioModule(modulePath, cwd);
+    scenarios = options.scenario === undefined ? loaded : loaded.filter((s) => s.name === options.scenario);
+    if (scenarios.length === 0) throw new UsageError(`run: ${modulePath} exports no scenario named '${String(options.scenario)}'; it exports ${loaded.map((s) => s.name).join(', ')}`);
+  } else scenarios = suite ? SCENARIOS : [findScenario(options.scenario as string)];
+  // A user's module runs like the main job: every mode and backend the scenario declares.
+  const everyConfiguration = suite || modulePath !== undefined;
 
-  const modes: readonly CheckpointingMode[] = options.mode !== undefined ? [options.mode as CheckpointingMode] : suite ? ['exactly-once', 'unaligned'] : ['exactly-once'];
+  const modesOf = (scenario: Scenario): readonly CheckpointingMode[] =>
+    options.mode !== undefined ? [options.mode as CheckpointingMode] : everyConfiguration ? scenario.modes ?? ['exactly-once', 'unaligned'] : ['exactly-once'];
   const runs = (options.runs as number | undefined) ?? DEFAULT_RUNS;
   const seed = (options.seed as number | undefined) ?? DEFAULT_SEED;
   const json = options.json === true;
@@ -103,8 +137,9 @@ async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
   const corpusResults: { name: string; passed: boolean; lines: string[] }[] = [];
   if (suite) {
     for (const entry of loadCorpus(CORPUS_DIRECTORY)) {
-      const spec = decodeCase(entry.token, (name, size) => findScenario(name).taskCount(size));
-      const result = await runJudged(findScenario(spec.scenario), spec, { checkDeterminism: true });
+      const scenario = await scenarioForCase(peekCase(entry.token), SCENARIOS, cwd);
+      const spec = decodeCase(entry.token, (_, size) => scenario.taskCount(size));
+      const result = await runJudged(scenario, spec, { checkDeterminism: true });
       corpusResults.push({ name: `${entry.file}: ${entry.name}`, passed: result.violations.length === 0, lines: formatVerdict(result) });
     }
   }
@@ -116,8 +151,9 @@ async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
       recordsPerPartition: (options.records as number | undefined) ?? scenario.defaultSize.recordsPerPartition,
     };
     // Without --backend: every backend the scenario supports in the suite, its first one otherwise.
-    const backends: readonly StateBackendKind[] = options.backend !== undefined ? [options.backend as StateBackendKind] : suite ? scenario.backends : scenario.backends.slice(0, 1);
-    for (const mode of modes) for (const backend of backends) {
+    const backends: readonly StateBackendKind[] = options.backend !== undefined ? [options.backend as StateBackendKind] : everyConfiguration ? scenario.backends : scenario.backends.slice(0, 1);
+    const definedIn = scenarioModule(scenario);
+    for (const mode of modesOf(scenario)) for (const backend of backends) {
       if (results.at(-1)?.report.counterexample !== undefined) break;
       const started = performance.now();
       const report = await explore(scenario, {
@@ -129,6 +165,7 @@ async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
         seed,
         maxFaults: (options['max-faults'] as number | undefined) ?? DEFAULT_MAX_FAULTS,
         checkDeterminism: true,
+        ...(definedIn === undefined ? {} : { module: projectRelative(definedIn, cwd) }),
       });
       results.push({ scenario: scenario.name, mode, backend, report, elapsedMs: performance.now() - started });
     }
@@ -139,7 +176,7 @@ async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
   const corpusFailures = corpusResults.filter((result) => !result.passed);
   const total = sumStats(results.map((result) => result.report.stats));
   const failedCase = failed?.report.counterexample?.result;
-  const blame = failedCase === undefined ? [] : await explainCase(findScenario(failedCase.spec.scenario), failedCase);
+  const blame = failedCase === undefined ? [] : await explainCase(scenarios.find((s) => s.name === failedCase.spec.scenario)!, failedCase);
   if (json) {
     const counterexample = failed?.report.counterexample;
     io.out(
@@ -153,7 +190,7 @@ async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
         faultPointsReached: total.faultPointsReached,
         faultsNotReached: total.faultsNotReached,
         faultPointsNeverReached: [...new Set(total.faultPointsNeverReached)].filter((point) => total.faultPointsReached[point] === undefined),
-        invariantsChecked: INVARIANTS,
+        invariantsChecked: invariantsOf(scenarios),
         corpus: corpusResults.map((r) => ({ name: r.name, passed: r.passed })),
         ...(total.runs === 1 ? { traceHash: total.lastTraceHash } : {}),
         ...(counterexample === undefined
@@ -187,7 +224,7 @@ async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
     io.out('');
     io.out(
       `summary: ${total.runs} runs, ${total.checkpointsCompleted} checkpoints completed, ${total.crashesInjected} crashes injected, ` +
-        `${corpusResults.length} corpus cases; invariants checked: ${INVARIANTS.join(', ')}: ` +
+        `${corpusResults.length} corpus cases; invariants checked: ${invariantsOf(scenarios).join(', ')}: ` +
         (failed === undefined && corpusFailures.length === 0 ? 'all held' : 'VIOLATED'),
     );
   }
@@ -201,7 +238,7 @@ async function runCommand(options: ParsedOptions, io: CliIo): Promise<number> {
         ...(result === undefined ? {} : { counterexample: { violations: result.violations, report: formatCounterexample(r.report.counterexample!), blame: formatBlame(blame).join('\n'), replay: replayCommand(result) } }),
       };
     });
-    writeJunit(options.junit, toJunitXml(configurations, INVARIANTS, corpusResults.map((c) => ({ name: c.name, passed: c.passed, report: c.lines.join('\n') }))), json, io);
+    writeJunit(options.junit, toJunitXml(configurations, invariantsOf(scenarios), corpusResults.map((c) => ({ name: c.name, passed: c.passed, report: c.lines.join('\n') }))), json, io);
   }
   return failed === undefined && corpusFailures.length === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
 }
@@ -229,27 +266,12 @@ function writeJunit(path: string, xml: string, json: boolean, io: CliIo): void {
   else io.out(`JUnit XML written to ${path}`);
 }
 
-function sumStats(all: readonly ExploreStats[]): ExploreStats {
-  const total: ExploreStats = { runs: 0, checkpointsCompleted: 0, crashesInjected: 0, faultsInjected: 0, restores: 0, faultPointsReached: {}, faultsNotReached: 0, faultPointsNeverReached: [], steps: 0, lastTraceHash: '' };
-  for (const stats of all) {
-    total.runs += stats.runs;
-    total.checkpointsCompleted += stats.checkpointsCompleted;
-    total.crashesInjected += stats.crashesInjected;
-    total.faultsInjected += stats.faultsInjected;
-    total.restores += stats.restores;
-    total.faultsNotReached += stats.faultsNotReached;
-    total.steps += stats.steps;
-    total.lastTraceHash = stats.lastTraceHash;
-    for (const [point, count] of Object.entries(stats.faultPointsReached)) total.faultPointsReached[point] = (total.faultPointsReached[point] ?? 0) + count;
-    total.faultPointsNeverReached.push(...stats.faultPointsNeverReached);
-  }
-  return total;
-}
-
 async function replayCommandMain(positionals: readonly string[], options: ParsedOptions, io: CliIo): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`replay: expects exactly one token (as printed after 'Replay:'), got ${positionals.length}`);
-  const spec = decodeCase(positionals[0]!, (name, size) => findScenario(name).taskCount(size));
-  const scenario = findScenario(spec.scenario);
+  const token = positionals[0]!;
+  const scenario = await scenarioForCase(peekCase(token), SCENARIOS, process.cwd());
+  const spec = decodeCase(token, (_, size) => scenario.taskCount(size));
+  checkFingerprint(spec, scenario);
   const result = await runJudged(scenario, spec, { checkDeterminism: true }, true);
   const blame = await explainCase(scenario, result);
   if (options.json === true) {
@@ -275,7 +297,7 @@ async function replayCommandMain(positionals: readonly string[], options: Parsed
       scenario: spec.scenario, mode: spec.mode, backend: spec.backend, runs: 1, elapsedMs: 0,
       ...(result.violations.length === 0 ? {} : { counterexample: { violations: result.violations, report: formatVerdict(result).join('\n'), blame: formatBlame(blame).join('\n'), replay: replayCommand(result) } }),
     };
-    writeJunit(options.junit, toJunitXml([configuration], INVARIANTS), options.json === true, io);
+    writeJunit(options.junit, toJunitXml([configuration], invariantsOf([scenario])), options.json === true, io);
   }
   return result.violations.length === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
 }
@@ -303,6 +325,45 @@ async function selftestCommand(options: ParsedOptions, io: CliIo): Promise<numbe
 
 const DEFAULT_E2E_RECORDS = 100;
 const E2E_SERVICES_TIMEOUT_MS = 150_000;
+
+/** `e2e <module>`: the module's sink suites (those with a `real` connector) in crash/restart cycles on real services. */
+async function suiteE2eCommand(positionals: readonly string[], options: ParsedOptions, io: CliIo): Promise<number> {
+  if (positionals.length !== 1) throw new UsageError(`e2e: expects at most one scenario module, got ${positionals.length} arguments`);
+  if (options.cycles === undefined) throw new UsageError('e2e: --cycles N is required');
+  const loaded = await loadScenarioModule(positionals[0]!, process.cwd());
+  const suites = loaded.filter((scenario) => (options.scenario === undefined || scenario.name === options.scenario) && sinkSuiteInternals(scenario)?.real !== undefined);
+  if (suites.length === 0) throw new UsageError(`e2e: ${positionals[0]} exports no sink suite with a 'real' connector${options.scenario === undefined ? '' : ` named '${String(options.scenario)}'`}`);
+  const json = options.json === true;
+  const log = (line: string): void => {
+    if (!json) io.out(line);
+  };
+  const services = await resolveServices({ policy: 'auto', timeoutMs: E2E_SERVICES_TIMEOUT_MS, log: (line) => log(`services: ${line}`) });
+  if ('unavailable' in services) {
+    io.err(`streamcheck e2e: no Kafka/Redis: ${services.reason}`);
+    return EXIT_BAD_INPUT;
+  }
+  try {
+    const seed = (options.seed as number | undefined) ?? DEFAULT_SEED;
+    const summaries = [];
+    for (const suite of suites) {
+      const cycles = await runSuiteOnServices(suite, {
+        services,
+        cycles: options.cycles as number,
+        seed,
+        ...(options.bug === undefined ? {} : { bug: options.bug as string }),
+        ...(options.records === undefined ? {} : { size: { recordsPerPartition: options.records as number } }),
+        log: (line) => log(`${suite.name}: ${line}`),
+      });
+      const total = (pick: (c: (typeof cycles)[number]) => number): number => cycles.reduce((sum, c) => sum + pick(c), 0);
+      summaries.push({ suite: suite.name, cycles: cycles.length, recordsIn: total((c) => c.recordsIn), lost: total((c) => c.lost), duplicated: total((c) => c.duplicated), violations: total((c) => c.violations.length), seed });
+    }
+    if (json) io.out(JSON.stringify({ provider: services.provider, suites: summaries }));
+    else for (const s of summaries) io.out(`e2e ${s.suite} on ${services.provider} services: ${s.cycles} cycles, records in ${s.recordsIn}, lost ${s.lost}, duplicated ${s.duplicated}, violations ${s.violations} (seed ${s.seed})`);
+    return summaries.every((s) => s.lost === 0 && s.duplicated === 0 && s.violations === 0) ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
+  } finally {
+    await services.stop();
+  }
+}
 
 async function e2eCommand(options: ParsedOptions, io: CliIo): Promise<number> {
   const scenario = options.scenario as string | undefined;

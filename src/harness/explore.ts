@@ -5,7 +5,7 @@ import { FAULT_SITUATIONS } from '../runtime/job.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
 import { encodeCase } from './case-token.ts';
 import { runCase, typicalRunSteps, type CaseResult, type CaseSpec } from './run-case.ts';
-import type { Scenario, ScenarioSize } from './scenario.ts';
+import { isUserCodeError, type Scenario, type ScenarioSize } from './scenario.ts';
 
 export interface ExploreOptions {
   readonly size: ScenarioSize;
@@ -21,6 +21,8 @@ export interface ExploreOptions {
   readonly properties?: readonly string[];
   /** Also run every case twice and compare trace hashes. */
   readonly checkDeterminism: boolean;
+  /** A user scenario's module (relative to the project root), written into replay tokens. */
+  readonly module?: string;
 }
 
 export interface ExploreStats {
@@ -140,7 +142,14 @@ export async function explore(scenario: Scenario, options: ExploreOptions): Prom
   let failingSeen = false;
   let foundAfterRuns = 0;
   let originalFaultCount = 0;
-  const base = { scenario: scenario.name, size: options.size, mode: options.mode, backend: options.backend, bug: options.bug };
+  const base = {
+    scenario: scenario.name,
+    size: options.size,
+    mode: options.mode,
+    backend: options.backend,
+    bug: options.bug,
+    ...(options.module === undefined ? {} : { module: options.module, tasks: scenario.taskCount(options.size) }),
+  };
   const property = fc.asyncProperty(caseArbitrary(scenario, base, options.maxFaults), async (spec) => {
     const result = await runJudged(scenario, spec, options);
     if (!failingSeen) accumulate(stats, result);
@@ -162,6 +171,7 @@ export async function explore(scenario: Scenario, options: ExploreOptions): Prom
   try {
     result = await runJudged(scenario, shrunk, options, true);
   } catch (error) {
+    if (isUserCodeError(error)) throw error;
     // The run itself threw (a broken assumption in streamcheck or a connector): report the shrunk case that does it.
     throw new Error(`internal error while running case ${encodeCase(shrunk)}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
   }

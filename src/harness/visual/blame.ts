@@ -75,6 +75,8 @@ function blameOne(context: Context, violation: Violation): BlameChain {
       return blameUncommitted(context, violation);
     case 'no-lingering-transaction':
       return blameLingering(context, violation);
+    case 'source-positions':
+      return blameSourceResume(context, violation) ?? finish(violation, 'source positions', violation.anomaly, faultLinks(context), undefined);
     default:
       return finish(violation, violation.message.slice(0, 80), violation.anomaly, [...faultLinks(context)], undefined);
   }
@@ -166,6 +168,14 @@ function commitDuringSnapshot(context: Context, commit: TimelineEvent): Timeline
 // ------------------------------------------------------------------ exactly-once
 
 function blameExactlyOnce(context: Context, violation: Violation): BlameChain {
+  const unexpected = /key (\S+) holds (.*), not a record's value/.exec(violation.message);
+  if (unexpected !== null) return blameUnexpectedValue(context, violation, unexpected[1]!, unexpected[2]!);
+  const acknowledged = /when checkpoint (\d+) completed, key (\S+) held/.exec(violation.message);
+  if (acknowledged !== null) return blameAckBeforeFlush(context, violation, Number(acknowledged[1]), acknowledged[2]!);
+  if (violation.anomaly === 'lost write') {
+    const resumed = blameSourceResume(context, violation);
+    if (resumed !== undefined) return resumed;
+  }
   const redisKey = /^key (\S+):/.exec(violation.message)?.[1];
   const logKey = /^(\w+): /.exec(violation.message)?.[1];
   const subject = redisKey !== undefined ? `key ${redisKey}` : logKey !== undefined ? `output key ${logKey}` : 'the output';
@@ -188,6 +198,22 @@ function blameExactlyOnce(context: Context, violation: Violation): BlameChain {
       if (again !== undefined) links.push(link(again, `${again.text}: the rewound records are committed a second time`));
     }
     return finish(violation, subject, 'duplicate after restore: output committed before its checkpoint completed, then replayed', links, early);
+  }
+
+  // A transaction committed a second time after a restore: its records are published twice.
+  const committedAt = new Map<string, TimelineEvent>();
+  for (const commit of events.filter((e) => e.lane === 'kafka' && isVisibleWrite(e))) {
+    const transaction = transactionOf(commit);
+    if (transaction === undefined) continue;
+    const earlier = committedAt.get(transaction);
+    if (earlier === undefined) {
+      committedAt.set(transaction, commit);
+      continue;
+    }
+    const restore = lastBefore(events, commit.step, (e) => e.kind === 'deploy' && e.attempt > 0 && e.step >= earlier.step);
+    links.push(link(earlier, `${earlier.text}: ${transaction} committed`), ...faultLinks(context).filter((l) => l.step >= earlier.step && l.step <= commit.step).slice(0, 4));
+    if (restore !== undefined) links.push(link(restore, rewindText(context, restore)));
+    return finish(violation, subject, `duplicate after restore: transaction ${transaction} committed twice (recovery commits it again)`, links, link(commit, `${commit.text}: commits ${transaction} again, publishing its records twice`, true));
   }
 
   for (const restore of restores) {
@@ -338,7 +364,74 @@ function blameConsistentCut(context: Context, violation: Violation): BlameChain 
     const firstFalse = barrier === undefined ? undefined : link(barrier, `${barrier.text}: unaligned snapshot of ${names[dropped.task]} with ${dropped.recordsInChannelState} record(s) in flight on input ${dropped.inputSlot}, left out of its channel state`, true);
     return finish(violation, `checkpoint ${checkpointId}`, `torn checkpoint ${checkpointId}: in-flight records missing from its channel state`, links, firstFalse);
   }
+  const resumed = blameSourceResume(context, violation);
+  if (resumed !== undefined) return resumed;
   return finish(violation, `checkpoint ${checkpointId}`, `torn checkpoint ${checkpointId}`, links, completed === undefined ? undefined : link(completed, completed.text, true));
+}
+
+/** Writes of one key: the store names keys with a prefix (`suite:p0-k0`), violations without. */
+function writesKey(event: TimelineEvent, key: string): boolean {
+  return isVisibleWrite(event) && new RegExp(`(^|[\\s:])${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\s|$)`).test(event.text);
+}
+
+function blameUnexpectedValue(context: Context, violation: Violation, key: string, value: string): BlameChain {
+  const writes = context.events.filter((e) => writesKey(e, key));
+  const checkpointId = Number(/checkpoint (\d+)/.exec(violation.message)?.[1] ?? NaN);
+  const completed = context.events.find((e) => e.kind === 'completed' && e.checkpointId === checkpointId);
+  const links = writes.slice(1, 4).map((w) => link(w));
+  if (completed !== undefined) links.push(link(completed, `${completed.text}: key ${key} holds ${value}, which no record has`));
+  const first = writes[0];
+  const operation = first === undefined ? 'a write' : (/^io \S+ (\S+)/.exec(first.text)?.[1] ?? 'a write');
+  const firstFalse = first === undefined ? undefined : link(first, `${first.text}: ${operation} stores a computed value instead of the record's`, true);
+  return finish(violation, `key ${key}`, `unexpected write: ${operation} makes ${key} hold a value no record has (not idempotent on replay)`, links, firstFalse);
+}
+
+function blameAckBeforeFlush(context: Context, violation: Violation, checkpointId: number, key: string): BlameChain {
+  const completed = context.events.find((e) => e.kind === 'completed' && e.checkpointId === checkpointId);
+  const written = context.events.find((e) => writesKey(e, key));
+  const sources = new Set(sourceTasks(context).map((i) => context.result.observations.taskNames[i]));
+  // Acks of the tasks that write (not the sources) that reached the coordinator before the key did.
+  const acks = context.events.filter((e) => e.kind === 'ack' && e.checkpointId === checkpointId && !sources.has(e.peer!) && (written === undefined || e.step < written.step));
+  const links = acks.map((ack) => link(ack, `${ack.text}: acknowledged with its writes still buffered`));
+  if (written !== undefined) links.push(link(written, `${written.text}: only now does ${key} reach the store`));
+  const firstFalse = completed === undefined ? undefined : link(completed, `${completed.text} while ${key} is not in the store`, true);
+  return finish(violation, `key ${key}`, `lost write: acknowledged before it was flushed (checkpoint ${checkpointId} covers a write the store does not hold)`, links, firstFalse);
+}
+
+/**
+ * A source that resumes from another offset than the one its restored checkpoint holds:
+ * past it, records are never read (lost); before it, read twice.
+ */
+function blameSourceResume(context: Context, violation: Violation): BlameChain | undefined {
+  const names = context.result.observations.taskNames;
+  for (const restore of restoreEvents(context)) {
+    const checkpoint = checkpointObservation(context, restore.checkpointId);
+    // Only a completed checkpoint's offsets are known (a restored partial one is blamed as such).
+    if (restore.checkpointId !== undefined && checkpoint?.tasks === undefined) continue;
+    for (const task of sourceTasks(context)) {
+      const stored = checkpoint?.tasks?.[task]?.operatorState['offsets']?.[0];
+      const expected = typeof stored === 'number' ? stored : 0;
+      const emit = firstAfter(context.events, restore.step, (e) => e.kind === 'emit' && e.lane === names[task]);
+      const resumedAt = Number(/@ offset (\d+)/.exec(emit?.text ?? '')?.[1] ?? NaN);
+      if (emit === undefined || Number.isNaN(resumedAt) || resumedAt === expected) continue;
+      const links: BlameLink[] = [];
+      const completed = checkpoint === undefined ? undefined : context.events.find((e) => e.kind === 'completed' && e.checkpointId === checkpoint.checkpointId);
+      if (completed !== undefined) links.push(link(completed, `${completed.text}: ${names[task]} stands at offset ${expected}`));
+      links.push(...faultLinks(context).filter((l) => l.step <= restore.step && l.step >= (completed?.step ?? 0)), link(restore, rewindText(context, restore)));
+      const deployed = firstAfter(context.events, restore.step, (e) => e.kind === 'deploy-task' && e.lane === names[task]);
+      if (deployed !== undefined) links.push(link(deployed));
+      const skipped = resumedAt > expected;
+      const what = skipped ? `offsets ${expected}..${resumedAt - 1} are never read` : `offsets ${resumedAt}..${expected - 1} are read twice`;
+      return finish(
+        violation,
+        `${names[task]} after restart ${restore.attempt}`,
+        `${skipped ? 'lost' : 'duplicate'}: the source resumed ${skipped ? 'past' : 'before'} its checkpointed offset (${what})`,
+        links,
+        link(emit, `${emit.text}: resumes at offset ${resumedAt}, not the checkpointed ${expected}; ${what}`, true),
+      );
+    }
+  }
+  return undefined;
 }
 
 function blameLiveness(context: Context, violation: Violation): BlameChain {
@@ -392,12 +485,14 @@ function blameDeterminism(context: Context, violation: Violation): BlameChain {
 // ------------------------------------------------------------------ two-phase commit
 
 function blameEarlyCommit(context: Context, violation: Violation): BlameChain {
+  // Two phrasings: the broker log's (`transaction T committed ... at N ms`) and the sink suite's (`committed transaction {...} at step N`).
   const match = /transaction (\S+) committed (?:\d+ record\(s\) )?at (\d+) ms/.exec(violation.message);
-  const transactionalId = match?.[1] ?? '?';
+  const transactionalId = match?.[1] ?? /"transactionalId":"([^"]+)"/.exec(violation.message)?.[1] ?? '?';
   const atMs = Number(match?.[2] ?? NaN);
+  const atStep = Number(/ at step (\d+)/.exec(violation.message)?.[1] ?? NaN);
   const checkpointId = Number(/checkpoint (\d+)/.exec(violation.message)?.[1] ?? NaN);
-  const commit = context.events.find((e) => (e.kind === 'io' || e.kind === 'io-at-crash') && e.timeMs === atMs && transactionOf(e) === transactionalId && /commit/.test(e.text))
-    ?? context.events.find((e) => (e.kind === 'io' || e.kind === 'io-at-crash') && transactionOf(e) === transactionalId && /commit/.test(e.text));
+  const isCommit = (e: TimelineEvent): boolean => (e.kind === 'io' || e.kind === 'io-at-crash') && transactionOf(e) === transactionalId && /commit/.test(e.text);
+  const commit = context.events.find((e) => isCommit(e) && (e.timeMs === atMs || e.step === atStep)) ?? context.events.find(isCommit);
   const links: BlameLink[] = [];
   const snapshotting = commit === undefined ? undefined : commitDuringSnapshot(context, commit);
   if (snapshotting !== undefined) links.push(link(snapshotting, `${snapshotting.text}: ${snapshotting.lane} starts its snapshot`));

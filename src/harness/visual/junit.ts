@@ -40,9 +40,11 @@ export function toJunitXml(configurations: readonly JunitConfiguration[], invari
     const name = `${configuration.scenario} [${configuration.mode}, ${configuration.backend} backend]`;
     const cases: string[] = [];
     let suiteFailures = 0;
-    for (const invariant of invariants) {
+    // A violated property missing from the list still gets its test case: a failure is never dropped.
+    const judged = [...new Set([...invariants, ...(configuration.counterexample?.violations.map((v) => v.property) ?? [])])];
+    for (const invariant of judged) {
       const violated = configuration.counterexample?.violations.filter((v) => v.property === invariant) ?? [];
-      const seconds = (configuration.elapsedMs / 1000 / invariants.length).toFixed(3);
+      const seconds = (configuration.elapsedMs / 1000 / judged.length).toFixed(3);
       const attributes = `classname="${attr(`streamcheck.${configuration.scenario}.${configuration.mode}.${configuration.backend}`)}" name="${attr(invariant)}" time="${seconds}"`;
       if (violated.length === 0) {
         cases.push(`    <testcase ${attributes}/>`);
@@ -55,10 +57,10 @@ export function toJunitXml(configurations: readonly JunitConfiguration[], invari
       const body = `Replay: ${escapeXml(plainText(replay, MAX_FAILURE_CHARS))}\n\n${text(`${blame}${blame === '' ? '' : '\n\n'}${report}`)}`;
       cases.push(`    <testcase ${attributes}>\n      <failure message="${attr(message)}" type="${attr(first.anomaly)}">${body}</failure>\n    </testcase>`);
     }
-    tests += invariants.length;
+    tests += judged.length;
     failures += suiteFailures;
     suites.push(
-      `  <testsuite name="${attr(name)}" tests="${invariants.length}" failures="${suiteFailures}" errors="0" skipped="0" time="${(configuration.elapsedMs / 1000).toFixed(3)}">\n` +
+      `  <testsuite name="${attr(name)}" tests="${judged.length}" failures="${suiteFailures}" errors="0" skipped="0" time="${(configuration.elapsedMs / 1000).toFixed(3)}">\n` +
         `    <properties><property name="runs" value="${configuration.runs}"/></properties>\n${cases.join('\n')}\n  </testsuite>`,
     );
   }

@@ -77,10 +77,10 @@ function secondCommits(result: CaseResult): number[] {
 }
 
 const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle }> = {
-  'at-least-once-mode/exactly-once': { anomaly: /duplicate after restore of torn checkpoint/, cause: restoreSteps },
-  'at-least-once-mode/barrier-alignment': { anomaly: /torn checkpoint/, cause: recordsBehindBarriers },
-  'at-least-once-mode/consistent-cut': { anomaly: /torn checkpoint/, cause: recordsBehindBarriers },
-  'incrby-sink/exactly-once': {
+  'odd-even-sum/at-least-once-mode/exactly-once': { anomaly: /duplicate after restore of torn checkpoint/, cause: restoreSteps },
+  'odd-even-sum/at-least-once-mode/barrier-alignment': { anomaly: /torn checkpoint/, cause: recordsBehindBarriers },
+  'odd-even-sum/at-least-once-mode/consistent-cut': { anomaly: /torn checkpoint/, cause: recordsBehindBarriers },
+  'odd-even-sum/incrby-sink/exactly-once': {
     anomaly: /duplicate after restore/,
     // Per key incremented before a restore, the first INCRBY after it adds a contribution already added.
     cause: (result) =>
@@ -90,15 +90,15 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
         return [...before].map((key) => lines(result).find((e) => e.step > restore && keyOf(e.event) === key)?.step ?? -1);
       }),
   },
-  'restore-latest-triggered/exactly-once': {
+  'odd-even-sum/restore-latest-triggered/exactly-once': {
     anomaly: /restore of checkpoint \d+, which never completed/,
     cause: (result) => result.observations.restores.filter((r) => r.checkpointId !== undefined && result.observations.checkpoints.find((c) => c.checkpointId === r.checkpointId)?.outcome !== 'completed').map((r) => r.atStep),
   },
-  'unaligned-drops-channel-state/exactly-once': {
+  'odd-even-sum/unaligned-drops-channel-state/exactly-once': {
     anomaly: /lost in flight/,
     cause: (result) => result.observations.restores.filter((r) => result.observations.alignment.some((a) => a.checkpointId === r.checkpointId && a.recordsInChannelState > 0)).map((r) => r.atStep),
   },
-  'unaligned-drops-channel-state/consistent-cut': {
+  'odd-even-sum/unaligned-drops-channel-state/consistent-cut': {
     anomaly: /in-flight records missing from its channel state/,
     // The unaligned snapshot is taken at the first barrier: that is where the in-flight records were left out.
     cause: (result) =>
@@ -106,11 +106,11 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
         .filter((a) => a.recordsInChannelState > 0)
         .map((a) => lines(result).find((e) => e.event.startsWith(`${result.observations.taskNames[a.task]} takes barrier ${a.checkpointId} from `))?.step ?? -1),
   },
-  'coordinator-drops-sink-acks/liveness': {
+  'odd-even-sum/coordinator-drops-sink-acks/liveness': {
     anomaly: /acknowledgement of .* arrived but was never counted/,
     cause: (result) => lines(result).filter((e) => new RegExp(`^coordinator receives ack \\d+ from ${escapeRegExp(result.observations.taskNames.at(-1)!)}$`).test(e.event)).map((e) => e.step),
   },
-  'nondeterministic-sink/determinism': {
+  'odd-even-sum/nondeterministic-sink/determinism': {
     anomaly: /nondeterministic run/,
     // Two runs part at a different step each time (that is the bug), so the oracle checks the
     // nature of the step instead: the runs part where one of them flushed the sink (MSET) on
@@ -124,12 +124,12 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
       return result.trace.some((e) => e.step === chain.firstFalseStep && e.event === firstRun) ? [chain.firstFalseStep] : [];
     },
   },
-  'commit-in-snapshot/committed-implies-completed': { anomaly: /read of an uncommitted write/, cause: commitsBeforeCompletion },
-  'commit-in-snapshot/exactly-once': { anomaly: /committed before its checkpoint completed/, cause: commitsBeforeCompletion },
-  'micro-batch-sink/exactly-once': { anomaly: /committed before its checkpoint completed/, cause: commitsBeforeCompletion },
-  'restore-aborts-pending/completed-implies-committed': { anomaly: /lost in an aborted transaction/, cause: abortsOfRestoredPendingTransactions },
-  'restore-aborts-pending/exactly-once': { anomaly: /lost in an aborted transaction/, cause: abortsOfRestoredPendingTransactions },
-  'notify-commits-only-own/completed-implies-committed': {
+  'kafka-2pc/commit-in-snapshot/committed-implies-completed': { anomaly: /read of an uncommitted write/, cause: commitsBeforeCompletion },
+  'kafka-2pc/commit-in-snapshot/exactly-once': { anomaly: /committed before its checkpoint completed/, cause: commitsBeforeCompletion },
+  'kafka-2pc/micro-batch-sink/exactly-once': { anomaly: /committed before its checkpoint completed/, cause: commitsBeforeCompletion },
+  'kafka-2pc/restore-aborts-pending/completed-implies-committed': { anomaly: /lost in an aborted transaction/, cause: abortsOfRestoredPendingTransactions },
+  'kafka-2pc/restore-aborts-pending/exactly-once': { anomaly: /lost in an aborted transaction/, cause: abortsOfRestoredPendingTransactions },
+  'kafka-2pc/notify-commits-only-own/completed-implies-committed': {
     anomaly: /stranded/,
     // The first notification of a later checkpoint delivered to the owning sink, which commits only its own transaction.
     cause: (result) => {
@@ -140,9 +140,42 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
       return [notify?.step ?? -1];
     },
   },
-  'commit-not-idempotent/exactly-once': { anomaly: /duplicate after restore/, cause: secondCommits },
-  'no-abort-lingering/no-lingering-transaction': { anomaly: /lingering transaction/, cause: restoreSteps },
+  'kafka-2pc/commit-not-idempotent/exactly-once': { anomaly: /duplicate after restore/, cause: secondCommits },
+  'kafka-2pc/no-abort-lingering/no-lingering-transaction': { anomaly: /lingering transaction/, cause: restoreSteps },
+  'redis-sink-suite/incrby-sink/exactly-once': {
+    anomaly: /unexpected write: INCRBY/,
+    // Every INCRBY stores a sum, never a record's own value.
+    cause: (result) => lines(result).filter((e) => /^io redis INCRBY /.test(e.event)).map((e) => e.step),
+  },
+  'redis-sink-suite/ack-before-flush/exactly-once': {
+    anomaly: /acknowledged before it was flushed/,
+    // A sink task's ack of checkpoint 1 that reached the coordinator before any of its writes did.
+    cause: (result) => {
+      const firstWrite = lines(result).find((e) => /^io redis (MSET|SET) /.test(e.event))?.step ?? Infinity;
+      return lines(result).filter((e) => /^coordinator receives ack 1 from sink-under-test\[\d+\]$/.test(e.event) && e.step < firstWrite).map((e) => e.step);
+    },
+  },
+  'partition-source-suite/restore-past-offset/exactly-once': { anomaly: /resumed past its checkpointed offset/, cause: emitsPastRestoredOffset },
+  'partition-source-suite/restore-past-offset/source-positions': { anomaly: /resumed past its checkpointed offset/, cause: emitsPastRestoredOffset },
+  'partition-source-suite/restore-past-offset/consistent-cut': { anomaly: /resumed past its checkpointed offset/, cause: emitsPastRestoredOffset },
+  'kafka-2pc-sink-suite/commit-in-snapshot/committed-implies-completed': { anomaly: /read of an uncommitted write/, cause: commitsBeforeCompletion },
 };
+
+/** After each restore, a source's first emit at an offset past the one its restored checkpoint holds. */
+function emitsPastRestoredOffset(result: CaseResult): number[] {
+  const steps: number[] = [];
+  for (const restore of result.observations.restores.slice(1)) {
+    const checkpoint = result.observations.checkpoints.find((c) => c.checkpointId === restore.checkpointId);
+    result.observations.taskNames.forEach((name, task) => {
+      const held = checkpoint?.tasks?.[task]?.operatorState['offsets']?.[0];
+      if (typeof held !== 'number') return;
+      const emit = lines(result).find((e) => e.step > restore.atStep && e.event.startsWith(`${name} emits `));
+      const offset = Number(/@ offset (\d+)/.exec(emit?.event ?? '')?.[1] ?? NaN);
+      if (emit !== undefined && offset > held) steps.push(emit.step);
+    });
+  }
+  return steps;
+}
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -151,22 +184,23 @@ function escapeRegExp(text: string): string {
 describe('blame chains for every planted bug of selftest', () => {
   let planted: PlantedCounterexample[] = [];
   const chains = new Map<string, BlameChain>();
+  const keyOf = (p: PlantedCounterexample): string => `${p.scenario.name}/${p.bug}/${p.property}`;
   beforeAll(async () => {
     planted = await plantedCounterexamples();
     for (const entry of planted) {
       const all = await explainCase(entry.scenario, entry.result);
       const chain = all.find((c) => c.property === entry.property);
-      if (chain !== undefined) chains.set(`${entry.bug}/${entry.property}`, chain);
+      if (chain !== undefined) chains.set(keyOf(entry), chain);
     }
   }, 300_000);
 
   test('every planted bug check has an oracle (a new planted bug needs one here)', () => {
-    expect(planted.length).toBeGreaterThanOrEqual(17);
-    expect(planted.map((p) => `${p.bug}/${p.property}`).sort()).toEqual(Object.keys(ORACLES).sort());
+    expect(planted.length).toBeGreaterThanOrEqual(23);
+    expect(planted.map(keyOf).sort()).toEqual(Object.keys(ORACLES).sort());
   });
 
   test.each(Object.keys(ORACLES))('%s: the chain names the planted cause\'s step and an anomaly class', async (key) => {
-    const entry = planted.find((p) => `${p.bug}/${p.property}` === key)!;
+    const entry = planted.find((p) => keyOf(p) === key)!;
     const chain = chains.get(key);
     expect(chain, `no chain for ${key}`).toBeDefined();
     const oracle = ORACLES[key]!;

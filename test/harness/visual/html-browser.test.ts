@@ -34,7 +34,7 @@ test('the HTML report renders in headless Chromium: lanes, the blamed record hig
     context.skip(`no chromium installed (looked at ${CHROMIUM_CANDIDATES.join(', ')}); apt-get install -y chromium, or set STREAMCHECK_BROWSER=required to make this a failure`);
     return;
   }
-  const planted = (await plantedCounterexamples()).find((p) => p.bug === 'incrby-sink')!;
+  const planted = (await plantedCounterexamples()).find((p) => p.scenario.name === 'odd-even-sum' && p.bug === 'incrby-sink')!;
   const chains = await explainCase(planted.scenario, planted.result);
   const visual = visualCase(planted.result, chains);
   const htmlPath = join(workDirectory, 'report.html');

@@ -114,9 +114,9 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
     anomaly: /nondeterministic run/,
     // Two runs part at a different step each time (that is the bug), so the oracle checks the
     // nature of the step instead: the runs part where one of them flushed the sink (MSET) on
-    // its coin toss, and the first run's side of it is really in the explained trace. (The
-    // shrunk schedule takes choice 0, which runs pending I/O first, so a coin-toss flush shows
-    // as its MSET at the very step the runs part: 60 of 60 reruns did.)
+    // its coin toss, and the first run's side of it is really in the explained trace. (With
+    // the shrunk schedule the coin-toss flush shows as its MSET at the very step the runs
+    // part: it did in 60 of 60 reruns measured.)
     cause: (result, _planted, chain) => {
       const atFirstFalse = chain.links.filter((l) => l.step === chain.firstFalseStep);
       if (!atFirstFalse.some((l) => /io redis MSET /.test(l.text))) return [];

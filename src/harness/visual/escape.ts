@@ -30,16 +30,17 @@ export function escapeXml(text: string): string {
 }
 
 /**
- * Mermaid message and note text: Mermaid reads `;`, `#`, `:` (after the first), `<`, `>`,
- * quotes and line breaks as syntax, so they become its entity codes (`#59;`).
+ * Mermaid message and note text. Mermaid reads `;`, `#`, `%%`, `<`, `>`, quotes, braces and
+ * line breaks as syntax, and its entity codes (`#59;`) are not decoded everywhere (notes in
+ * Mermaid 11 show them raw), so those characters become look-alike full-width characters:
+ * the text stays readable and can never end or open a statement.
  */
 export function escapeMermaid(text: string): string {
-  // One pass: replacing `#` first and then `;` would break the codes just written.
-  return plainLine(text).replace(/[#;<>":%{}\\]/g, (c) => MERMAID_ENTITIES[c]!);
+  return plainLine(text).replace(/[#;<>"%{}\\]/g, (c) => MERMAID_LOOK_ALIKES[c]!);
 }
 
-const MERMAID_ENTITIES: Readonly<Record<string, string>> = {
-  '#': '#35;', ';': '#59;', '<': '#lt;', '>': '#gt;', '"': '#quot;', ':': '#58;', '%': '#37;', '{': '#123;', '}': '#125;', '\\': '#92;',
+const MERMAID_LOOK_ALIKES: Readonly<Record<string, string>> = {
+  '#': '＃', ';': '；', '<': '‹', '>': '›', '"': '＂', '%': '％', '{': '｛', '}': '｝', '\\': '＼',
 };
 
 /** JSON embedded in an HTML <script>: no `</script>` or comment openers can close it early. */

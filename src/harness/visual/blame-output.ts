@@ -115,7 +115,7 @@ export function blameExactlyOnce(context: BlameContext, violation: Violation): B
 }
 
 export function writesKey(event: TimelineEvent, key: string): boolean {
-  return isVisibleWrite(event) && new RegExp(`(^|[\\s:])${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\s|$)`).test(event.text);
+  return isVisibleWrite(event) && new RegExp(`(^|[\\s:({,])${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}([\\s,)}]|$)`).test(event.text);
 }
 
 export function blameUnexpectedValue(context: BlameContext, violation: Violation, key: string, value: string): BlameChain {
@@ -125,7 +125,7 @@ export function blameUnexpectedValue(context: BlameContext, violation: Violation
   const links = writes.slice(1, 4).map((w) => link(w));
   if (completed !== undefined) links.push(link(completed, `${completed.text}: key ${key} holds ${value}, which no record has`));
   const first = writes[0];
-  const operation = first === undefined ? 'a write' : (/^io \S+ (\S+)/.exec(first.text)?.[1] ?? 'a write');
+  const operation = first === undefined ? 'a write' : (/^io [\w-]+[. ](\w+)/.exec(first.text)?.[1]?.toUpperCase() ?? 'a write');
   const firstFalse = first === undefined ? undefined : link(first, `${first.text}: ${operation} stores a computed value instead of the record's`, true);
   return finish(violation, `key ${key}`, `unexpected write: ${operation} makes ${key} hold a value no record has (not idempotent on replay)`, links, firstFalse);
 }

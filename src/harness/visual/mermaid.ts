@@ -1,6 +1,6 @@
 import { escapeMermaid, plainLine } from './escape.ts';
 import { isBlamed, isFirstFalse, selectEvents, type VisualCase } from './model.ts';
-import { COORDINATOR_LANE, transactionOf, type TimelineEvent } from './timeline.ts';
+import { COORDINATOR_LANE, externalCall, isVisibleWrite, transactionOf, type TimelineEvent } from './timeline.ts';
 
 /** Messages and notes in one diagram: GitHub renders a few hundred comfortably. */
 export const MAX_MERMAID_EVENTS = 160;
@@ -82,10 +82,10 @@ function statementFor(event: TimelineEvent, ids: ReadonlyMap<string, string>, la
     case 'io':
     case 'io-failed':
     case 'io-at-crash': {
-      if (event.kind === 'io' && !/commit|abort|MSET|SET|INCRBY|initTransactions/.test(event.text)) return undefined;
+      if (event.kind === 'io' && !isVisibleWrite(event) && !/^io kafka (abort|initTransactions) /.test(event.text)) return undefined;
       const transaction = transactionOf(event);
       const owner = transaction === undefined ? undefined : ownerLane(transaction, ids);
-      const words = event.text.replace(/^io \S+ /, '');
+      const words = externalCall(event);
       return owner === undefined ? `Note over ${lane}: ${text(words)}` : `${owner}${event.kind === 'io-failed' ? '-x' : '->>'}${lane}: ${text(words)}`;
     }
     case 'record':

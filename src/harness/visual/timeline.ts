@@ -73,9 +73,10 @@ const PATTERNS: readonly { readonly kind: EventKind; readonly pattern: RegExp; r
   { kind: 'emit', pattern: /^(.+) emits \((.*)\)$/s, lane: (m) => m[1]! },
   { kind: 'record', pattern: /^(.+) takes record (.*) from (.+)$/s, lane: (m) => m[1]!, peer: (m) => m[3]! },
   { kind: 'end-of-input', pattern: /^(.+) takes end of input from (.+)$/s, lane: (m) => m[1]!, peer: (m) => m[2]! },
-  { kind: 'io-at-crash', pattern: /^io (\S+) .* applied as its requester crashed$/s, lane: (m) => m[1]! },
-  { kind: 'io-failed', pattern: /^io (\S+) .* failed: /s, lane: (m) => m[1]! },
-  { kind: 'io', pattern: /^io (\S+) .* done$/s, lane: (m) => m[1]! },
+  // `io kafka commit ...` and `io redis.mset(...)`: the external system's name comes first.
+  { kind: 'io-at-crash', pattern: /^io ([\w-]+)[. ].* applied as its requester crashed$/s, lane: (m) => m[1]! },
+  { kind: 'io-failed', pattern: /^io ([\w-]+)[. ].* failed: /s, lane: (m) => m[1]! },
+  { kind: 'io', pattern: /^io ([\w-]+)[. ].* done$/s, lane: (m) => m[1]! },
   { kind: 'timer', pattern: /^timer /s, lane: () => COORDINATOR_LANE },
   { kind: 'finished', pattern: /^job .* finished$/s, lane: () => COORDINATOR_LANE },
 ];
@@ -122,6 +123,11 @@ export function transactionOf(event: TimelineEvent): string | undefined {
 /** Is the external call a write that makes data visible (a Redis write, a Kafka commit)? */
 export function isVisibleWrite(event: TimelineEvent): boolean {
   if (event.kind !== 'io' && event.kind !== 'io-at-crash') return false;
-  if (event.lane === 'redis') return /^io redis (SET|MSET|INCRBY|INCR|DEL|HSET)\b/i.test(event.text);
+  if (event.lane === 'redis') return /^io redis[. ](set|mset|incrby|incr|del|hset)\b/i.test(event.text);
   return /^io kafka commit /.test(event.text);
+}
+
+/** The call of an external event without its system: `commit t1 (...)`, `incrby(k, 3)`. */
+export function externalCall(event: TimelineEvent): string {
+  return event.text.replace(/^io [\w-]+[. ]/, '');
 }

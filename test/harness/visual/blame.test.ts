@@ -85,7 +85,7 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
     // Per key incremented before a restore, the first INCRBY after it adds a contribution already added.
     cause: (result) =>
       restoreSteps(result).flatMap((restore) => {
-        const keyOf = (event: string): string | undefined => /^io redis INCRBY (\S+) /.exec(event)?.[1];
+        const keyOf = (event: string): string | undefined => /^io redis(?:\.incrby\(| INCRBY )([^\s,]+)/i.exec(event)?.[1];
         const before = new Set(lines(result).filter((e) => e.step <= restore).map((e) => keyOf(e.event)).filter((k) => k !== undefined));
         return [...before].map((key) => lines(result).find((e) => e.step > restore && keyOf(e.event) === key)?.step ?? -1);
       }),
@@ -119,7 +119,7 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
     // part: it did in 60 of 60 reruns measured.)
     cause: (result, _planted, chain) => {
       const atFirstFalse = chain.links.filter((l) => l.step === chain.firstFalseStep);
-      if (!atFirstFalse.some((l) => /io redis MSET /.test(l.text))) return [];
+      if (!atFirstFalse.some((l) => /io redis[. ]mset\b/i.test(l.text))) return [];
       const firstRun = atFirstFalse.find((l) => l.firstFalse)!.text.replace(/ \(first run; the runs part here\)$/, '');
       return result.trace.some((e) => e.step === chain.firstFalseStep && e.event === firstRun) ? [chain.firstFalseStep] : [];
     },
@@ -145,13 +145,13 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
   'redis-sink-suite/incrby-sink/exactly-once': {
     anomaly: /unexpected write: INCRBY/,
     // Every INCRBY stores a sum, never a record's own value.
-    cause: (result) => lines(result).filter((e) => /^io redis INCRBY /.test(e.event)).map((e) => e.step),
+    cause: (result) => lines(result).filter((e) => /^io redis[. ]incrby\b/i.test(e.event)).map((e) => e.step),
   },
   'redis-sink-suite/ack-before-flush/exactly-once': {
     anomaly: /acknowledged before it was flushed/,
     // A sink task's ack of checkpoint 1 that reached the coordinator before any of its writes did.
     cause: (result) => {
-      const firstWrite = lines(result).find((e) => /^io redis (MSET|SET) /.test(e.event))?.step ?? Infinity;
+      const firstWrite = lines(result).find((e) => /^io redis[. ](mset|set)\b/i.test(e.event))?.step ?? Infinity;
       return lines(result).filter((e) => /^coordinator receives ack 1 from sink-under-test\[\d+\]$/.test(e.event) && e.step < firstWrite).map((e) => e.step);
     },
   },

@@ -194,7 +194,7 @@ describe('user data with quotes, newlines, <, ANSI escapes and very long strings
     const badLane = `evil"<lane>\u001b[1m\n${'y'.repeat(5_000)}`;
     trace.push({ step: trace.at(-1)!.step + 1, timeMs: trace.at(-1)!.timeMs + 1, event: `io ${badLane} SET ${nasty} done` });
     // A visible write of a hostile key: drawn as a note on the redis lane in every picture.
-    trace.push({ step: trace.at(-1)!.step + 1, timeMs: trace.at(-1)!.timeMs + 1, event: `io redis MSET ${nasty} done` });
+    trace.push({ step: trace.at(-1)!.step + 1, timeMs: trace.at(-1)!.timeMs + 1, event: `io redis.mset({${nasty}}) done` });
     result = {
       ...base.result,
       trace,
@@ -220,7 +220,7 @@ describe('user data with quotes, newlines, <, ANSI escapes and very long strings
       expect(output).not.toContain('x'.repeat(MAX_TEXT_CHARS + 1));
     }
     checkMermaid(mermaid);
-    expect(mermaid).toContain("MSET k＂ey' ⏎ ‹script›alert(1)‹/script›； ＃x: ％％ ｛a｝ ＼ RED");
+    expect(mermaid).toContain("mset(｛k＂ey' ⏎ ‹script›alert(1)‹/script›； ＃x: ％％ ｛a｝ ＼ RED");
     expect(mermaid.length).toBeLessThan(100_000);
     // The only script element is the page's own; the hostile one is text.
     expect(html.match(/<script>/g)!.length).toBe(1);

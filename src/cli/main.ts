@@ -19,6 +19,11 @@ import { EnvironmentUnavailableError } from '../harness/e2e/service-faults.ts';
 import { INPUT_BOUNDS, InputError, checkInteger, quoteUserText, safeMessage } from '../harness/input-bounds.ts';
 import { runSuiteOnServices } from '../harness/e2e/suite-cycles.ts';
 import { sinkSuiteInternals } from '../harness/suites/sink-suite.ts';
+import { explainCase, formatBlame, type BlameChain } from '../harness/visual/blame.ts';
+import { appendStepSummary, writePictures, type PictureRequest } from '../harness/visual/outputs.ts';
+import { toJunitXml, type JunitConfiguration } from '../harness/visual/junit.ts';
+import { writeFileSync } from 'node:fs';
+import type { CaseResult } from '../harness/run-case.ts';
 
 export interface CliIo {
   out(line: string): void;
@@ -219,6 +224,8 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
   const failed = results.find((result) => result.report.counterexample !== undefined);
   const corpusFailures = corpusResults.filter((result) => !result.passed);
   const total = sumStats(results.map((result) => result.report.stats));
+  const failedCase = failed?.report.counterexample?.result;
+  const blame = failedCase === undefined ? [] : await explainCase(scenarios.find((s) => s.name === failedCase.spec.scenario)!, failedCase);
   if (json) {
     const counterexample = failed?.report.counterexample;
     io.out(
@@ -245,6 +252,7 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
                 traceHash: counterexample.result.observations.traceHash,
                 foundAfterRuns: counterexample.foundAfterRuns,
                 replay: replayCommand(counterexample.result),
+                blame,
               },
             }),
       }),
@@ -260,7 +268,7 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
     }
     if (failed?.report.counterexample !== undefined) {
       io.out('');
-      io.out(formatCounterexample(failed.report.counterexample));
+      io.out(formatCounterexample(failed.report.counterexample, blame));
     }
     io.out('');
     io.out(
@@ -268,6 +276,18 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
         `${corpusResults.length} corpus cases; invariants checked: ${invariantsOf(scenarios).join(', ')}: ` +
         (failed === undefined && corpusFailures.length === 0 ? 'all held' : 'VIOLATED'),
     );
+  }
+  if (failedCase !== undefined) writeCasePictures(failedCase, blame, options, json, io);
+  if (failedCase !== undefined && process.env['GITHUB_STEP_SUMMARY']) appendStepSummary(process.env['GITHUB_STEP_SUMMARY'], failedCase, blame);
+  if (typeof options.junit === 'string') {
+    const configurations: JunitConfiguration[] = results.map((r) => {
+      const result = r.report.counterexample?.result;
+      return {
+        scenario: r.scenario, mode: r.mode, backend: r.backend, runs: r.report.stats.runs, elapsedMs: r.elapsedMs,
+        ...(result === undefined ? {} : { counterexample: { violations: result.violations, report: formatCounterexample(r.report.counterexample!), blame: formatBlame(blame).join('\n'), replay: replayCommand(result) } }),
+      };
+    });
+    writeJunit(options.junit, toJunitXml(configurations, invariantsOf(scenarios), corpusResults.map((c) => ({ name: c.name, passed: c.passed, report: c.lines.join('\n') }))), json, io);
   }
   return failed === undefined && corpusFailures.length === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
 }
@@ -277,6 +297,29 @@ function scenarioNamed(name: string): Scenario {
   const scenario = SCENARIOS.find((candidate) => candidate.name === name);
   if (scenario === undefined) throw new UsageError(`unknown scenario ${quoteUserText(name)}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
   return scenario;
+}
+
+/** --mermaid, --trace FILE and --html FILE for one replayed or shrunk case. */
+function writeCasePictures(result: CaseResult, blame: readonly BlameChain[], options: ParsedOptions, json: boolean, io: CliIo): void {
+  const request: PictureRequest = {
+    ...(options.mermaid === true ? { mermaid: true } : {}),
+    ...(typeof options.trace === 'string' ? { tracePath: options.trace } : {}),
+    ...(typeof options.html === 'string' ? { htmlPath: options.html } : {}),
+  };
+  for (const line of writePictures(result, blame, request)) {
+    if (json) io.err(line);
+    else io.out(line);
+  }
+}
+
+function writeJunit(path: string, xml: string, json: boolean, io: CliIo): void {
+  try {
+    writeFileSync(path, xml);
+  } catch (error) {
+    throw new Error(`replay: cannot write the JUnit file '${path}': ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (json) io.err(`JUnit XML written to ${path}`);
+  else io.out(`JUnit XML written to ${path}`);
 }
 
 async function replayCommandMain(positionals: readonly string[], options: ParsedOptions, io: CliIo): Promise<number> {
@@ -289,6 +332,7 @@ async function replayCommandMain(positionals: readonly string[], options: Parsed
     throw new UsageError(`replay: scenario ${scenario.name} has no planted bug ${quoteUserText(spec.bug)}; known: ${scenario.bugs.map((b) => b.name).join(', ')}`);
   }
   const result = await runJudged(scenario, spec, { checkDeterminism: true }, true);
+  const blame = await explainCase(scenario, result);
   if (options.json === true) {
     io.out(
       JSON.stringify({
@@ -298,12 +342,21 @@ async function replayCommandMain(positionals: readonly string[], options: Parsed
         steps: result.observations.steps,
         traceHash: result.observations.traceHash,
         output: result.output,
+        blame,
         ...(options.timeline === true ? { timeline: result.trace } : {}),
       }),
     );
   } else {
     if (options.timeline === true) io.out(formatTimeline(result.trace));
-    for (const line of formatVerdict(result)) io.out(line);
+    for (const line of formatVerdict(result, blame)) io.out(line);
+  }
+  writeCasePictures(result, blame, options, options.json === true, io);
+  if (typeof options.junit === 'string') {
+    const configuration: JunitConfiguration = {
+      scenario: spec.scenario, mode: spec.mode, backend: spec.backend, runs: 1, elapsedMs: 0,
+      ...(result.violations.length === 0 ? {} : { counterexample: { violations: result.violations, report: formatVerdict(result).join('\n'), blame: formatBlame(blame).join('\n'), replay: replayCommand(result) } }),
+    };
+    writeJunit(options.junit, toJunitXml([configuration], invariantsOf([scenario])), options.json === true, io);
   }
   return result.violations.length === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
 }

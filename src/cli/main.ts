@@ -26,6 +26,11 @@ import { EnvironmentUnavailableError } from '../harness/e2e/service-faults.ts';
 import { INPUT_BOUNDS, InputError, checkInteger, quoteUserText, safeMessage } from '../harness/input-bounds.ts';
 import { runSuiteOnServices } from '../harness/e2e/suite-cycles.ts';
 import { sinkSuiteInternals } from '../harness/suites/sink-suite.ts';
+import { explainCase, formatBlame, type BlameChain } from '../harness/visual/blame.ts';
+import { appendStepSummary, writePictures, type PictureRequest } from '../harness/visual/outputs.ts';
+import { toJunitXml, type JunitConfiguration } from '../harness/visual/junit.ts';
+import { writeFileSync } from 'node:fs';
+import type { CaseResult } from '../harness/run-case.ts';
 
 export interface CliIo {
   out(line: string): void;
@@ -268,6 +273,8 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
   const failed = failedAt < 0 ? undefined : results[failedAt];
   const corpusFailures = corpusResults.filter((result) => !result.passed);
   const total = sumStats(results.map((result) => result.report.stats));
+  const failedCase = failed?.report.counterexample?.result;
+  const blame = failedCase === undefined ? [] : await explainCase(scenarios.find((s) => s.name === failedCase.spec.scenario)!, failedCase);
   if (json) {
     const counterexample = failed?.report.counterexample;
     io.out(
@@ -307,6 +314,7 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
                 traceHash: counterexample.result.observations.traceHash,
                 foundAfterRuns: counterexample.foundAfterRuns,
                 replay: replayCommand(counterexample.result),
+                blame,
               },
             }),
       }),
@@ -322,7 +330,7 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
     }
     if (failed?.report.counterexample !== undefined) {
       io.out('');
-      io.out(formatCounterexample(failed.report.counterexample));
+      io.out(formatCounterexample(failed.report.counterexample, blame));
     }
     io.out('');
     io.out(
@@ -331,6 +339,18 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
         (failed === undefined && corpusFailures.length === 0 ? 'all held' : 'VIOLATED') +
         ` (determinism: ${DETERMINISM_WORDS[determinism]}; ${workers} worker${workers === 1 ? '' : 's'}${shard === undefined ? '' : `; shard ${shard.index}/${shard.count}`})`,
     );
+  }
+  if (failedCase !== undefined) writeCasePictures(failedCase, blame, options, json, io);
+  if (failedCase !== undefined && process.env['GITHUB_STEP_SUMMARY']) appendStepSummary(process.env['GITHUB_STEP_SUMMARY'], failedCase, blame);
+  if (typeof options.junit === 'string') {
+    const configurations: JunitConfiguration[] = results.map((r) => {
+      const result = r.report.counterexample?.result;
+      return {
+        scenario: r.scenario, mode: r.mode, backend: r.backend, runs: r.report.stats.runs, elapsedMs: r.elapsedMs,
+        ...(result === undefined ? {} : { counterexample: { violations: result.violations, report: formatCounterexample(r.report.counterexample!), blame: formatBlame(blame).join('\n'), replay: replayCommand(result) } }),
+      };
+    });
+    writeJunit(options.junit, toJunitXml(configurations, invariantsOf(scenarios), corpusResults.map((c) => ({ name: c.name, passed: c.passed, report: c.lines.join('\n') }))), json, io);
   }
   return failed === undefined && corpusFailures.length === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
 }
@@ -375,6 +395,29 @@ function scenarioNamed(name: string): Scenario {
   return scenario;
 }
 
+/** --mermaid, --trace FILE and --html FILE for one replayed or shrunk case. */
+function writeCasePictures(result: CaseResult, blame: readonly BlameChain[], options: ParsedOptions, json: boolean, io: CliIo): void {
+  const request: PictureRequest = {
+    ...(options.mermaid === true ? { mermaid: true } : {}),
+    ...(typeof options.trace === 'string' ? { tracePath: options.trace } : {}),
+    ...(typeof options.html === 'string' ? { htmlPath: options.html } : {}),
+  };
+  for (const line of writePictures(result, blame, request)) {
+    if (json) io.err(line);
+    else io.out(line);
+  }
+}
+
+function writeJunit(path: string, xml: string, json: boolean, io: CliIo): void {
+  try {
+    writeFileSync(path, xml);
+  } catch (error) {
+    throw new Error(`replay: cannot write the JUnit file '${path}': ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (json) io.err(`JUnit XML written to ${path}`);
+  else io.out(`JUnit XML written to ${path}`);
+}
+
 async function replayCommandMain(positionals: readonly string[], options: ParsedOptions, io: CliIo): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`replay: expects exactly one token (as printed after 'Replay:'), got ${positionals.length}`);
   const token = positionals[0]!;
@@ -385,6 +428,7 @@ async function replayCommandMain(positionals: readonly string[], options: Parsed
     throw new UsageError(`replay: scenario ${scenario.name} has no planted bug ${quoteUserText(spec.bug)}; known: ${scenario.bugs.map((b) => b.name).join(', ')}`);
   }
   const result = await runJudged(scenario, spec, { checkDeterminism: true }, true);
+  const blame = await explainCase(scenario, result);
   if (options.json === true) {
     io.out(
       JSON.stringify({
@@ -394,12 +438,21 @@ async function replayCommandMain(positionals: readonly string[], options: Parsed
         steps: result.observations.steps,
         traceHash: result.observations.traceHash,
         output: result.output,
+        blame,
         ...(options.timeline === true ? { timeline: result.trace } : {}),
       }),
     );
   } else {
     if (options.timeline === true) io.out(formatTimeline(result.trace));
-    for (const line of formatVerdict(result)) io.out(line);
+    for (const line of formatVerdict(result, blame)) io.out(line);
+  }
+  writeCasePictures(result, blame, options, options.json === true, io);
+  if (typeof options.junit === 'string') {
+    const configuration: JunitConfiguration = {
+      scenario: spec.scenario, mode: spec.mode, backend: spec.backend, runs: 1, elapsedMs: 0,
+      ...(result.violations.length === 0 ? {} : { counterexample: { violations: result.violations, report: formatVerdict(result).join('\n'), blame: formatBlame(blame).join('\n'), replay: replayCommand(result) } }),
+    };
+    writeJunit(options.junit, toJunitXml([configuration], invariantsOf([scenario])), options.json === true, io);
   }
   return result.violations.length === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
 }

@@ -35,6 +35,10 @@ export const OPTIONS = {
   determinism: { type: { kind: 'enum', values: ['all', 'sampled', 'failing'] }, commands: ['run'], description: 'rerun to compare traces: every case (all, default), every 10th (sampled), or only the counterexample (failing)' },
   'case-timeout-ms': { type: { kind: 'integer', bound: 'caseTimeoutMs' }, commands: ['run'], description: 'wall-clock bound on one case in a worker thread; a case past it is reported as hung' },
   timeline: { type: { kind: 'boolean' }, commands: ['replay'], description: 'print every step of the replayed run' },
+  mermaid: { type: { kind: 'boolean' }, commands: ['run', 'replay'], description: 'print the counterexample as a Mermaid sequence diagram (blamed events in red)' },
+  trace: { type: { kind: 'string' }, commands: ['run', 'replay'], description: 'write the counterexample as Chrome Trace Event JSON to FILE (open in ui.perfetto.dev)' },
+  html: { type: { kind: 'string' }, commands: ['run', 'replay'], description: 'write a self-contained HTML report of the counterexample to FILE' },
+  junit: { type: { kind: 'string' }, commands: ['run', 'replay'], description: 'write JUnit XML to FILE: one test case per invariant and configuration' },
   json: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'merge'], description: 'print one JSON object instead of text' },
   help: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'merge', 'help'], description: 'show help' },
 } as const satisfies Record<string, OptionSpec>;

@@ -69,7 +69,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 /** Errors from validating user input (scenario names, tokens, fault plans) name their cause. */
 function isBadInput(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  return /^(replay|unknown scenario|scenario .* has no planted bug|regression corpus|runCase: fault)/.test(error.message);
+  return /^(replay|unknown scenario|scenario module|missing optional dependency|scenario .* has no planted bug|regression corpus|runCase: fault)/.test(error.message);
 }
 
 interface ScenarioRun {

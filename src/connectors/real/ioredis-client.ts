@@ -1,5 +1,6 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { RedisClient } from '../redis-api.ts';
+import { MissingOptionalDependencyError, importOptionalDependency } from './optional-dependency.ts';
 
 /** Bounds for a Redis that is down or slow: a clear error naming the URL, never a hang. */
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -11,29 +12,43 @@ export interface ClosableRedisClient extends RedisClient {
   close(): Promise<void>;
 }
 
+/** ioredis is an optional peer dependency of streamcheck: loaded when a real Redis is first used. */
+export async function loadIoredis(): Promise<typeof Redis> {
+  const module = await importOptionalDependency<{ Redis: typeof Redis }>('ioredis', 'talking to a real Redis (end-to-end runs)');
+  return module.Redis;
+}
+
 export function ioredisClient(url: string): ClosableRedisClient {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    commandTimeout: COMMAND_TIMEOUT_MS,
-    maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
-  });
-  redis.on('error', () => {
-    // Surfaced through the failing command instead (ioredis would print every reconnect error).
-  });
-  const named = <T>(command: string, call: () => Promise<T>): Promise<T> =>
-    call().catch((error: unknown) => {
+  // Created on the first command (ioredis loads then); lazyConnect connects on that command too.
+  let connection: Promise<Redis> | undefined;
+  const redis = (): Promise<Redis> =>
+    (connection ??= loadIoredis().then((RedisClass) => {
+      const client = new RedisClass(url, {
+        lazyConnect: true,
+        connectTimeout: CONNECT_TIMEOUT_MS,
+        commandTimeout: COMMAND_TIMEOUT_MS,
+        maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
+      });
+      client.on('error', () => {
+        // Surfaced through the failing command instead (ioredis would print every reconnect error).
+      });
+      return client;
+    }));
+  const named = <T>(command: string, call: (client: Redis) => Promise<T>): Promise<T> =>
+    redis().then(call).catch((error: unknown) => {
+      // A missing ioredis keeps its own message (it names the package to install).
+      if (error instanceof MissingOptionalDependencyError) throw error;
       throw new Error(`Redis ${command} at ${url} failed: ${(error as Error).message}`, { cause: error });
     });
   return {
-    get: (key) => named('GET', () => redis.get(key)),
-    set: (key, value) => named('SET', () => redis.set(key, value)),
-    mset: (entries) => named('MSET', () => redis.mset(entries)),
-    incrby: (key, increment) => named('INCRBY', () => redis.incrby(key, increment)),
-    keys: (pattern) => named('KEYS', () => redis.keys(pattern)),
-    del: (...keys) => named('DEL', () => (keys.length === 0 ? Promise.resolve(0) : redis.del(...keys))),
+    get: (key) => named('GET', (client) => client.get(key)),
+    set: (key, value) => named('SET', (client) => client.set(key, value)),
+    mset: (entries) => named('MSET', (client) => client.mset(entries)),
+    incrby: (key, increment) => named('INCRBY', (client) => client.incrby(key, increment)),
+    keys: (pattern) => named('KEYS', (client) => client.keys(pattern)),
+    del: (...keys) => named('DEL', (client) => (keys.length === 0 ? Promise.resolve(0) : client.del(...keys))),
     close: async () => {
-      redis.disconnect();
+      (await connection?.catch(() => undefined))?.disconnect();
     },
   };
 }

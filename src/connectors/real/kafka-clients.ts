@@ -13,7 +13,7 @@
  * Every use of kafkajs internals goes through `internals()` below, so an upgrade of kafkajs
  * has one place to check.
  */
-import kafkajs from 'kafkajs';
+import type * as Kafkajs from 'kafkajs';
 import type { Admin, Kafka as KafkaClient, LogEntry, logCreator as LogCreator } from 'kafkajs';
 import type {
   ConsumedRecord,
@@ -23,8 +23,14 @@ import type {
   TransactionHandle,
   TransactionalProducer,
 } from '../kafka-api.ts';
+import { importOptionalDependency } from './optional-dependency.ts';
 
-const { Kafka, logLevel: KafkaLogLevel } = kafkajs;
+/** kafkajs is an optional peer dependency: loaded on the first call that talks to a broker. */
+export async function loadKafkajs(): Promise<typeof Kafkajs> {
+  const module = await importOptionalDependency<typeof Kafkajs & { default?: typeof Kafkajs }>('kafkajs', 'talking to a real Kafka broker (end-to-end runs)');
+  // kafkajs is CommonJS: its exports arrive as the default export (Node) or as named ones (bundlers).
+  return module.default ?? module;
+}
 
 // ---------------------------------------------------------------------------------------------
 // kafkajs internals (2.2.4). The shapes below are the subset of kafkajs's Cluster and Broker
@@ -229,7 +235,8 @@ function kafkajsLogCreator(log: ((line: string) => void) | undefined): LogCreato
 // ---------------------------------------------------------------------------------------------
 
 export class KafkajsClients implements KafkaClients {
-  private readonly kafka: KafkaClient;
+  /** The kafkajs client, created on first use (kafkajs loads lazily); shared by every producer. */
+  private readonly kafka: () => Promise<KafkaClient>;
   private readonly options: ResolvedOptions;
   private readonly producers = new Set<KafkajsTransactionalProducer>();
   private sharedCluster: Promise<InternalCluster> | undefined;
@@ -246,16 +253,21 @@ export class KafkajsClients implements KafkaClients {
       awaitTransactionMarkers: options.awaitTransactionMarkers ?? true,
       log: options.log ?? (() => undefined),
     };
-    this.kafka = new Kafka({
-      clientId: options.clientId ?? 'streamcheck',
-      brokers: [...options.brokers],
-      connectionTimeout: 3_000,
-      requestTimeout: this.options.requestTimeoutMs,
-      // kafkajs's own retries (metadata, coordinator lookup, admin): few and short, so our bounded budgets hold.
-      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2_000 },
-      logLevel: options.log === undefined ? KafkaLogLevel.NOTHING : KafkaLogLevel.WARN,
-      logCreator: kafkajsLogCreator(options.log),
-    });
+    let client: Promise<KafkaClient> | undefined;
+    this.kafka = () =>
+      (client ??= loadKafkajs().then(
+        ({ Kafka, logLevel }) =>
+          new Kafka({
+            clientId: options.clientId ?? 'streamcheck',
+            brokers: [...options.brokers],
+            connectionTimeout: 3_000,
+            requestTimeout: this.options.requestTimeoutMs,
+            // kafkajs's own retries (metadata, coordinator lookup, admin): few and short, so our bounded budgets hold.
+            retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2_000 },
+            logLevel: options.log === undefined ? logLevel.NOTHING : logLevel.WARN,
+            logCreator: kafkajsLogCreator(options.log),
+          }),
+      ));
   }
 
   producer(transactionalId: string): TransactionalProducer {
@@ -295,8 +307,11 @@ export class KafkajsClients implements KafkaClients {
 
   private connectedSharedCluster(): Promise<InternalCluster> {
     if (this.sharedCluster === undefined) {
-      const cluster = createInternalCluster(this.kafka, { maxInFlightRequests: null });
-      this.sharedCluster = cluster.connect().then(() => cluster);
+      this.sharedCluster = this.kafka().then(async (kafka) => {
+        const cluster = createInternalCluster(kafka, { maxInFlightRequests: null });
+        await cluster.connect();
+        return cluster;
+      });
       this.sharedCluster.catch(() => (this.sharedCluster = undefined));
     }
     return this.sharedCluster;
@@ -304,8 +319,11 @@ export class KafkajsClients implements KafkaClients {
 
   private connectedAdmin(): Promise<Admin> {
     if (this.admin === undefined) {
-      const admin = this.kafka.admin();
-      this.admin = admin.connect().then(() => admin);
+      this.admin = this.kafka().then(async (kafka) => {
+        const admin = kafka.admin();
+        await admin.connect();
+        return admin;
+      });
       this.admin.catch(() => (this.admin = undefined));
     }
     return this.admin;
@@ -341,7 +359,7 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
   markerWaitRetries = 0;
 
   constructor(
-    private readonly kafka: KafkaClient,
+    private readonly kafka: () => Promise<KafkaClient>,
     private readonly options: ResolvedOptions,
     readonly transactionalId: string,
     resumedHandle: TransactionHandle | undefined,
@@ -601,7 +619,7 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
   private async connectedCluster(): Promise<InternalCluster> {
     if (this.cluster === undefined) {
       // One request in flight per connection, as an idempotent producer with ordered sequences needs.
-      const cluster = createInternalCluster(this.kafka, { maxInFlightRequests: 1 });
+      const cluster = createInternalCluster(await this.kafka(), { maxInFlightRequests: 1 });
       await cluster.connect();
       this.cluster = cluster;
     }

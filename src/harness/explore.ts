@@ -21,6 +21,8 @@ export interface ExploreOptions {
   readonly properties?: readonly string[];
   /** Also run every case twice and compare trace hashes. */
   readonly checkDeterminism: boolean;
+  /** A user scenario's module (relative to the project root), written into replay tokens. */
+  readonly module?: string;
 }
 
 export interface ExploreStats {
@@ -140,7 +142,14 @@ export async function explore(scenario: Scenario, options: ExploreOptions): Prom
   let failingSeen = false;
   let foundAfterRuns = 0;
   let originalFaultCount = 0;
-  const base = { scenario: scenario.name, size: options.size, mode: options.mode, backend: options.backend, bug: options.bug };
+  const base = {
+    scenario: scenario.name,
+    size: options.size,
+    mode: options.mode,
+    backend: options.backend,
+    bug: options.bug,
+    ...(options.module === undefined ? {} : { module: options.module, tasks: scenario.taskCount(options.size) }),
+  };
   const property = fc.asyncProperty(caseArbitrary(scenario, base, options.maxFaults), async (spec) => {
     const result = await runJudged(scenario, spec, options);
     if (!failingSeen) accumulate(stats, result);

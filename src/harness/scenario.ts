@@ -1,9 +1,11 @@
 import type { Scheduler } from '../sim/scheduler.ts';
+import type { SimEnvironment } from '../connectors/sim/environment.ts';
 import type { EnvironmentFaultHooks, JobOptions } from '../runtime/job.ts';
 import type { RunObservations } from '../runtime/observations.ts';
 import type { PipelineSpec } from '../runtime/pipeline.ts';
 import type { Fault } from '../runtime/faults.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
+import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
 
 /** One broken invariant, in Jepsen's anomaly words where one fits. */
 export interface Violation {
@@ -29,6 +31,8 @@ export interface PlantedBug {
 
 export interface BuildContext {
   readonly scheduler: Scheduler;
+  /** Puts the scenario's external systems under the scheduler (their faults come with it). */
+  readonly env: SimEnvironment;
   readonly size: ScenarioSize;
   /** The planted bug to build in, or undefined for the correct pipeline. */
   readonly bug: string | undefined;
@@ -38,7 +42,9 @@ export interface BuiltScenario {
   readonly pipeline: PipelineSpec;
   readonly environmentHooks?: EnvironmentFaultHooks;
   /** The scenario's own invariants over a finished run (exactly-once, consistent cuts, ...). */
-  judge(observations: RunObservations): Violation[];
+  judge(observations: RunObservations): Violation[] | Promise<Violation[]>;
+  /** Called when a checkpoint completes (inside the step), e.g. to read back what a reader sees then. */
+  onCheckpointCompleted?(checkpointId: number): void;
   /** The external output (sink store, topic contents) for reports. */
   output(): unknown;
 }
@@ -51,6 +57,10 @@ export interface Scenario {
   readonly faultKinds: readonly Fault['kind'][];
   /** State backends the suite runs it with (a 2PC sink needs durable checkpoints to survive a coordinator crash). */
   readonly backends: readonly StateBackendKind[];
+  /** Checkpointing modes a suite run explores (default: exactly-once and unaligned). */
+  readonly modes?: readonly CheckpointingMode[];
+  /** The invariants the scenario's judge checks, for summaries (the runtime's own are always checked). */
+  readonly properties?: readonly string[];
   /** Generated cases may run two checkpoints at once. */
   readonly concurrentCheckpoints?: boolean;
   readonly bugs: readonly PlantedBug[];

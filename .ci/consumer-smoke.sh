@@ -150,6 +150,45 @@ console.log('user module loaded, one streamcheck instance');
 EOF
 expect "a user's .ts module in a commonjs project loads and shares streamcheck's instance" 0 'one streamcheck instance' -- node load-check.mjs
 
+# A user's sink suite through the CLI (public API only): it holds; its planted bug fails with
+# a Replay: command naming the module, and that command reproduces the failure.
+cat >scenarios/user-sink.scenario.ts <<'EOF'
+import { RedisIdempotentSink, SimRedisServer, sinkSuite } from 'streamcheck';
+
+/** PLANTED BUG: acknowledges a checkpoint without flushing its buffer. */
+class AckBeforeFlushSink extends RedisIdempotentSink<string> {
+  override snapshotState(): void {}
+}
+
+export const userSinkSuite = sinkSuite({
+  name: 'user-redis-sink',
+  description: 'a Redis sink written in the consumer project',
+  semantic: 'exactly-once',
+  writes: 'overwrite',
+  bugs: [{ name: 'ack-before-flush', description: 'acknowledges a checkpoint without flushing its buffer' }],
+  external: ({ env, bug }) => {
+    const redis = new SimRedisServer();
+    return {
+      createWriter: ({ subtaskIndex }) => {
+        const client = redis.client(env.scheduler, `user-sink-${subtaskIndex}`);
+        const entries = (key: string | number, value: string): Record<string, string> => ({ [`user:${key}`]: value });
+        return bug === 'ack-before-flush' ? new AckBeforeFlushSink(client, entries) : new RedisIdempotentSink<string>(client, entries);
+      },
+      readBack: () => new Map([...redis.data.entries()].map(([key, value]) => [key.slice('user:'.length), value])),
+    };
+  },
+});
+EOF
+expect "npx streamcheck run <a user's .ts sink suite> holds" 0 'all held' -- npx --no-install streamcheck run scenarios/user-sink.scenario.ts --runs 5
+expect "npx streamcheck run <user module> --bug fails with a Replay: command" 1 'Replay: npx streamcheck replay user-redis-sink:' -- \
+  npx --no-install streamcheck run scenarios/user-sink.scenario.ts --bug ack-before-flush --runs 50
+token="$(grep -Eo 'Replay: npx streamcheck replay [^ ]+' <<<"$last_output" | head -n 1 | sed 's/^Replay: npx streamcheck replay //')"
+if [ -n "$token" ]; then
+  expect "npx streamcheck replay <user token> reproduces the violation" 1 'FAIL exactly-once violated in user-redis-sink' -- npx --no-install streamcheck replay "$token"
+else
+  record "npx streamcheck replay <user token> reproduces the violation" FAIL "no token in the failing run's output"
+fi
+
 # --------------------------------------------------------------------------------------- examples
 for example in "$@"; do
   source_dir="$(cd "$repo" && cd "$example" 2>/dev/null && pwd)"

@@ -3,11 +3,11 @@ import { SCENARIOS, findScenario } from '../../scenarios/index.ts';
 import { decodeCase, peekCase } from '../harness/case-token.ts';
 import { sumStats } from '../harness/check.ts';
 import { scenarioModule } from '../harness/define-scenario.ts';
-import { checkFingerprint, loadScenarioModule, projectRelative, scenarioForCase, ScenarioLookupError } from '../harness/scenario-loader.ts';
+import { checkFingerprint, loadScenarioModule, projectRelative, scenarioForCase } from '../harness/scenario-loader.ts';
 import { loadCorpus } from '../harness/corpus.ts';
 import { explore, runJudged, type ExploreReport, type ExploreStats } from '../harness/explore.ts';
 import { formatCounterexample, formatStats, formatTimeline, formatVerdict, replayCommand } from '../harness/report.ts';
-import type { Scenario } from '../harness/scenario.ts';
+import { isUserCodeError, type Scenario } from '../harness/scenario.ts';
 import { selftest, type SelftestEntry } from '../harness/selftest.ts';
 import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
@@ -65,7 +65,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
   } catch (error) {
     // Errors in the user's scenario or module (a misdeclared scenario, a module that does not load) are theirs: exit 2.
-    if (error instanceof UsageError || error instanceof ScenarioLookupError || error instanceof TypeError && isUserDeclarationError(error) || isBadInput(error)) {
+    if (error instanceof UsageError || isNamedError(error, 'ScenarioLookupError') || isUserCodeError(error) || error instanceof TypeError && isUserDeclarationError(error) || isBadInput(error)) {
       io.err(`streamcheck: ${(error as Error).message}`);
       io.err(`run 'streamcheck --help' for usage`);
       return EXIT_BAD_INPUT;
@@ -73,6 +73,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     io.err(`streamcheck: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     return EXIT_INTERNAL_ERROR;
   }
+}
+
+/** By name, not class: a user's module loaded through tsx may hold its own copy of streamcheck's classes. */
+function isNamedError(error: unknown, name: string): boolean {
+  return error instanceof Error && error.name === name;
 }
 
 /** A TypeError thrown by streamcheck's declaration checks (defineScenario, the suites, checkScenario) names the call. */

@@ -18,7 +18,8 @@
 export type Key = string | number;
 
 /** Marker a source returns when its bounded input is exhausted. */
-export const END_OF_INPUT: unique symbol = Symbol('END_OF_INPUT');
+// A registered symbol: a scenario module loaded by the CLI may hold its own copy of this file.
+export const END_OF_INPUT: unique symbol = Symbol.for('streamcheck.END_OF_INPUT');
 export type EndOfInput = typeof END_OF_INPUT;
 
 export interface ListState<T> {

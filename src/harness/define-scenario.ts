@@ -8,7 +8,7 @@ import type { StateBackendKind } from '../runtime/state.ts';
 import { SimEnvironment } from '../connectors/sim/environment.ts';
 import { ListChoices } from '../sim/choice.ts';
 import { Scheduler } from '../sim/scheduler.ts';
-import type { BuildContext, Scenario, ScenarioSize, Violation } from './scenario.ts';
+import { callUserCode, UserCodeError, type BuildContext, type Scenario, type ScenarioSize, type Violation } from './scenario.ts';
 
 /** What `defineScenario` takes: a job built from your connectors, and how to judge a finished run. */
 export interface ScenarioDefinition {
@@ -100,13 +100,19 @@ export function defineScenario(definition: ScenarioDefinition): Scenario {
   }
 
   const build = (context: BuildContext): ReturnType<Scenario['build']> => {
-    const built = definition.build(context);
+    const built = callUserCode(`${where}: build()`, () => definition.build(context));
     if (built === null || typeof built !== 'object' || built.pipeline === undefined || typeof built.pipeline !== 'object' || !Array.isArray(built.pipeline.stages)) {
-      throw new TypeError(`${where}: build() must return { pipeline: pipeline(...)...build(), judge? }`);
+      throw new UserCodeError(`${where}: build() must return { pipeline: pipeline(...)...build(), judge? }`);
     }
     return {
       pipeline: built.pipeline,
-      judge: (observations) => built.judge?.(observations) ?? [],
+      judge: async (observations) => {
+        try {
+          return (await built.judge?.(observations)) ?? [];
+        } catch (error) {
+          throw new UserCodeError(`${where}: judge() threw: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      },
       output: () => built.output?.(),
       ...(built.onCheckpointCompleted === undefined ? {} : { onCheckpointCompleted: (id: number) => built.onCheckpointCompleted!(id) }),
     };
@@ -149,7 +155,7 @@ export function taskCountOf(build: Scenario['build'], size: ScenarioSize): numbe
 export function withModule<S extends Scenario>(scenario: S, module: string | undefined): S {
   if (module === undefined) return scenario;
   const path = module.startsWith('file:') ? fileURLToPath(module) : module;
-  Object.defineProperty(scenario, SCENARIO_MODULE, { value: path, enumerable: false });
+  Object.defineProperty(scenario, SCENARIO_MODULE, { value: path, enumerable: false, configurable: true, writable: true });
   return scenario;
 }
 
@@ -163,7 +169,8 @@ const OWN_FILES = /[\\/](?:streamcheck[\\/](?:dist[\\/])?src|src)[\\/]harness[\\
 export function callerModule(): string | undefined {
   const stack = new Error().stack?.split('\n').slice(1) ?? [];
   for (const frame of stack) {
-    const match = /\(?((?:file:\/\/)?\/[^():]+\.(?:[cm]?[jt]s|tsx))(?::\d+){1,2}\)?\s*$/.exec(frame.trim());
+    // Loaders may add a query to the file URL (tsx: ?tsx-namespace=...).
+    const match = /\(?((?:file:\/\/)?\/[^():?]+\.(?:[cm]?[jt]s|tsx))(?:\?[^():]*)?(?::\d+){1,2}\)?\s*$/.exec(frame.trim());
     if (match === null) continue;
     const file = match[1]!;
     if (OWN_FILES.test(file) || file.includes('node_modules/vitest') || file.includes('node:')) continue;

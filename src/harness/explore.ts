@@ -5,7 +5,7 @@ import { FAULT_SITUATIONS } from '../runtime/job.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
 import { encodeCase } from './case-token.ts';
 import { runCase, typicalRunSteps, type CaseResult, type CaseSpec } from './run-case.ts';
-import type { Scenario, ScenarioSize } from './scenario.ts';
+import { isUserCodeError, type Scenario, type ScenarioSize } from './scenario.ts';
 
 export interface ExploreOptions {
   readonly size: ScenarioSize;
@@ -171,6 +171,7 @@ export async function explore(scenario: Scenario, options: ExploreOptions): Prom
   try {
     result = await runJudged(scenario, shrunk, options, true);
   } catch (error) {
+    if (isUserCodeError(error)) throw error;
     // The run itself threw (a broken assumption in streamcheck or a connector): report the shrunk case that does it.
     throw new Error(`internal error while running case ${encodeCase(shrunk)}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
   }

@@ -1,6 +1,6 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { importUserModule } from '../cli/load-module.ts';
-import { isScenario, scenarioModule, withModule } from './define-scenario.ts';
+import { isScenario, withModule } from './define-scenario.ts';
 import type { CaseSpec } from './run-case.ts';
 import type { Scenario } from './scenario.ts';
 
@@ -24,7 +24,8 @@ export async function loadScenarioModule(path: string, cwd: string): Promise<Sce
   const absolute = isAbsolute(path) ? path : resolve(cwd, path);
   const visit = (value: unknown): void => {
     if (isScenario(value)) {
-      if (!found.includes(value)) found.push(scenarioModule(value) === undefined ? withModule(value, absolute) : value);
+      // The module the CLI loaded is how a replay finds the scenario again, wherever it was defined.
+      if (!found.includes(value)) found.push(withModule(value, absolute));
     } else if (Array.isArray(value)) value.forEach(visit);
   };
   for (const value of Object.values(exported)) visit(value);

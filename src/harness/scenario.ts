@@ -7,6 +7,33 @@ import type { Fault } from '../runtime/faults.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
 import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
 
+/**
+ * An error in the user's scenario code while a run is built or judged (a `build`,
+ * `external`, `readBack` or `judge` that throws): reported as the user's error, naming the
+ * scenario and the call, with exit code 2; never as an internal error of streamcheck.
+ */
+export class UserCodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UserCodeError';
+  }
+}
+
+/** By name: a user's module loaded by the CLI may throw its own copy of the class. */
+export function isUserCodeError(error: unknown): error is UserCodeError {
+  return error instanceof Error && error.name === 'UserCodeError';
+}
+
+/** Runs user code, turning what it throws into a UserCodeError that names `where`. */
+export function callUserCode<T>(where: string, call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    if (isUserCodeError(error)) throw error;
+    throw new UserCodeError(`${where} threw: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 /** One broken invariant, in Jepsen's anomaly words where one fits. */
 export interface Violation {
   readonly property: string;

@@ -901,10 +901,18 @@ export class JobRuntime implements SimWorld {
         task.inputs[slot]!.replayInFlight(records.map((record) => ({ kind: ElementKind.Record, key: record.key, value: record.value })));
       });
       const info = { subtaskIndex: task.subtaskIndex, parallelism: task.parallelism };
-      task.source = task.stage === 0 ? this.spec.source.create(info) : undefined;
-      for (const operator of task.operators) {
-        operator.writer = operator.spec.kind === 'sink' ? operator.spec.create(info) : undefined;
-        operator.keyed = operator.spec.kind === 'aggregate' ? task.state.keyedState(operator.spec.name) : undefined;
+      try {
+        task.source = task.stage === 0 ? this.createConnector(this.spec.source.name, () => this.spec.source.create(info)) : undefined;
+        for (const operator of task.operators) {
+          const spec = operator.spec;
+          operator.writer = spec.kind === 'sink' ? this.createConnector(spec.name, () => spec.create(info)) : undefined;
+          operator.keyed = spec.kind === 'aggregate' ? task.state.keyedState(spec.name) : undefined;
+        }
+      } catch (error) {
+        if (error instanceof RuntimeInvariantError) throw error;
+        // A connector factory that throws is a task failure like any other: fail over (and fail the job once the budget is spent).
+        this.failover(`task ${task.name} failed: ${describeError(error)}`);
+        return;
       }
     }
     this.busyCount = 0;
@@ -914,6 +922,18 @@ export class JobRuntime implements SimWorld {
       this.control.push({ kind: 'deploy', task: task.index, checkpointId: checkpoint?.checkpointId });
     }
     this.schedulePeriodicTrigger();
+  }
+
+  /** Calls a connector factory; a factory that returns nothing usable is named in the error. */
+  private createConnector<C>(name: string, create: () => C): C {
+    let connector: C;
+    try {
+      connector = create();
+    } catch (error) {
+      throw new Error(`creating connector '${name}' threw: ${describeError(error)}`);
+    }
+    if (connector === null || typeof connector !== 'object') throw new Error(`creating connector '${name}' returned ${connector === null ? 'null' : typeof connector}, not a connector object`);
+    return connector;
   }
 
   private initializeTask(task: Task, restoredCheckpointId: number | undefined): void {

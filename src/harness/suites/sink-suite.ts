@@ -2,7 +2,7 @@ import type { SinkWriter, SubtaskInfo } from '../../connectors/api.ts';
 import type { TwoPhaseCommitSink } from '../../connectors/two-phase-commit-sink.ts';
 import { pipeline } from '../../runtime/pipeline.ts';
 import { callerModule, withModule } from '../define-scenario.ts';
-import type { BuildContext, BuiltScenario, Scenario, ScenarioSize, Violation } from '../scenario.ts';
+import { callUserCode, isUserCodeError, UserCodeError, type BuildContext, type BuiltScenario, type Scenario, type ScenarioSize, type Violation } from '../scenario.ts';
 import {
   AT_LEAST_ONCE,
   COMMITTED_IMPLIES_COMPLETED,
@@ -133,11 +133,18 @@ function buildSinkScenario(
 
   const build = (context: BuildContext): BuiltScenario & { readBack(): Promise<Map<string, unknown>> } => {
     const data = suiteData(options, context.size);
-    const system = external({ env: context.env, bug: context.bug, size: context.size });
+    const system = callUserCode(`${call}(${options.name}): external()`, () => external({ env: context.env, bug: context.bug, size: context.size }));
     if (system === null || typeof system !== 'object' || typeof system.createWriter !== 'function' || typeof system.readBack !== 'function') {
-      throw new TypeError(`${call}(${options.name}): external() must return { createWriter(info), readBack() }`);
+      throw new UserCodeError(`${call}(${options.name}): external() must return { createWriter(info), readBack() }`);
     }
-    const readBack = async (): Promise<Map<string, unknown>> => readBackEntries(await system.readBack(), `${call}(${options.name}): readBack()`);
+    const readBack = async (): Promise<Map<string, unknown>> => {
+      const where = `${call}(${options.name}): readBack()`;
+      try {
+        return readBackEntries(await system.readBack(), where);
+      } catch (error) {
+        throw isUserCodeError(error) ? error : new UserCodeError(`${where} failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    };
     const reads: [number, Promise<Map<string, unknown>>][] = [];
     const spec = pipeline(options.name)
       .source('test-data', context.size.partitions, testDataSource(data))

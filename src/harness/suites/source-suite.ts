@@ -3,7 +3,7 @@ import { RedisIdempotentSink } from '../../connectors/redis-sink.ts';
 import { SimRedisServer } from '../../connectors/sim/redis.ts';
 import { pipeline } from '../../runtime/pipeline.ts';
 import { callerModule, withModule } from '../define-scenario.ts';
-import type { BuildContext, BuiltScenario, Scenario, ScenarioSize, Violation } from '../scenario.ts';
+import { callUserCode, UserCodeError, type BuildContext, type BuiltScenario, type Scenario, type ScenarioSize, type Violation } from '../scenario.ts';
 import { EXACTLY_ONCE, SOURCE_POSITIONS, checkSourcePositions, compareWithGolden } from './oracles.ts';
 import { DEFAULT_SUITE_FAULTS, checkSuiteOptions, perSize, plantedBugs, runFaultFree, suiteData, suiteSize, type ExternalContext, type SuiteOptions } from './suite-core.ts';
 import type { TestRecord } from './test-data.ts';
@@ -43,11 +43,11 @@ export function sourceSuite(options: SourceSuiteOptions): Scenario {
 
   const build = (context: BuildContext): BuiltScenario & { collected(): Map<string, unknown> } => {
     const data = suiteData(options, context.size);
-    const system = options.external({ env: context.env, bug: context.bug, size: context.size });
+    const system = callUserCode(`sourceSuite(${options.name}): external()`, () => options.external({ env: context.env, bug: context.bug, size: context.size }));
     if (system === null || typeof system !== 'object' || typeof system.writeTestData !== 'function' || typeof system.createReader !== 'function') {
-      throw new TypeError(`sourceSuite(${options.name}): external() must return { writeTestData(splits), createReader(info) }`);
+      throw new UserCodeError(`sourceSuite(${options.name}): external() must return { writeTestData(splits), createReader(info) }`);
     }
-    system.writeTestData(data);
+    callUserCode(`sourceSuite(${options.name}): writeTestData()`, () => system.writeTestData(data));
     // The suite's own idempotent store: per key, the sequence numbers the job has seen, in order.
     const store = new SimRedisServer();
     const spec = pipeline(options.name)

@@ -8,8 +8,9 @@
 #
 #   bash .ci/consumer-smoke.sh [example-folder ...]
 #
-# An example declares its scenario in its package.json: "config": {"streamcheckScenario":
-# "./path/to/scenario.ts", "streamcheckRunArgs": "--runs 50"} (the second is optional).
+# An example's scenarios are its `streamcheck/*.scenario.ts` files, or the one its package.json
+# names in "config": {"streamcheckScenario": "./path/to/scenario.ts"}; "streamcheckRunArgs"
+# there adds arguments to `streamcheck run` (e.g. "--runs 50").
 #
 # Installs prefer npm's local cache (--prefer-offline); the registry is asked only for what the
 # cache lacks. Prints `ok`/`FAIL` per check and `consumer smoke: N passed, M failed`; with
@@ -201,16 +202,20 @@ for example in "$@"; do
   mkdir -p "$copy"
   (cd "$source_dir" && tar --exclude=./node_modules -cf - .) | (cd "$copy" && tar -xf -)
   cd "$copy" || continue
-  expect "$name: npm install <tarball>" 0 '' -- npm install "${npm_quiet[@]}" "$tarball"
+  # The example depends on streamcheck by file:../.., which means nothing in the copy: it gets the tarball.
+  npm pkg delete dependencies.streamcheck devDependencies.streamcheck >/dev/null 2>&1
+  expect "$name: npm install <tarball>" 0 '' -- npm install "${npm_quiet[@]}" --save-dev "$tarball"
   expect "$name: npm test" 0 '' -- npm test
-  scenario="$(node -p 'require("./package.json").config?.streamcheckScenario ?? ""')"
+  declared="$(node -p 'require("./package.json").config?.streamcheckScenario ?? ""')"
   run_args="$(node -p 'require("./package.json").config?.streamcheckRunArgs ?? ""')"
-  if [ -z "$scenario" ]; then
-    record "$name: npx streamcheck run <its scenario>" FAIL 'package.json has no config.streamcheckScenario'
-  else
-    # shellcheck disable=SC2086 # the run arguments are words by design
-    expect "$name: npx streamcheck run $scenario $run_args" 0 '' -- npx --no-install streamcheck run "$scenario" $run_args
+  if [ -n "$declared" ]; then scenarios=("$declared"); else mapfile -t scenarios < <(ls streamcheck/*.scenario.ts 2>/dev/null); fi
+  if [ "${#scenarios[@]}" -eq 0 ]; then
+    record "$name: npx streamcheck run <its scenario>" FAIL 'no streamcheck/*.scenario.ts and no config.streamcheckScenario in package.json'
   fi
+  for scenario in "${scenarios[@]}"; do
+    # shellcheck disable=SC2086 # the run arguments are words by design
+    expect "$name: npx streamcheck run $scenario $run_args" 0 'all held' -- npx --no-install streamcheck run "$scenario" $run_args
+  done
 done
 
 finish

@@ -145,7 +145,7 @@ if (scenario.endOfInput !== END_OF_INPUT) throw new Error('the user module got a
 if (scenario.sink.name !== 'user-sink') throw new Error('the .js-suffixed import of a .ts sibling did not load');
 await importUserModule('scenarios/throws.ts', process.cwd()).then(
   () => { throw new Error('a throwing module loaded'); },
-  (error) => { if (!error.message.startsWith("scenario module 'scenarios/throws.ts'") || !error.message.includes('user scenario broke while loading')) throw error; },
+  (error) => { if (!error.message.startsWith('scenario module scenarios/throws.ts failed to load') || !error.message.includes('user scenario broke while loading')) throw error; },
 );
 console.log('user module loaded, one streamcheck instance');
 EOF

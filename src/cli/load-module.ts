@@ -34,17 +34,17 @@ let typescriptLoaderRegistered: Promise<void> | undefined;
  */
 export async function importUserModule(path: string, cwd: string): Promise<Record<string, unknown>> {
   const absolutePath = isAbsolute(path) ? path : resolve(cwd, path);
-  const where = absolutePath === path ? `'${path}'` : `'${path}' (${absolutePath})`;
+  const lookedAt = `(looked at ${absolutePath})`;
   let isFile: boolean;
   try {
     isFile = statSync(absolutePath).isFile();
   } catch {
-    throw new Error(`${SCENARIO_MODULE_ERROR_PREFIX} ${where}: no such file`);
+    throw new Error(`${SCENARIO_MODULE_ERROR_PREFIX} ${path} does not exist ${lookedAt}`);
   }
-  if (!isFile) throw new Error(`${SCENARIO_MODULE_ERROR_PREFIX} ${where}: not a file`);
+  if (!isFile) throw new Error(`${SCENARIO_MODULE_ERROR_PREFIX} ${path} is not a file ${lookedAt}`);
   const extension = extname(absolutePath);
   if (!SUPPORTED_EXTENSIONS.has(extension)) {
-    throw new Error(`${SCENARIO_MODULE_ERROR_PREFIX} ${where}: expected a .ts, .mts, .js or .mjs file, got '${extension || 'no extension'}'`);
+    throw new Error(`${SCENARIO_MODULE_ERROR_PREFIX} ${path} is neither TypeScript nor JavaScript: expected a .ts, .mts, .js or .mjs file, got '${extension || 'no extension'}'`);
   }
   // JavaScript may import TypeScript files too (a .mjs config listing .ts scenarios): one loader for both.
   await registerTypescriptLoader();
@@ -56,7 +56,7 @@ export async function importUserModule(path: string, cwd: string): Promise<Recor
       extension === '.js' && /Cannot use import statement outside a module|Unexpected token 'export'/.test(message)
         ? ' (a .js file is CommonJS unless the nearest package.json says "type": "module": set that, or rename the file .mjs or .ts)'
         : '';
-    throw new Error(`${SCENARIO_MODULE_ERROR_PREFIX} ${where} failed to load: ${message}${hint}`, { cause: error });
+    throw new Error(`${SCENARIO_MODULE_ERROR_PREFIX} ${path} failed to load: ${message}${hint}`, { cause: error });
   }
 }
 

@@ -64,7 +64,7 @@ export const kafka2pc: Scenario = {
     { name: 'micro-batch-sink', description: 'negative control: a Spark-streaming-style sink that writes each micro-batch when it ends, without two-phase commit', caughtBy: ['exactly-once'], jobOptions: { backend: 'fs' } },
   ],
   taskCount: (size) => size.partitions + 2,
-  build({ scheduler, size, bug }) {
+  build({ scheduler, env, size, bug }) {
     const input = oddEvenInput(size.partitions, size.recordsPerPartition);
     const broker = new SimKafkaBroker();
     broker.createTopic(INPUT_TOPIC, size.partitions);
@@ -75,7 +75,7 @@ export const kafka2pc: Scenario = {
       broker.produce('input-loader', loader.producerId, loader.epoch, INPUT_TOPIC, partition, numbers.map((n) => ({ key: String(n), value: String(n) })), 0);
     });
     broker.endTransaction('input-loader', loader.producerId, loader.epoch, true, 0);
-    const clients = new SimKafkaClients(broker, scheduler);
+    const clients = new SimKafkaClients(broker, env);
     const spec = oddEvenPipeline(
       'kafka-2pc',
       size.partitions,

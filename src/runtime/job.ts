@@ -59,6 +59,12 @@ export interface EnvironmentFaultHooks {
   /** Every connection to the external systems is cut now. */
   cutConnections?(): void;
   failNextAborts?(times: number): void;
+  /** The next `times` calls fail before reaching the external system (SimEnvironment). */
+  failNextCalls?(times: number): void;
+  /** The next `times` calls are applied but their replies are lost (SimEnvironment). */
+  loseNextReplies?(times: number): void;
+  /** The next `times` calls time out without reaching the external system (SimEnvironment). */
+  timeOutNextCalls?(times: number): void;
 }
 
 type ControlMessage =
@@ -144,7 +150,8 @@ function isPromise(value: unknown): value is Promise<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
-function partitionOf(key: Key, parallelism: number): number {
+/** The downstream subtask a key is routed to on a hash exchange (and whose keyed state holds it). */
+export function partitionOf(key: Key, parallelism: number): number {
   if (typeof key === 'number') {
     const integer = Math.floor(Math.abs(key));
     return integer % parallelism;
@@ -1070,6 +1077,12 @@ export class JobRuntime implements SimWorld {
         return this.environmentHook('expireTransactions', description)();
       case 'cut-connections':
         return this.environmentHook('cutConnections', description)();
+      case 'fail-call':
+        return this.environmentHook('failNextCalls', description)(fault.times);
+      case 'lose-reply':
+        return this.environmentHook('loseNextReplies', description)(fault.times);
+      case 'timeout-call':
+        return this.environmentHook('timeOutNextCalls', description)(fault.times);
     }
   }
 
@@ -1135,5 +1148,11 @@ export function describeFault(fault: Fault, taskNames: readonly string[]): strin
       return `the next ${fault.times} transaction abort${fault.times === 1 ? '' : 's'} fail (armed at step ${fault.atStep})`;
     case 'cut-connections':
       return `every connection to the external systems is cut at step ${fault.atStep}`;
+    case 'fail-call':
+      return `the next ${fault.times} call${fault.times === 1 ? '' : 's'} to an external system fail before reaching it (armed at step ${fault.atStep})`;
+    case 'lose-reply':
+      return `the next ${fault.times} call${fault.times === 1 ? '' : 's'} to an external system ${fault.times === 1 ? 'is' : 'are'} applied but the reply is lost (armed at step ${fault.atStep})`;
+    case 'timeout-call':
+      return `the next ${fault.times} call${fault.times === 1 ? '' : 's'} to an external system time out unapplied (armed at step ${fault.atStep})`;
   }
 }

@@ -168,14 +168,14 @@ export const userSinkSuite = sinkSuite({
   writes: 'overwrite',
   bugs: [{ name: 'ack-before-flush', description: 'acknowledges a checkpoint without flushing its buffer' }],
   external: ({ env, bug }) => {
-    const redis = new SimRedisServer();
+    const redis = new SimRedisServer(env);
     return {
       createWriter: ({ subtaskIndex }) => {
-        const client = redis.client(env.scheduler, `user-sink-${subtaskIndex}`);
+        const client = redis.client(`user-sink-${subtaskIndex}`);
         const entries = (key: string | number, value: string): Record<string, string> => ({ [`user:${key}`]: value });
         return bug === 'ack-before-flush' ? new AckBeforeFlushSink(client, entries) : new RedisIdempotentSink<string>(client, entries);
       },
-      readBack: () => new Map([...redis.data.entries()].map(([key, value]) => [key.slice('user:'.length), value])),
+      readBack: () => new Map(Object.entries(redis.stringSnapshot()).map(([key, value]) => [key.slice('user:'.length), value])),
     };
   },
 });

@@ -3,6 +3,7 @@ import { describeFault } from '../runtime/job.ts';
 import { encodeCase } from './case-token.ts';
 import type { Counterexample, ExploreStats } from './explore.ts';
 import type { CaseResult } from './run-case.ts';
+import { formatBlame, type BlameChain } from './visual/blame.ts';
 
 /** The command that re-runs exactly this case. */
 export function replayCommand(result: CaseResult): string {
@@ -10,10 +11,10 @@ export function replayCommand(result: CaseResult): string {
 }
 
 /** A counterexample in domain words: what broke, the shrunk fault plan, what the run did, how to replay it. */
-export function formatCounterexample(counterexample: Counterexample): string {
+export function formatCounterexample(counterexample: Counterexample, blame: readonly BlameChain[] = []): string {
   const { result } = counterexample;
   const lines: string[] = [];
-  lines.push(...formatVerdict(result));
+  lines.push(...formatVerdict(result, blame));
   lines.push(
     `Found after ${counterexample.foundAfterRuns} run(s); shrunk in ${counterexample.shrinkSteps} step(s) from ${counterexample.originalFaultCount} to ${result.spec.faults.length} fault(s).`,
   );
@@ -23,7 +24,7 @@ export function formatCounterexample(counterexample: Counterexample): string {
 }
 
 /** Verdict, fault plan and run summary of one case. */
-export function formatVerdict(result: CaseResult): string[] {
+export function formatVerdict(result: CaseResult, blame: readonly BlameChain[] = []): string[] {
   const { spec, observations } = result;
   const lines: string[] = [];
   const header = `${spec.scenario} (mode ${result.jobOptions.mode}, backend ${spec.backend}${spec.bug === undefined ? '' : `, planted bug ${spec.bug}`}, ${spec.size.partitions}x${spec.size.recordsPerPartition} records)`;
@@ -55,6 +56,7 @@ export function formatVerdict(result: CaseResult): string[] {
   );
   lines.push(...formatCheckpointDiagnostics(result));
   lines.push(`Output: ${JSON.stringify(result.output)}`);
+  lines.push(...formatBlame(blame));
   return lines;
 }
 

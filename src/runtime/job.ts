@@ -758,6 +758,7 @@ export class JobRuntime implements SimWorld {
       tasks: undefined,
       lastAckTask: -1,
       lastAckStep: -1,
+      ackedTasks: [],
     };
     this.observations.checkpoints.push(observation);
     const attempt = this.attempt;
@@ -779,6 +780,7 @@ export class JobRuntime implements SimWorld {
     if (pending.snapshots[taskIndex] !== undefined) throw new RuntimeInvariantError(`task ${taskIndex} acked checkpoint ${checkpointId} twice`);
     pending.snapshots[taskIndex] = snapshot;
     pending.alignment.push(...alignment);
+    pending.observation.ackedTasks.push(taskIndex);
     pending.observation.lastAckTask = taskIndex;
     pending.observation.lastAckStep = this.scheduler.step;
     pending.ackCount++;

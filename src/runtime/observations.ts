@@ -30,6 +30,8 @@ export interface CheckpointObservation {
   /** The task whose acknowledgement came last, and when: the one a slow checkpoint waited on. */
   lastAckTask: number;
   lastAckStep: number;
+  /** Tasks whose acknowledgement the coordinator counted, in order (blame: an ack that arrived but was not counted). */
+  readonly ackedTasks: number[];
 }
 
 export interface FaultObservation {

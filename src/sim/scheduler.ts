@@ -164,6 +164,8 @@ export class Scheduler implements StepDriver {
       if (outcome === 'apply') {
         try {
           io.perform();
+          // Kept (not hashed) for replay pictures: a write that lands during a crash is often the blamed one.
+          if (this.trace.keepEntries) this.trace.keep(this.step, this.nowMs, `io ${io.label} applied as its requester crashed`);
         } catch {
           // The requester is gone; a failed request has no effect to keep.
         }

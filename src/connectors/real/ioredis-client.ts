@@ -18,7 +18,8 @@ export async function loadIoredis(): Promise<typeof Redis> {
   return module.Redis;
 }
 
-export function ioredisClient(url: string): ClosableRedisClient {
+/** `displayAddress`: the address messages name (the configured one, when `url` is a fault proxy's). */
+export function ioredisClient(url: string, displayAddress: string = url): ClosableRedisClient {
   // Created on the first command (ioredis loads then); lazyConnect connects on that command too.
   let connection: Promise<Redis> | undefined;
   const connected = (): Promise<Redis> =>
@@ -41,7 +42,7 @@ export function ioredisClient(url: string): ClosableRedisClient {
       .catch((error: unknown) => {
         // A missing ioredis keeps its own message: it names the package to install.
         if (error instanceof MissingOptionalDependencyError) throw error;
-        throw new Error(`${(error as Error).message} (Redis ${command} at ${url})`, { cause: error });
+        throw new Error(`${(error as Error).message} (Redis ${command} at ${displayAddress})`, { cause: error });
       });
   const client: Record<string, unknown> = {
     multi: () => redisBatch((commands) => named('MULTI/EXEC', (redis) => execOrThrow(redis.multi(commands.map((c) => [...c] as string[])).exec()))),

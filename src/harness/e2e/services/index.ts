@@ -13,6 +13,7 @@
 import { loadIoredis } from '../../../connectors/real/ioredis-client.ts';
 import { loadKafkajs } from '../../../connectors/real/kafka-clients.ts';
 import { MissingOptionalDependencyError } from '../../../connectors/real/optional-dependency.ts';
+import { InputError, quoteUserText } from '../../input-bounds.ts';
 import { endpointsConfigured, endpointsProvider } from './endpoints.ts';
 import { localProvider } from './local.ts';
 import { testcontainersProvider } from './testcontainers.ts';
@@ -29,7 +30,7 @@ export function e2ePolicy(env: NodeJS.ProcessEnv = process.env): E2EPolicy {
   const value = (env[E2E_POLICY_ENV] ?? '').trim().toLowerCase();
   if (value === '' || value === 'auto') return 'auto';
   if (value === 'required' || value === 'off') return value;
-  throw new Error(`${E2E_POLICY_ENV} must be required, auto or off; got '${env[E2E_POLICY_ENV]}'`);
+  throw new InputError(`${E2E_POLICY_ENV} must be required, auto or off; got ${quoteUserText(env[E2E_POLICY_ENV] ?? '')}`);
 }
 
 export interface ResolveServicesOptions {
@@ -69,7 +70,9 @@ export async function resolveServices(options: ResolveServicesOptions = {}): Pro
     } catch (error) {
       // A missing kafkajs or ioredis stops every provider: report it, naming the package.
       if (error instanceof MissingOptionalDependencyError) throw error;
-      result = { unavailable: true, reason: `${provider.name}: ${(error as Error).stack ?? String(error)}` };
+      // Bad configuration is the user's to fix, not a reason to try the next provider.
+      if (error instanceof InputError) throw error;
+      result = { unavailable: true, reason: `${provider.name}: ${error instanceof Error ? error.message : String(error)}` };
     }
     if (!('unavailable' in result)) {
       log(`services from provider '${result.provider}': Kafka ${result.kafkaBrokers.join(',')}, Redis ${result.redisUrl}`);
@@ -91,6 +94,6 @@ async function defaultProviders(_log: (line: string) => void): Promise<ServicePr
   const chosen = (process.env[E2E_PROVIDER_ENV] ?? '').trim();
   if (chosen === 'testcontainers') return [testcontainersProvider];
   if (chosen === 'local') return [localProvider()];
-  if (chosen !== '' && chosen !== 'auto') throw new Error(`${E2E_PROVIDER_ENV} must be testcontainers, local or auto; got '${chosen}'`);
+  if (chosen !== '' && chosen !== 'auto') throw new InputError(`${E2E_PROVIDER_ENV} must be testcontainers, local or auto; got ${quoteUserText(chosen)}`);
   return [testcontainersProvider, localProvider()];
 }

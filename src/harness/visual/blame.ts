@@ -1,0 +1,84 @@
+import type { TraceEntry } from '../../sim/trace.ts';
+import { runCase, type CaseResult } from '../run-case.ts';
+import type { Scenario, Violation } from '../scenario.ts';
+import { faultLinks, finish, type BlameChain, type BlameContext } from './blame-context.ts';
+import { blameAlignment, blameConsistentCut, blameDeterminism, blameLiveness } from './blame-checkpoints.ts';
+import { blameExactlyOnce, blameSourceResume } from './blame-output.ts';
+import { blameEarlyCommit, blameLingering, blameUncommitted } from './blame-transactions.ts';
+import { buildTimeline } from './timeline.ts';
+
+export { MAX_LINKS_PER_CHAIN, type BlameChain, type BlameLink } from './blame-context.ts';
+
+/**
+ * Blame chains: for a violated invariant, the few protocol events that explain it, in order,
+ * about the records, keys or transactions the violation names (source offsets, checkpoint
+ * restored, transaction, restart attempt), ending with an anomaly class in words and the step
+ * where the invariant first became false. Built from the replayed trace and the run's
+ * observations only, so it explains any run the same way, planted bug or not.
+ */
+
+/** Chains per report: one per violated property is enough to start from. */
+export const MAX_CHAINS = 6;
+
+/** One chain per violated property (the first violation of each names the subject). */
+export function blameViolations(result: CaseResult, options: { readonly secondTrace?: readonly TraceEntry[] } = {}): BlameChain[] {
+  if (result.violations.length === 0) return [];
+  const timeline = buildTimeline(result.trace, result.observations.taskNames);
+  const context: BlameContext = { result, timeline, events: timeline.events, secondTrace: options.secondTrace };
+  const chains: BlameChain[] = [];
+  const seen = new Set<string>();
+  for (const violation of result.violations) {
+    if (seen.has(violation.property) || chains.length >= MAX_CHAINS) continue;
+    seen.add(violation.property);
+    chains.push(blameOne(context, violation));
+  }
+  return chains;
+}
+
+function blameOne(context: BlameContext, violation: Violation): BlameChain {
+  switch (violation.property) {
+    case 'exactly-once':
+      return blameExactlyOnce(context, violation);
+    case 'barrier-alignment':
+      return blameAlignment(context, violation);
+    case 'consistent-cut':
+      return blameConsistentCut(context, violation);
+    case 'liveness':
+      return blameLiveness(context, violation);
+    case 'determinism':
+      return blameDeterminism(context, violation);
+    case 'committed-implies-completed':
+      return blameEarlyCommit(context, violation);
+    case 'completed-implies-committed':
+      return blameUncommitted(context, violation);
+    case 'no-lingering-transaction':
+      return blameLingering(context, violation);
+    case 'source-positions':
+      return blameSourceResume(context, violation) ?? finish(violation, 'source positions', violation.anomaly, faultLinks(context), undefined);
+    default:
+      return finish(violation, violation.message.slice(0, 80), violation.anomaly, [...faultLinks(context)], undefined);
+  }
+}
+
+// ------------------------------------------------------------------ text
+
+/** The chains as text lines for the report. */
+export function formatBlame(chains: readonly BlameChain[]): string[] {
+  const lines: string[] = [];
+  for (const chain of chains) {
+    lines.push(`Blame (${chain.property}, ${chain.subject}):`);
+    for (const l of chain.links) lines.push(`  ${l.firstFalse ? '>>' : '  '} step ${String(l.step).padStart(5)}  ${l.lane.padEnd(16)} ${l.text}`);
+    lines.push(`  => ${chain.anomalyClass}; the invariant first became false at step ${chain.firstFalseStep}`);
+  }
+  return lines;
+}
+
+/**
+ * Blame chains for a replayed case; a determinism violation runs the case once more with
+ * its trace kept, to find the step where the two runs part.
+ */
+export async function explainCase(scenario: Scenario, result: CaseResult): Promise<BlameChain[]> {
+  const nondeterministic = result.violations.some((v) => v.property === 'determinism');
+  const secondTrace = nondeterministic ? (await runCase(scenario, result.spec, { keepTrace: true })).trace : undefined;
+  return blameViolations(result, secondTrace === undefined ? {} : { secondTrace });
+}

@@ -108,6 +108,7 @@ expect "the .d.ts files type-check in a strict NodeNext consumer (skipLibCheck o
 # --------------------------------------------------------------------------------------- the bin
 expect "npx streamcheck --help" 0 'Commands:' -- npx --no-install streamcheck --help
 expect "npx streamcheck run --scenario odd-even-sum --runs 5" 0 'all held' -- npx --no-install streamcheck run --scenario odd-even-sum --runs 5
+expect "npx streamcheck run --workers 2 (worker threads on the compiled code)" 0 'all held.*2 workers' -- npx --no-install streamcheck run --scenario odd-even-sum --runs 5 --workers 2
 expect "npx streamcheck run with a planted bug fails with a Replay: command" 1 'Replay: npx streamcheck replay ' -- \
   npx --no-install streamcheck run --scenario odd-even-sum --bug incrby-sink --runs 50
 token="$(grep -Eo 'Replay: npx streamcheck replay [^ ]+' <<<"$last_output" | head -n 1 | sed 's/^Replay: npx streamcheck replay //')"

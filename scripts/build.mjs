@@ -13,3 +13,5 @@ if (!existsSync(tsc)) throw new Error(`build: no TypeScript compiler at ${tsc}; 
 execFileSync(process.execPath, [tsc, '-p', `${root}tsconfig.build.json`], { stdio: 'inherit' });
 // src/cli/main.ts reads it as new URL('../../scenarios/corpus/', import.meta.url).
 cpSync(`${root}scenarios/corpus`, `${dist}/scenarios/corpus`, { recursive: true });
+// The parallel explorer's worker-thread entry is plain JavaScript (it chooses sources or dist/).
+cpSync(`${root}src/harness/parallel/worker.mjs`, `${dist}/src/harness/parallel/worker.mjs`);

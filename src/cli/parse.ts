@@ -4,7 +4,7 @@
  */
 import { INPUT_BOUNDS, InputError, parseIntegerText, quoteUserText, type BoundName } from '../harness/input-bounds.ts';
 
-export type CommandName = 'run' | 'replay' | 'selftest' | 'e2e' | 'help';
+export type CommandName = 'run' | 'replay' | 'selftest' | 'e2e' | 'merge' | 'help';
 
 type OptionType =
   | { readonly kind: 'boolean' }
@@ -30,13 +30,17 @@ export const OPTIONS = {
   records: { type: { kind: 'integer', bound: 'recordsPerPartition' }, commands: ['run', 'e2e'], description: 'records per partition' },
   bug: { type: { kind: 'string' }, commands: ['run', 'e2e'], description: "build the scenario with one of its planted bugs (see 'selftest')" },
   'max-faults': { type: { kind: 'integer', bound: 'maxFaults' }, commands: ['run'], description: 'most faults in one generated plan' },
+  workers: { type: { kind: 'integer', bound: 'workers' }, commands: ['run'], description: 'worker threads running generated cases (default: the number of cores); the result is the same for any count' },
+  shard: { type: { kind: 'string' }, commands: ['run'], description: "run shard i of n (i/n) of the generated cases, for CI matrices; combine the shards' --json files with 'merge'" },
+  determinism: { type: { kind: 'enum', values: ['all', 'sampled', 'failing'] }, commands: ['run'], description: 'rerun to compare traces: every case (all, default), every 10th (sampled), or only the counterexample (failing)' },
+  'case-timeout-ms': { type: { kind: 'integer', bound: 'caseTimeoutMs' }, commands: ['run'], description: 'wall-clock bound on one case in a worker thread; a case past it is reported as hung' },
   timeline: { type: { kind: 'boolean' }, commands: ['replay'], description: 'print every step of the replayed run' },
   mermaid: { type: { kind: 'boolean' }, commands: ['run', 'replay'], description: 'print the counterexample as a Mermaid sequence diagram (blamed events in red)' },
   trace: { type: { kind: 'string' }, commands: ['run', 'replay'], description: 'write the counterexample as Chrome Trace Event JSON to FILE (open in ui.perfetto.dev)' },
   html: { type: { kind: 'string' }, commands: ['run', 'replay'], description: 'write a self-contained HTML report of the counterexample to FILE' },
   junit: { type: { kind: 'string' }, commands: ['run', 'replay'], description: 'write JUnit XML to FILE: one test case per invariant and configuration' },
-  json: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e'], description: 'print one JSON object instead of text' },
-  help: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'help'], description: 'show help' },
+  json: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'merge'], description: 'print one JSON object instead of text' },
+  help: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'merge', 'help'], description: 'show help' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -57,6 +61,7 @@ export const POSITIONALS: Record<CommandName, { readonly max: number; readonly w
   replay: { max: 1, what: 'the token' },
   selftest: { max: 0, what: 'nothing' },
   e2e: { max: 1, what: 'a scenario module' },
+  merge: { max: 10_000, what: 'the JSON result files of the shards' },
   help: { max: 0, what: 'nothing' },
 };
 
@@ -68,7 +73,7 @@ export class UsageError extends InputError {
   }
 }
 
-const COMMANDS: readonly CommandName[] = ['run', 'replay', 'selftest', 'e2e', 'help'];
+const COMMANDS: readonly CommandName[] = ['run', 'replay', 'selftest', 'e2e', 'merge', 'help'];
 
 export function parseCli(argv: readonly string[]): ParsedCli {
   const [first, ...rest] = argv;
@@ -141,6 +146,7 @@ export function helpText(scenarioNames: readonly string[]): string {
     '  replay <token>                  re-run exactly the case a failure printed',
     '  selftest                        check that every planted bug is caught and shrunk',
     '  e2e --scenario NAME --cycles N  crash/restart cycles against real Kafka and Redis (see README: end-to-end)',
+    '  merge <json files>              combine the --json results of run --shard i/n into one summary and exit code',
     '',
     'Options:',
     ...Object.entries(OPTIONS).map(([name, spec]) => {

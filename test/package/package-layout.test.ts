@@ -60,6 +60,8 @@ describe('the built package', () => {
     expect(packedFiles).toContain(manifest.bin['streamcheck']);
     // Read at run time by the built-in scenarios' regression run (src/cli/main.ts).
     for (const corpusFile of readdirSync(join(ROOT, 'scenarios/corpus'))) expect(packedFiles).toContain(`dist/scenarios/corpus/${corpusFile}`);
+    // The parallel explorer's worker-thread entry, plain JavaScript beside the compiled worker-main.js.
+    expect(packedFiles).toEqual(expect.arrayContaining(['dist/src/harness/parallel/worker.mjs', 'dist/src/harness/parallel/worker-main.js']));
     for (const folder of ['src/runtime', 'scenarios', 'model', 'properties']) expect(packedFiles.some((file) => file.startsWith(`dist/${folder}/`)), folder).toBe(true);
     const outsiders = packedFiles.filter((file) => /^(test|bench|\.ci|examples|scripts|node_modules)\//.test(file) || (file.startsWith('src/') && file !== manifest.bin['streamcheck']) || file.startsWith('dist/test/'));
     expect(outsiders).toEqual([]);

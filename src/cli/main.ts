@@ -167,7 +167,7 @@ function isUserDeclarationError(error: TypeError): boolean {
 /** Errors from validating user input elsewhere (scenario names, planted bugs, corpus files, fault plans) name their cause. */
 function isBadInput(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  return /^(replay|unknown scenario|scenario .* has no planted bug|regression corpus|runCase: fault)/.test(error.message);
+  return /^(replay|unknown scenario|scenario module|missing optional dependency|scenario .* has no planted bug|regression corpus|runCase: fault)/.test(error.message);
 }
 
 interface ScenarioRun {

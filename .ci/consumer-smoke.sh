@@ -191,6 +191,33 @@ else
   record "npx streamcheck replay <user token> reproduces the violation" FAIL "no token in the failing run's output"
 fi
 
+# The issue's done-when, through vitest: a 20-line test of the same user sink through
+# streamcheck/vitest passes for the correct sink, fails with a replay command for the buggy
+# variant, and that command reproduces the failure from the CLI.
+expect "npm install vitest into the consumer project" 0 '' -- npm install "${npm_quiet[@]}" --save-dev vitest@4.1.12
+mkdir -p test
+cat >test/user-sink.test.ts <<'EOF'
+import { writeFileSync } from 'node:fs';
+import { expect, test } from 'vitest';
+import { describeScenario, expectScenarioToHold, StreamcheckFailure } from 'streamcheck/vitest';
+import { userSinkSuite } from '../scenarios/user-sink.scenario.ts';
+
+describeScenario(userSinkSuite, { runs: 10, failureFile: false });
+
+test('the buggy variant fails with the shrunk plan and a replay command', async () => {
+  const failure = await expectScenarioToHold(userSinkSuite, { bug: 'ack-before-flush', runs: 50, failureFile: false }).catch((error: unknown) => error);
+  expect(failure).toBeInstanceOf(StreamcheckFailure);
+  expect((failure as StreamcheckFailure).message).toMatch(/Fault plan[\s\S]*Replay: npx streamcheck replay user-redis-sink:/);
+  writeFileSync('vitest-token.txt', (failure as StreamcheckFailure).token!);
+});
+EOF
+expect "a vitest test through streamcheck/vitest: the sink holds, its buggy variant fails with a replay command" 0 'passed' -- npx --no-install vitest run test/user-sink.test.ts
+if [ -s vitest-token.txt ]; then
+  expect "the replay command a vitest failure printed reproduces it from the CLI" 1 'FAIL exactly-once violated in user-redis-sink' -- npx --no-install streamcheck replay "$(cat vitest-token.txt)"
+else
+  record "the replay command a vitest failure printed reproduces it from the CLI" FAIL "the vitest test wrote no token"
+fi
+
 # --------------------------------------------------------------------------------------- examples
 for example in "$@"; do
   source_dir="$(cd "$repo" && cd "$example" 2>/dev/null && pwd)"

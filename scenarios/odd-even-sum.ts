@@ -39,8 +39,45 @@ export const oddEvenSum: Scenario = {
     {
       name: 'restore-latest-triggered',
       description: 'a restart restores the latest triggered checkpoint instead of the latest completed one',
-      caughtBy: ['exactly-once'],
+      caughtBy: ['exactly-once', 'restore-choice'],
       jobOptions: { restoreFrom: 'latest-triggered' },
+    },
+    {
+      name: 'memory-checkpoints-survive-job-crash',
+      description: 'the memory backend keeps its completed checkpoints through a crash of the whole job, coordinator included (they lived on its heap)',
+      caughtBy: ['restore-choice'],
+      jobOptions: { backend: 'memory', memoryCheckpointsSurviveJobCrash: true },
+    },
+    {
+      name: 'unaligned-acks-at-input-end',
+      description:
+        'the runtime before issue 17: an unaligned snapshot at the first barrier marks the checkpoint handled, so the other barriers are dropped and the task acknowledges only when an input ends ' +
+        '(run with a 150 ms timeout and a 12 ms interval, so that at 2x40 records a checkpoint outlives its timeout before the input ends)',
+      caughtBy: ['checkpoint-progress'],
+      jobOptions: { mode: 'unaligned', dropBarriersAfterUnalignedSnapshot: true, checkpointIntervalMs: 12, checkpointTimeoutMs: 150 },
+    },
+    {
+      name: 'expiry-leaves-checkpoint-pending',
+      description: 'an expired checkpoint is marked expired but stays pending, so late acknowledgements still complete it',
+      caughtBy: ['fault-effects'],
+      jobOptions: { expiryLeavesCheckpointPending: true },
+    },
+    {
+      name: 'unaligned-holds-inputs',
+      description: 'unaligned checkpoints hold back an input after its barrier, as aligned ones do (no barrier overtakes the data behind)',
+      caughtBy: ['mode-semantics'],
+      jobOptions: { mode: 'unaligned', unalignedHoldsInputs: true },
+    },
+    {
+      name: 'alignment-not-observed',
+      description: 'the runtime reports no barrier positions for its snapshots, so the alignment check has nothing to compare',
+      caughtBy: ['barrier-alignment'],
+      jobOptions: { omitAlignmentObservations: true },
+    },
+    {
+      name: 'junk-key-sink',
+      description: 'the sink also writes a debugging key the model does not have (output beyond the model)',
+      caughtBy: ['exactly-once'],
     },
     {
       name: 'unaligned-drops-channel-state',
@@ -72,6 +109,12 @@ export const oddEvenSum: Scenario = {
       ({ subtaskIndex }) => {
         const client = redis.client(scheduler, `redis-sink-${subtaskIndex}`);
         if (bug === 'nondeterministic-sink') return new RandomlyFlushingSink(client);
+        if (bug === 'junk-key-sink') {
+          return new RedisIdempotentSink<ParityAccumulator>(client, (key, value) => ({
+            ...oddEvenEntries(KEY_PREFIX)(key, value),
+            [`${KEY_PREFIX}:debug:last-seen`]: String(value.last),
+          }));
+        }
         if (bug === 'incrby-sink') {
           return new RedisIncrementingSink<ParityAccumulator>(client, (key, value) => ({
             [`${KEY_PREFIX}:${parityName(key as Parity)}:sum`]: value.last,

@@ -32,6 +32,10 @@ const INVARIANTS = [
   'committed-implies-completed',
   'completed-implies-committed',
   'no-lingering-transaction',
+  'checkpoint-progress',
+  'restore-choice',
+  'fault-effects',
+  'mode-semantics',
 ] as const;
 const DEFAULT_RUNS = 200;
 const DEFAULT_SEED = 1;

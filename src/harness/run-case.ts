@@ -8,6 +8,10 @@ import type { RunObservations } from '../runtime/observations.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
 import { checkBarrierAlignment } from '../../properties/alignment.ts';
 import { checkLiveness } from '../../properties/liveness.ts';
+import { checkCheckpointProgress } from '../../properties/progress.ts';
+import { checkRestoreChoice } from '../../properties/restore-choice.ts';
+import { checkFaultEffects } from '../../properties/fault-effects.ts';
+import { checkModeSemantics } from '../../properties/mode-semantics.ts';
 import type { Scenario, ScenarioSize, Violation } from './scenario.ts';
 
 /** How a run's interleaving is chosen: a seed (random exploration) or a shrinkable choice list. */
@@ -77,7 +81,15 @@ export async function runCase(scenario: Scenario, spec: CaseSpec, options: { rea
   const jobOptions = jobOptionsFor(scenario, spec);
   const job = new JobRuntime(built.pipeline, jobOptions, scheduler, faults, built.environmentHooks);
   const observations = await job.run();
-  const violations = [...checkLiveness(observations), ...checkBarrierAlignment(observations)];
+  // Invariants over what the runtime did, judged on every run whatever its outcome.
+  const violations = [
+    ...checkLiveness(observations),
+    ...checkBarrierAlignment(observations),
+    ...checkCheckpointProgress(observations),
+    ...checkRestoreChoice(observations),
+    ...checkFaultEffects(observations),
+    ...checkModeSemantics(observations),
+  ];
   // Output invariants only mean something for a run that ran to its end.
   if (observations.outcome === 'finished') violations.push(...built.judge(observations));
   else violations.push(...built.judge(observations).filter((violation) => violation.property !== 'exactly-once'));

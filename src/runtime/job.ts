@@ -4,7 +4,7 @@ import type { EnabledEvents, SimWorld, StepDriver } from '../sim/scheduler.ts';
 import { BarrierHandler, type CheckpointingMode } from './barrier-handler.ts';
 import { Channel, ElementKind, END_OF_INPUT_ELEMENT, type StreamElement } from './channel.ts';
 import type { Fault, FaultPlan } from './faults.ts';
-import type { AlignmentObservation, CheckpointObservation, RunObservations } from './observations.ts';
+import type { AlignmentObservation, CheckpointEvent, CheckpointObservation, RunObservations } from './observations.ts';
 import type { OperatorSpec, PipelineSpec } from './pipeline.ts';
 import { CheckpointStore, SubtaskState, type CompletedCheckpoint, type StateBackendKind, type SubtaskSnapshot } from './state.ts';
 
@@ -27,6 +27,20 @@ export interface JobOptions {
   readonly dropAcksFromLastTask: boolean;
   /** Unaligned mode keeps in-flight records as channel state; false is a planted bug (they are dropped). */
   readonly restoreChannelState: boolean;
+  /**
+   * Planted bug (the runtime's behaviour before issue 17): an unaligned snapshot at the first
+   * barrier n marks n handled, so the task drops the other inputs' barriers n as stale and
+   * acknowledges n only when one of its inputs ends.
+   */
+  readonly dropBarriersAfterUnalignedSnapshot: boolean;
+  /** Planted bug: the memory backend's completed checkpoints survive a crash of the whole job (they lived on the coordinator's heap). */
+  readonly memoryCheckpointsSurviveJobCrash: boolean;
+  /** Planted bug: an expiry records the checkpoint as expired but leaves it pending, so late acknowledgements still complete it. */
+  readonly expiryLeavesCheckpointPending: boolean;
+  /** Planted bug: unaligned tasks hold back an input after its barrier, as aligned ones do. */
+  readonly unalignedHoldsInputs: boolean;
+  /** Planted bug in the observation layer: barrier-triggered snapshots report no alignment positions. */
+  readonly omitAlignmentObservations: boolean;
 }
 
 export const DEFAULT_JOB_OPTIONS: JobOptions = {
@@ -41,6 +55,11 @@ export const DEFAULT_JOB_OPTIONS: JobOptions = {
   restoreFrom: 'latest-completed',
   dropAcksFromLastTask: false,
   restoreChannelState: true,
+  dropBarriersAfterUnalignedSnapshot: false,
+  memoryCheckpointsSurviveJobCrash: false,
+  expiryLeavesCheckpointPending: false,
+  unalignedHoldsInputs: false,
+  omitAlignmentObservations: false,
 };
 
 /** A broken assumption inside streamcheck itself: never treated as a task failure. */
@@ -69,6 +88,7 @@ type ControlMessage =
       readonly task: number;
       readonly snapshot: SubtaskSnapshot;
       readonly alignment: readonly AlignmentObservation[];
+      readonly cause: 'barrier' | 'trigger';
     }
   | { readonly kind: 'decline'; readonly checkpointId: number; readonly task: number; readonly reason: string }
   | { readonly kind: 'notify-complete'; readonly checkpointId: number; readonly task: number }
@@ -207,6 +227,18 @@ export class JobRuntime implements SimWorld {
     this.observations = {
       jobName: spec.name,
       taskNames: this.tasks.map((task) => task.name),
+      taskInputCounts: this.tasks.map((task) => task.inputs.length),
+      settings: {
+        mode: options.mode,
+        backend: options.backend,
+        checkpointIntervalMs: options.checkpointIntervalMs,
+        checkpointTimeoutMs: options.checkpointTimeoutMs,
+        maxConcurrentCheckpoints: options.maxConcurrentCheckpoints,
+        maxRestarts: options.maxRestarts,
+      },
+      checkpointEvents: [],
+      failovers: [],
+      barrierEvents: [],
       checkpoints: [],
       alignment: [],
       faults: [],
@@ -451,6 +483,7 @@ export class JobRuntime implements SimWorld {
     }
     const barriers = task.barriers!;
     const decision = element.kind === ElementKind.Barrier ? barriers.onBarrier(slot, element.checkpointId) : barriers.onEndOfInput(slot);
+    this.observeBarrier(task, slot, element.kind === ElementKind.Barrier ? element.checkpointId : 0);
     if (decision.abortedId !== 0) {
       if (task.unaligned?.checkpointId === decision.abortedId) task.unaligned = undefined;
       this.sendDecline(task, decision.abortedId, `checkpoint ${decision.abortedId} was overtaken by a newer barrier during alignment`);
@@ -461,6 +494,12 @@ export class JobRuntime implements SimWorld {
     }
     if (task.unaligned !== undefined) this.whenIdle(task, () => this.completeUnalignedIfReady(task));
     if (element.kind === ElementKind.EndOfInput && barriers.allInputsEnded) this.whenIdle(task, () => this.endTask(task));
+  }
+
+  private observeBarrier(task: Task, slot: number, checkpointId: number): void {
+    const blockedSlots: number[] = [];
+    for (let s = 0; s < task.inputs.length; s++) if (task.barriers!.isBlocked(s)) blockedSlots.push(s);
+    this.observations.barrierEvents.push({ task: task.index, attempt: this.attempt, inputSlot: slot, checkpointId, atStep: this.scheduler.step, blockedSlots });
   }
 
   /** Runs a record through the task's operator chain, then out on the keyed exchange. */
@@ -515,7 +554,11 @@ export class JobRuntime implements SimWorld {
   private snapshot(task: Task, checkpointId: number, trigger: 'barrier' | 'trigger'): void {
     if (checkpointId <= task.lastSnapshotId) throw new RuntimeInvariantError(`task ${task.name} asked to snapshot ${checkpointId} after ${task.lastSnapshotId}`);
     task.lastSnapshotId = checkpointId;
-    task.barriers?.markHandled(checkpointId);
+    // A snapshot on a direct trigger ends the task's wait for barrier n. One at a barrier does
+    // not: aligned modes snapshot once every barrier n arrived, and an unaligned snapshot at
+    // the first barrier still waits for barrier n on every other live input (Flink's
+    // unaligned handler acknowledges only then).
+    if (trigger === 'trigger' || this.options.dropBarriersAfterUnalignedSnapshot) task.barriers?.markHandled(checkpointId);
     if (task.declineNext) {
       task.declineNext = false;
       this.sendDecline(task, checkpointId, 'the task declined the checkpoint (fault plan)');
@@ -524,7 +567,7 @@ export class JobRuntime implements SimWorld {
     }
     const alignment: AlignmentObservation[] = [];
     const unaligned = trigger === 'barrier' && this.options.mode === 'unaligned';
-    if (trigger === 'barrier' && !unaligned) {
+    if (trigger === 'barrier' && !unaligned && !this.options.omitAlignmentObservations) {
       task.inputs.forEach((channel, inputSlot) => {
         const recordsBeforeBarrier = channel.barrierPositions.get(checkpointId);
         if (recordsBeforeBarrier === undefined) return; // the input ended before barrier n
@@ -555,7 +598,7 @@ export class JobRuntime implements SimWorld {
         this.completeUnalignedIfReady(task);
         return;
       }
-      this.control.push({ kind: 'ack', checkpointId, task: task.index, snapshot, alignment });
+      this.control.push({ kind: 'ack', checkpointId, task: task.index, snapshot, alignment, cause: trigger });
     };
     if (pendingSnapshots.length === 0) complete();
     else this.awaitConnector(task, Promise.all(pendingSnapshots), `snapshotState(${checkpointId})`, complete);
@@ -581,7 +624,7 @@ export class JobRuntime implements SimWorld {
         continue;
       }
       if (channel.recordsTaken < position) return; // overtaken records still in the channel
-      alignment.push({
+      if (!this.options.omitAlignmentObservations) alignment.push({
         checkpointId: unaligned.checkpointId,
         task: task.index,
         inputSlot: slot,
@@ -592,7 +635,7 @@ export class JobRuntime implements SimWorld {
     }
     task.unaligned = undefined;
     const snapshot: SubtaskSnapshot = { ...unaligned.snapshot, channelState: this.options.restoreChannelState ? unaligned.channelState : [] };
-    this.control.push({ kind: 'ack', checkpointId: unaligned.checkpointId, task: task.index, snapshot, alignment });
+    this.control.push({ kind: 'ack', checkpointId: unaligned.checkpointId, task: task.index, snapshot, alignment, cause: 'barrier' });
   }
 
   private checkpointedFunctions(task: Task): CheckpointedFunction[] {
@@ -680,7 +723,7 @@ export class JobRuntime implements SimWorld {
         return;
       }
       case 'ack':
-        return this.onAck(message.checkpointId, message.task, message.snapshot, message.alignment);
+        return this.onAck(message.checkpointId, message.task, message.snapshot, message.alignment, message.cause);
       case 'decline':
         return this.abortCheckpoint(
           message.checkpointId,
@@ -708,7 +751,10 @@ export class JobRuntime implements SimWorld {
       }
       case 'notify-aborted': {
         const task = this.tasks[message.task]!;
-        task.barriers?.onCheckpointAborted(message.checkpointId);
+        if (task.barriers !== undefined) {
+          task.barriers.onCheckpointAborted(message.checkpointId);
+          this.observeBarrier(task, -1, message.checkpointId);
+        }
         if (task.unaligned?.checkpointId === message.checkpointId) task.unaligned = undefined;
         const calls: Promise<unknown>[] = [];
         for (const listener of this.listeners(task)) {
@@ -731,6 +777,9 @@ export class JobRuntime implements SimWorld {
     const observation: CheckpointObservation = {
       checkpointId,
       triggeredAtStep: this.scheduler.step,
+      triggeredAtMs: this.scheduler.nowMs,
+      triggeredSeq: this.observeCheckpointEvent(checkpointId, 'triggered'),
+      snapshotCauses: new Array(this.tasks.length).fill(undefined),
       outcome: 'pending',
       endedAtStep: -1,
       endedAtMs: -1,
@@ -752,12 +801,23 @@ export class JobRuntime implements SimWorld {
     }
   }
 
-  private onAck(checkpointId: number, taskIndex: number, snapshot: SubtaskSnapshot, alignment: readonly AlignmentObservation[]): void {
+  /** Appends to the run-wide checkpoint event log; returns the event's place in the run's order. */
+  private observeCheckpointEvent(checkpointId: number, event: CheckpointEvent['event'], cause?: CheckpointEvent['cause']): number {
+    const seq = this.nextSeq++;
+    this.observations.checkpointEvents.push({ seq, checkpointId, event, atStep: this.scheduler.step, atMs: this.scheduler.nowMs, ...(cause === undefined ? {} : { cause }) });
+    return seq;
+  }
+
+  /** Orders every observed event of the run (see `CheckpointEvent.seq`). */
+  private nextSeq = 0;
+
+  private onAck(checkpointId: number, taskIndex: number, snapshot: SubtaskSnapshot, alignment: readonly AlignmentObservation[], cause: 'barrier' | 'trigger'): void {
     const pending = this.pending.get(checkpointId);
     if (pending === undefined) return; // late ack of an aborted or expired checkpoint
     if (this.options.dropAcksFromLastTask && taskIndex === this.tasks.length - 1) return;
     if (pending.snapshots[taskIndex] !== undefined) throw new RuntimeInvariantError(`task ${taskIndex} acked checkpoint ${checkpointId} twice`);
     pending.snapshots[taskIndex] = snapshot;
+    pending.observation.snapshotCauses[taskIndex] = cause;
     pending.alignment.push(...alignment);
     pending.observation.lastAckTask = taskIndex;
     pending.observation.lastAckStep = this.scheduler.step;
@@ -778,9 +838,10 @@ export class JobRuntime implements SimWorld {
     this.store.add(completed);
     // Completing n subsumes every older pending checkpoint: it can never be a restore point now.
     for (const older of [...this.pending.keys()].filter((id) => id < checkpointId)) {
-      this.abortCheckpoint(older, 'aborted', `Checkpoint ${older} of job ${this.spec.name} subsumed by checkpoint ${checkpointId}`);
+      this.abortCheckpoint(older, 'aborted', `Checkpoint ${older} of job ${this.spec.name} subsumed by checkpoint ${checkpointId}`, 'subsumed');
     }
     pending.observation.outcome = 'completed';
+    this.observeCheckpointEvent(checkpointId, 'completed');
     pending.observation.endedAtStep = this.scheduler.step;
     pending.observation.endedAtMs = this.scheduler.nowMs;
     pending.observation.tasks = tasks;
@@ -802,9 +863,15 @@ export class JobRuntime implements SimWorld {
     this.abortCheckpoint(checkpointId, 'expired', `Checkpoint ${checkpointId} of job ${this.spec.name} expired before completing.`);
   }
 
-  private abortCheckpoint(checkpointId: number, outcome: 'declined' | 'expired' | 'aborted', reason: string): void {
+  private abortCheckpoint(checkpointId: number, outcome: 'declined' | 'expired' | 'aborted', reason: string, cause?: CheckpointEvent['cause']): void {
     const pending = this.pending.get(checkpointId);
     if (pending === undefined) return;
+    this.observeCheckpointEvent(checkpointId, outcome, cause);
+    if (outcome === 'expired' && this.options.expiryLeavesCheckpointPending) {
+      pending.observation.outcome = outcome;
+      this.scheduler.record(`${reason} (planted bug: it stays pending)`);
+      return;
+    }
     pending.cancelTimeout();
     this.pending.delete(checkpointId);
     pending.observation.outcome = outcome;
@@ -866,7 +933,7 @@ export class JobRuntime implements SimWorld {
     this.finalCheckpointId = 0;
     this.finalNotified = new Array<boolean>(this.tasks.length).fill(false);
     this.finalNotifiedCount = 0;
-    this.observations.restores.push({ atStep: this.scheduler.step, attempt: this.attempt, checkpointId: checkpoint?.checkpointId });
+    this.observations.restores.push({ seq: this.nextSeq++, atStep: this.scheduler.step, atMs: this.scheduler.nowMs, attempt: this.attempt, checkpointId: checkpoint?.checkpointId });
     this.scheduler.record(
       checkpoint === undefined ? `deploy attempt ${this.attempt} from scratch` : `deploy attempt ${this.attempt} from checkpoint ${checkpoint.checkpointId}`,
     );
@@ -875,7 +942,7 @@ export class JobRuntime implements SimWorld {
       task.state = new SubtaskState();
       const snapshot = checkpoint?.tasks[task.index];
       if (snapshot !== undefined) task.state.restore(snapshot);
-      task.barriers = task.inputs.length > 0 ? new BarrierHandler(this.options.mode, task.inputs.length) : undefined;
+      task.barriers = task.inputs.length > 0 ? new BarrierHandler(this.options.mode, task.inputs.length, { holdInputsWhenUnaligned: this.options.unalignedHoldsInputs }) : undefined;
       task.busyWith = undefined;
       task.sourceEnded = false;
       task.finished = false;
@@ -939,12 +1006,13 @@ export class JobRuntime implements SimWorld {
   /** A task failed: cancel everything, and restart every task from the chosen checkpoint after a delay. */
   private failover(cause: string): void {
     if (this.status === 'finished' || this.status === 'failed') return;
+    this.observations.failovers.push({ seq: this.nextSeq++, atStep: this.scheduler.step, atMs: this.scheduler.nowMs, cause });
     this.scheduler.record(`failover: ${cause}`);
     this.attempt++; // invalidates every continuation and timer of the failed attempt
     this.status = 'restarting';
     this.cancelPeriodicTrigger?.();
     this.cancelRestart?.();
-    for (const checkpointId of [...this.pending.keys()]) this.abortCheckpoint(checkpointId, 'aborted', `Checkpoint ${checkpointId} of job ${this.spec.name} aborted by failover: ${cause}`);
+    for (const checkpointId of [...this.pending.keys()]) this.abortCheckpoint(checkpointId, 'aborted', `Checkpoint ${checkpointId} of job ${this.spec.name} aborted by failover: ${cause}`, 'failover');
     this.control.length = 0;
     // Requests already sent reach their servers; their answers reach nobody.
     this.scheduler.settleAllIo('apply');
@@ -996,14 +1064,23 @@ export class JobRuntime implements SimWorld {
   private inject(fault: Fault, step: number): void {
     const description = describeFault(fault, this.observations.taskNames);
     const situation = this.situation();
-    this.observations.faults.push({ atStep: step, kind: fault.kind, description, situation });
+    this.observations.faults.push({
+      seq: this.nextSeq++,
+      atStep: step,
+      atMs: this.scheduler.nowMs,
+      pendingCheckpoints: [...this.pending.keys()].sort((a, b) => a - b),
+      jobRunning: this.status === 'running',
+      kind: fault.kind,
+      description,
+      situation,
+    });
     this.observations.lastFaultStep = step;
     this.scheduler.record(`fault: ${description} (${situation})`);
     switch (fault.kind) {
       case 'crash-task':
         return this.failover(`task ${this.tasks[fault.task]!.name} crashed (fault plan)`);
       case 'crash-job':
-        this.store.onCoordinatorCrash();
+        if (!this.options.memoryCheckpointsSurviveJobCrash) this.store.onCoordinatorCrash();
         return this.failover('the job crashed, coordinator included (fault plan)');
       case 'expire-checkpoint': {
         const oldest = [...this.pending.keys()].sort((a, b) => a - b)[0];

@@ -1,4 +1,5 @@
-import type { SubtaskSnapshot } from './state.ts';
+import type { CheckpointingMode } from './barrier-handler.ts';
+import type { StateBackendKind, SubtaskSnapshot } from './state.ts';
 
 /**
  * What a finished run is judged by. Properties read only this (never runtime internals),
@@ -19,6 +20,9 @@ export interface AlignmentObservation {
 export interface CheckpointObservation {
   readonly checkpointId: number;
   readonly triggeredAtStep: number;
+  readonly triggeredAtMs: number;
+  /** Place of the trigger in the run's event order (see `RunObservations.checkpointEvents`). */
+  readonly triggeredSeq: number;
   outcome: 'pending' | 'completed' | 'declined' | 'expired' | 'aborted';
   endedAtStep: number;
   /** Virtual time of completion or abort (external systems log in time, not steps). */
@@ -29,10 +33,65 @@ export interface CheckpointObservation {
   /** The task whose acknowledgement came last, and when: the one a slow checkpoint waited on. */
   lastAckTask: number;
   lastAckStep: number;
+  /** Per task: whether its acknowledged snapshot was taken at barriers or on a direct trigger (all inputs ended). */
+  readonly snapshotCauses: ('barrier' | 'trigger' | undefined)[];
+}
+
+/**
+ * Every observed event carries `seq`, its place in one run-wide order: steps alone do not
+ * order a fault against what happened in the same step.
+ */
+export interface CheckpointEvent {
+  readonly seq: number;
+  readonly checkpointId: number;
+  readonly event: 'triggered' | 'completed' | 'declined' | 'expired' | 'aborted';
+  readonly atStep: number;
+  readonly atMs: number;
+  /** For 'aborted': what ended it. */
+  readonly cause?: 'failover' | 'subsumed';
+}
+
+export interface FailoverObservation {
+  readonly seq: number;
+  readonly atStep: number;
+  readonly atMs: number;
+  readonly cause: string;
+}
+
+/**
+ * A barrier a task took from one input (`inputSlot`, `checkpointId`), an end of input
+ * (checkpointId 0), or a notify-aborted of `checkpointId` (inputSlot -1), and the inputs
+ * the task holds back afterwards.
+ */
+export interface BarrierEvent {
+  readonly task: number;
+  /** Attempt of the job (a restore starts every task's barrier handling afresh). */
+  readonly attempt: number;
+  readonly inputSlot: number;
+  readonly checkpointId: number;
+  readonly atStep: number;
+  /** Input slots the task does not take records from after this event (as the scheduler sees them). */
+  readonly blockedSlots: readonly number[];
+}
+
+/** The job's settings the invariants judge against. */
+export interface RunSettings {
+  readonly mode: CheckpointingMode;
+  readonly backend: StateBackendKind;
+  readonly checkpointIntervalMs: number;
+  readonly checkpointTimeoutMs: number;
+  readonly maxConcurrentCheckpoints: number;
+  readonly maxRestarts: number;
 }
 
 export interface FaultObservation {
+  readonly seq: number;
   readonly atStep: number;
+  readonly atMs: number;
+  /** Checkpoints pending when the fault fired. */
+  readonly pendingCheckpoints: readonly number[];
+  /** Whether the job was running (not restarting) when the fault fired. */
+  readonly jobRunning: boolean;
   readonly kind: string;
   readonly description: string;
   /** The fault-injection point: the situation the job was in when the fault fired. */
@@ -40,7 +99,9 @@ export interface FaultObservation {
 }
 
 export interface RestoreObservation {
+  readonly seq: number;
   readonly atStep: number;
+  readonly atMs: number;
   readonly attempt: number;
   /** The checkpoint restored from; undefined for a start from scratch. */
   readonly checkpointId: number | undefined;
@@ -49,6 +110,12 @@ export interface RestoreObservation {
 export interface RunObservations {
   readonly jobName: string;
   readonly taskNames: readonly string[];
+  /** Input channels per task (0 for a source task). */
+  readonly taskInputCounts: readonly number[];
+  readonly settings: RunSettings;
+  readonly checkpointEvents: CheckpointEvent[];
+  readonly failovers: FailoverObservation[];
+  readonly barrierEvents: BarrierEvent[];
   readonly checkpoints: CheckpointObservation[];
   readonly alignment: AlignmentObservation[];
   readonly faults: FaultObservation[];

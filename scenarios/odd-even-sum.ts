@@ -52,9 +52,9 @@ export const oddEvenSum: Scenario = {
       name: 'unaligned-acks-at-input-end',
       description:
         'the runtime before issue 17: an unaligned snapshot at the first barrier marks the checkpoint handled, so the other barriers are dropped and the task acknowledges only when an input ends ' +
-        '(run with a 150 ms timeout and a 12 ms interval, so that at 2x40 records a checkpoint outlives its timeout before the input ends)',
+        '(run with a 150 ms timeout, a 12 ms interval and 8-element channels, so that at 2x40 records a checkpoint outlives its timeout before the input ends)',
       caughtBy: ['checkpoint-progress'],
-      jobOptions: { mode: 'unaligned', dropBarriersAfterUnalignedSnapshot: true, checkpointIntervalMs: 12, checkpointTimeoutMs: 150 },
+      jobOptions: { mode: 'unaligned', dropBarriersAfterUnalignedSnapshot: true, checkpointIntervalMs: 12, checkpointTimeoutMs: 150, channelCapacity: 8 },
     },
     {
       name: 'expiry-leaves-checkpoint-pending',

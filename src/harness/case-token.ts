@@ -42,6 +42,10 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
   if (intervalMs !== undefined && (!Number.isSafeInteger(intervalMs) || (intervalMs as number) < 1)) {
     throw new Error(`replay: checkpointIntervalMs must be a positive integer, got ${JSON.stringify(intervalMs)}`);
   }
+  const channelCapacity = body['channelCapacity'];
+  if (channelCapacity !== undefined && (!Number.isSafeInteger(channelCapacity) || (channelCapacity as number) < 1)) {
+    throw new Error(`replay: channelCapacity must be a positive integer, got ${JSON.stringify(channelCapacity)}`);
+  }
   const concurrent = body['maxConcurrentCheckpoints'];
   if (concurrent !== undefined && (!Number.isSafeInteger(concurrent) || (concurrent as number) < 1)) {
     throw new Error(`replay: maxConcurrentCheckpoints must be a positive integer, got ${JSON.stringify(concurrent)}`);
@@ -56,6 +60,7 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
     schedule: parseSchedule(body['schedule']),
     ...(concurrent === undefined ? {} : { maxConcurrentCheckpoints: concurrent as number }),
     ...(intervalMs === undefined ? {} : { checkpointIntervalMs: intervalMs as number }),
+    ...(channelCapacity === undefined ? {} : { channelCapacity: channelCapacity as number }),
   };
 }
 

@@ -59,9 +59,11 @@ export const CONCURRENT_CHECKPOINT_INTERVAL_MS = 12;
 
 /** Fault plans and schedules as data: fewer, earlier, simpler faults and shorter choice lists shrink toward a plainer case. */
 export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number): fc.Arbitrary<CaseSpec> {
-  const tasks = scenario.taskCount(base.size);
-  const atStep = fc.nat({ max: typicalRunSteps(base.size) });
-  const task = fc.nat({ max: tasks - 1 });
+  // A case may read one partition more than asked (a wider exchange: more inputs per task).
+  const largest = { ...base.size, partitions: base.size.partitions + 1 };
+  const atStep = fc.nat({ max: typicalRunSteps(largest) });
+  // Task indices are drawn for the largest job and folded into the one the case runs.
+  const task = fc.nat({ max: scenario.taskCount(largest) - 1 });
   // Listed plainest first: fast-check shrinks a oneof toward its first alternatives.
   const byKind: Record<Fault['kind'], fc.WeightedArbitrary<Fault>> = {
     'crash-task': { weight: 4, arbitrary: fc.record({ kind: fc.constant('crash-task' as const), atStep, task }) },
@@ -85,12 +87,26 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     // unaligned checkpoints, which Flink does not run concurrently: barrier n+1 overtakes the
     // data in front of barrier n on one input and aborts n, checkpoint after checkpoint.
     concurrency: scenario.concurrentCheckpoints && base.mode !== 'unaligned' ? fc.constantFrom(1, 2) : fc.constant(1),
-  }).map(({ faults, choices, tailSeed, concurrency }) => ({
-    ...base,
-    ...(concurrency === 1 ? {} : { maxConcurrentCheckpoints: 2, checkpointIntervalMs: CONCURRENT_CHECKPOINT_INTERVAL_MS }),
-    faults: [...faults].sort((a, b) => a.atStep - b.atStep),
-    schedule: { kind: 'choices' as const, choices, tailSeed },
-  }));
+    // Settings that vary, each shrinking to the plain one: an extra partition now and then,
+    // and channels down to one element (every push can backpressure, barriers queue behind one record).
+    extraPartition: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+    channelCapacity: fc.constantFrom<number | undefined>(undefined, 2, 1),
+  }).map(({ faults, choices, tailSeed, concurrency, extraPartition, channelCapacity: generatedCapacity }) => {
+    const size = extraPartition ? largest : base.size;
+    // Not with the 12 ms interval of concurrent cases: checkpoint traffic then fills one-element
+    // channels faster than data moves, and the plain (control-first) schedule starves the data
+    // until the step budget runs out (Flink's remedy is a minimum pause between checkpoints).
+    const channelCapacity = concurrency === 1 ? generatedCapacity : undefined;
+    const tasks = scenario.taskCount(size);
+    return {
+      ...base,
+      size,
+      ...(concurrency === 1 ? {} : { maxConcurrentCheckpoints: 2, checkpointIntervalMs: CONCURRENT_CHECKPOINT_INTERVAL_MS }),
+      ...(channelCapacity === undefined ? {} : { channelCapacity }),
+      faults: faults.map((fault) => ('task' in fault ? { ...fault, task: fault.task % tasks } : fault)).sort((a, b) => a.atStep - b.atStep),
+      schedule: { kind: 'choices' as const, choices, tailSeed },
+    };
+  });
 }
 
 function emptyStats(): ExploreStats {

@@ -32,6 +32,8 @@ export interface CaseSpec {
   readonly maxConcurrentCheckpoints?: number;
   /** Virtual ms between checkpoint triggers (default 100). */
   readonly checkpointIntervalMs?: number;
+  /** Elements an input channel holds before its producer is backpressured (default 8). */
+  readonly channelCapacity?: number;
 }
 
 export interface CaseResult {
@@ -67,6 +69,7 @@ export function jobOptionsFor(scenario: Scenario, spec: CaseSpec): JobOptions {
   }
   return { ...DEFAULT_JOB_OPTIONS, mode: spec.mode, backend: spec.backend, maxConcurrentCheckpoints: spec.maxConcurrentCheckpoints ?? 1,
     checkpointIntervalMs: spec.checkpointIntervalMs ?? DEFAULT_JOB_OPTIONS.checkpointIntervalMs,
+    channelCapacity: spec.channelCapacity ?? DEFAULT_JOB_OPTIONS.channelCapacity,
     ...bug?.jobOptions,
   };
 }

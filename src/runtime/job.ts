@@ -499,7 +499,7 @@ export class JobRuntime implements SimWorld {
   private observeBarrier(task: Task, slot: number, checkpointId: number): void {
     const blockedSlots: number[] = [];
     for (let s = 0; s < task.inputs.length; s++) if (task.barriers!.isBlocked(s)) blockedSlots.push(s);
-    this.observations.barrierEvents.push({ task: task.index, attempt: this.attempt, inputSlot: slot, checkpointId, atStep: this.scheduler.step, blockedSlots });
+    this.observations.barrierEvents.push({ task: task.index, attempt: this.attempt, inputSlot: slot, checkpointId, atStep: this.scheduler.step, atMs: this.scheduler.nowMs, blockedSlots });
   }
 
   /** Runs a record through the task's operator chain, then out on the keyed exchange. */

@@ -70,6 +70,7 @@ export interface BarrierEvent {
   readonly inputSlot: number;
   readonly checkpointId: number;
   readonly atStep: number;
+  readonly atMs: number;
   /** Input slots the task does not take records from after this event (as the scheduler sees them). */
   readonly blockedSlots: readonly number[];
 }

@@ -54,6 +54,7 @@ export const kafka2pc: Scenario = {
   faultKinds: ['crash-task', 'crash-job', 'fail-commit', 'drop-notify', 'fail-abort', 'expire-checkpoint', 'decline-checkpoint'],
   // A memory backend loses completed checkpoints with the coordinator; the committed output then gets written again.
   backends: ['fs'],
+  variablePartitions: true,
   concurrentCheckpoints: true,
   bugs: [
     { name: 'commit-in-snapshot', description: 'the sink commits in snapshotState instead of on notify-complete', caughtBy: ['committed-implies-completed', 'exactly-once'], jobOptions: { backend: 'fs' } },

@@ -24,6 +24,7 @@ export const oddEvenSum: Scenario = {
   defaultSize: { partitions: 2, recordsPerPartition: 40 },
   faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint'],
   backends: ['memory', 'fs'],
+  variablePartitions: true,
   bugs: [
     {
       name: 'at-least-once-mode',

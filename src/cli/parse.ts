@@ -116,6 +116,7 @@ export function helpText(scenarioNames: readonly string[]): string {
     '',
     'Commands:',
     '  run --suite | --scenario NAME   run generated fault plans; exit 0 when every invariant held, 1 with the shrunk counterexample, 2 on bad input',
+    '  run ./my.scenario.ts            run the scenarios a module exports (defineScenario, sinkSuite, sourceSuite, twoPhaseCommitSinkSuite)',
     '  replay <token>                  re-run exactly the case a failure printed',
     '  selftest                        check that every planted bug is caught and shrunk',
     '  e2e --scenario NAME --cycles N  crash/restart cycles against real Kafka and Redis (see README: end-to-end)',

@@ -18,7 +18,8 @@
 export type Key = string | number;
 
 /** Marker a source returns when its bounded input is exhausted. */
-export const END_OF_INPUT: unique symbol = Symbol('END_OF_INPUT');
+// A registered symbol: a scenario module loaded by the CLI may hold its own copy of this file.
+export const END_OF_INPUT: unique symbol = Symbol.for('streamcheck.END_OF_INPUT');
 export type EndOfInput = typeof END_OF_INPUT;
 
 export interface ListState<T> {
@@ -42,6 +43,33 @@ export interface FunctionInitializationContext {
   readonly parallelism: number;
   /** Increases with every restart of the job; 0 on the first attempt. */
   readonly attemptNumber: number;
+  /**
+   * Tells the harness what a connector did to an external system, so invariants can judge
+   * it without knowing the connector's types (the two-phase-commit base class reports every
+   * transaction it begins, pre-commits, commits and aborts). Never affects the run.
+   */
+  report(event: ConnectorEvent): void;
+}
+
+/** What a two-phase-commit sink did to one transaction (reported by `TwoPhaseCommitSink`). */
+export interface TransactionEvent {
+  readonly kind: 'begin' | 'pre-commit' | 'commit' | 'abort' | 'recover-commit' | 'recover-abort';
+  /** The transaction's identity as the sink describes it (stable across restarts). */
+  readonly transaction: string;
+  /** pre-commit: the checkpoint that holds it; commit: the checkpoint whose notification committed it. */
+  readonly checkpointId?: number;
+}
+
+export type ConnectorEvent = { readonly type: 'transaction' } & TransactionEvent;
+
+/**
+ * Where a source reader stands: the split it reads and the offset of the next record it
+ * will emit. A checkpoint records it, a restore must rewind exactly to it, and at the end of
+ * input it must stand at the split's end. Declared by the reader, never guessed from state names.
+ */
+export interface SourcePosition {
+  readonly split: string;
+  readonly offset: number;
 }
 
 export interface FunctionSnapshotContext {
@@ -62,8 +90,14 @@ export interface CheckpointListener {
 export interface SourceReader<T> extends CheckpointedFunction, Partial<CheckpointListener> {
   /** The next record, or END_OF_INPUT. Synchronous: a source pre-fetches in initializeState. */
   pollNext(): T | EndOfInput;
-  /** The position a restore would rewind to, for reports (e.g. `partition 1 @ offset 17`). */
-  describePosition(): string;
+  /** Words for reports; default: `<split> @ offset <offset>` from `currentPosition()`. */
+  describePosition?(): string;
+  /**
+   * The split and the offset of the next record. Called after `initializeState` and after
+   * every `snapshotState`: the harness checks that a restore rewinds exactly to the
+   * checkpointed position and that every split is read by one subtask to its end.
+   */
+  currentPosition(): SourcePosition;
 }
 
 /** A sink subtask. */

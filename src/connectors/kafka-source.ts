@@ -1,4 +1,4 @@
-import type { FunctionInitializationContext, ListState, SourceReader } from './api.ts';
+import type { FunctionInitializationContext, ListState, SourcePosition, SourceReader } from './api.ts';
 import { END_OF_INPUT, type EndOfInput } from './api.ts';
 import type { ConsumedRecord, KafkaClients } from './kafka-api.ts';
 
@@ -47,6 +47,10 @@ export class KafkaPartitionSource<T> implements SourceReader<T> {
     // Offsets can skip (transaction markers, aborted records): resume after the record itself.
     this.offset = record.offset + 1;
     return this.deserialize(record);
+  }
+
+  currentPosition(): SourcePosition {
+    return { split: `${this.topic}/${this.partition}`, offset: this.offset };
   }
 
   describePosition(): string {

@@ -1,4 +1,4 @@
-import type { FunctionInitializationContext, ListState, SourceReader } from './api.ts';
+import type { FunctionInitializationContext, ListState, SourcePosition, SourceReader } from './api.ts';
 import { END_OF_INPUT, type EndOfInput } from './api.ts';
 
 /** What a partition source reads from: a simulated log, or records pre-fetched from Kafka. */
@@ -18,6 +18,8 @@ export class PartitionSourceReader<T> implements SourceReader<T> {
   constructor(
     private readonly log: PartitionLog<T>,
     readonly partition: number,
+    /** Splits are named `<splitPrefix>-<partition>`. */
+    private readonly splitPrefix = 'partition',
   ) {}
 
   initializeState(context: FunctionInitializationContext): void {
@@ -34,6 +36,10 @@ export class PartitionSourceReader<T> implements SourceReader<T> {
   pollNext(): T | EndOfInput {
     if (this.offset >= this.log.endOffset(this.partition)) return END_OF_INPUT;
     return this.log.read(this.partition, this.offset++);
+  }
+
+  currentPosition(): SourcePosition {
+    return { split: `${this.splitPrefix}-${this.partition}`, offset: this.offset };
   }
 
   describePosition(): string {

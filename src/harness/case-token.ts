@@ -11,6 +11,22 @@ export function encodeCase(spec: CaseSpec): string {
   return `${scenario}:${Buffer.from(JSON.stringify(rest), 'utf8').toString('base64url')}`;
 }
 
+export const MAX_MODULE_PATH_LENGTH = 1024;
+
+/** The scenario name and module of a token, read before the scenario is loaded (the decoder needs its task count). */
+export function peekCase(token: string): { readonly scenario: string; readonly module: string | undefined } {
+  const separator = token.indexOf(':');
+  if (separator <= 0) throw new Error(`replay: expected <scenario>:<case> as printed by a failure, got '${token.slice(0, 40)}'`);
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.from(token.slice(separator + 1), 'base64url').toString('utf8'));
+  } catch {
+    throw new Error(`replay: the case after '${token.slice(0, Math.min(separator, 40))}:' is not valid base64url JSON (was it cut off?)`);
+  }
+  const module = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['module'] : undefined;
+  return { scenario: token.slice(0, separator), module: typeof module === 'string' ? module : undefined };
+}
+
 export function decodeCase(token: string, taskCountOf: (scenario: string, size: CaseSpec['size']) => number): CaseSpec {
   const separator = token.indexOf(':');
   if (separator <= 0) throw new Error(`replay: expected <scenario>:<case> as printed by a failure, got '${token.slice(0, 40)}'`);
@@ -46,6 +62,12 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
   if (channelCapacity !== undefined && (!Number.isSafeInteger(channelCapacity) || (channelCapacity as number) < 1)) {
     throw new Error(`replay: channelCapacity must be a positive integer, got ${JSON.stringify(channelCapacity)}`);
   }
+  const module = body['module'];
+  if (module !== undefined && (typeof module !== 'string' || module.length === 0 || module.length > MAX_MODULE_PATH_LENGTH || /[\u0000-\u001f]/.test(module))) {
+    throw new Error(`replay: module must be a path of 1-${MAX_MODULE_PATH_LENGTH} printable characters`);
+  }
+  const tasks = body['tasks'];
+  if (tasks !== undefined && (!Number.isSafeInteger(tasks) || (tasks as number) < 1)) throw new Error(`replay: tasks must be a positive integer, got ${JSON.stringify(tasks)}`);
   const concurrent = body['maxConcurrentCheckpoints'];
   if (concurrent !== undefined && (!Number.isSafeInteger(concurrent) || (concurrent as number) < 1)) {
     throw new Error(`replay: maxConcurrentCheckpoints must be a positive integer, got ${JSON.stringify(concurrent)}`);
@@ -61,6 +83,8 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
     ...(concurrent === undefined ? {} : { maxConcurrentCheckpoints: concurrent as number }),
     ...(intervalMs === undefined ? {} : { checkpointIntervalMs: intervalMs as number }),
     ...(channelCapacity === undefined ? {} : { channelCapacity: channelCapacity as number }),
+    ...(module === undefined ? {} : { module: module as string }),
+    ...(tasks === undefined ? {} : { tasks: tasks as number }),
   };
 }
 

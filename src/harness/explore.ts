@@ -5,7 +5,7 @@ import { FAULT_SITUATIONS } from '../runtime/job.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
 import { encodeCase } from './case-token.ts';
 import { runCase, typicalRunSteps, type CaseResult, type CaseSpec } from './run-case.ts';
-import type { Scenario, ScenarioSize } from './scenario.ts';
+import { isUserCodeError, type Scenario, type ScenarioSize } from './scenario.ts';
 
 export interface ExploreOptions {
   readonly size: ScenarioSize;
@@ -21,6 +21,8 @@ export interface ExploreOptions {
   readonly properties?: readonly string[];
   /** Also run every case twice and compare trace hashes. */
   readonly checkDeterminism: boolean;
+  /** A user scenario's module (relative to the project root), written into replay tokens. */
+  readonly module?: string;
 }
 
 export interface ExploreStats {
@@ -59,8 +61,9 @@ export const CONCURRENT_CHECKPOINT_INTERVAL_MS = 12;
 
 /** Fault plans and schedules as data: fewer, earlier, simpler faults and shorter choice lists shrink toward a plainer case. */
 export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number): fc.Arbitrary<CaseSpec> {
-  // A case may read one partition more than asked (a wider exchange: more inputs per task).
-  const largest = { ...base.size, partitions: base.size.partitions + 1 };
+  // A case may read one partition more than asked (a wider exchange: more inputs per task),
+  // where the scenario builds for any partition count.
+  const largest = scenario.variablePartitions === true ? { ...base.size, partitions: base.size.partitions + 1 } : base.size;
   const atStep = fc.nat({ max: typicalRunSteps(largest) });
   // Task indices are drawn for the largest job and folded into the one the case runs.
   const task = fc.nat({ max: scenario.taskCount(largest) - 1 });
@@ -89,7 +92,7 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     concurrency: scenario.concurrentCheckpoints && base.mode !== 'unaligned' ? fc.constantFrom(1, 2) : fc.constant(1),
     // Settings that vary, each shrinking to the plain one: an extra partition now and then,
     // and channels down to one element (every push can backpressure, barriers queue behind one record).
-    extraPartition: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+    extraPartition: scenario.variablePartitions === true ? fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) : fc.constant(false),
     channelCapacity: fc.constantFrom<number | undefined>(undefined, 2, 1),
   }).map(({ faults, choices, tailSeed, concurrency, extraPartition, channelCapacity: generatedCapacity }) => {
     const size = extraPartition ? largest : base.size;
@@ -101,6 +104,8 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     return {
       ...base,
       size,
+      // A user module's token pins the task count of the job it was made on.
+      ...(base.tasks === undefined ? {} : { tasks }),
       ...(concurrency === 1 ? {} : { maxConcurrentCheckpoints: 2, checkpointIntervalMs: CONCURRENT_CHECKPOINT_INTERVAL_MS }),
       ...(channelCapacity === undefined ? {} : { channelCapacity }),
       faults: faults.map((fault) => ('task' in fault ? { ...fault, task: fault.task % tasks } : fault)).sort((a, b) => a.atStep - b.atStep),
@@ -158,7 +163,14 @@ export async function explore(scenario: Scenario, options: ExploreOptions): Prom
   let failingSeen = false;
   let foundAfterRuns = 0;
   let originalFaultCount = 0;
-  const base = { scenario: scenario.name, size: options.size, mode: options.mode, backend: options.backend, bug: options.bug };
+  const base = {
+    scenario: scenario.name,
+    size: options.size,
+    mode: options.mode,
+    backend: options.backend,
+    bug: options.bug,
+    ...(options.module === undefined ? {} : { module: options.module, tasks: scenario.taskCount(options.size) }),
+  };
   const property = fc.asyncProperty(caseArbitrary(scenario, base, options.maxFaults), async (spec) => {
     const result = await runJudged(scenario, spec, options);
     if (!failingSeen) accumulate(stats, result);
@@ -180,6 +192,7 @@ export async function explore(scenario: Scenario, options: ExploreOptions): Prom
   try {
     result = await runJudged(scenario, shrunk, options, true);
   } catch (error) {
+    if (isUserCodeError(error)) throw error;
     // The run itself threw (a broken assumption in streamcheck or a connector): report the shrunk case that does it.
     throw new Error(`internal error while running case ${encodeCase(shrunk)}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
   }

@@ -1,9 +1,38 @@
 import type { Scheduler } from '../sim/scheduler.ts';
+import type { SimEnvironment } from '../connectors/sim/environment.ts';
 import type { EnvironmentFaultHooks, JobOptions } from '../runtime/job.ts';
 import type { RunObservations } from '../runtime/observations.ts';
 import type { PipelineSpec } from '../runtime/pipeline.ts';
 import type { Fault } from '../runtime/faults.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
+import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
+
+/**
+ * An error in the user's scenario code while a run is built or judged (a `build`,
+ * `external`, `readBack` or `judge` that throws): reported as the user's error, naming the
+ * scenario and the call, with exit code 2; never as an internal error of streamcheck.
+ */
+export class UserCodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UserCodeError';
+  }
+}
+
+/** By name: a user's module loaded by the CLI may throw its own copy of the class. */
+export function isUserCodeError(error: unknown): error is UserCodeError {
+  return error instanceof Error && error.name === 'UserCodeError';
+}
+
+/** Runs user code, turning what it throws into a UserCodeError that names `where`. */
+export function callUserCode<T>(where: string, call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    if (isUserCodeError(error)) throw error;
+    throw new UserCodeError(`${where} threw: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
 
 /** One broken invariant, in Jepsen's anomaly words where one fits. */
 export interface Violation {
@@ -29,6 +58,8 @@ export interface PlantedBug {
 
 export interface BuildContext {
   readonly scheduler: Scheduler;
+  /** Puts the scenario's external systems under the scheduler (their faults come with it). */
+  readonly env: SimEnvironment;
   readonly size: ScenarioSize;
   /** The planted bug to build in, or undefined for the correct pipeline. */
   readonly bug: string | undefined;
@@ -38,7 +69,9 @@ export interface BuiltScenario {
   readonly pipeline: PipelineSpec;
   readonly environmentHooks?: EnvironmentFaultHooks;
   /** The scenario's own invariants over a finished run (exactly-once, consistent cuts, ...). */
-  judge(observations: RunObservations): Violation[];
+  judge(observations: RunObservations): Violation[] | Promise<Violation[]>;
+  /** Called when a checkpoint completes (inside the step), e.g. to read back what a reader sees then. */
+  onCheckpointCompleted?(checkpointId: number): void;
   /** The external output (sink store, topic contents) for reports. */
   output(): unknown;
 }
@@ -51,8 +84,14 @@ export interface Scenario {
   readonly faultKinds: readonly Fault['kind'][];
   /** State backends the suite runs it with (a 2PC sink needs durable checkpoints to survive a coordinator crash). */
   readonly backends: readonly StateBackendKind[];
+  /** Checkpointing modes a suite run explores (default: exactly-once and unaligned). */
+  readonly modes?: readonly CheckpointingMode[];
+  /** The invariants the scenario's judge checks, for summaries (the runtime's own are always checked). */
+  readonly properties?: readonly string[];
   /** Generated cases may run two checkpoints at once. */
   readonly concurrentCheckpoints?: boolean;
+  /** Generated cases may read one partition more than the size asks (the job must build for any partition count). */
+  readonly variablePartitions?: boolean;
   readonly bugs: readonly PlantedBug[];
   /** Tasks of the built job, so fault plans can name them before building. */
   taskCount(size: ScenarioSize): number;

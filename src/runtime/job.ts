@@ -1,4 +1,4 @@
-import type { CheckpointListener, CheckpointedFunction, FunctionInitializationContext, Key, SinkWriter, SourceReader } from '../connectors/api.ts';
+import type { CheckpointListener, CheckpointedFunction, ConnectorEvent, FunctionInitializationContext, Key, SinkWriter, SourceReader } from '../connectors/api.ts';
 import { END_OF_INPUT } from '../connectors/api.ts';
 import type { EnabledEvents, SimWorld, StepDriver } from '../sim/scheduler.ts';
 import { BarrierHandler, type CheckpointingMode } from './barrier-handler.ts';
@@ -174,6 +174,13 @@ function partitionOf(key: Key, parallelism: number): number {
   return (hash >>> 0) % parallelism;
 }
 
+function describeSourcePosition(source: SourceReader<unknown> | undefined): string {
+  if (source === undefined) return '?';
+  if (source.describePosition !== undefined) return source.describePosition();
+  const position = source.currentPosition();
+  return `${position.split} @ offset ${position.offset}`;
+}
+
 function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -208,6 +215,8 @@ export class JobRuntime implements SimWorld {
   private faultIndex = 0;
   private dropNextNotify = false;
   private readonly faults: readonly Fault[];
+  /** Called inside the step that completes a checkpoint (a harness hook: e.g. read back what a reader sees now). */
+  onCheckpointCompleted: ((checkpointId: number) => void) | undefined;
 
   constructor(
     readonly spec: PipelineSpec,
@@ -252,6 +261,8 @@ export class JobRuntime implements SimWorld {
       virtualTimeMs: 0,
       traceHash: '',
       lastFaultStep: -1,
+      sourcePositions: [],
+      connectorEvents: [],
     };
     for (const fault of this.faults) {
       if ('task' in fault && (fault.task < 0 || fault.task >= this.tasks.length)) {
@@ -393,7 +404,7 @@ export class JobRuntime implements SimWorld {
     const index = code & EVENT_INDEX_MASK;
     switch (code & ~EVENT_INDEX_MASK) {
       case EVENT_EMIT:
-        return `${this.tasks[index]!.name} emits (${this.tasks[index]!.source?.describePosition() ?? '?'})`;
+        return `${this.tasks[index]!.name} emits (${describeSourcePosition(this.tasks[index]!.source)})`;
       case EVENT_DELIVER: {
         const channel = this.channels[index]!;
         const element = channel.peek();
@@ -460,6 +471,7 @@ export class JobRuntime implements SimWorld {
     const next = task.source!.pollNext();
     if (next === END_OF_INPUT) {
       task.sourceEnded = true;
+      this.observations.sourcePositions.push({ kind: 'end', attempt: this.attempt, task: task.index, step: this.scheduler.step, checkpointId: undefined, position: task.source!.currentPosition() });
       this.endTask(task);
       return;
     }
@@ -590,7 +602,8 @@ export class JobRuntime implements SimWorld {
       if (isPromise(result)) pendingSnapshots.push(result);
     }
     const complete = (): void => {
-      const snapshot = task.state.snapshot();
+      const snapshot: SubtaskSnapshot =
+        task.source === undefined ? task.state.snapshot() : { ...task.state.snapshot(), sourcePosition: task.source.currentPosition() };
       if (!task.finished && !task.sourceEnded) this.forwardBarrier(task, checkpointId);
       if (unaligned) {
         if (task.unaligned?.checkpointId !== checkpointId) return; // aborted meanwhile
@@ -847,6 +860,7 @@ export class JobRuntime implements SimWorld {
     pending.observation.tasks = tasks;
     this.observations.alignment.push(...pending.alignment);
     this.scheduler.record(`checkpoint ${checkpointId} completed`);
+    this.onCheckpointCompleted?.(checkpointId);
     for (const task of this.tasks) {
       if (this.dropNextNotify) {
         this.dropNextNotify = false;
@@ -954,10 +968,18 @@ export class JobRuntime implements SimWorld {
         task.inputs[slot]!.replayInFlight(records.map((record) => ({ kind: ElementKind.Record, key: record.key, value: record.value })));
       });
       const info = { subtaskIndex: task.subtaskIndex, parallelism: task.parallelism };
-      task.source = task.stage === 0 ? this.spec.source.create(info) : undefined;
-      for (const operator of task.operators) {
-        operator.writer = operator.spec.kind === 'sink' ? operator.spec.create(info) : undefined;
-        operator.keyed = operator.spec.kind === 'aggregate' ? task.state.keyedState(operator.spec.name) : undefined;
+      try {
+        task.source = task.stage === 0 ? this.createConnector(this.spec.source.name, () => this.spec.source.create(info)) : undefined;
+        for (const operator of task.operators) {
+          const spec = operator.spec;
+          operator.writer = spec.kind === 'sink' ? this.createConnector(spec.name, () => spec.create(info)) : undefined;
+          operator.keyed = spec.kind === 'aggregate' ? task.state.keyedState(spec.name) : undefined;
+        }
+      } catch (error) {
+        if (error instanceof RuntimeInvariantError) throw error;
+        // A connector factory that throws is a task failure like any other: fail over (and fail the job once the budget is spent).
+        this.failover(`task ${task.name} failed: ${describeError(error)}`);
+        return;
       }
     }
     this.busyCount = 0;
@@ -969,7 +991,20 @@ export class JobRuntime implements SimWorld {
     this.schedulePeriodicTrigger();
   }
 
+  /** Calls a connector factory; a factory that returns nothing usable is named in the error. */
+  private createConnector<C>(name: string, create: () => C): C {
+    let connector: C;
+    try {
+      connector = create();
+    } catch (error) {
+      throw new Error(`creating connector '${name}' threw: ${describeError(error)}`);
+    }
+    if (connector === null || typeof connector !== 'object') throw new Error(`creating connector '${name}' returned ${connector === null ? 'null' : typeof connector}, not a connector object`);
+    return connector;
+  }
+
   private initializeTask(task: Task, restoredCheckpointId: number | undefined): void {
+    const attempt = this.attempt;
     const context: FunctionInitializationContext = {
       isRestored: () => restoredCheckpointId !== undefined,
       restoredCheckpointId,
@@ -977,6 +1012,9 @@ export class JobRuntime implements SimWorld {
       subtaskIndex: task.subtaskIndex,
       parallelism: task.parallelism,
       attemptNumber: this.restarts,
+      report: (event: ConnectorEvent) => {
+        this.observations.connectorEvents.push({ ...event, step: this.scheduler.step, attempt, task: task.index });
+      },
     };
     const calls: Promise<unknown>[] = [];
     try {
@@ -989,7 +1027,12 @@ export class JobRuntime implements SimWorld {
       this.failover(`task ${task.name} failed in initializeState: ${describeError(error)}`);
       return;
     }
-    if (calls.length > 0) this.awaitConnector(task, Promise.all(calls), 'initializeState', undefined);
+    const recordStart = (): void => {
+      if (task.source === undefined) return;
+      this.observations.sourcePositions.push({ kind: 'start', attempt, task: task.index, step: this.scheduler.step, checkpointId: restoredCheckpointId, position: task.source.currentPosition() });
+    };
+    if (calls.length > 0) this.awaitConnector(task, Promise.all(calls), 'initializeState', recordStart);
+    else recordStart();
   }
 
   private schedulePeriodicTrigger(): void {

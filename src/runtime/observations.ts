@@ -1,3 +1,4 @@
+import type { SourcePosition, TransactionEvent } from '../connectors/api.ts';
 import type { CheckpointingMode } from './barrier-handler.ts';
 import type { StateBackendKind, SubtaskSnapshot } from './state.ts';
 
@@ -108,6 +109,24 @@ export interface RestoreObservation {
   readonly checkpointId: number | undefined;
 }
 
+/** Where a source subtask stood when it started (fresh or restored) and when its input ended. */
+export interface SourcePositionObservation {
+  readonly kind: 'start' | 'end';
+  readonly attempt: number;
+  readonly task: number;
+  readonly step: number;
+  /** start: the checkpoint restored from (undefined: from scratch). */
+  readonly checkpointId: number | undefined;
+  readonly position: SourcePosition;
+}
+
+/** A connector's report of what it did to an external system (see `FunctionInitializationContext.report`). */
+export type ConnectorEventObservation = { readonly type: 'transaction' } & TransactionEvent & {
+  readonly step: number;
+  readonly attempt: number;
+  readonly task: number;
+};
+
 export interface RunObservations {
   readonly jobName: string;
   readonly taskNames: readonly string[];
@@ -135,4 +154,7 @@ export interface RunObservations {
   traceHash: string;
   /** Step of the last injected fault, -1 without faults. */
   lastFaultStep: number;
+  /** Source positions at every start and end of input, for rewind and split-ownership checks. */
+  readonly sourcePositions: SourcePositionObservation[];
+  readonly connectorEvents: ConnectorEventObservation[];
 }

@@ -1,4 +1,4 @@
-import type { Key, ListState, OperatorStateStore } from '../connectors/api.ts';
+import type { Key, ListState, OperatorStateStore, SourcePosition } from '../connectors/api.ts';
 
 /** The state of one subtask at one checkpoint. Values are treated as immutable. */
 export interface SubtaskSnapshot {
@@ -8,6 +8,8 @@ export interface SubtaskSnapshot {
   readonly keyedState: Readonly<Record<string, ReadonlyArray<readonly [Key, unknown]>>>;
   /** Unaligned checkpoints: per input slot, the in-flight records in front of the barrier, replayed on restore. */
   readonly channelState?: ReadonlyArray<ReadonlyArray<{ readonly key: Key | undefined; readonly value: unknown }>>;
+  /** Source subtasks: the position the source declared after its snapshotState (what a restore rewinds to). */
+  readonly sourcePosition?: SourcePosition;
 }
 
 class ListStateImpl<T> implements ListState<T> {

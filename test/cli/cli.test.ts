@@ -64,7 +64,7 @@ describe('streamcheck CLI', () => {
   test('bad input exits 2 with the cause', async () => {
     expect((await cli('run', '--scenario', 'nope')).err).toMatch(/unknown scenario 'nope'; known: odd-even-sum/);
     expect((await cli('run', '--scenario', 'nope')).code).toBe(EXIT_BAD_INPUT);
-    expect((await cli('run')).err).toMatch(/exactly one of --suite or --scenario/);
+    expect((await cli('run')).err).toMatch(/give --suite, --scenario NAME, or a scenario module/);
     expect((await cli('run', '--scenario', 'odd-even-sum', '--seed', 'x')).code).toBe(EXIT_BAD_INPUT);
     expect((await cli('replay', 'odd-even-sum:garbage!')).err).toMatch(/not valid base64url JSON/);
     expect((await cli('run', '--scenario', 'odd-even-sum', '--bug', 'nope')).err).toMatch(/no planted bug 'nope'/);

@@ -13,7 +13,7 @@ function countingSource(limit: number): SourceReader<number> {
     },
     snapshotState: () => {},
     pollNext: () => (next < limit ? next++ : END_OF_INPUT),
-    describePosition: () => `at ${next}`,
+    currentPosition: () => ({ split: 'numbers', offset: next }),
   };
 }
 

@@ -1,0 +1,68 @@
+/**
+ * streamcheck's public API: everything a connector author may import. Anything not listed
+ * here is internal and may change between versions.
+ *
+ * - Write connectors against the Flink-named API (`SourceReader`, `SinkWriter`,
+ *   `CheckpointedFunction`, `CheckpointListener`, `TwoPhaseCommitSink`).
+ * - Put your external system under the deterministic scheduler with `SimEnvironment`.
+ * - Check a connector with a suite (`sinkSuite`, `sourceSuite`, `twoPhaseCommitSinkSuite`)
+ *   or a whole job with `defineScenario`, from vitest (`streamcheck/vitest`), the CLI
+ *   (`npx streamcheck run ./my.scenario.ts`) or `checkScenario`.
+ */
+
+// The connector API.
+export { END_OF_INPUT } from './connectors/api.ts';
+export type {
+  CheckpointListener,
+  CheckpointedFunction,
+  ConnectorEvent,
+  EndOfInput,
+  FunctionInitializationContext,
+  FunctionSnapshotContext,
+  Key,
+  ListState,
+  OperatorStateStore,
+  SinkWriter,
+  SourcePosition,
+  SourceReader,
+  SubtaskInfo,
+  TransactionEvent,
+} from './connectors/api.ts';
+export { TwoPhaseCommitSink, type TwoPhaseCommitState } from './connectors/two-phase-commit-sink.ts';
+
+// Jobs.
+export { pipeline, PipelineBuilder, type Keyed, type PipelineSpec } from './runtime/pipeline.ts';
+export type { CheckpointingMode } from './runtime/barrier-handler.ts';
+export type { StateBackendKind } from './runtime/state.ts';
+export { FAULT_KINDS, type Fault, type FaultPlan } from './runtime/faults.ts';
+export type { JobOptions } from './runtime/job.ts';
+export type { RunObservations } from './runtime/observations.ts';
+
+// Simulated external systems.
+export { SimEnvironment, type SimClient, type SimService, type SimServiceOptions } from './connectors/sim/environment.ts';
+export { SimulatedIoError } from './sim/scheduler.ts';
+export { SimRedisServer } from './connectors/sim/redis.ts';
+export type { RedisClient } from './connectors/redis-api.ts';
+export { SimKafkaBroker } from './connectors/sim/kafka-broker.ts';
+export { SimKafkaClients } from './connectors/sim/kafka-clients.ts';
+export type { ConsumedRecord, IsolationLevel, KafkaClients, KafkaRecord, TransactionalProducer } from './connectors/kafka-api.ts';
+
+// Built-in connectors.
+export { PartitionSourceReader, type PartitionLog } from './connectors/partition-source.ts';
+export { RedisIdempotentSink } from './connectors/redis-sink.ts';
+export { KafkaPartitionSource } from './connectors/kafka-source.ts';
+export { KafkaTwoPhaseCommitSink, type KafkaSinkOptions, type KafkaTransaction } from './connectors/kafka-sink.ts';
+
+// Scenarios and connector suites.
+export { defineScenario, type ScenarioDefinition } from './harness/define-scenario.ts';
+export type { BuildContext, PlantedBug, Scenario, ScenarioSize, Violation } from './harness/scenario.ts';
+export { sinkSuite, twoPhaseCommitSinkSuite, type SinkExternal, type SinkSuiteOptions, type TwoPhaseCommitSinkExternal, type TwoPhaseCommitSinkSuiteOptions } from './harness/suites/sink-suite.ts';
+export { sourceSuite, type SourceExternal, type SourceSuiteOptions } from './harness/suites/source-suite.ts';
+export type { ExternalContext, SuiteBug, SuiteOptions } from './harness/suites/suite-core.ts';
+export { parseTestValue, type TestRecord } from './harness/suites/test-data.ts';
+export type { ReadBack } from './harness/suites/oracles.ts';
+
+// Running checks.
+export { checkScenario, replayCase, type CheckFailure, type CheckOptions, type CheckResult } from './harness/check.ts';
+export { loadScenarioModule } from './harness/scenario-loader.ts';
+export { formatCounterexample, formatVerdict } from './harness/report.ts';

@@ -11,6 +11,7 @@ const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['completed', 'declined', '
  *   checkpoint pending at that moment, and is followed by a new deployment (unless the job
  *   ran out of restarts);
  * - an expiry fault with checkpoints pending expires the oldest of them at once;
+ * - a checkpoint whose acknowledgement was lost never completes;
  * - a checkpoint that ended (completed, declined, expired, aborted) never ends again: an
  *   expired checkpoint that completes later would be a restore point nobody acknowledged in time.
  */
@@ -43,6 +44,17 @@ export function checkFaultEffects(observations: RunObservations): Violation[] {
       if (!atFault.some((event) => event.checkpointId === oldest && event.event === 'expired')) {
         violations.push({ property: FAULT_EFFECTS, anomaly: 'expiry without effect', message: `${fault.description} with checkpoint ${oldest} pending, but it did not expire` });
       }
+    }
+  }
+  for (const lost of observations.lostMessages) {
+    if (lost.kind !== 'ack') continue;
+    const completed = events.find((event) => event.checkpointId === lost.checkpointId && event.event === 'completed' && event.seq > lost.seq);
+    if (completed !== undefined) {
+      violations.push({
+        property: FAULT_EFFECTS,
+        anomaly: 'checkpoint completed without a lost acknowledgement',
+        message: `the acknowledgement of checkpoint ${lost.checkpointId} from task ${observations.taskNames[lost.task]} was lost (fault plan), yet checkpoint ${lost.checkpointId} completed at step ${completed.atStep}`,
+      });
     }
   }
   const ended = new Map<number, string>();

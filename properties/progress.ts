@@ -3,8 +3,12 @@ import type { Violation } from '../src/harness/scenario.ts';
 
 export const CHECKPOINT_PROGRESS = 'checkpoint-progress';
 
-/** Faults that end no checkpoint by themselves but may slow or fail a task (external systems). */
-const DISTURBING_FAULT_KINDS: ReadonlySet<string> = new Set(['crash-task', 'crash-job', 'decline-checkpoint', 'expire-checkpoint', 'drop-notify']);
+/**
+ * The runtime's own faults, each explained by its own rule below. Any other fault (of an
+ * external system) that fires while a checkpoint is pending may have slowed or failed a task,
+ * and explains that checkpoint's end.
+ */
+const RUNTIME_FAULT_KINDS: ReadonlySet<string> = new Set(['crash-task', 'crash-job', 'decline-checkpoint', 'expire-checkpoint', 'drop-notify', 'drop-ack', 'fail-initialize']);
 
 /**
  * Checkpoint progress: checkpoints complete unless something the run can point to stops them.
@@ -13,7 +17,8 @@ const DISTURBING_FAULT_KINDS: ReadonlySet<string> = new Set(['crash-task', 'cras
  *    aborted it, by a newer checkpoint that completed (subsumed) or was triggered while it
  *    was pending (overtaken), by a decline fault armed before it was declined, by a fault of
  *    the plan that fired while it was pending (an expiry fault, or an external fault that
- *    slowed a task), or, for a timeout, by a barrier still on its way: a task that held
+ *    slowed a task), or, for a timeout, by a lost acknowledgement of it or by a barrier
+ *    still on its way: a task that held
  *    barrier n on every live input for more than half the timeout without acknowledging n
  *    sat on a checkpoint it could have completed, and nothing explains that.
  * 2. In a stretch longer than twice the checkpoint interval plus the timeout with no fault,
@@ -73,39 +78,45 @@ function unexplainedEnds(observations: RunObservations): { violations: Violation
       });
       continue;
     }
-    const ev = observations.checkpointEvents.find((e) => e.seq === end.seq)!;
-    if (ev.cause === 'failover' && observations.failovers.some((f) => f.seq < end.seq && f.atStep === end.atStep)) continue;
-    if (ev.cause === 'subsumed' && completedBefore(observations, checkpoint, end.seq)) continue;
-    if (overtaken(checkpoints, checkpoint, end.seq)) continue;
-    if (checkpoint.outcome === 'declined') {
-      // A decline fault arms a task to decline its next checkpoint: one fault explains one decline.
-      const armed = declineFaults.filter((fault) => fault.seq < end.seq).length;
-      if (armed > declineFaultsUsed) {
-        declineFaultsUsed++;
-        continue;
-      }
-    }
-    const faultWhilePending = observations.faults.find(
-      (fault) => fault.seq > checkpoint.triggeredSeq && fault.seq < end.seq && (fault.kind === 'expire-checkpoint' || !DISTURBING_FAULT_KINDS.has(fault.kind)),
-    );
-    if (faultWhilePending !== undefined) continue;
-    let why = 'with no fault, failover or newer checkpoint to explain it';
-    if (checkpoint.outcome === 'expired') {
-      const sitting = sittingOnBarriers(observations, checkpoint, checkpoint.endedAtMs);
-      const heldMs = sitting === undefined ? 0 : checkpoint.endedAtMs - sitting.sinceMs;
-      if (heldMs * 2 <= observations.settings.checkpointTimeoutMs) {
-        explainedEndsMs.push(checkpoint.endedAtMs); // a barrier was still on its way: slow, not stuck
-        continue;
-      }
-      why = `although task ${observations.taskNames[sitting!.task]} had held barrier ${checkpoint.checkpointId} on every live input for ${heldMs} ms without acknowledging it`;
+    const unexplained = whyUnexplained(checkpoint, end);
+    if (unexplained === undefined) {
+      explainedEndsMs.push(checkpoint.endedAtMs);
+      continue;
     }
     violations.push({
       property: CHECKPOINT_PROGRESS,
       anomaly: `unexplained ${checkpoint.outcome} checkpoint`,
       message:
         `checkpoint ${checkpoint.checkpointId} (triggered at step ${checkpoint.triggeredAtStep}) was ${checkpoint.outcome} at step ${checkpoint.endedAtStep}, ` +
-        `${checkpoint.endedAtMs - checkpoint.triggeredAtMs} ms later, ${why}: ${checkpoint.reason}`,
+        `${checkpoint.endedAtMs - checkpoint.triggeredAtMs} ms later, ${unexplained}: ${checkpoint.reason}`,
     });
+  }
+
+  /** Undefined when something the run observed explains the end; otherwise why nothing does. */
+  function whyUnexplained(checkpoint: CheckpointObservation, end: { seq: number; atStep: number }): string | undefined {
+    const ev = observations.checkpointEvents.find((e) => e.seq === end.seq)!;
+    if (ev.cause === 'failover' && observations.failovers.some((f) => f.seq < end.seq && f.atStep === end.atStep)) return undefined;
+    if (ev.cause === 'subsumed' && completedBefore(observations, checkpoint, end.seq)) return undefined;
+    if (overtaken(checkpoints, checkpoint, end.seq)) return undefined;
+    if (checkpoint.outcome === 'declined') {
+      // A decline fault arms a task to decline its next checkpoint: one fault explains one decline.
+      const armed = declineFaults.filter((fault) => fault.seq < end.seq).length;
+      if (armed > declineFaultsUsed) {
+        declineFaultsUsed++;
+        return undefined;
+      }
+    }
+    const faultWhilePending = observations.faults.find(
+      (fault) => fault.seq > checkpoint.triggeredSeq && fault.seq < end.seq && (fault.kind === 'expire-checkpoint' || !RUNTIME_FAULT_KINDS.has(fault.kind)),
+    );
+    if (faultWhilePending !== undefined) return undefined;
+    if (checkpoint.outcome !== 'expired') return 'with no fault, failover or newer checkpoint to explain it';
+    if (observations.lostMessages.some((lost) => lost.kind === 'ack' && lost.checkpointId === checkpoint.checkpointId && lost.seq < end.seq)) return undefined;
+    const sitting = sittingOnBarriers(observations, checkpoint, checkpoint.endedAtMs);
+    const heldMs = sitting === undefined ? 0 : checkpoint.endedAtMs - sitting.sinceMs;
+    // A barrier still on its way (backpressure, a slow or unfairly scheduled task) explains a timeout.
+    if (heldMs * 2 <= observations.settings.checkpointTimeoutMs) return undefined;
+    return `although task ${observations.taskNames[sitting!.task]} had held barrier ${checkpoint.checkpointId} on every live input for ${heldMs} ms without acknowledging it`;
   }
   return { violations, explainedEndsMs };
 }
@@ -134,8 +145,8 @@ function stallsWithoutCompletion(observations: RunObservations, explainedEndsMs:
   for (const event of observations.checkpointEvents) {
     if (event.event === 'completed') boundaries.push({ atMs: event.atMs, what: `completion of checkpoint ${event.checkpointId}` });
   }
-  // A stretch that ends in such a timeout was spent waiting on a slow barrier: not a stall.
-  for (const atMs of explainedEndsMs) boundaries.push({ atMs, what: 'the timeout of a checkpoint whose barrier was still on its way', endsExcusedStretch: true });
+  // A stretch that ends in an explained end (a slow barrier, a lost ack, ...) was spent on that checkpoint: not a stall.
+  for (const atMs of explainedEndsMs) boundaries.push({ atMs, what: 'the explained end of a checkpoint', endsExcusedStretch: true });
   boundaries.sort((a, b) => a.atMs - b.atMs);
   boundaries.push({ atMs: observations.virtualTimeMs, what: `the end (${observations.outcome})` });
   const violations: Violation[] = [];

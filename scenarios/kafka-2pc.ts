@@ -51,7 +51,7 @@ export const kafka2pc: Scenario = {
   defaultSize: { partitions: 2, recordsPerPartition: 30 },
   // Not 'expire-transactions': no sink survives a transaction timeout shorter than a checkpoint
   // (Kafka aborts pre-committed data); a test shows the invariants catching that loss.
-  faultKinds: ['crash-task', 'crash-job', 'fail-commit', 'drop-notify', 'fail-abort', 'expire-checkpoint', 'decline-checkpoint'],
+  faultKinds: ['crash-task', 'crash-job', 'fail-commit', 'drop-notify', 'fail-abort', 'expire-checkpoint', 'decline-checkpoint', 'drop-ack', 'fail-initialize'],
   // A memory backend loses completed checkpoints with the coordinator; the committed output then gets written again.
   backends: ['fs'],
   variablePartitions: true,

@@ -22,7 +22,7 @@ export const oddEvenSum: Scenario = {
   name: 'odd-even-sum',
   description: 'two partitions of natural numbers -> keyBy parity -> running sum -> idempotent Redis SET',
   defaultSize: { partitions: 2, recordsPerPartition: 40 },
-  faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint'],
+  faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint', 'drop-ack', 'fail-initialize'],
   backends: ['memory', 'fs'],
   variablePartitions: true,
   bugs: [

@@ -78,6 +78,8 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     'expire-transactions': { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire-transactions' as const), atStep }) },
     'fail-abort': { weight: 1, arbitrary: fc.record({ kind: fc.constant('fail-abort' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
     'cut-connections': { weight: 1, arbitrary: fc.record({ kind: fc.constant('cut-connections' as const), atStep }) },
+    'drop-ack': { weight: 1, arbitrary: fc.record({ kind: fc.constant('drop-ack' as const), atStep }) },
+    'fail-initialize': { weight: 1, arbitrary: fc.record({ kind: fc.constant('fail-initialize' as const), atStep, task }) },
   };
   const fault: fc.Arbitrary<Fault> = fc.oneof(...scenario.faultKinds.map((kind) => byKind[kind]));
   return fc.record({

@@ -21,7 +21,11 @@ export type Fault =
   /** The next k aborts fail: an abortTransaction, or an initTransactions that would abort an open transaction (2PC scenarios). */
   | { readonly kind: 'fail-abort'; readonly atStep: number; readonly times: number }
   /** Every connection to an external system is cut now (end-to-end runs, through a TCP proxy). */
-  | { readonly kind: 'cut-connections'; readonly atStep: number };
+  | { readonly kind: 'cut-connections'; readonly atStep: number }
+  /** The next acknowledgement to reach the coordinator is lost: its checkpoint can only time out. */
+  | { readonly kind: 'drop-ack'; readonly atStep: number }
+  /** The task's initializeState throws synchronously the next time the task is deployed. */
+  | { readonly kind: 'fail-initialize'; readonly atStep: number; readonly task: number };
 
 export type FaultPlan = readonly Fault[];
 
@@ -35,6 +39,8 @@ export const FAULT_KINDS = [
   'expire-transactions',
   'fail-abort',
   'cut-connections',
+  'drop-ack',
+  'fail-initialize',
 ] as const satisfies readonly Fault['kind'][];
 
 /** Validates a fault plan read from a user, a file or a replay token; throws naming the bad entry. */
@@ -65,6 +71,10 @@ export function parseFaultPlan(input: unknown, taskCount: number, source: string
         return { kind: 'crash-task', atStep: step, task: task() };
       case 'decline-checkpoint':
         return { kind: 'decline-checkpoint', atStep: step, task: task() };
+      case 'fail-initialize':
+        return { kind: 'fail-initialize', atStep: step, task: task() };
+      case 'drop-ack':
+        return { kind: 'drop-ack', atStep: step };
       case 'crash-job':
         return { kind: 'crash-job', atStep: step };
       case 'expire-checkpoint':

@@ -214,6 +214,7 @@ export class JobRuntime implements SimWorld {
   private busyCount = 0;
   private faultIndex = 0;
   private dropNextNotify = false;
+  private dropNextAck = false;
   private readonly faults: readonly Fault[];
   /** Called inside the step that completes a checkpoint (a harness hook: e.g. read back what a reader sees now). */
   onCheckpointCompleted: ((checkpointId: number) => void) | undefined;
@@ -247,6 +248,7 @@ export class JobRuntime implements SimWorld {
       },
       checkpointEvents: [],
       failovers: [],
+      lostMessages: [],
       barrierEvents: [],
       checkpoints: [],
       alignment: [],
@@ -736,6 +738,12 @@ export class JobRuntime implements SimWorld {
         return;
       }
       case 'ack':
+        if (this.dropNextAck) {
+          this.dropNextAck = false;
+          this.observations.lostMessages.push({ seq: this.nextSeq++, kind: 'ack', checkpointId: message.checkpointId, task: message.task, atStep: this.scheduler.step });
+          this.scheduler.record(`ack ${message.checkpointId} from ${this.tasks[message.task]!.name} lost (fault plan)`);
+          return;
+        }
         return this.onAck(message.checkpointId, message.task, message.snapshot, message.alignment, message.cause);
       case 'decline':
         return this.abortCheckpoint(
@@ -864,6 +872,7 @@ export class JobRuntime implements SimWorld {
     for (const task of this.tasks) {
       if (this.dropNextNotify) {
         this.dropNextNotify = false;
+        this.observations.lostMessages.push({ seq: this.nextSeq++, kind: 'notify-complete', checkpointId, task: task.index, atStep: this.scheduler.step });
         this.scheduler.record(`notify-complete ${checkpointId} to ${task.name} lost (fault plan)`);
         continue;
       }
@@ -1018,6 +1027,10 @@ export class JobRuntime implements SimWorld {
     };
     const calls: Promise<unknown>[] = [];
     try {
+      if (this.failNextInitialize[task.index] === true) {
+        this.failNextInitialize[task.index] = false;
+        throw new Error('initializeState threw synchronously (fault plan)');
+      }
       for (const fn of this.checkpointedFunctions(task)) {
         const result = fn.initializeState(context);
         if (isPromise(result)) calls.push(result);
@@ -1089,6 +1102,9 @@ export class JobRuntime implements SimWorld {
     return { checkpointId: newest.checkpointId, triggeredAtStep: newest.triggeredAtStep, completedAtStep: -1, tasks };
   }
 
+  /** Tasks whose next initializeState throws (fault plan); survives failovers until it fires. */
+  private readonly failNextInitialize: boolean[] = [];
+
   private readonly partialSnapshots = new Map<number, readonly (SubtaskSnapshot | undefined)[]>();
 
   // ---------------------------------------------------------------- faults
@@ -1133,10 +1149,18 @@ export class JobRuntime implements SimWorld {
       case 'decline-checkpoint':
         this.tasks[fault.task]!.declineNext = true;
         return;
+      case 'drop-ack':
+        this.dropNextAck = true;
+        return;
+      case 'fail-initialize':
+        this.failNextInitialize[fault.task] = true;
+        return;
       case 'drop-notify': {
         const index = this.control.findIndex((message) => message.kind === 'notify-complete');
-        if (index >= 0) this.control.splice(index, 1);
-        else this.dropNextNotify = true;
+        if (index >= 0) {
+          const lost = this.control.splice(index, 1)[0] as Extract<ControlMessage, { kind: 'notify-complete' }>;
+          this.observations.lostMessages.push({ seq: this.nextSeq++, kind: 'notify-complete', checkpointId: lost.checkpointId, task: lost.task, atStep: step });
+        } else this.dropNextNotify = true;
         return;
       }
       case 'fail-commit':
@@ -1212,5 +1236,9 @@ export function describeFault(fault: Fault, taskNames: readonly string[]): strin
       return `the next ${fault.times} transaction abort${fault.times === 1 ? '' : 's'} fail (armed at step ${fault.atStep})`;
     case 'cut-connections':
       return `every connection to the external systems is cut at step ${fault.atStep}`;
+    case 'drop-ack':
+      return `the next acknowledgement to the coordinator is lost (at step ${fault.atStep})`;
+    case 'fail-initialize':
+      return `task ${taskNames[fault.task] ?? `#${fault.task}`} throws from initializeState on its next deployment (armed at step ${fault.atStep})`;
   }
 }

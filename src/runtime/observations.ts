@@ -52,6 +52,15 @@ export interface CheckpointEvent {
   readonly cause?: 'failover' | 'subsumed';
 }
 
+/** A control message a fault of the plan lost on its way. */
+export interface LostMessageObservation {
+  readonly seq: number;
+  readonly kind: 'ack' | 'notify-complete';
+  readonly checkpointId: number;
+  readonly task: number;
+  readonly atStep: number;
+}
+
 export interface FailoverObservation {
   readonly seq: number;
   readonly atStep: number;
@@ -135,6 +144,7 @@ export interface RunObservations {
   readonly settings: RunSettings;
   readonly checkpointEvents: CheckpointEvent[];
   readonly failovers: FailoverObservation[];
+  readonly lostMessages: LostMessageObservation[];
   readonly barrierEvents: BarrierEvent[];
   readonly checkpoints: CheckpointObservation[];
   readonly alignment: AlignmentObservation[];

@@ -65,4 +65,6 @@ export type { ReadBack } from './harness/suites/oracles.ts';
 // Running checks.
 export { checkScenario, replayCase, type CheckFailure, type CheckOptions, type CheckResult } from './harness/check.ts';
 export { loadScenarioModule } from './harness/scenario-loader.ts';
+export { runSuiteOnServices, type SuiteCycleResult, type SuiteOnServicesOptions } from './harness/e2e/suite-cycles.ts';
+export type { RealExternalContext } from './harness/suites/suite-core.ts';
 export { formatCounterexample, formatVerdict } from './harness/report.ts';

@@ -22,6 +22,7 @@ import { describe, test } from 'vitest';
 import { peekCase } from './harness/case-token.ts';
 import { checkScenario, replayCase, type CheckOptions, type CheckResult } from './harness/check.ts';
 import { FailureStore } from './harness/failure-store.ts';
+import { runSuiteOnServices, type SuiteCycleResult } from './harness/e2e/suite-cycles.ts';
 import type { Scenario } from './harness/scenario.ts';
 
 export type { CheckOptions, CheckResult } from './harness/check.ts';
@@ -113,6 +114,34 @@ export function describeScenario(scenario: Scenario, options: VitestCheckOptions
       }
     }
   });
+}
+
+/**
+ * Runs a sink suite's `real` connector against real services in crash/restart cycles (see
+ * `runSuiteOnServices`) and fails the test with the first cycle's violations and the seed
+ * that reproduces its fault placement.
+ */
+export async function expectSuiteOnServices(
+  suite: Scenario,
+  options: { readonly redisUrl: string; readonly kafkaBrokers?: readonly string[]; readonly cycles?: number; readonly seed?: number; readonly bug?: string },
+): Promise<SuiteCycleResult[]> {
+  const seed = options.seed ?? fromEnvironment('STREAMCHECK_SEED', 0, 2 ** 31 - 1) ?? 1;
+  const cycles = await runSuiteOnServices(suite, {
+    services: { redisUrl: options.redisUrl, kafkaBrokers: options.kafkaBrokers ?? [] },
+    cycles: options.cycles ?? 5,
+    seed,
+    ...(options.bug === undefined ? {} : { bug: options.bug }),
+  });
+  const failed = cycles.find((cycle) => cycle.violations.length > 0);
+  if (failed !== undefined) {
+    const lines = failed.violations.slice(0, 8).map((v) => `  ${v.property} / ${v.anomaly}: ${v.message}`);
+    throw new StreamcheckFailure(
+      `${suite.name} on real services: cycle ${failed.cycle + 1} of ${cycles.length} (${failed.outcome}, lost ${failed.lost}, duplicated ${failed.duplicated}):\n${lines.join('\n')}\n` +
+        `Reproduce the fault placement with seed ${seed} (STREAMCHECK_SEED=${seed}), cycle ${failed.cycle + 1}.`,
+      undefined,
+    );
+  }
+  return cycles;
 }
 
 /**

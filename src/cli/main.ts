@@ -14,6 +14,8 @@ import type { StateBackendKind } from '../runtime/state.ts';
 import { UsageError, helpText, parseCli, type ParsedOptions } from './parse.ts';
 import { E2E_BUGS, E2E_SCENARIOS, runE2eCycles, type E2eScenario } from '../harness/e2e/e2e-cycles.ts';
 import { resolveServices } from '../harness/e2e/services/index.ts';
+import { runSuiteOnServices } from '../harness/e2e/suite-cycles.ts';
+import { sinkSuiteInternals } from '../harness/suites/sink-suite.ts';
 
 export interface CliIo {
   out(line: string): void;
@@ -65,7 +67,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       case 'selftest':
         return await selftestCommand(parsed.options, io);
       case 'e2e':
-        return await e2eCommand(parsed.options, io);
+        return parsed.positionals.length > 0 ? await suiteE2eCommand(parsed.positionals, parsed.options, io) : await e2eCommand(parsed.options, io);
     }
   } catch (error) {
     // Errors in the user's scenario or module (a misdeclared scenario, a module that does not load) are theirs: exit 2.
@@ -274,6 +276,45 @@ async function selftestCommand(options: ParsedOptions, io: CliIo): Promise<numbe
 
 const DEFAULT_E2E_RECORDS = 100;
 const E2E_SERVICES_TIMEOUT_MS = 150_000;
+
+/** `e2e <module>`: the module's sink suites (those with a `real` connector) in crash/restart cycles on real services. */
+async function suiteE2eCommand(positionals: readonly string[], options: ParsedOptions, io: CliIo): Promise<number> {
+  if (positionals.length !== 1) throw new UsageError(`e2e: expects at most one scenario module, got ${positionals.length} arguments`);
+  if (options.cycles === undefined) throw new UsageError('e2e: --cycles N is required');
+  const loaded = await loadScenarioModule(positionals[0]!, process.cwd());
+  const suites = loaded.filter((scenario) => (options.scenario === undefined || scenario.name === options.scenario) && sinkSuiteInternals(scenario)?.real !== undefined);
+  if (suites.length === 0) throw new UsageError(`e2e: ${positionals[0]} exports no sink suite with a 'real' connector${options.scenario === undefined ? '' : ` named '${String(options.scenario)}'`}`);
+  const json = options.json === true;
+  const log = (line: string): void => {
+    if (!json) io.out(line);
+  };
+  const services = await resolveServices({ policy: 'auto', timeoutMs: E2E_SERVICES_TIMEOUT_MS, log: (line) => log(`services: ${line}`) });
+  if ('unavailable' in services) {
+    io.err(`streamcheck e2e: no Kafka/Redis: ${services.reason}`);
+    return EXIT_BAD_INPUT;
+  }
+  try {
+    const seed = (options.seed as number | undefined) ?? DEFAULT_SEED;
+    const summaries = [];
+    for (const suite of suites) {
+      const cycles = await runSuiteOnServices(suite, {
+        services,
+        cycles: options.cycles as number,
+        seed,
+        ...(options.bug === undefined ? {} : { bug: options.bug as string }),
+        ...(options.records === undefined ? {} : { size: { recordsPerPartition: options.records as number } }),
+        log: (line) => log(`${suite.name}: ${line}`),
+      });
+      const total = (pick: (c: (typeof cycles)[number]) => number): number => cycles.reduce((sum, c) => sum + pick(c), 0);
+      summaries.push({ suite: suite.name, cycles: cycles.length, recordsIn: total((c) => c.recordsIn), lost: total((c) => c.lost), duplicated: total((c) => c.duplicated), violations: total((c) => c.violations.length), seed });
+    }
+    if (json) io.out(JSON.stringify({ provider: services.provider, suites: summaries }));
+    else for (const s of summaries) io.out(`e2e ${s.suite} on ${services.provider} services: ${s.cycles} cycles, records in ${s.recordsIn}, lost ${s.lost}, duplicated ${s.duplicated}, violations ${s.violations} (seed ${s.seed})`);
+    return summaries.every((s) => s.lost === 0 && s.duplicated === 0 && s.violations === 0) ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
+  } finally {
+    await services.stop();
+  }
+}
 
 async function e2eCommand(options: ParsedOptions, io: CliIo): Promise<number> {
   const scenario = options.scenario as string | undefined;

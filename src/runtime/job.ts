@@ -164,7 +164,8 @@ function isPromise(value: unknown): value is Promise<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
-function partitionOf(key: Key, parallelism: number): number {
+/** The downstream subtask a key is routed to on a hash exchange (and whose keyed state holds it). */
+export function partitionOf(key: Key, parallelism: number): number {
   if (typeof key === 'number') {
     const integer = Math.floor(Math.abs(key));
     return integer % parallelism;

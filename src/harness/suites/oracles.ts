@@ -1,4 +1,5 @@
 import type { SourcePosition } from '../../connectors/api.ts';
+import { partitionOf } from '../../runtime/job.ts';
 import type { RunObservations } from '../../runtime/observations.ts';
 import { LOST_WRITE } from '../run-case.ts';
 import type { Violation } from '../scenario.ts';
@@ -258,6 +259,53 @@ export function checkTwoPhaseCommitEvents(observations: RunObservations, sinkTas
       if (ended.has(event.transaction)) continue;
       violations.push({ property: NO_OPEN_TRANSACTION, anomaly: 'lingering transaction', message: `${observations.taskNames[event.task]} began transaction ${event.transaction} and the job finished with it neither committed nor aborted` });
     }
+  }
+  return violations.slice(0, MAX_VIOLATIONS_PER_CHECK);
+}
+
+export const CONSISTENT_CUT = 'consistent-cut';
+
+/**
+ * Consistent cut, per key and per subtask: at every completed checkpoint, each key's keyed
+ * state (the sequence numbers it has seen), followed by its records in the checkpoint's
+ * channel state, is a gap-free, duplicate-free prefix 1..n of its records, held by the
+ * subtask the key is routed to. Sums over keys could hide a record restored to the wrong
+ * place; this cannot.
+ */
+export function checkKeyedCutsPerKey(observations: RunObservations, operatorName: string, keyedTasks: readonly number[], property = CONSISTENT_CUT): Violation[] {
+  const violations: Violation[] = [];
+  for (const checkpoint of observations.checkpoints) {
+    if (checkpoint.outcome !== 'completed' || checkpoint.tasks === undefined) continue;
+    keyedTasks.forEach((task, subtask) => {
+      const snapshot = checkpoint.tasks![task];
+      if (snapshot === undefined) return;
+      const inFlight = new Map<string, number[]>();
+      for (const records of snapshot.channelState ?? []) {
+        for (const record of records) {
+          const value = record.value as TestRecord;
+          inFlight.set(value.key, [...(inFlight.get(value.key) ?? []), value.seq]);
+        }
+      }
+      const keys = new Set<string>([...(snapshot.keyedState[operatorName] ?? []).map(([key]) => String(key)), ...inFlight.keys()]);
+      const held = new Map((snapshot.keyedState[operatorName] ?? []).map(([key, seqs]) => [String(key), seqs as readonly number[]]));
+      for (const key of keys) {
+        const owner = partitionOf(key, keyedTasks.length);
+        if (owner !== subtask) {
+          violations.push({ property, anomaly: 'inconsistent offsets', message: `checkpoint ${checkpoint.checkpointId}: key ${key} is in the state of subtask ${subtask}, but it is routed to subtask ${owner}` });
+          continue;
+        }
+        const seqs = [...(held.get(key) ?? []), ...(inFlight.get(key) ?? [])];
+        const gap = seqs.findIndex((seq, index) => seq !== index + 1);
+        if (gap >= 0) {
+          violations.push({
+            property,
+            anomaly: seqs.slice(0, gap).includes(seqs[gap]!) ? 'duplicate' : LOST_WRITE,
+            message: `checkpoint ${checkpoint.checkpointId}: key ${key} at subtask ${subtask} holds records ${short(seqs)} in state and channel state; expected 1..${seqs.length} (first difference at position ${gap + 1})`,
+          });
+        }
+      }
+    });
+    if (violations.length >= MAX_VIOLATIONS_PER_CHECK) break;
   }
   return violations.slice(0, MAX_VIOLATIONS_PER_CHECK);
 }

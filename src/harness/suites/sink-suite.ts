@@ -1,6 +1,7 @@
 import type { SinkWriter, SubtaskInfo } from '../../connectors/api.ts';
 import type { TwoPhaseCommitSink } from '../../connectors/two-phase-commit-sink.ts';
-import { pipeline } from '../../runtime/pipeline.ts';
+import { pipeline, type PipelineSpec } from '../../runtime/pipeline.ts';
+import type { RunObservations } from '../../runtime/observations.ts';
 import { callerModule, withModule } from '../define-scenario.ts';
 import { callUserCode, isUserCodeError, UserCodeError, type BuildContext, type BuiltScenario, type Scenario, type ScenarioSize, type Violation } from '../scenario.ts';
 import {
@@ -25,6 +26,7 @@ import {
   suiteSize,
   testDataSource,
   type ExternalContext,
+  type RealExternalContext,
   type SuiteOptions,
 } from './suite-core.ts';
 import type { TestRecord } from './test-data.ts';
@@ -54,6 +56,8 @@ export interface SinkSuiteOptions extends SuiteOptions {
   readonly ordered?: boolean;
   /** Builds the simulated external system for one run and says how to create and read it. */
   readonly external: (context: ExternalContext) => SinkExternal;
+  /** Optional: the same connector against real services, for `streamcheck e2e <module>` and `runSuiteOnServices`. */
+  readonly real?: (context: RealExternalContext) => SinkExternal | Promise<SinkExternal>;
 }
 
 export interface TwoPhaseCommitSinkExternal {
@@ -68,9 +72,36 @@ export interface TwoPhaseCommitSinkSuiteOptions extends SuiteOptions {
   readonly writes?: 'overwrite' | 'append';
   readonly ordered?: boolean;
   readonly external: (context: ExternalContext) => TwoPhaseCommitSinkExternal;
+  readonly real?: (context: RealExternalContext) => TwoPhaseCommitSinkExternal | Promise<TwoPhaseCommitSinkExternal>;
 }
 
 const SINK_NAME = 'sink-under-test';
+
+/** The suite's job around one instance of the user's external system, and its judges (shared by both worlds). */
+export interface SinkRun {
+  readonly pipeline: PipelineSpec;
+  readonly data: readonly (readonly TestRecord[])[];
+  readBack(): Promise<Map<string, unknown>>;
+  readonly onCheckpointCompleted?: (checkpointId: number) => void;
+  judgeWithDuplicates(observations: RunObservations): Promise<{ readonly violations: Violation[]; readonly duplicates: number; readonly keysHeld: number }>;
+}
+
+export interface SinkSuiteInternals {
+  readonly real: ((context: RealExternalContext) => SinkExternal | TwoPhaseCommitSinkExternal | Promise<SinkExternal | TwoPhaseCommitSinkExternal>) | undefined;
+  sinkRun(system: SinkExternal | TwoPhaseCommitSinkExternal, size: ScenarioSize, bug: string | undefined): SinkRun;
+}
+
+const SUITE_INTERNALS = Symbol.for('streamcheck.sinkSuiteInternals');
+
+function withSuiteInternals(scenario: Scenario, internals: SinkSuiteInternals): Scenario {
+  Object.defineProperty(scenario, SUITE_INTERNALS, { value: internals, enumerable: false });
+  return scenario;
+}
+
+/** The sink-suite machinery behind a scenario, or undefined for any other scenario. */
+export function sinkSuiteInternals(scenario: Scenario): SinkSuiteInternals | undefined {
+  return (scenario as unknown as Record<symbol, SinkSuiteInternals | undefined>)[SUITE_INTERNALS];
+}
 
 /**
  * A connector suite for a sink (after Flink's `SinkTestSuiteBase`, with generated, shrunk
@@ -119,7 +150,7 @@ function checkWrites(call: string, name: string, writes: unknown): void {
 }
 
 function buildSinkScenario(
-  options: SuiteOptions & { readonly ordered?: boolean },
+  options: SuiteOptions & { readonly ordered?: boolean; readonly real?: SinkSuiteInternals['real'] },
   semantic: 'exactly-once' | 'at-least-once',
   writes: 'overwrite' | 'append',
   external: (context: ExternalContext) => SinkExternal | TwoPhaseCommitSinkExternal,
@@ -131,12 +162,16 @@ function buildSinkScenario(
   const ordered = options.ordered ?? true;
   const defaultSize = suiteSize(options);
 
-  const build = (context: BuildContext): BuiltScenario & { readBack(): Promise<Map<string, unknown>> } => {
-    const data = suiteData(options, context.size);
-    const system = callUserCode(`${call}(${options.name}): external()`, () => external({ env: context.env, bug: context.bug, size: context.size }));
+  /**
+   * One run of the suite's job around the user's external system, whichever world drives it
+   * (the simulation, or real services in `runSuiteOnServices`): the job, the reads at
+   * checkpoints, and the judges.
+   */
+  const sinkRun = (system: SinkExternal | TwoPhaseCommitSinkExternal, size: ScenarioSize, bug: string | undefined): SinkRun => {
     if (system === null || typeof system !== 'object' || typeof system.createWriter !== 'function' || typeof system.readBack !== 'function') {
       throw new UserCodeError(`${call}(${options.name}): external() must return { createWriter(info), readBack() }`);
     }
+    const data = suiteData(options, size);
     const readBack = async (): Promise<Map<string, unknown>> => {
       const where = `${call}(${options.name}): readBack()`;
       try {
@@ -147,30 +182,43 @@ function buildSinkScenario(
     };
     const reads: [number, Promise<Map<string, unknown>>][] = [];
     const spec = pipeline(options.name)
-      .source('test-data', context.size.partitions, testDataSource(data))
+      .source('test-data', size.partitions, testDataSource(data))
       .keyBy((record: TestRecord) => record.key, parallelism)
       .sink(SINK_NAME, (info) => system.createWriter(info) as SinkWriter<TestRecord>)
       .build();
-    const sourceTasks = Array.from({ length: context.size.partitions }, (_, i) => i);
-    const sinkTasks = Array.from({ length: parallelism }, (_, i) => context.size.partitions + i);
+    const sourceTasks = Array.from({ length: size.partitions }, (_, i) => i);
+    const sinkTasks = Array.from({ length: parallelism }, (_, i) => size.partitions + i);
     return {
       pipeline: spec,
+      data,
       readBack,
       // Overwriting sinks are read when each checkpoint completes: a write lost and later overwritten shows there.
       ...(writes === 'overwrite' ? { onCheckpointCompleted: (checkpointId: number) => void reads.push([checkpointId, readBack()]) } : {}),
-      judge: async (observations) => {
+      judgeWithDuplicates: async (observations) => {
         const violations: Violation[] = [];
-        const golden = await goldenOutput(context.size, context.bug);
+        const golden = await goldenOutput(size, bug);
         const actual = await readBack();
-        violations.push(...compareWithGolden(actual, golden, { writes, ordered, semantic }).violations);
+        const comparison = compareWithGolden(actual, golden, { writes, ordered, semantic });
+        violations.push(...comparison.violations);
         if (writes === 'overwrite') {
           const settled: [number, Map<string, unknown>][] = [];
           for (const [checkpointId, read] of reads) settled.push([checkpointId, await read]);
           violations.push(...checkOverwriteReadsAtCheckpoints(settled, observations, data, sourceTasks, outputProperty));
         }
         if (twoPhaseCommit) violations.push(...checkTwoPhaseCommitEvents(observations, sinkTasks));
-        return violations;
+        return { violations, duplicates: comparison.duplicates, keysHeld: actual.size };
       },
+    };
+  };
+
+  const build = (context: BuildContext): BuiltScenario & { readBack(): Promise<Map<string, unknown>> } => {
+    const system = callUserCode(`${call}(${options.name}): external()`, () => external({ env: context.env, bug: context.bug, size: context.size }));
+    const run = sinkRun(system, context.size, context.bug);
+    return {
+      pipeline: run.pipeline,
+      readBack: run.readBack,
+      ...(run.onCheckpointCompleted === undefined ? {} : { onCheckpointCompleted: run.onCheckpointCompleted }),
+      judge: async (observations) => (await run.judgeWithDuplicates(observations)).violations,
       output: () => ({ note: 'see the read-back in the violations' }),
     };
   };
@@ -190,7 +238,11 @@ function buildSinkScenario(
   };
 
   const properties = twoPhaseCommit ? [outputProperty, COMMITTED_IMPLIES_COMPLETED, COMPLETED_IMPLIES_COMMITTED, NO_OPEN_TRANSACTION] : [outputProperty];
-  return {
+  const internals: SinkSuiteInternals = {
+    real: options.real,
+    sinkRun: (system, size, bug) => sinkRun(system, size, bug),
+  };
+  return withSuiteInternals({
     name: options.name,
     description: options.description ?? `${call}: ${semantic} sink, ${writes} writes`,
     defaultSize,
@@ -202,5 +254,5 @@ function buildSinkScenario(
     properties,
     taskCount: (size) => size.partitions + parallelism,
     build,
-  };
+  }, internals);
 }

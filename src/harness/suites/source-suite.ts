@@ -4,7 +4,7 @@ import { SimRedisServer } from '../../connectors/sim/redis.ts';
 import { pipeline } from '../../runtime/pipeline.ts';
 import { callerModule, withModule } from '../define-scenario.ts';
 import { callUserCode, UserCodeError, type BuildContext, type BuiltScenario, type Scenario, type ScenarioSize, type Violation } from '../scenario.ts';
-import { EXACTLY_ONCE, SOURCE_POSITIONS, checkSourcePositions, compareWithGolden } from './oracles.ts';
+import { CONSISTENT_CUT, EXACTLY_ONCE, SOURCE_POSITIONS, checkKeyedCutsPerKey, checkSourcePositions, compareWithGolden } from './oracles.ts';
 import { DEFAULT_SUITE_FAULTS, checkSuiteOptions, perSize, plantedBugs, runFaultFree, suiteData, suiteSize, type ExternalContext, type SuiteOptions } from './suite-core.ts';
 import type { TestRecord } from './test-data.ts';
 
@@ -66,6 +66,7 @@ export function sourceSuite(options: SourceSuiteOptions): Scenario {
         for (const split of data) for (const record of split) expected.set(record.key, [...(expected.get(record.key) ?? []), record.seq]);
         violations.push(...compareWithGolden(collected(), expected, { writes: 'append', ordered, semantic: 'exactly-once' }).violations);
         violations.push(...checkSourcePositions(observations, await finalPositions(context.size, context.bug)));
+        violations.push(...checkKeyedCutsPerKey(observations, COLLECT_OPERATOR, Array.from({ length: parallelism }, (_, i) => context.size.partitions + i)));
         return violations;
       },
       output: () => Object.fromEntries(collected()),
@@ -95,7 +96,7 @@ export function sourceSuite(options: SourceSuiteOptions): Scenario {
     modes: options.modes ?? ['exactly-once', 'unaligned'],
     concurrentCheckpoints: true,
     bugs: plantedBugs(options, [EXACTLY_ONCE, SOURCE_POSITIONS]),
-    properties: [EXACTLY_ONCE, SOURCE_POSITIONS],
+    properties: [EXACTLY_ONCE, SOURCE_POSITIONS, CONSISTENT_CUT],
     taskCount: (size) => size.partitions + parallelism,
     build,
   }, options.module ?? callerModule());

@@ -1,4 +1,6 @@
 import type { SubtaskInfo } from '../../connectors/api.ts';
+import type { KafkaClients } from '../../connectors/kafka-api.ts';
+import type { RedisClient } from '../../connectors/redis-api.ts';
 import { PartitionSourceReader } from '../../connectors/partition-source.ts';
 import { SimEnvironment } from '../../connectors/sim/environment.ts';
 import type { CheckpointingMode } from '../../runtime/barrier-handler.ts';
@@ -17,6 +19,18 @@ export interface ExternalContext {
   /** Put your external system under the scheduler here: `env.service(name, model)`. */
   readonly env: SimEnvironment;
   /** The planted bug this run is built with (one of the suite's `bugs`), or undefined. */
+  readonly bug: string | undefined;
+  readonly size: ScenarioSize;
+}
+
+/** What a suite hands the user's `real` function on every end-to-end cycle. */
+export interface RealExternalContext {
+  /** A new client of the configured Redis (closed by the harness after the cycle). */
+  redis(): RedisClient;
+  /** Clients of the configured Kafka cluster (closed by the harness after the cycle). */
+  kafka(): KafkaClients;
+  /** Unique per cycle: prefix every key, topic or table with it. */
+  readonly namespace: string;
   readonly bug: string | undefined;
   readonly size: ScenarioSize;
 }

@@ -62,7 +62,8 @@ class AlignmentModel {
  * Mode semantics, from every barrier, end of input and abort a task saw: aligned mode
  * (exactly-once) holds back exactly the inputs that delivered the barrier being aligned;
  * unaligned and at-least-once modes never hold an input back (an unaligned checkpoint
- * exists to let barriers overtake data under backpressure instead of waiting for it).
+ * exists to let barriers overtake data under backpressure instead of waiting for it). A
+ * forwarded barrier overtakes every record in flight in unaligned mode and none otherwise.
  */
 export function checkModeSemantics(observations: RunObservations): Violation[] {
   const mode = observations.settings.mode;
@@ -85,6 +86,19 @@ export function checkModeSemantics(observations: RunObservations): Violation[] {
       message: `after ${what} (step ${event.atStep}), task ${observations.taskNames[event.task]} holds back inputs [${event.blockedSlots.join(', ')}]; ${mode} mode holds back [${expected.join(', ')}]`,
     });
     if (violations.length >= 5) break; // the first few say it; a whole run of them says nothing more
+  }
+  for (const forwarded of observations.forwardedBarriers) {
+    if (violations.length >= 5) break;
+    // Unaligned barriers overtake every record in flight; aligned ones (and at-least-once) queue behind them.
+    const expectedAhead = mode === 'unaligned' ? 0 : forwarded.recordsQueued;
+    if (forwarded.recordsAhead === expectedAhead) continue;
+    violations.push({
+      property: MODE_SEMANTICS,
+      anomaly: mode === 'unaligned' ? 'unaligned barrier queued behind data' : 'aligned barrier overtook data',
+      message:
+        `task ${observations.taskNames[forwarded.task]} forwarded barrier ${forwarded.checkpointId} (step ${forwarded.atStep}) with ${forwarded.recordsAhead} of ` +
+        `${forwarded.recordsQueued} records in flight in front of it; ${mode} mode puts ${expectedAhead} in front`,
+    });
   }
   return violations;
 }

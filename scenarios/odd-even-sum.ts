@@ -70,6 +70,12 @@ export const oddEvenSum: Scenario = {
       jobOptions: { mode: 'unaligned', unalignedHoldsInputs: true },
     },
     {
+      name: 'unaligned-barriers-behind-data',
+      description: 'unaligned checkpoints forward barriers behind the records in flight instead of overtaking them',
+      caughtBy: ['mode-semantics'],
+      jobOptions: { mode: 'unaligned', unalignedBarriersQueueBehindData: true },
+    },
+    {
       name: 'alignment-not-observed',
       description: 'the runtime reports no barrier positions for its snapshots, so the alignment check has nothing to compare',
       caughtBy: ['barrier-alignment'],

@@ -39,6 +39,8 @@ export interface JobOptions {
   readonly expiryLeavesCheckpointPending: boolean;
   /** Planted bug: unaligned tasks hold back an input after its barrier, as aligned ones do. */
   readonly unalignedHoldsInputs: boolean;
+  /** Planted bug: unaligned tasks forward barriers behind the records in flight, as aligned ones do. */
+  readonly unalignedBarriersQueueBehindData: boolean;
   /** Planted bug in the observation layer: barrier-triggered snapshots report no alignment positions. */
   readonly omitAlignmentObservations: boolean;
 }
@@ -59,6 +61,7 @@ export const DEFAULT_JOB_OPTIONS: JobOptions = {
   memoryCheckpointsSurviveJobCrash: false,
   expiryLeavesCheckpointPending: false,
   unalignedHoldsInputs: false,
+  unalignedBarriersQueueBehindData: false,
   omitAlignmentObservations: false,
 };
 
@@ -251,6 +254,7 @@ export class JobRuntime implements SimWorld {
       failovers: [],
       lostMessages: [],
       barrierEvents: [],
+      forwardedBarriers: [],
       checkpoints: [],
       alignment: [],
       faults: [],
@@ -623,8 +627,13 @@ export class JobRuntime implements SimWorld {
   /** Aligned modes queue the barrier behind the data; unaligned lets it overtake what is in flight. */
   private forwardBarrier(task: Task, checkpointId: number): void {
     const barrier = { kind: ElementKind.Barrier, checkpointId } as const;
-    if (this.options.mode === 'unaligned') for (const output of task.outputs) output.pushFront(barrier);
+    if (this.options.mode === 'unaligned' && !this.options.unalignedBarriersQueueBehindData) for (const output of task.outputs) output.pushFront(barrier);
     else this.pushToOutputs(task, barrier);
+    for (const output of task.outputs) {
+      const around = output.recordsAheadOf(checkpointId);
+      if (around === undefined) throw new RuntimeInvariantError(`task ${task.name}: barrier ${checkpointId} not in channel ${output.index} right after it was forwarded`);
+      this.observations.forwardedBarriers.push({ task: task.index, channel: output.index, checkpointId, atStep: this.scheduler.step, recordsAhead: around.ahead, recordsQueued: around.queued });
+    }
   }
 
   /** Unaligned: acknowledge once every input delivered the barrier and everything in front of it was taken. */

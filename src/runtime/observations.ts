@@ -85,6 +85,18 @@ export interface BarrierEvent {
   readonly blockedSlots: readonly number[];
 }
 
+/** A barrier a task forwarded into one output channel, and the records in flight around it. */
+export interface ForwardedBarrier {
+  readonly task: number;
+  readonly channel: number;
+  readonly checkpointId: number;
+  readonly atStep: number;
+  /** Records queued in the channel in front of the barrier right after it was forwarded. */
+  readonly recordsAhead: number;
+  /** Records queued in the channel in all. */
+  readonly recordsQueued: number;
+}
+
 /** The job's settings the invariants judge against. */
 export interface RunSettings {
   readonly mode: CheckpointingMode;
@@ -146,6 +158,7 @@ export interface RunObservations {
   readonly failovers: FailoverObservation[];
   readonly lostMessages: LostMessageObservation[];
   readonly barrierEvents: BarrierEvent[];
+  readonly forwardedBarriers: ForwardedBarrier[];
   readonly checkpoints: CheckpointObservation[];
   readonly alignment: AlignmentObservation[];
   readonly faults: FaultObservation[];

@@ -59,9 +59,11 @@ export const oddEvenSum: Scenario = {
     },
     {
       name: 'expiry-leaves-checkpoint-pending',
-      description: 'an expired checkpoint is marked expired but stays pending, so late acknowledgements still complete it',
+      description:
+        'an expired checkpoint is marked expired but stays pending, so late acknowledgements still complete it ' +
+        '(run with a 50 ms timeout, so that checkpoints also time out without an expiry fault)',
       caughtBy: ['fault-effects'],
-      jobOptions: { expiryLeavesCheckpointPending: true },
+      jobOptions: { expiryLeavesCheckpointPending: true, checkpointTimeoutMs: 50 },
     },
     {
       name: 'unaligned-holds-inputs',

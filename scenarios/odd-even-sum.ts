@@ -53,9 +53,9 @@ export const oddEvenSum: Scenario = {
       name: 'unaligned-acks-at-input-end',
       description:
         'the runtime before issue 17: an unaligned snapshot at the first barrier marks the checkpoint handled, so the other barriers are dropped and the task acknowledges only when an input ends ' +
-        '(run with a 150 ms timeout, a 12 ms interval and 8-element channels, so that at 2x40 records a checkpoint outlives its timeout before the input ends)',
+        '(run with a 150 ms timeout, a 30 ms interval and 8-element channels, so that at 2x40 records a checkpoint outlives its timeout before the input ends)',
       caughtBy: ['checkpoint-progress'],
-      jobOptions: { mode: 'unaligned', dropBarriersAfterUnalignedSnapshot: true, checkpointIntervalMs: 12, checkpointTimeoutMs: 150, channelCapacity: 8 },
+      jobOptions: { mode: 'unaligned', dropBarriersAfterUnalignedSnapshot: true, checkpointIntervalMs: 30, checkpointTimeoutMs: 150, channelCapacity: 8 },
     },
     {
       name: 'expiry-leaves-checkpoint-pending',
@@ -107,7 +107,7 @@ export const oddEvenSum: Scenario = {
     },
   ],
   taskCount: (size) => size.partitions + 2,
-  build({ scheduler, size, bug }) {
+  build({ scheduler, size, bug, sinkBufferKeys }) {
     const input = oddEvenInput(size.partitions, size.recordsPerPartition);
     const log = new SimPartitionedLog(input);
     const redis = new SimRedisServer();
@@ -130,7 +130,7 @@ export const oddEvenSum: Scenario = {
             [`${KEY_PREFIX}:${parityName(key as Parity)}:count`]: 1,
           }));
         }
-        return oddEvenRedisSink(client, KEY_PREFIX);
+        return oddEvenRedisSink(client, KEY_PREFIX, sinkBufferKeys);
       },
     );
     const sourceTasks = Array.from({ length: size.partitions }, (_, i) => i);
@@ -174,8 +174,8 @@ export function oddEvenPipeline(
 }
 
 /** SET of `prefix:parity:sum` and `prefix:parity:count`: deterministic keys, values from the input only. */
-export function oddEvenRedisSink(client: RedisClient, prefix: string): RedisIdempotentSink<ParityAccumulator> {
-  return new RedisIdempotentSink<ParityAccumulator>(client, oddEvenEntries(prefix));
+export function oddEvenRedisSink(client: RedisClient, prefix: string, maxBufferedKeys?: number): RedisIdempotentSink<ParityAccumulator> {
+  return new RedisIdempotentSink<ParityAccumulator>(client, oddEvenEntries(prefix), maxBufferedKeys);
 }
 
 function oddEvenEntries(prefix: string): (key: Key, value: ParityAccumulator) => Record<string, string> {

@@ -58,6 +58,10 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
   if (intervalMs !== undefined && (!Number.isSafeInteger(intervalMs) || (intervalMs as number) < 1)) {
     throw new Error(`replay: checkpointIntervalMs must be a positive integer, got ${JSON.stringify(intervalMs)}`);
   }
+  const sinkBufferKeys = body['sinkBufferKeys'];
+  if (sinkBufferKeys !== undefined && (!Number.isSafeInteger(sinkBufferKeys) || (sinkBufferKeys as number) < 1)) {
+    throw new Error(`replay: sinkBufferKeys must be a positive integer, got ${JSON.stringify(sinkBufferKeys)}`);
+  }
   const channelCapacity = body['channelCapacity'];
   if (channelCapacity !== undefined && (!Number.isSafeInteger(channelCapacity) || (channelCapacity as number) < 1)) {
     throw new Error(`replay: channelCapacity must be a positive integer, got ${JSON.stringify(channelCapacity)}`);
@@ -83,6 +87,7 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
     ...(concurrent === undefined ? {} : { maxConcurrentCheckpoints: concurrent as number }),
     ...(intervalMs === undefined ? {} : { checkpointIntervalMs: intervalMs as number }),
     ...(channelCapacity === undefined ? {} : { channelCapacity: channelCapacity as number }),
+    ...(sinkBufferKeys === undefined ? {} : { sinkBufferKeys: sinkBufferKeys as number }),
     ...(module === undefined ? {} : { module: module as string }),
     ...(tasks === undefined ? {} : { tasks: tasks as number }),
   };

@@ -96,7 +96,10 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     // and channels down to one element (every push can backpressure, barriers queue behind one record).
     extraPartition: scenario.variablePartitions === true ? fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) : fc.constant(false),
     channelCapacity: fc.constantFrom<number | undefined>(undefined, 2, 1),
-  }).map(({ faults, choices, tailSeed, concurrency, extraPartition, channelCapacity: generatedCapacity }) => {
+    // A sink that flushes on every write (its writes land between checkpoints, not only at them).
+    // Now and then only: each write is then one more I/O step.
+    sinkBufferKeys: fc.oneof({ weight: 3, arbitrary: fc.constant<number | undefined>(undefined) }, { weight: 1, arbitrary: fc.constant<number | undefined>(1) }),
+  }).map(({ faults, choices, tailSeed, concurrency, extraPartition, channelCapacity: generatedCapacity, sinkBufferKeys }) => {
     const size = extraPartition ? largest : base.size;
     // Not with the 12 ms interval of concurrent cases: checkpoint traffic then fills one-element
     // channels faster than data moves, and the plain (control-first) schedule starves the data
@@ -110,6 +113,7 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
       ...(base.tasks === undefined ? {} : { tasks }),
       ...(concurrency === 1 ? {} : { maxConcurrentCheckpoints: 2, checkpointIntervalMs: CONCURRENT_CHECKPOINT_INTERVAL_MS }),
       ...(channelCapacity === undefined ? {} : { channelCapacity }),
+      ...(sinkBufferKeys === undefined ? {} : { sinkBufferKeys }),
       faults: faults.map((fault) => ('task' in fault ? { ...fault, task: fault.task % tasks } : fault)).sort((a, b) => a.atStep - b.atStep),
       schedule: { kind: 'choices' as const, choices, tailSeed },
     };

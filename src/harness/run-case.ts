@@ -38,6 +38,8 @@ export interface CaseSpec {
   readonly checkpointIntervalMs?: number;
   /** Elements an input channel holds before its producer is backpressured (default 8). */
   readonly channelCapacity?: number;
+  /** Keys a buffering sink holds before it flushes (the scenario's default when absent). */
+  readonly sinkBufferKeys?: number;
   /** A user scenario's module, relative to the project root (posix separators): how a replay finds it again. */
   readonly module?: string;
   /** Tasks of the job when the case was made: a replay refuses a module that builds a different job today. */
@@ -89,7 +91,7 @@ export async function runCase(scenario: Scenario, spec: CaseSpec, options: { rea
   const maxSteps = stepBudget(spec.size);
   const scheduler = new Scheduler({ choices: choiceSourceOf(spec.schedule), msPerStep: 1, maxSteps, keepTrace: options.keepTrace ?? false });
   const env = new SimEnvironment(scheduler);
-  const built = scenario.build({ scheduler, env, size: spec.size, bug: spec.bug });
+  const built = scenario.build({ scheduler, env, size: spec.size, bug: spec.bug, ...(spec.sinkBufferKeys === undefined ? {} : { sinkBufferKeys: spec.sinkBufferKeys }) });
   const jobOptions = jobOptionsFor(scenario, spec);
   const job = new JobRuntime(built.pipeline, jobOptions, scheduler, faults, { ...env.faultHooks, ...built.environmentHooks });
   if (built.onCheckpointCompleted !== undefined) job.onCheckpointCompleted = (checkpointId) => built.onCheckpointCompleted!(checkpointId);

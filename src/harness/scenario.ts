@@ -63,6 +63,8 @@ export interface BuildContext {
   readonly size: ScenarioSize;
   /** The planted bug to build in, or undefined for the correct pipeline. */
   readonly bug: string | undefined;
+  /** Keys a buffering sink holds before it flushes, when the case sets it (1: every write flushes). */
+  readonly sinkBufferKeys?: number;
 }
 
 export interface BuiltScenario {

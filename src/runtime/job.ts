@@ -636,7 +636,7 @@ export class JobRuntime implements SimWorld {
     }
   }
 
-  /** Unaligned: acknowledge once every input delivered the barrier and everything in front of it was taken. */
+  /** Unaligned: acknowledge once every input delivered the barrier, with what it overtook as channel state. */
   private completeUnalignedIfReady(task: Task): void {
     const unaligned = task.unaligned;
     if (unaligned === undefined || unaligned.snapshot === undefined || !unaligned.barriersComplete) return;
@@ -648,7 +648,9 @@ export class JobRuntime implements SimWorld {
         if (!channel.ended) throw new RuntimeInvariantError(`task ${task.name}: barrier ${unaligned.checkpointId} complete but input ${slot} never delivered it`);
         continue;
       }
-      if (channel.recordsTaken < position) return; // overtaken records still in the channel
+      // Records the barrier overtook that are still queued go into the channel state as they
+      // are (Flink persists the overtaken buffers): the acknowledgement waits for no processing.
+      for (const record of channel.queuedRecordsBefore(position)) unaligned.channelState[slot]!.push({ key: record.key, value: record.value });
       if (!this.options.omitAlignmentObservations) alignment.push({
         checkpointId: unaligned.checkpointId,
         task: task.index,

@@ -4,7 +4,9 @@ import type { Violation } from '../src/harness/scenario.ts';
 export const MODE_SEMANTICS = 'mode-semantics';
 
 /** What a task's barrier handling must look like from outside, tracked from the events alone. */
-class AlignmentModel {
+export class AlignmentModel {
+  /** The checkpoint the last event completed (every live input delivered its barrier), 0 if none. */
+  completedId = 0;
   private pendingId = 0;
   private handledUpToId = 0;
   private readonly arrived = new Set<number>();
@@ -13,6 +15,7 @@ class AlignmentModel {
   constructor(private readonly inputCount: number) {}
 
   apply(event: BarrierEvent): void {
+    this.completedId = 0;
     if (event.inputSlot === -1) return this.aborted(event.checkpointId);
     if (event.checkpointId === 0) {
       this.ended.add(event.inputSlot);
@@ -48,6 +51,7 @@ class AlignmentModel {
 
   private completeIfAligned(): void {
     if (this.arrived.size < this.inputCount - this.ended.size) return;
+    this.completedId = this.pendingId;
     this.handledUpToId = this.pendingId;
     this.reset();
   }
@@ -70,6 +74,7 @@ export function checkModeSemantics(observations: RunObservations): Violation[] {
   const models = new Map<string, AlignmentModel>();
   const violations: Violation[] = [];
   for (const event of observations.barrierEvents) {
+    if (event.kind === 'drained') continue; // a record, not a barrier: the handler's state does not change
     const key = `${event.task}/${event.attempt}`;
     let model = models.get(key);
     if (model === undefined) {

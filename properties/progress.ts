@@ -1,5 +1,6 @@
 import type { CheckpointObservation, RunObservations } from '../src/runtime/observations.ts';
 import type { Violation } from '../src/harness/scenario.ts';
+import { AlignmentModel } from './mode-semantics.ts';
 
 export const CHECKPOINT_PROGRESS = 'checkpoint-progress';
 
@@ -18,7 +19,7 @@ const RUNTIME_FAULT_KINDS: ReadonlySet<string> = new Set(['crash-task', 'crash-j
  *    was pending (overtaken), by a decline fault armed before it was declined, by a fault of
  *    the plan that fired while it was pending (an expiry fault, or an external fault that
  *    slowed a task), or, for a timeout, by a lost acknowledgement of it or by a barrier
- *    still on its way: a task that held
+ *    (or, unaligned, a record it overtook) still on its way: a task that held
  *    barrier n on every live input for more than half the timeout without acknowledging n
  *    sat on a checkpoint it could have completed, and nothing explains that.
  * 2. In a stretch longer than twice the checkpoint interval plus the timeout with no fault,
@@ -30,7 +31,42 @@ const RUNTIME_FAULT_KINDS: ReadonlySet<string> = new Set(['crash-task', 'crash-j
  */
 export function checkCheckpointProgress(observations: RunObservations): Violation[] {
   const { violations, explainedEndsMs } = unexplainedEnds(observations);
-  return [...violations, ...stallsWithoutCompletion(observations, explainedEndsMs)];
+  return [...droppedBarriers(observations), ...violations, ...stallsWithoutCompletion(observations, explainedEndsMs)];
+}
+
+/**
+ * 3. A task counts checkpoint n complete exactly when its last live input delivers barrier n
+ *    (or ends while the others already did), in every mode: a task that drops a barrier, or
+ *    counts n complete only when an input ends, holds n back from completing. Judged from the
+ *    barrier events against the alignment model, with no timing involved.
+ */
+function droppedBarriers(observations: RunObservations): Violation[] {
+  const models = new Map<string, AlignmentModel>();
+  const violations: Violation[] = [];
+  for (const event of observations.barrierEvents) {
+    if (event.kind === 'drained') continue;
+    const key = `${event.task}/${event.attempt}`;
+    let model = models.get(key);
+    if (model === undefined) {
+      model = new AlignmentModel(observations.taskInputCounts[event.task]!);
+      models.set(key, model);
+    }
+    model.apply(event);
+    const counted = event.completedId ?? 0;
+    if (event.inputSlot === -1 || counted === model.completedId) continue;
+    const what = event.checkpointId === 0 ? `end of input ${event.inputSlot}` : `barrier ${event.checkpointId} on input ${event.inputSlot}`;
+    violations.push({
+      property: CHECKPOINT_PROGRESS,
+      anomaly: model.completedId !== 0 ? 'barrier dropped' : 'checkpoint counted complete early',
+      message:
+        model.completedId !== 0
+          ? `after ${what} (step ${event.atStep}) every live input of task ${observations.taskNames[event.task]} had delivered barrier ${model.completedId}, but the task did not count it complete` +
+            (counted !== 0 ? ` (it counted ${counted})` : '')
+          : `after ${what} (step ${event.atStep}) task ${observations.taskNames[event.task]} counted checkpoint ${counted} complete, but not every live input had delivered its barrier`,
+    });
+    break; // the first mismatch says it; the model and the task disagree from here on
+  }
+  return violations;
 }
 
 /**
@@ -42,7 +78,9 @@ function sittingOnBarriers(observations: RunObservations, checkpoint: Checkpoint
   let longest: { task: number; sinceMs: number } | undefined;
   observations.taskInputCounts.forEach((inputCount, task) => {
     if (inputCount === 0 || checkpoint.snapshotCauses[task] !== undefined) return;
-    const barriers = observations.barrierEvents.filter((e) => e.task === task && e.checkpointId === checkpoint.checkpointId && e.inputSlot >= 0 && e.atMs <= atMs);
+    const events = observations.barrierEvents.filter((e) => e.task === task && e.checkpointId === checkpoint.checkpointId && e.inputSlot >= 0 && e.atMs <= atMs);
+    const barriers = events.filter((e) => e.kind === undefined);
+    const drained = events.filter((e) => e.kind === 'drained');
     if (barriers.length === 0) return;
     const attempt = barriers[0]!.attempt;
     const ends = observations.barrierEvents.filter((e) => e.task === task && e.attempt === attempt && e.checkpointId === 0 && e.atMs <= atMs);
@@ -51,6 +89,9 @@ function sittingOnBarriers(observations: RunObservations, checkpoint: Checkpoint
       const delivered = [...barriers, ...ends].filter((e) => e.inputSlot === slot).map((e) => e.atMs);
       if (delivered.length === 0) return; // barrier n still on its way on this input
       sinceMs = Math.max(sinceMs, Math.min(...delivered));
+      // Unaligned: the records barrier n overtook must be taken too (they become channel state).
+      const drainedAt = drained.filter((e) => e.inputSlot === slot).map((e) => e.atMs);
+      if (drainedAt.length > 0) sinceMs = Math.max(sinceMs, Math.min(...drainedAt));
     }
     if (longest === undefined || sinceMs < longest.sinceMs) longest = { task, sinceMs };
   });

@@ -80,22 +80,6 @@ export class Channel {
    * Unaligned checkpoints: the barrier overtakes the records in flight (never an older
    * barrier). The records it overtook stay in front of it logically (its position counts them).
    */
-  /**
-   * The records still queued whose place in the stream is before `position` (records pushed
-   * before it): what an unaligned barrier overtook and the task has not taken yet.
-   */
-  queuedRecordsBefore(position: number): RecordElement[] {
-    const records: RecordElement[] = [];
-    let index = this.recordsTaken;
-    for (let i = 0; i < this.size && index < position; i++) {
-      const element = this.buffer[(this.head + i) % this.slots]!;
-      if (element.kind !== ElementKind.Record) continue;
-      records.push(element);
-      index++;
-    }
-    return records;
-  }
-
   /** Records queued in front of barrier `checkpointId` (undefined when it is not in the channel). */
   recordsAheadOf(checkpointId: number): { ahead: number; queued: number } | undefined {
     let ahead = 0;

@@ -495,6 +495,8 @@ export class JobRuntime implements SimWorld {
         const position = channel.barrierPositions.get(unaligned.checkpointId);
         // In front of the barrier but taken after the snapshot: channel state.
         if (position === undefined || channel.recordsTaken - 1 < position) unaligned.channelState[slot]!.push({ key: element.key, value: element.value });
+        // The last record in front of barrier n taken: from here on only barriers can hold the acknowledgement back.
+        if (position !== undefined && channel.recordsTaken === position) this.observeBarrier(task, slot, unaligned.checkpointId, 'drained');
       }
       this.process(task, element.key, element.value);
       if (unaligned !== undefined) this.whenIdle(task, () => this.completeUnalignedIfReady(task));
@@ -502,7 +504,7 @@ export class JobRuntime implements SimWorld {
     }
     const barriers = task.barriers!;
     const decision = element.kind === ElementKind.Barrier ? barriers.onBarrier(slot, element.checkpointId) : barriers.onEndOfInput(slot);
-    this.observeBarrier(task, slot, element.kind === ElementKind.Barrier ? element.checkpointId : 0);
+    this.observeBarrier(task, slot, element.kind === ElementKind.Barrier ? element.checkpointId : 0, undefined, decision.completedId);
     if (decision.abortedId !== 0) {
       if (task.unaligned?.checkpointId === decision.abortedId) task.unaligned = undefined;
       this.sendDecline(task, decision.abortedId, `checkpoint ${decision.abortedId} was overtaken by a newer barrier during alignment`);
@@ -515,10 +517,20 @@ export class JobRuntime implements SimWorld {
     if (element.kind === ElementKind.EndOfInput && barriers.allInputsEnded) this.whenIdle(task, () => this.endTask(task));
   }
 
-  private observeBarrier(task: Task, slot: number, checkpointId: number): void {
+  private observeBarrier(task: Task, slot: number, checkpointId: number, kind?: 'drained', completedId = 0): void {
     const blockedSlots: number[] = [];
     for (let s = 0; s < task.inputs.length; s++) if (task.barriers!.isBlocked(s)) blockedSlots.push(s);
-    this.observations.barrierEvents.push({ task: task.index, attempt: this.attempt, inputSlot: slot, checkpointId, atStep: this.scheduler.step, atMs: this.scheduler.nowMs, blockedSlots });
+    this.observations.barrierEvents.push({
+      task: task.index,
+      attempt: this.attempt,
+      inputSlot: slot,
+      checkpointId,
+      atStep: this.scheduler.step,
+      atMs: this.scheduler.nowMs,
+      blockedSlots,
+      ...(kind === undefined ? {} : { kind }),
+      ...(completedId === 0 ? {} : { completedId }),
+    });
   }
 
   /** Runs a record through the task's operator chain, then out on the keyed exchange. */
@@ -636,7 +648,7 @@ export class JobRuntime implements SimWorld {
     }
   }
 
-  /** Unaligned: acknowledge once every input delivered the barrier, with what it overtook as channel state. */
+  /** Unaligned: acknowledge once every input delivered the barrier and everything in front of it was taken. */
   private completeUnalignedIfReady(task: Task): void {
     const unaligned = task.unaligned;
     if (unaligned === undefined || unaligned.snapshot === undefined || !unaligned.barriersComplete) return;
@@ -648,9 +660,7 @@ export class JobRuntime implements SimWorld {
         if (!channel.ended) throw new RuntimeInvariantError(`task ${task.name}: barrier ${unaligned.checkpointId} complete but input ${slot} never delivered it`);
         continue;
       }
-      // Records the barrier overtook that are still queued go into the channel state as they
-      // are (Flink persists the overtaken buffers): the acknowledgement waits for no processing.
-      for (const record of channel.queuedRecordsBefore(position)) unaligned.channelState[slot]!.push({ key: record.key, value: record.value });
+      if (channel.recordsTaken < position) return; // overtaken records still in the channel
       if (!this.options.omitAlignmentObservations) alignment.push({
         checkpointId: unaligned.checkpointId,
         task: task.index,

@@ -83,6 +83,10 @@ export interface BarrierEvent {
   readonly atMs: number;
   /** Input slots the task does not take records from after this event (as the scheduler sees them). */
   readonly blockedSlots: readonly number[];
+  /** 'drained': not a barrier but the last record in front of barrier n on this input, taken after the unaligned snapshot n. */
+  readonly kind?: 'drained';
+  /** The checkpoint the task counted complete at this event (every live input delivered its barrier), if any. */
+  readonly completedId?: number;
 }
 
 /** A barrier a task forwarded into one output channel, and the records in flight around it. */

@@ -57,11 +57,11 @@ describe('planted bugs are caught and shrunk', () => {
     }, SEARCH_TIMEOUT_MS);
   }
 
-  test('the short timeout the unaligned-acks-at-input-end bug runs with does not flag the correct runtime', async () => {
+  test('the settings the unaligned-acks-at-input-end bug runs with do not flag the correct runtime', async () => {
     const planted = oddEvenSum.bugs.find((bug) => bug.name === 'unaligned-acks-at-input-end')!;
     const { dropBarriersAfterUnalignedSnapshot, ...settings } = planted.jobOptions!;
     expect(dropBarriersAfterUnalignedSnapshot).toBe(true);
-    const control: Scenario = { ...oddEvenSum, bugs: [{ name: 'settings-only', description: 'the planted bug\'s timing without the bug', caughtBy: [], jobOptions: settings }] };
+    const control: Scenario = { ...oddEvenSum, bugs: [{ name: 'settings-only', description: 'the planted bug\'s settings without the bug', caughtBy: [], jobOptions: settings }] };
     const report = await explore(control, {
       size: oddEvenSum.defaultSize,
       mode: 'exactly-once',

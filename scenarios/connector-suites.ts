@@ -34,8 +34,8 @@ export const redisSinkSuite = sinkSuite({
     { name: 'ack-before-flush', description: 'the sink acknowledges a checkpoint without flushing its buffer: acknowledged writes are lost on a crash' },
   ],
   external: ({ env, bug }) => {
-    const redis = new SimRedisServer();
-    const client = (subtaskIndex: number): RedisClient => redis.client(env.scheduler, `redis-sink-${subtaskIndex}`);
+    const redis = new SimRedisServer(env);
+    const client = (subtaskIndex: number): RedisClient => redis.client(`redis-sink-${subtaskIndex}`);
     return {
       createWriter: ({ subtaskIndex }) => {
         const entries = (key: string | number, value: string): Record<string, string> => ({ [`${REDIS_PREFIX}:${key}`]: value });
@@ -43,7 +43,7 @@ export const redisSinkSuite = sinkSuite({
         if (bug === 'ack-before-flush') return new AckBeforeFlushRedisSink(client(subtaskIndex), entries);
         return new RedisIdempotentSink<string>(client(subtaskIndex), entries);
       },
-      readBack: () => new Map([...redis.data.entries()].map(([key, value]) => [key.slice(REDIS_PREFIX.length + 1), value])),
+      readBack: () => new Map(Object.entries(redis.stringSnapshot()).map(([key, value]) => [key.slice(REDIS_PREFIX.length + 1), value])),
     };
   },
   // The same sink against a real Redis, on keys of the cycle's own namespace.
@@ -101,7 +101,7 @@ export const kafkaSourceSuite = sourceSuite({
   description: 'the built-in Kafka source (read_committed) through the source suite',
   external: ({ env }) => {
     const broker = new SimKafkaBroker();
-    const clients = new SimKafkaClients(broker, env.scheduler);
+    const clients = new SimKafkaClients(broker, env);
     return {
       writeTestData: (splits) => {
         broker.createTopic(INPUT_TOPIC, splits.length);
@@ -126,7 +126,7 @@ export const kafkaSinkSuite = twoPhaseCommitSinkSuite({
   external: ({ env, bug }) => {
     const broker = new SimKafkaBroker();
     broker.createTopic(OUTPUT_TOPIC, OUTPUT_PARTITIONS);
-    const clients = new SimKafkaClients(broker, env.scheduler);
+    const clients = new SimKafkaClients(broker, env);
     return {
       createWriter: ({ subtaskIndex }) => {
         const options: KafkaSinkOptions<TestRecord> = {

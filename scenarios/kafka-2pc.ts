@@ -67,7 +67,7 @@ export const kafka2pc: Scenario = {
     { name: 'micro-batch-sink', description: 'negative control: a Spark-streaming-style sink that writes each micro-batch when it ends, without two-phase commit', caughtBy: ['exactly-once'], jobOptions: { backend: 'fs' } },
   ],
   taskCount: (size) => size.partitions + 2,
-  build({ scheduler, size, bug }) {
+  build({ scheduler, env, size, bug }) {
     const input = oddEvenInput(size.partitions, size.recordsPerPartition);
     const broker = new SimKafkaBroker();
     broker.createTopic(INPUT_TOPIC, size.partitions);
@@ -91,7 +91,7 @@ export const kafka2pc: Scenario = {
     });
     broker.endTransaction('input-aborter', aborter.producerId, aborter.epoch, false, 0);
     load(1);
-    const clients = new SimKafkaClients(broker, scheduler);
+    const clients = new SimKafkaClients(broker, env);
     const spec = oddEvenPipeline(
       'kafka-2pc',
       size.partitions,

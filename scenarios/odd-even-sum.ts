@@ -106,16 +106,16 @@ export const oddEvenSum: Scenario = {
     },
   ],
   taskCount: (size) => size.partitions + 2,
-  build({ scheduler, size, bug, sinkBufferKeys }) {
+  build({ env, size, bug, sinkBufferKeys }) {
     const input = oddEvenInput(size.partitions, size.recordsPerPartition);
     const log = new SimPartitionedLog(input);
-    const redis = new SimRedisServer();
+    const redis = new SimRedisServer(env);
     const built = oddEvenPipeline(
       'odd-even-sum',
       size.partitions,
       ({ subtaskIndex }) => new PartitionSourceReader(log, subtaskIndex),
       ({ subtaskIndex }) => {
-        const client = redis.client(scheduler, `redis-sink-${subtaskIndex}`);
+        const client = redis.client(`redis-sink-${subtaskIndex}`);
         if (bug === 'nondeterministic-sink') return new RandomlyFlushingSink(client);
         if (bug === 'junk-key-sink') {
           return new RedisIdempotentSink<ParityAccumulator>(client, (key, value) => ({
@@ -136,7 +136,7 @@ export const oddEvenSum: Scenario = {
     return {
       pipeline: built,
       judge: (observations) => [
-        ...checkExactlyOnceStore(redis.snapshot(), input, KEY_PREFIX),
+        ...checkExactlyOnceStore(redis.stringSnapshot(), input, KEY_PREFIX),
         ...checkConsistentCuts(observations, input, sourceTasks, SUM_OPERATOR),
       ],
       output: () => redis.snapshot(),

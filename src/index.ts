@@ -41,8 +41,8 @@ export type { RunObservations } from './runtime/observations.ts';
 // Simulated external systems.
 export { SimEnvironment, type SimClient, type SimService, type SimServiceOptions } from './connectors/sim/environment.ts';
 export { SimulatedIoError } from './sim/scheduler.ts';
-export { SimRedisServer } from './connectors/sim/redis.ts';
-export type { RedisClient } from './connectors/redis-api.ts';
+export { SimRedisServer, RedisModel, RedisReplyError, UnsupportedRedisCommandError, type RedisSnapshot } from './connectors/sim/redis.ts';
+export type { RedisBatch, RedisBatchReply, RedisClient } from './connectors/redis-api.ts';
 export { SimKafkaBroker } from './connectors/sim/kafka-broker.ts';
 export { SimKafkaClients } from './connectors/sim/kafka-clients.ts';
 export type { ConsumedRecord, IsolationLevel, KafkaClients, KafkaRecord, TransactionalProducer } from './connectors/kafka-api.ts';

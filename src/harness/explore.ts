@@ -80,6 +80,9 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     'cut-connections': { weight: 1, arbitrary: fc.record({ kind: fc.constant('cut-connections' as const), atStep }) },
     'drop-ack': { weight: 1, arbitrary: fc.record({ kind: fc.constant('drop-ack' as const), atStep }) },
     'fail-initialize': { weight: 1, arbitrary: fc.record({ kind: fc.constant('fail-initialize' as const), atStep, task }) },
+    'fail-call': { weight: 2, arbitrary: fc.record({ kind: fc.constant('fail-call' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
+    'lose-reply': { weight: 2, arbitrary: fc.record({ kind: fc.constant('lose-reply' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
+    'timeout-call': { weight: 1, arbitrary: fc.record({ kind: fc.constant('timeout-call' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
   };
   const fault: fc.Arbitrary<Fault> = fc.oneof(...scenario.faultKinds.map((kind) => byKind[kind]));
   return fc.record({

@@ -20,12 +20,18 @@ export type Fault =
   | { readonly kind: 'expire-transactions'; readonly atStep: number }
   /** The next k aborts fail: an abortTransaction, or an initTransactions that would abort an open transaction (2PC scenarios). */
   | { readonly kind: 'fail-abort'; readonly atStep: number; readonly times: number }
-  /** Every connection to an external system is cut now (end-to-end runs, through a TCP proxy). */
+  /** Every connection to an external system is cut now (end-to-end runs, through a TCP proxy; simulated: calls in flight fail). */
   | { readonly kind: 'cut-connections'; readonly atStep: number }
   /** The next acknowledgement to reach the coordinator is lost: its checkpoint can only time out. */
   | { readonly kind: 'drop-ack'; readonly atStep: number }
   /** The task's initializeState throws synchronously the next time the task is deployed. */
-  | { readonly kind: 'fail-initialize'; readonly atStep: number; readonly task: number };
+  | { readonly kind: 'fail-initialize'; readonly atStep: number; readonly task: number }
+  /** The next k calls to a simulated external system fail before reaching it (not applied, ECONNRESET). */
+  | { readonly kind: 'fail-call'; readonly atStep: number; readonly times: number }
+  /** The next k calls are applied by the simulated system but their replies are lost (the client sees ETIMEDOUT). */
+  | { readonly kind: 'lose-reply'; readonly atStep: number; readonly times: number }
+  /** The next k calls time out without reaching the simulated system (not applied, ETIMEDOUT). */
+  | { readonly kind: 'timeout-call'; readonly atStep: number; readonly times: number };
 
 export type FaultPlan = readonly Fault[];
 
@@ -41,6 +47,9 @@ export const FAULT_KINDS = [
   'cut-connections',
   'drop-ack',
   'fail-initialize',
+  'fail-call',
+  'lose-reply',
+  'timeout-call',
 ] as const satisfies readonly Fault['kind'][];
 
 /** Validates a fault plan read from a user, a file or a replay token; throws naming the bad entry. */
@@ -86,12 +95,15 @@ export function parseFaultPlan(input: unknown, taskCount: number, source: string
       case 'cut-connections':
         return { kind: 'cut-connections', atStep: step };
       case 'fail-abort':
-      case 'fail-commit': {
+      case 'fail-commit':
+      case 'fail-call':
+      case 'lose-reply':
+      case 'timeout-call': {
         const times = record['times'];
         if (!Number.isSafeInteger(times) || (times as number) < 1) {
           throw new Error(`${where}: times must be a positive integer, got ${JSON.stringify(times)}`);
         }
-        return { kind: kind as 'fail-commit' | 'fail-abort', atStep: step, times: times as number };
+        return { kind: kind as 'fail-commit' | 'fail-abort' | 'fail-call' | 'lose-reply' | 'timeout-call', atStep: step, times: times as number };
       }
     }
   });

@@ -81,6 +81,12 @@ export interface EnvironmentFaultHooks {
   /** Every connection to the external systems is cut now. */
   cutConnections?(): void;
   failNextAborts?(times: number): void;
+  /** The next `times` calls fail before reaching the external system (SimEnvironment). */
+  failNextCalls?(times: number): void;
+  /** The next `times` calls are applied but their replies are lost (SimEnvironment). */
+  loseNextReplies?(times: number): void;
+  /** The next `times` calls time out without reaching the external system (SimEnvironment). */
+  timeOutNextCalls?(times: number): void;
 }
 
 type ControlMessage =
@@ -1193,6 +1199,12 @@ export class JobRuntime implements SimWorld {
         return this.environmentHook('expireTransactions', description)();
       case 'cut-connections':
         return this.environmentHook('cutConnections', description)();
+      case 'fail-call':
+        return this.environmentHook('failNextCalls', description)(fault.times);
+      case 'lose-reply':
+        return this.environmentHook('loseNextReplies', description)(fault.times);
+      case 'timeout-call':
+        return this.environmentHook('timeOutNextCalls', description)(fault.times);
     }
   }
 
@@ -1262,5 +1274,11 @@ export function describeFault(fault: Fault, taskNames: readonly string[]): strin
       return `the next acknowledgement to the coordinator is lost (at step ${fault.atStep})`;
     case 'fail-initialize':
       return `task ${taskNames[fault.task] ?? `#${fault.task}`} throws from initializeState on its next deployment (armed at step ${fault.atStep})`;
+    case 'fail-call':
+      return `the next ${fault.times} call${fault.times === 1 ? '' : 's'} to an external system fail before reaching it (armed at step ${fault.atStep})`;
+    case 'lose-reply':
+      return `the next ${fault.times} call${fault.times === 1 ? '' : 's'} to an external system ${fault.times === 1 ? 'is' : 'are'} applied but the reply is lost (armed at step ${fault.atStep})`;
+    case 'timeout-call':
+      return `the next ${fault.times} call${fault.times === 1 ? '' : 's'} to an external system time out unapplied (armed at step ${fault.atStep})`;
   }
 }

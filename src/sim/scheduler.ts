@@ -72,6 +72,8 @@ interface PendingIo {
   readonly label: string;
   /** Operations on the same connection complete in the order they were issued. */
   readonly connection: string;
+  /** Virtual time from which the call can complete (its request's latency has passed). */
+  readonly readyAtMs: number;
   readonly perform: () => unknown;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
@@ -145,10 +147,13 @@ export class Scheduler implements StepDriver {
   /**
    * Starts a simulated I/O call. `perform` applies its effect to the simulated system when
    * the scheduler completes the call (it may throw a SimulatedIoError to fail it).
+   * `latencyMs` of virtual time must pass before the call can complete (0: from the next step).
    */
-  io<T>(connection: string, label: string, perform: () => T): Promise<T> {
+  io<T>(connection: string, label: string, perform: () => T, latencyMs = 0): Promise<T> {
+    if (!(latencyMs >= 0)) throw new Error(`Scheduler.io(${label}): latencyMs must be >= 0, got ${latencyMs}`);
+    const readyAtMs = this.nowMs + latencyMs;
     return new Promise<T>((resolve, reject) => {
-      this.pendingIo.push({ connection, label, perform, resolve: resolve as (value: unknown) => void, reject });
+      this.pendingIo.push({ connection, label, readyAtMs, perform, resolve: resolve as (value: unknown) => void, reject });
     });
   }
 
@@ -207,12 +212,26 @@ export class Scheduler implements StepDriver {
       if (!progressed) {
         // Continuations that just ran may have enabled something: look again before moving time.
         if (drained) continue;
-        // Nothing enabled: jump virtual time to the next timer, or stop when there is none.
-        const next = this.nextLiveTimer();
-        if (next === undefined) return 'quiescent';
-        this.nowMs = Math.max(this.nowMs, next.dueMs);
+        // Nothing enabled: jump virtual time to the next timer or call whose latency ends, or stop when there is none.
+        const nextDueMs = Math.min(this.nextLiveTimer()?.dueMs ?? Infinity, this.nextIoReadyAtMs());
+        if (nextDueMs === Infinity) return 'quiescent';
+        this.nowMs = Math.max(this.nowMs, nextDueMs);
       }
     }
+  }
+
+  /**
+   * The next time after now at which a pending call stops waiting for its latency (Infinity when
+   * none does). Only later times count: a call already ready may still wait behind an older call
+   * of its connection, and time must move for that one.
+   */
+  private nextIoReadyAtMs(): number {
+    let earliestMs = Infinity;
+    for (let i = 0; i < this.pendingIo.length; i++) {
+      const readyAtMs = this.pendingIo[i]!.readyAtMs;
+      if (readyAtMs > this.nowMs && readyAtMs < earliestMs) earliestMs = readyAtMs;
+    }
+    return earliestMs;
   }
 
   private nextLiveTimer(): Timer | undefined {
@@ -271,11 +290,13 @@ export class Scheduler implements StepDriver {
     return true;
   }
 
-  /** The oldest pending call of each connection is enabled; later ones wait their turn. */
+  /** The oldest pending call of each connection is enabled once its latency has passed; later ones wait their turn. */
   private collectEnabledIo(out: EnabledEvents): void {
     const pending = this.pendingIo;
+    const nowMs = this.nowMs;
     for (let i = 0; i < pending.length; i++) {
       const connection = pending[i]!.connection;
+      if (pending[i]!.readyAtMs > nowMs) continue;
       let isOldest = true;
       for (let j = 0; j < i; j++) {
         if (pending[j]!.connection === connection) {

@@ -86,6 +86,32 @@ describe('Scheduler', () => {
     expect(await outcome).toBe('ERR simulated');
   });
 
+  test('a call with latency completes no earlier than latencyMs after it was issued; idle time jumps to it', async () => {
+    const s = scheduler(new RandomChoices(2));
+    const completedAtMs: Record<string, number> = {};
+    s.attach({ collectEnabled: () => {}, execute: () => {}, describe: () => '' });
+    for (const [name, latencyMs] of [['slow', 50], ['fast', 5], ['none', 0]] as const) {
+      void s.io(`conn-${name}`, name, () => name, latencyMs).then(() => (completedAtMs[name] = s.nowMs));
+    }
+    await s.run();
+    expect(completedAtMs['none']).toBeLessThan(5);
+    expect(completedAtMs['fast']).toBeGreaterThanOrEqual(5);
+    expect(completedAtMs['slow']).toBeGreaterThanOrEqual(50);
+    expect(s.step).toBe(3); // waiting is not a step
+    expect(() => s.io('c', 'bad', () => 0, -1)).toThrow(/Scheduler.io\(bad\): latencyMs must be >= 0/);
+  });
+
+  test('a later call with less latency still waits behind the older call of its connection', async () => {
+    const s = scheduler(new RandomChoices(4));
+    const order: string[] = [];
+    s.attach({ collectEnabled: () => {}, execute: () => {}, describe: () => '' });
+    void s.io('conn', 'first', () => order.push(`first@${s.nowMs}`), 30);
+    void s.io('conn', 'second', () => order.push(`second@${s.nowMs}`), 0);
+    expect(await s.run()).toBe('quiescent');
+    expect(order.map((entry) => entry.split('@')[0])).toEqual(['first', 'second']);
+    expect(Number(order[0]!.split('@')[1])).toBeGreaterThanOrEqual(30);
+  });
+
   test('rejects bad options and bad choices with the name of the call', () => {
     expect(() => new Scheduler({ choices: new RandomChoices(1), msPerStep: 0, maxSteps: 1, keepTrace: false })).toThrow(/msPerStep/);
     expect(() => new RandomChoices(-1)).toThrow(/RandomChoices: seed/);

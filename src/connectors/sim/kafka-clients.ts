@@ -1,6 +1,6 @@
-import type { Scheduler } from '../../sim/scheduler.ts';
-import { SimulatedIoError } from '../../sim/scheduler.ts';
+import { Scheduler, SimulatedIoError } from '../../sim/scheduler.ts';
 import type { ConsumedRecord, IsolationLevel, KafkaClients, KafkaRecord, TransactionHandle, TransactionalProducer } from '../kafka-api.ts';
+import { SimEnvironment } from './environment.ts';
 import type { SimKafkaBroker } from './kafka-broker.ts';
 
 /** Broker-side transaction timeout the simulated producers register with (Kafka's default is 60 s). */
@@ -29,8 +29,9 @@ class FailureBudget {
 }
 
 /**
- * `KafkaClients` over the simulated broker: every call is a simulated I/O step, completed
- * when the scheduler says so, in order per producer connection. Commits can be made to fail
+ * `KafkaClients` over the simulated broker: every call is a request of a `SimEnvironment`
+ * (one scheduler step, in order per producer connection, subject to the environment's call
+ * faults), like any connector author's service. Commits can be made to fail
  * by the fault plan (`failNextCommits`, and aborts by `failNextAborts`): the request never reaches the broker and the call
  * rejects, as a lost connection or a coordinator error would.
  */
@@ -39,11 +40,16 @@ export class SimKafkaClients implements KafkaClients {
   readonly abortFailures = new FailureBudget('failNextAborts');
   private connections = 0;
 
+  readonly environment: SimEnvironment;
+
   constructor(
     readonly broker: SimKafkaBroker,
-    private readonly scheduler: Scheduler,
+    /** The environment whose calls these are (a bare scheduler gets an environment of its own). */
+    environment: SimEnvironment | Scheduler,
     private readonly transactionTimeoutMs = SIM_TRANSACTION_TIMEOUT_MS,
-  ) {}
+  ) {
+    this.environment = environment instanceof Scheduler ? new SimEnvironment(environment) : environment;
+  }
 
   failNextCommits(times: number): void {
     this.commitFailures.arm(times);
@@ -66,22 +72,22 @@ export class SimKafkaClients implements KafkaClients {
   }
 
   producer(transactionalId: string): TransactionalProducer {
-    return new SimTransactionalProducer(this, this.scheduler, transactionalId, undefined, this.transactionTimeoutMs);
+    return new SimTransactionalProducer(this, this.environment, transactionalId, undefined, this.transactionTimeoutMs);
   }
 
   resumeTransaction(handle: TransactionHandle): TransactionalProducer {
-    return new SimTransactionalProducer(this, this.scheduler, handle.transactionalId, handle, this.transactionTimeoutMs);
+    return new SimTransactionalProducer(this, this.environment, handle.transactionalId, handle, this.transactionTimeoutMs);
   }
 
   read(topic: string, partition: number, fromOffset: number, isolation: IsolationLevel): Promise<ConsumedRecord[]> {
-    return this.scheduler.io(`kafka-reader-${topic}-${partition}`, `kafka read ${topic}/${partition} from ${fromOffset} (${isolation})`, () => {
-      this.broker.advanceTimeTo(this.scheduler.nowMs);
+    return this.environment.request(`kafka-reader-${topic}-${partition}`, `kafka read ${topic}/${partition} from ${fromOffset} (${isolation})`, () => {
+      this.broker.advanceTimeTo(this.environment.nowMs);
       return this.broker.fetch(topic, partition, fromOffset, isolation).map((record) => ({ topic, partition, offset: record.offset, key: record.key, value: record.value }));
     });
   }
 
   createTopic(topic: string, partitions: number): Promise<void> {
-    return this.scheduler.io('kafka-admin', `kafka create topic ${topic}`, () => {
+    return this.environment.request('kafka-admin', `kafka create topic ${topic}`, () => {
       this.broker.createTopic(topic, partitions);
     });
   }
@@ -95,7 +101,7 @@ class SimTransactionalProducer implements TransactionalProducer {
 
   constructor(
     private readonly clients: SimKafkaClients,
-    private readonly scheduler: Scheduler,
+    private readonly environment: SimEnvironment,
     private readonly transactionalId: string,
     resumed: TransactionHandle | undefined,
     private readonly transactionTimeoutMs: number,
@@ -107,15 +113,15 @@ class SimTransactionalProducer implements TransactionalProducer {
   }
 
   initTransactions(): Promise<TransactionHandle> {
-    return this.scheduler.io(this.connection, `kafka initTransactions ${this.transactionalId}`, () => {
+    return this.environment.request(this.connection, `kafka initTransactions ${this.transactionalId}`, () => {
       const broker = this.clients.broker;
-      broker.advanceTimeTo(this.scheduler.nowMs);
+      broker.advanceTimeTo(this.environment.nowMs);
       // An init that would abort an open transaction is an abort, and may be made to fail.
       const open = broker.listTransactions().some((t) => t.transactionalId === this.transactionalId && t.state === 'Ongoing');
       if (open && this.clients.abortFailures.take()) {
         throw new SimulatedIoError(`initTransactions of ${this.transactionalId} failed while aborting its open transaction (fault plan)`, 'NETWORK_EXCEPTION');
       }
-      const { producerId, epoch } = broker.initProducerId(this.transactionalId, this.transactionTimeoutMs, this.scheduler.nowMs);
+      const { producerId, epoch } = broker.initProducerId(this.transactionalId, this.transactionTimeoutMs, this.environment.nowMs);
       this.current = { transactionalId: this.transactionalId, producerId, epoch };
       return this.current;
     });
@@ -129,16 +135,16 @@ class SimTransactionalProducer implements TransactionalProducer {
   send(topic: string, partition: number, records: readonly KafkaRecord[]): Promise<void> {
     const handle = this.handle();
     this.sentInTransaction = true;
-    return this.scheduler.io(this.connection, `kafka send ${records.length} record(s) to ${topic}/${partition} in ${this.transactionalId}`, () => {
+    return this.environment.request(this.connection, `kafka send ${records.length} record(s) to ${topic}/${partition} in ${this.transactionalId}`, () => {
       const broker = this.clients.broker;
-      broker.advanceTimeTo(this.scheduler.nowMs);
-      broker.produce(this.transactionalId, handle.producerId, handle.epoch, topic, partition, records, this.scheduler.nowMs);
+      broker.advanceTimeTo(this.environment.nowMs);
+      broker.produce(this.transactionalId, handle.producerId, handle.epoch, topic, partition, records, this.environment.nowMs);
     });
   }
 
   flush(): Promise<void> {
     // Sends are acknowledged only once durable, so a flush is one more round trip and nothing else.
-    return this.scheduler.io(this.connection, `kafka flush ${this.transactionalId}`, () => undefined);
+    return this.environment.request(this.connection, `kafka flush ${this.transactionalId}`, () => undefined);
   }
 
   commitTransaction(): Promise<void> {
@@ -155,13 +161,13 @@ class SimTransactionalProducer implements TransactionalProducer {
     if (!this.sentInTransaction) return Promise.resolve();
     const what = commit ? 'commit' : 'abort';
     const failures = commit ? this.clients.commitFailures : this.clients.abortFailures;
-    return this.scheduler.io(this.connection, `kafka ${what} ${this.transactionalId} (producer ${handle.producerId}, epoch ${handle.epoch})`, () => {
+    return this.environment.request(this.connection, `kafka ${what} ${this.transactionalId} (producer ${handle.producerId}, epoch ${handle.epoch})`, () => {
       if (failures.take()) {
         throw new SimulatedIoError(`${what} of ${this.transactionalId} failed: connection to the transaction coordinator lost (fault plan)`, 'NETWORK_EXCEPTION');
       }
       const broker = this.clients.broker;
-      broker.advanceTimeTo(this.scheduler.nowMs);
-      broker.endTransaction(this.transactionalId, handle.producerId, handle.epoch, commit, this.scheduler.nowMs);
+      broker.advanceTimeTo(this.environment.nowMs);
+      broker.endTransaction(this.transactionalId, handle.producerId, handle.epoch, commit, this.environment.nowMs);
     });
   }
 

@@ -1,77 +1,85 @@
-import type { Scheduler } from '../../sim/scheduler.ts';
-import { SimulatedIoError } from '../../sim/scheduler.ts';
-import type { RedisClient } from '../redis-api.ts';
+import { REDIS_COMMANDS, redisBatch, type RedisClient } from '../redis-api.ts';
+import type { SimEnvironment, SimService, SimServiceOptions } from './environment.ts';
+import { RedisModel, UnsupportedRedisCommandError } from './redis-model.ts';
 
-/** The simulated Redis server: a string key-value store that outlives job restarts. */
+export { RedisModel, RedisReplyError, UnsupportedRedisCommandError } from './redis-model.ts';
+
+/** What the server holds: strings as strings, hashes as records of their fields. */
+export type RedisSnapshot = Record<string, string | Record<string, string>>;
+
+/**
+ * The simulated Redis server: `RedisModel` put under the scheduler by a `SimEnvironment`,
+ * like any connector author's own model. It outlives job restarts; every client call is a
+ * scheduler step on its connection, subject to the environment's call faults.
+ */
 export class SimRedisServer {
-  readonly data = new Map<string, string>();
-  /** Commands applied, for reports. */
-  commandsApplied = 0;
+  readonly model: RedisModel;
+  private readonly service: SimService<RedisModel>;
 
-  /** A client whose calls complete when the scheduler says so, in order on its connection. */
-  client(scheduler: Scheduler, connectionName: string): RedisClient {
-    return new SimRedisClient(this, scheduler, connectionName);
+  constructor(environment: SimEnvironment, options: SimServiceOptions & { readonly name?: string } = {}) {
+    this.model = new RedisModel(() => environment.nowMs);
+    const { name = 'redis', ...serviceOptions } = options;
+    this.service = environment.service(name, this.model, serviceOptions);
   }
 
-  snapshot(): Record<string, string> {
-    return Object.fromEntries([...this.data.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  /** Commands applied, for reports. */
+  get commandsApplied(): number {
+    return this.model.commandsApplied;
+  }
+
+  /** A client (ioredis's names and replies) whose calls complete when the scheduler says so, in order on its connection. */
+  client(connectionName: string): RedisClient {
+    const calls = this.service.connect(connectionName);
+    // Commands are own properties; only a name the client lacks reaches the rejecting prototype (no proxy on the hot path).
+    const client = Object.create(UNSUPPORTED_CLIENT_COMMANDS) as Record<string, unknown>;
+    client['multi'] = () => withUnsupportedCommands(redisBatch((commands) => calls.execMulti(commands)), UNSUPPORTED_MULTI_COMMANDS);
+    client['pipeline'] = () => withUnsupportedCommands(redisBatch((commands) => calls.execPipeline(commands)), UNSUPPORTED_PIPELINE_COMMANDS);
+    for (const name of REDIS_COMMANDS) client[name] = calls[name];
+    return client as unknown as RedisClient;
+  }
+
+  /** What the server holds now, keys sorted (read directly: not a scheduler step). */
+  snapshot(): RedisSnapshot {
+    return this.model.snapshot();
+  }
+
+  /** The snapshot of a store that must hold only strings; a hash key is a broken assumption of the caller. */
+  stringSnapshot(): Record<string, string> {
+    const snapshot = this.snapshot();
+    for (const [key, value] of Object.entries(snapshot)) {
+      if (typeof value !== 'string') throw new Error(`SimRedisServer.stringSnapshot: key '${key}' holds a hash, not a string`);
+    }
+    return snapshot as Record<string, string>;
   }
 }
 
-class SimRedisClient implements RedisClient {
-  constructor(
-    private readonly server: SimRedisServer,
-    private readonly scheduler: Scheduler,
-    private readonly connection: string,
-  ) {}
+/**
+ * A command name the client does not implement (`client.hscan(...)` from JavaScript, or
+ * past a cast) fails naming the command, instead of "is not a function": a client call
+ * rejects, a command queued in a MULTI or pipeline throws at once. Used as the prototype of
+ * clients and batches, so it sees only names they do not have.
+ */
+function unsupportedCommands(where: 'client' | 'multi()' | 'pipeline()'): object {
+  return new Proxy(Object.create(null) as object, {
+    get(_inner, property) {
+      // Only command-like names: symbols, `then` (await probes it) and the like stay undefined.
+      if (typeof property !== 'string' || !/^[a-z][a-z0-9]*$/.test(property) || property === 'then') return undefined;
+      const error = (): UnsupportedRedisCommandError =>
+        new UnsupportedRedisCommandError(`Redis command ${property.toUpperCase()} (${where}) is not supported by the simulation; supported: ${REDIS_COMMANDS.join(', ')}, multi, pipeline`);
+      return where === 'client'
+        ? () => Promise.reject(error())
+        : () => {
+            throw error();
+          };
+    },
+  });
+}
 
-  get(key: string): Promise<string | null> {
-    return this.scheduler.io(this.connection, `redis GET ${key}`, () => this.server.data.get(key) ?? null);
-  }
+const UNSUPPORTED_CLIENT_COMMANDS = unsupportedCommands('client');
+const UNSUPPORTED_MULTI_COMMANDS = unsupportedCommands('multi()');
+const UNSUPPORTED_PIPELINE_COMMANDS = unsupportedCommands('pipeline()');
 
-  set(key: string, value: string): Promise<'OK'> {
-    return this.scheduler.io(this.connection, `redis SET ${key}`, () => {
-      this.server.data.set(key, value);
-      this.server.commandsApplied++;
-      return 'OK' as const;
-    });
-  }
-
-  mset(entries: Record<string, string>): Promise<'OK'> {
-    const keys = Object.keys(entries);
-    return this.scheduler.io(this.connection, `redis MSET ${keys.join(' ')}`, () => {
-      for (const key of keys) this.server.data.set(key, entries[key]!);
-      this.server.commandsApplied++;
-      return 'OK' as const;
-    });
-  }
-
-  incrby(key: string, increment: number): Promise<number> {
-    return this.scheduler.io(this.connection, `redis INCRBY ${key} ${increment}`, () => {
-      const current = this.server.data.get(key) ?? '0';
-      const parsed = Number(current);
-      if (!Number.isSafeInteger(parsed)) throw new SimulatedIoError(`ERR value is not an integer or out of range`, 'ERR');
-      const next = parsed + increment;
-      this.server.data.set(key, String(next));
-      this.server.commandsApplied++;
-      return next;
-    });
-  }
-
-  del(...keys: string[]): Promise<number> {
-    return this.scheduler.io(this.connection, `redis DEL ${keys.join(' ')}`, () => {
-      let deleted = 0;
-      for (const key of keys) if (this.server.data.delete(key)) deleted++;
-      this.server.commandsApplied++;
-      return deleted;
-    });
-  }
-
-  keys(pattern: string): Promise<string[]> {
-    if (!pattern.endsWith('*') || pattern.slice(0, -1).includes('*')) {
-      return Promise.reject(new Error(`SimRedis KEYS: only 'prefix*' patterns are simulated, got '${pattern}'`));
-    }
-    const prefix = pattern.slice(0, -1);
-    return this.scheduler.io(this.connection, `redis KEYS ${pattern}`, () => [...this.server.data.keys()].filter((key) => key.startsWith(prefix)).sort());
-  }
+function withUnsupportedCommands<T extends object>(batch: T, prototype: object): T {
+  Object.setPrototypeOf(batch, prototype);
+  return batch;
 }

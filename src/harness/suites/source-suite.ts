@@ -1,5 +1,6 @@
 import type { SourcePosition, SourceReader, SubtaskInfo } from '../../connectors/api.ts';
 import { RedisIdempotentSink } from '../../connectors/redis-sink.ts';
+import { SimEnvironment } from '../../connectors/sim/environment.ts';
 import { SimRedisServer } from '../../connectors/sim/redis.ts';
 import { pipeline } from '../../runtime/pipeline.ts';
 import { callerModule, withModule } from '../define-scenario.ts';
@@ -49,14 +50,15 @@ export function sourceSuite(options: SourceSuiteOptions): Scenario {
     }
     callUserCode(`sourceSuite(${options.name}): writeTestData()`, () => system.writeTestData(data));
     // The suite's own idempotent store: per key, the sequence numbers the job has seen, in order.
-    const store = new SimRedisServer();
+    // Its calls are scheduler steps, but in an environment of its own: faults meant for the source under test never hit the judge's instrument.
+    const store = new SimRedisServer(new SimEnvironment(context.scheduler));
     const spec = pipeline(options.name)
       .source('source-under-test', context.size.partitions, (info) => system.createReader(info))
       .keyBy((record: TestRecord) => record.key, parallelism)
       .aggregate<readonly number[]>(COLLECT_OPERATOR, (seen, record) => [...(seen ?? []), record.seq])
-      .sink('collected', ({ subtaskIndex }) => new RedisIdempotentSink<readonly number[]>(store.client(context.scheduler, `collected-${subtaskIndex}`), (key, seqs) => ({ [String(key)]: seqs.join(',') })))
+      .sink('collected', ({ subtaskIndex }) => new RedisIdempotentSink<readonly number[]>(store.client(`collected-${subtaskIndex}`), (key, seqs) => ({ [String(key)]: seqs.join(',') })))
       .build();
-    const collected = (): Map<string, unknown> => new Map([...store.data.entries()].map(([key, seqs]) => [key, seqs === '' ? [] : seqs.split(',').map(Number)]));
+    const collected = (): Map<string, unknown> => new Map(Object.entries(store.stringSnapshot()).map(([key, seqs]) => [key, seqs === '' ? [] : seqs.split(',').map(Number)]));
     return {
       pipeline: spec,
       collected,

@@ -65,7 +65,8 @@ export interface SuiteOptions {
 }
 
 export const DEFAULT_SUITE_DATA = { partitions: 2, recordsPerPartition: 40, keysPerPartition: 4 } as const;
-export const DEFAULT_SUITE_FAULTS: readonly Fault['kind'][] = ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint', 'drop-notify'];
+/** Crashes, checkpoint faults, lost notifications, and faults on the calls to systems put under `env` (failed, timed out, applied with the reply lost). */
+export const DEFAULT_SUITE_FAULTS: readonly Fault['kind'][] = ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint', 'drop-notify', 'fail-call', 'timeout-call', 'lose-reply'];
 export const MAX_SUITE_PARALLELISM = 16;
 
 const NAME_PATTERN = /^[A-Za-z0-9._-]{1,100}$/;

@@ -16,3 +16,6 @@ process.exitCode = await main(process.argv.slice(2), {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
 });
+// Interrupted (SIGINT/SIGTERM: 128 + signal): the started services are stopped; work still
+// under way is abandoned, so end now instead of waiting for it to notice.
+if (process.exitCode >= 128) process.exit(process.exitCode);

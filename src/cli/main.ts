@@ -11,9 +11,12 @@ import { isUserCodeError, type Scenario } from '../harness/scenario.ts';
 import { selftest, type SelftestEntry } from '../harness/selftest.ts';
 import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
+import { Interrupted, Interruption, signalExitCode } from './interruption.ts';
 import { UsageError, helpText, parseCli, type ParsedOptions } from './parse.ts';
 import { E2E_BUGS, E2E_SCENARIOS, runE2eCycles, type E2eScenario } from '../harness/e2e/e2e-cycles.ts';
-import { resolveServices } from '../harness/e2e/services/index.ts';
+import { E2E_POLICY_ENV, ServicesUnavailableError, e2ePolicy, resolveServices, type RunningServices, type Unavailable } from '../harness/e2e/services/index.ts';
+import { EnvironmentUnavailableError } from '../harness/e2e/service-faults.ts';
+import { INPUT_BOUNDS, InputError, checkInteger, quoteUserText, safeMessage } from '../harness/input-bounds.ts';
 import { runSuiteOnServices } from '../harness/e2e/suite-cycles.ts';
 import { sinkSuiteInternals } from '../harness/suites/sink-suite.ts';
 
@@ -22,11 +25,18 @@ export interface CliIo {
   err(line: string): void;
 }
 
-/** Exit codes: distinct for "an invariant failed", "bad input" and "streamcheck itself broke". */
+/**
+ * Exit codes: distinct for "an invariant failed", "bad input", "streamcheck itself broke" and
+ * "the environment (Kafka, Redis) is not there". Every error leaves through reportError.
+ */
 export const EXIT_OK = 0;
 export const EXIT_INVARIANT_VIOLATED = 1;
 export const EXIT_BAD_INPUT = 2;
 export const EXIT_INTERNAL_ERROR = 3;
+export const EXIT_ENVIRONMENT_UNAVAILABLE = 4;
+
+/** The `kind` of a `--json` error object, one per non-zero exit code other than 1 (interrupted: 128 + the signal's number). */
+export type ErrorKind = 'bad-input' | 'internal-error' | 'environment-unavailable' | 'interrupted';
 
 const INVARIANTS = [
   'exactly-once',
@@ -53,6 +63,8 @@ const DEFAULT_MAX_FAULTS = 3;
 const CORPUS_DIRECTORY = fileURLToPath(new URL('../../scenarios/corpus/', import.meta.url));
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  // Known before parsing, so even a refused command line answers in JSON when asked to.
+  const json = argv.includes('--json');
   try {
     const parsed = parseCli(argv);
     if (parsed.command === 'help' || parsed.options.help === true) {
@@ -70,15 +82,52 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return parsed.positionals.length > 0 ? await suiteE2eCommand(parsed.positionals, parsed.options, io) : await e2eCommand(parsed.options, io);
     }
   } catch (error) {
-    // Errors in the user's scenario or module (a misdeclared scenario, a module that does not load) are theirs: exit 2.
-    if (error instanceof UsageError || isNamedError(error, 'ScenarioLookupError') || isUserCodeError(error) || error instanceof TypeError && isUserDeclarationError(error) || isBadInput(error)) {
-      io.err(`streamcheck: ${(error as Error).message}`);
-      io.err(`run 'streamcheck --help' for usage`);
-      return EXIT_BAD_INPUT;
-    }
-    io.err(`streamcheck: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    return EXIT_INTERNAL_ERROR;
+    return reportError(error, json, io);
   }
+}
+
+/** Classifies an error into its exit code and prints it once: one JSON object on stdout with --json, text on stderr otherwise. */
+function reportError(error: unknown, json: boolean, io: CliIo): number {
+  const { kind, code } = classify(error);
+  const message = safeMessage(error instanceof Error ? error.message : String(error));
+  if (json) {
+    io.out(JSON.stringify({ error: { kind, message } }));
+    return code;
+  }
+  switch (kind) {
+    case 'bad-input':
+      io.err(`streamcheck: ${message}`);
+      io.err(`run 'streamcheck --help' for usage`);
+      break;
+    case 'environment-unavailable':
+      io.err(`streamcheck: environment unavailable: ${message}`);
+      break;
+    case 'interrupted':
+      io.err(`streamcheck: ${message}`);
+      break;
+    case 'internal-error':
+      // A bug in streamcheck: the stack is what a bug report needs.
+      io.err(`streamcheck: internal error: ${error instanceof Error && error.stack !== undefined ? safeMessage(error.stack) : message}`);
+      break;
+  }
+  return code;
+}
+
+function classify(error: unknown): { kind: ErrorKind; code: number } {
+  if (error instanceof Interrupted) return { kind: 'interrupted', code: signalExitCode(error.signal) };
+  if (error instanceof EnvironmentUnavailableError || error instanceof ServicesUnavailableError) return { kind: 'environment-unavailable', code: EXIT_ENVIRONMENT_UNAVAILABLE };
+  // Errors in the user's scenario or module (a misdeclared scenario, a module that does not load) are theirs: exit 2.
+  if (
+    error instanceof InputError ||
+    isNamedError(error, 'InputError') ||
+    isNamedError(error, 'ScenarioLookupError') ||
+    isUserCodeError(error) ||
+    (error instanceof TypeError && isUserDeclarationError(error)) ||
+    isBadInput(error)
+  ) {
+    return { kind: 'bad-input', code: EXIT_BAD_INPUT };
+  }
+  return { kind: 'internal-error', code: EXIT_INTERNAL_ERROR };
 }
 
 /** By name, not class: a user's module loaded through tsx may hold its own copy of streamcheck's classes. */
@@ -91,7 +140,7 @@ function isUserDeclarationError(error: TypeError): boolean {
   return /^(defineScenario|sinkSuite|sourceSuite|twoPhaseCommitSinkSuite|checkScenario)\b/.test(error.message);
 }
 
-/** Errors from validating user input (scenario names, tokens, fault plans) name their cause. */
+/** Errors from validating user input elsewhere (scenario names, planted bugs, corpus files, fault plans) name their cause. */
 function isBadInput(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return /^(replay|unknown scenario|scenario .* has no planted bug|regression corpus|runCase: fault)/.test(error.message);
@@ -117,8 +166,8 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
   if (modulePath !== undefined) {
     const loaded = await loadScenarioModule(modulePath, cwd);
     scenarios = options.scenario === undefined ? loaded : loaded.filter((s) => s.name === options.scenario);
-    if (scenarios.length === 0) throw new UsageError(`run: ${modulePath} exports no scenario named '${String(options.scenario)}'; it exports ${loaded.map((s) => s.name).join(', ')}`);
-  } else scenarios = suite ? SCENARIOS : [findScenario(options.scenario as string)];
+    if (scenarios.length === 0) throw new UsageError(`run: ${modulePath} exports no scenario named ${quoteUserText(String(options.scenario))}; it exports ${loaded.map((s) => s.name).join(', ')}`);
+  } else scenarios = suite ? SCENARIOS : [scenarioNamed(options.scenario as string)];
   // A user's module runs like the main job: every mode and backend the scenario declares.
   const everyConfiguration = suite || modulePath !== undefined;
 
@@ -129,7 +178,7 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
   const json = options.json === true;
   for (const scenario of scenarios) {
     if (options.bug !== undefined && !scenario.bugs.some((bug) => bug.name === options.bug)) {
-      throw new UsageError(`run: scenario ${scenario.name} has no planted bug '${String(options.bug)}'; known: ${scenario.bugs.map((b) => b.name).join(', ')}`);
+      throw new UsageError(`run: scenario ${scenario.name} has no planted bug ${quoteUserText(String(options.bug))}; known: ${scenario.bugs.map((b) => b.name).join(', ')}`);
     }
   }
 
@@ -227,12 +276,22 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
   return failed === undefined && corpusFailures.length === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
 }
 
+/** A built-in scenario by name; an unknown name is bad input, quoted (escaped and cut) in the message. */
+function scenarioNamed(name: string): Scenario {
+  const scenario = SCENARIOS.find((candidate) => candidate.name === name);
+  if (scenario === undefined) throw new UsageError(`unknown scenario ${quoteUserText(name)}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  return scenario;
+}
+
 async function replayCommandMain(positionals: readonly string[], options: ParsedOptions, io: CliIo): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`replay: expects exactly one token (as printed after 'Replay:'), got ${positionals.length}`);
   const token = positionals[0]!;
   const scenario = await scenarioForCase(peekCase(token), SCENARIOS, process.cwd());
   const spec = decodeCase(token, (_, size) => scenario.taskCount(size));
   checkFingerprint(spec, scenario);
+  if (spec.bug !== undefined && !scenario.bugs.some((bug) => bug.name === spec.bug)) {
+    throw new UsageError(`replay: scenario ${scenario.name} has no planted bug ${quoteUserText(spec.bug)}; known: ${scenario.bugs.map((b) => b.name).join(', ')}`);
+  }
   const result = await runJudged(scenario, spec, { checkDeterminism: true }, true);
   if (options.json === true) {
     io.out(
@@ -281,95 +340,118 @@ const E2E_SERVICES_TIMEOUT_MS = 150_000;
 async function suiteE2eCommand(positionals: readonly string[], options: ParsedOptions, io: CliIo): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`e2e: expects at most one scenario module, got ${positionals.length} arguments`);
   if (options.cycles === undefined) throw new UsageError('e2e: --cycles N is required');
+  if (options.records !== undefined) checkInteger('e2eRecordsPerPartition', options.records, 'e2e: --records');
+  if (e2ePolicy() === 'off') throw new UsageError(`e2e: ${E2E_POLICY_ENV}=off forbids starting or using Kafka and Redis; unset it (or set auto or required) to run e2e`);
   const loaded = await loadScenarioModule(positionals[0]!, process.cwd());
   const suites = loaded.filter((scenario) => (options.scenario === undefined || scenario.name === options.scenario) && sinkSuiteInternals(scenario)?.real !== undefined);
-  if (suites.length === 0) throw new UsageError(`e2e: ${positionals[0]} exports no sink suite with a 'real' connector${options.scenario === undefined ? '' : ` named '${String(options.scenario)}'`}`);
+  if (suites.length === 0) throw new UsageError(`e2e: ${quoteUserText(positionals[0]!)} exports no sink suite with a 'real' connector${options.scenario === undefined ? '' : ` named ${quoteUserText(String(options.scenario))}`}`);
   const json = options.json === true;
   const log = (line: string): void => {
     if (!json) io.out(line);
   };
-  const services = await resolveServices({ policy: 'auto', timeoutMs: E2E_SERVICES_TIMEOUT_MS, log: (line) => log(`services: ${line}`) });
-  if ('unavailable' in services) {
-    io.err(`streamcheck e2e: no Kafka/Redis: ${services.reason}`);
-    return EXIT_BAD_INPUT;
-  }
+  const interruption = new Interruption();
   try {
-    const seed = (options.seed as number | undefined) ?? DEFAULT_SEED;
-    const summaries = [];
-    for (const suite of suites) {
-      const cycles = await runSuiteOnServices(suite, {
-        services,
-        cycles: options.cycles as number,
-        seed,
-        ...(options.bug === undefined ? {} : { bug: options.bug as string }),
-        ...(options.records === undefined ? {} : { size: { recordsPerPartition: options.records as number } }),
-        log: (line) => log(`${suite.name}: ${line}`),
-      });
-      const total = (pick: (c: (typeof cycles)[number]) => number): number => cycles.reduce((sum, c) => sum + pick(c), 0);
-      summaries.push({ suite: suite.name, cycles: cycles.length, recordsIn: total((c) => c.recordsIn), lost: total((c) => c.lost), duplicated: total((c) => c.duplicated), violations: total((c) => c.violations.length), seed });
+    const services = await interruption.race(resolveServices({ policy: 'auto', timeoutMs: E2E_SERVICES_TIMEOUT_MS, log: (line) => log(`services: ${line}`) }), stopIfStarted);
+    if ('unavailable' in services) throw new EnvironmentUnavailableError(`e2e: no Kafka and Redis to run against: ${services.reason}`, 'services', 'none');
+    try {
+      const seed = (options.seed as number | undefined) ?? DEFAULT_SEED;
+      const summaries = [];
+      for (const suite of suites) {
+        const cycles = await interruption.race(
+          runSuiteOnServices(suite, {
+            services,
+            cycles: options.cycles as number,
+            seed,
+            ...(options.bug === undefined ? {} : { bug: options.bug as string }),
+            ...(options.records === undefined ? {} : { size: { recordsPerPartition: options.records as number } }),
+            log: (line) => log(`${suite.name}: ${line}`),
+          }),
+        );
+        const total = (pick: (c: (typeof cycles)[number]) => number): number => cycles.reduce((sum, c) => sum + pick(c), 0);
+        summaries.push({ suite: suite.name, cycles: cycles.length, recordsIn: total((c) => c.recordsIn), lost: total((c) => c.lost), duplicated: total((c) => c.duplicated), violations: total((c) => c.violations.length), seed });
+      }
+      if (json) io.out(JSON.stringify({ provider: services.provider, suites: summaries }));
+      else for (const s of summaries) io.out(`e2e ${s.suite} on ${services.provider} services: ${s.cycles} cycles, records in ${s.recordsIn}, lost ${s.lost}, duplicated ${s.duplicated}, violations ${s.violations} (seed ${s.seed})`);
+      return summaries.every((s) => s.lost === 0 && s.duplicated === 0 && s.violations === 0) ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
+    } finally {
+      await services.stop();
     }
-    if (json) io.out(JSON.stringify({ provider: services.provider, suites: summaries }));
-    else for (const s of summaries) io.out(`e2e ${s.suite} on ${services.provider} services: ${s.cycles} cycles, records in ${s.recordsIn}, lost ${s.lost}, duplicated ${s.duplicated}, violations ${s.violations} (seed ${s.seed})`);
-    return summaries.every((s) => s.lost === 0 && s.duplicated === 0 && s.violations === 0) ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
   } finally {
-    await services.stop();
+    interruption.dispose();
   }
+}
+
+/** On an interruption while services were being started: stop them once the start settles. */
+async function stopIfStarted(pending: Promise<RunningServices | Unavailable>): Promise<void> {
+  const started = await pending.catch(() => undefined);
+  if (started !== undefined && !('unavailable' in started)) await started.stop();
 }
 
 async function e2eCommand(options: ParsedOptions, io: CliIo): Promise<number> {
   const scenario = options.scenario as string | undefined;
   if (scenario === undefined || !(E2E_SCENARIOS as readonly string[]).includes(scenario)) {
-    throw new UsageError(`e2e: --scenario must be one of ${E2E_SCENARIOS.join(', ')}, got ${scenario === undefined ? 'nothing' : `'${scenario}'`}`);
+    throw new UsageError(`e2e: --scenario must be one of ${E2E_SCENARIOS.join(', ')}, got ${scenario === undefined ? 'nothing' : quoteUserText(scenario)}`);
   }
   if (options.cycles === undefined) throw new UsageError('e2e: --cycles N is required');
   const bug = options.bug as string | undefined;
-  if (bug !== undefined && !(E2E_BUGS as readonly string[]).includes(bug)) throw new UsageError(`e2e: --bug must be one of ${E2E_BUGS.join(', ')}, got '${bug}'`);
+  if (bug !== undefined && !(E2E_BUGS as readonly string[]).includes(bug)) throw new UsageError(`e2e: --bug must be one of ${E2E_BUGS.join(', ')}, got ${quoteUserText(bug)}`);
   if (bug !== undefined && scenario !== 'kafka-2pc') throw new UsageError(`e2e: --bug ${bug} applies to kafka-2pc only`);
+  const recordsPerPartition = checkInteger('e2eRecordsPerPartition', (options.records as number | undefined) ?? DEFAULT_E2E_RECORDS, 'e2e: --records');
+  // The environment is checked before anything starts: a bogus policy or provider is bad input.
+  if (e2ePolicy() === 'off') throw new UsageError(`e2e: ${E2E_POLICY_ENV}=off forbids starting or using Kafka and Redis; unset it (or set auto or required) to run e2e`);
   const json = options.json === true;
   const log = (line: string): void => {
     if (!json) io.out(line);
   };
-  const services = await resolveServices({ policy: 'auto', timeoutMs: E2E_SERVICES_TIMEOUT_MS, log: (line) => log(`services: ${line}`) });
-  if ('unavailable' in services) {
-    io.err(`streamcheck e2e: no Kafka/Redis: ${services.reason}`);
-    return EXIT_BAD_INPUT;
-  }
+  const interruption = new Interruption();
   try {
-    const cycles = await runE2eCycles({
-      scenario: scenario as E2eScenario,
-      cycles: options.cycles as number,
-      seed: (options.seed as number | undefined) ?? DEFAULT_SEED,
-      recordsPerPartition: (options.records as number | undefined) ?? DEFAULT_E2E_RECORDS,
-      ...(bug === undefined ? {} : { bug: bug as (typeof E2E_BUGS)[number] }),
-      services,
-      log,
-    });
-    const sum = (pick: (c: (typeof cycles)[number]) => number): number => cycles.reduce((total, c) => total + pick(c), 0);
-    const times = cycles.map((c) => c.wallMs).sort((a, b) => a - b);
-    const totals = {
-      scenario,
-      provider: services.provider,
-      cycles: cycles.length,
-      recordsIn: sum((c) => c.recordsIn),
-      recordsOut: sum((c) => c.recordsOut),
-      lost: sum((c) => c.lost),
-      duplicated: sum((c) => c.duplicated),
-      crashes: sum((c) => c.crashes),
-      failedCommits: sum((c) => c.failedCommits),
-      violations: sum((c) => c.violations.length),
-      cycleSecondsP50: Number(((times[Math.floor((times.length - 1) / 2)] ?? 0) / 1000).toFixed(2)),
-      cycleSecondsMax: Number(((times.at(-1) ?? 0) / 1000).toFixed(2)),
-    };
-    if (json) io.out(JSON.stringify({ ...totals, perCycle: cycles }));
-    else {
-      io.out(
-        `e2e ${scenario} on ${services.provider} services: ${totals.cycles} cycles, records in ${totals.recordsIn}, out ${totals.recordsOut}, ` +
-          `lost ${totals.lost}, duplicated ${totals.duplicated}, crashes ${totals.crashes}, failed commits ${totals.failedCommits}, ` +
-          `violations ${totals.violations}; cycle time p50 ${totals.cycleSecondsP50} s, max ${totals.cycleSecondsMax} s`,
+    const services = await interruption.race(resolveServices({ policy: 'auto', timeoutMs: E2E_SERVICES_TIMEOUT_MS, log: (line) => log(`services: ${line}`) }), stopIfStarted);
+    // The CLI needs services whatever the policy: none is an unavailable environment (exit 4).
+    if ('unavailable' in services) throw new EnvironmentUnavailableError(`e2e: no Kafka and Redis to run against: ${services.reason}`, 'services', 'none');
+    try {
+      const cycles = await interruption.race(
+        runE2eCycles({
+          scenario: scenario as E2eScenario,
+          cycles: options.cycles as number,
+          seed: (options.seed as number | undefined) ?? DEFAULT_SEED,
+          recordsPerPartition,
+          ...(bug === undefined ? {} : { bug: bug as (typeof E2E_BUGS)[number] }),
+          services,
+          log,
+          isStopRequested: () => interruption.signal !== undefined,
+        }),
       );
+      const sum = (pick: (c: (typeof cycles)[number]) => number): number => cycles.reduce((total, c) => total + pick(c), 0);
+      const times = cycles.map((c) => c.wallMs).sort((a, b) => a - b);
+      const totals = {
+        scenario,
+        provider: services.provider,
+        cycles: cycles.length,
+        recordsIn: sum((c) => c.recordsIn),
+        recordsOut: sum((c) => c.recordsOut),
+        lost: sum((c) => c.lost),
+        duplicated: sum((c) => c.duplicated),
+        crashes: sum((c) => c.crashes),
+        failedCommits: sum((c) => c.failedCommits),
+        serviceRetries: sum((c) => c.serviceRetries),
+        violations: sum((c) => c.violations.length),
+        cycleSecondsP50: Number(((times[Math.floor((times.length - 1) / 2)] ?? 0) / 1000).toFixed(2)),
+        cycleSecondsMax: Number(((times.at(-1) ?? 0) / 1000).toFixed(2)),
+      };
+      if (json) io.out(JSON.stringify({ ...totals, perCycle: cycles }));
+      else {
+        io.out(
+          `e2e ${scenario} on ${services.provider} services: ${totals.cycles} cycles, records in ${totals.recordsIn}, out ${totals.recordsOut}, ` +
+            `lost ${totals.lost}, duplicated ${totals.duplicated}, crashes ${totals.crashes}, failed commits ${totals.failedCommits}, ` +
+            `service retries ${totals.serviceRetries}, violations ${totals.violations}; cycle time p50 ${totals.cycleSecondsP50} s, max ${totals.cycleSecondsMax} s`,
+        );
+      }
+      return totals.lost === 0 && totals.duplicated === 0 && totals.violations === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
+    } finally {
+      await services.stop();
     }
-    return totals.lost === 0 && totals.duplicated === 0 && totals.violations === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
   } finally {
-    await services.stop();
+    interruption.dispose();
   }
 }
+

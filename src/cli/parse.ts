@@ -2,12 +2,14 @@
  * A declarative option table and a pure parser (after vitest's cac.ts / cli-config.ts), so
  * tests can call `parseCli` without spawning a process.
  */
+import { INPUT_BOUNDS, InputError, parseIntegerText, quoteUserText, type BoundName } from '../harness/input-bounds.ts';
+
 export type CommandName = 'run' | 'replay' | 'selftest' | 'e2e' | 'help';
 
 type OptionType =
   | { readonly kind: 'boolean' }
   | { readonly kind: 'string' }
-  | { readonly kind: 'integer'; readonly min: number; readonly max: number }
+  | { readonly kind: 'integer'; readonly bound: BoundName }
   | { readonly kind: 'enum'; readonly values: readonly string[] };
 
 interface OptionSpec {
@@ -18,16 +20,16 @@ interface OptionSpec {
 
 export const OPTIONS = {
   scenario: { type: { kind: 'string' }, commands: ['run', 'e2e'], description: 'scenario to run (see --help for the list)' },
-  cycles: { type: { kind: 'integer', min: 1, max: 10_000 }, commands: ['e2e'], description: 'crash/restart cycles against real Kafka and Redis' },
+  cycles: { type: { kind: 'integer', bound: 'cycles' }, commands: ['e2e'], description: 'crash/restart cycles against real Kafka and Redis' },
   suite: { type: { kind: 'boolean' }, commands: ['run'], description: 'run every scenario and the regression corpus (the main job)' },
-  seed: { type: { kind: 'integer', min: 0, max: 2 ** 31 - 1 }, commands: ['run', 'selftest', 'e2e'], description: 'fast-check seed; the same seed generates the same cases' },
-  runs: { type: { kind: 'integer', min: 1, max: 1_000_000 }, commands: ['run', 'selftest'], description: 'generated fault plans per scenario (selftest: at most this many per planted bug)' },
+  seed: { type: { kind: 'integer', bound: 'seed' }, commands: ['run', 'selftest', 'e2e'], description: 'fast-check seed; the same seed generates the same cases' },
+  runs: { type: { kind: 'integer', bound: 'runs' }, commands: ['run', 'selftest'], description: 'generated fault plans per scenario (selftest: at most this many per planted bug)' },
   mode: { type: { kind: 'enum', values: ['exactly-once', 'unaligned', 'at-least-once'] }, commands: ['run'], description: 'checkpointing mode: exactly-once (aligned barriers), unaligned, or at-least-once (the negative control)' },
   backend: { type: { kind: 'enum', values: ['memory', 'fs'] }, commands: ['run'], description: 'state backend: memory (lost with the coordinator) or fs (durable)' },
-  partitions: { type: { kind: 'integer', min: 1, max: 16 }, commands: ['run'], description: 'source partitions' },
-  records: { type: { kind: 'integer', min: 0, max: 1_000_000 }, commands: ['run', 'e2e'], description: 'records per partition' },
+  partitions: { type: { kind: 'integer', bound: 'partitions' }, commands: ['run'], description: 'source partitions' },
+  records: { type: { kind: 'integer', bound: 'recordsPerPartition' }, commands: ['run', 'e2e'], description: 'records per partition' },
   bug: { type: { kind: 'string' }, commands: ['run', 'e2e'], description: "build the scenario with one of its planted bugs (see 'selftest')" },
-  'max-faults': { type: { kind: 'integer', min: 0, max: 20 }, commands: ['run'], description: 'most faults in one generated plan' },
+  'max-faults': { type: { kind: 'integer', bound: 'maxFaults' }, commands: ['run'], description: 'most faults in one generated plan' },
   timeline: { type: { kind: 'boolean' }, commands: ['replay'], description: 'print every step of the replayed run' },
   json: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e'], description: 'print one JSON object instead of text' },
   help: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'help'], description: 'show help' },
@@ -42,8 +44,20 @@ export interface ParsedCli {
   readonly options: ParsedOptions;
 }
 
+/**
+ * Positional arguments each command takes: the token for replay; for run, the path of a user
+ * scenario module. Anything beyond is refused rather than ignored.
+ */
+export const POSITIONALS: Record<CommandName, { readonly max: number; readonly what: string }> = {
+  run: { max: 1, what: 'a scenario file' },
+  replay: { max: 1, what: 'the token' },
+  selftest: { max: 0, what: 'nothing' },
+  e2e: { max: 1, what: 'a scenario module' },
+  help: { max: 0, what: 'nothing' },
+};
+
 /** Bad command-line input: exit code 2. */
-export class UsageError extends Error {
+export class UsageError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';
@@ -56,7 +70,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
   const [first, ...rest] = argv;
   if (first === undefined || first === '--help' || first === '-h') return { command: 'help', positionals: [], options: {} };
   if (!(COMMANDS as readonly string[]).includes(first)) {
-    throw new UsageError(`unknown command '${first}'; commands: ${COMMANDS.join(', ')}`);
+    throw new UsageError(`unknown command ${quoteUserText(first)}; commands: ${COMMANDS.join(', ')}`);
   }
   const command = first as CommandName;
   const options: ParsedOptions = {};
@@ -64,13 +78,18 @@ export function parseCli(argv: readonly string[]): ParsedCli {
   for (let i = 0; i < rest.length; i++) {
     const argument = rest[i]!;
     if (!argument.startsWith('--')) {
+      const allowed = POSITIONALS[command];
+      if (positionals.length >= allowed.max) {
+        throw new UsageError(`${command}: unexpected argument ${quoteUserText(argument)} (${command} takes ${allowed.max === 0 ? 'no arguments besides options' : `${allowed.what} and options`})`);
+      }
       positionals.push(argument);
       continue;
     }
     const equals = argument.indexOf('=');
     const name = argument.slice(2, equals < 0 ? undefined : equals);
-    const spec = (OPTIONS as Record<string, OptionSpec>)[name];
-    if (spec === undefined) throw new UsageError(`${command}: unknown option --${name}`);
+    const spec = Object.hasOwn(OPTIONS, name) ? (OPTIONS as Record<string, OptionSpec>)[name] : undefined;
+    if (spec === undefined) throw new UsageError(`${command}: unknown option ${quoteUserText(`--${name}`)}`);
+    if (Object.hasOwn(options, name)) throw new UsageError(`${command}: option --${name} given more than once`);
     if (!spec.commands.includes(command)) throw new UsageError(`${command}: option --${name} does not apply (it is for ${spec.commands.join(', ')})`);
     if (spec.type.kind === 'boolean') {
       if (equals >= 0) throw new UsageError(`${command}: --${name} takes no value`);
@@ -94,16 +113,14 @@ function parseValue(command: string, name: string, type: OptionType, raw: string
     case 'string':
       if (raw.length === 0) throw new UsageError(`${command}: --${name} needs a non-empty value`);
       return raw;
-    case 'integer': {
-      if (!/^\d+$/.test(raw)) throw new UsageError(`${command}: --${name} must be a whole number, got '${raw}'`);
-      const value = Number(raw);
-      if (!Number.isSafeInteger(value) || value < type.min || value > type.max) {
-        throw new UsageError(`${command}: --${name} must be in [${type.min}, ${type.max}], got ${raw}`);
+    case 'integer':
+      try {
+        return parseIntegerText(type.bound, raw, `${command}: --${name}`);
+      } catch (error) {
+        throw new UsageError((error as Error).message);
       }
-      return value;
-    }
     case 'enum':
-      if (!type.values.includes(raw)) throw new UsageError(`${command}: --${name} must be one of ${type.values.join(', ')}, got '${raw}'`);
+      if (!type.values.includes(raw)) throw new UsageError(`${command}: --${name} must be one of ${type.values.join(', ')}, got ${quoteUserText(raw)}`);
       return raw;
     case 'boolean':
       throw new UsageError(`${command}: --${name} takes no value`);
@@ -122,7 +139,10 @@ export function helpText(scenarioNames: readonly string[]): string {
     '  e2e --scenario NAME --cycles N  crash/restart cycles against real Kafka and Redis (see README: end-to-end)',
     '',
     'Options:',
-    ...Object.entries(OPTIONS).map(([name, spec]) => `  --${name.padEnd(12)} ${spec.description} [${spec.commands.join(', ')}]`),
+    ...Object.entries(OPTIONS).map(([name, spec]) => {
+      const range = spec.type.kind === 'integer' ? ` (${INPUT_BOUNDS[spec.type.bound].min}..${INPUT_BOUNDS[spec.type.bound].max})` : '';
+      return `  --${name.padEnd(12)} ${spec.description}${range} [${spec.commands.join(', ')}]`;
+    }),
     '',
     `Scenarios: ${scenarioNames.join(', ')}`,
   ];

@@ -20,6 +20,43 @@ describe('replay tokens', () => {
     expect(() => decodeCase(bad({ ...good, mode: 'maybe-once' }), taskCount)).toThrow(/mode must be/);
     expect(() => decodeCase(bad({ ...good, faults: [{ kind: 'crash-task', atStep: 3, task: 99 }] }), taskCount)).toThrow(/task must be an integer in \[0, 4\)/);
     expect(() => decodeCase(bad({ ...good, faults: [{ kind: 'meteor', atStep: 3 }] }), taskCount)).toThrow(/kind must be one of/);
-    expect(() => decodeCase(bad({ ...good, schedule: { kind: 'seed', seed: -4 } }), taskCount)).toThrow(/seed must be a non-negative integer/);
+    expect(() => decodeCase(bad({ ...good, schedule: { kind: 'seed', seed: -4 } }), taskCount)).toThrow(/schedule.seed must be in \[0, 2147483647\]/);
+  });
+
+  test('tokens carry format version 1 and an optional module path; version 0 (no v) still reads; other versions are refused by name', () => {
+    const spec = { ...base, faults: [], schedule: { kind: 'seed' as const, seed: 1 } };
+    const encoded = encodeCase({ ...spec, module: 'scenarios/user/my-job.ts' });
+    const body = JSON.parse(Buffer.from(encoded.split(':')[1]!, 'base64url').toString()) as Record<string, unknown>;
+    expect(body['v']).toBe(1);
+    expect(body['module']).toBe('scenarios/user/my-job.ts');
+    expect(decodeCase(encoded, taskCount)).toEqual({ ...spec, module: 'scenarios/user/my-job.ts' });
+    expect(decodeCase(encodeCase(spec), taskCount)).not.toHaveProperty('module');
+
+    const bad = (changes: Record<string, unknown>): string => `odd-even-sum:${Buffer.from(JSON.stringify({ ...body, ...changes })).toString('base64url')}`;
+    const { v: _version, module: _module, ...version0 } = body;
+    expect(decodeCase(`odd-even-sum:${Buffer.from(JSON.stringify(version0)).toString('base64url')}`, taskCount).size).toEqual(base.size);
+    expect(() => decodeCase(bad({ v: 2 }), taskCount)).toThrow(/token format version 2 is not one this streamcheck reads \(it reads 0 and 1\)/);
+    expect(() => decodeCase(bad({ v: '1' }), taskCount)).toThrow(/token format version '1'/);
+    expect(() => decodeCase(bad({ module: 'a\\b.ts' }), taskCount)).toThrow(/posix separators/);
+    expect(() => decodeCase(bad({ module: 'x'.repeat(1025) }), taskCount)).toThrow(/at most 1024 chars, got 1025 chars/);
+    expect(() => decodeCase(bad({ module: 'a\u0000b' }), taskCount)).toThrow(/control characters/);
+  });
+
+  test('sizes are held to the CLI bounds before anything runs (1e9 records used to run out of memory)', () => {
+    const spec = { ...base, faults: [], schedule: { kind: 'seed' as const, seed: 1 } };
+    const body = JSON.parse(Buffer.from(encodeCase(spec).split(':')[1]!, 'base64url').toString()) as Record<string, unknown>;
+    const bad = (changes: Record<string, unknown>): string => `odd-even-sum:${Buffer.from(JSON.stringify({ ...body, ...changes })).toString('base64url')}`;
+    let asked = 0;
+    const counting = (scenario: string, size: { partitions: number; recordsPerPartition: number }): number => {
+      asked++;
+      return taskCount(scenario, size);
+    };
+    expect(() => decodeCase(bad({ size: { partitions: 2, recordsPerPartition: 1e9 } }), counting)).toThrow(/size.recordsPerPartition must be in \[0, 1000000\]/);
+    expect(() => decodeCase(bad({ size: { partitions: 1e6, recordsPerPartition: 1 } }), counting)).toThrow(/size.partitions must be in \[1, 16\]/);
+    expect(() => decodeCase(bad({ schedule: { kind: 'choices', choices: new Array(100_001).fill(0), tailSeed: null } }), counting)).toThrow(/schedule.choices must be in \[0, 100000\]/);
+    expect(() => decodeCase(bad({ maxConcurrentCheckpoints: 1000 }), counting)).toThrow(/maxConcurrentCheckpoints must be in \[1, 16\]/);
+    expect(() => decodeCase('odd-even-sum:' + 'A'.repeat(1_000_001), counting)).toThrow(/the token is 1000014 chars/);
+    expect(asked).toBe(0); // refused before the scenario is even asked for its tasks
   });
 });
+

@@ -11,7 +11,8 @@ export interface ClosableRedisClient extends RedisClient {
   close(): Promise<void>;
 }
 
-export function ioredisClient(url: string): ClosableRedisClient {
+/** `displayAddress`: the address messages name (the configured one, when `url` is a fault proxy's). */
+export function ioredisClient(url: string, displayAddress: string = url): ClosableRedisClient {
   const redis = new Redis(url, {
     lazyConnect: true,
     connectTimeout: CONNECT_TIMEOUT_MS,
@@ -24,7 +25,7 @@ export function ioredisClient(url: string): ClosableRedisClient {
   /** Errors keep Redis's reply text first (the simulation's and the case table's vocabulary) and add where it happened. */
   const named = <T>(command: string, call: () => Promise<T>): Promise<T> =>
     call().catch((error: unknown) => {
-      throw new Error(`${(error as Error).message} (Redis ${command} at ${url})`, { cause: error });
+      throw new Error(`${(error as Error).message} (Redis ${command} at ${displayAddress})`, { cause: error });
     });
   const untyped = redis as unknown as Record<RedisCommandName, (...args: unknown[]) => Promise<unknown>>;
   const client: Record<string, unknown> = {

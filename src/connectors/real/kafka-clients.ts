@@ -13,8 +13,10 @@
  * Every use of kafkajs internals goes through `internals()` below, so an upgrade of kafkajs
  * has one place to check.
  */
+import { connect as connectTcp, type Socket } from 'node:net';
 import kafkajs from 'kafkajs';
-import type { Admin, Kafka as KafkaClient, LogEntry, logCreator as LogCreator } from 'kafkajs';
+import seedrandom from 'seedrandom';
+import type { Admin, ISocketFactory, Kafka as KafkaClient, LogEntry, logCreator as LogCreator } from 'kafkajs';
 import type {
   ConsumedRecord,
   IsolationLevel,
@@ -183,6 +185,11 @@ export interface KafkajsClientsOptions {
   /** Total time one `read` may take. Default 15 000. */
   readonly readTimeoutMs?: number;
   /**
+   * Seeds the jitter of retry pauses (each pause uniform in [backoff/2, backoff]), so clients
+   * retrying together spread out and a run's pauses are reproducible. Default 'streamcheck'.
+   */
+  readonly retrySeed?: string;
+  /**
    * Whether commitTransaction / abortTransaction wait until the coordinator has written the
    * transaction markers (default true). Kafka answers EndTxn once the decision is logged
    * (PrepareCommit); the records become visible to read_committed readers only when the
@@ -197,6 +204,7 @@ interface ResolvedOptions {
   readonly coordinatorRetryBudgetMs: number;
   readonly produceRetryBudgetMs: number;
   readonly readTimeoutMs: number;
+  readonly retrySeed: string;
   readonly awaitTransactionMarkers: boolean;
   readonly log: (line: string) => void;
 }
@@ -209,6 +217,8 @@ const PRODUCE_RETRY_MAX_BACKOFF_MS = 500;
 /** How long the broker may hold a Fetch waiting for data; reads stop at the partition's end anyway. */
 const FETCH_MAX_WAIT_MS = 100;
 const FETCH_MAX_BYTES = 8 * 1024 * 1024;
+/** kafkajs's TCP keep-alive delay (network/socketFactory.js). */
+const SOCKET_KEEP_ALIVE_MS = 60_000;
 /** How long close() lets calls in flight finish before it drops the connections. */
 const CLOSE_GRACE_MS = 1_000;
 
@@ -228,9 +238,73 @@ function kafkajsLogCreator(log: ((line: string) => void) | undefined): LogCreato
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Every kafkajs cluster (connection pool) made for one KafkajsClients, so close() can end
+ * them all, including one whose connect() was still under way when its producer was closed
+ * (such a straggler used to keep the process alive after `e2e` printed its summary).
+ */
+class ClusterRegistry {
+  private readonly live = new Set<InternalCluster>();
+  /** Every socket kafkajs opened for these clients and that is not closed yet. */
+  private readonly sockets = new Set<Socket>();
+  closed = false;
+
+  /**
+   * kafkajs's socket factory (its default, network/socketFactory.js, without TLS) that keeps
+   * every socket it makes: kafkajs reconnects a dropped connection on the next request, so a
+   * request still under way when close() ran could otherwise open a socket nobody ends.
+   */
+  readonly socketFactory: ISocketFactory = ({ host, port, onConnect }) => {
+    const socket = connectTcp({ host, port }, onConnect);
+    socket.setKeepAlive(true, SOCKET_KEEP_ALIVE_MS);
+    if (this.closed) {
+      socket.destroy(new Error(`KafkajsClients: connection to ${host}:${port} after close()`));
+      return socket;
+    }
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    return socket;
+  };
+
+  /** Creates and connects a cluster; if the owner closed meanwhile, disconnects it and throws. */
+  async connect(kafka: KafkaClient, options: { maxInFlightRequests: number | null }, owner: string): Promise<InternalCluster> {
+    if (this.closed) throw new Error(`KafkajsClients: ${owner} used after close()`);
+    const cluster = createInternalCluster(kafka, options);
+    this.live.add(cluster);
+    try {
+      await cluster.connect();
+    } catch (error) {
+      this.live.delete(cluster);
+      await cluster.disconnect().catch(() => undefined);
+      throw error;
+    }
+    if (this.closed) {
+      await this.disconnect(cluster);
+      throw new Error(`KafkajsClients: ${owner} was closed while connecting`);
+    }
+    return cluster;
+  }
+
+  async disconnect(cluster: InternalCluster): Promise<void> {
+    this.live.delete(cluster);
+    await cluster.disconnect().catch(() => undefined);
+  }
+
+  async closeAll(): Promise<void> {
+    this.closed = true;
+    const clusters = [...this.live];
+    this.live.clear();
+    await Promise.allSettled(clusters.map((cluster) => cluster.disconnect()));
+    // Whatever kafkajs left open (a reconnect racing the disconnect) ends here.
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+  }
+}
+
 export class KafkajsClients implements KafkaClients {
   private readonly kafka: KafkaClient;
   private readonly options: ResolvedOptions;
+  private readonly clusters = new ClusterRegistry();
   private readonly producers = new Set<KafkajsTransactionalProducer>();
   private sharedCluster: Promise<InternalCluster> | undefined;
   private admin: Promise<Admin> | undefined;
@@ -243,6 +317,7 @@ export class KafkajsClients implements KafkaClients {
       coordinatorRetryBudgetMs: options.coordinatorRetryBudgetMs ?? 15_000,
       produceRetryBudgetMs: options.produceRetryBudgetMs ?? 15_000,
       readTimeoutMs: options.readTimeoutMs ?? 15_000,
+      retrySeed: options.retrySeed ?? 'streamcheck',
       awaitTransactionMarkers: options.awaitTransactionMarkers ?? true,
       log: options.log ?? (() => undefined),
     };
@@ -255,24 +330,27 @@ export class KafkajsClients implements KafkaClients {
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2_000 },
       logLevel: options.log === undefined ? KafkaLogLevel.NOTHING : KafkaLogLevel.WARN,
       logCreator: kafkajsLogCreator(options.log),
+      socketFactory: this.clusters.socketFactory,
     });
   }
 
   producer(transactionalId: string): TransactionalProducer {
-    const producer = new KafkajsTransactionalProducer(this.kafka, this.options, transactionalId, undefined);
+    if (this.clusters.closed) throw new Error(`KafkajsClients: producer('${transactionalId}') after close()`);
+    const producer = new KafkajsTransactionalProducer(this.kafka, this.options, this.clusters, transactionalId, undefined);
     this.producers.add(producer);
     return producer;
   }
 
   resumeTransaction(handle: TransactionHandle): TransactionalProducer {
-    const producer = new KafkajsTransactionalProducer(this.kafka, this.options, handle.transactionalId, handle);
+    if (this.clusters.closed) throw new Error(`KafkajsClients: resumeTransaction('${handle.transactionalId}') after close()`);
+    const producer = new KafkajsTransactionalProducer(this.kafka, this.options, this.clusters, handle.transactionalId, handle);
     this.producers.add(producer);
     return producer;
   }
 
   async read(topic: string, partition: number, fromOffset: number, isolation: IsolationLevel): Promise<ConsumedRecord[]> {
     const cluster = await this.connectedSharedCluster();
-    return readPartition(cluster, { topic, partition, fromOffset, isolation, timeoutMs: this.options.readTimeoutMs });
+    return readPartition(cluster, { topic, partition, fromOffset, isolation, timeoutMs: this.options.readTimeoutMs, isClosed: () => this.clusters.closed });
   }
 
   async createTopic(topic: string, partitions: number): Promise<void> {
@@ -281,32 +359,46 @@ export class KafkajsClients implements KafkaClients {
     await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true, timeout: this.options.requestTimeoutMs });
   }
 
-  /** Closes every producer this object made and the shared connections. */
+  /**
+   * Closes every producer this object made and every connection it opened, including ones
+   * still being opened; later calls fail. Idempotent.
+   */
   async close(): Promise<void> {
     const producers = [...this.producers];
     this.producers.clear();
     await Promise.allSettled(producers.map((producer) => producer.close()));
     const admin = this.admin;
-    const cluster = this.sharedCluster;
     this.admin = undefined;
     this.sharedCluster = undefined;
-    await Promise.allSettled([admin?.then((client) => client.disconnect()), cluster?.then((connected) => connected.disconnect())]);
+    await this.clusters.closeAll();
+    // An admin still connecting is disconnected once its connect settles.
+    await admin?.then((client) => client.disconnect()).catch(() => undefined);
   }
 
   private connectedSharedCluster(): Promise<InternalCluster> {
     if (this.sharedCluster === undefined) {
-      const cluster = createInternalCluster(this.kafka, { maxInFlightRequests: null });
-      this.sharedCluster = cluster.connect().then(() => cluster);
+      this.sharedCluster = this.clusters.connect(this.kafka, { maxInFlightRequests: null }, 'read');
       this.sharedCluster.catch(() => (this.sharedCluster = undefined));
     }
     return this.sharedCluster;
   }
 
   private connectedAdmin(): Promise<Admin> {
+    if (this.clusters.closed) return Promise.reject(new Error('KafkajsClients: createTopic after close()'));
     if (this.admin === undefined) {
       const admin = this.kafka.admin();
-      this.admin = admin.connect().then(() => admin);
-      this.admin.catch(() => (this.admin = undefined));
+      const connecting = admin.connect().then(async () => {
+        if (this.clusters.closed) {
+          await admin.disconnect();
+          throw new Error('KafkajsClients: closed while the admin client connected');
+        }
+        return admin;
+      });
+      this.admin = connecting;
+      connecting.catch(() => {
+        if (this.admin === connecting) this.admin = undefined;
+        void admin.disconnect().catch(() => undefined);
+      });
     }
     return this.admin;
   }
@@ -339,13 +431,16 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
   concurrentTransactionRetries = 0;
   /** How often awaiting the markers of an ended transaction polled again (for reports). */
   markerWaitRetries = 0;
+  private readonly retryRandom: () => number;
 
   constructor(
     private readonly kafka: KafkaClient,
     private readonly options: ResolvedOptions,
+    private readonly clusters: ClusterRegistry,
     readonly transactionalId: string,
     resumedHandle: TransactionHandle | undefined,
   ) {
+    this.retryRandom = seedrandom.alea(`${options.retrySeed}/${transactionalId}`);
     if (resumedHandle === undefined) {
       this.state = 'uninitialized';
     } else {
@@ -458,6 +553,7 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
     const deadlineMs = Date.now() + this.options.coordinatorRetryBudgetMs;
     let backoffMs = COORDINATOR_RETRY_FIRST_BACKOFF_MS;
     for (;;) {
+      if (this.state === 'closed') return;
       try {
         const coordinator = await this.transactionCoordinator();
         await coordinator.endTxn({ transactionalId: this.transactionalId, producerId: this.producerId, producerEpoch: this.epoch, transactionResult: commit });
@@ -468,7 +564,7 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
           return;
         }
         this.markerWaitRetries++;
-        await sleep(backoffMs);
+        await sleep(this.jittered(backoffMs));
         backoffMs = Math.min(backoffMs * 2, COORDINATOR_RETRY_MAX_BACKOFF_MS);
       }
     }
@@ -528,6 +624,7 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
     const deadlineMs = Date.now() + this.options.produceRetryBudgetMs;
     let backoffMs = PRODUCE_RETRY_FIRST_BACKOFF_MS;
     for (let attempt = 1; ; attempt++) {
+      this.assertNotClosed(`send to ${topic}/${partition}`);
       try {
         await cluster.addTargetTopic(topic);
         const leaders = cluster.findLeaderForPartitions(topic, [partition]);
@@ -552,7 +649,7 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
         if (!retriable || Date.now() + backoffMs > deadlineMs) {
           throw new Error(`KafkajsClients: produce to ${topic}/${partition} for '${this.transactionalId}' failed after ${attempt} attempt(s): ${describeError(error)}`, { cause: error });
         }
-        await sleep(backoffMs);
+        await sleep(this.jittered(backoffMs));
         backoffMs = Math.min(backoffMs * 2, PRODUCE_RETRY_MAX_BACKOFF_MS);
         await cluster.refreshMetadata().catch(() => undefined);
       }
@@ -568,6 +665,8 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
     const deadlineMs = Date.now() + this.options.coordinatorRetryBudgetMs;
     let backoffMs = COORDINATOR_RETRY_FIRST_BACKOFF_MS;
     for (let attempt = 1; ; attempt++) {
+      // A call still retrying when close() dropped the connections must not reopen them.
+      this.assertNotClosed(requestName);
       try {
         const coordinator = await this.transactionCoordinator();
         return await request(coordinator);
@@ -584,7 +683,7 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
         }
         if (type === 'CONCURRENT_TRANSACTIONS') this.concurrentTransactionRetries++;
         if (moved) this.coordinator = undefined;
-        await sleep(backoffMs);
+        await sleep(this.jittered(backoffMs));
         backoffMs = Math.min(backoffMs * 2, COORDINATOR_RETRY_MAX_BACKOFF_MS);
       }
     }
@@ -601,8 +700,12 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
   private async connectedCluster(): Promise<InternalCluster> {
     if (this.cluster === undefined) {
       // One request in flight per connection, as an idempotent producer with ordered sequences needs.
-      const cluster = createInternalCluster(this.kafka, { maxInFlightRequests: 1 });
-      await cluster.connect();
+      const cluster = await this.clusters.connect(this.kafka, { maxInFlightRequests: 1 }, `producer '${this.transactionalId}'`);
+      if (this.state === 'closed') {
+        // close() ran while this connected: it must not outlive the producer.
+        await this.clusters.disconnect(cluster);
+        throw new Error(`KafkajsClients: producer '${this.transactionalId}' was closed while connecting`);
+      }
       this.cluster = cluster;
     }
     return this.cluster;
@@ -612,7 +715,12 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
     const cluster = this.cluster;
     this.cluster = undefined;
     this.coordinator = undefined;
-    await cluster?.disconnect().catch(() => undefined);
+    if (cluster !== undefined) await this.clusters.disconnect(cluster);
+  }
+
+  /** A retry pause: uniform in [backoff/2, backoff] from this producer's seeded source. */
+  private jittered(backoffMs: number): number {
+    return Math.round(backoffMs / 2 + (this.retryRandom() * backoffMs) / 2);
   }
 
   private markFenced(cause: unknown): ProducerFencedError {
@@ -648,6 +756,8 @@ interface ReadRequest {
   readonly fromOffset: number;
   readonly isolation: IsolationLevel;
   readonly timeoutMs: number;
+  /** True once the clients were closed: a fetch after that would reopen a dropped connection (kafkajs reconnects on send). */
+  readonly isClosed: () => boolean;
 }
 
 /**
@@ -665,6 +775,7 @@ async function readPartition(cluster: InternalCluster, request: ReadRequest): Pr
   let endOffset: number | undefined;
   await cluster.addTargetTopic(topic);
   for (;;) {
+    if (request.isClosed()) throw new Error(`KafkajsClients: reading ${topic}/${partition} stopped: the clients were closed`);
     if (Date.now() > deadlineMs) {
       throw new Error(`KafkajsClients: reading ${topic}/${partition} (${isolation}) from ${request.fromOffset} did not reach the end offset ${endOffset ?? '?'} within ${timeoutMs} ms (at ${nextOffset})`);
     }

@@ -18,6 +18,9 @@ import type { Violation } from '../scenario.ts';
 import { FaultProxy } from './fault-proxy.ts';
 import { RealTimeDriver } from './real-time-driver.ts';
 import type { ServiceEndpoints } from './services/types.ts';
+import { EnvironmentUnavailableError, SERVICE_RETRY_POLICY, withServiceRetry, type RetryPolicy, type ServiceName } from './service-faults.ts';
+import { kafkaApiVersionsProblem } from './services/kafka-probe.ts';
+import { redisAnswersPing } from './services/local.ts';
 
 export type E2eScenario = 'odd-even-sum' | 'kafka-2pc';
 export const E2E_SCENARIOS: readonly E2eScenario[] = ['odd-even-sum', 'kafka-2pc'];
@@ -33,6 +36,12 @@ export interface E2eOptions {
   readonly log: (line: string) => void;
   /** false: no crash and no failing commit (throughput measurements). Default true. */
   readonly faults?: boolean;
+  /** Checked between cycles: true ends the run after the cycle under way (SIGINT/SIGTERM). */
+  readonly isStopRequested?: () => boolean;
+  /** Called once a cycle's services are in use, with the cycle's number (tests kill services from here). */
+  readonly onCycleStarted?: (cycle: number, phase: 'setup' | 'job') => void | Promise<void>;
+  /** Retry budget for a service that went away (default SERVICE_RETRY_POLICY: 60 s). */
+  readonly serviceRetryPolicy?: RetryPolicy;
 }
 
 export interface E2eCycleResult {
@@ -45,6 +54,8 @@ export interface E2eCycleResult {
   readonly failedCommits: number;
   /** Connections cut by the proxy (odd-even-sum, every second cycle). */
   readonly connectionsCut: number;
+  /** Service calls retried after a transient fault (a reset connection, a broker or Redis that came back). */
+  readonly serviceRetries: number;
   readonly restores: number;
   readonly checkpointsCompleted: number;
   readonly outcome: string;
@@ -73,7 +84,10 @@ export async function runE2eCycles(options: E2eOptions): Promise<E2eCycleResult[
   }
   const results: E2eCycleResult[] = [];
   for (let cycle = 0; cycle < options.cycles; cycle++) {
-    const result = await runCycle(options, cycle);
+    if (options.isStopRequested?.() === true) break;
+    const judged = results.reduce((sum, r) => sum + r.recordsIn, 0);
+    const committed = results.length === 0 ? 'nothing yet (no cycle finished)' : `${results.length} cycle(s) finished and judged (${judged} records in, ${results.reduce((sum, r) => sum + r.lost, 0)} lost, ${results.reduce((sum, r) => sum + r.duplicated, 0)} duplicated); cycle ${cycle + 1}'s partial output is not judged`;
+    const result = await runCycle(options, cycle, committed);
     options.log(
       `cycle ${cycle + 1}/${options.cycles}: ${result.outcome}, in ${result.recordsIn}, out ${result.recordsOut}, lost ${result.lost}, duplicated ${result.duplicated}, ` +
         `crashes ${result.crashes}, failed commits ${result.failedCommits}, connections cut ${result.connectionsCut}, checkpoints ${result.checkpointsCompleted}, ${(result.wallMs / 1000).toFixed(1)} s` +
@@ -84,28 +98,39 @@ export async function runE2eCycles(options: E2eOptions): Promise<E2eCycleResult[
   return results;
 }
 
-async function runCycle(options: E2eOptions, cycle: number): Promise<E2eCycleResult> {
+async function runCycle(options: E2eOptions, cycle: number, committed: string): Promise<E2eCycleResult> {
   const startedMs = Date.now();
   const random = seedrandom.alea(`${options.seed}/${cycle}`);
   const prefix = `sc-${options.scenario}-${randomUUID().slice(0, 8)}`;
   const input = oddEvenInput(PARTITIONS, options.recordsPerPartition);
-  const clients = new KafkajsClients({ brokers: [...options.services.kafkaBrokers] });
+  const kafkaAddress = options.services.kafkaBrokers.join(',');
+  const clients = new KafkajsClients({ brokers: [...options.services.kafkaBrokers], retrySeed: `${options.seed}/${cycle}` });
   // Every second odd-even-sum cycle reaches Redis through a proxy whose connections get cut.
   const proxy = options.scenario === 'odd-even-sum' && options.faults !== false && cycle % 2 === 1 ? await startRedisProxy(options.services.redisUrl) : undefined;
-  const redis = options.scenario === 'odd-even-sum' ? ioredisClient(proxy === undefined ? options.services.redisUrl : proxy.rewriteUrl(options.services.redisUrl)) : undefined;
+  // Messages name the configured Redis, not the proxy's port.
+  const redis = options.scenario === 'odd-even-sum' ? ioredisClient(proxy === undefined ? options.services.redisUrl : proxy.rewriteUrl(options.services.redisUrl), options.services.redisUrl) : undefined;
   const driver = new RealTimeDriver({ seed: options.seed + cycle, timeoutMs: CYCLE_TIMEOUT_MS, idleTimeoutMs: IDLE_TIMEOUT_MS, keepTrace: false });
   const recording = new RecordingKafkaClients(clients, () => driver.nowMs);
+  let serviceRetries = 0;
+  const step = `cycle ${cycle + 1}/${options.cycles}`;
+  /** One service call of this cycle outside the job, retried while the service is away, named when it stays away. */
+  const withRetry = <T>(service: ServiceName, doing: string, operation: () => Promise<T>): Promise<T> =>
+    withServiceRetry({ service, address: service === 'Kafka' ? kafkaAddress : options.services.redisUrl, doing: `${step}: ${doing}`, committed }, operation, {
+      seed: `${options.seed}/${cycle}/${doing}`,
+      ...(options.serviceRetryPolicy === undefined ? {} : { policy: options.serviceRetryPolicy }),
+      onRetry: (error, pauseMs) => {
+        serviceRetries++;
+        options.log(`${step}: ${service} call failed while ${doing} (${(error as Error).message.split('\n')[0]}); retrying in ${pauseMs} ms`);
+      },
+    });
   try {
+    await options.onCycleStarted?.(cycle, 'setup');
     const inputTopic = `${prefix}-in`;
-    await clients.createTopic(inputTopic, PARTITIONS);
-    const loader = clients.producer(`${prefix}-loader`);
-    await loader.initTransactions();
-    loader.beginTransaction();
-    for (const [partition, numbers] of input.entries()) await loader.send(inputTopic, partition, numbers.map((n) => ({ key: String(n), value: String(n) })));
-    await loader.commitTransaction();
+    await withRetry('Kafka', `creating topic ${inputTopic}`, () => clients.createTopic(inputTopic, PARTITIONS));
+    await withRetry('Kafka', `loading ${input.flat().length} input records into ${inputTopic}`, () => loadInput(clients, inputTopic, `${prefix}-loader`, input));
 
     const outputTopic = `${prefix}-out`;
-    if (options.scenario === 'kafka-2pc') await clients.createTopic(outputTopic, 2);
+    if (options.scenario === 'kafka-2pc') await withRetry('Kafka', `creating topic ${outputTopic}`, () => clients.createTopic(outputTopic, 2));
     const spec = oddEvenPipeline(
       `${options.scenario}-e2e`,
       PARTITIONS,
@@ -131,22 +156,40 @@ async function runCycle(options: E2eOptions, cycle: number): Promise<E2eCycleRes
     faults.sort((a, b) => a.atStep - b.atStep);
     const job = new JobRuntime(
       spec,
-      { ...DEFAULT_JOB_OPTIONS, backend: 'fs', checkpointIntervalMs: CHECKPOINT_INTERVAL_MS, checkpointTimeoutMs: 30_000, restartDelayMs: 100 },
+      // Restarts are how the job rides out a service that goes away (Flink's restart strategy):
+      // enough of them, far enough apart, to outlast the retry budget of a broker restart.
+      { ...DEFAULT_JOB_OPTIONS, backend: 'fs', checkpointIntervalMs: CHECKPOINT_INTERVAL_MS, checkpointTimeoutMs: 30_000, restartDelayMs: JOB_RESTART_DELAY_MS, maxRestarts: jobMaxRestarts(options.serviceRetryPolicy ?? SERVICE_RETRY_POLICY) },
       driver,
       faults,
       { failNextCommits: (times) => recording.failNextCommits(times), ...(proxy === undefined ? {} : { cutConnections: () => proxy.cut() }) },
     );
+    await options.onCycleStarted?.(cycle, 'job');
     const observations = await job.run();
     const violations: Violation[] = [];
-    if (observations.outcome !== 'finished') violations.push({ property: 'liveness', anomaly: observations.outcome, message: observations.failureReason });
+    if (observations.outcome !== 'finished') {
+      // A job that gave up because a service is gone is an unavailable environment, not a violated invariant.
+      const down = await firstServiceDown(options.services, redis === undefined ? ['Kafka'] : ['Kafka', 'Redis']);
+      if (down !== undefined) {
+        throw new EnvironmentUnavailableError(
+          `${down.service} at ${down.address} unavailable while ${step}: running the job (it ${observations.outcome} after ${observations.restores.length - 1} restart(s): ${observations.failureReason ?? 'no reason recorded'}); ${down.service} ${down.problem}; already committed: ${committed}`,
+          down.service,
+          down.address,
+        );
+      }
+      violations.push({ property: 'liveness', anomaly: observations.outcome, message: observations.failureReason });
+    }
 
     let recordsOut = 0;
     let lost = 0;
     let duplicated = 0;
     if (redis !== undefined) {
-      const keys = await redis.keys(`${prefix}:*`);
-      const store: Record<string, string> = {};
-      for (const key of keys) store[key] = (await redis.get(key)) ?? '';
+      const store = await withRetry('Redis', 'reading back the output', async () => {
+        const keys = await redis.keys(`${prefix}:*`);
+        const values: Record<string, string> = {};
+        for (const key of keys) values[key] = (await redis.get(key)) ?? '';
+        return values;
+      });
+      const keys = Object.keys(store);
       violations.push(...checkExactlyOnceStore(store, input, prefix));
       const totals = expectedTotals(input);
       for (const parity of ['even', 'odd'] as const) {
@@ -155,9 +198,9 @@ async function runCycle(options: E2eOptions, cycle: number): Promise<E2eCycleRes
         lost += Math.max(0, totals[parity].count - counted);
         duplicated += Math.max(0, counted - totals[parity].count);
       }
-      await redis.del(...keys); // each cycle's keys are its own; leave none behind
+      await withRetry('Redis', 'deleting the cycle\'s keys', () => redis.del(...keys)); // each cycle's keys are its own; leave none behind
     } else {
-      const output = await Promise.all([0, 1].map((partition) => clients.read(outputTopic, partition, 0, 'read_committed')));
+      const output = await withRetry('Kafka', `reading back ${outputTopic}`, () => Promise.all([0, 1].map((partition) => clients.read(outputTopic, partition, 0, 'read_committed'))));
       const records = output.map((partition) => partition.map(({ key, value }) => ({ key, value })));
       violations.push(...checkOddEvenOutputLog(records, input));
       violations.push(...checkCommittedImpliesCompleted({ observations, brokerEvents: recording.events, openTransactions: [], sinkTasks: [PARTITIONS, PARTITIONS + 1], transactionalIdPrefix: `${prefix}-sink` }));
@@ -178,6 +221,7 @@ async function runCycle(options: E2eOptions, cycle: number): Promise<E2eCycleRes
       duplicated,
       crashes: observations.faults.filter((f) => f.kind === 'crash-task' || f.kind === 'crash-job').length,
       connectionsCut: proxy?.cutConnections ?? 0,
+      serviceRetries,
       failedCommits: recording.failedCommits,
       restores: observations.restores.length - 1,
       checkpointsCompleted: observations.checkpoints.filter((c) => c.outcome === 'completed').length,
@@ -192,6 +236,49 @@ async function runCycle(options: E2eOptions, cycle: number): Promise<E2eCycleRes
     await proxy?.close();
   }
 }
+
+/**
+ * Loads the input in one transaction, idempotently: a retry after a broker fault first reads
+ * what is committed, so an ambiguous commit (done on the broker, answer lost) is not loaded
+ * twice; an open transaction of an earlier attempt is aborted by initTransactions (same id).
+ */
+async function loadInput(clients: KafkajsClients, topic: string, transactionalId: string, input: readonly (readonly number[])[]): Promise<void> {
+  const committedCounts = await Promise.all(input.map((_, partition) => clients.read(topic, partition, 0, 'read_committed').then((records) => records.length)));
+  if (committedCounts.every((count, partition) => count === input[partition]!.length)) return;
+  if (committedCounts.some((count) => count !== 0)) {
+    throw new Error(`e2e: input topic ${topic} holds a partial load (${committedCounts.join(', ')} records per partition); a transactional load cannot do that`);
+  }
+  const loader = clients.producer(transactionalId);
+  try {
+    await loader.initTransactions();
+    loader.beginTransaction();
+    for (const [partition, numbers] of input.entries()) await loader.send(topic, partition, numbers.map((n) => ({ key: String(n), value: String(n) })));
+    await loader.commitTransaction();
+  } finally {
+    await loader.close();
+  }
+}
+
+/** Wall-clock pause between job restarts, and how many fit in a service's retry budget. */
+const JOB_RESTART_DELAY_MS = 500;
+function jobMaxRestarts(policy: RetryPolicy): number {
+  return Math.max(DEFAULT_JOB_OPTIONS.maxRestarts, Math.ceil(policy.budgetMs / JOB_RESTART_DELAY_MS));
+}
+
+/** The first configured service that does not answer (Redis PING, Kafka ApiVersions), with what is wrong. */
+async function firstServiceDown(services: ServiceEndpoints, which: readonly ServiceName[]): Promise<{ service: ServiceName; address: string; problem: string } | undefined> {
+  for (const service of which) {
+    if (service === 'Redis') {
+      if (!(await redisAnswersPing(services.redisUrl, SERVICE_PROBE_TIMEOUT_MS))) return { service, address: services.redisUrl, problem: `does not answer PING within ${SERVICE_PROBE_TIMEOUT_MS} ms` };
+    } else {
+      const answers = await Promise.all(services.kafkaBrokers.map((broker) => kafkaApiVersionsProblem(broker, SERVICE_PROBE_TIMEOUT_MS)));
+      if (answers.every((problem) => problem !== undefined)) return { service, address: services.kafkaBrokers.join(','), problem: answers.join('; ') };
+    }
+  }
+  return undefined;
+}
+
+const SERVICE_PROBE_TIMEOUT_MS = 3_000;
 
 /**
  * KafkaClients that log every successful commit with its time on the run's clock (the

@@ -10,6 +10,7 @@
  *   auto      (default) no services means the e2e tests skip, naming the reasons
  *   off       nothing is tried; the e2e tests skip
  */
+import { InputError, quoteUserText } from '../../input-bounds.ts';
 import { endpointsConfigured, endpointsProvider } from './endpoints.ts';
 import { localProvider } from './local.ts';
 import { testcontainersProvider } from './testcontainers.ts';
@@ -26,7 +27,7 @@ export function e2ePolicy(env: NodeJS.ProcessEnv = process.env): E2EPolicy {
   const value = (env[E2E_POLICY_ENV] ?? '').trim().toLowerCase();
   if (value === '' || value === 'auto') return 'auto';
   if (value === 'required' || value === 'off') return value;
-  throw new Error(`${E2E_POLICY_ENV} must be required, auto or off; got '${env[E2E_POLICY_ENV]}'`);
+  throw new InputError(`${E2E_POLICY_ENV} must be required, auto or off; got ${quoteUserText(env[E2E_POLICY_ENV] ?? '')}`);
 }
 
 export interface ResolveServicesOptions {
@@ -60,7 +61,9 @@ export async function resolveServices(options: ResolveServicesOptions = {}): Pro
     try {
       result = await provider.start({ timeoutMs, log });
     } catch (error) {
-      result = { unavailable: true, reason: `${provider.name}: ${(error as Error).stack ?? String(error)}` };
+      // Bad configuration is the user's to fix, not a reason to try the next provider.
+      if (error instanceof InputError) throw error;
+      result = { unavailable: true, reason: `${provider.name}: ${error instanceof Error ? error.message : String(error)}` };
     }
     if (!('unavailable' in result)) {
       log(`services from provider '${result.provider}': Kafka ${result.kafkaBrokers.join(',')}, Redis ${result.redisUrl}`);
@@ -82,6 +85,6 @@ async function defaultProviders(_log: (line: string) => void): Promise<ServicePr
   const chosen = (process.env[E2E_PROVIDER_ENV] ?? '').trim();
   if (chosen === 'testcontainers') return [testcontainersProvider];
   if (chosen === 'local') return [localProvider()];
-  if (chosen !== '' && chosen !== 'auto') throw new Error(`${E2E_PROVIDER_ENV} must be testcontainers, local or auto; got '${chosen}'`);
+  if (chosen !== '' && chosen !== 'auto') throw new InputError(`${E2E_PROVIDER_ENV} must be testcontainers, local or auto; got ${quoteUserText(chosen)}`);
   return [testcontainersProvider, localProvider()];
 }

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { KafkajsClients } from '../../../connectors/real/kafka-clients.ts';
-import type { RunningServices, ServiceProvider, Unavailable } from './types.ts';
+import type { RunningServices, ServiceProcessControl, ServiceProvider, Unavailable } from './types.ts';
 
 /** The Kafka version .ci/kafka-jars.sh fetches by default (newest 3.9.x on Maven Central). */
 export const LOCAL_KAFKA_VERSION = process.env['STREAMCHECK_KAFKA_VERSION'] ?? '3.9.2';
@@ -35,6 +35,8 @@ export interface LocalProviderOptions {
   readonly kafkaHeap?: string;
   /** Use this Redis instead of probing 127.0.0.1:6379 (e.g. to force our own with `null`). */
   readonly redisUrl?: string | null;
+  /** Our own redis-server writes an fsync'd append-only file, so a killed and restarted one keeps what it acknowledged (default false). */
+  readonly redisPersistence?: boolean;
 }
 
 export function defaultKafkaLibsDir(): string {
@@ -73,6 +75,7 @@ async function startLocalServices(
       provider: 'local',
       kafkaBrokers: [kafka.bootstrap],
       redisUrl: redis.url,
+      processes: { kafka: kafka.control, ...(redis.control === undefined ? {} : { redis: redis.control }) },
       stop: () => (stopped ??= cleanup.run(log)),
     };
   } catch (error) {
@@ -143,6 +146,7 @@ async function ensureKafkaJars(providerOptions: LocalProviderOptions, log: Log):
 
 interface StartedKafka {
   readonly bootstrap: string;
+  readonly control: ServiceProcessControl;
 }
 
 const BROKER_LOG_TAIL_LINES = 40;
@@ -184,9 +188,13 @@ async function startKafka(args: {
     throw new Unavailability(`kafka.tools.StorageTool format failed: ${error.message}`);
   });
 
-  const logFd = openSync(brokerLog, 'a');
-  const broker = spawnTiedToThisProcess(java, [...jvmArgs, 'kafka.Kafka', serverProperties], { cwd: dataDir, outputFd: logFd, stopGraceMs: BROKER_STOP_GRACE_MS });
-  closeSync(logFd);
+  const spawnBroker = (): TiedChild => {
+    const logFd = openSync(brokerLog, 'a');
+    const started = spawnTiedToThisProcess(java, [...jvmArgs, 'kafka.Kafka', serverProperties], { cwd: dataDir, outputFd: logFd, stopGraceMs: BROKER_STOP_GRACE_MS });
+    closeSync(logFd);
+    return started;
+  };
+  let broker = spawnBroker();
   cleanup.add('stop Kafka broker', () => broker.stop());
   log(`local: Kafka ${LOCAL_KAFKA_VERSION} broker (wrapper pid ${broker.pid}) on ${bootstrap} (data ${dataDir})`);
 
@@ -195,22 +203,33 @@ async function startKafka(args: {
 
   // Ready = a transactional producer can register: the transaction coordinator and its
   // __transaction_state topic are up, which is what every e2e test needs first.
-  let lastError = 'not tried';
-  for (;;) {
-    if (broker.exitedWith !== undefined) throw failure(`Kafka broker exited (${broker.exitedWith}) before it was ready`);
-    if (Date.now() >= deadlineMs) throw failure(`Kafka broker on ${bootstrap} not ready within ${timeoutMs} ms (last error: ${lastError})`);
-    const probe = new KafkajsClients({ brokers: [bootstrap], requestTimeoutMs: 5_000, coordinatorRetryBudgetMs: Math.min(5_000, remainingMs()) });
-    try {
-      await raceWithTimeout(probe.producer(`streamcheck-readiness-${randomUUID()}`).initTransactions(), Math.min(10_000, remainingMs()), 'initTransactions');
-      log(`local: Kafka ready in ${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
-      return { bootstrap };
-    } catch (error) {
-      lastError = (error as Error).message;
-    } finally {
-      await probe.close();
+  const awaitReady = async (readyDeadlineMs: number): Promise<void> => {
+    let lastError = 'not tried';
+    const remaining = (): number => Math.max(1, readyDeadlineMs - Date.now());
+    for (;;) {
+      if (broker.exitedWith !== undefined) throw failure(`Kafka broker exited (${broker.exitedWith}) before it was ready`);
+      if (Date.now() >= readyDeadlineMs) throw failure(`Kafka broker on ${bootstrap} not ready in time (last error: ${lastError})`);
+      const probe = new KafkajsClients({ brokers: [bootstrap], requestTimeoutMs: 5_000, coordinatorRetryBudgetMs: Math.min(5_000, remaining()) });
+      try {
+        await raceWithTimeout(probe.producer(`streamcheck-readiness-${randomUUID()}`).initTransactions(), Math.min(10_000, remaining()), 'initTransactions');
+        return;
+      } catch (error) {
+        lastError = (error as Error).message;
+      } finally {
+        await probe.close();
+      }
+      await Promise.race([sleep(READINESS_POLL_INTERVAL_MS), broker.exited]);
     }
-    await Promise.race([sleep(READINESS_POLL_INTERVAL_MS), broker.exited]);
-  }
+  };
+  await awaitReady(deadlineMs);
+  log(`local: Kafka ready in ${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
+  const control = processControl('Kafka broker', 'java', () => broker, async () => {
+    // Same command line, ports and data directory: the broker recovers its log and rejoins.
+    broker = spawnBroker();
+    await awaitReady(Date.now() + timeoutMs);
+    log(`local: Kafka broker restarted on ${bootstrap} (wrapper pid ${broker.pid})`);
+  });
+  return { bootstrap, control };
 }
 
 function kafkaServerProperties({ brokerPort, controllerPort, logDir }: { brokerPort: number; controllerPort: number; logDir: string }): string {
@@ -257,7 +276,7 @@ const LOG4J_PROPERTIES = [
 const REDIS_PING_TIMEOUT_MS = 1_500;
 const REDIS_START_TIMEOUT_MS = 10_000;
 
-async function startRedis(providerOptions: LocalProviderOptions, cleanup: Cleanup, log: Log): Promise<{ url: string }> {
+async function startRedis(providerOptions: LocalProviderOptions, cleanup: Cleanup, log: Log): Promise<{ url: string; control?: ServiceProcessControl }> {
   const candidate = providerOptions.redisUrl === undefined ? LOCAL_DEFAULT_REDIS_URL : providerOptions.redisUrl;
   if (candidate !== null && (await redisAnswersPing(candidate, REDIS_PING_TIMEOUT_MS))) {
     log(`local: using the Redis that answers on ${candidate}`);
@@ -266,23 +285,63 @@ async function startRedis(providerOptions: LocalProviderOptions, cleanup: Cleanu
   const [port] = await freeLoopbackPorts(1);
   const dataDir = await mkdtemp(join(tmpdir(), 'streamcheck-redis-'));
   cleanup.add('delete Redis data', () => rm(dataDir, { recursive: true, force: true }));
-  const redis = spawnTiedToThisProcess(
-    'redis-server',
-    ['--port', String(port), '--bind', LOOPBACK, '--save', '', '--appendonly', 'no', '--dir', dataDir],
-    { cwd: dataDir, outputFd: 'ignore', stopGraceMs: 5_000 },
-  );
+  // Persistence: an append-only file fsync'd on every write, so a SIGKILL loses nothing acknowledged.
+  const persistence = providerOptions.redisPersistence === true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const spawnRedis = (): TiedChild =>
+    spawnTiedToThisProcess('redis-server', ['--port', String(port), '--bind', LOOPBACK, '--save', '', ...persistence, '--dir', dataDir], { cwd: dataDir, outputFd: 'ignore', stopGraceMs: 5_000 });
+  let redis = spawnRedis();
   cleanup.add('stop redis-server', () => redis.stop());
   const url = `redis://${LOOPBACK}:${port}/0`;
-  const deadlineMs = Date.now() + REDIS_START_TIMEOUT_MS;
-  while (Date.now() < deadlineMs) {
-    if (redis.exitedWith !== undefined) throw new Unavailability(`redis-server exited (${redis.exitedWith}); is it installed? (Debian package redis-server)`);
-    if (await redisAnswersPing(url, REDIS_PING_TIMEOUT_MS)) {
-      log(`local: started redis-server pid ${redis.pid} on ${url}`);
-      return { url };
+  const awaitReady = async (): Promise<void> => {
+    const deadlineMs = Date.now() + REDIS_START_TIMEOUT_MS;
+    while (Date.now() < deadlineMs) {
+      if (redis.exitedWith !== undefined) throw new Unavailability(`redis-server exited (${redis.exitedWith}); is it installed? (Debian package redis-server)`);
+      if (await redisAnswersPing(url, REDIS_PING_TIMEOUT_MS)) return;
+      await sleep(100);
     }
-    await sleep(100);
-  }
-  throw new Unavailability(`redis-server on port ${port} did not answer PING within ${REDIS_START_TIMEOUT_MS} ms`);
+    throw new Unavailability(`redis-server on port ${port} did not answer PING within ${REDIS_START_TIMEOUT_MS} ms`);
+  };
+  await awaitReady();
+  log(`local: started redis-server (wrapper pid ${redis.pid}) on ${url}`);
+  const control = processControl('redis-server', 'redis-server', () => redis, async () => {
+    redis = spawnRedis();
+    await awaitReady();
+    log(`local: redis-server restarted on ${url} (wrapper pid ${redis.pid})`);
+  });
+  return { url, control };
+}
+
+/**
+ * Kill and restart for a service under its watchdog: the PID killed is the service's own (the
+ * watchdog's child whose command line starts with `commandName`), found with ps; the watchdog
+ * then exits with it, and restart() starts a new watchdog and service with the same arguments.
+ */
+function processControl(label: string, commandName: string, current: () => TiedChild, restart: () => Promise<void>): ServiceProcessControl {
+  const pid = async (): Promise<number | undefined> => {
+    const watchdog = current();
+    if (watchdog.pid === undefined || watchdog.exitedWith !== undefined) return undefined;
+    const { stdout } = await run('ps', ['-o', 'pid=,args=', '--ppid', String(watchdog.pid)], { timeoutMs: 5_000 }).catch(() => ({ stdout: '' }));
+    const line = stdout.split('\n').map((l) => l.trim()).find((l) => {
+      const args = l.replace(/^\d+\s+/, '');
+      return args.startsWith(commandName) || args.split(/\s/)[0]!.endsWith(`/${commandName}`);
+    });
+    return line === undefined ? undefined : Number(line.split(/\s+/)[0]);
+  };
+  return {
+    pid,
+    kill: async (signal = 'SIGKILL') => {
+      const servicePid = await pid();
+      if (servicePid === undefined) throw new Error(`${label}: no running process to kill`);
+      process.kill(servicePid, signal);
+      const gone = await Promise.race([current().exited.then(() => true), sleep(BROKER_STOP_GRACE_MS + 5_000).then(() => false)]);
+      if (!gone) throw new Error(`${label}: pid ${servicePid} still running ${BROKER_STOP_GRACE_MS + 5_000} ms after ${signal}`);
+    },
+    restart: async () => {
+      if (current().exitedWith === undefined) throw new Error(`${label}: restart() while it is still running; kill() it first`);
+      await current().stop(); // ends the old watchdog's pipe, so its helper shell exits too
+      await restart();
+    },
+  };
 }
 
 export async function redisAnswersPing(url: string, timeoutMs: number): Promise<boolean> {

@@ -10,9 +10,21 @@ export interface ServiceEndpoints {
   readonly redisUrl: string;
 }
 
+/** A service process the provider started, for tests that kill and restart it. */
+export interface ServiceProcessControl {
+  /** The service's own process id (not its watchdog's); undefined while it is not running. */
+  pid(): Promise<number | undefined>;
+  /** Sends `signal` (default SIGKILL) to the service by PID and waits until it is gone. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again with the same command line, ports and data directory; resolves once it answers. */
+  restart(): Promise<void>;
+}
+
 export interface RunningServices extends ServiceEndpoints {
   /** Which provider supplied them, for reports: 'endpoints' | 'testcontainers' | 'local'. */
   readonly provider: string;
+  /** The processes behind them when this provider started them (local provider); Redis is absent when an existing one was used. */
+  readonly processes?: { readonly kafka: ServiceProcessControl; readonly redis?: ServiceProcessControl };
   /** Stops whatever the provider started and deletes its data. Idempotent. */
   stop(): Promise<void>;
 }

@@ -12,6 +12,8 @@ import { oddEvenPipeline } from './odd-even-sum.ts';
 
 export const INPUT_TOPIC = 'numbers';
 export const OUTPUT_TOPIC = 'sums';
+/** The value of the records of the aborted input transaction: a source that reads them counts it into the odd sum. */
+const ABORTED_INPUT_VALUE = 1_000_001;
 const TRANSACTIONAL_ID_PREFIX = 'odd-even-sink';
 const SINK_BUGS: readonly KafkaSinkBug[] = ['commit-in-snapshot', 'restore-aborts-pending', 'notify-commits-only-own', 'commit-not-idempotent', 'no-abort-lingering'];
 
@@ -51,9 +53,10 @@ export const kafka2pc: Scenario = {
   defaultSize: { partitions: 2, recordsPerPartition: 30 },
   // Not 'expire-transactions': no sink survives a transaction timeout shorter than a checkpoint
   // (Kafka aborts pre-committed data); a test shows the invariants catching that loss.
-  faultKinds: ['crash-task', 'crash-job', 'fail-commit', 'drop-notify', 'fail-abort', 'expire-checkpoint', 'decline-checkpoint'],
+  faultKinds: ['crash-task', 'crash-job', 'fail-commit', 'drop-notify', 'fail-abort', 'expire-checkpoint', 'decline-checkpoint', 'drop-ack', 'fail-initialize'],
   // A memory backend loses completed checkpoints with the coordinator; the committed output then gets written again.
   backends: ['fs'],
+  variablePartitions: true,
   concurrentCheckpoints: true,
   bugs: [
     { name: 'commit-in-snapshot', description: 'the sink commits in snapshotState instead of on notify-complete', caughtBy: ['committed-implies-completed', 'exactly-once'], jobOptions: { backend: 'fs' } },
@@ -69,12 +72,25 @@ export const kafka2pc: Scenario = {
     const broker = new SimKafkaBroker();
     broker.createTopic(INPUT_TOPIC, size.partitions);
     broker.createTopic(OUTPUT_TOPIC, 2);
-    // The input is written and committed before the job starts.
+    // The input is written before the job starts: each partition's first half in one committed
+    // transaction, then records of an aborted transaction (which read_committed must skip,
+    // offsets and markers included), then the second half in another committed transaction.
     const loader = broker.initProducerId('input-loader', 60_000, 0);
-    input.forEach((numbers, partition) => {
-      broker.produce('input-loader', loader.producerId, loader.epoch, INPUT_TOPIC, partition, numbers.map((n) => ({ key: String(n), value: String(n) })), 0);
+    const aborter = broker.initProducerId('input-aborter', 60_000, 0);
+    const load = (half: 0 | 1): void => {
+      input.forEach((numbers, partition) => {
+        const cut = Math.floor(numbers.length / 2);
+        const records = (half === 0 ? numbers.slice(0, cut) : numbers.slice(cut)).map((n) => ({ key: String(n), value: String(n) }));
+        if (records.length > 0) broker.produce('input-loader', loader.producerId, loader.epoch, INPUT_TOPIC, partition, records, 0);
+      });
+      broker.endTransaction('input-loader', loader.producerId, loader.epoch, true, 0);
+    };
+    load(0);
+    input.forEach((_, partition) => {
+      broker.produce('input-aborter', aborter.producerId, aborter.epoch, INPUT_TOPIC, partition, [{ key: 'aborted', value: String(ABORTED_INPUT_VALUE) }], 0);
     });
-    broker.endTransaction('input-loader', loader.producerId, loader.epoch, true, 0);
+    broker.endTransaction('input-aborter', aborter.producerId, aborter.epoch, false, 0);
+    load(1);
     const clients = new SimKafkaClients(broker, env);
     const spec = oddEvenPipeline(
       'kafka-2pc',

@@ -22,8 +22,9 @@ export const oddEvenSum: Scenario = {
   name: 'odd-even-sum',
   description: 'two partitions of natural numbers -> keyBy parity -> running sum -> idempotent Redis SET',
   defaultSize: { partitions: 2, recordsPerPartition: 40 },
-  faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint'],
+  faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint', 'drop-ack', 'fail-initialize'],
   backends: ['memory', 'fs'],
+  variablePartitions: true,
   bugs: [
     {
       name: 'at-least-once-mode',
@@ -39,8 +40,52 @@ export const oddEvenSum: Scenario = {
     {
       name: 'restore-latest-triggered',
       description: 'a restart restores the latest triggered checkpoint instead of the latest completed one',
-      caughtBy: ['exactly-once'],
+      caughtBy: ['exactly-once', 'restore-choice'],
       jobOptions: { restoreFrom: 'latest-triggered' },
+    },
+    {
+      name: 'memory-checkpoints-survive-job-crash',
+      description: 'the memory backend keeps its completed checkpoints through a crash of the whole job, coordinator included (they lived on its heap)',
+      caughtBy: ['restore-choice'],
+      jobOptions: { backend: 'memory', memoryCheckpointsSurviveJobCrash: true },
+    },
+    {
+      name: 'unaligned-acks-at-input-end',
+      description:
+        'the runtime before issue 17: an unaligned snapshot at the first barrier marks the checkpoint handled, so the other barriers are dropped and the task acknowledges only when an input ends',
+      caughtBy: ['checkpoint-progress'],
+      jobOptions: { mode: 'unaligned', dropBarriersAfterUnalignedSnapshot: true },
+    },
+    {
+      name: 'expiry-leaves-checkpoint-pending',
+      description:
+        'an expired checkpoint is marked expired but stays pending, so late acknowledgements still complete it ' +
+        '(run with a 50 ms timeout, so that checkpoints also time out without an expiry fault)',
+      caughtBy: ['fault-effects'],
+      jobOptions: { expiryLeavesCheckpointPending: true, checkpointTimeoutMs: 50 },
+    },
+    {
+      name: 'unaligned-holds-inputs',
+      description: 'unaligned checkpoints hold back an input after its barrier, as aligned ones do (no barrier overtakes the data behind)',
+      caughtBy: ['mode-semantics'],
+      jobOptions: { mode: 'unaligned', unalignedHoldsInputs: true },
+    },
+    {
+      name: 'unaligned-barriers-behind-data',
+      description: 'unaligned checkpoints forward barriers behind the records in flight instead of overtaking them',
+      caughtBy: ['mode-semantics'],
+      jobOptions: { mode: 'unaligned', unalignedBarriersQueueBehindData: true },
+    },
+    {
+      name: 'alignment-not-observed',
+      description: 'the runtime reports no barrier positions for its snapshots, so the alignment check has nothing to compare',
+      caughtBy: ['barrier-alignment'],
+      jobOptions: { omitAlignmentObservations: true },
+    },
+    {
+      name: 'junk-key-sink',
+      description: 'the sink also writes a debugging key the model does not have (output beyond the model)',
+      caughtBy: ['exactly-once'],
     },
     {
       name: 'unaligned-drops-channel-state',
@@ -61,7 +106,7 @@ export const oddEvenSum: Scenario = {
     },
   ],
   taskCount: (size) => size.partitions + 2,
-  build({ env, size, bug }) {
+  build({ env, size, bug, sinkBufferKeys }) {
     const input = oddEvenInput(size.partitions, size.recordsPerPartition);
     const log = new SimPartitionedLog(input);
     const redis = new SimRedisServer(env);
@@ -72,13 +117,19 @@ export const oddEvenSum: Scenario = {
       ({ subtaskIndex }) => {
         const client = redis.client(`redis-sink-${subtaskIndex}`);
         if (bug === 'nondeterministic-sink') return new RandomlyFlushingSink(client);
+        if (bug === 'junk-key-sink') {
+          return new RedisIdempotentSink<ParityAccumulator>(client, (key, value) => ({
+            ...oddEvenEntries(KEY_PREFIX)(key, value),
+            [`${KEY_PREFIX}:debug:last-seen`]: String(value.last),
+          }));
+        }
         if (bug === 'incrby-sink') {
           return new RedisIncrementingSink<ParityAccumulator>(client, (key, value) => ({
             [`${KEY_PREFIX}:${parityName(key as Parity)}:sum`]: value.last,
             [`${KEY_PREFIX}:${parityName(key as Parity)}:count`]: 1,
           }));
         }
-        return oddEvenRedisSink(client, KEY_PREFIX);
+        return oddEvenRedisSink(client, KEY_PREFIX, sinkBufferKeys);
       },
     );
     const sourceTasks = Array.from({ length: size.partitions }, (_, i) => i);
@@ -122,8 +173,8 @@ export function oddEvenPipeline(
 }
 
 /** SET of `prefix:parity:sum` and `prefix:parity:count`: deterministic keys, values from the input only. */
-export function oddEvenRedisSink(client: RedisClient, prefix: string): RedisIdempotentSink<ParityAccumulator> {
-  return new RedisIdempotentSink<ParityAccumulator>(client, oddEvenEntries(prefix));
+export function oddEvenRedisSink(client: RedisClient, prefix: string, maxBufferedKeys?: number): RedisIdempotentSink<ParityAccumulator> {
+  return new RedisIdempotentSink<ParityAccumulator>(client, oddEvenEntries(prefix), maxBufferedKeys);
 }
 
 function oddEvenEntries(prefix: string): (key: Key, value: ParityAccumulator) => Record<string, string> {

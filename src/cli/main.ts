@@ -61,6 +61,10 @@ const INVARIANTS = [
   'committed-implies-completed',
   'completed-implies-committed',
   'no-lingering-transaction',
+  'checkpoint-progress',
+  'restore-choice',
+  'fault-effects',
+  'mode-semantics',
 ] as const;
 /** The runtime's invariants plus every property the scenarios' judges report. */
 function invariantsOf(scenarios: readonly Scenario[]): string[] {

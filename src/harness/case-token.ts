@@ -5,7 +5,7 @@ import { InputError, MAX_MODULE_PATH_CHARS, MAX_TOKEN_CHARS, checkInteger, check
 /** The token format this build writes. A body without `v` is version 0 (tokens printed before versions existed); any other version is refused by name. */
 export const TOKEN_FORMAT_VERSION = 1;
 const READABLE_TOKEN_VERSIONS: readonly number[] = [0, 1];
-const BODY_KEYS = ['v', 'module', 'tasks', 'size', 'mode', 'backend', 'bug', 'faults', 'schedule', 'maxConcurrentCheckpoints', 'checkpointIntervalMs'];
+const BODY_KEYS = ['v', 'module', 'tasks', 'size', 'mode', 'backend', 'bug', 'faults', 'schedule', 'maxConcurrentCheckpoints', 'checkpointIntervalMs', 'channelCapacity', 'sinkBufferKeys'];
 const MAX_NAME_CHARS = 128;
 
 /**
@@ -87,6 +87,10 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
   if (intervalMs !== undefined) checkInteger('checkpointIntervalMs', intervalMs, 'replay: checkpointIntervalMs');
   const concurrent = record['maxConcurrentCheckpoints'];
   if (concurrent !== undefined) checkInteger('maxConcurrentCheckpoints', concurrent, 'replay: maxConcurrentCheckpoints');
+  const channelCapacity = record['channelCapacity'];
+  if (channelCapacity !== undefined) checkInteger('channelCapacity', channelCapacity, 'replay: channelCapacity');
+  const sinkBufferKeys = record['sinkBufferKeys'];
+  if (sinkBufferKeys !== undefined) checkInteger('sinkBufferKeys', sinkBufferKeys, 'replay: sinkBufferKeys');
   const tasks = record['tasks'];
   if (tasks !== undefined) checkInteger('tasks', tasks, 'replay: tasks');
   const faults = record['faults'];
@@ -122,6 +126,8 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
     schedule,
     ...(concurrent === undefined ? {} : { maxConcurrentCheckpoints: concurrent as number }),
     ...(intervalMs === undefined ? {} : { checkpointIntervalMs: intervalMs as number }),
+    ...(channelCapacity === undefined ? {} : { channelCapacity: channelCapacity as number }),
+    ...(sinkBufferKeys === undefined ? {} : { sinkBufferKeys: sinkBufferKeys as number }),
     ...(tasks === undefined ? {} : { tasks: tasks as number }),
   };
 }

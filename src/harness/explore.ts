@@ -61,9 +61,12 @@ export const CONCURRENT_CHECKPOINT_INTERVAL_MS = 12;
 
 /** Fault plans and schedules as data: fewer, earlier, simpler faults and shorter choice lists shrink toward a plainer case. */
 export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number): fc.Arbitrary<CaseSpec> {
-  const tasks = scenario.taskCount(base.size);
-  const atStep = fc.nat({ max: typicalRunSteps(base.size) });
-  const task = fc.nat({ max: tasks - 1 });
+  // A case may read one partition more than asked (a wider exchange: more inputs per task),
+  // where the scenario builds for any partition count.
+  const largest = scenario.variablePartitions === true ? { ...base.size, partitions: base.size.partitions + 1 } : base.size;
+  const atStep = fc.nat({ max: typicalRunSteps(largest) });
+  // Task indices are drawn for the largest job and folded into the one the case runs.
+  const task = fc.nat({ max: scenario.taskCount(largest) - 1 });
   // Listed plainest first: fast-check shrinks a oneof toward its first alternatives.
   const byKind: Record<Fault['kind'], fc.WeightedArbitrary<Fault>> = {
     'crash-task': { weight: 4, arbitrary: fc.record({ kind: fc.constant('crash-task' as const), atStep, task }) },
@@ -75,6 +78,8 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     'expire-transactions': { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire-transactions' as const), atStep }) },
     'fail-abort': { weight: 1, arbitrary: fc.record({ kind: fc.constant('fail-abort' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
     'cut-connections': { weight: 1, arbitrary: fc.record({ kind: fc.constant('cut-connections' as const), atStep }) },
+    'drop-ack': { weight: 1, arbitrary: fc.record({ kind: fc.constant('drop-ack' as const), atStep }) },
+    'fail-initialize': { weight: 1, arbitrary: fc.record({ kind: fc.constant('fail-initialize' as const), atStep, task }) },
     'fail-call': { weight: 2, arbitrary: fc.record({ kind: fc.constant('fail-call' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
     'lose-reply': { weight: 2, arbitrary: fc.record({ kind: fc.constant('lose-reply' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
     'timeout-call': { weight: 1, arbitrary: fc.record({ kind: fc.constant('timeout-call' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
@@ -86,14 +91,36 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     // Mostly a random tail (variety over the whole run); shrinks to null, the plain schedule.
     tailSeed: fc.option(fc.nat(), { nil: null, freq: 4 }),
     // Concurrent checkpoints where the scenario allows them; shrinks to one at a time.
-    // With a short interval a second checkpoint starts before the first completes.
-    concurrency: scenario.concurrentCheckpoints ? fc.constantFrom(1, 2) : fc.constant(1),
-  }).map(({ faults, choices, tailSeed, concurrency }) => ({
-    ...base,
-    ...(concurrency === 1 ? {} : { maxConcurrentCheckpoints: 2, checkpointIntervalMs: CONCURRENT_CHECKPOINT_INTERVAL_MS }),
-    faults: [...faults].sort((a, b) => a.atStep - b.atStep),
-    schedule: { kind: 'choices' as const, choices, tailSeed },
-  }));
+    // With a short interval a second checkpoint starts before the first completes. Never with
+    // unaligned checkpoints, which Flink does not run concurrently: barrier n+1 overtakes the
+    // data in front of barrier n on one input and aborts n, checkpoint after checkpoint.
+    concurrency: scenario.concurrentCheckpoints && base.mode !== 'unaligned' ? fc.constantFrom(1, 2) : fc.constant(1),
+    // Settings that vary, each shrinking to the plain one: an extra partition now and then,
+    // and channels down to one element (every push can backpressure, barriers queue behind one record).
+    extraPartition: scenario.variablePartitions === true ? fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) : fc.constant(false),
+    channelCapacity: fc.constantFrom<number | undefined>(undefined, 2, 1),
+    // A sink that flushes on every write (its writes land between checkpoints, not only at them).
+    // Now and then only: each write is then one more I/O step.
+    sinkBufferKeys: fc.oneof({ weight: 3, arbitrary: fc.constant<number | undefined>(undefined) }, { weight: 1, arbitrary: fc.constant<number | undefined>(1) }),
+  }).map(({ faults, choices, tailSeed, concurrency, extraPartition, channelCapacity: generatedCapacity, sinkBufferKeys }) => {
+    const size = extraPartition ? largest : base.size;
+    // Not with the 12 ms interval of concurrent cases: checkpoint traffic then fills one-element
+    // channels faster than data moves, and the plain (control-first) schedule starves the data
+    // until the step budget runs out (Flink's remedy is a minimum pause between checkpoints).
+    const channelCapacity = concurrency === 1 ? generatedCapacity : undefined;
+    const tasks = scenario.taskCount(size);
+    return {
+      ...base,
+      size,
+      // A user module's token pins the task count of the job it was made on.
+      ...(base.tasks === undefined ? {} : { tasks }),
+      ...(concurrency === 1 ? {} : { maxConcurrentCheckpoints: 2, checkpointIntervalMs: CONCURRENT_CHECKPOINT_INTERVAL_MS }),
+      ...(channelCapacity === undefined ? {} : { channelCapacity }),
+      ...(sinkBufferKeys === undefined ? {} : { sinkBufferKeys }),
+      faults: faults.map((fault) => ('task' in fault ? { ...fault, task: fault.task % tasks } : fault)).sort((a, b) => a.atStep - b.atStep),
+      schedule: { kind: 'choices' as const, choices, tailSeed },
+    };
+  });
 }
 
 function emptyStats(): ExploreStats {

@@ -40,6 +40,8 @@ export const INPUT_BOUNDS = {
   scheduleChoice: { min: 0, max: 1_000_000, meaning: 'one scheduling choice' },
   maxConcurrentCheckpoints: { min: 1, max: 16, meaning: 'checkpoints in flight at once' },
   checkpointIntervalMs: { min: 1, max: 3_600_000, meaning: 'virtual ms between checkpoints' },
+  channelCapacity: { min: 1, max: 1_024, meaning: 'elements an input channel holds' },
+  sinkBufferKeys: { min: 1, max: 1_000_000, meaning: 'keys a buffering sink holds before it flushes' },
   /** Tasks of a replayed job (a fingerprint of a user scenario); 16 partitions of a few operators stay far below. */
   tasks: { min: 1, max: 1_024, meaning: 'tasks of the job' },
 } as const satisfies Record<string, IntegerBound>;

@@ -9,6 +9,10 @@ import type { RunObservations } from '../runtime/observations.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
 import { checkBarrierAlignment } from '../../properties/alignment.ts';
 import { checkLiveness } from '../../properties/liveness.ts';
+import { checkCheckpointProgress } from '../../properties/progress.ts';
+import { checkRestoreChoice } from '../../properties/restore-choice.ts';
+import { checkFaultEffects } from '../../properties/fault-effects.ts';
+import { checkModeSemantics } from '../../properties/mode-semantics.ts';
 import type { Scenario, ScenarioSize, Violation } from './scenario.ts';
 
 /** The exactly-once anomaly that an unfinished run cannot be judged for. */
@@ -32,6 +36,10 @@ export interface CaseSpec {
   readonly maxConcurrentCheckpoints?: number;
   /** Virtual ms between checkpoint triggers (default 100). */
   readonly checkpointIntervalMs?: number;
+  /** Elements an input channel holds before its producer is backpressured (default 8). */
+  readonly channelCapacity?: number;
+  /** Keys a buffering sink holds before it flushes (the scenario's default when absent). */
+  readonly sinkBufferKeys?: number;
   /** A user scenario's module, relative to the project root (posix separators): how a replay finds it again. */
   readonly module?: string;
   /** Tasks of the job when the case was made: a replay refuses a module that builds a different job today. */
@@ -71,6 +79,7 @@ export function jobOptionsFor(scenario: Scenario, spec: CaseSpec): JobOptions {
   }
   return { ...DEFAULT_JOB_OPTIONS, mode: spec.mode, backend: spec.backend, maxConcurrentCheckpoints: spec.maxConcurrentCheckpoints ?? 1,
     checkpointIntervalMs: spec.checkpointIntervalMs ?? DEFAULT_JOB_OPTIONS.checkpointIntervalMs,
+    channelCapacity: spec.channelCapacity ?? DEFAULT_JOB_OPTIONS.channelCapacity,
     ...bug?.jobOptions,
   };
 }
@@ -82,14 +91,16 @@ export async function runCase(scenario: Scenario, spec: CaseSpec, options: { rea
   const maxSteps = stepBudget(spec.size);
   const scheduler = new Scheduler({ choices: choiceSourceOf(spec.schedule), msPerStep: 1, maxSteps, keepTrace: options.keepTrace ?? false });
   const env = new SimEnvironment(scheduler);
-  const built = scenario.build({ scheduler, env, size: spec.size, bug: spec.bug });
+  const built = scenario.build({ scheduler, env, size: spec.size, bug: spec.bug, ...(spec.sinkBufferKeys === undefined ? {} : { sinkBufferKeys: spec.sinkBufferKeys }) });
   const jobOptions = jobOptionsFor(scenario, spec);
   const job = new JobRuntime(built.pipeline, jobOptions, scheduler, faults, { ...env.faultHooks, ...built.environmentHooks });
   if (built.onCheckpointCompleted !== undefined) job.onCheckpointCompleted = (checkpointId) => built.onCheckpointCompleted!(checkpointId);
   const observations = await job.run();
+  // Invariants over what the runtime did, judged on every run whatever its outcome.
   const violations = [...checkLiveness(observations)];
   // Barrier alignment is a promise of the aligned modes only: a case run in at-least-once mode does not make it.
   if (spec.mode !== 'at-least-once') violations.push(...checkBarrierAlignment(observations));
+  violations.push(...checkCheckpointProgress(observations), ...checkRestoreChoice(observations), ...checkFaultEffects(observations), ...checkModeSemantics(observations));
   // A run that did not reach its end may not have written everything yet, but what it did
   // write is still judged: a liveness failure must not hide a duplicate.
   const judged = await built.judge(observations);

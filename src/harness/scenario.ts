@@ -63,6 +63,8 @@ export interface BuildContext {
   readonly size: ScenarioSize;
   /** The planted bug to build in, or undefined for the correct pipeline. */
   readonly bug: string | undefined;
+  /** Keys a buffering sink holds before it flushes, when the case sets it (1: every write flushes). */
+  readonly sinkBufferKeys?: number;
 }
 
 export interface BuiltScenario {
@@ -90,6 +92,8 @@ export interface Scenario {
   readonly properties?: readonly string[];
   /** Generated cases may run two checkpoints at once. */
   readonly concurrentCheckpoints?: boolean;
+  /** Generated cases may read one partition more than the size asks (the job must build for any partition count). */
+  readonly variablePartitions?: boolean;
   readonly bugs: readonly PlantedBug[];
   /** Tasks of the built job, so fault plans can name them before building. */
   taskCount(size: ScenarioSize): number;

@@ -36,7 +36,12 @@ export class BarrierHandler {
   private readonly ended: boolean[];
   private liveCount: number;
 
-  constructor(readonly mode: CheckpointingMode, readonly inputCount: number) {
+  constructor(
+    readonly mode: CheckpointingMode,
+    readonly inputCount: number,
+    /** Planted bug: unaligned mode holds back an input after its barrier, as aligned mode does. */
+    private readonly planted: { readonly holdInputsWhenUnaligned?: boolean } = {},
+  ) {
     if (!Number.isSafeInteger(inputCount) || inputCount < 1) {
       throw new Error(`BarrierHandler: inputCount must be >= 1, got ${inputCount}`);
     }
@@ -45,9 +50,10 @@ export class BarrierHandler {
     this.liveCount = inputCount;
   }
 
-  /** Aligned mode holds back a channel that already delivered the pending barrier. */
+  /** Aligned mode holds back a channel that already delivered the pending barrier; the other modes never block. */
   isBlocked(slot: number): boolean {
-    return this.mode === 'exactly-once' && this.arrived[slot] === true;
+    const blocking = this.mode === 'exactly-once' || (this.mode === 'unaligned' && this.planted.holdInputsWhenUnaligned === true);
+    return blocking && this.arrived[slot] === true;
   }
 
   get aligningCheckpointId(): number {
@@ -102,7 +108,11 @@ export class BarrierHandler {
     }
   }
 
-  /** A snapshot taken on a direct trigger (all inputs ended) also counts as handled. */
+  /**
+   * A snapshot taken on a direct trigger (all inputs ended) also counts as handled. Not to be
+   * called for an unaligned snapshot at the first barrier: the task must still see barrier n
+   * on every other live input before it acknowledges n.
+   */
   markHandled(checkpointId: number): void {
     if (checkpointId > this.handledUpToId) this.handledUpToId = checkpointId;
   }

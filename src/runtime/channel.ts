@@ -122,6 +122,23 @@ export class Channel {
    * Unaligned checkpoints: the barrier overtakes the records in flight (never an older
    * barrier). The records it overtook stay in front of it logically (its position counts them).
    */
+  /** Records queued in front of barrier `checkpointId` (undefined when it is not in the channel). */
+  recordsAheadOf(checkpointId: number): { ahead: number; queued: number } | undefined {
+    let ahead = 0;
+    let queued = 0;
+    let found = false;
+    for (let i = 0; i < this.size; i++) {
+      const slot = (this.head + i) % this.slots;
+      const kind = this.kinds[slot];
+      if (kind === ElementKind.Barrier && this.values[slot] === checkpointId) found = true;
+      else if (kind === ElementKind.Record) {
+        queued++;
+        if (!found) ahead++;
+      }
+    }
+    return found ? { ahead, queued } : undefined;
+  }
+
   pushFront(element: BarrierElement): void {
     if (this.size >= this.slots) {
       throw new Error(`Channel ${this.index}: push into a full channel (capacity ${this.capacity})`);

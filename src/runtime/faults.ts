@@ -22,6 +22,10 @@ export type Fault =
   | { readonly kind: 'fail-abort'; readonly atStep: number; readonly times: number }
   /** Every connection to an external system is cut now (end-to-end runs, through a TCP proxy; simulated: calls in flight fail). */
   | { readonly kind: 'cut-connections'; readonly atStep: number }
+  /** The next acknowledgement to reach the coordinator is lost: its checkpoint can only time out. */
+  | { readonly kind: 'drop-ack'; readonly atStep: number }
+  /** The task's initializeState throws synchronously the next time the task is deployed. */
+  | { readonly kind: 'fail-initialize'; readonly atStep: number; readonly task: number }
   /** The next k calls to a simulated external system fail before reaching it (not applied, ECONNRESET). */
   | { readonly kind: 'fail-call'; readonly atStep: number; readonly times: number }
   /** The next k calls are applied by the simulated system but their replies are lost (the client sees ETIMEDOUT). */
@@ -41,6 +45,8 @@ export const FAULT_KINDS = [
   'expire-transactions',
   'fail-abort',
   'cut-connections',
+  'drop-ack',
+  'fail-initialize',
   'fail-call',
   'lose-reply',
   'timeout-call',
@@ -74,6 +80,10 @@ export function parseFaultPlan(input: unknown, taskCount: number, source: string
         return { kind: 'crash-task', atStep: step, task: task() };
       case 'decline-checkpoint':
         return { kind: 'decline-checkpoint', atStep: step, task: task() };
+      case 'fail-initialize':
+        return { kind: 'fail-initialize', atStep: step, task: task() };
+      case 'drop-ack':
+        return { kind: 'drop-ack', atStep: step };
       case 'crash-job':
         return { kind: 'crash-job', atStep: step };
       case 'expire-checkpoint':

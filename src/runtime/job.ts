@@ -4,7 +4,7 @@ import type { EnabledEvents, SimWorld, StepDriver } from '../sim/scheduler.ts';
 import { BarrierHandler, type CheckpointingMode } from './barrier-handler.ts';
 import { Channel, ElementKind, END_OF_INPUT_ELEMENT, type StreamElement } from './channel.ts';
 import type { Fault, FaultPlan } from './faults.ts';
-import type { AlignmentObservation, CheckpointObservation, RunObservations } from './observations.ts';
+import type { AlignmentObservation, CheckpointEvent, CheckpointObservation, RunObservations } from './observations.ts';
 import type { OperatorSpec, PipelineSpec } from './pipeline.ts';
 import { CheckpointStore, SubtaskState, type CompletedCheckpoint, type StateBackendKind, type SubtaskSnapshot } from './state.ts';
 
@@ -27,6 +27,22 @@ export interface JobOptions {
   readonly dropAcksFromLastTask: boolean;
   /** Unaligned mode keeps in-flight records as channel state; false is a planted bug (they are dropped). */
   readonly restoreChannelState: boolean;
+  /**
+   * Planted bug (the runtime's behaviour before issue 17): an unaligned snapshot at the first
+   * barrier n marks n handled, so the task drops the other inputs' barriers n as stale and
+   * acknowledges n only when one of its inputs ends.
+   */
+  readonly dropBarriersAfterUnalignedSnapshot: boolean;
+  /** Planted bug: the memory backend's completed checkpoints survive a crash of the whole job (they lived on the coordinator's heap). */
+  readonly memoryCheckpointsSurviveJobCrash: boolean;
+  /** Planted bug: an expiry records the checkpoint as expired but leaves it pending, so late acknowledgements still complete it. */
+  readonly expiryLeavesCheckpointPending: boolean;
+  /** Planted bug: unaligned tasks hold back an input after its barrier, as aligned ones do. */
+  readonly unalignedHoldsInputs: boolean;
+  /** Planted bug: unaligned tasks forward barriers behind the records in flight, as aligned ones do. */
+  readonly unalignedBarriersQueueBehindData: boolean;
+  /** Planted bug in the observation layer: barrier-triggered snapshots report no alignment positions. */
+  readonly omitAlignmentObservations: boolean;
 }
 
 export const DEFAULT_JOB_OPTIONS: JobOptions = {
@@ -41,6 +57,12 @@ export const DEFAULT_JOB_OPTIONS: JobOptions = {
   restoreFrom: 'latest-completed',
   dropAcksFromLastTask: false,
   restoreChannelState: true,
+  dropBarriersAfterUnalignedSnapshot: false,
+  memoryCheckpointsSurviveJobCrash: false,
+  expiryLeavesCheckpointPending: false,
+  unalignedHoldsInputs: false,
+  unalignedBarriersQueueBehindData: false,
+  omitAlignmentObservations: false,
 };
 
 /** A broken assumption inside streamcheck itself: never treated as a task failure. */
@@ -75,6 +97,7 @@ type ControlMessage =
       readonly task: number;
       readonly snapshot: SubtaskSnapshot;
       readonly alignment: readonly AlignmentObservation[];
+      readonly cause: 'barrier' | 'trigger';
     }
   | { readonly kind: 'decline'; readonly checkpointId: number; readonly task: number; readonly reason: string }
   | { readonly kind: 'notify-complete'; readonly checkpointId: number; readonly task: number }
@@ -201,6 +224,7 @@ export class JobRuntime implements SimWorld {
   private busyCount = 0;
   private faultIndex = 0;
   private dropNextNotify = false;
+  private dropNextAck = false;
   private readonly faults: readonly Fault[];
   /** Called inside the step that completes a checkpoint (a harness hook: e.g. read back what a reader sees now). */
   onCheckpointCompleted: ((checkpointId: number) => void) | undefined;
@@ -223,6 +247,20 @@ export class JobRuntime implements SimWorld {
     this.observations = {
       jobName: spec.name,
       taskNames: this.tasks.map((task) => task.name),
+      taskInputCounts: this.tasks.map((task) => task.inputs.length),
+      settings: {
+        mode: options.mode,
+        backend: options.backend,
+        checkpointIntervalMs: options.checkpointIntervalMs,
+        checkpointTimeoutMs: options.checkpointTimeoutMs,
+        maxConcurrentCheckpoints: options.maxConcurrentCheckpoints,
+        maxRestarts: options.maxRestarts,
+      },
+      checkpointEvents: [],
+      failovers: [],
+      lostMessages: [],
+      barrierEvents: [],
+      forwardedBarriers: [],
       checkpoints: [],
       alignment: [],
       faults: [],
@@ -466,13 +504,17 @@ export class JobRuntime implements SimWorld {
         const position = channel.barrierPositions.get(unaligned.checkpointId);
         // In front of the barrier but taken after the snapshot: channel state.
         if (position === undefined || channel.recordsTaken - 1 < position) unaligned.channelState[slot]!.push({ key, value });
+        // The last record in front of barrier n taken: from here on only barriers can hold the acknowledgement back.
+        if (position !== undefined && channel.recordsTaken === position) this.observeBarrier(task, slot, unaligned.checkpointId, 'drained');
       }
       this.process(task, key, value);
       if (unaligned !== undefined) this.whenIdle(task, () => this.completeUnalignedIfReady(task));
       return;
     }
     const barriers = task.barriers!;
-    const decision = kind === ElementKind.Barrier ? barriers.onBarrier(slot, channel.takenValue as number) : barriers.onEndOfInput(slot);
+    const barrierId = kind === ElementKind.Barrier ? (channel.takenValue as number) : 0;
+    const decision = kind === ElementKind.Barrier ? barriers.onBarrier(slot, barrierId) : barriers.onEndOfInput(slot);
+    this.observeBarrier(task, slot, barrierId, undefined, decision.completedId);
     if (decision.abortedId !== 0) {
       if (task.unaligned?.checkpointId === decision.abortedId) task.unaligned = undefined;
       this.sendDecline(task, decision.abortedId, `checkpoint ${decision.abortedId} was overtaken by a newer barrier during alignment`);
@@ -483,6 +525,22 @@ export class JobRuntime implements SimWorld {
     }
     if (task.unaligned !== undefined) this.whenIdle(task, () => this.completeUnalignedIfReady(task));
     if (kind === ElementKind.EndOfInput && barriers.allInputsEnded) this.whenIdle(task, () => this.endTask(task));
+  }
+
+  private observeBarrier(task: Task, slot: number, checkpointId: number, kind?: 'drained', completedId = 0): void {
+    const blockedSlots: number[] = [];
+    for (let s = 0; s < task.inputs.length; s++) if (task.barriers!.isBlocked(s)) blockedSlots.push(s);
+    this.observations.barrierEvents.push({
+      task: task.index,
+      attempt: this.attempt,
+      inputSlot: slot,
+      checkpointId,
+      atStep: this.scheduler.step,
+      atMs: this.scheduler.nowMs,
+      blockedSlots,
+      ...(kind === undefined ? {} : { kind }),
+      ...(completedId === 0 ? {} : { completedId }),
+    });
   }
 
   /** Runs a record through the task's operator chain, then out on the keyed exchange. */
@@ -537,7 +595,11 @@ export class JobRuntime implements SimWorld {
   private snapshot(task: Task, checkpointId: number, trigger: 'barrier' | 'trigger'): void {
     if (checkpointId <= task.lastSnapshotId) throw new RuntimeInvariantError(`task ${task.name} asked to snapshot ${checkpointId} after ${task.lastSnapshotId}`);
     task.lastSnapshotId = checkpointId;
-    task.barriers?.markHandled(checkpointId);
+    // A snapshot on a direct trigger ends the task's wait for barrier n. One at a barrier does
+    // not: aligned modes snapshot once every barrier n arrived, and an unaligned snapshot at
+    // the first barrier still waits for barrier n on every other live input (Flink's
+    // unaligned handler acknowledges only then).
+    if (trigger === 'trigger' || this.options.dropBarriersAfterUnalignedSnapshot) task.barriers?.markHandled(checkpointId);
     if (task.declineNext) {
       task.declineNext = false;
       this.sendDecline(task, checkpointId, 'the task declined the checkpoint (fault plan)');
@@ -546,7 +608,7 @@ export class JobRuntime implements SimWorld {
     }
     const alignment: AlignmentObservation[] = [];
     const unaligned = trigger === 'barrier' && this.options.mode === 'unaligned';
-    if (trigger === 'barrier' && !unaligned) {
+    if (trigger === 'barrier' && !unaligned && !this.options.omitAlignmentObservations) {
       task.inputs.forEach((channel, inputSlot) => {
         const recordsBeforeBarrier = channel.barrierPositions.get(checkpointId);
         if (recordsBeforeBarrier === undefined) return; // the input ended before barrier n
@@ -578,7 +640,7 @@ export class JobRuntime implements SimWorld {
         this.completeUnalignedIfReady(task);
         return;
       }
-      this.control.push({ kind: 'ack', checkpointId, task: task.index, snapshot, alignment });
+      this.control.push({ kind: 'ack', checkpointId, task: task.index, snapshot, alignment, cause: trigger });
     };
     if (pendingSnapshots.length === 0) complete();
     else this.awaitConnector(task, Promise.all(pendingSnapshots), `snapshotState(${checkpointId})`, complete);
@@ -587,8 +649,13 @@ export class JobRuntime implements SimWorld {
   /** Aligned modes queue the barrier behind the data; unaligned lets it overtake what is in flight. */
   private forwardBarrier(task: Task, checkpointId: number): void {
     const barrier = { kind: ElementKind.Barrier, checkpointId } as const;
-    if (this.options.mode === 'unaligned') for (const output of task.outputs) output.pushFront(barrier);
+    if (this.options.mode === 'unaligned' && !this.options.unalignedBarriersQueueBehindData) for (const output of task.outputs) output.pushFront(barrier);
     else this.pushToOutputs(task, barrier);
+    for (const output of task.outputs) {
+      const around = output.recordsAheadOf(checkpointId);
+      if (around === undefined) throw new RuntimeInvariantError(`task ${task.name}: barrier ${checkpointId} not in channel ${output.index} right after it was forwarded`);
+      this.observations.forwardedBarriers.push({ task: task.index, channel: output.index, checkpointId, atStep: this.scheduler.step, recordsAhead: around.ahead, recordsQueued: around.queued });
+    }
   }
 
   /** Unaligned: acknowledge once every input delivered the barrier and everything in front of it was taken. */
@@ -604,7 +671,7 @@ export class JobRuntime implements SimWorld {
         continue;
       }
       if (channel.recordsTaken < position) return; // overtaken records still in the channel
-      alignment.push({
+      if (!this.options.omitAlignmentObservations) alignment.push({
         checkpointId: unaligned.checkpointId,
         task: task.index,
         inputSlot: slot,
@@ -615,7 +682,7 @@ export class JobRuntime implements SimWorld {
     }
     task.unaligned = undefined;
     const snapshot: SubtaskSnapshot = { ...unaligned.snapshot, channelState: this.options.restoreChannelState ? unaligned.channelState : [] };
-    this.control.push({ kind: 'ack', checkpointId: unaligned.checkpointId, task: task.index, snapshot, alignment });
+    this.control.push({ kind: 'ack', checkpointId: unaligned.checkpointId, task: task.index, snapshot, alignment, cause: 'barrier' });
   }
 
   private checkpointedFunctions(task: Task): CheckpointedFunction[] {
@@ -703,7 +770,13 @@ export class JobRuntime implements SimWorld {
         return;
       }
       case 'ack':
-        return this.onAck(message.checkpointId, message.task, message.snapshot, message.alignment);
+        if (this.dropNextAck) {
+          this.dropNextAck = false;
+          this.observations.lostMessages.push({ seq: this.nextSeq++, kind: 'ack', checkpointId: message.checkpointId, task: message.task, atStep: this.scheduler.step });
+          this.scheduler.record(`ack ${message.checkpointId} from ${this.tasks[message.task]!.name} lost (fault plan)`);
+          return;
+        }
+        return this.onAck(message.checkpointId, message.task, message.snapshot, message.alignment, message.cause);
       case 'decline':
         return this.abortCheckpoint(
           message.checkpointId,
@@ -731,7 +804,10 @@ export class JobRuntime implements SimWorld {
       }
       case 'notify-aborted': {
         const task = this.tasks[message.task]!;
-        task.barriers?.onCheckpointAborted(message.checkpointId);
+        if (task.barriers !== undefined) {
+          task.barriers.onCheckpointAborted(message.checkpointId);
+          this.observeBarrier(task, -1, message.checkpointId);
+        }
         if (task.unaligned?.checkpointId === message.checkpointId) task.unaligned = undefined;
         const calls: Promise<unknown>[] = [];
         for (const listener of this.listeners(task)) {
@@ -754,6 +830,9 @@ export class JobRuntime implements SimWorld {
     const observation: CheckpointObservation = {
       checkpointId,
       triggeredAtStep: this.scheduler.step,
+      triggeredAtMs: this.scheduler.nowMs,
+      triggeredSeq: this.observeCheckpointEvent(checkpointId, 'triggered'),
+      snapshotCauses: new Array(this.tasks.length).fill(undefined),
       outcome: 'pending',
       endedAtStep: -1,
       endedAtMs: -1,
@@ -776,12 +855,23 @@ export class JobRuntime implements SimWorld {
     }
   }
 
-  private onAck(checkpointId: number, taskIndex: number, snapshot: SubtaskSnapshot, alignment: readonly AlignmentObservation[]): void {
+  /** Appends to the run-wide checkpoint event log; returns the event's place in the run's order. */
+  private observeCheckpointEvent(checkpointId: number, event: CheckpointEvent['event'], cause?: CheckpointEvent['cause']): number {
+    const seq = this.nextSeq++;
+    this.observations.checkpointEvents.push({ seq, checkpointId, event, atStep: this.scheduler.step, atMs: this.scheduler.nowMs, ...(cause === undefined ? {} : { cause }) });
+    return seq;
+  }
+
+  /** Orders every observed event of the run (see `CheckpointEvent.seq`). */
+  private nextSeq = 0;
+
+  private onAck(checkpointId: number, taskIndex: number, snapshot: SubtaskSnapshot, alignment: readonly AlignmentObservation[], cause: 'barrier' | 'trigger'): void {
     const pending = this.pending.get(checkpointId);
     if (pending === undefined) return; // late ack of an aborted or expired checkpoint
     if (this.options.dropAcksFromLastTask && taskIndex === this.tasks.length - 1) return;
     if (pending.snapshots[taskIndex] !== undefined) throw new RuntimeInvariantError(`task ${taskIndex} acked checkpoint ${checkpointId} twice`);
     pending.snapshots[taskIndex] = snapshot;
+    pending.observation.snapshotCauses[taskIndex] = cause;
     pending.alignment.push(...alignment);
     pending.observation.ackedTasks.push(taskIndex);
     pending.observation.lastAckTask = taskIndex;
@@ -803,9 +893,10 @@ export class JobRuntime implements SimWorld {
     this.store.add(completed);
     // Completing n subsumes every older pending checkpoint: it can never be a restore point now.
     for (const older of [...this.pending.keys()].filter((id) => id < checkpointId)) {
-      this.abortCheckpoint(older, 'aborted', `Checkpoint ${older} of job ${this.spec.name} subsumed by checkpoint ${checkpointId}`);
+      this.abortCheckpoint(older, 'aborted', `Checkpoint ${older} of job ${this.spec.name} subsumed by checkpoint ${checkpointId}`, 'subsumed');
     }
     pending.observation.outcome = 'completed';
+    this.observeCheckpointEvent(checkpointId, 'completed');
     pending.observation.endedAtStep = this.scheduler.step;
     pending.observation.endedAtMs = this.scheduler.nowMs;
     pending.observation.tasks = tasks;
@@ -815,6 +906,7 @@ export class JobRuntime implements SimWorld {
     for (const task of this.tasks) {
       if (this.dropNextNotify) {
         this.dropNextNotify = false;
+        this.observations.lostMessages.push({ seq: this.nextSeq++, kind: 'notify-complete', checkpointId, task: task.index, atStep: this.scheduler.step });
         this.scheduler.record(`notify-complete ${checkpointId} to ${task.name} lost (fault plan)`);
         continue;
       }
@@ -828,9 +920,15 @@ export class JobRuntime implements SimWorld {
     this.abortCheckpoint(checkpointId, 'expired', `Checkpoint ${checkpointId} of job ${this.spec.name} expired before completing.`);
   }
 
-  private abortCheckpoint(checkpointId: number, outcome: 'declined' | 'expired' | 'aborted', reason: string): void {
+  private abortCheckpoint(checkpointId: number, outcome: 'declined' | 'expired' | 'aborted', reason: string, cause?: CheckpointEvent['cause']): void {
     const pending = this.pending.get(checkpointId);
     if (pending === undefined) return;
+    this.observeCheckpointEvent(checkpointId, outcome, cause);
+    if (outcome === 'expired' && this.options.expiryLeavesCheckpointPending) {
+      pending.observation.outcome = outcome;
+      this.scheduler.record(`${reason} (planted bug: it stays pending)`);
+      return;
+    }
     pending.cancelTimeout();
     this.pending.delete(checkpointId);
     pending.observation.outcome = outcome;
@@ -892,7 +990,7 @@ export class JobRuntime implements SimWorld {
     this.finalCheckpointId = 0;
     this.finalNotified = new Array<boolean>(this.tasks.length).fill(false);
     this.finalNotifiedCount = 0;
-    this.observations.restores.push({ atStep: this.scheduler.step, attempt: this.attempt, checkpointId: checkpoint?.checkpointId });
+    this.observations.restores.push({ seq: this.nextSeq++, atStep: this.scheduler.step, atMs: this.scheduler.nowMs, attempt: this.attempt, checkpointId: checkpoint?.checkpointId });
     this.scheduler.record(
       checkpoint === undefined ? `deploy attempt ${this.attempt} from scratch` : `deploy attempt ${this.attempt} from checkpoint ${checkpoint.checkpointId}`,
     );
@@ -901,7 +999,7 @@ export class JobRuntime implements SimWorld {
       task.state = new SubtaskState();
       const snapshot = checkpoint?.tasks[task.index];
       if (snapshot !== undefined) task.state.restore(snapshot);
-      task.barriers = task.inputs.length > 0 ? new BarrierHandler(this.options.mode, task.inputs.length) : undefined;
+      task.barriers = task.inputs.length > 0 ? new BarrierHandler(this.options.mode, task.inputs.length, { holdInputsWhenUnaligned: this.options.unalignedHoldsInputs }) : undefined;
       task.busyWith = undefined;
       task.sourceEnded = false;
       task.finished = false;
@@ -963,6 +1061,10 @@ export class JobRuntime implements SimWorld {
     };
     const calls: Promise<unknown>[] = [];
     try {
+      if (this.failNextInitialize[task.index] === true) {
+        this.failNextInitialize[task.index] = false;
+        throw new Error('initializeState threw synchronously (fault plan)');
+      }
       for (const fn of this.checkpointedFunctions(task)) {
         const result = fn.initializeState(context);
         if (isPromise(result)) calls.push(result);
@@ -994,12 +1096,13 @@ export class JobRuntime implements SimWorld {
   /** A task failed: cancel everything, and restart every task from the chosen checkpoint after a delay. */
   private failover(cause: string): void {
     if (this.status === 'finished' || this.status === 'failed') return;
+    this.observations.failovers.push({ seq: this.nextSeq++, atStep: this.scheduler.step, atMs: this.scheduler.nowMs, cause });
     this.scheduler.record(`failover: ${cause}`);
     this.attempt++; // invalidates every continuation and timer of the failed attempt
     this.status = 'restarting';
     this.cancelPeriodicTrigger?.();
     this.cancelRestart?.();
-    for (const checkpointId of [...this.pending.keys()]) this.abortCheckpoint(checkpointId, 'aborted', `Checkpoint ${checkpointId} of job ${this.spec.name} aborted by failover: ${cause}`);
+    for (const checkpointId of [...this.pending.keys()]) this.abortCheckpoint(checkpointId, 'aborted', `Checkpoint ${checkpointId} of job ${this.spec.name} aborted by failover: ${cause}`, 'failover');
     this.control.length = 0;
     // Requests already sent reach their servers; their answers reach nobody.
     this.scheduler.settleAllIo('apply');
@@ -1033,6 +1136,9 @@ export class JobRuntime implements SimWorld {
     return { checkpointId: newest.checkpointId, triggeredAtStep: newest.triggeredAtStep, completedAtStep: -1, tasks };
   }
 
+  /** Tasks whose next initializeState throws (fault plan); survives failovers until it fires. */
+  private readonly failNextInitialize: boolean[] = [];
+
   private readonly partialSnapshots = new Map<number, readonly (SubtaskSnapshot | undefined)[]>();
 
   // ---------------------------------------------------------------- faults
@@ -1051,14 +1157,23 @@ export class JobRuntime implements SimWorld {
   private inject(fault: Fault, step: number): void {
     const description = describeFault(fault, this.observations.taskNames);
     const situation = this.situation();
-    this.observations.faults.push({ atStep: step, kind: fault.kind, description, situation });
+    this.observations.faults.push({
+      seq: this.nextSeq++,
+      atStep: step,
+      atMs: this.scheduler.nowMs,
+      pendingCheckpoints: [...this.pending.keys()].sort((a, b) => a - b),
+      jobRunning: this.status === 'running',
+      kind: fault.kind,
+      description,
+      situation,
+    });
     this.observations.lastFaultStep = step;
     this.scheduler.record(`fault: ${description} (${situation})`);
     switch (fault.kind) {
       case 'crash-task':
         return this.failover(`task ${this.tasks[fault.task]!.name} crashed (fault plan)`);
       case 'crash-job':
-        this.store.onCoordinatorCrash();
+        if (!this.options.memoryCheckpointsSurviveJobCrash) this.store.onCoordinatorCrash();
         return this.failover('the job crashed, coordinator included (fault plan)');
       case 'expire-checkpoint': {
         const oldest = [...this.pending.keys()].sort((a, b) => a - b)[0];
@@ -1068,10 +1183,18 @@ export class JobRuntime implements SimWorld {
       case 'decline-checkpoint':
         this.tasks[fault.task]!.declineNext = true;
         return;
+      case 'drop-ack':
+        this.dropNextAck = true;
+        return;
+      case 'fail-initialize':
+        this.failNextInitialize[fault.task] = true;
+        return;
       case 'drop-notify': {
         const index = this.control.findIndex((message) => message.kind === 'notify-complete');
-        if (index >= 0) this.control.splice(index, 1);
-        else this.dropNextNotify = true;
+        if (index >= 0) {
+          const lost = this.control.splice(index, 1)[0] as Extract<ControlMessage, { kind: 'notify-complete' }>;
+          this.observations.lostMessages.push({ seq: this.nextSeq++, kind: 'notify-complete', checkpointId: lost.checkpointId, task: lost.task, atStep: step });
+        } else this.dropNextNotify = true;
         return;
       }
       case 'fail-commit':
@@ -1153,6 +1276,10 @@ export function describeFault(fault: Fault, taskNames: readonly string[]): strin
       return `the next ${fault.times} transaction abort${fault.times === 1 ? '' : 's'} fail (armed at step ${fault.atStep})`;
     case 'cut-connections':
       return `every connection to the external systems is cut at step ${fault.atStep}`;
+    case 'drop-ack':
+      return `the next acknowledgement to the coordinator is lost (at step ${fault.atStep})`;
+    case 'fail-initialize':
+      return `task ${taskNames[fault.task] ?? `#${fault.task}`} throws from initializeState on its next deployment (armed at step ${fault.atStep})`;
     case 'fail-call':
       return `the next ${fault.times} call${fault.times === 1 ? '' : 's'} to an external system fail before reaching it (armed at step ${fault.atStep})`;
     case 'lose-reply':

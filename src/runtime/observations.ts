@@ -1,5 +1,6 @@
 import type { SourcePosition, TransactionEvent } from '../connectors/api.ts';
-import type { SubtaskSnapshot } from './state.ts';
+import type { CheckpointingMode } from './barrier-handler.ts';
+import type { StateBackendKind, SubtaskSnapshot } from './state.ts';
 
 /**
  * What a finished run is judged by. Properties read only this (never runtime internals),
@@ -20,6 +21,9 @@ export interface AlignmentObservation {
 export interface CheckpointObservation {
   readonly checkpointId: number;
   readonly triggeredAtStep: number;
+  readonly triggeredAtMs: number;
+  /** Place of the trigger in the run's event order (see `RunObservations.checkpointEvents`). */
+  readonly triggeredSeq: number;
   outcome: 'pending' | 'completed' | 'declined' | 'expired' | 'aborted';
   endedAtStep: number;
   /** Virtual time of completion or abort (external systems log in time, not steps). */
@@ -32,10 +36,91 @@ export interface CheckpointObservation {
   lastAckStep: number;
   /** Tasks whose acknowledgement the coordinator counted, in order (blame: an ack that arrived but was not counted). */
   readonly ackedTasks: number[];
+  /** Per task: whether its acknowledged snapshot was taken at barriers or on a direct trigger (all inputs ended). */
+  readonly snapshotCauses: ('barrier' | 'trigger' | undefined)[];
+}
+
+/**
+ * Every observed event carries `seq`, its place in one run-wide order: steps alone do not
+ * order a fault against what happened in the same step.
+ */
+export interface CheckpointEvent {
+  readonly seq: number;
+  readonly checkpointId: number;
+  readonly event: 'triggered' | 'completed' | 'declined' | 'expired' | 'aborted';
+  readonly atStep: number;
+  readonly atMs: number;
+  /** For 'aborted': what ended it. */
+  readonly cause?: 'failover' | 'subsumed';
+}
+
+/** A control message a fault of the plan lost on its way. */
+export interface LostMessageObservation {
+  readonly seq: number;
+  readonly kind: 'ack' | 'notify-complete';
+  readonly checkpointId: number;
+  readonly task: number;
+  readonly atStep: number;
+}
+
+export interface FailoverObservation {
+  readonly seq: number;
+  readonly atStep: number;
+  readonly atMs: number;
+  readonly cause: string;
+}
+
+/**
+ * A barrier a task took from one input (`inputSlot`, `checkpointId`), an end of input
+ * (checkpointId 0), or a notify-aborted of `checkpointId` (inputSlot -1), and the inputs
+ * the task holds back afterwards.
+ */
+export interface BarrierEvent {
+  readonly task: number;
+  /** Attempt of the job (a restore starts every task's barrier handling afresh). */
+  readonly attempt: number;
+  readonly inputSlot: number;
+  readonly checkpointId: number;
+  readonly atStep: number;
+  readonly atMs: number;
+  /** Input slots the task does not take records from after this event (as the scheduler sees them). */
+  readonly blockedSlots: readonly number[];
+  /** 'drained': not a barrier but the last record in front of barrier n on this input, taken after the unaligned snapshot n. */
+  readonly kind?: 'drained';
+  /** The checkpoint the task counted complete at this event (every live input delivered its barrier), if any. */
+  readonly completedId?: number;
+}
+
+/** A barrier a task forwarded into one output channel, and the records in flight around it. */
+export interface ForwardedBarrier {
+  readonly task: number;
+  readonly channel: number;
+  readonly checkpointId: number;
+  readonly atStep: number;
+  /** Records queued in the channel in front of the barrier right after it was forwarded. */
+  readonly recordsAhead: number;
+  /** Records queued in the channel in all. */
+  readonly recordsQueued: number;
+}
+
+/** The job's settings the invariants judge against. */
+export interface RunSettings {
+  readonly mode: CheckpointingMode;
+  readonly backend: StateBackendKind;
+  readonly checkpointIntervalMs: number;
+  readonly checkpointTimeoutMs: number;
+  readonly maxConcurrentCheckpoints: number;
+  readonly maxRestarts: number;
 }
 
 export interface FaultObservation {
+  readonly seq: number;
   readonly atStep: number;
+  readonly atMs: number;
+  /** Checkpoints pending when the fault fired. */
+  readonly pendingCheckpoints: readonly number[];
+  /** Whether the job was running (not restarting) when the fault fired. */
+  readonly jobRunning: boolean;
   readonly kind: string;
   readonly description: string;
   /** The fault-injection point: the situation the job was in when the fault fired. */
@@ -43,7 +128,9 @@ export interface FaultObservation {
 }
 
 export interface RestoreObservation {
+  readonly seq: number;
   readonly atStep: number;
+  readonly atMs: number;
   readonly attempt: number;
   /** The checkpoint restored from; undefined for a start from scratch. */
   readonly checkpointId: number | undefined;
@@ -70,6 +157,14 @@ export type ConnectorEventObservation = { readonly type: 'transaction' } & Trans
 export interface RunObservations {
   readonly jobName: string;
   readonly taskNames: readonly string[];
+  /** Input channels per task (0 for a source task). */
+  readonly taskInputCounts: readonly number[];
+  readonly settings: RunSettings;
+  readonly checkpointEvents: CheckpointEvent[];
+  readonly failovers: FailoverObservation[];
+  readonly lostMessages: LostMessageObservation[];
+  readonly barrierEvents: BarrierEvent[];
+  readonly forwardedBarriers: ForwardedBarrier[];
   readonly checkpoints: CheckpointObservation[];
   readonly alignment: AlignmentObservation[];
   readonly faults: FaultObservation[];

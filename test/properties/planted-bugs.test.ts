@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { SCENARIOS } from '../../scenarios/index.ts';
 import { oddEvenSum } from '../../scenarios/odd-even-sum.ts';
 import { explore } from '../../src/harness/explore.ts';
+import type { Scenario } from '../../src/harness/scenario.ts';
 
 /**
  * Every invariant is shown to catch a planted bug: fast-check must find a counterexample
@@ -9,6 +10,8 @@ import { explore } from '../../src/harness/explore.ts';
  */
 const MAX_SHRUNK_FAULTS = 2;
 const MAX_SHRUNK_CHOICES = 12;
+/** 300 generated runs plus shrinking, on a loaded 2-core machine. */
+const SEARCH_TIMEOUT_MS = 120_000;
 
 describe('planted bugs are caught and shrunk', () => {
   for (const scenario of SCENARIOS) for (const bug of scenario.bugs) {
@@ -32,7 +35,7 @@ describe('planted bugs are caught and shrunk', () => {
         expect(counterexample!.result.spec.faults.length).toBeLessThanOrEqual(MAX_SHRUNK_FAULTS);
         const schedule = counterexample!.result.spec.schedule;
         expect(schedule.kind === 'choices' ? schedule.choices.length : 0).toBeLessThanOrEqual(MAX_SHRUNK_CHOICES);
-      });
+      }, SEARCH_TIMEOUT_MS);
     }
   }
 
@@ -51,8 +54,26 @@ describe('planted bugs are caught and shrunk', () => {
       expect(report.counterexample?.result.violations).toBeUndefined();
       expect(report.stats.runs).toBe(300);
       expect(report.stats.crashesInjected).toBeGreaterThan(100);
-    });
+    }, SEARCH_TIMEOUT_MS);
   }
+
+  test('the settings the unaligned-acks-at-input-end bug runs with do not flag the correct runtime', async () => {
+    const planted = oddEvenSum.bugs.find((bug) => bug.name === 'unaligned-acks-at-input-end')!;
+    const { dropBarriersAfterUnalignedSnapshot, ...settings } = planted.jobOptions!;
+    expect(dropBarriersAfterUnalignedSnapshot).toBe(true);
+    const control: Scenario = { ...oddEvenSum, bugs: [{ name: 'settings-only', description: 'the planted bug\'s settings without the bug', caughtBy: [], jobOptions: settings }] };
+    const report = await explore(control, {
+      size: oddEvenSum.defaultSize,
+      mode: 'exactly-once',
+      backend: 'memory',
+      bug: 'settings-only',
+      runs: 300,
+      seed: 424242,
+      maxFaults: 3,
+      checkDeterminism: false,
+    });
+    expect(report.counterexample?.result.violations).toBeUndefined();
+  }, SEARCH_TIMEOUT_MS);
 
   test('at-least-once needs a crash to break exactly-once: its shrunk plan keeps one', async () => {
     const report = await explore(oddEvenSum, {
@@ -70,5 +91,5 @@ describe('planted bugs are caught and shrunk', () => {
     expect(faults).toHaveLength(1);
     expect(faults[0]!.kind).toMatch(/^crash/);
     expect(report.counterexample!.result.violations.some((v) => v.anomaly === 'duplicate')).toBe(true);
-  });
+  }, SEARCH_TIMEOUT_MS);
 });

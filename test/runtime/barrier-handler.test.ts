@@ -71,3 +71,31 @@ describe('BarrierHandler, unaligned', () => {
     expect(handler.onBarrier(1, 3).completedId).toBe(3);
   });
 });
+
+describe('BarrierHandler, unaligned snapshot bookkeeping (issue 17)', () => {
+  test('the snapshot at the first barrier leaves the checkpoint pending until every input delivered it', () => {
+    const handler = new BarrierHandler('unaligned', 2);
+    expect(handler.onBarrier(0, 1).snapshotId).toBe(1);
+    expect(handler.aligningCheckpointId).toBe(1);
+    expect(handler.onBarrier(1, 1)).toEqual({ snapshotId: 0, completedId: 1, abortedId: 0 });
+    expect(handler.aligningCheckpointId).toBe(0);
+  });
+
+  test('marking the checkpoint handled at its first barrier (the old runtime) drops the other barrier as stale', () => {
+    const handler = new BarrierHandler('unaligned', 2);
+    handler.onBarrier(0, 1);
+    handler.markHandled(1);
+    expect(handler.onBarrier(1, 1)).toEqual({ snapshotId: 0, completedId: 0, abortedId: 0 });
+    // ... and only the end of an input completes it.
+    expect(handler.onEndOfInput(1).completedId).toBe(1);
+  });
+
+  test('the planted hold-inputs bug blocks an unaligned input after its barrier; the correct handler never does', () => {
+    const planted = new BarrierHandler('unaligned', 2, { holdInputsWhenUnaligned: true });
+    planted.onBarrier(0, 1);
+    expect(planted.isBlocked(0)).toBe(true);
+    const correct = new BarrierHandler('unaligned', 2);
+    correct.onBarrier(0, 1);
+    expect(correct.isBlocked(0)).toBe(false);
+  });
+});

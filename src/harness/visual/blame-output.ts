@@ -7,6 +7,8 @@ import { isVisibleWrite, transactionOf, type TimelineEvent } from './timeline.ts
 export function blameExactlyOnce(context: BlameContext, violation: Violation): BlameChain {
   const unexpected = /key (\S+) holds (.*), not a record's value/.exec(violation.message);
   if (unexpected !== null) return blameUnexpectedValue(context, violation, unexpected[1]!, unexpected[2]!);
+  const beyondModel = /^key (\S+): expected \(absent\), found (.*)$/.exec(violation.message);
+  if (beyondModel !== null) return blameKeyBeyondModel(context, violation, beyondModel[1]!, beyondModel[2]!);
   const acknowledged = /when checkpoint (\d+) completed, key (\S+) held/.exec(violation.message);
   if (acknowledged !== null) return blameAckBeforeFlush(context, violation, Number(acknowledged[1]), acknowledged[2]!);
   if (violation.anomaly === 'lost write') {
@@ -128,6 +130,23 @@ export function blameUnexpectedValue(context: BlameContext, violation: Violation
   const operation = first === undefined ? 'a write' : (/^io [\w-]+[. ](\w+)/.exec(first.text)?.[1]?.toUpperCase() ?? 'a write');
   const firstFalse = first === undefined ? undefined : link(first, `${first.text}: ${operation} stores a computed value instead of the record's`, true);
   return finish(violation, `key ${key}`, `unexpected write: ${operation} makes ${key} hold a value no record has (not idempotent on replay)`, links, firstFalse);
+}
+
+/**
+ * A key the model never has: the first write that names it. Trace lines cut long key lists
+ * (`{a, b, odd-even-su…}`), so a write whose cut-off last key starts the key's name counts too.
+ */
+export function blameKeyBeyondModel(context: BlameContext, violation: Violation, key: string, value: string): BlameChain {
+  const mayWrite = (e: TimelineEvent): boolean => {
+    if (writesKey(e, key)) return true;
+    const cut = /[\s({,]([^\s({,]*)…/.exec(e.text)?.[1];
+    return isVisibleWrite(e) && cut !== undefined && key.startsWith(cut);
+  };
+  const writes = context.events.filter(mayWrite);
+  const first = writes[0];
+  const links = writes.slice(1, 4).map((w) => link(w, `${w.text}: writes ${key} again`));
+  const firstFalse = first === undefined ? undefined : link(first, `${first.text}: the sink writes ${key}, a key the model never has`, true);
+  return finish(violation, `key ${key}`, `unexpected write: the sink writes ${key}, a key beyond the model (it ends holding ${value})`, links, firstFalse);
 }
 
 export function blameAckBeforeFlush(context: BlameContext, violation: Violation, checkpointId: number, key: string): BlameChain {

@@ -4,6 +4,7 @@ import type { Scenario, Violation } from '../scenario.ts';
 import { faultLinks, finish, type BlameChain, type BlameContext } from './blame-context.ts';
 import { blameAlignment, blameConsistentCut, blameDeterminism, blameLiveness } from './blame-checkpoints.ts';
 import { blameExactlyOnce, blameSourceResume } from './blame-output.ts';
+import { blameCheckpointProgress, blameFaultEffects, blameModeSemantics, blameRestoreChoice, blameUnobservedAlignment } from './blame-runtime.ts';
 import { blameEarlyCommit, blameLingering, blameUncommitted } from './blame-transactions.ts';
 import { buildTimeline } from './timeline.ts';
 
@@ -40,7 +41,7 @@ function blameOne(context: BlameContext, violation: Violation): BlameChain {
     case 'exactly-once':
       return blameExactlyOnce(context, violation);
     case 'barrier-alignment':
-      return blameAlignment(context, violation);
+      return blameUnobservedAlignment(context, violation) ?? blameAlignment(context, violation);
     case 'consistent-cut':
       return blameConsistentCut(context, violation);
     case 'liveness':
@@ -55,6 +56,14 @@ function blameOne(context: BlameContext, violation: Violation): BlameChain {
       return blameLingering(context, violation);
     case 'source-positions':
       return blameSourceResume(context, violation) ?? finish(violation, 'source positions', violation.anomaly, faultLinks(context), undefined);
+    case 'checkpoint-progress':
+      return blameCheckpointProgress(context, violation);
+    case 'restore-choice':
+      return blameRestoreChoice(context, violation);
+    case 'fault-effects':
+      return blameFaultEffects(context, violation);
+    case 'mode-semantics':
+      return blameModeSemantics(context, violation);
     default:
       return finish(violation, violation.message.slice(0, 80), violation.anomaly, [...faultLinks(context)], undefined);
   }

@@ -18,6 +18,7 @@ export function toMermaid(visual: VisualCase, limit: number = MAX_MERMAID_EVENTS
   for (const lane of lanes) lines.push(`  participant ${ids.get(lane)} as ${participantLabel(lane)}`);
   const lastLane = ids.get(lanes.at(-1)!)!;
   const selected = selectEvents(visual, limit, false);
+  const gapNoteAt = longGaps(selected);
   let previousIndex = -1;
   let omitted = 0;
   for (const event of selected) {
@@ -28,7 +29,7 @@ export function toMermaid(visual: VisualCase, limit: number = MAX_MERMAID_EVENTS
     // A blamed event is always drawn, as a note on its lane when it is no message.
     const statement = statementFor(event, ids, lastLane) ?? (blamed ? `Note over ${ids.get(event.lane) ?? 'C'}: ${escapeMermaid(`@${event.step} ${event.text}`)}` : undefined);
     if (statement === undefined) continue;
-    if (skipped > 0 && skipped >= 20) lines.push(`  Note over C: … ${skipped} events …`);
+    if (gapNoteAt.has(event.index)) lines.push(`  Note over C: … ${skipped} events …`);
     if (blamed) {
       lines.push(`  rect rgba(255, 80, 80, 0.3)`);
       lines.push(`    ${statement.replace(/: /, `: ${isFirstFalse(visual, event) ? '⚠ FIRST FALSE ' : '⚠ '}`)}`);
@@ -42,6 +43,22 @@ export function toMermaid(visual: VisualCase, limit: number = MAX_MERMAID_EVENTS
   for (const chain of visual.chains) lines.push(`  Note over C,${lastLane}: ${escapeMermaid(`${chain.property}: ${chain.anomalyClass} (first false at step ${chain.firstFalseStep})`)}`);
   if (omitted > 0) lines.push(`  Note over C,${lastLane}: ${omitted} record and bookkeeping events not drawn (see --timeline or --html)`);
   return lines.join('\n');
+}
+
+/** Events left out before a drawn event that earn a note saying so. */
+const MIN_EVENTS_PER_GAP_NOTE = 20;
+/**
+ * Gap notes per diagram: a run that repeats one pattern (a checkpoint expiring every few
+ * dozen steps until the step budget ends) has a gap between every pair of drawn events, and
+ * a note for each would double the diagram past its bound. The largest gaps get one; with
+ * the closing note on the events not drawn, that is at most ten notes beyond the events.
+ */
+export const MAX_GAP_NOTES = 9;
+
+/** Indexes of the drawn events that follow one of the largest gaps (at least MIN_EVENTS_PER_GAP_NOTE events left out). */
+function longGaps(selected: readonly TimelineEvent[]): Set<number> {
+  const gaps = selected.map((event, i) => ({ index: event.index, skipped: event.index - (i === 0 ? -1 : selected[i - 1]!.index) - 1 })).filter((gap) => gap.skipped >= MIN_EVENTS_PER_GAP_NOTE);
+  return new Set(gaps.sort((a, b) => b.skipped - a.skipped || a.index - b.index).slice(0, MAX_GAP_NOTES).map((gap) => gap.index));
 }
 
 /** Participant labels: Mermaid allows no entity codes there, so risky characters are replaced. */

@@ -7,35 +7,47 @@ import { Channel, ElementKind } from '../../../src/runtime/channel.ts';
 const SLOW_TEST_MS = 120_000;
 
 /**
- * Trace hashes and step counts of the step loop before it stopped allocating (element objects
- * in channels, strings on timer and I/O steps), measured on that code: the lean loop must
- * run the very same steps, aligned and unaligned, with crashes and restores.
+ * Trace hashes and step counts of these cases (aligned and unaligned, with crashes and
+ * restores): first measured on the step loop that allocated (element objects in channels,
+ * strings on timer and I/O steps), which the lean loop must match step for step. Re-pinned
+ * when the runtime's behaviour changed on purpose, never for the channel code:
+ * - unaligned checkpoints: a task now acknowledges checkpoint n once every live input has
+ *   delivered barrier n (it used to wait for an input to end), so the unaligned odd-even-sum
+ *   cases 2, 4, 5, 7, 8 and 11 run differently from that ack on (case 2: the runs agree to
+ *   step 118, sum>redis[1]'s ack 1 now arrives at step 124 instead of 150); the aligned
+ *   cases 0, 3, 6 and 9 and the unaligned 1 and 10 kept their hashes;
+ * - kafka-2pc's input now holds an aborted transaction between two committed halves (its
+ *   markers and record take offsets the source skips, and its producer takes an id), so
+ *   every kafka-2pc case changed, aligned ones included (case 0 runs the very same steps
+ *   and takes the same records; only the offsets in its emit lines and the sink's producer ids differ).
+ * So the values guard that the lean loop keeps running the steps of the runtime as it now
+ * behaves: any change in which steps run, in what order, or in what they record.
  */
-const HASHES_BEFORE: readonly (readonly [string, number, string, number])[] = [
+const PINNED_HASHES: readonly (readonly [string, number, string, number])[] = [
   ['odd-even-sum', 0, 'b4d4c7cf', 163],
   ['odd-even-sum', 1, 'cd3325fc', 284],
-  ['odd-even-sum', 2, 'd84723c1', 166],
+  ['odd-even-sum', 2, 'c828c2dd', 165],
   ['odd-even-sum', 3, '109616bf', 284],
-  ['odd-even-sum', 4, '7d08f48b', 165],
-  ['odd-even-sum', 5, 'ff218bd9', 287],
+  ['odd-even-sum', 4, 'c7faf2c4', 165],
+  ['odd-even-sum', 5, '0ba62007', 286],
   ['odd-even-sum', 6, '567e7b19', 166],
-  ['odd-even-sum', 7, '62cebe45', 286],
-  ['odd-even-sum', 8, '34e5064b', 166],
+  ['odd-even-sum', 7, '6c43b5d4', 286],
+  ['odd-even-sum', 8, '5b24e0bd', 165],
   ['odd-even-sum', 9, 'a104f05c', 285],
   ['odd-even-sum', 10, 'cfad49b0', 163],
-  ['odd-even-sum', 11, '75198563', 305],
-  ['kafka-2pc', 0, '02e12ffb', 181],
-  ['kafka-2pc', 1, 'faa4a27a', 306],
-  ['kafka-2pc', 2, '9846a609', 182],
-  ['kafka-2pc', 3, '4e5f9420', 304],
-  ['kafka-2pc', 4, 'ac7a2063', 181],
-  ['kafka-2pc', 5, 'fe3e849d', 306],
-  ['kafka-2pc', 6, '45648450', 181],
-  ['kafka-2pc', 7, '06de2cf4', 307],
-  ['kafka-2pc', 8, '7c636fc6', 183],
-  ['kafka-2pc', 9, '6020746c', 305],
-  ['kafka-2pc', 10, 'b3c63626', 179],
-  ['kafka-2pc', 11, '87ac38e7', 325],
+  ['odd-even-sum', 11, '75547037', 305],
+  ['kafka-2pc', 0, 'ed78d147', 181],
+  ['kafka-2pc', 1, '61fb1501', 306],
+  ['kafka-2pc', 2, '0b13e17a', 181],
+  ['kafka-2pc', 3, '665586a0', 304],
+  ['kafka-2pc', 4, 'cd7148c5', 181],
+  ['kafka-2pc', 5, '240c15ef', 306],
+  ['kafka-2pc', 6, '2492fc8c', 181],
+  ['kafka-2pc', 7, 'ffa1b321', 305],
+  ['kafka-2pc', 8, 'd6b46347', 181],
+  ['kafka-2pc', 9, 'ca3f9a04', 305],
+  ['kafka-2pc', 10, 'ba1986a2', 179],
+  ['kafka-2pc', 11, 'b902e17f', 325],
 ];
 
 describe('the allocation-free step loop keeps its meaning', () => {
@@ -71,7 +83,7 @@ describe('the allocation-free step loop keeps its meaning', () => {
   test('the same trace hashes and steps as the loop that allocated', async () => {
     const scenarios = { [oddEvenSum.name]: oddEvenSum, [kafka2pc.name]: kafka2pc };
     const actual: (readonly [string, number, string, number])[] = [];
-    for (const [name, seed] of HASHES_BEFORE) {
+    for (const [name, seed] of PINNED_HASHES) {
       const scenario = scenarios[name]!;
       const spec: CaseSpec = {
         scenario: name, size: { partitions: 2, recordsPerPartition: 30 }, mode: seed % 3 === 0 ? 'exactly-once' : 'unaligned', backend: scenario.backends[0]!, bug: undefined,
@@ -80,7 +92,7 @@ describe('the allocation-free step loop keeps its meaning', () => {
       const result = await runCase(scenario, spec);
       actual.push([name, seed, result.observations.traceHash, result.observations.steps]);
     }
-    expect(actual).toEqual(HASHES_BEFORE);
+    expect(actual).toEqual(PINNED_HASHES);
   }, SLOW_TEST_MS);
 
   test('timer and I/O steps hash the same whether or not the trace lines are kept (they are built only when kept)', async () => {

@@ -1,0 +1,109 @@
+import type { BarrierEvent, RunObservations } from '../src/runtime/observations.ts';
+import type { Violation } from '../src/harness/scenario.ts';
+
+export const MODE_SEMANTICS = 'mode-semantics';
+
+/** What a task's barrier handling must look like from outside, tracked from the events alone. */
+export class AlignmentModel {
+  /** The checkpoint the last event completed (every live input delivered its barrier), 0 if none. */
+  completedId = 0;
+  private pendingId = 0;
+  private handledUpToId = 0;
+  private readonly arrived = new Set<number>();
+  private readonly ended = new Set<number>();
+
+  constructor(private readonly inputCount: number) {}
+
+  apply(event: BarrierEvent): void {
+    this.completedId = 0;
+    if (event.inputSlot === -1) return this.aborted(event.checkpointId);
+    if (event.checkpointId === 0) {
+      this.ended.add(event.inputSlot);
+      this.arrived.delete(event.inputSlot);
+      if (this.pendingId !== 0) this.completeIfAligned();
+      return;
+    }
+    const id = event.checkpointId;
+    if (id <= this.handledUpToId) return; // stale: its checkpoint was completed or given up here
+    if (this.pendingId !== 0 && id > this.pendingId) {
+      this.handledUpToId = this.pendingId; // overtaken: the older alignment is abandoned
+      this.reset();
+    }
+    if (this.pendingId === 0) this.pendingId = id;
+    if (id < this.pendingId) return;
+    this.arrived.add(event.inputSlot);
+    this.completeIfAligned();
+  }
+
+  /** The inputs that delivered the checkpoint being aligned. */
+  get deliveredPending(): number[] {
+    return [...this.arrived].sort((a, b) => a - b);
+  }
+
+  private aborted(id: number): void {
+    if (id === this.pendingId) {
+      this.handledUpToId = id;
+      this.reset();
+    } else if (id > this.handledUpToId && this.pendingId === 0) {
+      this.handledUpToId = id;
+    }
+  }
+
+  private completeIfAligned(): void {
+    if (this.arrived.size < this.inputCount - this.ended.size) return;
+    this.completedId = this.pendingId;
+    this.handledUpToId = this.pendingId;
+    this.reset();
+  }
+
+  private reset(): void {
+    this.pendingId = 0;
+    this.arrived.clear();
+  }
+}
+
+/**
+ * Mode semantics, from every barrier, end of input and abort a task saw: aligned mode
+ * (exactly-once) holds back exactly the inputs that delivered the barrier being aligned;
+ * unaligned and at-least-once modes never hold an input back (an unaligned checkpoint
+ * exists to let barriers overtake data under backpressure instead of waiting for it). A
+ * forwarded barrier overtakes every record in flight in unaligned mode and none otherwise.
+ */
+export function checkModeSemantics(observations: RunObservations): Violation[] {
+  const mode = observations.settings.mode;
+  const models = new Map<string, AlignmentModel>();
+  const violations: Violation[] = [];
+  for (const event of observations.barrierEvents) {
+    if (event.kind === 'drained') continue; // a record, not a barrier: the handler's state does not change
+    const key = `${event.task}/${event.attempt}`;
+    let model = models.get(key);
+    if (model === undefined) {
+      model = new AlignmentModel(observations.taskInputCounts[event.task]!);
+      models.set(key, model);
+    }
+    model.apply(event);
+    const expected = mode === 'exactly-once' ? model.deliveredPending : [];
+    if (expected.join(',') === event.blockedSlots.join(',')) continue;
+    const what = event.inputSlot === -1 ? `the abort of checkpoint ${event.checkpointId}` : event.checkpointId === 0 ? `end of input ${event.inputSlot}` : `barrier ${event.checkpointId} on input ${event.inputSlot}`;
+    violations.push({
+      property: MODE_SEMANTICS,
+      anomaly: expected.length === 0 ? `input held back in ${mode} mode` : 'wrong inputs held back during alignment',
+      message: `after ${what} (step ${event.atStep}), task ${observations.taskNames[event.task]} holds back inputs [${event.blockedSlots.join(', ')}]; ${mode} mode holds back [${expected.join(', ')}]`,
+    });
+    if (violations.length >= 5) break; // the first few say it; a whole run of them says nothing more
+  }
+  for (const forwarded of observations.forwardedBarriers) {
+    if (violations.length >= 5) break;
+    // Unaligned barriers overtake every record in flight; aligned ones (and at-least-once) queue behind them.
+    const expectedAhead = mode === 'unaligned' ? 0 : forwarded.recordsQueued;
+    if (forwarded.recordsAhead === expectedAhead) continue;
+    violations.push({
+      property: MODE_SEMANTICS,
+      anomaly: mode === 'unaligned' ? 'unaligned barrier queued behind data' : 'aligned barrier overtook data',
+      message:
+        `task ${observations.taskNames[forwarded.task]} forwarded barrier ${forwarded.checkpointId} (step ${forwarded.atStep}) with ${forwarded.recordsAhead} of ` +
+        `${forwarded.recordsQueued} records in flight in front of it; ${mode} mode puts ${expectedAhead} in front`,
+    });
+  }
+  return violations;
+}

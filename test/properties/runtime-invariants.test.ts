@@ -1,0 +1,154 @@
+import { describe, expect, test } from 'vitest';
+import { oddEvenSum } from '../../scenarios/odd-even-sum.ts';
+import { runCase, type CaseSpec } from '../../src/harness/run-case.ts';
+import type { RunObservations } from '../../src/runtime/observations.ts';
+import type { Fault } from '../../src/runtime/faults.ts';
+import { checkLiveness } from '../../properties/liveness.ts';
+import { checkBarrierAlignment } from '../../properties/alignment.ts';
+import { checkCheckpointProgress } from '../../properties/progress.ts';
+import { checkRestoreChoice } from '../../properties/restore-choice.ts';
+import { checkFaultEffects } from '../../properties/fault-effects.ts';
+import { checkModeSemantics } from '../../properties/mode-semantics.ts';
+
+/**
+ * The invariants over what the runtime did, on real runs: each holds on a correct run, and
+ * each fails when the observations are changed the way a broken runtime would change them.
+ */
+async function observe(faults: Fault[], overrides: Partial<CaseSpec> = {}): Promise<RunObservations> {
+  const spec: CaseSpec = {
+    scenario: 'odd-even-sum',
+    size: oddEvenSum.defaultSize,
+    mode: 'exactly-once',
+    backend: 'memory',
+    bug: undefined,
+    faults,
+    schedule: { kind: 'choices', choices: [], tailSeed: null },
+    ...overrides,
+  };
+  const result = await runCase(oddEvenSum, spec);
+  expect(result.violations).toEqual([]);
+  return result.observations;
+}
+
+const clone = (observations: RunObservations): RunObservations => structuredClone(observations);
+
+describe('checks that would pass vacuously fail instead', () => {
+  test('liveness without any deployment observed', async () => {
+    const observations = clone(await observe([]));
+    observations.restores.length = 0;
+    expect(checkLiveness(observations).map((v) => v.anomaly)).toEqual(['no deploy observed']);
+  });
+
+  test('liveness with a crash after the last observed deployment', async () => {
+    const observations = clone(await observe([{ kind: 'crash-task', atStep: 120, task: 0 }]));
+    expect(observations.restores.length).toBe(2);
+    observations.restores.pop();
+    expect(checkLiveness(observations).map((v) => v.anomaly)).toEqual(['restore not observed']);
+  });
+
+  test('barrier alignment with no barrier positions for a barrier-triggered snapshot', async () => {
+    const observations = clone(await observe([]));
+    expect(observations.alignment.length).toBeGreaterThan(0);
+    observations.alignment.length = 0;
+    expect(checkBarrierAlignment(observations).some((v) => v.anomaly === 'alignment not observed')).toBe(true);
+  });
+});
+
+describe('checkpoint progress', () => {
+  test('a fault-free stretch longer than twice interval + timeout without a completion fails', async () => {
+    const observations = clone(await observe([]));
+    // Shift the run's end far beyond its last completion, as a runtime that stalls would.
+    observations.virtualTimeMs += 2 * (observations.settings.checkpointIntervalMs + observations.settings.checkpointTimeoutMs) + 1;
+    expect(checkCheckpointProgress(observations).map((v) => v.anomaly)).toEqual(['no checkpoint completed in a fault-free stretch']);
+  });
+
+  test('an expiry fault explains an expired checkpoint; without the fault it is unexplained', async () => {
+    const observations = clone(await observe([{ kind: 'expire-checkpoint', atStep: 101 }]));
+    expect(observations.checkpoints.some((c) => c.outcome === 'expired')).toBe(true);
+    expect(checkCheckpointProgress(observations)).toEqual([]);
+    observations.faults.length = 0;
+    // Without the fault, an expiry while barrier n was still on its way is slowness, not a stall...
+    expect(checkCheckpointProgress(observations)).toEqual([]);
+    // ... but a task that held barrier n on both inputs for most of the timeout sat on it.
+    const expired = observations.checkpoints.find((c) => c.outcome === 'expired')!;
+    const heldSinceMs = expired.endedAtMs - 0.6 * observations.settings.checkpointTimeoutMs;
+    const waitingTask = observations.taskInputCounts.findIndex((inputs, task) => inputs > 0 && expired.snapshotCauses[task] === undefined);
+    expect(waitingTask).toBeGreaterThanOrEqual(0);
+    const attempt = observations.barrierEvents.find((e) => e.task === waitingTask)?.attempt ?? 0;
+    for (let inputSlot = 0; inputSlot < observations.taskInputCounts[waitingTask]!; inputSlot++) {
+      observations.barrierEvents.push({ task: waitingTask, attempt, inputSlot, checkpointId: expired.checkpointId, atStep: expired.triggeredAtStep, atMs: heldSinceMs, blockedSlots: [] });
+    }
+    expect(checkCheckpointProgress(observations).map((v) => v.anomaly)).toEqual(['unexplained expired checkpoint']);
+  });
+
+  test('a failover explains the checkpoints it aborted', async () => {
+    const observations = clone(await observe([{ kind: 'crash-task', atStep: 101, task: 2 }]));
+    expect(observations.checkpoints.some((c) => c.outcome === 'aborted')).toBe(true);
+    expect(checkCheckpointProgress(observations)).toEqual([]);
+    observations.failovers.length = 0;
+    expect(checkCheckpointProgress(observations).map((v) => v.anomaly)).toContain('unexplained aborted checkpoint');
+  });
+});
+
+describe('restore choice', () => {
+  test('fs keeps completed checkpoints through a job crash; memory loses them', async () => {
+    const fs = await observe([{ kind: 'crash-job', atStep: 200 }], { backend: 'fs' });
+    const memory = await observe([{ kind: 'crash-job', atStep: 200 }], { backend: 'memory' });
+    expect(fs.restores[1]!.checkpointId).toBeDefined();
+    expect(memory.restores[1]!.checkpointId).toBeUndefined();
+    // Each run judged as if it had the other backend fails.
+    const fsAsMemory = { ...clone(fs), settings: { ...fs.settings, backend: 'memory' as const } };
+    const memoryAsFs = { ...clone(memory), settings: { ...memory.settings, backend: 'fs' as const } };
+    expect(checkRestoreChoice(fsAsMemory).map((v) => v.anomaly)).toEqual(['restore of a checkpoint the backend cannot hold']);
+    expect(checkRestoreChoice(memoryAsFs).map((v) => v.anomaly)).toEqual(['restart from scratch']);
+  });
+
+  test('an older completed checkpoint restored instead of the latest fails', async () => {
+    const seeded = { backend: 'fs' as const, schedule: { kind: 'seed' as const, seed: 3 } };
+    const secondCompletion = (await observe([], seeded)).checkpointEvents.filter((e) => e.event === 'completed')[1]!;
+    const observations = clone(await observe([{ kind: 'crash-task', atStep: secondCompletion.atStep + 1, task: 0 }], seeded));
+    const restored = observations.restores[1]!.checkpointId!;
+    expect(restored).toBeGreaterThan(1);
+    (observations.restores[1] as { checkpointId: number }).checkpointId = restored - 1;
+    expect(checkRestoreChoice(observations).map((v) => v.anomaly)).toEqual(['wrong checkpoint restored']);
+  });
+});
+
+describe('fault effects', () => {
+  test('a crash without a failover, or without the abort of the pending checkpoint, fails', async () => {
+    const observations = await observe([{ kind: 'crash-task', atStep: 101, task: 2 }]);
+    expect(observations.faults[0]!.pendingCheckpoints.length).toBeGreaterThan(0);
+    const noFailover = clone(observations);
+    noFailover.failovers.length = 0;
+    expect(checkFaultEffects(noFailover).map((v) => v.anomaly)).toEqual(['crash without failover']);
+    const noAbort = clone(observations);
+    noAbort.checkpointEvents.splice(noAbort.checkpointEvents.findIndex((e) => e.event === 'aborted'), 1);
+    expect(checkFaultEffects(noAbort).map((v) => v.anomaly)).toEqual(['checkpoint survived a crash']);
+    const noRestart = clone(observations);
+    noRestart.restores.length = 1;
+    expect(checkFaultEffects(noRestart).map((v) => v.anomaly)).toEqual(['crash without restart']);
+  });
+});
+
+describe('mode semantics', () => {
+  test('aligned mode blocking an input that has not delivered the pending barrier fails', async () => {
+    const observations = clone(await observe([], { schedule: { kind: 'seed', seed: 3 } }));
+    const first = observations.barrierEvents.findIndex((event) => event.checkpointId > 0 && event.blockedSlots.length === 1);
+    expect(first).toBeGreaterThanOrEqual(0);
+    const event = observations.barrierEvents[first]!;
+    observations.barrierEvents[first] = { ...event, blockedSlots: [0, 1] };
+    expect(checkModeSemantics(observations).map((v) => v.anomaly)).toEqual(['wrong inputs held back during alignment']);
+  });
+
+  test('at-least-once and unaligned runs never block', async () => {
+    for (const mode of ['unaligned', 'at-least-once'] as const) {
+      // At-least-once breaks alignment and consistent cuts (it is the negative control), never mode semantics.
+      const { observations } = await runCase(oddEvenSum, {
+        scenario: 'odd-even-sum', size: oddEvenSum.defaultSize, mode, backend: 'memory', bug: undefined, faults: [], schedule: { kind: 'seed', seed: 3 },
+      });
+      expect(observations.barrierEvents.filter((event) => event.checkpointId > 0).length).toBeGreaterThan(0);
+      expect(observations.barrierEvents.every((event) => event.blockedSlots.length === 0)).toBe(true);
+      expect(checkModeSemantics(observations)).toEqual([]);
+    }
+  });
+});

@@ -5,7 +5,9 @@ import { InputError, MAX_MODULE_PATH_CHARS, MAX_TOKEN_CHARS, checkInteger, check
 /** The token format this build writes. A body without `v` is version 0 (tokens printed before versions existed); any other version is refused by name. */
 export const TOKEN_FORMAT_VERSION = 1;
 const READABLE_TOKEN_VERSIONS: readonly number[] = [0, 1];
-const BODY_KEYS = ['v', 'module', 'tasks', 'size', 'mode', 'backend', 'bug', 'faults', 'schedule', 'maxConcurrentCheckpoints', 'checkpointIntervalMs'];
+const BODY_KEYS = ['v', 'module', 'tasks', 'size', 'mode', 'backend', 'bug', 'faults', 'schedule', 'maxConcurrentCheckpoints', 'checkpointIntervalMs', 'checkpointTimeoutMs', 'restartDelayMs', 'channelCapacity'];
+/** Configuration-swarm fields (swarm.ts): optional integers, each checked against its bound of the same name. */
+const OPTIONAL_CONFIG_KEYS = ['checkpointTimeoutMs', 'restartDelayMs', 'channelCapacity'] as const;
 const MAX_NAME_CHARS = 128;
 
 /**
@@ -87,6 +89,10 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
   if (intervalMs !== undefined) checkInteger('checkpointIntervalMs', intervalMs, 'replay: checkpointIntervalMs');
   const concurrent = record['maxConcurrentCheckpoints'];
   if (concurrent !== undefined) checkInteger('maxConcurrentCheckpoints', concurrent, 'replay: maxConcurrentCheckpoints');
+  const config: Partial<Record<(typeof OPTIONAL_CONFIG_KEYS)[number], number>> = {};
+  for (const key of OPTIONAL_CONFIG_KEYS) {
+    if (record[key] !== undefined) config[key] = checkInteger(key, record[key], `replay: ${key}`);
+  }
   const tasks = record['tasks'];
   if (tasks !== undefined) checkInteger('tasks', tasks, 'replay: tasks');
   const faults = record['faults'];
@@ -122,6 +128,7 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
     schedule,
     ...(concurrent === undefined ? {} : { maxConcurrentCheckpoints: concurrent as number }),
     ...(intervalMs === undefined ? {} : { checkpointIntervalMs: intervalMs as number }),
+    ...config,
     ...(tasks === undefined ? {} : { tasks: tasks as number }),
   };
 }

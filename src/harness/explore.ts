@@ -6,6 +6,7 @@ import type { StateBackendKind } from '../runtime/state.ts';
 import { encodeCase } from './case-token.ts';
 import { runCase, typicalRunSteps, type CaseResult, type CaseSpec } from './run-case.ts';
 import { isUserCodeError, type Scenario, type ScenarioSize } from './scenario.ts';
+import { swarmArbitrary, swarmFields } from './swarm.ts';
 
 export interface ExploreOptions {
   readonly size: ScenarioSize;
@@ -87,10 +88,14 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     tailSeed: fc.option(fc.nat(), { nil: null, freq: 4 }),
     // Concurrent checkpoints where the scenario allows them; shrinks to one at a time.
     // With a short interval a second checkpoint starts before the first completes.
-    concurrency: scenario.concurrentCheckpoints ? fc.constantFrom(1, 2) : fc.constant(1),
-  }).map(({ faults, choices, tailSeed, concurrency }) => ({
+    // Every scenario runs concurrent checkpoints unless it says the runtime cannot.
+    concurrency: scenario.concurrentCheckpoints !== false ? fc.constantFrom(1, 2) : fc.constant(1),
+    // The job configuration (swarm.ts); shrinks to null, the configuration explore was asked for.
+    swarm: swarmArbitrary(scenario, base),
+  }).map(({ faults, choices, tailSeed, concurrency, swarm }) => ({
     ...base,
     ...(concurrency === 1 ? {} : { maxConcurrentCheckpoints: 2, checkpointIntervalMs: CONCURRENT_CHECKPOINT_INTERVAL_MS }),
+    ...swarmFields(swarm),
     faults: [...faults].sort((a, b) => a.atStep - b.atStep),
     schedule: { kind: 'choices' as const, choices, tailSeed },
   }));

@@ -38,6 +38,9 @@ export const INPUT_BOUNDS = {
   scheduleChoice: { min: 0, max: 1_000_000, meaning: 'one scheduling choice' },
   maxConcurrentCheckpoints: { min: 1, max: 16, meaning: 'checkpoints in flight at once' },
   checkpointIntervalMs: { min: 1, max: 3_600_000, meaning: 'virtual ms between checkpoints' },
+  checkpointTimeoutMs: { min: 1, max: 3_600_000, meaning: 'virtual ms before a checkpoint expires' },
+  restartDelayMs: { min: 0, max: 3_600_000, meaning: 'virtual ms between a failure and the restart' },
+  channelCapacity: { min: 1, max: 4_096, meaning: 'elements a channel holds' },
   /** Tasks of a replayed job (a fingerprint of a user scenario); 16 partitions of a few operators stay far below. */
   tasks: { min: 1, max: 1_024, meaning: 'tasks of the job' },
 } as const satisfies Record<string, IntegerBound>;

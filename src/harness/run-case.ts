@@ -32,6 +32,12 @@ export interface CaseSpec {
   readonly maxConcurrentCheckpoints?: number;
   /** Virtual ms between checkpoint triggers (default 100). */
   readonly checkpointIntervalMs?: number;
+  /** Configuration swarm (swarm.ts): virtual ms before a checkpoint expires (default 1000). */
+  readonly checkpointTimeoutMs?: number;
+  /** Configuration swarm: virtual ms between a failure and the restart (default 20). */
+  readonly restartDelayMs?: number;
+  /** Configuration swarm: elements a channel holds before it backpressures (default 8). */
+  readonly channelCapacity?: number;
   /** A user scenario's module, relative to the project root (posix separators): how a replay finds it again. */
   readonly module?: string;
   /** Tasks of the job when the case was made: a replay refuses a module that builds a different job today. */
@@ -71,6 +77,9 @@ export function jobOptionsFor(scenario: Scenario, spec: CaseSpec): JobOptions {
   }
   return { ...DEFAULT_JOB_OPTIONS, mode: spec.mode, backend: spec.backend, maxConcurrentCheckpoints: spec.maxConcurrentCheckpoints ?? 1,
     checkpointIntervalMs: spec.checkpointIntervalMs ?? DEFAULT_JOB_OPTIONS.checkpointIntervalMs,
+    checkpointTimeoutMs: spec.checkpointTimeoutMs ?? DEFAULT_JOB_OPTIONS.checkpointTimeoutMs,
+    restartDelayMs: spec.restartDelayMs ?? DEFAULT_JOB_OPTIONS.restartDelayMs,
+    channelCapacity: spec.channelCapacity ?? DEFAULT_JOB_OPTIONS.channelCapacity,
     ...bug?.jobOptions,
   };
 }

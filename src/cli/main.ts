@@ -9,6 +9,7 @@ import { explore, runJudged, type ExploreReport, type ExploreStats } from '../ha
 import { formatCounterexample, formatStats, formatTimeline, formatVerdict, replayCommand } from '../harness/report.ts';
 import { isUserCodeError, type Scenario } from '../harness/scenario.ts';
 import { selftest, type SelftestEntry } from '../harness/selftest.ts';
+import { prove } from '../harness/prove.ts';
 import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
 import { Interrupted, Interruption, signalExitCode } from './interruption.ts';
@@ -79,6 +80,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await replayCommandMain(parsed.positionals, parsed.options, io);
       case 'selftest':
         return await selftestCommand(parsed.options, io);
+      case 'prove':
+        return await proveCommand(parsed.options, io);
       case 'e2e':
         return parsed.positionals.length > 0 ? await suiteE2eCommand(parsed.positionals, parsed.options, io) : await e2eCommand(parsed.options, io);
     }
@@ -380,6 +383,51 @@ async function selftestCommand(options: ParsedOptions, io: CliIo): Promise<numbe
   if (json) io.out(JSON.stringify({ plantedBugs: entries, caught: entries.length - missed.length, missed: missed.length }));
   else io.out(`selftest: ${entries.length - missed.length}/${entries.length} planted bug checks caught`);
   return missed.length === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
+}
+
+/** Two partitions: barrier alignment (and the bugs that break it) needs a task with two inputs. */
+const DEFAULT_PROVE_PARTITIONS = 2;
+const DEFAULT_PROVE_RECORDS = 2;
+const DEFAULT_PROVE_FAULTS = 1;
+const DEFAULT_PROVE_DEVIATIONS = 1;
+const DEFAULT_PROVE_MAX_SCHEDULES = 100_000;
+
+/** `prove`: bounded exhaustive search of a small instance (src/harness/prove.ts). */
+async function proveCommand(options: ParsedOptions, io: CliIo): Promise<number> {
+  if (options.scenario === undefined) throw new UsageError('prove: give --scenario NAME');
+  const scenario = scenarioNamed(options.scenario as string);
+  if (options.bug !== undefined && !scenario.bugs.some((bug) => bug.name === options.bug)) {
+    throw new UsageError(`prove: scenario ${scenario.name} has no planted bug ${quoteUserText(String(options.bug))}; known: ${scenario.bugs.map((b) => b.name).join(', ')}`);
+  }
+  const size = {
+    partitions: (options.partitions as number | undefined) ?? DEFAULT_PROVE_PARTITIONS,
+    recordsPerPartition: (options.records as number | undefined) ?? DEFAULT_PROVE_RECORDS,
+  };
+  const maxFaults = (options.faults as number | undefined) ?? DEFAULT_PROVE_FAULTS;
+  const maxDeviations = (options.deviations as number | undefined) ?? DEFAULT_PROVE_DEVIATIONS;
+  const report = await prove(scenario, {
+    size, maxFaults, maxDeviations,
+    bug: options.bug as string | undefined,
+    maxSchedules: (options['max-schedules'] as number | undefined) ?? DEFAULT_PROVE_MAX_SCHEDULES,
+    checkDeterminism: true,
+  });
+  const bound = `${scenario.name}, ${size.partitions} partition(s) x ${size.recordsPerPartition} record(s), up to ${maxFaults} fault(s), up to ${maxDeviations} deviation(s)`;
+  const counterexample = report.counterexample;
+  if (options.json === true) {
+    io.out(JSON.stringify({ bound, explored: report.explored, pruned: report.pruned, faultPlans: report.faultPlans, exhausted: report.exhausted,
+      counterexample: counterexample === undefined ? null : { violations: counterexample.result.violations, deviations: counterexample.deviations, replay: counterexample.token } }));
+  } else {
+    io.out(`prove ${bound}: ${report.explored} schedule(s) explored, ${report.pruned} pruned, ${report.faultPlans} fault plan(s)`);
+    if (counterexample !== undefined) {
+      io.out(`counterexample (${counterexample.result.spec.faults.length} fault(s), ${counterexample.deviations} deviation(s)):`);
+      for (const violation of counterexample.result.violations) io.out(`  ${violation.property}: ${violation.anomaly}: ${violation.message}`);
+      io.out(`replay: ${replayCommand(counterexample.result)}`);
+    } else if (report.exhausted) io.out('no violation in any schedule');
+    else io.out(`bound not exhausted: stopped after --max-schedules ${report.explored} runs without a violation; raise --max-schedules or lower the bound`);
+  }
+  if (counterexample !== undefined) return EXIT_INVARIANT_VIOLATED;
+  // An unexhausted bound proves nothing: never exit 0 for it. The bound asked for is too large for --max-schedules.
+  return report.exhausted ? EXIT_OK : EXIT_BAD_INPUT;
 }
 
 const DEFAULT_E2E_RECORDS = 100;

@@ -4,7 +4,7 @@
  */
 import { INPUT_BOUNDS, InputError, parseIntegerText, quoteUserText, type BoundName } from '../harness/input-bounds.ts';
 
-export type CommandName = 'run' | 'replay' | 'selftest' | 'e2e' | 'help';
+export type CommandName = 'run' | 'replay' | 'selftest' | 'e2e' | 'prove' | 'help';
 
 type OptionType =
   | { readonly kind: 'boolean' }
@@ -19,24 +19,27 @@ interface OptionSpec {
 }
 
 export const OPTIONS = {
-  scenario: { type: { kind: 'string' }, commands: ['run', 'e2e'], description: 'scenario to run (see --help for the list)' },
+  scenario: { type: { kind: 'string' }, commands: ['run', 'e2e', 'prove'], description: 'scenario to run (see --help for the list)' },
   cycles: { type: { kind: 'integer', bound: 'cycles' }, commands: ['e2e'], description: 'crash/restart cycles against real Kafka and Redis' },
   suite: { type: { kind: 'boolean' }, commands: ['run'], description: 'run every scenario and the regression corpus (the main job)' },
   seed: { type: { kind: 'integer', bound: 'seed' }, commands: ['run', 'selftest', 'e2e'], description: 'fast-check seed; the same seed generates the same cases' },
   runs: { type: { kind: 'integer', bound: 'runs' }, commands: ['run', 'selftest'], description: 'generated fault plans per scenario (selftest: at most this many per planted bug)' },
   mode: { type: { kind: 'enum', values: ['exactly-once', 'unaligned', 'at-least-once'] }, commands: ['run'], description: 'checkpointing mode: exactly-once (aligned barriers), unaligned, or at-least-once (the negative control)' },
   backend: { type: { kind: 'enum', values: ['memory', 'fs'] }, commands: ['run'], description: 'state backend: memory (lost with the coordinator) or fs (durable)' },
-  partitions: { type: { kind: 'integer', bound: 'partitions' }, commands: ['run'], description: 'source partitions' },
-  records: { type: { kind: 'integer', bound: 'recordsPerPartition' }, commands: ['run', 'e2e'], description: 'records per partition' },
-  bug: { type: { kind: 'string' }, commands: ['run', 'e2e'], description: "build the scenario with one of its planted bugs (see 'selftest')" },
+  partitions: { type: { kind: 'integer', bound: 'partitions' }, commands: ['run', 'prove'], description: 'source partitions' },
+  records: { type: { kind: 'integer', bound: 'recordsPerPartition' }, commands: ['run', 'e2e', 'prove'], description: 'records per partition' },
+  bug: { type: { kind: 'string' }, commands: ['run', 'e2e', 'prove'], description: "build the scenario with one of its planted bugs (see 'selftest')" },
   'max-faults': { type: { kind: 'integer', bound: 'maxFaults' }, commands: ['run'], description: 'most faults in one generated plan' },
+  faults: { type: { kind: 'integer', bound: 'maxFaults' }, commands: ['prove'], description: 'prove: every placement of up to this many faults' },
+  deviations: { type: { kind: 'integer', bound: 'proveDeviations' }, commands: ['prove'], description: 'prove: every schedule with up to this many choices other than the plain one' },
+  'max-schedules': { type: { kind: 'integer', bound: 'runs' }, commands: ['prove'], description: 'prove: stop after this many runs (the bound is then not exhausted: exit 3)' },
   timeline: { type: { kind: 'boolean' }, commands: ['replay'], description: 'print every step of the replayed run' },
   mermaid: { type: { kind: 'boolean' }, commands: ['run', 'replay'], description: 'print the counterexample as a Mermaid sequence diagram (blamed events in red)' },
   trace: { type: { kind: 'string' }, commands: ['run', 'replay'], description: 'write the counterexample as Chrome Trace Event JSON to FILE (open in ui.perfetto.dev)' },
   html: { type: { kind: 'string' }, commands: ['run', 'replay'], description: 'write a self-contained HTML report of the counterexample to FILE' },
   junit: { type: { kind: 'string' }, commands: ['run', 'replay'], description: 'write JUnit XML to FILE: one test case per invariant and configuration' },
-  json: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e'], description: 'print one JSON object instead of text' },
-  help: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'help'], description: 'show help' },
+  json: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'prove'], description: 'print one JSON object instead of text' },
+  help: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'prove', 'help'], description: 'show help' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -57,6 +60,7 @@ export const POSITIONALS: Record<CommandName, { readonly max: number; readonly w
   replay: { max: 1, what: 'the token' },
   selftest: { max: 0, what: 'nothing' },
   e2e: { max: 1, what: 'a scenario module' },
+  prove: { max: 0, what: 'nothing' },
   help: { max: 0, what: 'nothing' },
 };
 
@@ -68,7 +72,7 @@ export class UsageError extends InputError {
   }
 }
 
-const COMMANDS: readonly CommandName[] = ['run', 'replay', 'selftest', 'e2e', 'help'];
+const COMMANDS: readonly CommandName[] = ['run', 'replay', 'selftest', 'e2e', 'prove', 'help'];
 
 export function parseCli(argv: readonly string[]): ParsedCli {
   const [first, ...rest] = argv;
@@ -140,6 +144,7 @@ export function helpText(scenarioNames: readonly string[]): string {
     '  run ./my.scenario.ts            run the scenarios a module exports (defineScenario, sinkSuite, sourceSuite, twoPhaseCommitSinkSuite)',
     '  replay <token>                  re-run exactly the case a failure printed',
     '  selftest                        check that every planted bug is caught and shrunk',
+    '  prove --scenario NAME --records 3 --faults 1   every schedule (up to --deviations) and fault placement of a small instance',
     '  e2e --scenario NAME --cycles N  crash/restart cycles against real Kafka and Redis (see README: end-to-end)',
     '',
     'Options:',

@@ -40,6 +40,8 @@ export const INPUT_BOUNDS = {
   checkpointIntervalMs: { min: 1, max: 3_600_000, meaning: 'virtual ms between checkpoints' },
   checkpointTimeoutMs: { min: 1, max: 3_600_000, meaning: 'virtual ms before a checkpoint expires' },
   restartDelayMs: { min: 0, max: 3_600_000, meaning: 'virtual ms between a failure and the restart' },
+  /** prove: schedules grow as (steps x options)^deviations, so a few already mean minutes. */
+  proveDeviations: { min: 0, max: 6, meaning: 'choices other than the plain one in a proved schedule' },
   channelCapacity: { min: 1, max: 4_096, meaning: 'elements a channel holds' },
   /** Tasks of a replayed job (a fingerprint of a user scenario); 16 partitions of a few operators stay far below. */
   tasks: { min: 1, max: 1_024, meaning: 'tasks of the job' },

@@ -85,11 +85,11 @@ export function jobOptionsFor(scenario: Scenario, spec: CaseSpec): JobOptions {
 }
 
 /** Runs one case on the simulation and judges it with every invariant that applies. */
-export async function runCase(scenario: Scenario, spec: CaseSpec, options: { readonly keepTrace?: boolean } = {}): Promise<CaseResult> {
+export async function runCase(scenario: Scenario, spec: CaseSpec, options: { readonly keepTrace?: boolean; /** Overrides the schedule's source (prove records the options of each step); it must make the same picks as the schedule. */ readonly choiceSource?: ChoiceSource } = {}): Promise<CaseResult> {
   if (spec.scenario !== scenario.name) throw new Error(`runCase: case is for ${spec.scenario}, not ${scenario.name}`);
   const faults = parseFaultPlan(spec.faults, scenario.taskCount(spec.size), 'runCase');
   const maxSteps = stepBudget(spec.size);
-  const scheduler = new Scheduler({ choices: choiceSourceOf(spec.schedule), msPerStep: 1, maxSteps, keepTrace: options.keepTrace ?? false });
+  const scheduler = new Scheduler({ choices: options.choiceSource ?? choiceSourceOf(spec.schedule), msPerStep: 1, maxSteps, keepTrace: options.keepTrace ?? false });
   const env = new SimEnvironment(scheduler);
   const built = scenario.build({ scheduler, env, size: spec.size, bug: spec.bug });
   const jobOptions = jobOptionsFor(scenario, spec);

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { oddEvenSum } from '../../../scenarios/odd-even-sum.ts';
+import { kafka2pc } from '../../../scenarios/kafka-2pc.ts';
 import { EXIT_BAD_INPUT, EXIT_INVARIANT_VIOLATED, EXIT_OK, main } from '../../../src/cli/main.ts';
 import { decodeCase } from '../../../src/harness/case-token.ts';
 import { PROVE_CHECKPOINT_INTERVAL_MS, prove, type ProveOptions } from '../../../src/harness/prove.ts';
@@ -58,6 +59,23 @@ describe('prove: bounded exhaustive search', () => {
     const spec = decodeCase(report.counterexample!.token, (_, size) => oddEvenSum.taskCount(size));
     const replayed = await runJudged(oddEvenSum, spec, { checkDeterminism: true });
     expect(replayed.violations.map((v) => v.property)).toContain(property);
+  }, PROVE_TEST_TIMEOUT_MS);
+
+  // kafka-2pc: every planted bug within one fault at every step of a 2 x 2 instance, the plain schedule.
+  const kafkaBound: Partial<ProveOptions> = { maxFaults: 1 };
+  test('kafka-2pc holds in every fault placement of the bound', async () => {
+    const report = await prove(kafka2pc, small(kafkaBound));
+    expect(report).toMatchObject({ exhausted: true, counterexample: undefined });
+    expect(report.explored).toBeGreaterThan(500);
+  }, PROVE_TEST_TIMEOUT_MS);
+  // The clean bound above holds, so whatever breaks here is the bug. With a 10 ms interval some
+  // bugs first break a neighbouring 2PC property (commit-not-idempotent: committed-implies-completed).
+  const twoPhaseCommitProperties = ['exactly-once', 'committed-implies-completed', 'completed-implies-committed', 'no-lingering-transaction'];
+  test.each(kafka2pc.bugs.map((bug) => bug.name))('finds kafka-2pc %s', async (bug) => {
+    const report = await prove(kafka2pc, small({ ...kafkaBound, bug }));
+    const found = report.counterexample?.result.violations.map((v) => v.property) ?? [];
+    expect(found.length, `${bug} not found in ${report.explored} runs`).toBeGreaterThan(0);
+    expect(twoPhaseCommitProperties).toEqual(expect.arrayContaining(found));
   }, PROVE_TEST_TIMEOUT_MS);
 
   test('the command prints counts and the verdict, with exit codes 0, 1 and 2', async () => {

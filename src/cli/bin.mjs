@@ -15,6 +15,8 @@ const { main } = await import('./main.ts');
 process.exitCode = await main(process.argv.slice(2), {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
+  // Progress only where a person watches: never into a pipe, a file or a CI log.
+  ...(process.stderr.isTTY ? { progress: (text) => process.stderr.write(text) } : {}),
 });
 // Interrupted (SIGINT/SIGTERM: 128 + signal): the started services are stopped; work still
 // under way is abandoned, so end now instead of waiting for it to notice.

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SCENARIOS, findScenario } from '../../scenarios/index.ts';
 import { decodeCase, peekCase } from '../harness/case-token.ts';
@@ -5,7 +7,12 @@ import { sumStats } from '../harness/check.ts';
 import { scenarioModule } from '../harness/define-scenario.ts';
 import { checkFingerprint, loadScenarioModule, projectRelative, scenarioForCase } from '../harness/scenario-loader.ts';
 import { loadCorpus } from '../harness/corpus.ts';
-import { explore, runJudged, type ExploreReport, type ExploreStats } from '../harness/explore.ts';
+import { runJudged, type ExploreStats } from '../harness/explore.ts';
+import { exploreParallel, type DeterminismMode, type ParallelReport } from '../harness/parallel/explore-parallel.ts';
+import { asRunJson, mergeRuns, type MergedResult } from '../harness/parallel/merge.ts';
+import { ProgressLine } from '../harness/parallel/progress.ts';
+import { parseShard, type Shard } from '../harness/parallel/shard.ts';
+import { InProcessExecutor, WorkerPool, type CaseExecutor } from '../harness/parallel/worker-pool.ts';
 import { formatCounterexample, formatStats, formatTimeline, formatVerdict, replayCommand } from '../harness/report.ts';
 import { isUserCodeError, type Scenario } from '../harness/scenario.ts';
 import { selftest, type SelftestEntry } from '../harness/selftest.ts';
@@ -29,6 +36,8 @@ import type { CaseResult } from '../harness/run-case.ts';
 export interface CliIo {
   out(line: string): void;
   err(line: string): void;
+  /** Given only on a terminal: rewrites a status line in place (progress of long runs). */
+  progress?(text: string): void;
 }
 
 /**
@@ -62,6 +71,13 @@ function invariantsOf(scenarios: readonly Scenario[]): string[] {
 const DEFAULT_RUNS = 200;
 const DEFAULT_SEED = 1;
 const DEFAULT_MAX_FAULTS = 3;
+/** Wall-clock bound on one case in a worker thread (both runs with determinism checked): far beyond any sane case. */
+const DEFAULT_CASE_TIMEOUT_MS = 300_000;
+const DETERMINISM_WORDS: Record<DeterminismMode, string> = {
+  all: 'every case run twice',
+  sampled: 'every 10th case run twice',
+  failing: 'only the counterexample run twice',
+};
 const CORPUS_DIRECTORY = fileURLToPath(new URL('../../scenarios/corpus/', import.meta.url));
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
@@ -82,6 +98,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await selftestCommand(parsed.options, io);
       case 'prove':
         return await proveCommand(parsed.options, io);
+      case 'merge':
+        return mergeCommand(parsed.positionals, parsed.options, io);
       case 'e2e':
         return parsed.positionals.length > 0 ? await suiteE2eCommand(parsed.positionals, parsed.options, io) : await e2eCommand(parsed.options, io);
     }
@@ -110,6 +128,11 @@ function reportError(error: unknown, json: boolean, io: CliIo): number {
       io.err(`streamcheck: ${message}`);
       break;
     case 'internal-error':
+      // A worker thread that crashed or hung: its message names the case and how to replay it; the pool's stack says nothing more.
+      if (isNamedError(error, 'WorkerCaseError')) {
+        io.err(`streamcheck: internal error: ${message}`);
+        break;
+      }
       // A bug in streamcheck: the stack is what a bug report needs.
       io.err(`streamcheck: internal error: ${error instanceof Error && error.stack !== undefined ? safeMessage(error.stack) : message}`);
       break;
@@ -154,7 +177,7 @@ interface ScenarioRun {
   readonly scenario: string;
   readonly mode: CheckpointingMode;
   readonly backend: StateBackendKind;
-  readonly report: ExploreReport;
+  readonly report: ParallelReport;
   readonly elapsedMs: number;
 }
 
@@ -180,6 +203,16 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
   const runs = (options.runs as number | undefined) ?? DEFAULT_RUNS;
   const seed = (options.seed as number | undefined) ?? DEFAULT_SEED;
   const json = options.json === true;
+  let shard: Shard | undefined;
+  if (options.shard !== undefined) {
+    try {
+      shard = parseShard(options.shard as string);
+    } catch (error) {
+      throw new UsageError(`run: ${(error as Error).message}`);
+    }
+  }
+  const determinism = (options.determinism as DeterminismMode | undefined) ?? 'all';
+  const workers = (options.workers as number | undefined) ?? availableParallelism();
   for (const scenario of scenarios) {
     if (options.bug !== undefined && !scenario.bugs.some((bug) => bug.name === options.bug)) {
       throw new UsageError(`run: scenario ${scenario.name} has no planted bug ${quoteUserText(String(options.bug))}; known: ${scenario.bugs.map((b) => b.name).join(', ')}`);
@@ -187,7 +220,8 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
   }
 
   const corpusResults: { name: string; passed: boolean; lines: string[] }[] = [];
-  if (suite) {
+  // The corpus is a handful of fixed cases: the first shard runs it, the others would only repeat it.
+  if (suite && (shard === undefined || shard.index === 1)) {
     for (const entry of loadCorpus(CORPUS_DIRECTORY)) {
       const scenario = await scenarioForCase(peekCase(entry.token), SCENARIOS, cwd);
       const spec = decodeCase(entry.token, (_, size) => scenario.taskCount(size));
@@ -197,34 +231,49 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
   }
 
   const results: ScenarioRun[] = [];
-  for (const scenario of scenarios) {
-    const size = {
-      partitions: (options.partitions as number | undefined) ?? scenario.defaultSize.partitions,
-      recordsPerPartition: (options.records as number | undefined) ?? scenario.defaultSize.recordsPerPartition,
-    };
-    // Without --backend: every backend the scenario supports in the suite, its first one otherwise.
-    const backends: readonly StateBackendKind[] = options.backend !== undefined ? [options.backend as StateBackendKind] : everyConfiguration ? scenario.backends : scenario.backends.slice(0, 1);
-    const definedIn = scenarioModule(scenario);
-    for (const mode of modesOf(scenario)) for (const backend of backends) {
+  const executor: CaseExecutor = workers === 1 ? new InProcessExecutor(cwd) : new WorkerPool(workers, cwd, (options['case-timeout-ms'] as number | undefined) ?? DEFAULT_CASE_TIMEOUT_MS);
+  const progress = json || io.progress === undefined ? undefined : new ProgressLine(io.progress);
+  try {
+    for (const scenario of scenarios) {
+      const size = {
+        partitions: (options.partitions as number | undefined) ?? scenario.defaultSize.partitions,
+        recordsPerPartition: (options.records as number | undefined) ?? scenario.defaultSize.recordsPerPartition,
+      };
+      // Without --backend: every backend the scenario supports in the suite, its first one otherwise.
+      const backends: readonly StateBackendKind[] = options.backend !== undefined ? [options.backend as StateBackendKind] : everyConfiguration ? scenario.backends : scenario.backends.slice(0, 1);
+      const definedIn = scenarioModule(scenario);
+      for (const mode of modesOf(scenario)) for (const backend of backends) {
+        if (results.at(-1)?.report.counterexample !== undefined) break;
+        const started = performance.now();
+        const label = `${scenario.name} [${mode}, ${backend}]`;
+        const report = await exploreParallel(scenario, {
+          size,
+          mode,
+          backend,
+          bug: options.bug as string | undefined,
+          runs,
+          seed,
+          maxFaults: (options['max-faults'] as number | undefined) ?? DEFAULT_MAX_FAULTS,
+          checkDeterminism: true,
+          ...(definedIn === undefined ? {} : { module: projectRelative(definedIn, cwd) }),
+        }, {
+          executor,
+          determinism,
+          ...(shard === undefined ? {} : { shard }),
+          ...(progress === undefined ? {} : { onProgress: (figures) => progress.update({ label, done: figures.done, total: figures.total, faultsReached: figures.faultsReached }, started) }),
+        });
+        progress?.clear();
+        results.push({ scenario: scenario.name, mode, backend, report, elapsedMs: performance.now() - started });
+      }
       if (results.at(-1)?.report.counterexample !== undefined) break;
-      const started = performance.now();
-      const report = await explore(scenario, {
-        size,
-        mode,
-        backend,
-        bug: options.bug as string | undefined,
-        runs,
-        seed,
-        maxFaults: (options['max-faults'] as number | undefined) ?? DEFAULT_MAX_FAULTS,
-        checkDeterminism: true,
-        ...(definedIn === undefined ? {} : { module: projectRelative(definedIn, cwd) }),
-      });
-      results.push({ scenario: scenario.name, mode, backend, report, elapsedMs: performance.now() - started });
     }
-    if (results.at(-1)?.report.counterexample !== undefined) break;
+  } finally {
+    progress?.clear();
+    await executor.close();
   }
 
-  const failed = results.find((result) => result.report.counterexample !== undefined);
+  const failedAt = results.findIndex((result) => result.report.counterexample !== undefined);
+  const failed = failedAt < 0 ? undefined : results[failedAt];
   const corpusFailures = corpusResults.filter((result) => !result.passed);
   const total = sumStats(results.map((result) => result.report.stats));
   const failedCase = failed?.report.counterexample?.result;
@@ -233,7 +282,14 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
     const counterexample = failed?.report.counterexample;
     io.out(
       JSON.stringify({
-        scenarios: results.map((r) => ({ scenario: r.scenario, mode: r.mode, backend: r.backend, runs: r.report.stats.runs, failed: r.report.counterexample !== undefined, elapsedMs: Math.round(r.elapsedMs) })),
+        scenarios: results.map((r) => ({
+          scenario: r.scenario, mode: r.mode, backend: r.backend, runs: r.report.stats.runs, failed: r.report.counterexample !== undefined, elapsedMs: Math.round(r.elapsedMs),
+          caseRange: r.report.caseRange, ...(r.report.failingIndex === undefined ? {} : { failingIndex: r.report.failingIndex }),
+        })),
+        seed,
+        shard: shard ?? null,
+        workers,
+        determinism,
         runs: total.runs,
         failures: (failed === undefined ? 0 : 1) + corpusFailures.length,
         checkpointsCompleted: total.checkpointsCompleted,
@@ -249,6 +305,12 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
           ? {}
           : {
               counterexample: {
+                // Where it was found, so `merge` picks the one an unsharded run reports.
+                configuration: failedAt,
+                caseIndex: failed!.report.failingIndex,
+                scenario: failed!.scenario,
+                mode: failed!.mode,
+                backend: failed!.backend,
                 violations: counterexample.result.violations,
                 faults: counterexample.result.spec.faults,
                 schedule: counterexample.result.spec.schedule,
@@ -277,7 +339,8 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
     io.out(
       `summary: ${total.runs} runs, ${total.checkpointsCompleted} checkpoints completed, ${total.crashesInjected} crashes injected, ` +
         `${corpusResults.length} corpus cases; invariants checked: ${invariantsOf(scenarios).join(', ')}: ` +
-        (failed === undefined && corpusFailures.length === 0 ? 'all held' : 'VIOLATED'),
+        (failed === undefined && corpusFailures.length === 0 ? 'all held' : 'VIOLATED') +
+        ` (determinism: ${DETERMINISM_WORDS[determinism]}; ${workers} worker${workers === 1 ? '' : 's'}${shard === undefined ? '' : `; shard ${shard.index}/${shard.count}`})`,
     );
   }
   if (failedCase !== undefined) writeCasePictures(failedCase, blame, options, json, io);
@@ -293,6 +356,39 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
     writeJunit(options.junit, toJunitXml(configurations, invariantsOf(scenarios), corpusResults.map((c) => ({ name: c.name, passed: c.passed, report: c.lines.join('\n') }))), json, io);
   }
   return failed === undefined && corpusFailures.length === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
+}
+
+function mergeCommand(positionals: readonly string[], options: ParsedOptions, io: CliIo): number {
+  const inputs = positionals.map((source) => {
+    let text: string;
+    try {
+      text = readFileSync(source, 'utf8');
+    } catch (error) {
+      throw new UsageError(`merge: cannot read ${source}: ${(error as Error).message}`);
+    }
+    try {
+      return { source, run: asRunJson(JSON.parse(text), source) };
+    } catch (error) {
+      if (error instanceof SyntaxError) throw new UsageError(`merge: ${source} is not JSON (${error.message}); give the output of 'streamcheck run --json'`);
+      throw error;
+    }
+  });
+  const merged: MergedResult = mergeRuns(inputs);
+  if (options.json === true) io.out(JSON.stringify(merged));
+  else {
+    for (const entry of merged.corpus) if (!entry.passed) io.out(`FAIL corpus ${entry.name}`);
+    const counterexample = merged.counterexample;
+    if (counterexample !== undefined) {
+      io.out(`FAIL ${String(counterexample['scenario'])} [${String(counterexample['mode'])}, ${String(counterexample['backend'])} backend]: first failing case ${counterexample.caseIndex} of seed ${merged.seed}`);
+      for (const violation of (counterexample['violations'] as { anomaly: string; message: string }[] | undefined) ?? []) io.out(`  ${violation.anomaly}: ${violation.message}`);
+      if (typeof counterexample['replay'] === 'string') io.out(`Replay: ${counterexample['replay']}`);
+    }
+    io.out(
+      `merged ${merged.shards} shard${merged.shards === 1 ? '' : 's'}: ${merged.runs} runs, ${merged.checkpointsCompleted} checkpoints completed, ${merged.crashesInjected} crashes injected, ` +
+        `${merged.corpus.length} corpus cases; invariants checked: ${merged.invariantsChecked.join(', ')}: ${merged.failures === 0 ? 'all held' : 'VIOLATED'} (determinism: ${merged.determinism.join(', ')})`,
+    );
+  }
+  return merged.failures === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
 }
 
 /** A built-in scenario by name; an unknown name is bad input, quoted (escaped and cut) in the message. */

@@ -4,7 +4,7 @@
  */
 import { INPUT_BOUNDS, InputError, parseIntegerText, quoteUserText, type BoundName } from '../harness/input-bounds.ts';
 
-export type CommandName = 'run' | 'replay' | 'selftest' | 'e2e' | 'prove' | 'help';
+export type CommandName = 'run' | 'replay' | 'selftest' | 'e2e' | 'merge' | 'prove' | 'help';
 
 type OptionType =
   | { readonly kind: 'boolean' }
@@ -32,14 +32,18 @@ export const OPTIONS = {
   'max-faults': { type: { kind: 'integer', bound: 'maxFaults' }, commands: ['run'], description: 'most faults in one generated plan' },
   faults: { type: { kind: 'integer', bound: 'maxFaults' }, commands: ['prove'], description: 'prove: every placement of up to this many faults' },
   deviations: { type: { kind: 'integer', bound: 'proveDeviations' }, commands: ['prove'], description: 'prove: every schedule with up to this many choices other than the plain one' },
-  'max-schedules': { type: { kind: 'integer', bound: 'runs' }, commands: ['prove'], description: 'prove: stop after this many runs (the bound is then not exhausted: exit 3)' },
+  'max-schedules': { type: { kind: 'integer', bound: 'runs' }, commands: ['prove'], description: 'prove: stop after this many runs (the bound is then not exhausted: exit 2)' },
+  workers: { type: { kind: 'integer', bound: 'workers' }, commands: ['run'], description: 'worker threads running generated cases (default: the number of cores); the result is the same for any count' },
+  shard: { type: { kind: 'string' }, commands: ['run'], description: "run shard i of n (i/n) of the generated cases, for CI matrices; combine the shards' --json files with 'merge'" },
+  determinism: { type: { kind: 'enum', values: ['all', 'sampled', 'failing'] }, commands: ['run'], description: 'rerun to compare traces: every case (all, default), every 10th (sampled), or only the counterexample (failing)' },
+  'case-timeout-ms': { type: { kind: 'integer', bound: 'caseTimeoutMs' }, commands: ['run'], description: 'wall-clock bound on one case in a worker thread; a case past it is reported as hung' },
   timeline: { type: { kind: 'boolean' }, commands: ['replay'], description: 'print every step of the replayed run' },
   mermaid: { type: { kind: 'boolean' }, commands: ['run', 'replay'], description: 'print the counterexample as a Mermaid sequence diagram (blamed events in red)' },
   trace: { type: { kind: 'string' }, commands: ['run', 'replay'], description: 'write the counterexample as Chrome Trace Event JSON to FILE (open in ui.perfetto.dev)' },
   html: { type: { kind: 'string' }, commands: ['run', 'replay'], description: 'write a self-contained HTML report of the counterexample to FILE' },
   junit: { type: { kind: 'string' }, commands: ['run', 'replay'], description: 'write JUnit XML to FILE: one test case per invariant and configuration' },
-  json: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'prove'], description: 'print one JSON object instead of text' },
-  help: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'prove', 'help'], description: 'show help' },
+  json: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'merge', 'prove'], description: 'print one JSON object instead of text' },
+  help: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'merge', 'prove', 'help'], description: 'show help' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -61,6 +65,7 @@ export const POSITIONALS: Record<CommandName, { readonly max: number; readonly w
   selftest: { max: 0, what: 'nothing' },
   e2e: { max: 1, what: 'a scenario module' },
   prove: { max: 0, what: 'nothing' },
+  merge: { max: 10_000, what: 'the JSON result files of the shards' },
   help: { max: 0, what: 'nothing' },
 };
 
@@ -72,7 +77,7 @@ export class UsageError extends InputError {
   }
 }
 
-const COMMANDS: readonly CommandName[] = ['run', 'replay', 'selftest', 'e2e', 'prove', 'help'];
+const COMMANDS: readonly CommandName[] = ['run', 'replay', 'selftest', 'e2e', 'merge', 'prove', 'help'];
 
 export function parseCli(argv: readonly string[]): ParsedCli {
   const [first, ...rest] = argv;
@@ -146,6 +151,7 @@ export function helpText(scenarioNames: readonly string[]): string {
     '  selftest                        check that every planted bug is caught and shrunk',
     '  prove --scenario NAME --records 3 --faults 1   every schedule (up to --deviations) and fault placement of a small instance',
     '  e2e --scenario NAME --cycles N  crash/restart cycles against real Kafka and Redis (see README: end-to-end)',
+    '  merge <json files>              combine the --json results of run --shard i/n into one summary and exit code',
     '',
     'Options:',
     ...Object.entries(OPTIONS).map(([name, spec]) => {

@@ -30,6 +30,8 @@ export const INPUT_BOUNDS = {
   seed: { min: 0, max: 2 ** 31 - 1, meaning: 'seed' },
   cycles: { min: 1, max: 10_000, meaning: 'end-to-end crash/restart cycles' },
   maxFaults: { min: 0, max: 20, meaning: 'faults in one plan' },
+  workers: { min: 1, max: 256, meaning: 'worker threads' },
+  caseTimeoutMs: { min: 100, max: 86_400_000, meaning: 'wall-clock ms one case may take in a worker thread' },
   /** Fault plans in tokens: a shrunk plan never holds more than the generator's most. */
   faultsInPlan: { min: 0, max: 20, meaning: 'faults in a replayed plan' },
   faultAtStep: { min: 0, max: 100_000_000, meaning: 'the step a fault fires at' },

@@ -455,21 +455,24 @@ export class JobRuntime implements SimWorld {
   }
 
   private deliver(task: Task, channel: Channel): void {
-    const element = channel.take();
+    // takeNext, not take: no element object per record (the channel hands over key and value).
+    const kind = channel.takeNext();
     const slot = channel.consumerSlot;
-    if (element.kind === ElementKind.Record) {
+    if (kind === ElementKind.Record) {
+      const key = channel.takenKey;
+      const value = channel.takenValue;
       const unaligned = task.unaligned;
       if (unaligned !== undefined) {
         const position = channel.barrierPositions.get(unaligned.checkpointId);
         // In front of the barrier but taken after the snapshot: channel state.
-        if (position === undefined || channel.recordsTaken - 1 < position) unaligned.channelState[slot]!.push({ key: element.key, value: element.value });
+        if (position === undefined || channel.recordsTaken - 1 < position) unaligned.channelState[slot]!.push({ key, value });
       }
-      this.process(task, element.key, element.value);
+      this.process(task, key, value);
       if (unaligned !== undefined) this.whenIdle(task, () => this.completeUnalignedIfReady(task));
       return;
     }
     const barriers = task.barriers!;
-    const decision = element.kind === ElementKind.Barrier ? barriers.onBarrier(slot, element.checkpointId) : barriers.onEndOfInput(slot);
+    const decision = kind === ElementKind.Barrier ? barriers.onBarrier(slot, channel.takenValue as number) : barriers.onEndOfInput(slot);
     if (decision.abortedId !== 0) {
       if (task.unaligned?.checkpointId === decision.abortedId) task.unaligned = undefined;
       this.sendDecline(task, decision.abortedId, `checkpoint ${decision.abortedId} was overtaken by a newer barrier during alignment`);
@@ -479,7 +482,7 @@ export class JobRuntime implements SimWorld {
       task.unaligned.barriersComplete = true;
     }
     if (task.unaligned !== undefined) this.whenIdle(task, () => this.completeUnalignedIfReady(task));
-    if (element.kind === ElementKind.EndOfInput && barriers.allInputsEnded) this.whenIdle(task, () => this.endTask(task));
+    if (kind === ElementKind.EndOfInput && barriers.allInputsEnded) this.whenIdle(task, () => this.endTask(task));
   }
 
   /** Runs a record through the task's operator chain, then out on the keyed exchange. */
@@ -504,7 +507,7 @@ export class JobRuntime implements SimWorld {
     }
     if (task.outputs.length > 0) {
       const outKey = task.outputKey!(value);
-      task.outputs[partitionOf(outKey, task.outputs.length)]!.push({ kind: ElementKind.Record, key: outKey, value });
+      task.outputs[partitionOf(outKey, task.outputs.length)]!.pushRecord(outKey, value);
     }
   }
 

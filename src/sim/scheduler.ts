@@ -196,6 +196,19 @@ export class Scheduler implements StepDriver {
     this.trace.keep(this.step, this.nowMs, event);
   }
 
+  /**
+   * `record(prefix + label + suffix)` without building the string unless lines are kept:
+   * FNV-1a over the pieces in order equals FNV-1a over their concatenation, so the hash is
+   * the same, and bulk exploration allocates nothing on timer and I/O steps.
+   */
+  private recordPieces(prefix: string, label: string, suffix: string): void {
+    const trace = this.trace;
+    trace.foldText(prefix);
+    trace.foldText(label);
+    trace.foldText(suffix);
+    if (trace.keepEntries) trace.keep(this.step, this.nowMs, prefix + label + suffix);
+  }
+
   /** Runs steps until nothing is enabled, the world asks to stop, or the step budget is spent. */
   async run(): Promise<StopReason> {
     const world = this.world;
@@ -262,13 +275,13 @@ export class Scheduler implements StepDriver {
     if (choice < timerCount) {
       const timer = this.timers.shift()!;
       this.trace.fold(CODE_TIMER, this.step);
-      this.record(`timer ${timer.label}`);
+      this.recordPieces('timer ', timer.label, '');
       timer.fire();
       return true;
     }
     choice -= timerCount;
     if (choice < enabledIo.count) {
-      const io = this.pendingIo.splice(enabledIo.codes[choice]!, 1)[0]!;
+      const io = removeAt(this.pendingIo, enabledIo.codes[choice]!);
       this.trace.fold(CODE_IO, this.step);
       let result: unknown;
       try {
@@ -279,7 +292,7 @@ export class Scheduler implements StepDriver {
         this.needsDrain = true;
         return true;
       }
-      this.record(`io ${io.label} done`);
+      this.recordPieces('io ', io.label, ' done');
       io.resolve(result);
       this.needsDrain = true;
       return true;
@@ -309,6 +322,14 @@ export class Scheduler implements StepDriver {
       if (isOldest) out.add(i);
     }
   }
+}
+
+/** Removes and returns `list[index]`, keeping order; unlike `splice` it allocates no array. */
+function removeAt<T>(list: T[], index: number): T {
+  const removed = list[index]!;
+  for (let i = index; i < list.length - 1; i++) list[i] = list[i + 1]!;
+  list.length--;
+  return removed;
 }
 
 /** Resolves after every queued microtask (and their follow-ups) has run. */

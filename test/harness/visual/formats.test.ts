@@ -220,7 +220,11 @@ describe('user data with quotes, newlines, <, ANSI escapes and very long strings
       expect(output).not.toContain('x'.repeat(MAX_TEXT_CHARS + 1));
     }
     checkMermaid(mermaid);
-    expect(mermaid).toContain("mset(｛k＂ey' ⏎ ‹script›alert(1)‹/script›； ＃x: ％％ ｛a｝ ＼ RED");
+    // Drawn with no event limit: a longer counterexample (the configuration swarm can shrink to one)
+    // may leave the hostile write out of the bounded picture, which selects blamed events first.
+    const everyEvent = toMermaid(visual, Number.MAX_SAFE_INTEGER);
+    checkMermaid(everyEvent);
+    expect(everyEvent).toContain("mset(｛k＂ey' ⏎ ‹script›alert(1)‹/script›； ＃x: ％％ ｛a｝ ＼ RED");
     expect(mermaid.length).toBeLessThan(100_000);
     // The only script element is the page's own; the hostile one is text.
     expect(html.match(/<script>/g)!.length).toBe(1);

@@ -26,6 +26,15 @@ import type { Scenario, ScenarioSize, Violation } from './scenario.ts';
  *   at or after its last fault's step (plans are sets: the sorted order is the only order).
  * - Two schedules whose complete runs have the same trace hash are the same run (the trace
  *   folds every event chosen at every step); the second is counted as pruned, not judged again.
+ * Measured (2 loaded cores, determinism checked, so each schedule runs twice):
+ * - odd-even-sum 1x3, no faults: 29 schedules at 1 deviation, 402 at 2; 2x3 at 2 deviations:
+ *   16,528 schedules in 38 s, no violation; 2x2 with 1 fault at 1 deviation: 36,249 in ~50 s.
+ * - kafka-2pc 2x2 with 1 fault, plain schedule: 1,080 runs in 5 s; at 1 deviation it does
+ *   not finish in 5 minutes.
+ * - The trace-hash rule pruned nothing in any of these (distinct choices gave distinct traces),
+ *   so schedules with and without reduction are equal: the real reduction is still to do.
+ * - Planted bugs: at-least-once-mode needs 2x3 at 2 deviations (found after 7,122 runs);
+ *   incrby-sink and restore-latest-triggered one fault; every kafka-2pc bug one fault on 2x2.
  * Not done: a state-hash cache and partial-order reduction need the runtime to expose a hash
  * of its state and the tasks/channels each event touches; without those the independence of
  * two steps cannot be justified, so nothing is pruned on that ground.

@@ -1,23 +1,19 @@
 #!/usr/bin/env node
-// The `streamcheck` command. The sources are TypeScript; tsx's loader runs them directly,
-// so there is no build step between editing a scenario and running it.
-import { register } from 'tsx/esm/api';
+// The `streamcheck` command. Two layouts, one rule: the TypeScript sources next to this file
+// win when they are there.
+// - In the repository (src/cli/run-cli.ts exists), tsx's loader runs the sources directly:
+//   no build step between editing a scenario and running it.
+// - In the installed package only this file of src/ ships; it runs the compiled JavaScript
+//   in dist/ with plain Node.
+import { existsSync } from 'node:fs';
 
-register();
-// `streamcheck replay ... | head` closes stdout early: that is the reader's choice, not a crash.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (error) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw error;
-  });
+const sources = new URL('./run-cli.ts', import.meta.url);
+if (existsSync(sources)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  // load-module.ts registers the loader for user scenarios unless this flag says it is there.
+  globalThis[Symbol.for('streamcheck.tsx-loader-registered')] = true;
+  await import(sources.href);
+} else {
+  await import(new URL('../../dist/src/cli/run-cli.js', import.meta.url).href);
 }
-const { main } = await import('./main.ts');
-process.exitCode = await main(process.argv.slice(2), {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-  // Progress only where a person watches: never into a pipe, a file or a CI log.
-  ...(process.stderr.isTTY ? { progress: (text) => process.stderr.write(text) } : {}),
-});
-// Interrupted (SIGINT/SIGTERM: 128 + signal): the started services are stopped; work still
-// under way is abandoned, so end now instead of waiting for it to notice.
-if (process.exitCode >= 128) process.exit(process.exitCode);

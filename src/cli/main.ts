@@ -170,7 +170,7 @@ function isUserDeclarationError(error: TypeError): boolean {
 /** Errors from validating user input elsewhere (scenario names, planted bugs, corpus files, fault plans) name their cause. */
 function isBadInput(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  return /^(replay|unknown scenario|scenario .* has no planted bug|regression corpus|runCase: fault)/.test(error.message);
+  return /^(replay|unknown scenario|scenario module|missing optional dependency|scenario .* has no planted bug|regression corpus|runCase: fault)/.test(error.message);
 }
 
 interface ScenarioRun {
@@ -539,6 +539,38 @@ async function suiteE2eCommand(positionals: readonly string[], options: ParsedOp
   const suites = loaded.filter((scenario) => (options.scenario === undefined || scenario.name === options.scenario) && sinkSuiteInternals(scenario)?.real !== undefined);
   if (suites.length === 0) throw new UsageError(`e2e: ${quoteUserText(positionals[0]!)} exports no sink suite with a 'real' connector${options.scenario === undefined ? '' : ` named ${quoteUserText(String(options.scenario))}`}`);
   const json = options.json === true;
+  return withE2eServices(json, io, async (services, interruption, log) => {
+    const seed = (options.seed as number | undefined) ?? DEFAULT_SEED;
+    const summaries = [];
+    for (const suite of suites) {
+      const cycles = await interruption.race(
+        runSuiteOnServices(suite, {
+          services,
+          cycles: options.cycles as number,
+          seed,
+          ...(options.bug === undefined ? {} : { bug: options.bug as string }),
+          ...(options.records === undefined ? {} : { size: { recordsPerPartition: options.records as number } }),
+          log: (line) => log(`${suite.name}: ${line}`),
+        }),
+      );
+      const total = (pick: (c: (typeof cycles)[number]) => number): number => cycles.reduce((sum, c) => sum + pick(c), 0);
+      summaries.push({ suite: suite.name, cycles: cycles.length, recordsIn: total((c) => c.recordsIn), lost: total((c) => c.lost), duplicated: total((c) => c.duplicated), violations: total((c) => c.violations.length), seed });
+    }
+    if (json) io.out(JSON.stringify({ provider: services.provider, suites: summaries }));
+    else for (const s of summaries) io.out(`e2e ${s.suite} on ${services.provider} services: ${s.cycles} cycles, records in ${s.recordsIn}, lost ${s.lost}, duplicated ${s.duplicated}, violations ${s.violations} (seed ${s.seed})`);
+    return summaries.every((s) => s.lost === 0 && s.duplicated === 0 && s.violations === 0) ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
+  });
+}
+
+/**
+ * Resolves Kafka and Redis for an e2e command, runs `body` with them, and stops whatever was
+ * started, on success, failure and interruption. No services is an unavailable environment (exit 4).
+ */
+async function withE2eServices(
+  json: boolean,
+  io: CliIo,
+  body: (services: RunningServices, interruption: Interruption, log: (line: string) => void) => Promise<number>,
+): Promise<number> {
   const log = (line: string): void => {
     if (!json) io.out(line);
   };
@@ -547,25 +579,7 @@ async function suiteE2eCommand(positionals: readonly string[], options: ParsedOp
     const services = await interruption.race(resolveServices({ policy: 'auto', timeoutMs: E2E_SERVICES_TIMEOUT_MS, log: (line) => log(`services: ${line}`) }), stopIfStarted);
     if ('unavailable' in services) throw new EnvironmentUnavailableError(`e2e: no Kafka and Redis to run against: ${services.reason}`, 'services', 'none');
     try {
-      const seed = (options.seed as number | undefined) ?? DEFAULT_SEED;
-      const summaries = [];
-      for (const suite of suites) {
-        const cycles = await interruption.race(
-          runSuiteOnServices(suite, {
-            services,
-            cycles: options.cycles as number,
-            seed,
-            ...(options.bug === undefined ? {} : { bug: options.bug as string }),
-            ...(options.records === undefined ? {} : { size: { recordsPerPartition: options.records as number } }),
-            log: (line) => log(`${suite.name}: ${line}`),
-          }),
-        );
-        const total = (pick: (c: (typeof cycles)[number]) => number): number => cycles.reduce((sum, c) => sum + pick(c), 0);
-        summaries.push({ suite: suite.name, cycles: cycles.length, recordsIn: total((c) => c.recordsIn), lost: total((c) => c.lost), duplicated: total((c) => c.duplicated), violations: total((c) => c.violations.length), seed });
-      }
-      if (json) io.out(JSON.stringify({ provider: services.provider, suites: summaries }));
-      else for (const s of summaries) io.out(`e2e ${s.suite} on ${services.provider} services: ${s.cycles} cycles, records in ${s.recordsIn}, lost ${s.lost}, duplicated ${s.duplicated}, violations ${s.violations} (seed ${s.seed})`);
-      return summaries.every((s) => s.lost === 0 && s.duplicated === 0 && s.violations === 0) ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
+      return await body(services, interruption, log);
     } finally {
       await services.stop();
     }
@@ -593,58 +607,45 @@ async function e2eCommand(options: ParsedOptions, io: CliIo): Promise<number> {
   // The environment is checked before anything starts: a bogus policy or provider is bad input.
   if (e2ePolicy() === 'off') throw new UsageError(`e2e: ${E2E_POLICY_ENV}=off forbids starting or using Kafka and Redis; unset it (or set auto or required) to run e2e`);
   const json = options.json === true;
-  const log = (line: string): void => {
-    if (!json) io.out(line);
-  };
-  const interruption = new Interruption();
-  try {
-    const services = await interruption.race(resolveServices({ policy: 'auto', timeoutMs: E2E_SERVICES_TIMEOUT_MS, log: (line) => log(`services: ${line}`) }), stopIfStarted);
-    // The CLI needs services whatever the policy: none is an unavailable environment (exit 4).
-    if ('unavailable' in services) throw new EnvironmentUnavailableError(`e2e: no Kafka and Redis to run against: ${services.reason}`, 'services', 'none');
-    try {
-      const cycles = await interruption.race(
-        runE2eCycles({
-          scenario: scenario as E2eScenario,
-          cycles: options.cycles as number,
-          seed: (options.seed as number | undefined) ?? DEFAULT_SEED,
-          recordsPerPartition,
-          ...(bug === undefined ? {} : { bug: bug as (typeof E2E_BUGS)[number] }),
-          services,
-          log,
-          isStopRequested: () => interruption.signal !== undefined,
-        }),
+  return withE2eServices(json, io, async (services, interruption, log) => {
+    const cycles = await interruption.race(
+      runE2eCycles({
+        scenario: scenario as E2eScenario,
+        cycles: options.cycles as number,
+        seed: (options.seed as number | undefined) ?? DEFAULT_SEED,
+        recordsPerPartition,
+        ...(bug === undefined ? {} : { bug: bug as (typeof E2E_BUGS)[number] }),
+        services,
+        log,
+        isStopRequested: () => interruption.signal !== undefined,
+      }),
+    );
+    const sum = (pick: (c: (typeof cycles)[number]) => number): number => cycles.reduce((total, c) => total + pick(c), 0);
+    const times = cycles.map((c) => c.wallMs).sort((a, b) => a - b);
+    const totals = {
+      scenario,
+      provider: services.provider,
+      cycles: cycles.length,
+      recordsIn: sum((c) => c.recordsIn),
+      recordsOut: sum((c) => c.recordsOut),
+      lost: sum((c) => c.lost),
+      duplicated: sum((c) => c.duplicated),
+      crashes: sum((c) => c.crashes),
+      failedCommits: sum((c) => c.failedCommits),
+      serviceRetries: sum((c) => c.serviceRetries),
+      violations: sum((c) => c.violations.length),
+      cycleSecondsP50: Number(((times[Math.floor((times.length - 1) / 2)] ?? 0) / 1000).toFixed(2)),
+      cycleSecondsMax: Number(((times.at(-1) ?? 0) / 1000).toFixed(2)),
+    };
+    if (json) io.out(JSON.stringify({ ...totals, perCycle: cycles }));
+    else {
+      io.out(
+        `e2e ${scenario} on ${services.provider} services: ${totals.cycles} cycles, records in ${totals.recordsIn}, out ${totals.recordsOut}, ` +
+          `lost ${totals.lost}, duplicated ${totals.duplicated}, crashes ${totals.crashes}, failed commits ${totals.failedCommits}, ` +
+          `service retries ${totals.serviceRetries}, violations ${totals.violations}; cycle time p50 ${totals.cycleSecondsP50} s, max ${totals.cycleSecondsMax} s`,
       );
-      const sum = (pick: (c: (typeof cycles)[number]) => number): number => cycles.reduce((total, c) => total + pick(c), 0);
-      const times = cycles.map((c) => c.wallMs).sort((a, b) => a - b);
-      const totals = {
-        scenario,
-        provider: services.provider,
-        cycles: cycles.length,
-        recordsIn: sum((c) => c.recordsIn),
-        recordsOut: sum((c) => c.recordsOut),
-        lost: sum((c) => c.lost),
-        duplicated: sum((c) => c.duplicated),
-        crashes: sum((c) => c.crashes),
-        failedCommits: sum((c) => c.failedCommits),
-        serviceRetries: sum((c) => c.serviceRetries),
-        violations: sum((c) => c.violations.length),
-        cycleSecondsP50: Number(((times[Math.floor((times.length - 1) / 2)] ?? 0) / 1000).toFixed(2)),
-        cycleSecondsMax: Number(((times.at(-1) ?? 0) / 1000).toFixed(2)),
-      };
-      if (json) io.out(JSON.stringify({ ...totals, perCycle: cycles }));
-      else {
-        io.out(
-          `e2e ${scenario} on ${services.provider} services: ${totals.cycles} cycles, records in ${totals.recordsIn}, out ${totals.recordsOut}, ` +
-            `lost ${totals.lost}, duplicated ${totals.duplicated}, crashes ${totals.crashes}, failed commits ${totals.failedCommits}, ` +
-            `service retries ${totals.serviceRetries}, violations ${totals.violations}; cycle time p50 ${totals.cycleSecondsP50} s, max ${totals.cycleSecondsMax} s`,
-        );
-      }
-      return totals.lost === 0 && totals.duplicated === 0 && totals.violations === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
-    } finally {
-      await services.stop();
     }
-  } finally {
-    interruption.dispose();
-  }
+    return totals.lost === 0 && totals.duplicated === 0 && totals.violations === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
+  });
 }
 

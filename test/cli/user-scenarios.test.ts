@@ -63,6 +63,10 @@ describe("the CLI runs a user's scenario module", () => {
     expect(sink.code).toBe(EXIT_INVARIANT_VIOLATED);
     expect(sink.out).toMatch(/task exploding\[0\] failed: disk on fire/);
 
+    const readBack = await cli('run', BROKEN, '--scenario', 'throwing-read-back', '--runs', '3');
+    expect(readBack.code).toBe(EXIT_BAD_INPUT);
+    expect(readBack.err).toMatch(/sinkSuite\(throwing-read-back\): readBack\(\) failed: the store is unreachable/);
+
     const nothing = await cli('run', 'test/fixtures/user-scenarios/../../cli/user-scenarios.test.ts');
     expect(nothing.code).toBe(EXIT_BAD_INPUT);
   }, SLOW_TEST_MS);

@@ -14,7 +14,7 @@
  * has one place to check.
  */
 import { connect as connectTcp, type Socket } from 'node:net';
-import kafkajs from 'kafkajs';
+import type * as Kafkajs from 'kafkajs';
 import seedrandom from 'seedrandom';
 import type { Admin, ISocketFactory, Kafka as KafkaClient, LogEntry, logCreator as LogCreator } from 'kafkajs';
 import type {
@@ -25,8 +25,14 @@ import type {
   TransactionHandle,
   TransactionalProducer,
 } from '../kafka-api.ts';
+import { importOptionalDependency } from './optional-dependency.ts';
 
-const { Kafka, logLevel: KafkaLogLevel } = kafkajs;
+/** kafkajs is an optional peer dependency: loaded on the first call that talks to a broker. */
+export async function loadKafkajs(): Promise<typeof Kafkajs> {
+  const module = await importOptionalDependency<typeof Kafkajs & { default?: typeof Kafkajs }>('kafkajs', 'talking to a real Kafka broker (end-to-end runs)');
+  // kafkajs is CommonJS: its exports arrive as the default export (Node) or as named ones (bundlers).
+  return module.default ?? module;
+}
 
 // ---------------------------------------------------------------------------------------------
 // kafkajs internals (2.2.4). The shapes below are the subset of kafkajs's Cluster and Broker
@@ -302,7 +308,8 @@ class ClusterRegistry {
 }
 
 export class KafkajsClients implements KafkaClients {
-  private readonly kafka: KafkaClient;
+  /** The kafkajs client, created on first use (kafkajs loads lazily); shared by every producer. */
+  private readonly kafka: () => Promise<KafkaClient>;
   private readonly options: ResolvedOptions;
   private readonly clusters = new ClusterRegistry();
   private readonly producers = new Set<KafkajsTransactionalProducer>();
@@ -321,17 +328,22 @@ export class KafkajsClients implements KafkaClients {
       awaitTransactionMarkers: options.awaitTransactionMarkers ?? true,
       log: options.log ?? (() => undefined),
     };
-    this.kafka = new Kafka({
-      clientId: options.clientId ?? 'streamcheck',
-      brokers: [...options.brokers],
-      connectionTimeout: 3_000,
-      requestTimeout: this.options.requestTimeoutMs,
-      // kafkajs's own retries (metadata, coordinator lookup, admin): few and short, so our bounded budgets hold.
-      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2_000 },
-      logLevel: options.log === undefined ? KafkaLogLevel.NOTHING : KafkaLogLevel.WARN,
-      logCreator: kafkajsLogCreator(options.log),
-      socketFactory: this.clusters.socketFactory,
-    });
+    let client: Promise<KafkaClient> | undefined;
+    this.kafka = () =>
+      (client ??= loadKafkajs().then(
+        ({ Kafka, logLevel }) =>
+          new Kafka({
+            clientId: options.clientId ?? 'streamcheck',
+            brokers: [...options.brokers],
+            connectionTimeout: 3_000,
+            requestTimeout: this.options.requestTimeoutMs,
+            // kafkajs's own retries (metadata, coordinator lookup, admin): few and short, so our bounded budgets hold.
+            retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2_000 },
+            logLevel: options.log === undefined ? logLevel.NOTHING : logLevel.WARN,
+            logCreator: kafkajsLogCreator(options.log),
+            socketFactory: this.clusters.socketFactory,
+          }),
+      ));
   }
 
   producer(transactionalId: string): TransactionalProducer {
@@ -377,7 +389,7 @@ export class KafkajsClients implements KafkaClients {
 
   private connectedSharedCluster(): Promise<InternalCluster> {
     if (this.sharedCluster === undefined) {
-      this.sharedCluster = this.clusters.connect(this.kafka, { maxInFlightRequests: null }, 'read');
+      this.sharedCluster = this.kafka().then((kafka) => this.clusters.connect(kafka, { maxInFlightRequests: null }, 'read'));
       this.sharedCluster.catch(() => (this.sharedCluster = undefined));
     }
     return this.sharedCluster;
@@ -386,8 +398,14 @@ export class KafkajsClients implements KafkaClients {
   private connectedAdmin(): Promise<Admin> {
     if (this.clusters.closed) return Promise.reject(new Error('KafkajsClients: createTopic after close()'));
     if (this.admin === undefined) {
-      const admin = this.kafka.admin();
-      const connecting = admin.connect().then(async () => {
+      const connecting = this.kafka().then(async (kafka) => {
+        const admin = kafka.admin();
+        try {
+          await admin.connect();
+        } catch (error) {
+          void admin.disconnect().catch(() => undefined);
+          throw error;
+        }
         if (this.clusters.closed) {
           await admin.disconnect();
           throw new Error('KafkajsClients: closed while the admin client connected');
@@ -397,7 +415,6 @@ export class KafkajsClients implements KafkaClients {
       this.admin = connecting;
       connecting.catch(() => {
         if (this.admin === connecting) this.admin = undefined;
-        void admin.disconnect().catch(() => undefined);
       });
     }
     return this.admin;
@@ -434,7 +451,7 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
   private readonly retryRandom: () => number;
 
   constructor(
-    private readonly kafka: KafkaClient,
+    private readonly kafka: () => Promise<KafkaClient>,
     private readonly options: ResolvedOptions,
     private readonly clusters: ClusterRegistry,
     readonly transactionalId: string,
@@ -700,7 +717,7 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
   private async connectedCluster(): Promise<InternalCluster> {
     if (this.cluster === undefined) {
       // One request in flight per connection, as an idempotent producer with ordered sequences needs.
-      const cluster = await this.clusters.connect(this.kafka, { maxInFlightRequests: 1 }, `producer '${this.transactionalId}'`);
+      const cluster = await this.clusters.connect(await this.kafka(), { maxInFlightRequests: 1 }, `producer '${this.transactionalId}'`);
       if (this.state === 'closed') {
         // close() ran while this connected: it must not outlive the producer.
         await this.clusters.disconnect(cluster);

@@ -10,6 +10,9 @@
  *   auto      (default) no services means the e2e tests skip, naming the reasons
  *   off       nothing is tried; the e2e tests skip
  */
+import { loadIoredis } from '../../../connectors/real/ioredis-client.ts';
+import { loadKafkajs } from '../../../connectors/real/kafka-clients.ts';
+import { MissingOptionalDependencyError } from '../../../connectors/real/optional-dependency.ts';
 import { InputError, quoteUserText } from '../../input-bounds.ts';
 import { endpointsConfigured, endpointsProvider } from './endpoints.ts';
 import { localProvider } from './local.ts';
@@ -52,6 +55,10 @@ export async function resolveServices(options: ResolveServicesOptions = {}): Pro
   const policy = options.policy ?? e2ePolicy();
   const log = options.log ?? (() => undefined);
   if (policy === 'off') return { unavailable: true, reason: `${E2E_POLICY_ENV}=off` };
+  // Every provider hands back endpoints that the kafkajs and ioredis clients talk to: a missing
+  // one is reported now, naming the package, rather than as each provider's readiness timeout.
+  await loadKafkajs();
+  await loadIoredis();
   const timeoutMs = options.timeoutMs ?? 120_000;
   const providers = options.providers ?? (await defaultProviders(log));
 
@@ -61,6 +68,8 @@ export async function resolveServices(options: ResolveServicesOptions = {}): Pro
     try {
       result = await provider.start({ timeoutMs, log });
     } catch (error) {
+      // A missing kafkajs or ioredis stops every provider: report it, naming the package.
+      if (error instanceof MissingOptionalDependencyError) throw error;
       // Bad configuration is the user's to fix, not a reason to try the next provider.
       if (error instanceof InputError) throw error;
       result = { unavailable: true, reason: `${provider.name}: ${error instanceof Error ? error.message : String(error)}` };

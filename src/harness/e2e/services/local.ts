@@ -12,8 +12,8 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { KafkajsClients } from '../../../connectors/real/kafka-clients.ts';
+import { loadIoredis } from '../../../connectors/real/ioredis-client.ts';
 import type { RunningServices, ServiceProcessControl, ServiceProvider, Unavailable } from './types.ts';
 
 /** The Kafka version .ci/kafka-jars.sh fetches by default (newest 3.9.x on Maven Central). */
@@ -126,6 +126,10 @@ async function ensureKafkaJars(providerOptions: LocalProviderOptions, log: Log):
   if (existsSync(join(libsDir, JARS_COMPLETE_MARKER))) return libsDir;
   if (providerOptions.fetchJarsWhenMissing === false) {
     throw new Unavailability(`no Kafka jars in ${libsDir} (run: bash .ci/kafka-jars.sh)`);
+  }
+  if (!existsSync(JARS_SCRIPT)) {
+    // The fetch script is part of the streamcheck repository, not of the installed package.
+    throw new Unavailability(`no Kafka jars in ${libsDir}, and no ${JARS_SCRIPT} to fetch them (set STREAMCHECK_KAFKA_LIBS to a Kafka ${LOCAL_KAFKA_VERSION} libs directory)`);
   }
   log(`local: Kafka jars missing in ${libsDir}; running .ci/kafka-jars.sh`);
   const startedMs = Date.now();
@@ -345,6 +349,8 @@ function processControl(label: string, commandName: string, current: () => TiedC
 }
 
 export async function redisAnswersPing(url: string, timeoutMs: number): Promise<boolean> {
+  // Outside the try: a missing ioredis is an installation problem to report, not "no answer".
+  const Redis = await loadIoredis();
   const client = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
   client.on('error', () => undefined);
   try {

@@ -15,9 +15,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redis';
-import { GenericContainer, Wait, getContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
+import type * as TestcontainersRedis from '@testcontainers/redis';
+import type * as Testcontainers from 'testcontainers';
+import type { StartedRedisContainer } from '@testcontainers/redis';
+import type { StartedTestContainer } from 'testcontainers';
 import { KafkajsClients } from '../../../connectors/real/kafka-clients.ts';
+import { MissingOptionalDependencyError, importOptionalDependency } from '../../../connectors/real/optional-dependency.ts';
 import { freeLoopbackPorts, redisAnswersPing } from './local.ts';
 import type { RunningServices, ServiceProvider, Unavailable } from './types.ts';
 
@@ -52,7 +55,16 @@ export function kafkaEnvironment(hostPort: number): Record<string, string> {
   };
 }
 
-async function engineAnswers(): Promise<string | undefined> {
+const PURPOSE = 'the testcontainers service provider (Kafka and Redis in Docker for end-to-end runs)';
+
+/** Both packages are optional peer dependencies: loaded only when this provider starts. */
+async function loadTestcontainers(): Promise<{ testcontainers: typeof Testcontainers; redisModule: typeof TestcontainersRedis }> {
+  const testcontainers = await importOptionalDependency<typeof Testcontainers>('testcontainers', PURPOSE);
+  const redisModule = await importOptionalDependency<typeof TestcontainersRedis>('@testcontainers/redis', PURPOSE);
+  return { testcontainers, redisModule };
+}
+
+async function engineAnswers({ getContainerRuntimeClient }: typeof Testcontainers): Promise<string | undefined> {
   try {
     const client = await Promise.race([
       getContainerRuntimeClient(),
@@ -86,7 +98,17 @@ async function waitForTransactionalKafka(bootstrap: string, deadlineMs: number):
 export const testcontainersProvider: ServiceProvider = {
   name: 'testcontainers',
   async start({ timeoutMs, log }): Promise<RunningServices | Unavailable> {
-    const engineProblem = await engineAnswers();
+    let modules: Awaited<ReturnType<typeof loadTestcontainers>>;
+    try {
+      modules = await loadTestcontainers();
+    } catch (error) {
+      // Another provider (local processes) may still supply the services: say what to install.
+      if (error instanceof MissingOptionalDependencyError) return unavailable(error.message);
+      throw error;
+    }
+    const { GenericContainer, Wait } = modules.testcontainers;
+    const { RedisContainer } = modules.redisModule;
+    const engineProblem = await engineAnswers(modules.testcontainers);
     if (engineProblem !== undefined) return unavailable(engineProblem);
     const kafkaImage = process.env[KAFKA_IMAGE_ENV] ?? DEFAULT_KAFKA_IMAGE;
     const redisImage = process.env[REDIS_IMAGE_ENV] ?? DEFAULT_REDIS_IMAGE;

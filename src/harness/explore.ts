@@ -143,6 +143,18 @@ function accumulate(stats: ExploreStats, result: CaseResult): void {
   }
 }
 
+/** What every generated case of an exploration shares (scenario, size, mode, backend, bug, module and its task count). */
+export function caseBase(scenario: Scenario, options: ExploreOptions): Omit<CaseSpec, 'faults' | 'schedule'> {
+  return {
+    scenario: scenario.name,
+    size: options.size,
+    mode: options.mode,
+    backend: options.backend,
+    bug: options.bug,
+    ...(options.module === undefined ? {} : { module: options.module, tasks: scenario.taskCount(options.size) }),
+  };
+}
+
 /** Runs the case, and again when determinism is checked; adds a violation when the traces differ. */
 export async function runJudged(scenario: Scenario, spec: CaseSpec, options: Pick<ExploreOptions, 'properties' | 'checkDeterminism'>, keepTrace = false): Promise<CaseResult> {
   const result = await runCase(scenario, spec, { keepTrace });
@@ -172,14 +184,7 @@ export async function explore(scenario: Scenario, options: ExploreOptions): Prom
   let failingSeen = false;
   let foundAfterRuns = 0;
   let originalFaultCount = 0;
-  const base = {
-    scenario: scenario.name,
-    size: options.size,
-    mode: options.mode,
-    backend: options.backend,
-    bug: options.bug,
-    ...(options.module === undefined ? {} : { module: options.module, tasks: scenario.taskCount(options.size) }),
-  };
+  const base = caseBase(scenario, options);
   const property = fc.asyncProperty(caseArbitrary(scenario, base, options.maxFaults), async (spec) => {
     const result = await runJudged(scenario, spec, options);
     if (!failingSeen) accumulate(stats, result);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { FAULT_SITUATIONS } from '../../runtime/job.ts';
 import { encodeCase } from '../case-token.ts';
-import { caseArbitrary, runJudged, type ExploreOptions, type ExploreReport } from '../explore.ts';
+import { caseArbitrary, caseBase, runJudged, type ExploreOptions, type ExploreReport } from '../explore.ts';
 import type { CaseResult, CaseSpec } from '../run-case.ts';
 import { isUserCodeError, type Scenario } from '../scenario.ts';
 import { accumulateDigest, emptyStats } from './case-digest.ts';
@@ -57,14 +57,7 @@ const TASKS_PER_ROUND = 2_048;
 export async function exploreParallel(scenario: Scenario, options: ExploreOptions, parallel: ParallelOptions): Promise<ParallelReport> {
   if (!Number.isSafeInteger(options.runs) || options.runs < 1) throw new Error(`explore: runs must be a positive integer, got ${options.runs}`);
   if (!Number.isSafeInteger(options.seed)) throw new Error(`explore: seed must be an integer, got ${options.seed}`);
-  const base = {
-    scenario: scenario.name,
-    size: options.size,
-    mode: options.mode,
-    backend: options.backend,
-    bug: options.bug,
-    ...(options.module === undefined ? {} : { module: options.module, tasks: scenario.taskCount(options.size) }),
-  };
+  const base = caseBase(scenario, options);
   const arbitrary = caseArbitrary(scenario, base, options.maxFaults);
   const range = shardRange(options.runs, parallel.shard);
   // fc.sample draws exactly the values fc.check would with the same seed (a test holds it).

@@ -69,12 +69,14 @@ export class AlignmentModel {
  * exists to let barriers overtake data under backpressure instead of waiting for it). A
  * forwarded barrier overtakes every record in flight in unaligned mode and none otherwise.
  */
-export function checkModeSemantics(observations: RunObservations): Violation[] {
-  const mode = observations.settings.mode;
+/**
+ * Every barrier event of the run, each with the alignment model of its task attempt after
+ * the event was applied (records that drained a channel do not change the handler's state).
+ */
+export function* replayAlignment(observations: RunObservations): Generator<[RunObservations['barrierEvents'][number], AlignmentModel]> {
   const models = new Map<string, AlignmentModel>();
-  const violations: Violation[] = [];
   for (const event of observations.barrierEvents) {
-    if (event.kind === 'drained') continue; // a record, not a barrier: the handler's state does not change
+    if (event.kind === 'drained') continue;
     const key = `${event.task}/${event.attempt}`;
     let model = models.get(key);
     if (model === undefined) {
@@ -82,6 +84,14 @@ export function checkModeSemantics(observations: RunObservations): Violation[] {
       models.set(key, model);
     }
     model.apply(event);
+    yield [event, model];
+  }
+}
+
+export function checkModeSemantics(observations: RunObservations): Violation[] {
+  const mode = observations.settings.mode;
+  const violations: Violation[] = [];
+  for (const [event, model] of replayAlignment(observations)) {
     const expected = mode === 'exactly-once' ? model.deliveredPending : [];
     if (expected.join(',') === event.blockedSlots.join(',')) continue;
     const what = event.inputSlot === -1 ? `the abort of checkpoint ${event.checkpointId}` : event.checkpointId === 0 ? `end of input ${event.inputSlot}` : `barrier ${event.checkpointId} on input ${event.inputSlot}`;

@@ -1,6 +1,6 @@
 import type { CheckpointObservation, RunObservations } from '../src/runtime/observations.ts';
 import type { Violation } from '../src/harness/scenario.ts';
-import { AlignmentModel } from './mode-semantics.ts';
+import { replayAlignment } from './mode-semantics.ts';
 
 export const CHECKPOINT_PROGRESS = 'checkpoint-progress';
 
@@ -41,17 +41,8 @@ export function checkCheckpointProgress(observations: RunObservations): Violatio
  *    barrier events against the alignment model, with no timing involved.
  */
 function droppedBarriers(observations: RunObservations): Violation[] {
-  const models = new Map<string, AlignmentModel>();
   const violations: Violation[] = [];
-  for (const event of observations.barrierEvents) {
-    if (event.kind === 'drained') continue;
-    const key = `${event.task}/${event.attempt}`;
-    let model = models.get(key);
-    if (model === undefined) {
-      model = new AlignmentModel(observations.taskInputCounts[event.task]!);
-      models.set(key, model);
-    }
-    model.apply(event);
+  for (const [event, model] of replayAlignment(observations)) {
     const counted = event.completedId ?? 0;
     if (event.inputSlot === -1 || counted === model.completedId) continue;
     const what = event.checkpointId === 0 ? `end of input ${event.inputSlot}` : `barrier ${event.checkpointId} on input ${event.inputSlot}`;

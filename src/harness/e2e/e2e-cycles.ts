@@ -106,7 +106,7 @@ async function runCycle(options: E2eOptions, cycle: number, committed: string): 
   const kafkaAddress = options.services.kafkaBrokers.join(',');
   const clients = new KafkajsClients({ brokers: [...options.services.kafkaBrokers], retrySeed: `${options.seed}/${cycle}` });
   // Every second odd-even-sum cycle reaches Redis through a proxy whose connections get cut.
-  const proxy = options.scenario === 'odd-even-sum' && options.faults !== false && cycle % 2 === 1 ? await startRedisProxy(options.services.redisUrl) : undefined;
+  const proxy = options.scenario === 'odd-even-sum' && options.faults !== false && cycle % 2 === 1 ? await FaultProxy.inFrontOf(options.services.redisUrl) : undefined;
   // Messages name the configured Redis, not the proxy's port.
   const redis = options.scenario === 'odd-even-sum' ? ioredisClient(proxy === undefined ? options.services.redisUrl : proxy.rewriteUrl(options.services.redisUrl), options.services.redisUrl) : undefined;
   const driver = new RealTimeDriver({ seed: options.seed + cycle, timeoutMs: CYCLE_TIMEOUT_MS, idleTimeoutMs: IDLE_TIMEOUT_MS, keepTrace: false });
@@ -345,9 +345,4 @@ class RecordingKafkaClients implements KafkaClients {
       close: () => producer.close(),
     };
   }
-}
-
-async function startRedisProxy(redisUrl: string): Promise<FaultProxy> {
-  const url = new URL(redisUrl);
-  return FaultProxy.start(url.hostname === 'localhost' ? '127.0.0.1' : url.hostname, Number(url.port || 6379));
 }

@@ -38,6 +38,12 @@ export class FaultProxy {
     return proxy;
   }
 
+  /** A proxy in front of the Redis a redis:// URL names (port 6379 when the URL gives none). */
+  static inFrontOf(redisUrl: string): Promise<FaultProxy> {
+    const url = new URL(redisUrl);
+    return FaultProxy.start(url.hostname === 'localhost' ? '127.0.0.1' : url.hostname, Number(url.port || 6379));
+  }
+
   /** The proxy's address in place of `url`'s host:port, e.g. for a redis:// URL. */
   rewriteUrl(url: string): string {
     const parsed = new URL(url);

@@ -86,7 +86,7 @@ async function runCycle(suite: Scenario, internals: NonNullable<ReturnType<typeo
   const random = seedrandom.alea(`${options.seed}/${cycle}`);
   const size = { ...suite.defaultSize, recordsPerPartition: DEFAULT_REAL_RECORDS_PER_PARTITION, ...options.size };
   const namespace = `sc-${suite.name}-${randomUUID().slice(0, 8)}`;
-  const proxy = cycle % 2 === 1 ? await startRedisProxy(options.services.redisUrl) : undefined;
+  const proxy = cycle % 2 === 1 ? await FaultProxy.inFrontOf(options.services.redisUrl) : undefined;
   const redisUrl = proxy === undefined ? options.services.redisUrl : proxy.rewriteUrl(options.services.redisUrl);
   const { ioredisClient } = await import('../../connectors/real/ioredis-client.ts');
   const opened: { close(): Promise<void> }[] = [];
@@ -97,7 +97,8 @@ async function runCycle(suite: Scenario, internals: NonNullable<ReturnType<typeo
     const system = await callUserCode(`${suite.name}: real()`, () =>
       internals.real!({
         redis: (): RedisClient => {
-          const client = ioredisClient(redisUrl);
+          // Messages name the configured Redis, not the proxy's port.
+          const client = ioredisClient(redisUrl, options.services.redisUrl);
           opened.push(client);
           return client;
         },
@@ -159,9 +160,4 @@ async function runCycle(suite: Scenario, internals: NonNullable<ReturnType<typeo
     await kafka?.close().catch(() => undefined);
     await proxy?.close();
   }
-}
-
-async function startRedisProxy(redisUrl: string): Promise<FaultProxy> {
-  const url = new URL(redisUrl);
-  return FaultProxy.start(url.hostname === 'localhost' ? '127.0.0.1' : url.hostname, Number(url.port || 6379));
 }

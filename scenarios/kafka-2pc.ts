@@ -64,6 +64,12 @@ export const kafka2pc: Scenario = {
     { name: 'notify-commits-only-own', description: 'notify-complete(n) commits only the transaction of checkpoint n, stranding older ones', caughtBy: ['completed-implies-committed'], jobOptions: { backend: 'fs' } },
     { name: 'commit-not-idempotent', description: 'commit re-publishes the records, so a commit retried after a restore writes them twice', caughtBy: ['exactly-once'], jobOptions: { backend: 'fs' } },
     { name: 'no-abort-lingering', description: 'after a restore the sink neither aborts the in-flight transaction nor probes for lingering ones: it starts a fresh id range', caughtBy: ['no-lingering-transaction'], jobOptions: { backend: 'fs' } },
+    {
+      name: 'lost-notify-delivered',
+      description: 'a notify-complete the fault plan drops is reported lost but still reaches the sink (the commit-on-restore path is never exercised)',
+      caughtBy: ['fault-effects'],
+      jobOptions: { backend: 'fs', lostNotifyStillDelivered: true },
+    },
     { name: 'micro-batch-sink', description: 'negative control: a Spark-streaming-style sink that writes each micro-batch when it ends, without two-phase commit', caughtBy: ['exactly-once'], jobOptions: { backend: 'fs' } },
   ],
   taskCount: (size) => size.partitions + 2,

@@ -43,6 +43,8 @@ export interface JobOptions {
   readonly unalignedBarriersQueueBehindData: boolean;
   /** Planted bug in the observation layer: barrier-triggered snapshots report no alignment positions. */
   readonly omitAlignmentObservations: boolean;
+  /** Planted bug: a notify-complete the plan drops is reported lost but delivered all the same. */
+  readonly lostNotifyStillDelivered?: boolean;
 }
 
 export const DEFAULT_JOB_OPTIONS: JobOptions = {
@@ -259,6 +261,7 @@ export class JobRuntime implements SimWorld {
       checkpointEvents: [],
       failovers: [],
       lostMessages: [],
+      notifiesDelivered: [],
       barrierEvents: [],
       forwardedBarriers: [],
       checkpoints: [],
@@ -792,6 +795,7 @@ export class JobRuntime implements SimWorld {
       }
       case 'notify-complete': {
         const task = this.tasks[message.task]!;
+        this.observations.notifiesDelivered.push({ seq: this.nextSeq++, checkpointId: message.checkpointId, task: task.index, atStep: this.scheduler.step });
         const calls: Promise<unknown>[] = [];
         for (const listener of this.listeners(task)) {
           const result = listener.notifyCheckpointComplete?.(message.checkpointId);
@@ -908,7 +912,7 @@ export class JobRuntime implements SimWorld {
         this.dropNextNotify = false;
         this.observations.lostMessages.push({ seq: this.nextSeq++, kind: 'notify-complete', checkpointId, task: task.index, atStep: this.scheduler.step });
         this.scheduler.record(`notify-complete ${checkpointId} to ${task.name} lost (fault plan)`);
-        continue;
+        if (!this.options.lostNotifyStillDelivered) continue;
       }
       this.control.push({ kind: 'notify-complete', checkpointId, task: task.index });
     }
@@ -1192,7 +1196,7 @@ export class JobRuntime implements SimWorld {
       case 'drop-notify': {
         const index = this.control.findIndex((message) => message.kind === 'notify-complete');
         if (index >= 0) {
-          const lost = this.control.splice(index, 1)[0] as Extract<ControlMessage, { kind: 'notify-complete' }>;
+          const lost = (this.options.lostNotifyStillDelivered ? this.control[index] : this.control.splice(index, 1)[0]) as Extract<ControlMessage, { kind: 'notify-complete' }>;
           this.observations.lostMessages.push({ seq: this.nextSeq++, kind: 'notify-complete', checkpointId: lost.checkpointId, task: lost.task, atStep: step });
         } else this.dropNextNotify = true;
         return;

@@ -141,3 +141,18 @@ export function checkModulePath(value: unknown, where: string): string {
   if (value.startsWith('/')) throw new InputError(`${where} must be relative to the project root, got ${quoteUserText(value)}`);
   return value;
 }
+
+/**
+ * Records in each partition of a case whose partitions differ in length: one whole number
+ * per partition of `size`, none longer than `size.recordsPerPartition` (the model numbers
+ * partition p's records from p * recordsPerPartition + 1).
+ */
+export function checkPartitionRecords(value: unknown, size: { readonly partitions: number; readonly recordsPerPartition: number }, where: string): readonly number[] {
+  if (!Array.isArray(value)) throw new InputError(`${where} must be an array of records per partition, got ${describeValue(value)}`);
+  if (value.length !== size.partitions) throw new InputError(`${where} must name ${size.partitions} partitions (the size's), got ${value.length}`);
+  return value.map((records: unknown, partition) => {
+    const checked = checkInteger('recordsPerPartition', records, `${where}[${partition}]`);
+    if (checked > size.recordsPerPartition) throw new InputError(`${where}[${partition}] must be at most the size's ${size.recordsPerPartition} records per partition, got ${checked}`);
+    return checked;
+  });
+}

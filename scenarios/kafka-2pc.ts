@@ -51,8 +51,9 @@ export const kafka2pc: Scenario = {
   name: 'kafka-2pc',
   description: 'Kafka topic (2 partitions) -> keyBy parity -> running sum -> Kafka 2PC sink (transactional ids prefix-subtask-counter)',
   defaultSize: { partitions: 2, recordsPerPartition: 30 },
-  // Not 'expire-transactions': no sink survives a transaction timeout shorter than a checkpoint
-  // (Kafka aborts pre-committed data); a test shows the invariants catching that loss.
+  // Not 'expire-transactions' nor 'fence-transactions': no sink survives a transaction timeout
+  // shorter than a checkpoint, or a zombie producer taking over a pre-committed transaction's
+  // id (Kafka aborts pre-committed data either way); tests show the invariants catching that loss.
   faultKinds: ['crash-task', 'crash-job', 'fail-commit', 'drop-notify', 'fail-abort', 'expire-checkpoint', 'decline-checkpoint', 'drop-ack', 'fail-initialize'],
   // A memory backend loses completed checkpoints with the coordinator; the committed output then gets written again.
   backends: ['fs'],
@@ -127,6 +128,12 @@ export const kafka2pc: Scenario = {
         expireTransactions: () => {
           broker.advanceTimeTo(scheduler.nowMs);
           broker.expireOpenTransactions();
+        },
+        // A zombie instance of the sink re-registers every open transactional id of the sink.
+        fenceTransactions: () => {
+          for (const listing of broker.listTransactions()) {
+            if (listing.state === 'Ongoing' && listing.transactionalId.startsWith(`${TRANSACTIONAL_ID_PREFIX}-`)) broker.initProducerId(listing.transactionalId, 60_000, scheduler.nowMs);
+          }
         },
       },
       judge: (observations) => {

@@ -76,6 +76,7 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     'drop-notify': { weight: 2, arbitrary: fc.record({ kind: fc.constant('drop-notify' as const), atStep }) },
     'fail-commit': { weight: 2, arbitrary: fc.record({ kind: fc.constant('fail-commit' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
     'expire-transactions': { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire-transactions' as const), atStep }) },
+    'fence-transactions': { weight: 1, arbitrary: fc.record({ kind: fc.constant('fence-transactions' as const), atStep }) },
     'fail-abort': { weight: 1, arbitrary: fc.record({ kind: fc.constant('fail-abort' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
     'cut-connections': { weight: 1, arbitrary: fc.record({ kind: fc.constant('cut-connections' as const), atStep }) },
     'drop-ack': { weight: 1, arbitrary: fc.record({ kind: fc.constant('drop-ack' as const), atStep }) },

@@ -80,6 +80,8 @@ export interface EnvironmentFaultHooks {
   failNextCommits?(times: number): void;
   /** The external system times out every open transaction now. */
   expireTransactions?(): void;
+  /** A newer producer takes over every open transactional id now: the open transactions are fenced and aborted. */
+  fenceTransactions?(): void;
   /** Every connection to the external systems is cut now. */
   cutConnections?(): void;
   failNextAborts?(times: number): void;
@@ -1207,6 +1209,8 @@ export class JobRuntime implements SimWorld {
         return this.environmentHook('failNextAborts', description)(fault.times);
       case 'expire-transactions':
         return this.environmentHook('expireTransactions', description)();
+      case 'fence-transactions':
+        return this.environmentHook('fenceTransactions', description)();
       case 'cut-connections':
         return this.environmentHook('cutConnections', description)();
       case 'fail-call':
@@ -1276,6 +1280,8 @@ export function describeFault(fault: Fault, taskNames: readonly string[]): strin
       return `the next ${fault.times} transaction commit${fault.times === 1 ? '' : 's'} fail (armed at step ${fault.atStep})`;
     case 'expire-transactions':
       return `the broker times out every open transaction at step ${fault.atStep}`;
+    case 'fence-transactions':
+      return `a newer producer fences every open transaction of the sink at step ${fault.atStep}`;
     case 'fail-abort':
       return `the next ${fault.times} transaction abort${fault.times === 1 ? '' : 's'} fail (armed at step ${fault.atStep})`;
     case 'cut-connections':

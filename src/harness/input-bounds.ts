@@ -50,6 +50,8 @@ export type BoundName = keyof typeof INPUT_BOUNDS;
 
 /** Longest replay token accepted (characters), checked before it is decoded. */
 export const MAX_TOKEN_CHARS = 1_000_000;
+/** Largest scenario module file loaded (bytes): a scenario is code and a little data, never megabytes of it. */
+export const MAX_SCENARIO_MODULE_BYTES = 4 * 1024 * 1024;
 /** Longest scenario module path a token may carry. */
 export const MAX_MODULE_PATH_CHARS = 1024;
 /** How much of a piece of user text a message quotes before cutting it. */

@@ -1,11 +1,11 @@
 import { parseFaultPlan } from '../runtime/faults.ts';
 import type { CaseSpec, Schedule } from './run-case.ts';
-import { InputError, MAX_MODULE_PATH_CHARS, MAX_TOKEN_CHARS, checkInteger, checkModulePath, describeValue, quoteUserText } from './input-bounds.ts';
+import { InputError, MAX_MODULE_PATH_CHARS, MAX_TOKEN_CHARS, checkInteger, checkModulePath, checkPartitionRecords, describeValue, quoteUserText } from './input-bounds.ts';
 
 /** The token format this build writes. A body without `v` is version 0 (tokens printed before versions existed); any other version is refused by name. */
 export const TOKEN_FORMAT_VERSION = 1;
 const READABLE_TOKEN_VERSIONS: readonly number[] = [0, 1];
-const BODY_KEYS = ['v', 'module', 'tasks', 'size', 'mode', 'backend', 'bug', 'faults', 'schedule', 'maxConcurrentCheckpoints', 'checkpointIntervalMs', 'channelCapacity', 'sinkBufferKeys'];
+const BODY_KEYS = ['v', 'module', 'tasks', 'size', 'mode', 'backend', 'bug', 'faults', 'schedule', 'maxConcurrentCheckpoints', 'checkpointIntervalMs', 'channelCapacity', 'sinkBufferKeys', 'partitionRecords'];
 const MAX_NAME_CHARS = 128;
 
 /**
@@ -93,6 +93,7 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
   if (sinkBufferKeys !== undefined) checkInteger('sinkBufferKeys', sinkBufferKeys, 'replay: sinkBufferKeys');
   const tasks = record['tasks'];
   if (tasks !== undefined) checkInteger('tasks', tasks, 'replay: tasks');
+  const partitionRecords = record['partitionRecords'] === undefined ? undefined : checkPartitionRecords(record['partitionRecords'], checkedSize, 'replay: partitionRecords');
   const faults = record['faults'];
   if (!Array.isArray(faults)) throw new InputError(`replay: faults must be an array, got ${describeValue(faults)}`);
   checkInteger('faultsInPlan', faults.length, 'replay: the number of faults');
@@ -129,6 +130,7 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
     ...(channelCapacity === undefined ? {} : { channelCapacity: channelCapacity as number }),
     ...(sinkBufferKeys === undefined ? {} : { sinkBufferKeys: sinkBufferKeys as number }),
     ...(tasks === undefined ? {} : { tasks: tasks as number }),
+    ...(partitionRecords === undefined ? {} : { partitionRecords }),
   };
 }
 

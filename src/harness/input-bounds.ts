@@ -50,6 +50,8 @@ export type BoundName = keyof typeof INPUT_BOUNDS;
 
 /** Longest replay token accepted (characters), checked before it is decoded. */
 export const MAX_TOKEN_CHARS = 1_000_000;
+/** Largest scenario module file loaded (bytes): a scenario is code and a little data, never megabytes of it. */
+export const MAX_SCENARIO_MODULE_BYTES = 4 * 1024 * 1024;
 /** Longest scenario module path a token may carry. */
 export const MAX_MODULE_PATH_CHARS = 1024;
 /** How much of a piece of user text a message quotes before cutting it. */
@@ -140,4 +142,19 @@ export function checkModulePath(value: unknown, where: string): string {
   if (value.includes('\\')) throw new InputError(`${where} must use posix separators '/', got ${quoteUserText(value)}`);
   if (value.startsWith('/')) throw new InputError(`${where} must be relative to the project root, got ${quoteUserText(value)}`);
   return value;
+}
+
+/**
+ * Records in each partition of a case whose partitions differ in length: one whole number
+ * per partition of `size`, none longer than `size.recordsPerPartition` (the model numbers
+ * partition p's records from p * recordsPerPartition + 1).
+ */
+export function checkPartitionRecords(value: unknown, size: { readonly partitions: number; readonly recordsPerPartition: number }, where: string): readonly number[] {
+  if (!Array.isArray(value)) throw new InputError(`${where} must be an array of records per partition, got ${describeValue(value)}`);
+  if (value.length !== size.partitions) throw new InputError(`${where} must name ${size.partitions} partitions (the size's), got ${value.length}`);
+  return value.map((records: unknown, partition) => {
+    const checked = checkInteger('recordsPerPartition', records, `${where}[${partition}]`);
+    if (checked > size.recordsPerPartition) throw new InputError(`${where}[${partition}] must be at most the size's ${size.recordsPerPartition} records per partition, got ${checked}`);
+    return checked;
+  });
 }

@@ -14,6 +14,7 @@ import { checkRestoreChoice } from '../../properties/restore-choice.ts';
 import { checkFaultEffects } from '../../properties/fault-effects.ts';
 import { checkModeSemantics } from '../../properties/mode-semantics.ts';
 import type { Scenario, ScenarioSize, Violation } from './scenario.ts';
+import { checkPartitionRecords } from './input-bounds.ts';
 
 /** The exactly-once anomaly that an unfinished run cannot be judged for. */
 export const LOST_WRITE = 'lost write';
@@ -40,6 +41,8 @@ export interface CaseSpec {
   readonly channelCapacity?: number;
   /** Keys a buffering sink holds before it flushes (the scenario's default when absent). */
   readonly sinkBufferKeys?: number;
+  /** Records in each partition when they differ (each at most size.recordsPerPartition): an input can then end while another is aligning. */
+  readonly partitionRecords?: readonly number[];
   /** A user scenario's module, relative to the project root (posix separators): how a replay finds it again. */
   readonly module?: string;
   /** Tasks of the job when the case was made: a replay refuses a module that builds a different job today. */
@@ -91,7 +94,15 @@ export async function runCase(scenario: Scenario, spec: CaseSpec, options: { rea
   const maxSteps = stepBudget(spec.size);
   const scheduler = new Scheduler({ choices: choiceSourceOf(spec.schedule), msPerStep: 1, maxSteps, keepTrace: options.keepTrace ?? false });
   const env = new SimEnvironment(scheduler);
-  const built = scenario.build({ scheduler, env, size: spec.size, bug: spec.bug, ...(spec.sinkBufferKeys === undefined ? {} : { sinkBufferKeys: spec.sinkBufferKeys }) });
+  if (spec.partitionRecords !== undefined) checkPartitionRecords(spec.partitionRecords, spec.size, 'runCase: partitionRecords');
+  const built = scenario.build({
+    scheduler,
+    env,
+    size: spec.size,
+    bug: spec.bug,
+    ...(spec.sinkBufferKeys === undefined ? {} : { sinkBufferKeys: spec.sinkBufferKeys }),
+    ...(spec.partitionRecords === undefined ? {} : { partitionRecords: spec.partitionRecords }),
+  });
   const jobOptions = jobOptionsFor(scenario, spec);
   const job = new JobRuntime(built.pipeline, jobOptions, scheduler, faults, { ...env.faultHooks, ...built.environmentHooks });
   if (built.onCheckpointCompleted !== undefined) job.onCheckpointCompleted = (checkpointId) => built.onCheckpointCompleted!(checkpointId);

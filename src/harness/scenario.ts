@@ -65,6 +65,8 @@ export interface BuildContext {
   readonly bug: string | undefined;
   /** Keys a buffering sink holds before it flushes, when the case sets it (1: every write flushes). */
   readonly sinkBufferKeys?: number;
+  /** Records in each partition when the case makes them differ (each at most size.recordsPerPartition); absent: all have size.recordsPerPartition. */
+  readonly partitionRecords?: readonly number[];
 }
 
 export interface BuiltScenario {
@@ -94,6 +96,8 @@ export interface Scenario {
   readonly concurrentCheckpoints?: boolean;
   /** Generated cases may read one partition more than the size asks (the job must build for any partition count). */
   readonly variablePartitions?: boolean;
+  /** Generated cases may shorten partitions (BuildContext.partitionRecords), so an input can end while another is aligning. */
+  readonly unequalPartitions?: boolean;
   readonly bugs: readonly PlantedBug[];
   /** Tasks of the built job, so fault plans can name them before building. */
   taskCount(size: ScenarioSize): number;

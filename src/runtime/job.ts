@@ -43,6 +43,8 @@ export interface JobOptions {
   readonly unalignedBarriersQueueBehindData: boolean;
   /** Planted bug in the observation layer: barrier-triggered snapshots report no alignment positions. */
   readonly omitAlignmentObservations: boolean;
+  /** Planted bug: a notify-complete the plan drops is reported lost but delivered all the same. */
+  readonly lostNotifyStillDelivered?: boolean;
 }
 
 export const DEFAULT_JOB_OPTIONS: JobOptions = {
@@ -78,6 +80,8 @@ export interface EnvironmentFaultHooks {
   failNextCommits?(times: number): void;
   /** The external system times out every open transaction now. */
   expireTransactions?(): void;
+  /** A newer producer takes over every open transactional id now: the open transactions are fenced and aborted. */
+  fenceTransactions?(): void;
   /** Every connection to the external systems is cut now. */
   cutConnections?(): void;
   failNextAborts?(times: number): void;
@@ -259,6 +263,7 @@ export class JobRuntime implements SimWorld {
       checkpointEvents: [],
       failovers: [],
       lostMessages: [],
+      notifiesDelivered: [],
       barrierEvents: [],
       forwardedBarriers: [],
       checkpoints: [],
@@ -792,6 +797,7 @@ export class JobRuntime implements SimWorld {
       }
       case 'notify-complete': {
         const task = this.tasks[message.task]!;
+        this.observations.notifiesDelivered.push({ seq: this.nextSeq++, checkpointId: message.checkpointId, task: task.index, atStep: this.scheduler.step });
         const calls: Promise<unknown>[] = [];
         for (const listener of this.listeners(task)) {
           const result = listener.notifyCheckpointComplete?.(message.checkpointId);
@@ -908,7 +914,7 @@ export class JobRuntime implements SimWorld {
         this.dropNextNotify = false;
         this.observations.lostMessages.push({ seq: this.nextSeq++, kind: 'notify-complete', checkpointId, task: task.index, atStep: this.scheduler.step });
         this.scheduler.record(`notify-complete ${checkpointId} to ${task.name} lost (fault plan)`);
-        continue;
+        if (!this.options.lostNotifyStillDelivered) continue;
       }
       this.control.push({ kind: 'notify-complete', checkpointId, task: task.index });
     }
@@ -1192,7 +1198,7 @@ export class JobRuntime implements SimWorld {
       case 'drop-notify': {
         const index = this.control.findIndex((message) => message.kind === 'notify-complete');
         if (index >= 0) {
-          const lost = this.control.splice(index, 1)[0] as Extract<ControlMessage, { kind: 'notify-complete' }>;
+          const lost = (this.options.lostNotifyStillDelivered ? this.control[index] : this.control.splice(index, 1)[0]) as Extract<ControlMessage, { kind: 'notify-complete' }>;
           this.observations.lostMessages.push({ seq: this.nextSeq++, kind: 'notify-complete', checkpointId: lost.checkpointId, task: lost.task, atStep: step });
         } else this.dropNextNotify = true;
         return;
@@ -1203,6 +1209,8 @@ export class JobRuntime implements SimWorld {
         return this.environmentHook('failNextAborts', description)(fault.times);
       case 'expire-transactions':
         return this.environmentHook('expireTransactions', description)();
+      case 'fence-transactions':
+        return this.environmentHook('fenceTransactions', description)();
       case 'cut-connections':
         return this.environmentHook('cutConnections', description)();
       case 'fail-call':
@@ -1272,6 +1280,8 @@ export function describeFault(fault: Fault, taskNames: readonly string[]): strin
       return `the next ${fault.times} transaction commit${fault.times === 1 ? '' : 's'} fail (armed at step ${fault.atStep})`;
     case 'expire-transactions':
       return `the broker times out every open transaction at step ${fault.atStep}`;
+    case 'fence-transactions':
+      return `a newer producer fences every open transaction of the sink at step ${fault.atStep}`;
     case 'fail-abort':
       return `the next ${fault.times} transaction abort${fault.times === 1 ? '' : 's'} fail (armed at step ${fault.atStep})`;
     case 'cut-connections':

@@ -65,6 +65,10 @@ export interface BuildContext {
   readonly bug: string | undefined;
   /** Keys a buffering sink holds before it flushes, when the case sets it (1: every write flushes). */
   readonly sinkBufferKeys?: number;
+  /** The external system's transaction timeout, when the case sets it (scenarios with `transactionTimeouts`). */
+  readonly transactionTimeoutMs?: number;
+  /** KIP-939 prepared transactions for the transactional sink, when the case sets it (scenarios with `transactionTimeouts`). */
+  readonly preparedTransactions?: boolean;
 }
 
 export interface BuiltScenario {
@@ -95,6 +99,11 @@ export interface Scenario {
   /** Generated cases may read one partition more than the size asks (the job must build for any partition count). */
   readonly variablePartitions?: boolean;
   readonly bugs: readonly PlantedBug[];
+  /**
+   * The scenario's sink writes transactions that an external system times out, and `build`
+   * honours `transactionTimeoutMs` and `preparedTransactions`: what `streamcheck envelope` searches.
+   */
+  readonly transactionTimeouts?: { readonly defaultMs: number };
   /** Tasks of the built job, so fault plans can name them before building. */
   taskCount(size: ScenarioSize): number;
   build(context: BuildContext): BuiltScenario;

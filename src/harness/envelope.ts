@@ -47,6 +47,8 @@ export interface EnvelopePoint {
   readonly otherFailureRuns: number;
   /** A replay token of the first run with a loss at this point. */
   readonly firstLossToken: string | undefined;
+  /** A replay token of the first run that failed another invariant at this point. */
+  readonly firstOtherFailureToken: string | undefined;
 }
 
 export interface EnvelopeReport {
@@ -122,6 +124,7 @@ export async function searchEnvelope(scenario: Scenario, options: EnvelopeOption
         let lossRuns = 0;
         let otherFailureRuns = 0;
         let firstLossToken: string | undefined;
+        let firstOtherFailureToken: string | undefined;
         for (const plan of plans) {
           const spec: CaseSpec = { ...plan, checkpointIntervalMs, restartDelayMs, transactionTimeoutMs, preparedTransactions: options.preparedTransactions };
           const { violations } = await runCase(scenario, spec);
@@ -130,9 +133,10 @@ export async function searchEnvelope(scenario: Scenario, options: EnvelopeOption
             firstLossToken ??= encodeCase(spec);
           } else if (violations.length > 0) {
             otherFailureRuns++;
+            firstOtherFailureToken ??= encodeCase(spec);
           }
         }
-        const point = { transactionTimeoutMs, checkpointIntervalMs, restartDelayMs, runs: plans.length, lossRuns, otherFailureRuns, firstLossToken };
+        const point = { transactionTimeoutMs, checkpointIntervalMs, restartDelayMs, runs: plans.length, lossRuns, otherFailureRuns, firstLossToken, firstOtherFailureToken };
         points.push(point);
         options.onPoint?.(point, points.length, total);
       }
@@ -182,6 +186,11 @@ export function formatEnvelopeTable(report: EnvelopeReport): string[] {
  */
 export function describeEnvelope(report: EnvelopeReport): string[] {
   const lines: string[] = [];
+  const otherFailures = report.points.filter((point) => point.otherFailureRuns > 0);
+  if (otherFailures.length > 0) {
+    const runs = otherFailures.reduce((sum, point) => sum + point.otherFailureRuns, 0);
+    lines.push(`${runs} run(s) at ${otherFailures.length} point(s) failed another invariant (not a timeout loss); replay one: streamcheck replay ${otherFailures[0]!.firstOtherFailureToken!}`);
+  }
   const kip = report.preparedTransactions ? 'with KIP-939 prepared transactions' : 'without prepared transactions';
   if (report.unsafe.length === 0) {
     lines.push(`No unsafe point ${kip}: no checkpointed transaction was aborted by the transaction timeout in ${report.points.length} points x ${report.plansPerPoint} fault plans.`);

@@ -116,7 +116,15 @@ export interface StoredRecord extends KafkaRecord {
  * commit/abort entry is the epoch of the producer that wrote the transaction.
  */
 export type BrokerEvent =
-  | { readonly kind: 'init'; readonly transactionalId: string; readonly producerId: number; readonly epoch: number; readonly atMs: number }
+  | {
+      readonly kind: 'init';
+      readonly transactionalId: string;
+      readonly producerId: number;
+      readonly epoch: number;
+      readonly atMs: number;
+      /** KIP-939 keepPreparedTxn kept the Ongoing transaction written with this epoch: the new epoch may commit it. */
+      readonly keptEpoch?: number;
+    }
   | {
       /** fence-abort: an initProducerId aborted the open transaction of the producer it fenced. */
       readonly kind: 'commit' | 'abort' | 'timeout-abort' | 'fence-abort';
@@ -312,7 +320,7 @@ export class SimKafkaBroker {
       metadata.keptPrepared = true;
       metadata.timeoutMs = transactionTimeoutMs;
       const kept = metadata.current!;
-      this.record({ kind: 'init', transactionalId, producerId: metadata.producerId, epoch: metadata.epoch, atMs: this.nowMs });
+      this.record({ kind: 'init', transactionalId, producerId: metadata.producerId, epoch: metadata.epoch, atMs: this.nowMs, keptEpoch: kept.epoch });
       return { producerId: metadata.producerId, epoch: metadata.epoch, ongoing: { producerId: kept.producerId, epoch: kept.epoch } };
     } else {
       // Ongoing: the coordinator fences (epoch + 1) and aborts first; the client retries and gets epoch + 2.

@@ -214,7 +214,8 @@ export function describeEnvelope(report: EnvelopeReport): string[] {
     }
   }
   const marginMs = Math.max(...report.unsafe.map((point) => point.transactionTimeoutMs - point.checkpointIntervalMs - point.restartDelayMs)) + 1;
-  lines.push(`In words: unsafe when transaction timeout < checkpoint interval + restart delay + ${marginMs} ms (the most any unsafe point here exceeded interval + delay).`);
+  const signedMargin = marginMs < 0 ? `- ${-marginMs} ms` : `+ ${marginMs} ms`;
+  lines.push(`In words: unsafe when transaction timeout < checkpoint interval + restart delay ${signedMargin} (the most any unsafe point here exceeded interval + delay, plus 1 ms).`);
   const lifetimeOf = (point: EnvelopePoint): number => point.checkpointIntervalMs + report.checkpointTimeoutMs + point.restartDelayMs;
   const beyondLifetime = report.unsafe.filter((point) => point.transactionTimeoutMs > lifetimeOf(point));
   lines.push(

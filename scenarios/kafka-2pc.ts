@@ -5,7 +5,7 @@ import { checkCommittedImpliesCompleted, checkCompletedImpliesCommitted, checkNo
 import { KafkaPartitionSource } from '../src/connectors/kafka-source.ts';
 import { BuggyKafkaTwoPhaseCommitSink, KafkaTwoPhaseCommitSink, MicroBatchKafkaSink, type KafkaSinkBug, type KafkaSinkOptions } from '../src/connectors/kafka-sink.ts';
 import { SimKafkaBroker } from '../src/connectors/sim/kafka-broker.ts';
-import { SimKafkaClients } from '../src/connectors/sim/kafka-clients.ts';
+import { SIM_TRANSACTION_TIMEOUT_MS, SimKafkaClients } from '../src/connectors/sim/kafka-clients.ts';
 import type { Scenario, Violation } from '../src/harness/scenario.ts';
 import type { Keyed } from '../src/runtime/pipeline.ts';
 import { oddEvenPipeline } from './odd-even-sum.ts';
@@ -73,8 +73,10 @@ export const kafka2pc: Scenario = {
     },
     { name: 'micro-batch-sink', description: 'negative control: a Spark-streaming-style sink that writes each micro-batch when it ends, without two-phase commit', caughtBy: ['exactly-once'], jobOptions: { backend: 'fs' } },
   ],
+  // `streamcheck envelope` searches the sink's transaction timeout (with and without KIP-939 prepared transactions).
+  transactionTimeouts: { defaultMs: SIM_TRANSACTION_TIMEOUT_MS },
   taskCount: (size) => size.partitions + 2,
-  build({ scheduler, env, size, bug }) {
+  build({ scheduler, env, size, bug, transactionTimeoutMs, preparedTransactions }) {
     const input = oddEvenInput(size.partitions, size.recordsPerPartition);
     const broker = new SimKafkaBroker();
     broker.createTopic(INPUT_TOPIC, size.partitions);
@@ -98,7 +100,7 @@ export const kafka2pc: Scenario = {
     });
     broker.endTransaction('input-aborter', aborter.producerId, aborter.epoch, false, 0);
     load(1);
-    const clients = new SimKafkaClients(broker, env);
+    const clients = new SimKafkaClients(broker, env, transactionTimeoutMs ?? SIM_TRANSACTION_TIMEOUT_MS);
     const spec = oddEvenPipeline(
       'kafka-2pc',
       size.partitions,
@@ -111,6 +113,7 @@ export const kafka2pc: Scenario = {
           subtaskIndex,
           partitionOf: (element) => element.key as number,
           serialize: serializeSum,
+          ...(preparedTransactions === true ? { preparedTransactions: true } : {}),
         };
         if (bug === 'micro-batch-sink') return new MicroBatchKafkaSink(options);
         if (bug !== undefined && (SINK_BUGS as readonly string[]).includes(bug)) return new BuggyKafkaTwoPhaseCommitSink(options, bug as KafkaSinkBug);

@@ -67,6 +67,10 @@ export interface BuildContext {
   readonly sinkBufferKeys?: number;
   /** Records in each partition when the case makes them differ (each at most size.recordsPerPartition); absent: all have size.recordsPerPartition. */
   readonly partitionRecords?: readonly number[];
+  /** The external system's transaction timeout, when the case sets it (scenarios with `transactionTimeouts`). */
+  readonly transactionTimeoutMs?: number;
+  /** KIP-939 prepared transactions for the transactional sink, when the case sets it (scenarios with `transactionTimeouts`). */
+  readonly preparedTransactions?: boolean;
 }
 
 export interface BuiltScenario {
@@ -99,6 +103,11 @@ export interface Scenario {
   /** Generated cases may shorten partitions (BuildContext.partitionRecords), so an input can end while another is aligning. */
   readonly unequalPartitions?: boolean;
   readonly bugs: readonly PlantedBug[];
+  /**
+   * The scenario's sink writes transactions that an external system times out, and `build`
+   * honours `transactionTimeoutMs` and `preparedTransactions`: what `streamcheck envelope` searches.
+   */
+  readonly transactionTimeouts?: { readonly defaultMs: number };
   /** Tasks of the built job, so fault plans can name them before building. */
   taskCount(size: ScenarioSize): number;
   build(context: BuildContext): BuiltScenario;

@@ -13,6 +13,10 @@ import type { PipelineSpec } from './pipeline.ts';
 import { CheckpointStore, SubtaskState, type CompletedCheckpoint, type StateBackendKind, type SubtaskSnapshot } from './state.ts';
 import type { TimerSnapshot } from './timer-service.ts';
 import { WatermarkValve } from './watermark-valve.ts';
+import { WatermarkGenerator } from './watermark-generator.ts';
+import { buildTasks, partitionOf, type OutputGroup, type Task } from './task.ts';
+
+export { partitionOf } from './task.ts';
 
 export interface JobOptions {
   readonly mode: CheckpointingMode;
@@ -137,110 +141,6 @@ function isForCoordinator(message: ControlMessage): message is CoordinatorMessag
   return message.kind === 'ack' || message.kind === 'decline' || message.kind === 'input-ended';
 }
 
-interface RuntimeOperator {
-  readonly spec: GraphOperatorSpec;
-  writer: SinkWriter<unknown> | undefined;
-  /** An aggregate's accumulators by key. */
-  keyed: Map<Key, unknown> | undefined;
-  /** A process or co-process function with its keyed state and timers (created at deployment). */
-  process: KeyedProcessOperator | undefined;
-  /** A timestamp assigner's watermark generator. */
-  generator: WatermarkGenerator | undefined;
-}
-
-/** The channels of one edge out of a task: hashed by the edge's key selector, or forward (one channel). */
-interface OutputGroup {
-  readonly keySelector: ((value: unknown) => Key) | undefined;
-  readonly channels: readonly Channel[];
-}
-
-/**
- * Stamps records with event (or ingestion) time and derives watermarks from them (Flink's
- * BoundedOutOfOrdernessWatermarks with periodic emission), for a source or an assigner.
- */
-class WatermarkGenerator {
-  private maxTimestampMs = MIN_WATERMARK;
-  /** The last watermark emitted. */
-  emittedMs = MIN_WATERMARK;
-  private lastEmitAtMs = -Infinity;
-
-  constructor(readonly strategy: WatermarkStrategy<unknown>) {}
-
-  stamp(value: unknown, nowMs: number): number {
-    const timestampMs = this.strategy.timeCharacteristic === 'ingestion' ? nowMs : this.strategy.timestampOf!(value);
-    if (!Number.isSafeInteger(timestampMs)) throw new Error(`the timestamp assigner returned ${String(timestampMs)}, not an integer (ms)`);
-    if (timestampMs > this.maxTimestampMs) this.maxTimestampMs = timestampMs;
-    return timestampMs;
-  }
-
-  /** The watermark to emit now, or undefined (not advanced, or emitted too recently). */
-  due(nowMs: number, intervalMs: number): number | undefined {
-    if (this.maxTimestampMs === MIN_WATERMARK) return undefined;
-    const watermarkMs = this.maxTimestampMs - this.strategy.maxOutOfOrdernessMs - 1;
-    if (watermarkMs <= this.emittedMs || nowMs - this.lastEmitAtMs < intervalMs) return undefined;
-    this.emittedMs = watermarkMs;
-    this.lastEmitAtMs = nowMs;
-    return watermarkMs;
-  }
-}
-
-interface Task {
-  readonly index: number;
-  readonly name: string;
-  readonly vertex: number;
-  readonly subtaskIndex: number;
-  readonly parallelism: number;
-  readonly inputs: readonly Channel[];
-  /** Every output channel (barriers, watermarks and end of input go to all of them). */
-  readonly outputs: readonly Channel[];
-  /** Where records of the main output go (one group per edge). */
-  readonly mainOutputs: readonly OutputGroup[];
-  /** Side outputs by tag id (absent: the vertex has none). */
-  readonly sideOutputs: ReadonlyMap<string, readonly OutputGroup[]>;
-  readonly operators: RuntimeOperator[];
-  readonly sourceSpec: SourceVertexSpec | undefined;
-  /** Whether the task handles event time at all: a source or assigner with a strategy, or a process function. Without it, no watermark work. */
-  readonly eventTime: boolean;
-  source: SourceReader<unknown> | undefined;
-  /** A source with a watermark strategy: stamps what it reads. */
-  sourceGenerator: WatermarkGenerator | undefined;
-  /** A task with inputs: its watermark over them (created at deployment; watermarks are not snapshotted). */
-  valve: WatermarkValve | undefined;
-  /** The watermark (and idleness) last observed for this task. */
-  watermarkMs: number;
-  idle: boolean;
-  /** A source answered NOTHING_AVAILABLE: not polled again before its re-poll timer. */
-  waitingForInput: boolean;
-  /** Virtual time of the source's last record (idleness timeout). */
-  lastRecordAtMs: number;
-  /** The snapshot the task restores (keyed process operators adopt it at deployment). */
-  restored: SubtaskSnapshot | undefined;
-  state: SubtaskState;
-  barriers: BarrierHandler | undefined;
-  /** Waiting on a connector's promise: takes no other work (Flink's task thread is busy). */
-  busyWith: string | undefined;
-  sourceEnded: boolean;
-  finished: boolean;
-  declineNext: boolean;
-  /** Highest checkpoint this task snapshotted or declined in this attempt. */
-  lastSnapshotId: number;
-  /** Work to run, in order, once the current connector call settles. */
-  readonly continuations: (() => void)[];
-  /** Unaligned mode: the snapshot taken at the first barrier, collecting channel state until every input delivered it. */
-  unaligned: UnalignedSnapshot | undefined;
-  /** Until its deploy message arrives, a task of a new attempt neither emits nor takes input. */
-  deployed: boolean;
-}
-
-interface UnalignedSnapshot {
-  readonly checkpointId: number;
-  /** Undefined while the connectors' snapshotState is still running. */
-  snapshot: SubtaskSnapshot | undefined;
-  readonly channelState: { key: Key | undefined; value: unknown; timestampMs?: number }[][];
-  readonly takenAtSnapshot: readonly number[];
-  barriersComplete: boolean;
-}
-
 interface PendingCheckpoint {
   readonly observation: CheckpointObservation;
   readonly snapshots: (SubtaskSnapshot | undefined)[];
@@ -256,17 +156,6 @@ const EVENT_INDEX_MASK = 0xffff;
 
 function isPromise(value: unknown): value is Promise<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
-
-/** The downstream subtask a key is routed to on a hash exchange (and whose keyed state holds it). */
-export function partitionOf(key: Key, parallelism: number): number {
-  if (typeof key === 'number') {
-    const integer = Math.floor(Math.abs(key));
-    return integer % parallelism;
-  }
-  let hash = 0;
-  for (let i = 0; i < key.length; i++) hash = (Math.imul(hash, 31) + key.charCodeAt(i)) | 0;
-  return (hash >>> 0) % parallelism;
 }
 
 function describeSourcePosition(source: SourceReader<unknown> | undefined): string {
@@ -285,8 +174,8 @@ function describeError(error: unknown): string {
  * failover, driven step by step by the deterministic scheduler.
  */
 export class JobRuntime implements SimWorld {
-  readonly tasks: Task[] = [];
-  readonly channels: Channel[] = [];
+  readonly tasks: Task[];
+  readonly channels: Channel[];
   readonly observations: RunObservations;
   private readonly store: CheckpointStore;
   private readonly control: ControlMessage[] = [];
@@ -335,7 +224,7 @@ export class JobRuntime implements SimWorld {
     const spec = this.spec;
     this.store = new CheckpointStore(options.backend);
     this.faults = [...faultPlan].sort((a, b) => a.atStep - b.atStep);
-    this.buildGraph();
+    ({ tasks: this.tasks, channels: this.channels } = buildTasks(this.spec, options.channelCapacity));
     this.observations = {
       jobName: spec.name,
       taskNames: this.tasks.map((task) => task.name),
@@ -408,90 +297,6 @@ export class JobRuntime implements SimWorld {
   }
 
   // ---------------------------------------------------------------- graph
-
-  private buildGraph(): void {
-    const vertices = this.spec.vertices;
-    const firstTaskOf: number[] = [];
-    let taskCount = 0;
-    for (const vertex of vertices) {
-      firstTaskOf.push(taskCount);
-      taskCount += vertex.parallelism;
-    }
-    const inputsOf: Channel[][] = Array.from({ length: taskCount }, () => []);
-    const outputsOf: Channel[][] = Array.from({ length: taskCount }, () => []);
-    /** Per task: output id -> groups. */
-    const groupsOf: Map<string, OutputGroup[]>[] = Array.from({ length: taskCount }, () => new Map());
-    // Channels per edge: hash edges connect every upstream subtask to every downstream one, forward edges subtask i to i.
-    for (const edge of this.spec.edges) {
-      const from = vertices[edge.from]!;
-      const to = vertices[edge.to]!;
-      const forward = edge.partitioning.kind === 'forward';
-      if (forward && from.parallelism !== to.parallelism) throw new Error(`JobRuntime: forward edge ${from.name} -> ${to.name} between parallelisms ${from.parallelism} and ${to.parallelism}`);
-      for (let f = 0; f < from.parallelism; f++) {
-        const fromTask = firstTaskOf[edge.from]! + f;
-        const channels: Channel[] = [];
-        for (let t = forward ? f : 0; t < (forward ? f + 1 : to.parallelism); t++) {
-          const toTask = firstTaskOf[edge.to]! + t;
-          const channel = new Channel(this.channels.length, fromTask, toTask, inputsOf[toTask]!.length, this.options.channelCapacity);
-          channel.input = edge.input;
-          this.channels.push(channel);
-          outputsOf[fromTask]!.push(channel);
-          inputsOf[toTask]!.push(channel);
-          channels.push(channel);
-        }
-        const groups = groupsOf[fromTask]!;
-        if (!groups.has(edge.output)) groups.set(edge.output, []);
-        groups.get(edge.output)!.push({ keySelector: edge.partitioning.kind === 'hash' ? edge.partitioning.keySelector : undefined, channels });
-      }
-    }
-    // A vertex handles event time if it stamps or keeps timers, or anything upstream does (watermarks reach it). Edges go from lower ids to higher.
-    const eventTimeOf: boolean[] = vertices.map((vertex) => vertex.source?.watermarks !== undefined || vertex.operators.some((op) => op.kind === 'process' || op.kind === 'co-process' || op.kind === 'timestamps'));
-    for (const edge of this.spec.edges) if (eventTimeOf[edge.from]) eventTimeOf[edge.to] = true;
-    vertices.forEach((vertex, v) => {
-      const strategy = vertex.source?.watermarks;
-      if (strategy !== undefined && strategy.timeCharacteristic === 'event' && strategy.timestampOf === undefined) {
-        throw new Error(`JobRuntime: the watermark strategy of source ${vertex.source!.name} has no timestamp assigner (withTimestampAssigner)`);
-      }
-      const eventTime = eventTimeOf[v]!;
-      for (let subtask = 0; subtask < vertex.parallelism; subtask++) {
-        const index = firstTaskOf[v]! + subtask;
-        const groups = groupsOf[index]!;
-        const sideOutputs = new Map([...groups].filter(([output]) => output !== 'main'));
-        this.tasks.push({
-          index,
-          name: `${vertex.name}[${subtask}]`,
-          vertex: v,
-          subtaskIndex: subtask,
-          parallelism: vertex.parallelism,
-          inputs: inputsOf[index]!,
-          outputs: outputsOf[index]!,
-          mainOutputs: groups.get('main') ?? [],
-          sideOutputs,
-          operators: vertex.operators.map((spec) => ({ spec, writer: undefined, keyed: undefined, process: undefined, generator: undefined })),
-          sourceSpec: vertex.source,
-          eventTime,
-          source: undefined,
-          sourceGenerator: undefined,
-          valve: undefined,
-          watermarkMs: MIN_WATERMARK,
-          idle: false,
-          waitingForInput: false,
-          lastRecordAtMs: 0,
-          restored: undefined,
-          state: new SubtaskState(),
-          barriers: undefined,
-          busyWith: undefined,
-          sourceEnded: false,
-          finished: false,
-          declineNext: false,
-          lastSnapshotId: 0,
-          continuations: [],
-          unaligned: undefined,
-          deployed: false,
-        });
-      }
-    });
-  }
 
   // ---------------------------------------------------------------- SimWorld
 

@@ -166,3 +166,68 @@ describe('timers and snapshots', () => {
     expect(decided[1]).toBeLessThan(ORDERS);
   });
 });
+
+describe('processing time and asynchronous functions', () => {
+  it('processing-time timers fire as steps at their virtual time, with the key and state of their registration', async () => {
+    const { jobGraph } = await import('../../src/runtime/job-graph.ts');
+    const { timedPartitionLog, TimedPartitionSourceReader } = await import('../../src/connectors/timed-partition-source.ts');
+    const store = new KeyedStore<{ key: string | number; count: number; firedAtMs: number }>((r) => r.key);
+    const records = [...Array.from({ length: 10 }, (_, i) => ({ value: i % 2 === 0 ? 'a' : 'b', arrivalMs: i })), { value: 'c', arrivalMs: 500 }];
+    const run = await runGraph((clock) => {
+      const job = jobGraph('processing-time');
+      job
+        .source('in', 1, (info) => new TimedPartitionSourceReader(timedPartitionLog([records]), info.subtaskIndex, clock))
+        .keyBy((value) => value, 2)
+        .process<{ key: string | number; count: number; firedAtMs: number }>('count', () => {
+          let count: import('../../src/runtime/functions.ts').ValueState<number>;
+          return {
+            open: (context) => {
+              count = context.getState<number>('count');
+            },
+            processElement(_value, ctx) {
+              count.update((count.value() ?? 0) + 1);
+              ctx.timerService().registerProcessingTimeTimer(ctx.timerService().currentProcessingTime() + 30);
+            },
+            onTimer(timestampMs, ctx, out) {
+              expect(ctx.timerService().currentProcessingTime()).toBeGreaterThanOrEqual(timestampMs);
+              out.collect({ key: ctx.getCurrentKey(), count: count.value() ?? 0, firedAtMs: ctx.timerService().currentProcessingTime() });
+            },
+          };
+        })
+        .sink('store', store.sink());
+      return job.build();
+    });
+    expect(runtimeViolations(run)).toEqual([]);
+    const firings = run.observations.timerFirings;
+    expect(firings.length).toBeGreaterThanOrEqual(2);
+    expect(firings.every((f) => f.domain === 'processing-time')).toBe(true);
+    expect(store.values.get('a')?.count).toBe(5);
+    expect(store.values.get('b')?.count).toBe(5);
+    // 'c' arrives at 500 ms and the input ends right after: its timer (530 ms) never fires (processing-time timers stop at the end of input, as in Flink).
+    expect(store.values.has('c')).toBe(false);
+  });
+
+  it('a process function returning a promise keeps its task busy until it settles, then its output flows on', async () => {
+    const { jobGraph } = await import('../../src/runtime/job-graph.ts');
+    const { PartitionSourceReader } = await import('../../src/connectors/partition-source.ts');
+    const store = new KeyedStore<number>((value) => value);
+    const run = await runGraph(() => {
+      const job = jobGraph('async');
+      job
+        .source('in', 2, (info) => new PartitionSourceReader({ endOffset: () => 20, read: (p, o) => p * 20 + o }, info.subtaskIndex))
+        .keyBy((value) => value % 4, 2)
+        .process<number>('double', () => ({
+          async processElement(value, _ctx, out) {
+            await Promise.resolve();
+            out.collect(value * 2);
+          },
+        }))
+        .filter('small', (value) => value < 60)
+        .sink('store', store.sink());
+      return job.build();
+    });
+    expect(runtimeViolations(run)).toEqual([]);
+    expect(run.observations.outcome).toBe('finished');
+    expect(store.sorted()).toEqual(Array.from({ length: 30 }, (_, i) => i * 2));
+  });
+});

@@ -231,3 +231,33 @@ describe('processing time and asynchronous functions', () => {
     expect(store.sorted()).toEqual(Array.from({ length: 30 }, (_, i) => i * 2));
   });
 });
+
+describe('assignTimestampsAndWatermarks', () => {
+  it('stamps records and generates watermarks from there on, for a source without a strategy', async () => {
+    const { jobGraph } = await import('../../src/runtime/job-graph.ts');
+    const { timedPartitionLog, TimedPartitionSourceReader } = await import('../../src/connectors/timed-partition-source.ts');
+    const { WatermarkStrategy } = await import('../../src/runtime/functions.ts');
+    const { tumblingCount } = await import('./event-time-jobs.ts');
+    const windows = new KeyedStore<WindowCount>((w) => w.end);
+    const readings = Array.from({ length: 60 }, (_, i) => ({ value: { source: 'in', ts: i }, arrivalMs: i * 2 }));
+    const run = await runGraph((clock) => {
+      const job = jobGraph('assigner');
+      job
+        .source('in', 1, (info) => new TimedPartitionSourceReader(timedPartitionLog([readings]), info.subtaskIndex, clock))
+        .assignTimestampsAndWatermarks('stamp', WatermarkStrategy.forMonotonousTimestamps<Reading>().withTimestampAssigner((r) => r.ts))
+        .keyBy(() => 'all', 1)
+        .process('windows', tumblingCount(10))
+        .sink('window-sink', windows.sink());
+      return job.build();
+    });
+    expect(runtimeViolations(run)).toEqual([]);
+    const o = run.observations;
+    expect(windows.sorted().map((w) => [w.end, w.count])).toEqual([10, 20, 30, 40, 50, 60].map((end) => [end, 10]));
+    // Windows fired on generated watermarks while input still arrived, not only at the end of input.
+    const windowTask = taskIndex(o, 'windows');
+    const firstFiring = o.timerFirings.find((f) => f.timestampMs === 9)!;
+    const endOfInput = o.sourcePositions.find((p) => p.kind === 'end')!;
+    expect(firstFiring.task).toBe(windowTask);
+    expect(firstFiring.step).toBeLessThan(endOfInput.step);
+  });
+});

@@ -448,7 +448,7 @@ export class JobRuntime implements SimWorld {
     if (watermarkMs < task.watermarkMs) throw new RuntimeInvariantError(`task ${task.name}: watermark ${watermarkMs} after ${task.watermarkMs}`);
     task.watermarkMs = watermarkMs;
     task.idle = idle;
-    this.observations.watermarks.push({ task: task.index, attempt: this.attempt, step: this.scheduler.step, watermarkMs, idle });
+    this.observations.watermarks.push({ task: task.index, attempt: this.attempt, step: this.scheduler.step, atMs: this.scheduler.nowMs, watermarkMs, idle });
   }
 
   private deliver(task: Task, channel: Channel): void {
@@ -517,8 +517,9 @@ export class JobRuntime implements SimWorld {
     const keyed = task.operators[0]?.process;
     if (keyed === undefined) return forwardWatermark();
     const result = keyed.advanceWatermark(watermarkMs);
-    if (result === undefined) forwardWatermark();
-    else this.awaitConnector(task, result, `${keyed.name}.onTimer`, forwardWatermark);
+    if (result !== undefined) this.awaitOrQueue(task, result, `${keyed.name}.onTimer`, forwardWatermark);
+    else if (task.busyWith !== undefined) task.continuations.push(forwardWatermark); // behind the records the timers emitted into a busy sink
+    else forwardWatermark();
   }
 
   /** Processing time reached a timer of the task's process function: fire what is due (a step of its own). */
@@ -526,7 +527,7 @@ export class JobRuntime implements SimWorld {
     const keyed = task.operators[0]?.process;
     if (keyed === undefined || task.finished || task.sourceEnded || task.barriers?.allInputsEnded === true) return;
     const result = keyed.advanceProcessingTime(this.scheduler.nowMs);
-    if (result !== undefined) this.awaitConnector(task, result, `${keyed.name}.onTimer`, undefined);
+    if (result !== undefined) this.awaitOrQueue(task, result, `${keyed.name}.onTimer`, undefined);
   }
 
   private observeBarrier(task: Task, slot: number, checkpointId: number, kind?: 'drained', completedId = 0): void {
@@ -570,12 +571,19 @@ export class JobRuntime implements SimWorld {
       } else if (spec.kind === 'process' || spec.kind === 'co-process') {
         if (key === undefined) throw new RuntimeInvariantError(`process function ${spec.name} got a record without a key`);
         const result = operator.process!.processElement(input, key, value, timestamp);
-        if (result !== undefined) this.awaitConnector(task, result, `${spec.name}.processElement`, undefined);
+        if (result !== undefined) this.awaitOrQueue(task, result, `${spec.name}.processElement`, undefined);
         return;
       } else if (spec.kind === 'timestamps') {
         generator = operator.generator!;
         timestamp = generator.stamp(value, this.scheduler.nowMs);
       } else {
+        if (task.busyWith !== undefined) {
+          // A function emitted several records (or timers fired several) while the sink still writes an earlier one: this one waits its turn, in order.
+          const queued = value;
+          const queuedTimestamp = timestamp;
+          task.continuations.push(() => this.process(task, input, key, queued, queuedTimestamp, i));
+          return;
+        }
         const result = operator.writer!.write(value);
         if (isPromise(result)) this.awaitConnector(task, result, `${spec.name}.write`, undefined);
         return;
@@ -774,6 +782,16 @@ export class JobRuntime implements SimWorld {
         this.failover(`task ${task.name} failed in ${label}: ${describeError(error)}`);
       },
     );
+  }
+
+  /**
+   * A user function's promise: the task is busy until it settles. If the task is already busy
+   * (the function emitted into a sink that is still writing), it waits on the promise after that.
+   */
+  private awaitOrQueue(task: Task, promise: Promise<void>, label: string, then: (() => void) | undefined): void {
+    if (task.busyWith === undefined) return this.awaitConnector(task, promise, label, then);
+    promise.catch(() => {}); // judged when its turn comes; not an unhandled rejection meanwhile
+    task.continuations.push(() => this.awaitConnector(task, promise, label, then));
   }
 
   private clearBusy(task: Task): void {
@@ -1009,7 +1027,7 @@ export class JobRuntime implements SimWorld {
             });
           },
           onTimerFired: (key, timestampMs, domain) => {
-            this.observations.timerFirings.push({ task: task.index, attempt, operator: spec.name, key, timestampMs, domain, step: this.scheduler.step });
+            this.observations.timerFirings.push({ task: task.index, attempt, operator: spec.name, key, timestampMs, domain, step: this.scheduler.step, atMs: this.scheduler.nowMs });
           },
         },
         restored,

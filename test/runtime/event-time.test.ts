@@ -261,3 +261,67 @@ describe('assignTimestampsAndWatermarks', () => {
     expect(firstFiring.step).toBeLessThan(endOfInput.step);
   });
 });
+
+describe('several records per call into an asynchronous sink', () => {
+  it('a process function emitting several records per element and per timer into a sink that awaits each write loses none and keeps their order', async () => {
+    const { jobGraph } = await import('../../src/runtime/job-graph.ts');
+    const { PartitionSourceReader } = await import('../../src/connectors/partition-source.ts');
+    const { WatermarkStrategy } = await import('../../src/runtime/functions.ts');
+    const written: string[] = [];
+    const run = await runGraph(() => {
+      const job = jobGraph('fan-out');
+      job
+        .source('in', 1, (info) => new PartitionSourceReader({ endOffset: () => 10, read: (_p, o) => o }, info.subtaskIndex), {
+          watermarks: WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((v) => v * 10),
+        })
+        .keyBy((value) => value % 2, 1)
+        .process<string>('fan-out', () => ({
+          async processElement(value, ctx, out) {
+            out.collect(`${value}a`);
+            out.collect(`${value}b`);
+            ctx.timerService().registerEventTimeTimer(ctx.timestamp! + 5);
+            await Promise.resolve();
+            out.collect(`${value}c`);
+          },
+          onTimer(timestampMs, _ctx, out) {
+            out.collect(`t${timestampMs}x`);
+            out.collect(`t${timestampMs}y`);
+          },
+        }))
+        .sink('slow', () => ({
+          write: async (value: string) => {
+            await Promise.resolve();
+            written.push(value);
+          },
+        }));
+      return job.build();
+    });
+    expect(runtimeViolations(run)).toEqual([]);
+    expect(run.observations.outcome).toBe('finished');
+    for (let value = 0; value < 10; value++) {
+      const at = ['a', 'b', 'c'].map((suffix) => written.indexOf(`${value}${suffix}`));
+      expect(at.every((index) => index >= 0)).toBe(true);
+      expect(at).toEqual([...at].sort((x, y) => x - y));
+      const timer = value * 10 + 5;
+      expect(written.indexOf(`t${timer}y`)).toBeGreaterThan(written.indexOf(`t${timer}x`));
+    }
+    expect(written).toHaveLength(50);
+  });
+});
+
+describe('event-time observations', () => {
+  it('watermark changes and timer firings carry their step and virtual time', async () => {
+    const statuses = new KeyedStore<OrderStatus>((s) => s.id);
+    const run = await runGraph((clock) => paymentJob(clock, 12, statuses, new KeyedStore<Payment>((p) => p.id), { msPerRecord: 7 }));
+    const o = run.observations;
+    expect(o.watermarks.length).toBeGreaterThan(0);
+    for (const list of [o.watermarks, o.timerFirings]) {
+      for (let i = 1; i < list.length; i++) {
+        expect(list[i]!.step).toBeGreaterThanOrEqual(list[i - 1]!.step);
+        expect(list[i]!.atMs).toBeGreaterThanOrEqual(list[i - 1]!.atMs);
+      }
+    }
+    // Records arrive 7 virtual ms apart, so watermarks advance over virtual time, not all at once.
+    expect(new Set(o.watermarks.map((w) => w.atMs)).size).toBeGreaterThan(5);
+  });
+});

@@ -480,7 +480,9 @@ export class JobRuntime implements SimWorld {
     const barriers = task.barriers!;
     const barrierId = kind === ElementKind.Barrier ? (channel.takenValue as number) : 0;
     const decision = kind === ElementKind.Barrier ? barriers.onBarrier(slot, barrierId) : barriers.onEndOfInput(slot);
-    this.observeBarrier(task, slot, barrierId, undefined, decision.completedId);
+    // Unaligned: the records this barrier overtook are still in the channel behind it (the task takes them later).
+    const recordsOvertaken = kind === ElementKind.Barrier ? (channel.barrierPositions.get(barrierId) ?? channel.recordsTaken) - channel.recordsTaken : 0;
+    this.observeBarrier(task, slot, barrierId, undefined, decision.completedId, recordsOvertaken);
     if (decision.abortedId !== 0) {
       if (task.unaligned?.checkpointId === decision.abortedId) task.unaligned = undefined;
       this.sendDecline(task, decision.abortedId, `checkpoint ${decision.abortedId} was overtaken by a newer barrier during alignment`);
@@ -530,7 +532,7 @@ export class JobRuntime implements SimWorld {
     if (result !== undefined) this.awaitOrQueue(task, result, `${keyed.name}.onTimer`, undefined);
   }
 
-  private observeBarrier(task: Task, slot: number, checkpointId: number, kind?: 'drained', completedId = 0): void {
+  private observeBarrier(task: Task, slot: number, checkpointId: number, kind?: 'drained', completedId = 0, recordsOvertaken = 0): void {
     const blockedSlots: number[] = [];
     for (let s = 0; s < task.inputs.length; s++) if (task.barriers!.isBlocked(s)) blockedSlots.push(s);
     this.observations.barrierEvents.push({
@@ -543,6 +545,7 @@ export class JobRuntime implements SimWorld {
       blockedSlots,
       ...(kind === undefined ? {} : { kind }),
       ...(completedId === 0 ? {} : { completedId }),
+      ...(recordsOvertaken === 0 ? {} : { recordsOvertaken }),
     });
   }
 

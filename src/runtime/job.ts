@@ -1,12 +1,18 @@
-import type { CheckpointListener, CheckpointedFunction, ConnectorEvent, FunctionInitializationContext, Key, SinkWriter, SourceReader } from '../connectors/api.ts';
-import { END_OF_INPUT } from '../connectors/api.ts';
+import type { SourceReader } from '../connectors/api.ts';
 import type { EnabledEvents, SimWorld, StepDriver } from '../sim/scheduler.ts';
-import { BarrierHandler, type CheckpointingMode } from './barrier-handler.ts';
-import { Channel, ElementKind, END_OF_INPUT_ELEMENT, type StreamElement } from './channel.ts';
+import type { CheckpointingMode } from './barrier-handler.ts';
+import { Channel, ElementKind } from './channel.ts';
+import { CheckpointCoordinator, isForCoordinator, type ControlMessage } from './checkpoint-coordinator.ts';
 import type { Fault, FaultPlan } from './faults.ts';
-import type { AlignmentObservation, CheckpointEvent, CheckpointObservation, RunObservations } from './observations.ts';
-import type { OperatorSpec, PipelineSpec } from './pipeline.ts';
-import { CheckpointStore, SubtaskState, type CompletedCheckpoint, type StateBackendKind, type SubtaskSnapshot } from './state.ts';
+import { pipelineToJobGraph, type JobGraphSpec } from './job-graph.ts';
+import type { RunObservations } from './observations.ts';
+import type { PipelineSpec } from './pipeline.ts';
+import type { CompletedCheckpoint, StateBackendKind } from './state.ts';
+import { StreamTasks } from './stream-tasks.ts';
+import { buildTasks, type Task } from './task.ts';
+import { describeError, RuntimeInvariantError } from './errors.ts';
+
+export { partitionOf } from './task.ts';
 
 export interface JobOptions {
   readonly mode: CheckpointingMode;
@@ -45,6 +51,19 @@ export interface JobOptions {
   readonly omitAlignmentObservations: boolean;
   /** Planted bug: a notify-complete the plan drops is reported lost but delivered all the same. */
   readonly lostNotifyStillDelivered?: boolean;
+  /**
+   * Sources (and timestamp assigners) emit a watermark that advanced at most once per this
+   * many virtual ms (Flink's pipeline.auto-watermark-interval); end of input implies MAX_WATERMARK.
+   */
+  readonly autoWatermarkIntervalMs: number;
+  /** A source whose pollNext answered NOTHING_AVAILABLE is polled again after this many virtual ms. */
+  readonly sourcePollDelayMs: number;
+  /** Planted bug: a task's watermark is the maximum over its inputs instead of the minimum (data of the slower input turns late). */
+  readonly watermarkAsMaxOfInputs: boolean;
+  /** Planted bug: snapshots leave out the process functions' timers, so a restore loses them (windows never fire). */
+  readonly timersLeftOutOfSnapshot: boolean;
+  /** Planted bug (liveness): a source with an idleness timeout never marks itself idle, so downstream watermarks stall until its input ends. */
+  readonly sourceNeverIdles: boolean;
 }
 
 export const DEFAULT_JOB_OPTIONS: JobOptions = {
@@ -65,15 +84,14 @@ export const DEFAULT_JOB_OPTIONS: JobOptions = {
   unalignedHoldsInputs: false,
   unalignedBarriersQueueBehindData: false,
   omitAlignmentObservations: false,
+  autoWatermarkIntervalMs: 10,
+  sourcePollDelayMs: 5,
+  watermarkAsMaxOfInputs: false,
+  timersLeftOutOfSnapshot: false,
+  sourceNeverIdles: false,
 };
 
-/** A broken assumption inside streamcheck itself: never treated as a task failure. */
-export class RuntimeInvariantError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RuntimeInvariantError';
-  }
-}
+export { RuntimeInvariantError };
 
 /** Hooks a scenario's simulated environment exposes to fault plans (e.g. failing commits). */
 export interface EnvironmentFaultHooks {
@@ -93,100 +111,10 @@ export interface EnvironmentFaultHooks {
   timeOutNextCalls?(times: number): void;
 }
 
-type ControlMessage =
-  | { readonly kind: 'trigger'; readonly checkpointId: number; readonly task: number }
-  | {
-      readonly kind: 'ack';
-      readonly checkpointId: number;
-      readonly task: number;
-      readonly snapshot: SubtaskSnapshot;
-      readonly alignment: readonly AlignmentObservation[];
-      readonly cause: 'barrier' | 'trigger';
-    }
-  | { readonly kind: 'decline'; readonly checkpointId: number; readonly task: number; readonly reason: string }
-  | { readonly kind: 'notify-complete'; readonly checkpointId: number; readonly task: number }
-  | { readonly kind: 'notify-aborted'; readonly checkpointId: number; readonly task: number }
-  | { readonly kind: 'input-ended'; readonly task: number }
-  /** The coordinator deploys a task of a new attempt (Flink's TaskDeploymentDescriptor): it then restores its state. */
-  | { readonly kind: 'deploy'; readonly task: number; readonly checkpointId: number | undefined };
-
-type CoordinatorMessage = Extract<ControlMessage, { kind: 'ack' | 'decline' | 'input-ended' }>;
-
-/** Acks, declines and input-ended go to the coordinator; every other control message goes to a task. */
-function isForCoordinator(message: ControlMessage): message is CoordinatorMessage {
-  return message.kind === 'ack' || message.kind === 'decline' || message.kind === 'input-ended';
-}
-
-interface RuntimeOperator {
-  readonly spec: OperatorSpec;
-  writer: SinkWriter<unknown> | undefined;
-  keyed: Map<Key, unknown> | undefined;
-}
-
-interface Task {
-  readonly index: number;
-  readonly name: string;
-  readonly stage: number;
-  readonly subtaskIndex: number;
-  readonly parallelism: number;
-  readonly inputs: readonly Channel[];
-  readonly outputs: readonly Channel[];
-  readonly outputKey: ((value: unknown) => Key) | undefined;
-  readonly operators: RuntimeOperator[];
-  source: SourceReader<unknown> | undefined;
-  state: SubtaskState;
-  barriers: BarrierHandler | undefined;
-  /** Waiting on a connector's promise: takes no other work (Flink's task thread is busy). */
-  busyWith: string | undefined;
-  sourceEnded: boolean;
-  finished: boolean;
-  declineNext: boolean;
-  /** Highest checkpoint this task snapshotted or declined in this attempt. */
-  lastSnapshotId: number;
-  /** Work to run, in order, once the current connector call settles. */
-  readonly continuations: (() => void)[];
-  /** Unaligned mode: the snapshot taken at the first barrier, collecting channel state until every input delivered it. */
-  unaligned: UnalignedSnapshot | undefined;
-  /** Until its deploy message arrives, a task of a new attempt neither emits nor takes input. */
-  deployed: boolean;
-}
-
-interface UnalignedSnapshot {
-  readonly checkpointId: number;
-  /** Undefined while the connectors' snapshotState is still running. */
-  snapshot: SubtaskSnapshot | undefined;
-  readonly channelState: { key: Key | undefined; value: unknown }[][];
-  readonly takenAtSnapshot: readonly number[];
-  barriersComplete: boolean;
-}
-
-interface PendingCheckpoint {
-  readonly observation: CheckpointObservation;
-  readonly snapshots: (SubtaskSnapshot | undefined)[];
-  readonly alignment: AlignmentObservation[];
-  ackCount: number;
-  readonly cancelTimeout: () => void;
-}
-
 const EVENT_EMIT = 1 << 16;
 const EVENT_DELIVER = 2 << 16;
 const EVENT_CONTROL = 3 << 16;
 const EVENT_INDEX_MASK = 0xffff;
-
-function isPromise(value: unknown): value is Promise<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
-
-/** The downstream subtask a key is routed to on a hash exchange (and whose keyed state holds it). */
-export function partitionOf(key: Key, parallelism: number): number {
-  if (typeof key === 'number') {
-    const integer = Math.floor(Math.abs(key));
-    return integer % parallelism;
-  }
-  let hash = 0;
-  for (let i = 0; i < key.length; i++) hash = (Math.imul(hash, 31) + key.charCodeAt(i)) | 0;
-  return (hash >>> 0) % parallelism;
-}
 
 function describeSourcePosition(source: SourceReader<unknown> | undefined): string {
   if (source === undefined) return '?';
@@ -195,46 +123,38 @@ function describeSourcePosition(source: SourceReader<unknown> | undefined): stri
   return `${position.split} @ offset ${position.offset}`;
 }
 
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /**
- * The reference runtime for one job: tasks, channels, the checkpoint coordinator and
- * failover, driven step by step by the deterministic scheduler.
+ * The reference runtime for one job, driven step by step by the deterministic scheduler: a
+ * composition of the task layout (task.ts), the tasks' mailboxes (stream-tasks.ts: records,
+ * barriers, watermarks, timers, snapshots, connector promises) and the checkpoint coordinator
+ * (checkpoint-coordinator.ts). It offers their work to the scheduler as steps, carries
+ * control messages between them, injects the fault plan, fails over and redeploys.
  */
 export class JobRuntime implements SimWorld {
-  readonly tasks: Task[] = [];
-  readonly channels: Channel[] = [];
+  readonly tasks: Task[];
+  readonly channels: Channel[];
   readonly observations: RunObservations;
-  private readonly store: CheckpointStore;
+  private readonly coordinator: CheckpointCoordinator;
+  private readonly streamTasks: StreamTasks;
   private readonly control: ControlMessage[] = [];
-  private readonly pending = new Map<number, PendingCheckpoint>();
   private status: 'running' | 'restarting' | 'finished' | 'failed' = 'restarting';
   private attempt = -1;
   private restarts = 0;
-  private lastCheckpointId = 0;
-  private cancelPeriodicTrigger: (() => void) | undefined;
   private cancelRestart: (() => void) | undefined;
-  private endedTasks = 0;
-  /** The first checkpoint that covers all input (triggered once every task ended). */
-  private finalCheckpointId = 0;
-  /**
-   * Tasks notified of a checkpoint that covers all their input. A task finishes only then
-   * (FLIP-147): if that notification is lost, later checkpoints keep coming until one arrives.
-   */
-  private finalNotified: boolean[] = [];
-  private finalNotifiedCount = 0;
-  private busyCount = 0;
+  /** Orders every observed event of the run (see `CheckpointEvent.seq`). */
+  private nextSeq = 0;
   private faultIndex = 0;
-  private dropNextNotify = false;
   private dropNextAck = false;
   private readonly faults: readonly Fault[];
   /** Called inside the step that completes a checkpoint (a harness hook: e.g. read back what a reader sees now). */
   onCheckpointCompleted: ((checkpointId: number) => void) | undefined;
 
+  /** The job as a graph (a linear pipeline is converted). */
+  readonly spec: JobGraphSpec;
+
   constructor(
-    readonly spec: PipelineSpec,
+    job: PipelineSpec | JobGraphSpec,
     readonly options: JobOptions,
     private readonly scheduler: StepDriver,
     faultPlan: FaultPlan,
@@ -245,9 +165,12 @@ export class JobRuntime implements SimWorld {
     if (!Number.isSafeInteger(options.maxConcurrentCheckpoints) || options.maxConcurrentCheckpoints < 1) {
       throw new Error(`JobRuntime: maxConcurrentCheckpoints must be a positive integer`);
     }
-    this.store = new CheckpointStore(options.backend);
+    if (!(Number.isSafeInteger(options.autoWatermarkIntervalMs) && options.autoWatermarkIntervalMs >= 0)) throw new Error(`JobRuntime: autoWatermarkIntervalMs must be a non-negative integer`);
+    if (!(options.sourcePollDelayMs > 0)) throw new Error(`JobRuntime: sourcePollDelayMs must be > 0`);
+    this.spec = 'stages' in job ? pipelineToJobGraph(job) : job;
+    const spec = this.spec;
     this.faults = [...faultPlan].sort((a, b) => a.atStep - b.atStep);
-    this.buildGraph();
+    ({ tasks: this.tasks, channels: this.channels } = buildTasks(this.spec, options.channelCapacity));
     this.observations = {
       jobName: spec.name,
       taskNames: this.tasks.map((task) => task.name),
@@ -281,12 +204,49 @@ export class JobRuntime implements SimWorld {
       lastFaultStep: -1,
       sourcePositions: [],
       connectorEvents: [],
+      taskVertices: this.tasks.map((task) => ({ vertex: spec.vertices[task.vertex]!.name, operators: spec.vertices[task.vertex]!.operators.map((op) => op.name) })),
+      watermarks: [],
+      timerFirings: [],
+      sideOutputRecords: {},
     };
     for (const fault of this.faults) {
       if ('task' in fault && (fault.task < 0 || fault.task >= this.tasks.length)) {
         throw new Error(`JobRuntime: fault ${describeFault(fault, this.tasks.map((t) => t.name))} names no task of ${spec.name}`);
       }
     }
+    const taskNames = this.observations.taskNames;
+    this.coordinator = new CheckpointCoordinator(
+      {
+        jobName: spec.name,
+        taskNames,
+        isSource: (task) => this.tasks[task]!.sourceSpec !== undefined,
+        isRunning: () => this.status === 'running',
+        attempt: () => this.attempt,
+        nextSeq: () => this.nextSeq++,
+        send: (message) => this.control.push(message),
+        onCheckpointCompleted: (checkpointId) => this.onCheckpointCompleted?.(checkpointId),
+        onFinished: () => {
+          this.status = 'finished';
+        },
+      },
+      options,
+      scheduler,
+      this.observations,
+      this.tasks.length,
+    );
+    this.streamTasks = new StreamTasks(
+      {
+        attempt: () => this.attempt,
+        restarts: () => this.restarts,
+        isRunning: () => this.status === 'running',
+        send: (message) => this.control.push(message),
+        failover: (cause) => this.failover(cause),
+        onNotifyDelivered: (checkpointId, task) => this.coordinator.onNotifyDelivered(checkpointId, task),
+      },
+      options,
+      scheduler,
+      this.observations,
+    );
     scheduler.attach(this);
     scheduler.beforeStep = (step) => this.injectDueFaults(step);
   }
@@ -308,7 +268,7 @@ export class JobRuntime implements SimWorld {
     for (let i = this.faultIndex; i < this.faults.length; i++) {
       observations.faultsNotReached.push(describeFault(this.faults[i]!, observations.taskNames));
     }
-    for (const pending of this.pending.values()) pending.cancelTimeout();
+    this.coordinator.cancelTimeouts();
     observations.steps = this.scheduler.step;
     observations.virtualTimeMs = this.scheduler.nowMs;
     observations.traceHash = this.scheduler.trace.hashHex;
@@ -318,64 +278,11 @@ export class JobRuntime implements SimWorld {
 
   // ---------------------------------------------------------------- graph
 
-  private buildGraph(): void {
-    const stages = this.spec.stages;
-    const firstIndexOfStage: number[] = [];
-    let taskCount = 0;
-    for (const stage of stages) {
-      firstIndexOfStage.push(taskCount);
-      taskCount += stage.parallelism;
-    }
-    // Channels: every subtask of stage s feeds every subtask of stage s+1 (hash exchange).
-    const inputsOf: Channel[][] = Array.from({ length: taskCount }, () => []);
-    const outputsOf: Channel[][] = Array.from({ length: taskCount }, () => []);
-    for (let s = 0; s + 1 < stages.length; s++) {
-      for (let from = 0; from < stages[s]!.parallelism; from++) {
-        for (let to = 0; to < stages[s + 1]!.parallelism; to++) {
-          const fromTask = firstIndexOfStage[s]! + from;
-          const toTask = firstIndexOfStage[s + 1]! + to;
-          const channel = new Channel(this.channels.length, fromTask, toTask, inputsOf[toTask]!.length, this.options.channelCapacity);
-          this.channels.push(channel);
-          outputsOf[fromTask]!.push(channel);
-          inputsOf[toTask]!.push(channel);
-        }
-      }
-    }
-    stages.forEach((stage, s) => {
-      for (let subtask = 0; subtask < stage.parallelism; subtask++) {
-        const index = firstIndexOfStage[s]! + subtask;
-        const chainNames = [s === 0 ? this.spec.source.name : stage.name, ...stage.operators.map((op) => op.name)];
-        this.tasks.push({
-          index,
-          name: `${s === 0 ? chainNames.join('>') : stage.operators.map((op) => op.name).join('>')}[${subtask}]`,
-          stage: s,
-          subtaskIndex: subtask,
-          parallelism: stage.parallelism,
-          inputs: inputsOf[index]!,
-          outputs: outputsOf[index]!,
-          outputKey: stages[s + 1]?.keySelector,
-          operators: stage.operators.map((spec) => ({ spec, writer: undefined, keyed: undefined })),
-          source: undefined,
-          state: new SubtaskState(),
-          barriers: undefined,
-          busyWith: undefined,
-          sourceEnded: false,
-          finished: false,
-          declineNext: false,
-          lastSnapshotId: 0,
-          continuations: [],
-          unaligned: undefined,
-          deployed: false,
-        });
-      }
-    });
-  }
-
   // ---------------------------------------------------------------- SimWorld
 
   collectEnabled(out: EnabledEvents): void {
     if (this.status !== 'running') return;
-    if (this.busyCount > 0 && this.scheduler.simulated && this.scheduler.pendingIoCount === 0) {
+    if (this.streamTasks.busyCount > 0 && this.scheduler.simulated && this.scheduler.pendingIoCount === 0) {
       // Busy with no I/O in flight: its promise can only settle through microtasks. Drain once,
       // and if it is still busy after that, nothing will ever settle it.
       if (!this.drainedForBusyCheck) {
@@ -397,14 +304,14 @@ export class JobRuntime implements SimWorld {
       const task = this.tasks[message.task]!;
       if (task.busyWith !== undefined) continue;
       if (message.kind !== 'deploy' && !task.deployed) continue;
-      if (message.kind === 'trigger' && !task.sourceEnded && !this.outputsHaveRoom(task)) continue;
+      if (message.kind === 'trigger' && !task.sourceEnded && !this.streamTasks.outputsHaveRoom(task)) continue;
       out.add(EVENT_CONTROL | i);
     }
     const tasks = this.tasks;
     for (let t = 0; t < tasks.length; t++) {
       const task = tasks[t]!;
-      if (task.source === undefined || task.sourceEnded || task.busyWith !== undefined || !task.deployed) continue;
-      if (this.outputsHaveRoom(task)) out.add(EVENT_EMIT | t);
+      if (task.source === undefined || task.sourceEnded || task.busyWith !== undefined || !task.deployed || task.waitingForInput) continue;
+      if (this.streamTasks.outputsHaveRoom(task)) out.add(EVENT_EMIT | t);
     }
     const channels = this.channels;
     for (let c = 0; c < channels.length; c++) {
@@ -413,7 +320,7 @@ export class JobRuntime implements SimWorld {
       const task = tasks[channel.toTask]!;
       if (task.busyWith !== undefined || !task.deployed) continue;
       if (task.barriers!.isBlocked(channel.consumerSlot)) continue;
-      if (!this.outputsHaveRoom(task)) continue;
+      if (!this.streamTasks.outputsHaveRoom(task)) continue;
       out.add(EVENT_DELIVER | c);
     }
   }
@@ -428,10 +335,14 @@ export class JobRuntime implements SimWorld {
         const element = channel.peek();
         const what =
           element.kind === ElementKind.Record
-            ? `record ${JSON.stringify(element.value)}`
+            ? `record ${JSON.stringify(element.value)}${element.timestampMs === undefined ? '' : ` @${element.timestampMs}`}`
             : element.kind === ElementKind.Barrier
               ? `barrier ${element.checkpointId}`
-              : 'end of input';
+              : element.kind === ElementKind.Watermark
+                ? `watermark ${element.timestampMs}`
+                : element.kind === ElementKind.WatermarkStatus
+                  ? `status ${element.idle ? 'idle' : 'active'}`
+                  : 'end of input';
         return `${this.tasks[channel.toTask]!.name} takes ${what} from ${this.tasks[channel.fromTask]!.name}`;
       }
       case EVENT_CONTROL: {
@@ -454,11 +365,11 @@ export class JobRuntime implements SimWorld {
     try {
       if (kind === EVENT_EMIT) {
         task = this.tasks[index]!;
-        this.emit(task);
+        this.streamTasks.emit(task);
       } else if (kind === EVENT_DELIVER) {
         const channel = this.channels[index]!;
         task = this.tasks[channel.toTask]!;
-        this.deliver(task, channel);
+        this.streamTasks.deliver(task, channel);
       } else if (kind === EVENT_CONTROL) {
         const message = this.control.splice(index, 1)[0]!;
         if (!isForCoordinator(message)) task = this.tasks[message.task];
@@ -470,283 +381,6 @@ export class JobRuntime implements SimWorld {
       if (error instanceof RuntimeInvariantError || task === undefined) throw error;
       this.failover(`task ${task.name} failed: ${describeError(error)}`);
     }
-  }
-
-  // ---------------------------------------------------------------- data path
-
-  private outputsHaveRoom(task: Task): boolean {
-    const outputs = task.outputs;
-    for (let i = 0; i < outputs.length; i++) {
-      if (!outputs[i]!.hasRoom) {
-        outputs[i]!.fullEncounters++;
-        return false;
-      }
-    }
-    return true;
-  }
-
-  private emit(task: Task): void {
-    const next = task.source!.pollNext();
-    if (next === END_OF_INPUT) {
-      task.sourceEnded = true;
-      this.observations.sourcePositions.push({ kind: 'end', attempt: this.attempt, task: task.index, step: this.scheduler.step, checkpointId: undefined, position: task.source!.currentPosition() });
-      this.endTask(task);
-      return;
-    }
-    this.observations.recordsEmitted++;
-    this.process(task, undefined, next);
-  }
-
-  private deliver(task: Task, channel: Channel): void {
-    // takeNext, not take: no element object per record (the channel hands over key and value).
-    const kind = channel.takeNext();
-    const slot = channel.consumerSlot;
-    if (kind === ElementKind.Record) {
-      const key = channel.takenKey;
-      const value = channel.takenValue;
-      const unaligned = task.unaligned;
-      if (unaligned !== undefined) {
-        const position = channel.barrierPositions.get(unaligned.checkpointId);
-        // In front of the barrier but taken after the snapshot: channel state.
-        if (position === undefined || channel.recordsTaken - 1 < position) unaligned.channelState[slot]!.push({ key, value });
-        // The last record in front of barrier n taken: from here on only barriers can hold the acknowledgement back.
-        if (position !== undefined && channel.recordsTaken === position) this.observeBarrier(task, slot, unaligned.checkpointId, 'drained');
-      }
-      this.process(task, key, value);
-      if (unaligned !== undefined) this.whenIdle(task, () => this.completeUnalignedIfReady(task));
-      return;
-    }
-    const barriers = task.barriers!;
-    const barrierId = kind === ElementKind.Barrier ? (channel.takenValue as number) : 0;
-    const decision = kind === ElementKind.Barrier ? barriers.onBarrier(slot, barrierId) : barriers.onEndOfInput(slot);
-    this.observeBarrier(task, slot, barrierId, undefined, decision.completedId);
-    if (decision.abortedId !== 0) {
-      if (task.unaligned?.checkpointId === decision.abortedId) task.unaligned = undefined;
-      this.sendDecline(task, decision.abortedId, `checkpoint ${decision.abortedId} was overtaken by a newer barrier during alignment`);
-    }
-    if (decision.snapshotId !== 0) this.snapshot(task, decision.snapshotId, 'barrier');
-    if (this.options.mode === 'unaligned' && decision.completedId !== 0 && task.unaligned?.checkpointId === decision.completedId) {
-      task.unaligned.barriersComplete = true;
-    }
-    if (task.unaligned !== undefined) this.whenIdle(task, () => this.completeUnalignedIfReady(task));
-    if (kind === ElementKind.EndOfInput && barriers.allInputsEnded) this.whenIdle(task, () => this.endTask(task));
-  }
-
-  private observeBarrier(task: Task, slot: number, checkpointId: number, kind?: 'drained', completedId = 0): void {
-    const blockedSlots: number[] = [];
-    for (let s = 0; s < task.inputs.length; s++) if (task.barriers!.isBlocked(s)) blockedSlots.push(s);
-    this.observations.barrierEvents.push({
-      task: task.index,
-      attempt: this.attempt,
-      inputSlot: slot,
-      checkpointId,
-      atStep: this.scheduler.step,
-      atMs: this.scheduler.nowMs,
-      blockedSlots,
-      ...(kind === undefined ? {} : { kind }),
-      ...(completedId === 0 ? {} : { completedId }),
-    });
-  }
-
-  /** Runs a record through the task's operator chain, then out on the keyed exchange. */
-  private process(task: Task, key: Key | undefined, input: unknown): void {
-    let value = input;
-    const operators = task.operators;
-    for (let i = 0; i < operators.length; i++) {
-      const operator = operators[i]!;
-      const spec = operator.spec;
-      if (spec.kind === 'map') {
-        value = spec.fn(value);
-      } else if (spec.kind === 'aggregate') {
-        if (key === undefined) throw new RuntimeInvariantError(`aggregate ${spec.name} got a record without a key`);
-        const accumulator = spec.fn(operator.keyed!.get(key), value, key);
-        operator.keyed!.set(key, accumulator);
-        value = { key, value: accumulator };
-      } else {
-        const result = operator.writer!.write(value);
-        if (isPromise(result)) this.awaitConnector(task, result, `${spec.name}.write`, undefined);
-        return;
-      }
-    }
-    if (task.outputs.length > 0) {
-      const outKey = task.outputKey!(value);
-      task.outputs[partitionOf(outKey, task.outputs.length)]!.pushRecord(outKey, value);
-    }
-  }
-
-  private pushToOutputs(task: Task, element: StreamElement): void {
-    for (const output of task.outputs) output.push(element);
-  }
-
-  /** All input consumed: flush the sinks, pass end-of-input on, tell the coordinator. */
-  private endTask(task: Task): void {
-    if (task.finished) throw new RuntimeInvariantError(`task ${task.name} ended twice`);
-    const finishes: Promise<unknown>[] = [];
-    for (const operator of task.operators) {
-      const result = operator.writer?.finish?.();
-      if (isPromise(result)) finishes.push(result);
-    }
-    const complete = (): void => {
-      task.finished = true;
-      this.pushToOutputs(task, END_OF_INPUT_ELEMENT);
-      this.control.push({ kind: 'input-ended', task: task.index });
-    };
-    if (finishes.length === 0) complete();
-    else this.awaitConnector(task, Promise.all(finishes), 'finish', complete);
-  }
-
-  // ---------------------------------------------------------------- snapshots
-
-  private snapshot(task: Task, checkpointId: number, trigger: 'barrier' | 'trigger'): void {
-    if (checkpointId <= task.lastSnapshotId) throw new RuntimeInvariantError(`task ${task.name} asked to snapshot ${checkpointId} after ${task.lastSnapshotId}`);
-    task.lastSnapshotId = checkpointId;
-    // A snapshot on a direct trigger ends the task's wait for barrier n. One at a barrier does
-    // not: aligned modes snapshot once every barrier n arrived, and an unaligned snapshot at
-    // the first barrier still waits for barrier n on every other live input (Flink's
-    // unaligned handler acknowledges only then).
-    if (trigger === 'trigger' || this.options.dropBarriersAfterUnalignedSnapshot) task.barriers?.markHandled(checkpointId);
-    if (task.declineNext) {
-      task.declineNext = false;
-      this.sendDecline(task, checkpointId, 'the task declined the checkpoint (fault plan)');
-      if (!task.finished && !task.sourceEnded) this.forwardBarrier(task, checkpointId);
-      return;
-    }
-    const alignment: AlignmentObservation[] = [];
-    const unaligned = trigger === 'barrier' && this.options.mode === 'unaligned';
-    if (trigger === 'barrier' && !unaligned && !this.options.omitAlignmentObservations) {
-      task.inputs.forEach((channel, inputSlot) => {
-        const recordsBeforeBarrier = channel.barrierPositions.get(checkpointId);
-        if (recordsBeforeBarrier === undefined) return; // the input ended before barrier n
-        alignment.push({ checkpointId, task: task.index, inputSlot, recordsBeforeBarrier, recordsTakenAtSnapshot: channel.recordsTaken, recordsInChannelState: 0 });
-      });
-    }
-    if (unaligned) {
-      task.unaligned = {
-        checkpointId,
-        snapshot: undefined,
-        channelState: task.inputs.map(() => []),
-        takenAtSnapshot: task.inputs.map((channel) => channel.recordsTaken),
-        barriersComplete: false,
-      };
-    }
-    const context = { checkpointId };
-    const pendingSnapshots: Promise<unknown>[] = [];
-    for (const fn of this.checkpointedFunctions(task)) {
-      const result = fn.snapshotState(context);
-      if (isPromise(result)) pendingSnapshots.push(result);
-    }
-    const complete = (): void => {
-      const snapshot: SubtaskSnapshot =
-        task.source === undefined ? task.state.snapshot() : { ...task.state.snapshot(), sourcePosition: task.source.currentPosition() };
-      if (!task.finished && !task.sourceEnded) this.forwardBarrier(task, checkpointId);
-      if (unaligned) {
-        if (task.unaligned?.checkpointId !== checkpointId) return; // aborted meanwhile
-        task.unaligned.snapshot = snapshot;
-        this.completeUnalignedIfReady(task);
-        return;
-      }
-      this.control.push({ kind: 'ack', checkpointId, task: task.index, snapshot, alignment, cause: trigger });
-    };
-    if (pendingSnapshots.length === 0) complete();
-    else this.awaitConnector(task, Promise.all(pendingSnapshots), `snapshotState(${checkpointId})`, complete);
-  }
-
-  /** Aligned modes queue the barrier behind the data; unaligned lets it overtake what is in flight. */
-  private forwardBarrier(task: Task, checkpointId: number): void {
-    const barrier = { kind: ElementKind.Barrier, checkpointId } as const;
-    if (this.options.mode === 'unaligned' && !this.options.unalignedBarriersQueueBehindData) for (const output of task.outputs) output.pushFront(barrier);
-    else this.pushToOutputs(task, barrier);
-    for (const output of task.outputs) {
-      const around = output.recordsAheadOf(checkpointId);
-      if (around === undefined) throw new RuntimeInvariantError(`task ${task.name}: barrier ${checkpointId} not in channel ${output.index} right after it was forwarded`);
-      this.observations.forwardedBarriers.push({ task: task.index, channel: output.index, checkpointId, atStep: this.scheduler.step, recordsAhead: around.ahead, recordsQueued: around.queued });
-    }
-  }
-
-  /** Unaligned: acknowledge once every input delivered the barrier and everything in front of it was taken. */
-  private completeUnalignedIfReady(task: Task): void {
-    const unaligned = task.unaligned;
-    if (unaligned === undefined || unaligned.snapshot === undefined || !unaligned.barriersComplete) return;
-    const alignment: AlignmentObservation[] = [];
-    for (let slot = 0; slot < task.inputs.length; slot++) {
-      const channel = task.inputs[slot]!;
-      const position = channel.barrierPositions.get(unaligned.checkpointId);
-      if (position === undefined) {
-        if (!channel.ended) throw new RuntimeInvariantError(`task ${task.name}: barrier ${unaligned.checkpointId} complete but input ${slot} never delivered it`);
-        continue;
-      }
-      if (channel.recordsTaken < position) return; // overtaken records still in the channel
-      if (!this.options.omitAlignmentObservations) alignment.push({
-        checkpointId: unaligned.checkpointId,
-        task: task.index,
-        inputSlot: slot,
-        recordsBeforeBarrier: position,
-        recordsTakenAtSnapshot: unaligned.takenAtSnapshot[slot]!,
-        recordsInChannelState: unaligned.channelState[slot]!.length,
-      });
-    }
-    task.unaligned = undefined;
-    const snapshot: SubtaskSnapshot = { ...unaligned.snapshot, channelState: this.options.restoreChannelState ? unaligned.channelState : [] };
-    this.control.push({ kind: 'ack', checkpointId: unaligned.checkpointId, task: task.index, snapshot, alignment, cause: 'barrier' });
-  }
-
-  private checkpointedFunctions(task: Task): CheckpointedFunction[] {
-    const functions: CheckpointedFunction[] = [];
-    if (task.source !== undefined) functions.push(task.source);
-    for (const operator of task.operators) {
-      const writer = operator.writer;
-      if (writer?.snapshotState !== undefined && writer.initializeState !== undefined) functions.push(writer as CheckpointedFunction);
-    }
-    return functions;
-  }
-
-  private listeners(task: Task): Partial<CheckpointListener>[] {
-    const listeners: Partial<CheckpointListener>[] = [];
-    if (task.source !== undefined) listeners.push(task.source);
-    for (const operator of task.operators) if (operator.writer !== undefined) listeners.push(operator.writer);
-    return listeners;
-  }
-
-  private sendDecline(task: Task, checkpointId: number, reason: string): void {
-    this.control.push({ kind: 'decline', checkpointId, task: task.index, reason });
-  }
-
-  // ---------------------------------------------------------------- connector promises
-
-  private awaitConnector(task: Task, promise: Promise<unknown>, label: string, then: (() => void) | undefined): void {
-    if (task.busyWith !== undefined) throw new RuntimeInvariantError(`task ${task.name} is already waiting on ${task.busyWith}`);
-    task.busyWith = label;
-    this.busyCount++;
-    const attempt = this.attempt;
-    promise.then(
-      () => {
-        if (attempt !== this.attempt || this.status !== 'running') return;
-        this.clearBusy(task);
-        try {
-          then?.();
-          while (task.busyWith === undefined && task.continuations.length > 0 && attempt === this.attempt) task.continuations.shift()!();
-        } catch (error) {
-          if (error instanceof RuntimeInvariantError) throw error;
-          this.failover(`task ${task.name} failed: ${describeError(error)}`);
-        }
-      },
-      (error: unknown) => {
-        if (attempt !== this.attempt || this.status !== 'running') return;
-        this.clearBusy(task);
-        this.failover(`task ${task.name} failed in ${label}: ${describeError(error)}`);
-      },
-    );
-  }
-
-  private clearBusy(task: Task): void {
-    task.busyWith = undefined;
-    this.busyCount--;
-  }
-
-  /** Runs `then` now, or once the task's current connector call settles. */
-  private whenIdle(task: Task, then: () => void): void {
-    if (task.busyWith === undefined) then();
-    else task.continuations.push(then);
   }
 
   private reportHungConnector(): void {
@@ -768,12 +402,6 @@ export class JobRuntime implements SimWorld {
 
   private deliverControl(message: ControlMessage): void {
     switch (message.kind) {
-      case 'trigger': {
-        const task = this.tasks[message.task]!;
-        if (message.checkpointId <= task.lastSnapshotId) return; // already snapshotted through its barriers
-        if (task.source !== undefined || task.barriers?.allInputsEnded === true) this.snapshot(task, message.checkpointId, 'trigger');
-        return;
-      }
       case 'ack':
         if (this.dropNextAck) {
           this.dropNextAck = false;
@@ -781,208 +409,20 @@ export class JobRuntime implements SimWorld {
           this.scheduler.record(`ack ${message.checkpointId} from ${this.tasks[message.task]!.name} lost (fault plan)`);
           return;
         }
-        return this.onAck(message.checkpointId, message.task, message.snapshot, message.alignment, message.cause);
+        return this.coordinator.onAck(message.checkpointId, message.task, message.snapshot, message.alignment, message.cause);
       case 'decline':
-        return this.abortCheckpoint(
+        return this.coordinator.abortCheckpoint(
           message.checkpointId,
           'declined',
           `Checkpoint ${message.checkpointId} of job ${this.spec.name} declined by task ${this.tasks[message.task]!.name}: ${message.reason}`,
         );
       case 'input-ended':
-        return this.onInputEnded(message.task);
-      case 'deploy': {
-        const task = this.tasks[message.task]!;
-        task.deployed = true;
-        return this.initializeTask(task, message.checkpointId);
-      }
-      case 'notify-complete': {
-        const task = this.tasks[message.task]!;
-        this.observations.notifiesDelivered.push({ seq: this.nextSeq++, checkpointId: message.checkpointId, task: task.index, atStep: this.scheduler.step });
-        const calls: Promise<unknown>[] = [];
-        for (const listener of this.listeners(task)) {
-          const result = listener.notifyCheckpointComplete?.(message.checkpointId);
-          if (isPromise(result)) calls.push(result);
+        return this.coordinator.onInputEnded(message.task);
+      default:
+        if (message.kind === 'notify-complete') {
+          this.observations.notifiesDelivered.push({ seq: this.nextSeq++, checkpointId: message.checkpointId, task: message.task, atStep: this.scheduler.step });
         }
-        const done = (): void => this.onNotifyDelivered(message.checkpointId, task.index);
-        if (calls.length === 0) done();
-        else this.awaitConnector(task, Promise.all(calls), `notifyCheckpointComplete(${message.checkpointId})`, done);
-        return;
-      }
-      case 'notify-aborted': {
-        const task = this.tasks[message.task]!;
-        if (task.barriers !== undefined) {
-          task.barriers.onCheckpointAborted(message.checkpointId);
-          this.observeBarrier(task, -1, message.checkpointId);
-        }
-        if (task.unaligned?.checkpointId === message.checkpointId) task.unaligned = undefined;
-        const calls: Promise<unknown>[] = [];
-        for (const listener of this.listeners(task)) {
-          const result = listener.notifyCheckpointAborted?.(message.checkpointId);
-          if (isPromise(result)) calls.push(result);
-        }
-        if (calls.length > 0) this.awaitConnector(task, Promise.all(calls), `notifyCheckpointAborted(${message.checkpointId})`, undefined);
-        return;
-      }
-    }
-  }
-
-  // ---------------------------------------------------------------- coordinator
-
-  private triggerCheckpoint(): void {
-    if (this.status !== 'running') return;
-    if (this.pending.size >= this.options.maxConcurrentCheckpoints) return;
-    const checkpointId = ++this.lastCheckpointId;
-    if (this.endedTasks === this.tasks.length && this.finalCheckpointId === 0) this.finalCheckpointId = checkpointId;
-    const observation: CheckpointObservation = {
-      checkpointId,
-      triggeredAtStep: this.scheduler.step,
-      triggeredAtMs: this.scheduler.nowMs,
-      triggeredSeq: this.observeCheckpointEvent(checkpointId, 'triggered'),
-      snapshotCauses: new Array(this.tasks.length).fill(undefined),
-      outcome: 'pending',
-      endedAtStep: -1,
-      endedAtMs: -1,
-      reason: '',
-      tasks: undefined,
-      lastAckTask: -1,
-      lastAckStep: -1,
-      ackedTasks: [],
-    };
-    this.observations.checkpoints.push(observation);
-    const attempt = this.attempt;
-    const cancelTimeout = this.scheduler.setTimer(this.options.checkpointTimeoutMs, `checkpoint ${checkpointId} timeout`, () => {
-      if (attempt === this.attempt) this.expireCheckpoint(checkpointId);
-    });
-    this.pending.set(checkpointId, { observation, snapshots: new Array(this.tasks.length).fill(undefined), alignment: [], ackCount: 0, cancelTimeout });
-    this.scheduler.record(`coordinator triggers checkpoint ${checkpointId}`);
-    for (const task of this.tasks) {
-      // Sources start the barrier; a task known to have ended will never see one, so it is triggered directly (FLIP-147).
-      if (task.source !== undefined || this.knownEnded[task.index]) this.control.push({ kind: 'trigger', checkpointId, task: task.index });
-    }
-  }
-
-  /** Appends to the run-wide checkpoint event log; returns the event's place in the run's order. */
-  private observeCheckpointEvent(checkpointId: number, event: CheckpointEvent['event'], cause?: CheckpointEvent['cause']): number {
-    const seq = this.nextSeq++;
-    this.observations.checkpointEvents.push({ seq, checkpointId, event, atStep: this.scheduler.step, atMs: this.scheduler.nowMs, ...(cause === undefined ? {} : { cause }) });
-    return seq;
-  }
-
-  /** Orders every observed event of the run (see `CheckpointEvent.seq`). */
-  private nextSeq = 0;
-
-  private onAck(checkpointId: number, taskIndex: number, snapshot: SubtaskSnapshot, alignment: readonly AlignmentObservation[], cause: 'barrier' | 'trigger'): void {
-    const pending = this.pending.get(checkpointId);
-    if (pending === undefined) return; // late ack of an aborted or expired checkpoint
-    if (this.options.dropAcksFromLastTask && taskIndex === this.tasks.length - 1) return;
-    if (pending.snapshots[taskIndex] !== undefined) throw new RuntimeInvariantError(`task ${taskIndex} acked checkpoint ${checkpointId} twice`);
-    pending.snapshots[taskIndex] = snapshot;
-    pending.observation.snapshotCauses[taskIndex] = cause;
-    pending.alignment.push(...alignment);
-    pending.observation.ackedTasks.push(taskIndex);
-    pending.observation.lastAckTask = taskIndex;
-    pending.observation.lastAckStep = this.scheduler.step;
-    pending.ackCount++;
-    if (pending.ackCount === this.tasks.length) this.completeCheckpoint(checkpointId, pending);
-  }
-
-  private completeCheckpoint(checkpointId: number, pending: PendingCheckpoint): void {
-    pending.cancelTimeout();
-    this.pending.delete(checkpointId);
-    const tasks = pending.snapshots as SubtaskSnapshot[];
-    const completed: CompletedCheckpoint = {
-      checkpointId,
-      triggeredAtStep: pending.observation.triggeredAtStep,
-      completedAtStep: this.scheduler.step,
-      tasks,
-    };
-    this.store.add(completed);
-    // Completing n subsumes every older pending checkpoint: it can never be a restore point now.
-    for (const older of [...this.pending.keys()].filter((id) => id < checkpointId)) {
-      this.abortCheckpoint(older, 'aborted', `Checkpoint ${older} of job ${this.spec.name} subsumed by checkpoint ${checkpointId}`, 'subsumed');
-    }
-    pending.observation.outcome = 'completed';
-    this.observeCheckpointEvent(checkpointId, 'completed');
-    pending.observation.endedAtStep = this.scheduler.step;
-    pending.observation.endedAtMs = this.scheduler.nowMs;
-    pending.observation.tasks = tasks;
-    this.observations.alignment.push(...pending.alignment);
-    this.scheduler.record(`checkpoint ${checkpointId} completed`);
-    this.onCheckpointCompleted?.(checkpointId);
-    for (const task of this.tasks) {
-      if (this.dropNextNotify) {
-        this.dropNextNotify = false;
-        this.observations.lostMessages.push({ seq: this.nextSeq++, kind: 'notify-complete', checkpointId, task: task.index, atStep: this.scheduler.step });
-        this.scheduler.record(`notify-complete ${checkpointId} to ${task.name} lost (fault plan)`);
-        if (!this.options.lostNotifyStillDelivered) continue;
-      }
-      this.control.push({ kind: 'notify-complete', checkpointId, task: task.index });
-    }
-    this.triggerFinalIfDue();
-  }
-
-  private expireCheckpoint(checkpointId: number): void {
-    if (!this.pending.has(checkpointId)) return;
-    this.abortCheckpoint(checkpointId, 'expired', `Checkpoint ${checkpointId} of job ${this.spec.name} expired before completing.`);
-  }
-
-  private abortCheckpoint(checkpointId: number, outcome: 'declined' | 'expired' | 'aborted', reason: string, cause?: CheckpointEvent['cause']): void {
-    const pending = this.pending.get(checkpointId);
-    if (pending === undefined) return;
-    this.observeCheckpointEvent(checkpointId, outcome, cause);
-    if (outcome === 'expired' && this.options.expiryLeavesCheckpointPending) {
-      pending.observation.outcome = outcome;
-      this.scheduler.record(`${reason} (planted bug: it stays pending)`);
-      return;
-    }
-    pending.cancelTimeout();
-    this.pending.delete(checkpointId);
-    pending.observation.outcome = outcome;
-    pending.observation.endedAtStep = this.scheduler.step;
-    pending.observation.endedAtMs = this.scheduler.nowMs;
-    pending.observation.reason = reason;
-    if (this.options.restoreFrom === 'latest-triggered' && pending.ackCount > 0) this.partialSnapshots.set(checkpointId, pending.snapshots);
-    this.scheduler.record(reason);
-    if (this.status === 'running') {
-      for (const task of this.tasks) this.control.push({ kind: 'notify-aborted', checkpointId, task: task.index });
-    }
-    this.triggerFinalIfDue();
-  }
-
-  private onInputEnded(taskIndex: number): void {
-    if (this.knownEnded[taskIndex]) throw new RuntimeInvariantError(`task ${taskIndex} reported its end twice`);
-    this.knownEnded[taskIndex] = true;
-    this.endedTasks++;
-    // A pending checkpoint may wait on a task that ended without seeing its barrier: trigger it directly
-    // (the task ignores the trigger if its barriers got there first).
-    if (this.tasks[taskIndex]!.source === undefined) {
-      for (const [checkpointId, pending] of this.pending) {
-        if (pending.snapshots[taskIndex] === undefined) this.control.push({ kind: 'trigger', checkpointId, task: taskIndex });
-      }
-    }
-    this.triggerFinalIfDue();
-  }
-
-  /** Tasks whose input-ended message reached the coordinator in this attempt. */
-  private knownEnded: boolean[] = [];
-
-  /** Once every task ended, the final checkpoint is triggered at once instead of on the next period. */
-  private triggerFinalIfDue(): void {
-    if (this.status === 'running' && this.endedTasks === this.tasks.length && this.finalCheckpointId === 0 && this.pending.size === 0) {
-      this.triggerCheckpoint();
-    }
-  }
-
-  private onNotifyDelivered(checkpointId: number, taskIndex: number): void {
-    if (this.finalCheckpointId !== 0 && checkpointId >= this.finalCheckpointId && !this.finalNotified[taskIndex]) {
-      this.finalNotified[taskIndex] = true;
-      this.finalNotifiedCount++;
-      if (this.finalNotifiedCount === this.tasks.length) {
-        this.status = 'finished';
-        this.cancelPeriodicTrigger?.();
-        this.scheduler.record(`job ${this.spec.name} finished`);
-        this.scheduler.stop();
-      }
+        return this.streamTasks.deliverControl(this.tasks[message.task]!, message);
     }
   }
 
@@ -991,112 +431,22 @@ export class JobRuntime implements SimWorld {
   private deploy(checkpoint: CompletedCheckpoint | undefined): void {
     this.attempt++;
     this.status = 'running';
-    this.endedTasks = 0;
-    this.knownEnded = new Array<boolean>(this.tasks.length).fill(false);
-    this.finalCheckpointId = 0;
-    this.finalNotified = new Array<boolean>(this.tasks.length).fill(false);
-    this.finalNotifiedCount = 0;
+    this.coordinator.startAttempt();
     this.observations.restores.push({ seq: this.nextSeq++, atStep: this.scheduler.step, atMs: this.scheduler.nowMs, attempt: this.attempt, checkpointId: checkpoint?.checkpointId });
     this.scheduler.record(
       checkpoint === undefined ? `deploy attempt ${this.attempt} from scratch` : `deploy attempt ${this.attempt} from checkpoint ${checkpoint.checkpointId}`,
     );
     for (const channel of this.channels) channel.reset();
     for (const task of this.tasks) {
-      task.state = new SubtaskState();
-      const snapshot = checkpoint?.tasks[task.index];
-      if (snapshot !== undefined) task.state.restore(snapshot);
-      task.barriers = task.inputs.length > 0 ? new BarrierHandler(this.options.mode, task.inputs.length, { holdInputsWhenUnaligned: this.options.unalignedHoldsInputs }) : undefined;
-      task.busyWith = undefined;
-      task.sourceEnded = false;
-      task.finished = false;
-      task.declineNext = false;
-      task.lastSnapshotId = 0;
-      task.continuations.length = 0;
-      task.unaligned = undefined;
-      snapshot?.channelState?.forEach((records, slot) => {
-        task.inputs[slot]!.replayInFlight(records.map((record) => ({ kind: ElementKind.Record, key: record.key, value: record.value })));
-      });
-      const info = { subtaskIndex: task.subtaskIndex, parallelism: task.parallelism };
-      try {
-        task.source = task.stage === 0 ? this.createConnector(this.spec.source.name, () => this.spec.source.create(info)) : undefined;
-        for (const operator of task.operators) {
-          const spec = operator.spec;
-          operator.writer = spec.kind === 'sink' ? this.createConnector(spec.name, () => spec.create(info)) : undefined;
-          operator.keyed = spec.kind === 'aggregate' ? task.state.keyedState(spec.name) : undefined;
-        }
-      } catch (error) {
-        if (error instanceof RuntimeInvariantError) throw error;
-        // A connector factory that throws is a task failure like any other: fail over (and fail the job once the budget is spent).
-        this.failover(`task ${task.name} failed: ${describeError(error)}`);
-        return;
-      }
+      if (!this.streamTasks.redeploy(task, checkpoint?.tasks[task.index])) return;
     }
-    this.busyCount = 0;
+    this.streamTasks.busyCount = 0;
     // Tasks are deployed one message at a time, so a fault can hit a half-deployed job.
     for (const task of this.tasks) {
       task.deployed = false;
       this.control.push({ kind: 'deploy', task: task.index, checkpointId: checkpoint?.checkpointId });
     }
-    this.schedulePeriodicTrigger();
-  }
-
-  /** Calls a connector factory; a factory that returns nothing usable is named in the error. */
-  private createConnector<C>(name: string, create: () => C): C {
-    let connector: C;
-    try {
-      connector = create();
-    } catch (error) {
-      throw new Error(`creating connector '${name}' threw: ${describeError(error)}`);
-    }
-    if (connector === null || typeof connector !== 'object') throw new Error(`creating connector '${name}' returned ${connector === null ? 'null' : typeof connector}, not a connector object`);
-    return connector;
-  }
-
-  private initializeTask(task: Task, restoredCheckpointId: number | undefined): void {
-    const attempt = this.attempt;
-    const context: FunctionInitializationContext = {
-      isRestored: () => restoredCheckpointId !== undefined,
-      restoredCheckpointId,
-      getOperatorStateStore: () => task.state,
-      subtaskIndex: task.subtaskIndex,
-      parallelism: task.parallelism,
-      attemptNumber: this.restarts,
-      report: (event: ConnectorEvent) => {
-        this.observations.connectorEvents.push({ ...event, step: this.scheduler.step, attempt, task: task.index });
-      },
-    };
-    const calls: Promise<unknown>[] = [];
-    try {
-      if (this.failNextInitialize[task.index] === true) {
-        this.failNextInitialize[task.index] = false;
-        throw new Error('initializeState threw synchronously (fault plan)');
-      }
-      for (const fn of this.checkpointedFunctions(task)) {
-        const result = fn.initializeState(context);
-        if (isPromise(result)) calls.push(result);
-      }
-    } catch (error) {
-      if (error instanceof RuntimeInvariantError) throw error;
-      this.failover(`task ${task.name} failed in initializeState: ${describeError(error)}`);
-      return;
-    }
-    const recordStart = (): void => {
-      if (task.source === undefined) return;
-      this.observations.sourcePositions.push({ kind: 'start', attempt, task: task.index, step: this.scheduler.step, checkpointId: restoredCheckpointId, position: task.source.currentPosition() });
-    };
-    if (calls.length > 0) this.awaitConnector(task, Promise.all(calls), 'initializeState', recordStart);
-    else recordStart();
-  }
-
-  private schedulePeriodicTrigger(): void {
-    this.cancelPeriodicTrigger?.();
-    const attempt = this.attempt;
-    const tick = (): void => {
-      if (attempt !== this.attempt || this.status !== 'running') return;
-      this.triggerCheckpoint();
-      this.cancelPeriodicTrigger = this.scheduler.setTimer(this.options.checkpointIntervalMs, 'checkpoint trigger', tick);
-    };
-    this.cancelPeriodicTrigger = this.scheduler.setTimer(this.options.checkpointIntervalMs, 'checkpoint trigger', tick);
+    this.coordinator.schedulePeriodicTrigger();
   }
 
   /** A task failed: cancel everything, and restart every task from the chosen checkpoint after a delay. */
@@ -1106,9 +456,9 @@ export class JobRuntime implements SimWorld {
     this.scheduler.record(`failover: ${cause}`);
     this.attempt++; // invalidates every continuation and timer of the failed attempt
     this.status = 'restarting';
-    this.cancelPeriodicTrigger?.();
+    this.coordinator.stopPeriodicTrigger();
     this.cancelRestart?.();
-    for (const checkpointId of [...this.pending.keys()]) this.abortCheckpoint(checkpointId, 'aborted', `Checkpoint ${checkpointId} of job ${this.spec.name} aborted by failover: ${cause}`, 'failover');
+    this.coordinator.abortAllPending(cause);
     this.control.length = 0;
     // Requests already sent reach their servers; their answers reach nobody.
     this.scheduler.settleAllIo('apply');
@@ -1116,7 +466,7 @@ export class JobRuntime implements SimWorld {
       task.busyWith = undefined;
       task.continuations.length = 0;
     }
-    this.busyCount = 0;
+    this.streamTasks.busyCount = 0;
     this.restarts++;
     if (this.restarts > this.options.maxRestarts) {
       this.status = 'failed';
@@ -1126,26 +476,9 @@ export class JobRuntime implements SimWorld {
     }
     this.cancelRestart = this.scheduler.setTimer(this.options.restartDelayMs, 'restart', () => {
       this.cancelRestart = undefined;
-      this.deploy(this.checkpointToRestore());
+      this.deploy(this.coordinator.checkpointToRestore());
     });
   }
-
-  private checkpointToRestore(): CompletedCheckpoint | undefined {
-    const completed = this.store.latest();
-    if (this.options.restoreFrom === 'latest-completed') return completed;
-    // Planted bug: take the newest triggered checkpoint, complete or not, filling the
-    // snapshots it never received from the latest completed one.
-    const newest = [...this.observations.checkpoints].reverse().find((c) => c.outcome !== 'completed' && this.partialSnapshots.has(c.checkpointId));
-    if (newest === undefined || (completed !== undefined && completed.checkpointId > newest.checkpointId)) return completed;
-    const partial = this.partialSnapshots.get(newest.checkpointId)!;
-    const tasks = partial.map((snapshot, index) => snapshot ?? completed?.tasks[index] ?? { operatorState: {}, keyedState: {} });
-    return { checkpointId: newest.checkpointId, triggeredAtStep: newest.triggeredAtStep, completedAtStep: -1, tasks };
-  }
-
-  /** Tasks whose next initializeState throws (fault plan); survives failovers until it fires. */
-  private readonly failNextInitialize: boolean[] = [];
-
-  private readonly partialSnapshots = new Map<number, readonly (SubtaskSnapshot | undefined)[]>();
 
   // ---------------------------------------------------------------- faults
 
@@ -1167,7 +500,7 @@ export class JobRuntime implements SimWorld {
       seq: this.nextSeq++,
       atStep: step,
       atMs: this.scheduler.nowMs,
-      pendingCheckpoints: [...this.pending.keys()].sort((a, b) => a - b),
+      pendingCheckpoints: [...this.coordinator.pending.keys()].sort((a, b) => a - b),
       jobRunning: this.status === 'running',
       kind: fault.kind,
       description,
@@ -1179,13 +512,10 @@ export class JobRuntime implements SimWorld {
       case 'crash-task':
         return this.failover(`task ${this.tasks[fault.task]!.name} crashed (fault plan)`);
       case 'crash-job':
-        if (!this.options.memoryCheckpointsSurviveJobCrash) this.store.onCoordinatorCrash();
+        if (!this.options.memoryCheckpointsSurviveJobCrash) this.coordinator.store.onCoordinatorCrash();
         return this.failover('the job crashed, coordinator included (fault plan)');
-      case 'expire-checkpoint': {
-        const oldest = [...this.pending.keys()].sort((a, b) => a - b)[0];
-        if (oldest !== undefined) this.expireCheckpoint(oldest);
-        return;
-      }
+      case 'expire-checkpoint':
+        return this.coordinator.expireOldest();
       case 'decline-checkpoint':
         this.tasks[fault.task]!.declineNext = true;
         return;
@@ -1193,14 +523,14 @@ export class JobRuntime implements SimWorld {
         this.dropNextAck = true;
         return;
       case 'fail-initialize':
-        this.failNextInitialize[fault.task] = true;
+        this.streamTasks.failNextInitialize[fault.task] = true;
         return;
       case 'drop-notify': {
         const index = this.control.findIndex((message) => message.kind === 'notify-complete');
         if (index >= 0) {
           const lost = (this.options.lostNotifyStillDelivered ? this.control[index] : this.control.splice(index, 1)[0]) as Extract<ControlMessage, { kind: 'notify-complete' }>;
           this.observations.lostMessages.push({ seq: this.nextSeq++, kind: 'notify-complete', checkpointId: lost.checkpointId, task: lost.task, atStep: step });
-        } else this.dropNextNotify = true;
+        } else this.coordinator.dropNextNotify = true;
         return;
       }
       case 'fail-commit':
@@ -1235,9 +565,9 @@ export class JobRuntime implements SimWorld {
     if (this.tasks.some((task) => !task.deployed)) return 'during-recovery';
     if (this.tasks.some((task) => task.busyWith === 'initializeState')) return 'during-recovery';
     if (this.control.some((message) => message.kind === 'notify-complete')) return 'completed-before-notify';
-    if (this.pending.size > 0) {
+    if (this.coordinator.pending.size > 0) {
       if (this.tasks.some((task) => (task.barriers?.aligningCheckpointId ?? 0) !== 0)) return 'during-alignment';
-      if ([...this.pending.values()].some((pending) => pending.ackCount > 0)) return 'checkpoint-partially-acked';
+      if ([...this.coordinator.pending.values()].some((pending) => pending.ackCount > 0)) return 'checkpoint-partially-acked';
       return 'checkpoint-triggered';
     }
     if (this.tasks.some((task) => task.sourceEnded)) return 'after-end-of-input';
@@ -1248,7 +578,7 @@ export class JobRuntime implements SimWorld {
     const ended = this.tasks.filter((task) => task.finished).length;
     const inFlight = this.channels.reduce((sum, channel) => sum + channel.size, 0);
     const completed = this.observations.checkpoints.filter((c) => c.outcome === 'completed').length;
-    return `status ${this.status}, ${ended}/${this.tasks.length} tasks ended, ${inFlight} elements in flight, ${completed} checkpoints completed, ${this.pending.size} pending`;
+    return `status ${this.status}, ${ended}/${this.tasks.length} tasks ended, ${inFlight} elements in flight, ${completed} checkpoints completed, ${this.coordinator.pending.size} pending`;
   }
 }
 

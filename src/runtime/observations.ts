@@ -97,6 +97,8 @@ export interface BarrierEvent {
   readonly kind?: 'drained';
   /** The checkpoint the task counted complete at this event (every live input delivered its barrier), if any. */
   readonly completedId?: number;
+  /** Unaligned: records the barrier overtook, still in the channel behind it when the task took it (a 'drained' event follows once they are taken). */
+  readonly recordsOvertaken?: number;
 }
 
 /** A barrier a task forwarded into one output channel, and the records in flight around it. */
@@ -162,6 +164,30 @@ export type ConnectorEventObservation = { readonly type: 'transaction' } & Trans
   readonly task: number;
 };
 
+/** A task's watermark or idleness changed (sources: what they emitted; other tasks: the minimum over their inputs). */
+export interface WatermarkObservation {
+  readonly task: number;
+  readonly attempt: number;
+  readonly step: number;
+  /** Virtual time of the change. */
+  readonly atMs: number;
+  readonly watermarkMs: number;
+  readonly idle: boolean;
+}
+
+/** A keyed timer fired in a process function. */
+export interface TimerFiringObservation {
+  readonly task: number;
+  readonly attempt: number;
+  readonly operator: string;
+  readonly key: string | number;
+  readonly timestampMs: number;
+  readonly domain: 'event-time' | 'processing-time';
+  readonly step: number;
+  /** Virtual time of the firing. */
+  readonly atMs: number;
+}
+
 export interface RunObservations {
   readonly jobName: string;
   readonly taskNames: readonly string[];
@@ -195,4 +221,11 @@ export interface RunObservations {
   /** Source positions at every start and end of input, for rewind and split-ownership checks. */
   readonly sourcePositions: SourcePositionObservation[];
   readonly connectorEvents: ConnectorEventObservation[];
+  /** Per task: its vertex (the chain's name without the subtask index) and the operators chained in it. */
+  readonly taskVertices: ReadonlyArray<{ readonly vertex: string; readonly operators: readonly string[] }>;
+  /** Every change of a task's watermark or idleness (watermarks start over at MIN_WATERMARK in every attempt). */
+  readonly watermarks: WatermarkObservation[];
+  readonly timerFirings: TimerFiringObservation[];
+  /** Records emitted to each side output, by tag id, over all attempts. */
+  readonly sideOutputRecords: Record<string, number>;
 }

@@ -63,6 +63,7 @@ const INVARIANTS = [
   'no-lingering-transaction',
   'checkpoint-progress',
   'restore-choice',
+  'state-restore',
   'fault-effects',
   'mode-semantics',
 ] as const;

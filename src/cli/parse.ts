@@ -25,7 +25,7 @@ export const OPTIONS = {
   seed: { type: { kind: 'integer', bound: 'seed' }, commands: ['run', 'selftest', 'e2e'], description: 'fast-check seed; the same seed generates the same cases' },
   runs: { type: { kind: 'integer', bound: 'runs' }, commands: ['run', 'selftest'], description: 'generated fault plans per scenario (selftest: at most this many per planted bug)' },
   mode: { type: { kind: 'enum', values: ['exactly-once', 'unaligned', 'at-least-once'] }, commands: ['run'], description: 'checkpointing mode: exactly-once (aligned barriers), unaligned, or at-least-once (the negative control)' },
-  backend: { type: { kind: 'enum', values: ['memory', 'fs'] }, commands: ['run'], description: 'state backend: memory (lost with the coordinator) or fs (durable)' },
+  backend: { type: { kind: 'enum', values: ['memory', 'fs', 'rocksdb'] }, commands: ['run'], description: 'state backend: memory (lost with the coordinator), fs (durable) or rocksdb (durable, incremental checkpoints)' },
   partitions: { type: { kind: 'integer', bound: 'partitions' }, commands: ['run'], description: 'source partitions' },
   records: { type: { kind: 'integer', bound: 'recordsPerPartition' }, commands: ['run', 'e2e'], description: 'records per partition' },
   bug: { type: { kind: 'string' }, commands: ['run', 'e2e'], description: "build the scenario with one of its planted bugs (see 'selftest')" },

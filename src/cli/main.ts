@@ -64,6 +64,7 @@ const INVARIANTS = [
   'no-lingering-transaction',
   'checkpoint-progress',
   'restore-choice',
+  'state-restore',
   'fault-effects',
   'mode-semantics',
 ] as const;

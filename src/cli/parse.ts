@@ -26,7 +26,7 @@ export const OPTIONS = {
   runs: { type: { kind: 'integer', bound: 'runs' }, commands: ['run', 'selftest', 'envelope'], description: 'generated fault plans per scenario (selftest: at most this many per planted bug; envelope: per grid point)' },
   'prepared-transactions': { type: { kind: 'boolean' }, commands: ['envelope'], description: "the sink uses Kafka's prepared transactions (KIP-939): the broker's timeout never aborts them" },
   mode: { type: { kind: 'enum', values: ['exactly-once', 'unaligned', 'at-least-once'] }, commands: ['run'], description: 'checkpointing mode: exactly-once (aligned barriers), unaligned, or at-least-once (the negative control)' },
-  backend: { type: { kind: 'enum', values: ['memory', 'fs'] }, commands: ['run'], description: 'state backend: memory (lost with the coordinator) or fs (durable)' },
+  backend: { type: { kind: 'enum', values: ['memory', 'fs', 'rocksdb'] }, commands: ['run'], description: 'state backend: memory (lost with the coordinator), fs (durable) or rocksdb (durable, incremental checkpoints)' },
   partitions: { type: { kind: 'integer', bound: 'partitions' }, commands: ['run'], description: 'source partitions' },
   records: { type: { kind: 'integer', bound: 'recordsPerPartition' }, commands: ['run', 'e2e'], description: 'records per partition' },
   bug: { type: { kind: 'string' }, commands: ['run', 'e2e'], description: "build the scenario with one of its planted bugs (see 'selftest')" },

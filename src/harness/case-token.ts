@@ -89,7 +89,7 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
     throw new InputError(`replay: mode must be exactly-once, unaligned or at-least-once, got ${describeValue(mode)}`);
   }
   const backend = record['backend'];
-  if (backend !== 'memory' && backend !== 'fs') throw new InputError(`replay: backend must be memory or fs, got ${describeValue(backend)}`);
+  if (backend !== 'memory' && backend !== 'fs' && backend !== 'rocksdb') throw new InputError(`replay: backend must be memory, fs or rocksdb, got ${describeValue(backend)}`);
   const bug = record['bug'] === undefined ? undefined : checkName(record['bug'], 'replay: bug');
   const intervalMs = record['checkpointIntervalMs'];
   if (intervalMs !== undefined) checkInteger('checkpointIntervalMs', intervalMs, 'replay: checkpointIntervalMs');

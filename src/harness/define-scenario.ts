@@ -93,7 +93,7 @@ export function defineScenario(definition: ScenarioDefinition): Scenario {
     if (mode !== 'exactly-once' && mode !== 'unaligned' && mode !== 'at-least-once') throw new TypeError(`${where}: modes must be exactly-once, unaligned or at-least-once, got ${JSON.stringify(mode)}`);
   }
   for (const backend of definition.backends ?? []) {
-    if (backend !== 'memory' && backend !== 'fs') throw new TypeError(`${where}: backends must be memory or fs, got ${JSON.stringify(backend)}`);
+    if (backend !== 'memory' && backend !== 'fs' && backend !== 'rocksdb') throw new TypeError(`${where}: backends must be memory, fs or rocksdb, got ${JSON.stringify(backend)}`);
   }
   const bugNames = new Set<string>();
   for (const bug of definition.bugs ?? []) {

@@ -11,6 +11,7 @@ import { checkBarrierAlignment } from '../../properties/alignment.ts';
 import { checkLiveness } from '../../properties/liveness.ts';
 import { checkCheckpointProgress } from '../../properties/progress.ts';
 import { checkRestoreChoice } from '../../properties/restore-choice.ts';
+import { checkStateRestore } from '../../properties/state-restore.ts';
 import { checkFaultEffects } from '../../properties/fault-effects.ts';
 import { checkModeSemantics } from '../../properties/mode-semantics.ts';
 import type { Scenario, ScenarioSize, Violation } from './scenario.ts';
@@ -123,7 +124,7 @@ export async function runCase(scenario: Scenario, spec: CaseSpec, options: { rea
   const violations = [...checkLiveness(observations)];
   // Barrier alignment is a promise of the aligned modes only: a case run in at-least-once mode does not make it.
   if (spec.mode !== 'at-least-once') violations.push(...checkBarrierAlignment(observations));
-  violations.push(...checkCheckpointProgress(observations), ...checkRestoreChoice(observations), ...checkFaultEffects(observations), ...checkModeSemantics(observations));
+  violations.push(...checkCheckpointProgress(observations), ...checkRestoreChoice(observations), ...checkStateRestore(observations), ...checkFaultEffects(observations), ...checkModeSemantics(observations));
   // A run that did not reach its end may not have written everything yet, but what it did
   // write is still judged: a liveness failure must not hide a duplicate.
   const judged = await built.judge(observations);

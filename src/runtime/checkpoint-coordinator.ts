@@ -86,7 +86,7 @@ export class CheckpointCoordinator {
     private readonly observations: RunObservations,
     private readonly taskCount: number,
   ) {
-    this.store = new CheckpointStore(options.backend);
+    this.store = new CheckpointStore(options.backend, options, observations);
   }
 
   /** A new attempt starts: no task has ended in it yet. */

@@ -64,6 +64,18 @@ export interface JobOptions {
   readonly timersLeftOutOfSnapshot: boolean;
   /** Planted bug (liveness): a source with an idleness timeout never marks itself idle, so downstream watermarks stall until its input ends. */
   readonly sourceNeverIdles: boolean;
+  /** Completed checkpoints kept for restore (Flink's state.checkpoints.num-retained); a rocksdb file lives while one of them refers to it. */
+  readonly retainedCheckpoints: number;
+  /** rocksdb backend: checkpoints upload only the files new since the last completed one (false: every checkpoint uploads all state). */
+  readonly incrementalCheckpoints: boolean;
+  /** rocksdb backend: a memtable holding this many keys is flushed to a sorted file. */
+  readonly rocksDbMemtableFlushEntries: number;
+  /** rocksdb backend: a level holding this many files is compacted into one file of the next level. */
+  readonly rocksDbCompactionTriggerFiles: number;
+  /** Planted bug: the shared-state registry deletes the files a discarded checkpoint uploaded although a retained checkpoint still refers to them. */
+  readonly deleteSharedFileStillReferenced: boolean;
+  /** Planted bug: an incremental checkpoint does not upload the files a compaction wrote. */
+  readonly incrementalForgetsCompactedFiles: boolean;
 }
 
 export const DEFAULT_JOB_OPTIONS: JobOptions = {
@@ -89,6 +101,12 @@ export const DEFAULT_JOB_OPTIONS: JobOptions = {
   watermarkAsMaxOfInputs: false,
   timersLeftOutOfSnapshot: false,
   sourceNeverIdles: false,
+  retainedCheckpoints: 1,
+  incrementalCheckpoints: true,
+  rocksDbMemtableFlushEntries: 64,
+  rocksDbCompactionTriggerFiles: 4,
+  deleteSharedFileStillReferenced: false,
+  incrementalForgetsCompactedFiles: false,
 };
 
 export { RuntimeInvariantError };

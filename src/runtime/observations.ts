@@ -1,3 +1,4 @@
+import type { StateBackendObservations } from './backends/rocksdb-backend.ts';
 import type { SourcePosition, TransactionEvent } from '../connectors/api.ts';
 import type { CheckpointingMode } from './barrier-handler.ts';
 import type { StateBackendKind, SubtaskSnapshot } from './state.ts';
@@ -228,4 +229,6 @@ export interface RunObservations {
   readonly timerFirings: TimerFiringObservation[];
   /** Records emitted to each side output, by tag id, over all attempts. */
   readonly sideOutputRecords: Record<string, number>;
+  /** rocksdb backend only: what each completed checkpoint cost and what each restore got back. */
+  stateBackend?: StateBackendObservations;
 }

@@ -1,5 +1,8 @@
 import type { Key, ListState, OperatorStateStore, SourcePosition } from '../connectors/api.ts';
 import type { TimerSnapshot } from './timer-service.ts';
+import { downloadKeyedState, type KeyedStateHandle, type StateBackendObservations } from './backends/rocksdb-backend.ts';
+import type { SortedFile } from './backends/lsm-store.ts';
+import { SharedStateRegistry } from './backends/shared-state-registry.ts';
 
 /** The state of one subtask at one checkpoint. Values are treated as immutable. */
 export interface SubtaskSnapshot {
@@ -16,6 +19,10 @@ export interface SubtaskSnapshot {
   readonly timers?: readonly TimerSnapshot[];
   /** Source subtasks: the position the source declared after its snapshotState (what a restore rewinds to). */
   readonly sourcePosition?: SourcePosition;
+  /** rocksdb backend: the keyed state lives in these files (`keyedState` is empty in the checkpoint, filled again on restore). */
+  readonly keyedStateHandle?: KeyedStateHandle;
+  /** rocksdb backend, on restore only: the files downloaded from checkpoint storage, the new attempt's local store. */
+  readonly downloadedFiles?: readonly SortedFile[];
 }
 
 class ListStateImpl<T> implements ListState<T> {
@@ -77,9 +84,14 @@ export class SubtaskState implements OperatorStateStore {
  * Where completed checkpoints live, with the seed's survival semantics:
  * - memory: snapshots are kept on the coordinator's heap, so a job (coordinator) crash
  *   loses every completed checkpoint and the job restarts from scratch;
- * - fs: snapshots are serialised to a durable store and survive a coordinator crash.
+ * - fs: snapshots are serialised to a durable store and survive a coordinator crash;
+ * - rocksdb: keyed state lives in a local log-structured store; checkpoints upload its files
+ *   (all of them, or incrementally only the new ones) to durable storage, shared between
+ *   retained checkpoints with reference counts: they survive a coordinator crash like fs.
  */
-export type StateBackendKind = 'memory' | 'fs';
+export type StateBackendKind = 'memory' | 'fs' | 'rocksdb';
+
+export const STATE_BACKEND_KINDS: readonly StateBackendKind[] = ['memory', 'fs', 'rocksdb'];
 
 export interface CompletedCheckpoint {
   readonly checkpointId: number;
@@ -89,16 +101,37 @@ export interface CompletedCheckpoint {
   readonly tasks: readonly SubtaskSnapshot[];
 }
 
+export interface CheckpointStoreOptions {
+  /** Completed checkpoints kept for restore, newest last (Flink's state.checkpoints.num-retained, default 1). */
+  readonly retainedCheckpoints: number;
+  /** Planted bug of the rocksdb backend's shared-state registry (see SharedStateRegistry). */
+  readonly deleteSharedFileStillReferenced: boolean;
+}
+
 export class CheckpointStore {
   private memoryCompleted: CompletedCheckpoint[] = [];
   private durableCompleted: string[] = [];
-  /** Completed checkpoints kept for restore, newest last (Flink's default retains 1). */
-  static readonly RETAINED_CHECKPOINTS = 3;
+  /** rocksdb: the files of the retained checkpoints, with reference counts (durable). */
+  readonly registry: SharedStateRegistry;
+  private readonly retainedCheckpoints: number;
 
-  constructor(readonly backend: StateBackendKind) {}
+  constructor(
+    readonly backend: StateBackendKind,
+    options: CheckpointStoreOptions = { retainedCheckpoints: 1, deleteSharedFileStillReferenced: false },
+    /** rocksdb: where the cost of each checkpoint and the result of each restore are reported. */
+    private readonly observations?: { stateBackend?: StateBackendObservations },
+  ) {
+    if (!(Number.isSafeInteger(options.retainedCheckpoints) && options.retainedCheckpoints >= 1)) {
+      throw new Error(`retainedCheckpoints must be a positive integer, got ${String(options.retainedCheckpoints)}`);
+    }
+    this.retainedCheckpoints = options.retainedCheckpoints;
+    this.registry = new SharedStateRegistry({ deleteSharedFileStillReferenced: options.deleteSharedFileStillReferenced });
+    if (backend === 'rocksdb' && observations !== undefined) observations.stateBackend ??= { checkpoints: [], restores: [] };
+  }
 
   /** Id of the newest checkpoint added, so the order check needs no read of the store. */
   private latestAddedId = 0;
+  private readonly retainedIds: number[] = [];
 
   add(checkpoint: CompletedCheckpoint): void {
     if (checkpoint.checkpointId <= this.latestAddedId) {
@@ -107,25 +140,85 @@ export class CheckpointStore {
     this.latestAddedId = checkpoint.checkpointId;
     if (this.backend === 'memory') {
       this.memoryCompleted.push(checkpoint);
-      if (this.memoryCompleted.length > CheckpointStore.RETAINED_CHECKPOINTS) this.memoryCompleted.shift();
-    } else {
-      let serialized: string;
-      try {
-        serialized = JSON.stringify(checkpoint);
-      } catch (error) {
-        throw new Error(
-          `fs state backend: checkpoint ${checkpoint.checkpointId} is not serialisable: ${(error as Error).message}`,
-        );
-      }
-      this.durableCompleted.push(serialized);
-      if (this.durableCompleted.length > CheckpointStore.RETAINED_CHECKPOINTS) this.durableCompleted.shift();
+      if (this.memoryCompleted.length > this.retainedCheckpoints) this.memoryCompleted.shift();
+      return;
     }
+    const stored = this.backend === 'rocksdb' ? this.registerFiles(checkpoint) : checkpoint;
+    let serialized: string;
+    try {
+      serialized = JSON.stringify(stored);
+    } catch (error) {
+      throw new Error(`${this.backend} state backend: checkpoint ${checkpoint.checkpointId} is not serialisable: ${(error as Error).message}`);
+    }
+    this.durableCompleted.push(serialized);
+    this.retainedIds.push(checkpoint.checkpointId);
+    let filesDeleted = 0;
+    if (this.durableCompleted.length > this.retainedCheckpoints) {
+      this.durableCompleted.shift();
+      const discarded = this.retainedIds.shift()!;
+      if (this.backend === 'rocksdb') filesDeleted = this.registry.release(discarded).length;
+    }
+    if (this.backend === 'rocksdb') this.observeCost(checkpoint, filesDeleted);
+  }
+
+  /** rocksdb: uploads land in checkpoint storage and every referenced file gains a reference; the stored checkpoint keeps only the handles. */
+  private registerFiles(checkpoint: CompletedCheckpoint): CompletedCheckpoint {
+    const referenced: string[] = [];
+    const uploaded: SortedFile[] = [];
+    for (const task of checkpoint.tasks) {
+      const handle = task.keyedStateHandle;
+      if (handle === undefined) continue;
+      referenced.push(...handle.fileIds);
+      uploaded.push(...(handle.uploaded ?? []));
+    }
+    this.registry.register(checkpoint.checkpointId, referenced, uploaded);
+    return {
+      ...checkpoint,
+      tasks: checkpoint.tasks.map((task) => (task.keyedStateHandle === undefined ? task : { ...task, keyedStateHandle: { ...task.keyedStateHandle, uploaded: undefined } })),
+    };
+  }
+
+  private observeCost(checkpoint: CompletedCheckpoint, filesDeleted: number): void {
+    const handles = checkpoint.tasks.flatMap((task) => (task.keyedStateHandle === undefined ? [] : [task.keyedStateHandle]));
+    this.observations?.stateBackend?.checkpoints.push({
+      checkpointId: checkpoint.checkpointId,
+      kind: handles[0]?.kind ?? 'incremental',
+      bytesUploaded: handles.reduce((sum, handle) => sum + handle.bytesUploaded, 0),
+      filesUploaded: handles.reduce((sum, handle) => sum + (handle.uploaded?.length ?? 0), 0),
+      filesReferenced: handles.reduce((sum, handle) => sum + handle.fileIds.length, 0),
+      bytesReferenced: handles.reduce((sum, handle) => sum + handle.bytesReferenced, 0),
+      stateEntries: handles.reduce((sum, handle) => sum + handle.entryCount, 0),
+      storedFiles: this.registry.storedFileCount(),
+      storedBytes: this.registry.storedBytes(),
+      filesDeleted,
+    });
   }
 
   latest(): CompletedCheckpoint | undefined {
     if (this.backend === 'memory') return this.memoryCompleted[this.memoryCompleted.length - 1];
     const last = this.durableCompleted[this.durableCompleted.length - 1];
-    return last === undefined ? undefined : (JSON.parse(last) as CompletedCheckpoint);
+    if (last === undefined) return undefined;
+    const checkpoint = JSON.parse(last) as CompletedCheckpoint;
+    return this.backend === 'rocksdb' ? this.download(checkpoint) : checkpoint;
+  }
+
+  /** rocksdb: every subtask's keyed state downloaded from its files (a missing file is reported, its entries lost). */
+  private download(checkpoint: CompletedCheckpoint): CompletedCheckpoint {
+    const tasks = checkpoint.tasks.map((task, index): SubtaskSnapshot => {
+      const handle = task.keyedStateHandle;
+      if (handle === undefined) return task;
+      const downloaded = downloadKeyedState(handle, this.registry);
+      this.observations?.stateBackend?.restores.push({
+        checkpointId: checkpoint.checkpointId,
+        task: index,
+        expectedDigest: handle.digest,
+        restoredDigest: downloaded.digest,
+        missingFiles: downloaded.missingFiles,
+        bytesDownloaded: downloaded.bytesDownloaded,
+      });
+      return { ...task, keyedState: { ...task.keyedState, ...downloaded.keyedState }, downloadedFiles: downloaded.files };
+    });
+    return { ...checkpoint, tasks };
   }
 
   /** The coordinator process died: what lived only on its heap is gone. */

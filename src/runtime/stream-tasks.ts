@@ -18,6 +18,7 @@ import { KeyedProcessOperator, isPromiseLike as isPromise, type KeyedOperatorRes
 import type { KeyedStateEntries } from './keyed-state.ts';
 import type { AlignmentObservation, RunObservations } from './observations.ts';
 import { SubtaskState, type SubtaskSnapshot } from './state.ts';
+import { encodeKeyedState, RocksDbKeyedStateSnapshotter } from './backends/rocksdb-backend.ts';
 import { partitionOf, type OutputGroup, type Task } from './task.ts';
 import type { TimerSnapshot } from './timer-service.ts';
 import { WatermarkGenerator } from './watermark-generator.ts';
@@ -42,6 +43,10 @@ export class StreamTasks {
   busyCount = 0;
   /** Tasks whose next initializeState throws (fault plan); survives failovers until it fires. */
   readonly failNextInitialize: boolean[] = [];
+  /** rocksdb backend: each task's local store (by task index), replaced at every deployment. */
+  private readonly rocksDbStores = new Map<number, RocksDbKeyedStateSnapshotter>();
+  /** Deployments of rocksdb stores so far: names each store's files uniquely across attempts. */
+  private rocksDbStoresCreated = 0;
 
   constructor(
     private readonly host: StreamTasksHost,
@@ -344,7 +349,7 @@ export class StreamTasks {
       if (isPromise(result)) pendingSnapshots.push(result);
     }
     const complete = (): void => {
-      const snapshot = this.subtaskSnapshot(task);
+      const snapshot = this.subtaskSnapshot(task, checkpointId);
       if (!task.finished && !task.sourceEnded) this.forwardBarrier(task, checkpointId);
       if (unaligned) {
         if (task.unaligned?.checkpointId !== checkpointId) return; // aborted meanwhile
@@ -359,7 +364,7 @@ export class StreamTasks {
   }
 
   /** Operator and keyed state, the process functions' keyed state and timers, and a source's position. */
-  private subtaskSnapshot(task: Task): SubtaskSnapshot {
+  private subtaskSnapshot(task: Task, checkpointId: number): SubtaskSnapshot {
     let snapshot: SubtaskSnapshot = task.state.snapshot();
     const keyed = task.operators[0]?.process;
     if (keyed !== undefined) {
@@ -369,6 +374,10 @@ export class StreamTasks {
       snapshot = { ...snapshot, keyedState, ...(timers === undefined || timers.length === 0 ? {} : { timers }) };
     }
     if (task.source !== undefined) snapshot = { ...snapshot, sourcePosition: task.source.currentPosition() };
+    const rocksDb = this.rocksDbStores.get(task.index);
+    if (rocksDb !== undefined && Object.keys(snapshot.keyedState).length > 0) {
+      snapshot = { ...snapshot, keyedState: {}, keyedStateHandle: rocksDb.snapshot(checkpointId, snapshot.keyedState) };
+    }
     return snapshot;
   }
 
@@ -493,6 +502,7 @@ export class StreamTasks {
         return this.initializeTask(task, message.checkpointId);
       }
       case 'notify-complete': {
+        this.rocksDbStores.get(task.index)?.onCheckpointComplete(message.checkpointId);
         const calls: Promise<unknown>[] = [];
         for (const listener of this.listeners(task)) {
           const result = listener.notifyCheckpointComplete?.(message.checkpointId);
@@ -520,11 +530,25 @@ export class StreamTasks {
     }
   }
 
+  /** A new local store for the task: empty, or started from the files downloaded for the restored checkpoint. */
+  private deployRocksDbStore(task: Task, snapshot: SubtaskSnapshot | undefined): void {
+    const owner = `task-${task.index}/store-${++this.rocksDbStoresCreated}`;
+    const options = {
+      incremental: this.options.incrementalCheckpoints,
+      thresholds: { memtableFlushEntries: this.options.rocksDbMemtableFlushEntries, compactionTriggerFiles: this.options.rocksDbCompactionTriggerFiles },
+      incrementalForgetsCompactedFiles: this.options.incrementalForgetsCompactedFiles,
+    };
+    const files = snapshot?.downloadedFiles;
+    const restored = files === undefined ? undefined : { files, entries: encodeKeyedState(snapshot!.keyedState) };
+    this.rocksDbStores.set(task.index, new RocksDbKeyedStateSnapshotter(owner, options, restored));
+  }
+
   /** Resets a task for a new attempt from its snapshot (or from scratch) and creates its connectors; false if one threw (the job failed over). */
   redeploy(task: Task, snapshot: SubtaskSnapshot | undefined): boolean {
     task.state = new SubtaskState();
     if (snapshot !== undefined) task.state.restore(snapshot);
     task.restored = snapshot;
+    if (this.options.backend === 'rocksdb') this.deployRocksDbStore(task, snapshot);
     task.barriers = task.inputs.length > 0 ? new BarrierHandler(this.options.mode, task.inputs.length, { holdInputsWhenUnaligned: this.options.unalignedHoldsInputs }) : undefined;
     // Watermarks are not part of a snapshot: every attempt starts at MIN_WATERMARK.
     task.valve = task.inputs.length > 0 ? new WatermarkValve(task.inputs.length, this.options.watermarkAsMaxOfInputs) : undefined;

@@ -151,3 +151,17 @@ export function blameUnobservedAlignment(context: BlameContext, violation: Viola
     ack === undefined ? undefined : link(ack, `${ack.text}: an acknowledgement${stored} with no barrier position reported`, true),
   );
 }
+
+/** State restore: the checkpoint whose files were gone (or merged wrong), and the restore that read it. */
+export function blameStateRestore(context: BlameContext, violation: Violation): BlameChain {
+  const match = /restoring checkpoint (\d+), (.+?) (?:found|got)/.exec(violation.message);
+  if (match === null) return conclude(violation, 'the restore', violation.anomaly, faultLinks(context), undefined);
+  const checkpointId = Number(match[1]);
+  const task = match[2]!;
+  const restore = context.result.observations.restores.find((r) => r.checkpointId === checkpointId && r.attempt > 0);
+  const deploy = restore === undefined ? undefined : eventAt(context, restore.atStep, 'coordinator', (e) => e.kind === 'deploy');
+  const links: BlameLink[] = [...checkpointLinks(context, checkpointId), ...faultLinks(context).filter((l) => restore === undefined || l.step <= restore.atStep)];
+  const what = violation.anomaly === 'checkpoint file missing' ? `files of checkpoint ${checkpointId} were deleted from checkpoint storage while it was retained` : `the keyed state merged from checkpoint ${checkpointId}'s files differs from what ${task} snapshotted`;
+  const firstFalse = deploy === undefined ? undefined : link(deploy, `${rewindText(context, deploy)}: ${task} restores checkpoint ${checkpointId}, but ${what}`, true);
+  return conclude(violation, `${task}, checkpoint ${checkpointId}`, `${violation.anomaly}: ${what}`, links, firstFalse);
+}

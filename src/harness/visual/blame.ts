@@ -5,7 +5,7 @@ import type { Scenario, Violation } from '../scenario.ts';
 import { faultLinks, finish, type BlameChain, type BlameContext } from './blame-context.ts';
 import { blameAlignment, blameConsistentCut, blameDeterminism, blameLiveness } from './blame-checkpoints.ts';
 import { blameExactlyOnce, blameSourceResume } from './blame-output.ts';
-import { blameCheckpointProgress, blameFaultEffects, blameModeSemantics, blameRestoreChoice, blameUnobservedAlignment } from './blame-runtime.ts';
+import { blameCheckpointProgress, blameFaultEffects, blameModeSemantics, blameRestoreChoice, blameStateRestore, blameUnobservedAlignment } from './blame-runtime.ts';
 import { blameEarlyCommit, blameLingering, blameUncommitted } from './blame-transactions.ts';
 import { buildTimeline } from './timeline.ts';
 
@@ -74,6 +74,8 @@ function blameOne(context: BlameContext, violation: Violation): BlameChain {
       return blameFaultEffects(context, violation);
     case 'mode-semantics':
       return blameModeSemantics(context, violation);
+    case 'state-restore':
+      return blameStateRestore(context, violation);
     default:
       return finish(violation, violation.message.slice(0, 80), violation.anomaly, [...faultLinks(context)], undefined);
   }

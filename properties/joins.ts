@@ -1,0 +1,147 @@
+import type { ExpectedJoinOutput, Partitions } from '../model/joins.ts';
+import { possiblyLate } from '../model/joins.ts';
+import type { Violation } from '../src/harness/scenario.ts';
+import type { RunObservations } from '../src/runtime/observations.ts';
+import type { SubtaskSnapshot } from '../src/runtime/state.ts';
+
+/** Examples named per anomaly in a message; the rest are counted. */
+const EXAMPLES_PER_ANOMALY = 3;
+
+/**
+ * Join output equals the model: every required key is in the store, every written key is one
+ * the model allows, with a value it allows. Keys outside `prefix` belong to someone else.
+ */
+export function checkJoinOutput(property: string, actual: Readonly<Record<string, string>>, expected: ExpectedJoinOutput, prefix: string): Violation[] {
+  const found = { 'lost write': [] as string[], 'unexpected write': [] as string[], 'wrong value': [] as string[] };
+  for (const [key, entry] of expected) {
+    if (entry.required && actual[key] === undefined) found['lost write'].push(`${key} (expected ${[...entry.values].join(' or ')})`);
+  }
+  for (const [key, value] of Object.entries(actual)) {
+    if (!key.startsWith(`${prefix}:`)) continue;
+    const entry = expected.get(key);
+    if (entry === undefined) found['unexpected write'].push(`${key}=${value}`);
+    else if (!entry.values.has(value)) found['wrong value'].push(`${key}=${value} (expected ${[...entry.values].join(' or ')})`);
+  }
+  return Object.entries(found).flatMap(([anomaly, keys]) => (keys.length === 0 ? [] : [{ property, anomaly, message: summarize(keys, prefix) }]));
+}
+
+function summarize(keys: readonly string[], prefix: string): string {
+  const shown = keys.slice(0, EXAMPLES_PER_ANOMALY).join('; ');
+  const rest = keys.length > EXAMPLES_PER_ANOMALY ? ` and ${keys.length - EXAMPLES_PER_ANOMALY} more` : '';
+  return `${keys.length} ${prefix} key(s): ${shown}${rest}`;
+}
+
+/** Counts of the store against a model: for reports (e.g. what a TTL cost). */
+export function joinOutputCoverage(actual: Readonly<Record<string, string>>, expected: ExpectedJoinOutput): { readonly written: number; readonly possible: number } {
+  let written = 0;
+  for (const key of expected.keys()) if (actual[key] !== undefined) written++;
+  return { written, possible: expected.size };
+}
+
+/** One input of an interval join, as the retention check needs it. */
+export interface BufferedInput<T> {
+  /** The partitions in arrival order (the TimedPartitionLog the sources read). */
+  readonly partitions: Partitions<T>;
+  /** The sources' split names are `<splitPrefix>-<partition>`. */
+  readonly splitPrefix: string;
+  /** The join's keyed state holding this side (`<operator>/<state>`): key -> [[timestamp, records]]. */
+  readonly stateName: string;
+  readonly timestampOf: (value: T) => number;
+  readonly idOf: (value: T) => string;
+  /** A record at ts may be cleaned once the watermark reached ts + retentionMs (left: upper bound; right: -lower bound). */
+  readonly retentionMs: number;
+}
+
+/**
+ * Join state is cleaned no earlier than its bound allows: at every completed checkpoint, every
+ * on-time record the sources had read before the cut, whose partners can still arrive (its
+ * retention end is past the watermark), is in the join's state or still in flight (channel
+ * state). The join's watermark is not observed; it is bounded from above by the sources'
+ * positions: a join's watermark is at most the minimum over its input partitions of
+ * `max timestamp read - bound - 1` (a partition read to its end may have sent the final
+ * watermark and bounds nothing). Sources without idleness only, as in the join scenarios.
+ */
+export function checkJoinStateRetention(observations: RunObservations, inputs: readonly BufferedInput<unknown>[], maxOutOfOrdernessMs: number): Violation[] {
+  const sides = inputs.map((input) => ({
+    input,
+    late: possiblyLate(input.partitions, input.timestampOf, maxOutOfOrdernessMs),
+    // maxPrefix[p][k]: the greatest timestamp among the first k records of partition p.
+    maxPrefix: input.partitions.map((records) => {
+      const prefix = [Number.NEGATIVE_INFINITY];
+      for (const { value } of records) prefix.push(Math.max(prefix.at(-1)!, input.timestampOf(value)));
+      return prefix;
+    }),
+  }));
+  const violations: Violation[] = [];
+  for (const checkpoint of observations.checkpoints) {
+    if (checkpoint.outcome !== 'completed' || checkpoint.tasks === undefined) continue;
+    const offsets = splitOffsets(checkpoint.tasks);
+    const sideOffsets = sides.map(({ input }) => input.partitions.map((_, p) => offsets.get(`${input.splitPrefix}-${p}`)));
+    if (sideOffsets.some((side) => side.some((offset) => offset === undefined))) continue;
+    let watermarkAtMost = Number.POSITIVE_INFINITY;
+    sides.forEach(({ input, maxPrefix }, s) => {
+      input.partitions.forEach((records, p) => {
+        const offset = sideOffsets[s]![p]!;
+        if (offset < records.length) watermarkAtMost = Math.min(watermarkAtMost, maxPrefix[p]![offset]! - maxOutOfOrdernessMs - 1);
+      });
+    });
+    const inFlight = channelIds(checkpoint.tasks, inputs);
+    const missing: string[] = [];
+    sides.forEach(({ input, late }, s) => {
+      const held = heldIds(checkpoint.tasks!, input.stateName, input.idOf);
+      input.partitions.forEach((records, p) => {
+        const offset = sideOffsets[s]![p]!;
+        for (let i = 0; i < offset; i++) {
+          const value = records[i]!.value;
+          const ts = input.timestampOf(value);
+          if (late[p]![i] || ts + input.retentionMs <= watermarkAtMost) continue;
+          const id = input.idOf(value);
+          if (held.has(id) || inFlight.has(id)) continue;
+          missing.push(`${id} (ts ${ts}, kept until the watermark reaches ${ts + input.retentionMs})`);
+        }
+      });
+    });
+    if (missing.length > 0) {
+      violations.push({
+        property: 'join-state-retention',
+        anomaly: 'state cleaned early',
+        message:
+          `checkpoint ${checkpoint.checkpointId} (join watermark at most ${watermarkAtMost === Number.POSITIVE_INFINITY ? 'final' : watermarkAtMost}): ` +
+          `${missing.length} record(s) that can still find partners are missing from the join state: ${missing.slice(0, EXAMPLES_PER_ANOMALY).join('; ')}` +
+          (missing.length > EXAMPLES_PER_ANOMALY ? ` and ${missing.length - EXAMPLES_PER_ANOMALY} more` : ''),
+      });
+    }
+  }
+  return violations;
+}
+
+function splitOffsets(tasks: readonly SubtaskSnapshot[]): Map<string, number> {
+  const offsets = new Map<string, number>();
+  for (const task of tasks) if (task.sourcePosition !== undefined) offsets.set(task.sourcePosition.split, task.sourcePosition.offset);
+  return offsets;
+}
+
+/** Ids of the records a map state `timestamp -> records[]` holds, over every subtask. */
+function heldIds(tasks: readonly SubtaskSnapshot[], stateName: string, idOf: (value: unknown) => string): Set<string> {
+  const ids = new Set<string>();
+  for (const task of tasks) {
+    for (const [, buckets] of task.keyedState[stateName] ?? []) {
+      for (const [, records] of buckets as ReadonlyArray<readonly [number, readonly unknown[]]>) for (const record of records) ids.add(idOf(record));
+    }
+  }
+  return ids;
+}
+
+/** Ids of the records in flight at an unaligned checkpoint (channel state), as each input names its records. */
+function channelIds(tasks: readonly SubtaskSnapshot[], inputs: readonly BufferedInput<unknown>[]): Set<string> {
+  const ids = new Set<string>();
+  for (const task of tasks) {
+    for (const channel of task.channelState ?? []) {
+      for (const record of channel) {
+        if (typeof record.value !== 'object' || record.value === null) continue;
+        for (const input of inputs) ids.add(input.idOf(record.value));
+      }
+    }
+  }
+  return ids;
+}

@@ -31,6 +31,23 @@ function summarize(keys: readonly string[], prefix: string): string {
   return `${keys.length} ${prefix} key(s): ${shown}${rest}`;
 }
 
+/**
+ * No on-time record is dropped as late: every record a join sent to its late side output is
+ * one the model classifies as possibly late (a record within its partition's bound is never
+ * behind the join's watermark, whatever the interleaving).
+ */
+export function checkLateRecords(property: string, droppedIds: readonly string[], possiblyLateIds: ReadonlySet<string>): Violation[] {
+  const onTime = droppedIds.filter((id) => !possiblyLateIds.has(id)).sort();
+  if (onTime.length === 0) return [];
+  return [
+    {
+      property,
+      anomaly: 'lost write',
+      message: `${onTime.length} on-time record(s) dropped as late: ${onTime.slice(0, EXAMPLES_PER_ANOMALY).join(', ')}${onTime.length > EXAMPLES_PER_ANOMALY ? ` and ${onTime.length - EXAMPLES_PER_ANOMALY} more` : ''} (within their partition's out-of-orderness bound, so the join's watermark cannot have passed them)`,
+    },
+  ];
+}
+
 /** Counts of the store against a model: for reports (e.g. what a TTL cost). */
 export function joinOutputCoverage(actual: Readonly<Record<string, string>>, expected: ExpectedJoinOutput): { readonly written: number; readonly possible: number } {
   let written = 0;

@@ -75,12 +75,17 @@ export interface RegularJoinOptions<L, R, O> {
    * key's buffer of that side was not written for this long. Omit to keep everything.
    */
   readonly stateTtlMs?: number;
+  /**
+   * PLANTED BUG for `streamcheck selftest` (never set it otherwise): 'left-not-buffered' keeps
+   * only the right side in state, so a left record joins past right records but no future ones.
+   */
+  readonly plantedBug?: 'left-not-buffered';
 }
 
 /** Every record joins every past and future record of the other side with the same key. */
 export function regularJoin<L, R, O>(options: RegularJoinOptions<L, R, O>): FunctionFactory<KeyedCoProcessFunction<L, R, O>> {
   checkJoinFunction('regularJoin', options.join);
-  const { join, stateTtlMs } = options;
+  const { join, stateTtlMs, plantedBug } = options;
   if (stateTtlMs !== undefined && !(Number.isSafeInteger(stateTtlMs) && stateTtlMs > 0)) {
     throw new Error(`regularJoin: stateTtlMs must be a positive integer (ms of processing time), got ${String(stateTtlMs)}`);
   }
@@ -95,7 +100,7 @@ export function regularJoin<L, R, O>(options: RegularJoinOptions<L, R, O>): Func
       },
       processElement1(left: L, _context: KeyedContext, out: Collector<O>) {
         for (const right of rights.get()) out.collect(join(left, right));
-        lefts.add(left);
+        if (plantedBug !== 'left-not-buffered') lefts.add(left);
       },
       processElement2(right: R, _context: KeyedContext, out: Collector<O>) {
         for (const left of lefts.get()) out.collect(join(left, right));

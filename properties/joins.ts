@@ -14,15 +14,20 @@ const EXAMPLES_PER_ANOMALY = 3;
 export function checkJoinOutput(property: string, actual: Readonly<Record<string, string>>, expected: ExpectedJoinOutput, prefix: string): Violation[] {
   const found = { 'lost write': [] as string[], 'unexpected write': [] as string[], 'wrong value': [] as string[] };
   for (const [key, entry] of expected) {
-    if (entry.required && actual[key] === undefined) found['lost write'].push(`${key} (expected ${[...entry.values].join(' or ')})`);
+    if (entry.required && actual[key] === undefined) found['lost write'].push(`${key} (expected ${describeValues(entry.values)})`);
   }
   for (const [key, value] of Object.entries(actual)) {
     if (!key.startsWith(`${prefix}:`)) continue;
     const entry = expected.get(key);
     if (entry === undefined) found['unexpected write'].push(`${key}=${value}`);
-    else if (!entry.values.has(value)) found['wrong value'].push(`${key}=${value} (expected ${[...entry.values].join(' or ')})`);
+    else if (!entry.values.has(value)) found['wrong value'].push(`${key}=${value} (expected ${describeValues(entry.values)})`);
   }
   return Object.entries(found).flatMap(([anomaly, keys]) => (keys.length === 0 ? [] : [{ property, anomaly, message: summarize(keys, prefix) }]));
+}
+
+function describeValues(values: ReadonlySet<string>): string {
+  const all = [...values];
+  return all.length <= EXAMPLES_PER_ANOMALY ? all.join(' or ') : `one of ${all.length} values, e.g. ${all.slice(0, EXAMPLES_PER_ANOMALY).join(', ')}`;
 }
 
 function summarize(keys: readonly string[], prefix: string): string {

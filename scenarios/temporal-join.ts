@@ -1,4 +1,5 @@
 import {
+  CURRENCIES,
   encodeRate,
   expectedLookupJoin,
   expectedTemporalJoin,
@@ -73,7 +74,8 @@ function temporalJoinGraph(partitions: number, wiring: Wiring, bug: string | und
     .process('latest-rate-lookup', (info) => {
       const latestRate = wiring.lookup(info);
       return lookupJoin<CurrencyOrder, Rate, StoreEntry>({
-        lookup: (_key, order) => latestRate(order.currency),
+        // PLANTED BUG 'lookup-wrong-key': the table key is built from a constant instead of the order's currency.
+        lookup: (_key, order) => latestRate(bug === 'lookup-wrong-key' ? CURRENCIES[0] : order.currency),
         join: (order, rate) => storeEntry(temporalJoinEntry(LOOKUP_PREFIX, order, rate)),
       })(info);
     })
@@ -104,6 +106,11 @@ export const temporalJoinScenario: Scenario = {
       name: 'latest-version',
       description: 'the event-time temporal join reads the newest rate in its state instead of the rate valid at the order time',
       caughtBy: ['join-output'],
+    },
+    {
+      name: 'lookup-wrong-key',
+      description: "the lookup join reads the table key of one fixed currency instead of the order's: orders join another currency's rate",
+      caughtBy: ['lookup-join-output'],
     },
     {
       name: 'watermark-max-of-inputs',

@@ -34,7 +34,7 @@ function regularJoinGraph(partitions: number, wiring: Wiring, bug: string | unde
         regularJoin<Impression, Click, StoreEntry>({
           join: (impression, click) => storeEntry(regularJoinEntry(prefix, impression, click)),
           ...(stateTtlMs === undefined ? {} : { stateTtlMs }),
-          ...(bug === 'left-not-buffered' ? { plantedBug: 'left-not-buffered' as const } : {}),
+          ...(bug === 'left-not-buffered' || bug === 'buffers-in-fields' ? { plantedBug: bug } : {}),
         }),
       )
       .keyBy((entry) => entry.key, JOIN_PARALLELISM)
@@ -78,11 +78,18 @@ export const regularJoinScenario: Scenario = {
       caughtBy: ['join-output'],
     },
     {
+      name: 'buffers-in-fields',
+      description: 'the join keeps its buffers in a field of the function instead of keyed state: a restore forgets them, and records after it miss their partners',
+      caughtBy: ['join-output'],
+    },
+    {
       name: 'ttl-judged-as-full-join',
       description: 'negative control: the TTL join judged by the model without TTL; the pairs its expired state missed are lost writes (the cost of the TTL)',
       caughtBy: ['join-output'],
     },
   ],
+  // Measured fault-free runs (~1,600 steps at 2 x 24): records wait for their arrival time, and joins write more than they read.
+  typicalRunSteps: (size) => 30 * size.partitions * size.recordsPerPartition,
   taskCount: (size) =>
     taskCountOf(
       regularJoinGraph(size.partitions, { impressions: UNUSED, clicks: UNUSED, impressionsTtl: UNUSED, clicksTtl: UNUSED, sink: UNUSED, ttlSink: UNUSED }, undefined),

@@ -97,6 +97,12 @@ export interface Scenario {
   /** Generated cases may read one partition more than the size asks (the job must build for any partition count). */
   readonly variablePartitions?: boolean;
   readonly bugs: readonly PlantedBug[];
+  /**
+   * Rough length of a fault-free run in steps: generated faults fall in [0, this]. Default: from
+   * the input size (about 2.5 steps per record); a job that waits on arrival times or writes
+   * many records per input (a join) runs longer, and faults placed only early miss most of it.
+   */
+  typicalRunSteps?(size: ScenarioSize): number;
   /** Tasks of the built job, so fault plans can name them before building. */
   taskCount(size: ScenarioSize): number;
   build(context: BuildContext): BuiltScenario;

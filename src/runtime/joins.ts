@@ -76,10 +76,12 @@ export interface RegularJoinOptions<L, R, O> {
    */
   readonly stateTtlMs?: number;
   /**
-   * PLANTED BUG for `streamcheck selftest` (never set it otherwise): 'left-not-buffered' keeps
-   * only the right side in state, so a left record joins past right records but no future ones.
+   * PLANTED BUGS for `streamcheck selftest` (never set them otherwise): 'left-not-buffered'
+   * keeps only the right side, so a left record joins past right records but no future ones;
+   * 'buffers-in-fields' keeps both sides in a field of the function instead of keyed state, so
+   * they are in no snapshot and a restore forgets them.
    */
-  readonly plantedBug?: 'left-not-buffered';
+  readonly plantedBug?: 'left-not-buffered' | 'buffers-in-fields';
 }
 
 /** Every record joins every past and future record of the other side with the same key. */
@@ -93,20 +95,35 @@ export function regularJoin<L, R, O>(options: RegularJoinOptions<L, R, O>): Func
   return () => {
     let lefts: ListState<L>;
     let rights: ListState<R>;
+    const heap = new Map<string, unknown[]>();
     return {
       open(context: KeyedRuntimeContext) {
         lefts = context.getListState<L>('left', stateOptions);
         rights = context.getListState<R>('right', stateOptions);
       },
-      processElement1(left: L, _context: KeyedContext, out: Collector<O>) {
+      processElement1(left: L, context: KeyedContext, out: Collector<O>) {
+        if (plantedBug === 'buffers-in-fields') [lefts, rights] = [heapList<L>(heap, 'left', context), heapList<R>(heap, 'right', context)];
         for (const right of rights.get()) out.collect(join(left, right));
         if (plantedBug !== 'left-not-buffered') lefts.add(left);
       },
-      processElement2(right: R, _context: KeyedContext, out: Collector<O>) {
+      processElement2(right: R, context: KeyedContext, out: Collector<O>) {
+        if (plantedBug === 'buffers-in-fields') [lefts, rights] = [heapList<L>(heap, 'left', context), heapList<R>(heap, 'right', context)];
         for (const left of lefts.get()) out.collect(join(left, right));
         rights.add(right);
       },
     };
+  };
+}
+
+/** PLANTED BUG 'buffers-in-fields': the current key's list on the instance's heap, in no snapshot. */
+function heapList<T>(heap: Map<string, unknown[]>, side: string, context: KeyedContext): ListState<T> {
+  const id = `${side}/${typeof context.getCurrentKey()}:${context.getCurrentKey()}`;
+  const list = (): T[] => (heap.get(id) ?? heap.set(id, []).get(id)!) as T[];
+  return {
+    get: () => list(),
+    add: (value) => void list().push(value),
+    update: (values) => void heap.set(id, values.slice()),
+    clear: () => void heap.delete(id),
   };
 }
 

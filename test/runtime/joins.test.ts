@@ -44,6 +44,19 @@ describe('regularJoin', () => {
     expect(restored.outputValues()).toEqual(['l1+r3', 'l2+r3', 'l3+r2']);
   });
 
+  test('PLANTED BUG buffers-in-fields: joins as usual until a restore, which forgets every buffered record', () => {
+    const buggy = regularJoin({ join: pair, plantedBug: 'buffers-in-fields' });
+    const harness = new KeyedCoOperatorTestHarness(buggy, byK, byK);
+    harness.processElement1(L('l1'));
+    harness.processElement2(R('r1'));
+    harness.processElement1(L('l2', 'b'));
+    expect(harness.outputValues()).toEqual(['l1+r1']);
+    expect(harness.numKeysInState()).toBe(0);
+    const restored = new KeyedCoOperatorTestHarness(buggy, byK, byK, { restoreFrom: harness.snapshot() });
+    restored.processElement2(R('r2'));
+    expect(restored.outputValues()).toEqual([]);
+  });
+
   test('with a TTL, a key idle for the TTL loses its buffers: the later record misses its partners (the cost)', () => {
     const harness = new KeyedCoOperatorTestHarness(regularJoin({ join: pair, stateTtlMs: 100 }), byK, byK);
     harness.processElement1(L('l1'));

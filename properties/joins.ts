@@ -11,7 +11,7 @@ const EXAMPLES_PER_ANOMALY = 3;
  * Join output equals the model: every required key is in the store, every written key is one
  * the model allows, with a value it allows. Keys outside `prefix` belong to someone else.
  */
-export function checkJoinOutput(property: string, actual: Readonly<Record<string, string>>, expected: ExpectedJoinOutput, prefix: string): Violation[] {
+export function checkJoinOutput(property: string, operator: string, actual: Readonly<Record<string, string>>, expected: ExpectedJoinOutput, prefix: string): Violation[] {
   const found = { 'lost write': [] as string[], 'unexpected write': [] as string[], 'wrong value': [] as string[] };
   for (const [key, entry] of expected) {
     if (entry.required && actual[key] === undefined) found['lost write'].push(`${key} (expected ${describeValues(entry.values)})`);
@@ -22,7 +22,7 @@ export function checkJoinOutput(property: string, actual: Readonly<Record<string
     if (entry === undefined) found['unexpected write'].push(`${key}=${value}`);
     else if (!entry.values.has(value)) found['wrong value'].push(`${key}=${value} (expected ${describeValues(entry.values)})`);
   }
-  return Object.entries(found).flatMap(([anomaly, keys]) => (keys.length === 0 ? [] : [{ property, anomaly, message: summarize(keys, prefix) }]));
+  return Object.entries(found).flatMap(([anomaly, keys]) => (keys.length === 0 ? [] : [{ property, anomaly, message: summarize(keys, `${prefix} key(s) of join '${operator}'`) }]));
 }
 
 function describeValues(values: ReadonlySet<string>): string {
@@ -30,10 +30,10 @@ function describeValues(values: ReadonlySet<string>): string {
   return all.length <= EXAMPLES_PER_ANOMALY ? all.join(' or ') : `one of ${all.length} values, e.g. ${all.slice(0, EXAMPLES_PER_ANOMALY).join(', ')}`;
 }
 
-function summarize(keys: readonly string[], prefix: string): string {
-  const shown = keys.slice(0, EXAMPLES_PER_ANOMALY).join('; ');
-  const rest = keys.length > EXAMPLES_PER_ANOMALY ? ` and ${keys.length - EXAMPLES_PER_ANOMALY} more` : '';
-  return `${keys.length} ${prefix} key(s): ${shown}${rest}`;
+function summarize(items: readonly string[], what: string): string {
+  const shown = items.slice(0, EXAMPLES_PER_ANOMALY).join('; ');
+  const rest = items.length > EXAMPLES_PER_ANOMALY ? ` and ${items.length - EXAMPLES_PER_ANOMALY} more` : '';
+  return `${items.length} ${what}: ${shown}${rest}`;
 }
 
 /**
@@ -41,14 +41,14 @@ function summarize(keys: readonly string[], prefix: string): string {
  * one the model classifies as possibly late (a record within its partition's bound is never
  * behind the join's watermark, whatever the interleaving).
  */
-export function checkLateRecords(property: string, droppedIds: readonly string[], possiblyLateIds: ReadonlySet<string>): Violation[] {
+export function checkLateRecords(property: string, operator: string, droppedIds: readonly string[], possiblyLateIds: ReadonlySet<string>): Violation[] {
   const onTime = droppedIds.filter((id) => !possiblyLateIds.has(id)).sort();
   if (onTime.length === 0) return [];
   return [
     {
       property,
       anomaly: 'lost write',
-      message: `${onTime.length} on-time record(s) dropped as late: ${onTime.slice(0, EXAMPLES_PER_ANOMALY).join(', ')}${onTime.length > EXAMPLES_PER_ANOMALY ? ` and ${onTime.length - EXAMPLES_PER_ANOMALY} more` : ''} (within their partition's out-of-orderness bound, so the join's watermark cannot have passed them)`,
+      message: `${summarize(onTime, `on-time record(s) dropped as late by join '${operator}'`)} (within their partition's out-of-orderness bound, so the join's watermark cannot have passed them)`,
     },
   ];
 }
@@ -83,7 +83,7 @@ export interface BufferedInput<T> {
  * `max timestamp read - bound - 1` (a partition read to its end may have sent the final
  * watermark and bounds nothing). Sources without idleness only, as in the join scenarios.
  */
-export function checkJoinStateRetention(observations: RunObservations, inputs: readonly BufferedInput<unknown>[], maxOutOfOrdernessMs: number): Violation[] {
+export function checkJoinStateRetention(observations: RunObservations, operator: string, inputs: readonly BufferedInput<unknown>[], maxOutOfOrdernessMs: number): Violation[] {
   const sides = inputs.map((input) => ({
     input,
     late: possiblyLate(input.partitions, input.timestampOf, maxOutOfOrdernessMs),
@@ -129,8 +129,7 @@ export function checkJoinStateRetention(observations: RunObservations, inputs: r
         anomaly: 'state cleaned early',
         message:
           `checkpoint ${checkpoint.checkpointId} (join watermark at most ${watermarkAtMost === Number.POSITIVE_INFINITY ? 'final' : watermarkAtMost}): ` +
-          `${missing.length} record(s) that can still find partners are missing from the join state: ${missing.slice(0, EXAMPLES_PER_ANOMALY).join('; ')}` +
-          (missing.length > EXAMPLES_PER_ANOMALY ? ` and ${missing.length - EXAMPLES_PER_ANOMALY} more` : ''),
+          summarize(missing, `record(s) that can still find partners missing from the state of join '${operator}'`),
       });
     }
   }

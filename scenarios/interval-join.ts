@@ -115,10 +115,11 @@ export const intervalJoinScenario: Scenario = {
     return {
       pipeline: spec,
       judge: (observations) => [
-        ...checkJoinOutput('join-output', entriesUnder(redis.snapshot(), PREFIX), expected, PREFIX),
-        ...checkLateRecords('join-late-records', Object.keys(entriesUnder(redis.snapshot(), LATE_PREFIX)).map((key) => key.slice(LATE_PREFIX.length + 1)), lateIds),
+        ...checkJoinOutput('join-output', INTERVAL_JOIN_OPERATOR, entriesUnder(redis.snapshot(), PREFIX), expected, PREFIX),
+        ...checkLateRecords('join-late-records', INTERVAL_JOIN_OPERATOR, Object.keys(entriesUnder(redis.snapshot(), LATE_PREFIX)).map((key) => key.slice(LATE_PREFIX.length + 1)), lateIds),
         ...checkJoinStateRetention(
           observations,
+          INTERVAL_JOIN_OPERATOR,
           [
             {
               partitions: input.orders,

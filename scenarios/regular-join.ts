@@ -116,8 +116,8 @@ export const regularJoinScenario: Scenario = {
       judge: () => {
         const store = redis.snapshot();
         return [
-          ...checkJoinOutput('join-output', entriesUnder(store, PREFIX), expected, PREFIX),
-          ...checkJoinOutput('join-output', entriesUnder(store, TTL_PREFIX), expectedWithTtl, TTL_PREFIX),
+          ...checkJoinOutput('join-output', 'join', entriesUnder(store, PREFIX), expected, PREFIX),
+          ...checkJoinOutput('join-output', 'join-ttl', entriesUnder(store, TTL_PREFIX), expectedWithTtl, TTL_PREFIX),
         ];
       },
       output: () => {

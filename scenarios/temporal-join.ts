@@ -23,6 +23,7 @@ const EVENT_TIME_PREFIX = 'temporal-join';
 const LOOKUP_PREFIX = 'lookup-join';
 const TABLE_PREFIX = 'rates-table';
 export const TEMPORAL_JOIN_OPERATOR = 'rate-at-order-time';
+export const LOOKUP_OPERATOR = 'latest-rate-lookup';
 const JOIN_PARALLELISM = 2;
 
 interface Wiring {
@@ -71,7 +72,7 @@ function temporalJoinGraph(partitions: number, wiring: Wiring, bug: string | und
   job
     .source('orders-lookup', partitions, wiring.lookupOrders)
     .keyBy((o) => o.currency, JOIN_PARALLELISM)
-    .process('latest-rate-lookup', (info) => {
+    .process(LOOKUP_OPERATOR, (info) => {
       const latestRate = wiring.lookup(info);
       return lookupJoin<CurrencyOrder, Rate, StoreEntry>({
         // PLANTED BUG 'lookup-wrong-key': the table key is built from a constant instead of the order's currency.
@@ -160,8 +161,8 @@ export const temporalJoinScenario: Scenario = {
       judge: () => {
         const store = redis.snapshot();
         return [
-          ...checkJoinOutput('join-output', entriesUnder(store, EVENT_TIME_PREFIX), expectedEventTime, EVENT_TIME_PREFIX),
-          ...checkJoinOutput('lookup-join-output', entriesUnder(store, LOOKUP_PREFIX), expectedLookup, LOOKUP_PREFIX),
+          ...checkJoinOutput('join-output', TEMPORAL_JOIN_OPERATOR, entriesUnder(store, EVENT_TIME_PREFIX), expectedEventTime, EVENT_TIME_PREFIX),
+          ...checkJoinOutput('lookup-join-output', LOOKUP_OPERATOR, entriesUnder(store, LOOKUP_PREFIX), expectedLookup, LOOKUP_PREFIX),
         ];
       },
       output: () => {

@@ -103,11 +103,11 @@ describe('checkJoinOutput', () => {
     ['j:b', { values: new Set(['2', '3']), required: false }],
   ]);
   test('accepts the model, with or without optional keys, and ignores other prefixes', () => {
-    expect(checkJoinOutput('join-output', { 'j:a': '1' }, expected, 'j')).toEqual([]);
-    expect(checkJoinOutput('join-output', { 'j:a': '1', 'j:b': '3', 'other:x': '9' }, expected, 'j')).toEqual([]);
+    expect(checkJoinOutput('join-output', 'j', { 'j:a': '1' }, expected, 'j')).toEqual([]);
+    expect(checkJoinOutput('join-output', 'j', { 'j:a': '1', 'j:b': '3', 'other:x': '9' }, expected, 'j')).toEqual([]);
   });
   test('names lost writes, unexpected writes and wrong values', () => {
-    const violations = checkJoinOutput('join-output', { 'j:b': '4', 'j:c': '1' }, expected, 'j');
+    const violations = checkJoinOutput('join-output', 'j', { 'j:b': '4', 'j:c': '1' }, expected, 'j');
     expect(violations.map((v) => v.anomaly).sort()).toEqual(['lost write', 'unexpected write', 'wrong value']);
     expect(violations.find((v) => v.anomaly === 'wrong value')!.message).toMatch(/j:b=4 \(expected 2 or 3\)/);
   });

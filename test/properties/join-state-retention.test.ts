@@ -38,33 +38,33 @@ const p0 = payments[0]![0]!.value;
 describe('checkJoinStateRetention', () => {
   test('a record whose partners can still arrive must be in the state or in flight', () => {
     // Sources at orders 3/4 (max ts 20) and payments 1/2 (max 5): the join watermark is at most -1.
-    const missing = checkJoinStateRetention(observations({ orders: 3, payments: 1 }, { left: [o1!, o2!], right: [p0!] }), inputs, BOUND_MS);
+    const missing = checkJoinStateRetention(observations({ orders: 3, payments: 1 }, { left: [o1!, o2!], right: [p0!] }), 'join', inputs, BOUND_MS);
     expect(missing).toHaveLength(1);
-    expect(missing[0]!.message).toMatch(/checkpoint 7 \(join watermark at most -1\): 1 record\(s\) .* o0 \(ts 0, kept until the watermark reaches 15\)/);
-    expect(checkJoinStateRetention(observations({ orders: 3, payments: 1 }, { left: [o1!, o2!], right: [p0!] }, [o0!]), inputs, BOUND_MS)).toEqual([]);
+    expect(missing[0]!.message).toMatch(/checkpoint 7 \(join watermark at most -1\): 1 record\(s\) that can still find partners missing from the state of join 'join': o0 \(ts 0, kept until the watermark reaches 15\)/);
+    expect(checkJoinStateRetention(observations({ orders: 3, payments: 1 }, { left: [o1!, o2!], right: [p0!] }, [o0!]), 'join', inputs, BOUND_MS)).toEqual([]);
   });
 
   test('a record whose bound the watermark may have passed may be gone', () => {
     // Every source read to its end may have sent its final watermark: nothing is required any more.
-    expect(checkJoinStateRetention(observations({ orders: 4, payments: 2 }, { left: [], right: [] }), inputs, BOUND_MS)).toEqual([]);
+    expect(checkJoinStateRetention(observations({ orders: 4, payments: 2 }, { left: [], right: [] }), 'join', inputs, BOUND_MS)).toEqual([]);
   });
 
   test('a checkpoint without the position of every split is not judged', () => {
-    expect(checkJoinStateRetention(observations({ orders: 3 }, { left: [], right: [] }), inputs, BOUND_MS)).toEqual([]);
+    expect(checkJoinStateRetention(observations({ orders: 3 }, { left: [], right: [] }), 'join', inputs, BOUND_MS)).toEqual([]);
   });
 
   test('possibly late records are not required', () => {
     const withLate = [input([partition('o', [0, 30, 10, 40])], 'orders', 'join/left-buffer', 15), inputs[1]!];
     // o2 (ts 10 after 30) is possibly late; o0 and o1 are required, o2 is not.
-    const violations = checkJoinStateRetention(observations({ orders: 3, payments: 1 }, { left: [o0!, { id: 'o1', ts: 30 }], right: [p0!] }), withLate, BOUND_MS);
+    const violations = checkJoinStateRetention(observations({ orders: 3, payments: 1 }, { left: [o0!, { id: 'o1', ts: 30 }], right: [p0!] }), 'join', withLate, BOUND_MS);
     expect(violations).toEqual([]);
   });
 });
 
 describe('checkLateRecords', () => {
   test('names on-time records that were dropped as late', () => {
-    expect(checkLateRecords('join-late-records', ['o2'], new Set(['o2']))).toEqual([]);
-    const [violation] = checkLateRecords('join-late-records', ['o2', 'o1'], new Set(['o2']));
-    expect(violation!.message).toMatch(/1 on-time record\(s\) dropped as late: o1/);
+    expect(checkLateRecords('join-late-records', 'join', ['o2'], new Set(['o2']))).toEqual([]);
+    const [violation] = checkLateRecords('join-late-records', 'join', ['o2', 'o1'], new Set(['o2']));
+    expect(violation!.message).toMatch(/1 on-time record\(s\) dropped as late by join 'join': o1 \(within/);
   });
 });

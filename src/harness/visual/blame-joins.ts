@@ -59,7 +59,7 @@ function timeAt(context: BlameContext, step: number): number {
 function observedLink(context: BlameContext, step: number, lane: string, text: string, firstFalse = false): BlameLink {
   const atStep = context.events.filter((e) => e.step === step);
   const anchor = atStep.find((e) => e.lane === lane) ?? atStep[0];
-  if (anchor !== undefined) return link(anchor, `${anchor.text}: ${text}`, firstFalse);
+  if (anchor !== undefined) return { ...link(anchor, `${anchor.text}: ${text}`, firstFalse), lane };
   return { step, timeMs: timeAt(context, step), lane, text, firstFalse };
 }
 
@@ -92,7 +92,8 @@ function lateDrop(context: BlameContext, take: TimelineEvent, id: string): { rea
 function cleanupTimer(context: BlameContext, take: TimelineEvent, untilStep: number): BlameLink | undefined {
   const task = context.result.observations.taskNames.indexOf(take.lane);
   const firing = (context.result.observations.timerFirings ?? []).find(
-    (t) => t.task === task && t.attempt === take.attempt && t.step >= take.step && t.step <= untilStep && take.text.includes(`:${JSON.stringify(t.key)}`),
+    // Any attempt: a restore brings the record's state and timers back on the task that owns its key.
+    (t) => t.task === task && t.step >= take.step && t.step <= untilStep && take.text.includes(`:${JSON.stringify(t.key)}`),
   );
   return firing === undefined ? undefined : observedLink(context, firing.step, take.lane, `${take.lane} fires the ${firing.domain} timer ${firing.timestampMs} of key ${firing.key}: its join state is cleaned`);
 }
@@ -157,15 +158,19 @@ function blameLostPair(context: BlameContext, violation: Violation, join: JoinTa
     // The last record of the earlier one's side and key before: when that side of the key was last written.
     const shared = sharedFields(firstTake.text, secondTake.text);
     const side = firstTake.peer?.replace(/\[\d+\]$/, '');
-    const lastWrite = [...context.events]
-      .reverse()
-      .find((e) => e.step < secondTake.step && e.kind === 'record' && e.lane === firstTake.lane && e.peer?.replace(/\[\d+\]$/, '') === side && shared.every((f) => e.text.includes(f)));
+    const lastWrite =
+      shared.length === 0
+        ? undefined
+        : [...context.events]
+            .reverse()
+            .find((e) => e.step < secondTake.step && e.kind === 'record' && e.lane === firstTake.lane && e.peer?.replace(/\[\d+\]$/, '') === side && shared.every((f) => e.text.includes(f)));
     const gapMs = secondTake.timeMs - (lastWrite ?? firstTake).timeMs;
     if (lastWrite !== undefined && lastWrite !== firstTake) links.push(link(lastWrite, `${lastWrite.text}: the last ${side} record for ${shared.join(', ')} before ${later.id}, ${gapMs} ms before it`));
     return finish(
       violation,
       subject,
-      `lost write: ${earlier.id} (taken ${secondTake.timeMs - firstTake.timeMs} ms earlier) was not in join '${join.operator}''s state when ${later.id} arrived (that side of the key last written ${gapMs} ms before)`,
+      `lost write: ${earlier.id} (taken ${secondTake.timeMs - firstTake.timeMs} ms earlier) was not in join '${join.operator}''s state when ${later.id} arrived` +
+        (lastWrite === undefined ? '' : ` (that side of the key last written ${gapMs} ms before)`),
       links,
       link(secondTake, `${secondTake.text}: ${later.id} finds no ${earlier.id} in the join state`, true),
     );

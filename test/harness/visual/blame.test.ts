@@ -180,15 +180,16 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
     cause: (result) => {
       const trace = lines(result);
       return trace.flatMap((entry, i) => {
-        const currency = /^latest-rate-lookup\[\d+\] takes record .*"currency":"(\w+)"/.exec(entry.event)?.[1];
-        const read = currency === undefined ? undefined : trace.slice(i + 1).find((e) => /^io redis\.get\(/.test(e.event));
-        return read !== undefined && !read.event.includes(`:${currency})`) ? [read.step] : [];
+        const currency = /^(\S+) takes record .*"currency":"(\w+)"/.exec(entry.event);
+        if (currency === null || !runsOperator(currency[1]!, 'latest-rate-lookup')) return [];
+        const read = trace.slice(i + 1).find((e) => /^io redis\.get\(/.test(e.event));
+        return read !== undefined && !read.event.includes(`:${currency[2]})`) ? [read.step] : [];
       });
     },
   },
   'regular-join/left-not-buffered/join-output': {
     anomaly: /was not in join 'join''s state when/,
-    cause: (result) => lines(result).filter((e) => /^join\[\d+\] takes record .* from impressions\[\d+\]$/.test(e.event)).map((e) => e.step),
+    cause: (result) => lines(result).filter((e) => /^(\S+) takes record .* from impressions\[\d+\]$/.test(e.event) && runsOperator(e.event.split(' ')[0]!, 'join')).map((e) => e.step),
   },
   'regular-join/buffers-in-fields/join-output': { anomaly: /join state lost in restart/, cause: restoreSteps },
   'regular-join/ttl-judged-as-full-join/join-output': {
@@ -197,8 +198,8 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
     // its buffer expires then, with the earlier ones.
     cause: (result) => {
       const takes = result.trace
-        .map((e) => ({ step: e.step, timeMs: e.timeMs, match: /^(join-ttl\[\d+\]) takes record .*"adId":"([^"]+)".* from (impressions|clicks)-ttl\[\d+\]$/.exec(e.event) }))
-        .filter((t) => t.match !== null)
+        .map((e) => ({ step: e.step, timeMs: e.timeMs, match: /^(\S+) takes record .*"adId":"([^"]+)".* from (impressions|clicks)-ttl\[\d+\]$/.exec(e.event) }))
+        .filter((t) => t.match !== null && runsOperator(t.match[1]!, 'join-ttl'))
         .map((t) => ({ step: t.step, timeMs: t.timeMs, side: `${t.match![1]}/${t.match![2]}/${t.match![3]}` }));
       return takes
         .filter((take, i) => {
@@ -209,6 +210,11 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
     },
   },
 };
+
+/** Does the task (`a>b>c[i]`) run the operator in its chain? */
+function runsOperator(task: string, operator: string): boolean {
+  return task.replace(/\[\d+\]$/, '').split('>').includes(operator);
+}
 
 /** Steps where a keyed timer of the operator fired (a cleanup, or an event-time join's emission). */
 function timerFiringsOf(operator: string): Oracle {
@@ -232,7 +238,7 @@ function watermarksAheadOfInputs(operator: string): Oracle {
       if (entry.event.startsWith('deploy attempt')) received.clear();
       if (taken === null) continue;
       const [, task, watermark, from] = taken;
-      if (watermark === undefined || !task!.startsWith(`${operator}[`)) continue;
+      if (watermark === undefined || !runsOperator(task!, operator)) continue;
       const byInput = received.get(task!) ?? new Map<string, number>();
       received.set(task!, byInput.set(from!, Number(watermark)));
       const minimum = Math.min(...[...upstreams.get(task!)!].map((input) => byInput.get(input) ?? Number.MIN_SAFE_INTEGER));

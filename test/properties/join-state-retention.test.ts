@@ -19,7 +19,7 @@ function input(partitions: Arriving<Rec>[][], splitPrefix: string, stateName: st
 const inputs = [input(orders, 'orders', 'join/left-buffer', 15), input(payments, 'payments', 'join/right-buffer', 0)];
 
 /** One completed checkpoint: sources at the offsets, the join holding `held` (ids by side), optional channel state. */
-function observations(offsets: { orders?: number; payments?: number }, held: { left: Rec[]; right: Rec[] }, inFlight: Rec[] = []): RunObservations {
+function observations(offsets: { orders?: number; payments?: number }, held: { left: Rec[]; right: Rec[] }, inFlight: Rec[] = [], mode = 'exactly-once'): RunObservations {
   const source = (split: string, offset: number | undefined): SubtaskSnapshot[] =>
     offset === undefined ? [] : [{ operatorState: {}, keyedState: {}, sourcePosition: { split, offset } }];
   const bucketed = (records: Rec[]) => records.map((r) => [r.id, [[r.ts, [r]]]] as const);
@@ -29,7 +29,7 @@ function observations(offsets: { orders?: number; payments?: number }, held: { l
     channelState: [inFlight.map((value) => ({ key: value.id, value }))],
   };
   const tasks = [...source('orders-0', offsets.orders), ...source('payments-0', offsets.payments), join];
-  return { checkpoints: [{ checkpointId: 7, outcome: 'completed', tasks }] } as unknown as RunObservations;
+  return { settings: { mode }, checkpoints: [{ checkpointId: 7, outcome: 'completed', tasks }] } as unknown as RunObservations;
 }
 
 const [o0, o1, o2] = orders[0]!.map((r) => r.value);
@@ -47,6 +47,11 @@ describe('checkJoinStateRetention', () => {
   test('a record whose bound the watermark may have passed may be gone', () => {
     // Every source read to its end may have sent its final watermark: nothing is required any more.
     expect(checkJoinStateRetention(observations({ orders: 4, payments: 2 }, { left: [], right: [] }), 'join', inputs, BOUND_MS)).toEqual([]);
+  });
+
+  test('at-least-once cuts are torn (the watermark may run past them): not judged', () => {
+    expect(checkJoinStateRetention(observations({ orders: 3, payments: 1 }, { left: [], right: [] }, [], 'at-least-once'), 'join', inputs, BOUND_MS)).toEqual([]);
+    expect(checkJoinStateRetention(observations({ orders: 3, payments: 1 }, { left: [], right: [] }, [], 'unaligned'), 'join', inputs, BOUND_MS)).toHaveLength(1);
   });
 
   test('a checkpoint without the position of every split is not judged', () => {

@@ -97,7 +97,8 @@ export const temporalJoinScenario: Scenario = {
   name: 'temporal-join',
   description: 'orders + rate versions -> keyBy currency -> event-time temporal join; and orders -> lookup of the latest rate in Redis (processing time)',
   defaultSize: { partitions: 2, recordsPerPartition: 30 },
-  faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint', 'drop-ack', 'fail-initialize'],
+  // Failed, lost and timed-out calls hit the lookups and the table and sink writes in Redis: each fails its task over.
+  faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint', 'drop-ack', 'fail-initialize', 'fail-call', 'lose-reply', 'timeout-call'],
   backends: ['fs', 'memory'],
   properties: ['join-output', 'lookup-join-output'],
   bugs: [

@@ -19,6 +19,10 @@
  *    (a marker on each partition the transaction wrote to).
  * 6. read_uncommitted sees every record. read_committed sees committed records before the last
  *    stable offset: the offset of the first record of a still-open transaction, else the end.
+ * 7. KIP-939 (Kafka 4.x): an id initialised for two-phase commit has no timeout (rule 4 skips
+ *    it). init with keepPrepared (2PC only) over an open transaction bumps the epoch by one
+ *    and keeps the transaction open for the new epoch, which may commit or abort it but not
+ *    send (INVALID_TXN_STATE). Without an open transaction it is a plain init.
  */
 export type ModelIsolation = 'read_committed' | 'read_uncommitted';
 export type ModelOutcome = 'ok' | 'PRODUCER_FENCED' | 'INVALID_TXN_STATE' | 'INVALID_PRODUCER_ID_MAPPING';
@@ -36,9 +40,19 @@ type ModelLogEntry =
   | { readonly kind: 'record'; readonly value: string; readonly transaction: ModelTransaction }
   | { readonly kind: 'marker'; readonly transaction: ModelTransaction };
 
+export interface ModelInitOptions {
+  /** KIP-939 Enable2Pc: no transaction timeout for this id. */
+  readonly twoPhaseCommit?: boolean;
+  /** KIP-939 KeepPreparedTxn: keep the open transaction (needs twoPhaseCommit). */
+  readonly keepPrepared?: boolean;
+}
+
 interface ModelProducerState {
   epoch: number;
   timeoutMs: number;
+  twoPhaseCommit: boolean;
+  /** The open transaction was kept by a keepPrepared init: only commit or abort may follow. */
+  keptPrepared: boolean;
   /** The transaction started in this epoch most recently (open or ended); undefined right after init. */
   last: ModelTransaction | undefined;
 }
@@ -49,27 +63,38 @@ export class KafkaTransactionModel {
   /** partition -> its entries; the index of an entry is its offset. */
   private readonly logs = new Map<number, ModelLogEntry[]>();
 
-  init(transactionalId: string, timeoutMs: number): number {
+  /** Returns the new epoch, and the kept transaction's epoch when keepPrepared kept one. */
+  init(transactionalId: string, timeoutMs: number, options: ModelInitOptions = {}): { epoch: number; keptEpoch?: number } {
+    const twoPhaseCommit = options.twoPhaseCommit ?? false;
+    if (options.keepPrepared === true && !twoPhaseCommit) throw new Error('KafkaTransactionModel.init: keepPrepared needs twoPhaseCommit');
     const producer = this.producers.get(transactionalId);
     if (producer === undefined) {
-      this.producers.set(transactionalId, { epoch: 0, timeoutMs, last: undefined });
-      return 0;
+      this.producers.set(transactionalId, { epoch: 0, timeoutMs, twoPhaseCommit, keptPrepared: false, last: undefined });
+      return { epoch: 0 };
     }
+    producer.timeoutMs = timeoutMs;
+    producer.twoPhaseCommit = twoPhaseCommit;
+    if (options.keepPrepared === true && producer.last?.status === 'open') {
+      producer.epoch += 1;
+      producer.keptPrepared = true;
+      return { epoch: producer.epoch, keptEpoch: producer.last.epoch };
+    }
+    producer.keptPrepared = false;
     if (producer.last?.status === 'open') {
       this.endOpen(producer.last, 'aborted');
       producer.epoch += 2;
     } else {
       producer.epoch += 1;
     }
-    producer.timeoutMs = timeoutMs;
     producer.last = undefined;
-    return producer.epoch;
+    return { epoch: producer.epoch };
   }
 
   send(transactionalId: string, epoch: number, partition: number, value: string): ModelOutcome {
     const producer = this.producers.get(transactionalId);
     if (producer === undefined) return 'INVALID_PRODUCER_ID_MAPPING';
     if (epoch !== producer.epoch) return 'PRODUCER_FENCED';
+    if (producer.keptPrepared) return 'INVALID_TXN_STATE';
     if (producer.last?.status !== 'open') {
       producer.last = { transactionalId, epoch, startedAtMs: this.nowMs, status: 'open' };
     }
@@ -84,6 +109,7 @@ export class KafkaTransactionModel {
     const transaction = producer.last;
     if (transaction === undefined) return 'INVALID_TXN_STATE';
     if (transaction.status === 'open') {
+      producer.keptPrepared = false;
       this.endOpen(transaction, commit ? 'committed' : 'aborted');
       return 'ok';
     }
@@ -96,7 +122,7 @@ export class KafkaTransactionModel {
     this.nowMs = nowMs;
     for (const producer of this.producers.values()) {
       const open = producer.last;
-      if (open?.status === 'open' && open.startedAtMs + producer.timeoutMs < nowMs) {
+      if (open?.status === 'open' && !producer.twoPhaseCommit && open.startedAtMs + producer.timeoutMs < nowMs) {
         this.endOpen(open, 'aborted');
         producer.epoch += 1;
       }

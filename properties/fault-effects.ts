@@ -12,6 +12,8 @@ const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['completed', 'declined', '
  *   ran out of restarts);
  * - an expiry fault with checkpoints pending expires the oldest of them at once;
  * - a checkpoint whose acknowledgement was lost never completes;
+ * - a notify-complete that was lost never reaches its task (the sink must commit the
+ *   transaction on a later notify or on restore; a notify that arrives anyway hides that path);
  * - a checkpoint that ended (completed, declined, expired, aborted) never ends again: an
  *   expired checkpoint that completes later would be a restore point nobody acknowledged in time.
  */
@@ -47,7 +49,17 @@ export function checkFaultEffects(observations: RunObservations): Violation[] {
     }
   }
   for (const lost of observations.lostMessages) {
-    if (lost.kind !== 'ack') continue;
+    if (lost.kind === 'notify-complete') {
+      const delivered = observations.notifiesDelivered.find((notify) => notify.checkpointId === lost.checkpointId && notify.task === lost.task && notify.seq > lost.seq);
+      if (delivered !== undefined) {
+        violations.push({
+          property: FAULT_EFFECTS,
+          anomaly: 'lost notify delivered',
+          message: `the notify-complete of checkpoint ${lost.checkpointId} to task ${observations.taskNames[lost.task]} was lost (fault plan, step ${lost.atStep}), yet the task received it at step ${delivered.atStep}`,
+        });
+      }
+      continue;
+    }
     const completed = events.find((event) => event.checkpointId === lost.checkpointId && event.event === 'completed' && event.seq > lost.seq);
     if (completed !== undefined) {
       violations.push({

@@ -97,7 +97,8 @@ export function checkCompletedImpliesCommitted(evidence: TwoPhaseCommitEvidence)
 
 /**
  * 4. No lingering transaction after a finished job, and no commit by a fenced producer
- *    (a commit must carry the epoch of the latest registration of its transactional id).
+ *    (a commit must carry the epoch of the latest registration of its transactional id, or,
+ *    when that registration kept a prepared transaction (KIP-939), the epoch that wrote it).
  */
 export function checkNoLingeringOrFencedCommit(evidence: TwoPhaseCommitEvidence): Violation[] {
   const violations: Violation[] = [];
@@ -113,7 +114,7 @@ export function checkNoLingeringOrFencedCommit(evidence: TwoPhaseCommitEvidence)
   }
   const latestEpoch = new Map<string, number>();
   for (const event of evidence.brokerEvents) {
-    if (event.kind === 'init') latestEpoch.set(event.transactionalId, event.epoch);
+    if (event.kind === 'init') latestEpoch.set(event.transactionalId, event.keptEpoch ?? event.epoch);
     if (event.kind === 'commit' && (latestEpoch.get(event.transactionalId) ?? event.epoch) !== event.epoch) {
       violations.push({
         property: 'no-lingering-transaction',

@@ -23,6 +23,17 @@ class AckBeforeFlushRedisSink extends RedisIdempotentSink<string> {
   override snapshotState(): void {}
 }
 
+/**
+ * PLANTED BUG: a failed flush at a checkpoint is logged and swallowed, so the checkpoint is
+ * acknowledged with its writes never applied (the correct sink fails the task: the
+ * checkpoint is aborted by the failover and the replay writes them again).
+ */
+class FlushErrorSwallowingRedisSink extends RedisIdempotentSink<string> {
+  override snapshotState(): Promise<void> | void {
+    return super.snapshotState()?.catch(() => undefined);
+  }
+}
+
 /** The idempotent Redis sink (SET of `suite:<key>` to the record's value), through the sink suite. */
 export const redisSinkSuite = sinkSuite({
   name: 'redis-sink-suite',
@@ -32,6 +43,7 @@ export const redisSinkSuite = sinkSuite({
   bugs: [
     { name: 'incrby-sink', description: 'the sink counts each record with INCRBY instead of SET of its value: replays count twice' },
     { name: 'ack-before-flush', description: 'the sink acknowledges a checkpoint without flushing its buffer: acknowledged writes are lost on a crash' },
+    { name: 'flush-error-swallowed', description: 'a flush that fails at a checkpoint is swallowed and the checkpoint acknowledged: its writes are never applied' },
   ],
   external: ({ env, bug }) => {
     const redis = new SimRedisServer(env);
@@ -41,6 +53,7 @@ export const redisSinkSuite = sinkSuite({
         const entries = (key: string | number, value: string): Record<string, string> => ({ [`${REDIS_PREFIX}:${key}`]: value });
         if (bug === 'incrby-sink') return new RedisIncrementingSink<string>(client(subtaskIndex), (key) => ({ [`${REDIS_PREFIX}:${key}`]: 1 }));
         if (bug === 'ack-before-flush') return new AckBeforeFlushRedisSink(client(subtaskIndex), entries);
+        if (bug === 'flush-error-swallowed') return new FlushErrorSwallowingRedisSink(client(subtaskIndex), entries);
         return new RedisIdempotentSink<string>(client(subtaskIndex), entries);
       },
       readBack: () => new Map(Object.entries(redis.stringSnapshot()).map(([key, value]) => [key.slice(REDIS_PREFIX.length + 1), value])),
@@ -56,6 +69,7 @@ export const redisSinkSuite = sinkSuite({
         const entries = (key: string | number, value: string): Record<string, string> => ({ [`${prefix}:${key}`]: value });
         if (bug === 'incrby-sink') return new RedisIncrementingSink<string>(client, (key) => ({ [`${prefix}:${key}`]: 1 }));
         if (bug === 'ack-before-flush') return new AckBeforeFlushRedisSink(client, entries);
+        if (bug === 'flush-error-swallowed') return new FlushErrorSwallowingRedisSink(client, entries);
         return new RedisIdempotentSink<string>(client, entries);
       },
       readBack: async () => {

@@ -5,7 +5,7 @@ import { checkCommittedImpliesCompleted, checkCompletedImpliesCommitted, checkNo
 import { KafkaPartitionSource } from '../src/connectors/kafka-source.ts';
 import { BuggyKafkaTwoPhaseCommitSink, KafkaTwoPhaseCommitSink, MicroBatchKafkaSink, type KafkaSinkBug, type KafkaSinkOptions } from '../src/connectors/kafka-sink.ts';
 import { SimKafkaBroker } from '../src/connectors/sim/kafka-broker.ts';
-import { SimKafkaClients } from '../src/connectors/sim/kafka-clients.ts';
+import { SIM_TRANSACTION_TIMEOUT_MS, SimKafkaClients } from '../src/connectors/sim/kafka-clients.ts';
 import type { Scenario, Violation } from '../src/harness/scenario.ts';
 import type { Keyed } from '../src/runtime/pipeline.ts';
 import { oddEvenPipeline } from './odd-even-sum.ts';
@@ -51,8 +51,9 @@ export const kafka2pc: Scenario = {
   name: 'kafka-2pc',
   description: 'Kafka topic (2 partitions) -> keyBy parity -> running sum -> Kafka 2PC sink (transactional ids prefix-subtask-counter)',
   defaultSize: { partitions: 2, recordsPerPartition: 30 },
-  // Not 'expire-transactions': no sink survives a transaction timeout shorter than a checkpoint
-  // (Kafka aborts pre-committed data); a test shows the invariants catching that loss.
+  // Not 'expire-transactions' nor 'fence-transactions': no sink survives a transaction timeout
+  // shorter than a checkpoint, or a zombie producer taking over a pre-committed transaction's
+  // id (Kafka aborts pre-committed data either way); tests show the invariants catching that loss.
   faultKinds: ['crash-task', 'crash-job', 'fail-commit', 'drop-notify', 'fail-abort', 'expire-checkpoint', 'decline-checkpoint', 'drop-ack', 'fail-initialize'],
   // A memory backend loses completed checkpoints with the coordinator; the committed output then gets written again.
   backends: ['fs'],
@@ -64,10 +65,18 @@ export const kafka2pc: Scenario = {
     { name: 'notify-commits-only-own', description: 'notify-complete(n) commits only the transaction of checkpoint n, stranding older ones', caughtBy: ['completed-implies-committed'], jobOptions: { backend: 'fs' } },
     { name: 'commit-not-idempotent', description: 'commit re-publishes the records, so a commit retried after a restore writes them twice', caughtBy: ['exactly-once'], jobOptions: { backend: 'fs' } },
     { name: 'no-abort-lingering', description: 'after a restore the sink neither aborts the in-flight transaction nor probes for lingering ones: it starts a fresh id range', caughtBy: ['no-lingering-transaction'], jobOptions: { backend: 'fs' } },
+    {
+      name: 'lost-notify-delivered',
+      description: 'a notify-complete the fault plan drops is reported lost but still reaches the sink (the commit-on-restore path is never exercised)',
+      caughtBy: ['fault-effects'],
+      jobOptions: { backend: 'fs', lostNotifyStillDelivered: true },
+    },
     { name: 'micro-batch-sink', description: 'negative control: a Spark-streaming-style sink that writes each micro-batch when it ends, without two-phase commit', caughtBy: ['exactly-once'], jobOptions: { backend: 'fs' } },
   ],
+  // `streamcheck envelope` searches the sink's transaction timeout (with and without KIP-939 prepared transactions).
+  transactionTimeouts: { defaultMs: SIM_TRANSACTION_TIMEOUT_MS },
   taskCount: (size) => size.partitions + 2,
-  build({ scheduler, env, size, bug }) {
+  build({ scheduler, env, size, bug, transactionTimeoutMs, preparedTransactions }) {
     const input = oddEvenInput(size.partitions, size.recordsPerPartition);
     const broker = new SimKafkaBroker();
     broker.createTopic(INPUT_TOPIC, size.partitions);
@@ -91,7 +100,7 @@ export const kafka2pc: Scenario = {
     });
     broker.endTransaction('input-aborter', aborter.producerId, aborter.epoch, false, 0);
     load(1);
-    const clients = new SimKafkaClients(broker, env);
+    const clients = new SimKafkaClients(broker, env, transactionTimeoutMs ?? SIM_TRANSACTION_TIMEOUT_MS);
     const spec = oddEvenPipeline(
       'kafka-2pc',
       size.partitions,
@@ -104,6 +113,7 @@ export const kafka2pc: Scenario = {
           subtaskIndex,
           partitionOf: (element) => element.key as number,
           serialize: serializeSum,
+          ...(preparedTransactions === true ? { preparedTransactions: true } : {}),
         };
         if (bug === 'micro-batch-sink') return new MicroBatchKafkaSink(options);
         if (bug !== undefined && (SINK_BUGS as readonly string[]).includes(bug)) return new BuggyKafkaTwoPhaseCommitSink(options, bug as KafkaSinkBug);
@@ -121,6 +131,12 @@ export const kafka2pc: Scenario = {
         expireTransactions: () => {
           broker.advanceTimeTo(scheduler.nowMs);
           broker.expireOpenTransactions();
+        },
+        // A zombie instance of the sink re-registers every open transactional id of the sink.
+        fenceTransactions: () => {
+          for (const listing of broker.listTransactions()) {
+            if (listing.state === 'Ongoing' && listing.transactionalId.startsWith(`${TRANSACTIONAL_ID_PREFIX}-`)) broker.initProducerId(listing.transactionalId, 60_000, scheduler.nowMs);
+          }
         },
       },
       judge: (observations) => {

@@ -1,4 +1,4 @@
-import type { IsolationLevel, KafkaClients, TransactionHandle, TransactionalProducer } from '../src/connectors/kafka-api.ts';
+import type { InitializedProducer, IsolationLevel, KafkaClients, TransactionalProducer } from '../src/connectors/kafka-api.ts';
 
 /**
  * The Kafka transaction cases the exactly-once sinks rely on, as a table of data: the same
@@ -10,6 +10,9 @@ import type { IsolationLevel, KafkaClients, TransactionHandle, TransactionalProd
  * - `tid` names a transactional id (the driver scopes it to its topic so runs do not collide)
  *   and, by default, the latest producer created for it by `init`.
  * - `init` creates a producer for `tid`, calls initTransactions and beginTransaction.
+ *   `prepared` registers it for two-phase commit (KIP-939: no transaction timeout);
+ *   `keepPrepared` (with `prepared`) keeps the id's open transaction instead of aborting it,
+ *   and begins nothing: the new producer may only commit or abort it.
  *   `rememberAs` keeps the returned handle (producer id + epoch) for `resumeCommit`;
  *   `keepProducerAs` keeps the producer object itself, so a step can use it after a newer
  *   `init` of the same id has fenced it (`producer: '<name>'` on send/commit/abort).
@@ -20,6 +23,10 @@ import type { IsolationLevel, KafkaClients, TransactionHandle, TransactionalProd
  *   longer than its timeout (the driver decides how: advance virtual time, or sleep).
  * - `expectRead` reads a whole partition with the isolation level and compares the values.
  * - `expectEpochAdvance` compares the epochs of two remembered handles of one transactional id.
+ * - `expectKept` checks what a `keepPrepared` init (remembered as `init`) kept: the transaction
+ *   of remembered handle `transaction`, or nothing (`transaction: null`).
+ * - A case with `requires: 'kip-939'` needs a broker and client with KIP-939 (the simulated
+ *   broker has it; Kafka 3.x and the kafkajs client do not).
  * - `expectError` runs the wrapped step and requires it to fail with an error of that kind.
  *   Kinds, not codes: Kafka answers a fenced producer with PRODUCER_FENCED or, to older
  *   request versions such as kafkajs speaks, INVALID_PRODUCER_EPOCH; both are 'fenced'.
@@ -27,7 +34,16 @@ import type { IsolationLevel, KafkaClients, TransactionHandle, TransactionalProd
 export type ErrorKind = 'fenced' | 'invalid-state';
 
 export type CaseStep =
-  | { readonly op: 'init'; readonly tid: string; readonly rememberAs?: string; readonly keepProducerAs?: string }
+  | {
+      readonly op: 'init';
+      readonly tid: string;
+      readonly rememberAs?: string;
+      readonly keepProducerAs?: string;
+      /** KIP-939: a producer registered for two-phase commit. */
+      readonly prepared?: boolean;
+      /** KIP-939 keepPreparedTxn (needs `prepared`): keep the open transaction; begin nothing. */
+      readonly keepPrepared?: boolean;
+    }
   | { readonly op: 'send'; readonly tid: string; readonly partition: number; readonly value: string; readonly producer?: string }
   | { readonly op: 'commit' | 'abort'; readonly tid: string; readonly producer?: string }
   /** Commit a remembered handle through a fresh producer, without initTransactions (Flink's resumeTransaction). */
@@ -38,10 +54,14 @@ export type CaseStep =
   /** The wrapped step must fail, with an error of this kind. */
   | { readonly op: 'expectError'; readonly kind: ErrorKind; readonly step: CaseStep }
   /** The epoch of remembered handle `to` is `by` more than that of `from` (same producer id). */
-  | { readonly op: 'expectEpochAdvance'; readonly from: string; readonly to: string; readonly by: number };
+  | { readonly op: 'expectEpochAdvance'; readonly from: string; readonly to: string; readonly by: number }
+  /** The keepPrepared init remembered as `init` kept the transaction of handle `transaction` (null: kept nothing). */
+  | { readonly op: 'expectKept'; readonly init: string; readonly transaction: string | null };
 
 export interface TransactionCase {
   readonly name: string;
+  /** A Kafka feature the case needs beyond Kafka 3.x. */
+  readonly requires?: 'kip-939';
   readonly steps: readonly CaseStep[];
 }
 
@@ -213,6 +233,53 @@ export const TRANSACTION_CASES: readonly TransactionCase[] = [
       { op: 'expectEpochAdvance', from: 'slow', to: 'after', by: 2 },
     ],
   },
+  {
+    name: 'KIP-939: a transaction of a two-phase-commit producer outlives the transaction timeout and commits',
+    requires: 'kip-939',
+    steps: [
+      { op: 'init', tid: 't1', prepared: true },
+      { op: 'init', tid: 't2' },
+      { op: 'send', tid: 't1', partition: 0, value: 'prepared' },
+      { op: 'send', tid: 't2', partition: 1, value: 'plain' },
+      { op: 'waitForTransactionTimeout' },
+      { op: 'commit', tid: 't1' },
+      { op: 'expectError', kind: 'fenced', step: { op: 'commit', tid: 't2' } },
+      { op: 'expectRead', partition: 0, isolation: 'read_committed', values: ['prepared'] },
+      { op: 'expectRead', partition: 1, isolation: 'read_committed', values: [] },
+    ],
+  },
+  {
+    name: 'KIP-939: initTransactions with keepPreparedTxn fences the old producer and keeps its transaction, which the new producer commits',
+    requires: 'kip-939',
+    steps: [
+      { op: 'init', tid: 't1', prepared: true, rememberAs: 'pending', keepProducerAs: 'crashed' },
+      { op: 'send', tid: 't1', partition: 0, value: 'prepared' },
+      { op: 'waitForTransactionTimeout' },
+      { op: 'init', tid: 't1', prepared: true, keepPrepared: true, rememberAs: 'recovered' },
+      { op: 'expectKept', init: 'recovered', transaction: 'pending' },
+      { op: 'expectEpochAdvance', from: 'pending', to: 'recovered', by: 1 },
+      { op: 'expectError', kind: 'fenced', step: { op: 'commit', tid: 't1', producer: 'crashed' } },
+      { op: 'expectError', kind: 'invalid-state', step: { op: 'send', tid: 't1', partition: 0, value: 'more' } },
+      { op: 'expectRead', partition: 0, isolation: 'read_committed', values: [] },
+      { op: 'commit', tid: 't1' },
+      { op: 'expectRead', partition: 0, isolation: 'read_committed', values: ['prepared'] },
+      // Nothing open any more: keepPreparedTxn keeps nothing.
+      { op: 'init', tid: 't1', prepared: true, keepPrepared: true, rememberAs: 'later' },
+      { op: 'expectKept', init: 'later', transaction: null },
+    ],
+  },
+  {
+    name: 'KIP-939: a plain initTransactions still aborts a prepared transaction',
+    requires: 'kip-939',
+    steps: [
+      { op: 'init', tid: 't1', prepared: true, rememberAs: 'pending' },
+      { op: 'send', tid: 't1', partition: 0, value: 'aborted' },
+      { op: 'init', tid: 't1', prepared: true, rememberAs: 'plain' },
+      { op: 'expectEpochAdvance', from: 'pending', to: 'plain', by: 2 },
+      { op: 'expectRead', partition: 0, isolation: 'read_committed', values: [] },
+      { op: 'expectRead', partition: 0, isolation: 'read_uncommitted', values: ['aborted'] },
+    ],
+  },
 ];
 
 /**
@@ -240,7 +307,7 @@ export async function runTransactionCase(testCase: TransactionCase, driver: Tran
   /** The latest producer of each tid, and producers kept by name. */
   const latestProducers = new Map<string, TransactionalProducer>();
   const keptProducers = new Map<string, TransactionalProducer>();
-  const handles = new Map<string, TransactionHandle>();
+  const handles = new Map<string, InitializedProducer>();
   const fail = (index: number, message: string): never => {
     throw new Error(`case '${testCase.name}', step ${index + 1}: ${message}`);
   };
@@ -252,9 +319,10 @@ export async function runTransactionCase(testCase: TransactionCase, driver: Tran
   const run = async (step: CaseStep, index: number): Promise<void> => {
     switch (step.op) {
       case 'init': {
-        const producer = driver.clients.producer(`${driver.topic}-${step.tid}`);
-        const handle = await producer.initTransactions();
-        producer.beginTransaction();
+        const id = `${driver.topic}-${step.tid}`;
+        const producer = step.prepared === true ? driver.clients.producer(id, { preparedTransactions: true }) : driver.clients.producer(id);
+        const handle = step.keepPrepared === true ? await producer.initTransactions({ keepPreparedTransaction: true }) : await producer.initTransactions();
+        if (step.keepPrepared !== true) producer.beginTransaction();
         latestProducers.set(step.tid, producer);
         if (step.rememberAs !== undefined) handles.set(step.rememberAs, handle);
         if (step.keepProducerAs !== undefined) keptProducers.set(step.keepProducerAs, producer);
@@ -288,6 +356,14 @@ export async function runTransactionCase(testCase: TransactionCase, driver: Tran
         const to = handles.get(step.to) ?? fail(index, `no remembered handle '${step.to}'`);
         if (from.producerId !== to.producerId) fail(index, `handles '${step.from}' and '${step.to}' have producer ids ${from.producerId} and ${to.producerId}; expected one`);
         if (to.epoch - from.epoch !== step.by) fail(index, `epoch went from ${from.epoch} ('${step.from}') to ${to.epoch} ('${step.to}'), expected an advance of ${step.by}`);
+        return;
+      }
+      case 'expectKept': {
+        const init = handles.get(step.init) ?? fail(index, `no remembered handle '${step.init}'`);
+        const kept = init.preparedTransaction;
+        const expected = step.transaction === null ? undefined : (handles.get(step.transaction) ?? fail(index, `no remembered handle '${step.transaction}'`));
+        const describe = (handle: { producerId: number; epoch: number } | undefined): string => (handle === undefined ? 'nothing' : `producer ${handle.producerId} epoch ${handle.epoch}`);
+        if (describe(kept) !== describe(expected)) fail(index, `the init '${step.init}' kept ${describe(kept)}, expected ${describe(expected)}`);
         return;
       }
       case 'expectError': {

@@ -25,6 +25,7 @@ export const oddEvenSum: Scenario = {
   faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint', 'drop-ack', 'fail-initialize'],
   backends: ['memory', 'fs'],
   variablePartitions: true,
+  unequalPartitions: true,
   bugs: [
     {
       name: 'at-least-once-mode',
@@ -100,20 +101,27 @@ export const oddEvenSum: Scenario = {
       jobOptions: { dropAcksFromLastTask: true },
     },
     {
+      name: 'source-end-of-first-partition',
+      description: 'the source reader takes every partition\'s end offset from partition 0 (a slip that partitions of equal length hide): a shorter partition 0 cuts the others short',
+      caughtBy: ['exactly-once'],
+    },
+    {
       name: 'nondeterministic-sink',
       description: 'the sink flushes when Math.random() says so: the same case runs differently twice',
       caughtBy: ['determinism'],
     },
   ],
   taskCount: (size) => size.partitions + 2,
-  build({ env, size, bug, sinkBufferKeys }) {
-    const input = oddEvenInput(size.partitions, size.recordsPerPartition);
+  build({ env, size, bug, sinkBufferKeys, partitionRecords }) {
+    // Shortened partitions keep their numbers (p*N+1 ...): only their ends are cut off.
+    const input = oddEvenInput(size.partitions, size.recordsPerPartition).map((records, partition) => records.slice(0, partitionRecords?.[partition] ?? records.length));
     const log = new SimPartitionedLog(input);
     const redis = new SimRedisServer(env);
     const built = oddEvenPipeline(
       'odd-even-sum',
       size.partitions,
-      ({ subtaskIndex }) => new PartitionSourceReader(log, subtaskIndex),
+      ({ subtaskIndex }) =>
+        new PartitionSourceReader(bug === 'source-end-of-first-partition' ? { endOffset: () => log.endOffset(0), read: (partition, offset) => log.read(partition, offset) } : log, subtaskIndex),
       ({ subtaskIndex }) => {
         const client = redis.client(`redis-sink-${subtaskIndex}`);
         if (bug === 'nondeterministic-sink') return new RandomlyFlushingSink(client);

@@ -20,6 +20,7 @@ import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
 import { Interrupted, Interruption, signalExitCode } from './interruption.ts';
 import { UsageError, helpText, parseCli, type ParsedOptions } from './parse.ts';
+import { envelopeCommand } from './envelope-command.ts';
 import { E2E_BUGS, E2E_SCENARIOS, runE2eCycles, type E2eScenario } from '../harness/e2e/e2e-cycles.ts';
 import { E2E_POLICY_ENV, ServicesUnavailableError, e2ePolicy, resolveServices, type RunningServices, type Unavailable } from '../harness/e2e/services/index.ts';
 import { EnvironmentUnavailableError } from '../harness/e2e/service-faults.ts';
@@ -101,6 +102,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await selftestCommand(parsed.options, io);
       case 'merge':
         return mergeCommand(parsed.positionals, parsed.options, io);
+      case 'envelope':
+        return await envelopeCommand(parsed.options, io);
       case 'e2e':
         return parsed.positionals.length > 0 ? await suiteE2eCommand(parsed.positionals, parsed.options, io) : await e2eCommand(parsed.options, io);
     }
@@ -430,6 +433,9 @@ async function replayCommandMain(positionals: readonly string[], options: Parsed
   checkFingerprint(spec, scenario);
   if (spec.bug !== undefined && !scenario.bugs.some((bug) => bug.name === spec.bug)) {
     throw new UsageError(`replay: scenario ${scenario.name} has no planted bug ${quoteUserText(spec.bug)}; known: ${scenario.bugs.map((b) => b.name).join(', ')}`);
+  }
+  if ((spec.transactionTimeoutMs !== undefined || spec.preparedTransactions !== undefined) && scenario.transactionTimeouts === undefined) {
+    throw new UsageError(`replay: the token sets a transaction timeout, but scenario ${scenario.name} has none (envelope tokens are for scenarios such as kafka-2pc)`);
   }
   const result = await runJudged(scenario, spec, { checkDeterminism: true }, true);
   const blame = await explainCase(scenario, result);

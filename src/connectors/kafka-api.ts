@@ -14,6 +14,27 @@ export interface TransactionHandle {
   readonly epoch: number;
 }
 
+/** What initTransactions answers: the producer's own handle, and a prepared transaction it kept. */
+export interface InitializedProducer extends TransactionHandle {
+  /** With keepPreparedTransaction: the Ongoing transaction that was kept (its writer's producer id and epoch), if any. */
+  readonly preparedTransaction?: TransactionHandle;
+}
+
+/** Producer settings beyond the transactional id. */
+export interface ProducerOptions {
+  /**
+   * KIP-939 (Kafka's transaction.two.phase.commit.enable): the broker never aborts this
+   * producer's transactions on the transaction timeout, and initTransactions may keep a
+   * prepared transaction. Needs an Apache Kafka 4.x broker and client with InitProducerId v6.
+   */
+  readonly preparedTransactions?: boolean;
+}
+
+export interface InitTransactionsOptions {
+  /** KIP-939 keepPreparedTxn: keep the id's open (prepared) transaction for this producer to commit or abort. Needs `preparedTransactions`. */
+  readonly keepPreparedTransaction?: boolean;
+}
+
 export interface KafkaRecord {
   readonly key: string;
   readonly value: string;
@@ -29,8 +50,11 @@ export type IsolationLevel = 'read_committed' | 'read_uncommitted';
 
 /** A transactional producer bound to one transactional id. */
 export interface TransactionalProducer {
-  /** Registers the transactional id: bumps the epoch, fences older producers, aborts their open transaction. */
-  initTransactions(): Promise<TransactionHandle>;
+  /**
+   * Registers the transactional id: bumps the epoch, fences older producers, aborts their open
+   * transaction (unless `keepPreparedTransaction` keeps it: then this producer may only commit or abort it).
+   */
+  initTransactions(options?: InitTransactionsOptions): Promise<InitializedProducer>;
   beginTransaction(): void;
   send(topic: string, partition: number, records: readonly KafkaRecord[]): Promise<void>;
   /** Makes every sent record durable on the broker (the pre-commit of the 2PC sink). */
@@ -58,7 +82,7 @@ export function kafkaErrorCode(error: unknown): string | undefined {
 }
 
 export interface KafkaClients {
-  producer(transactionalId: string): TransactionalProducer;
+  producer(transactionalId: string, options?: ProducerOptions): TransactionalProducer;
   /**
    * Flink's resumeTransaction: a producer that adopts `handle` without initTransactions
    * (which would abort the transaction), so that commitTransaction finishes it.

@@ -21,6 +21,14 @@ export interface KafkaSinkOptions<IN> {
   readonly serialize: (value: IN) => KafkaRecord;
   /** Records buffered before they are sent inside the open transaction. */
   readonly maxBufferedRecords?: number;
+  /**
+   * KIP-939 prepared transactions: producers are registered for two-phase commit, so the
+   * broker's transaction timeout never aborts a pre-committed transaction; after a restart a
+   * pending transaction is adopted with initTransactions(keepPreparedTransaction) and
+   * committed, instead of Flink's resume by producer id and epoch. Needs a Kafka with KIP-939
+   * (the simulated broker; the kafkajs client refuses it).
+   */
+  readonly preparedTransactions?: boolean;
 }
 
 /** Errors after which a recovered transaction can never commit (Flink: "failed with known reason"). */
@@ -63,7 +71,7 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
   protected async beginTransaction(): Promise<KafkaTransaction> {
     const counter = this.nextCounter++;
     const transactionalId = this.transactionalId(counter);
-    const producer = this.options.clients.producer(transactionalId);
+    const producer = this.newProducer(transactionalId);
     const handle = await producer.initTransactions();
     producer.beginTransaction();
     this.producers.set(transactionalId, producer);
@@ -89,15 +97,44 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
   }
 
   protected async commit(transaction: KafkaTransaction): Promise<void> {
-    const producer = this.producers.get(transaction.transactionalId) ?? this.options.clients.resumeTransaction(transaction);
+    const producer = this.producers.get(transaction.transactionalId) ?? this.adopt(transaction);
     await producer.commitTransaction();
     this.forget(transaction);
   }
 
   protected async abort(transaction: KafkaTransaction): Promise<void> {
-    const producer = this.producers.get(transaction.transactionalId) ?? this.options.clients.resumeTransaction(transaction);
+    const producer = this.producers.get(transaction.transactionalId) ?? this.adopt(transaction);
     await producer.abortTransaction();
     this.forget(transaction);
+  }
+
+  /** A producer of this sink: registered for two-phase commit when prepared transactions are on. */
+  private newProducer(transactionalId: string): TransactionalProducer {
+    return this.options.preparedTransactions === true ? this.options.clients.producer(transactionalId, { preparedTransactions: true }) : this.options.clients.producer(transactionalId);
+  }
+
+  /**
+   * A producer that can end a checkpointed transaction whose own producer is gone: Flink's
+   * resume by producer id and epoch, or with prepared transactions KIP-939's
+   * initTransactions(keepPreparedTransaction), which fences the old producer but keeps the
+   * transaction. When nothing was kept the transaction already ended (a prepared one cannot
+   * time out): the producer then completes commit and abort without the coordinator.
+   */
+  private adopt(transaction: KafkaTransaction): Pick<TransactionalProducer, 'commitTransaction' | 'abortTransaction'> {
+    if (this.options.preparedTransactions !== true) return this.options.clients.resumeTransaction(transaction);
+    const producer = this.newProducer(transaction.transactionalId);
+    const adopted = producer.initTransactions({ keepPreparedTransaction: true }).then(({ preparedTransaction: kept }) => {
+      if (kept !== undefined && (kept.producerId !== transaction.producerId || kept.epoch !== transaction.epoch)) {
+        throw new Error(
+          `KafkaTwoPhaseCommitSink: the prepared transaction kept on '${transaction.transactionalId}' is producer ${kept.producerId} epoch ${kept.epoch}, not the checkpointed producer ${transaction.producerId} epoch ${transaction.epoch}`,
+        );
+      }
+      return producer;
+    });
+    return {
+      commitTransaction: async () => (await adopted).commitTransaction(),
+      abortTransaction: async () => (await adopted).abortTransaction(),
+    };
   }
 
   /**
@@ -110,7 +147,7 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
    */
   protected override async recoverAndCommit(transaction: KafkaTransaction): Promise<void> {
     try {
-      await this.options.clients.resumeTransaction(transaction).commitTransaction();
+      await this.adopt(transaction).commitTransaction();
     } catch (error) {
       if (!KNOWN_UNCOMMITTABLE.has(kafkaErrorCode(error) ?? '')) throw error;
     }
@@ -118,7 +155,7 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
 
   /** The restored in-flight transaction: initTransactions on its id fences its producer and aborts it. */
   protected override async recoverAndAbort(transaction: KafkaTransaction): Promise<void> {
-    await this.options.clients.producer(transaction.transactionalId).initTransactions();
+    await this.newProducer(transaction.transactionalId).initTransactions();
   }
 
   protected override async abortLingering(inFlight: KafkaTransaction | undefined): Promise<void> {
@@ -128,7 +165,7 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
         throw new Error(`KafkaTwoPhaseCommitSink: more than ${MAX_LINGERING_PROBES} used transactional ids after ${this.transactionalId(counter - probes)}`);
       }
       const transactionalId = this.transactionalId(counter);
-      const producer = this.options.clients.producer(transactionalId);
+      const producer = this.newProducer(transactionalId);
       const handle = await producer.initTransactions();
       if (handle.epoch === 0) break; // never used before: every later id is unused too
       counter++;

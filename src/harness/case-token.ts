@@ -1,11 +1,18 @@
 import { parseFaultPlan } from '../runtime/faults.ts';
 import type { CaseSpec, Schedule } from './run-case.ts';
-import { InputError, MAX_MODULE_PATH_CHARS, MAX_TOKEN_CHARS, checkInteger, checkModulePath, describeValue, quoteUserText } from './input-bounds.ts';
+import { InputError, MAX_MODULE_PATH_CHARS, MAX_TOKEN_CHARS, checkInteger, checkModulePath, checkPartitionRecords, describeValue, quoteUserText } from './input-bounds.ts';
 
-/** The token format this build writes. A body without `v` is version 0 (tokens printed before versions existed); any other version is refused by name. */
-export const TOKEN_FORMAT_VERSION = 1;
-const READABLE_TOKEN_VERSIONS: readonly number[] = [0, 1];
-const BODY_KEYS = ['v', 'module', 'tasks', 'size', 'mode', 'backend', 'bug', 'faults', 'schedule', 'maxConcurrentCheckpoints', 'checkpointIntervalMs', 'channelCapacity', 'sinkBufferKeys'];
+/**
+ * The token format this build writes. A body without `v` is version 0 (tokens printed before
+ * versions existed); any other version is refused by name. Version 2 adds the restart delay,
+ * the transaction timeout and prepared transactions (the envelope's settings); a case without
+ * them is still written as version 1, so older builds keep reading the tokens they could.
+ */
+export const TOKEN_FORMAT_VERSION = 2;
+const READABLE_TOKEN_VERSIONS: readonly number[] = [0, 1, 2];
+/** Fields a version-1 reader does not know: a token with any of them is written as version 2. */
+const VERSION_2_KEYS = ['restartDelayMs', 'transactionTimeoutMs', 'preparedTransactions'] as const;
+const BODY_KEYS = ['v', 'module', 'tasks', 'size', 'mode', 'backend', 'bug', 'faults', 'schedule', 'maxConcurrentCheckpoints', 'checkpointIntervalMs', 'channelCapacity', 'sinkBufferKeys', 'partitionRecords', ...VERSION_2_KEYS];
 const MAX_NAME_CHARS = 128;
 
 /**
@@ -16,7 +23,8 @@ const MAX_NAME_CHARS = 128;
  */
 export function encodeCase(spec: CaseSpec): string {
   const { scenario, module, ...rest } = spec;
-  const body = { v: TOKEN_FORMAT_VERSION, ...(module === undefined ? {} : { module }), ...rest };
+  const version = VERSION_2_KEYS.some((key) => spec[key] !== undefined) ? TOKEN_FORMAT_VERSION : 1;
+  const body = { v: version, ...(module === undefined ? {} : { module }), ...rest };
   return `${scenario}:${Buffer.from(JSON.stringify(body), 'utf8').toString('base64url')}`;
 }
 
@@ -64,7 +72,7 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
 
   const version = record['v'] ?? 0;
   if (typeof version !== 'number' || !READABLE_TOKEN_VERSIONS.includes(version)) {
-    throw new InputError(`replay: token format version ${describeValue(version)} is not one this streamcheck reads (it reads ${READABLE_TOKEN_VERSIONS.join(' and ')}); was it printed by a newer streamcheck?`);
+    throw new InputError(`replay: token format version ${describeValue(version)} is not one this streamcheck reads (it reads ${READABLE_TOKEN_VERSIONS.join(', ')}); was it printed by a newer streamcheck?`);
   }
   const module = record['module'] === undefined ? undefined : checkModulePath(record['module'], 'replay: module');
   if (module !== undefined && version < 1) throw new InputError('replay: module needs token format version 1 or later');
@@ -93,6 +101,15 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
   if (sinkBufferKeys !== undefined) checkInteger('sinkBufferKeys', sinkBufferKeys, 'replay: sinkBufferKeys');
   const tasks = record['tasks'];
   if (tasks !== undefined) checkInteger('tasks', tasks, 'replay: tasks');
+  const partitionRecords = record['partitionRecords'] === undefined ? undefined : checkPartitionRecords(record['partitionRecords'], checkedSize, 'replay: partitionRecords');
+  const version2Fields = VERSION_2_KEYS.filter((key) => record[key] !== undefined);
+  if (version2Fields.length > 0 && version < 2) throw new InputError(`replay: ${version2Fields.join(', ')} need(s) token format version 2 or later, the token says ${version}`);
+  const restartDelayMs = record['restartDelayMs'];
+  if (restartDelayMs !== undefined) checkInteger('restartDelayMs', restartDelayMs, 'replay: restartDelayMs');
+  const transactionTimeoutMs = record['transactionTimeoutMs'];
+  if (transactionTimeoutMs !== undefined) checkInteger('transactionTimeoutMs', transactionTimeoutMs, 'replay: transactionTimeoutMs');
+  const preparedTransactions = record['preparedTransactions'];
+  if (preparedTransactions !== undefined && typeof preparedTransactions !== 'boolean') throw new InputError(`replay: preparedTransactions must be true or false, got ${describeValue(preparedTransactions)}`);
   const faults = record['faults'];
   if (!Array.isArray(faults)) throw new InputError(`replay: faults must be an array, got ${describeValue(faults)}`);
   checkInteger('faultsInPlan', faults.length, 'replay: the number of faults');
@@ -129,6 +146,10 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
     ...(channelCapacity === undefined ? {} : { channelCapacity: channelCapacity as number }),
     ...(sinkBufferKeys === undefined ? {} : { sinkBufferKeys: sinkBufferKeys as number }),
     ...(tasks === undefined ? {} : { tasks: tasks as number }),
+    ...(partitionRecords === undefined ? {} : { partitionRecords }),
+    ...(restartDelayMs === undefined ? {} : { restartDelayMs: restartDelayMs as number }),
+    ...(transactionTimeoutMs === undefined ? {} : { transactionTimeoutMs: transactionTimeoutMs as number }),
+    ...(preparedTransactions === undefined ? {} : { preparedTransactions }),
   };
 }
 

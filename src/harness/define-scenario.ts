@@ -9,6 +9,7 @@ import type { StateBackendKind } from '../runtime/state.ts';
 import { SimEnvironment } from '../connectors/sim/environment.ts';
 import { ListChoices } from '../sim/choice.ts';
 import { Scheduler } from '../sim/scheduler.ts';
+import { INPUT_BOUNDS, describeValue } from './input-bounds.ts';
 import { callUserCode, UserCodeError, type BuildContext, type Scenario, type ScenarioSize, type Violation } from './scenario.ts';
 
 /** What `defineScenario` takes: a job built from your connectors, and how to judge a finished run. */
@@ -84,9 +85,11 @@ export function defineScenario(definition: ScenarioDefinition): Scenario {
   const where = `${call}(${definition.name})`;
   if (typeof definition.build !== 'function') throw new TypeError(`${where}: build must be a function ({ env, size, bug }) => ({ pipeline, judge })`);
   const size = { ...DEFAULT_SCENARIO_SIZE, ...definition.size };
-  if (!Number.isSafeInteger(size.partitions) || size.partitions < 1 || size.partitions > 16) throw new TypeError(`${where}: size.partitions must be an integer in [1, 16], got ${JSON.stringify(size.partitions)}`);
-  if (!Number.isSafeInteger(size.recordsPerPartition) || size.recordsPerPartition < 0 || size.recordsPerPartition > 100_000) {
-    throw new TypeError(`${where}: size.recordsPerPartition must be an integer in [0, 100000], got ${JSON.stringify(size.recordsPerPartition)}`);
+  // The bounds of --partitions and --records (input-bounds.ts): a scenario file may not declare more than the command line may ask.
+  for (const field of ['partitions', 'recordsPerPartition'] as const) {
+    const { min, max } = INPUT_BOUNDS[field];
+    const value = size[field];
+    if (!Number.isSafeInteger(value) || value < min || value > max) throw new TypeError(`${where}: size.${field} must be an integer in [${min}, ${max}], got ${describeValue(value)}`);
   }
   for (const kind of definition.faults ?? []) {
     if (!(FAULT_KINDS as readonly string[]).includes(kind)) throw new TypeError(`${where}: faults: unknown fault kind ${JSON.stringify(kind)}; known: ${FAULT_KINDS.join(', ')}`);

@@ -76,6 +76,7 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     'drop-notify': { weight: 2, arbitrary: fc.record({ kind: fc.constant('drop-notify' as const), atStep }) },
     'fail-commit': { weight: 2, arbitrary: fc.record({ kind: fc.constant('fail-commit' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
     'expire-transactions': { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire-transactions' as const), atStep }) },
+    'fence-transactions': { weight: 1, arbitrary: fc.record({ kind: fc.constant('fence-transactions' as const), atStep }) },
     'fail-abort': { weight: 1, arbitrary: fc.record({ kind: fc.constant('fail-abort' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
     'cut-connections': { weight: 1, arbitrary: fc.record({ kind: fc.constant('cut-connections' as const), atStep }) },
     'drop-ack': { weight: 1, arbitrary: fc.record({ kind: fc.constant('drop-ack' as const), atStep }) },
@@ -102,8 +103,19 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     // A sink that flushes on every write (its writes land between checkpoints, not only at them).
     // Now and then only: each write is then one more I/O step.
     sinkBufferKeys: fc.oneof({ weight: 3, arbitrary: fc.constant<number | undefined>(undefined) }, { weight: 1, arbitrary: fc.constant<number | undefined>(1) }),
-  }).map(({ faults, choices, tailSeed, concurrency, extraPartition, channelCapacity: generatedCapacity, sinkBufferKeys }) => {
+    // Partitions of unequal length now and then (records cut off each partition's end), so one
+    // input ends while a task still aligns on another; shrinks to no cut, equal partitions.
+    partitionCuts:
+      scenario.unequalPartitions === true && base.size.recordsPerPartition > 0
+        ? fc.oneof(
+            { weight: 3, arbitrary: fc.constant<readonly number[] | undefined>(undefined) },
+            { weight: 1, arbitrary: fc.array(fc.nat({ max: base.size.recordsPerPartition }), { minLength: largest.partitions, maxLength: largest.partitions }) },
+          )
+        : fc.constant<readonly number[] | undefined>(undefined),
+  }).map(({ faults, choices, tailSeed, concurrency, extraPartition, channelCapacity: generatedCapacity, sinkBufferKeys, partitionCuts }) => {
     const size = extraPartition ? largest : base.size;
+    const cuts = partitionCuts?.slice(0, size.partitions);
+    const partitionRecords = cuts === undefined || cuts.every((cut) => cut === 0) ? undefined : cuts.map((cut) => size.recordsPerPartition - cut);
     // Not with the 12 ms interval of concurrent cases: checkpoint traffic then fills one-element
     // channels faster than data moves, and the plain (control-first) schedule starves the data
     // until the step budget runs out (Flink's remedy is a minimum pause between checkpoints).
@@ -117,6 +129,7 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
       ...(concurrency === 1 ? {} : { maxConcurrentCheckpoints: 2, checkpointIntervalMs: CONCURRENT_CHECKPOINT_INTERVAL_MS }),
       ...(channelCapacity === undefined ? {} : { channelCapacity }),
       ...(sinkBufferKeys === undefined ? {} : { sinkBufferKeys }),
+      ...(partitionRecords === undefined ? {} : { partitionRecords }),
       faults: faults.map((fault) => ('task' in fault ? { ...fault, task: fault.task % tasks } : fault)).sort((a, b) => a.atStep - b.atStep),
       schedule: { kind: 'choices' as const, choices, tailSeed },
     };

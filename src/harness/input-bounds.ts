@@ -42,6 +42,9 @@ export const INPUT_BOUNDS = {
   checkpointIntervalMs: { min: 1, max: 3_600_000, meaning: 'virtual ms between checkpoints' },
   channelCapacity: { min: 1, max: 1_024, meaning: 'elements an input channel holds' },
   sinkBufferKeys: { min: 1, max: 1_000_000, meaning: 'keys a buffering sink holds before it flushes' },
+  restartDelayMs: { min: 0, max: 3_600_000, meaning: 'virtual ms between a failure and the restart' },
+  /** Kafka's transaction.max.timeout.ms default is 15 minutes; a simulated run is far shorter. */
+  transactionTimeoutMs: { min: 1, max: 900_000, meaning: 'virtual ms the broker lets a transaction stay open' },
   /** Tasks of a replayed job (a fingerprint of a user scenario); 16 partitions of a few operators stay far below. */
   tasks: { min: 1, max: 1_024, meaning: 'tasks of the job' },
 } as const satisfies Record<string, IntegerBound>;
@@ -50,6 +53,8 @@ export type BoundName = keyof typeof INPUT_BOUNDS;
 
 /** Longest replay token accepted (characters), checked before it is decoded. */
 export const MAX_TOKEN_CHARS = 1_000_000;
+/** Largest scenario module file loaded (bytes): a scenario is code and a little data, never megabytes of it. */
+export const MAX_SCENARIO_MODULE_BYTES = 4 * 1024 * 1024;
 /** Longest scenario module path a token may carry. */
 export const MAX_MODULE_PATH_CHARS = 1024;
 /** How much of a piece of user text a message quotes before cutting it. */
@@ -140,4 +145,19 @@ export function checkModulePath(value: unknown, where: string): string {
   if (value.includes('\\')) throw new InputError(`${where} must use posix separators '/', got ${quoteUserText(value)}`);
   if (value.startsWith('/')) throw new InputError(`${where} must be relative to the project root, got ${quoteUserText(value)}`);
   return value;
+}
+
+/**
+ * Records in each partition of a case whose partitions differ in length: one whole number
+ * per partition of `size`, none longer than `size.recordsPerPartition` (the model numbers
+ * partition p's records from p * recordsPerPartition + 1).
+ */
+export function checkPartitionRecords(value: unknown, size: { readonly partitions: number; readonly recordsPerPartition: number }, where: string): readonly number[] {
+  if (!Array.isArray(value)) throw new InputError(`${where} must be an array of records per partition, got ${describeValue(value)}`);
+  if (value.length !== size.partitions) throw new InputError(`${where} must name ${size.partitions} partitions (the size's), got ${value.length}`);
+  return value.map((records: unknown, partition) => {
+    const checked = checkInteger('recordsPerPartition', records, `${where}[${partition}]`);
+    if (checked > size.recordsPerPartition) throw new InputError(`${where}[${partition}] must be at most the size's ${size.recordsPerPartition} records per partition, got ${checked}`);
+    return checked;
+  });
 }

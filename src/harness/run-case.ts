@@ -14,6 +14,7 @@ import { checkRestoreChoice } from '../../properties/restore-choice.ts';
 import { checkFaultEffects } from '../../properties/fault-effects.ts';
 import { checkModeSemantics } from '../../properties/mode-semantics.ts';
 import type { Scenario, ScenarioSize, Violation } from './scenario.ts';
+import { checkPartitionRecords } from './input-bounds.ts';
 
 /** The exactly-once anomaly that an unfinished run cannot be judged for. */
 export const LOST_WRITE = 'lost write';
@@ -40,6 +41,14 @@ export interface CaseSpec {
   readonly channelCapacity?: number;
   /** Keys a buffering sink holds before it flushes (the scenario's default when absent). */
   readonly sinkBufferKeys?: number;
+  /** Records in each partition when they differ (each at most size.recordsPerPartition): an input can then end while another is aligning. */
+  readonly partitionRecords?: readonly number[];
+  /** Virtual ms between a failure and the restart (the job's default when absent). */
+  readonly restartDelayMs?: number;
+  /** The external system's transaction timeout (the scenario's default when absent; `transactionTimeouts` scenarios only). */
+  readonly transactionTimeoutMs?: number;
+  /** KIP-939 prepared transactions in the transactional sink (`transactionTimeouts` scenarios only). */
+  readonly preparedTransactions?: boolean;
   /** A user scenario's module, relative to the project root (posix separators): how a replay finds it again. */
   readonly module?: string;
   /** Tasks of the job when the case was made: a replay refuses a module that builds a different job today. */
@@ -80,6 +89,7 @@ export function jobOptionsFor(scenario: Scenario, spec: CaseSpec): JobOptions {
   return { ...DEFAULT_JOB_OPTIONS, mode: spec.mode, backend: spec.backend, maxConcurrentCheckpoints: spec.maxConcurrentCheckpoints ?? 1,
     checkpointIntervalMs: spec.checkpointIntervalMs ?? DEFAULT_JOB_OPTIONS.checkpointIntervalMs,
     channelCapacity: spec.channelCapacity ?? DEFAULT_JOB_OPTIONS.channelCapacity,
+    restartDelayMs: spec.restartDelayMs ?? DEFAULT_JOB_OPTIONS.restartDelayMs,
     ...bug?.jobOptions,
   };
 }
@@ -91,7 +101,20 @@ export async function runCase(scenario: Scenario, spec: CaseSpec, options: { rea
   const maxSteps = stepBudget(spec.size);
   const scheduler = new Scheduler({ choices: choiceSourceOf(spec.schedule), msPerStep: 1, maxSteps, keepTrace: options.keepTrace ?? false });
   const env = new SimEnvironment(scheduler);
-  const built = scenario.build({ scheduler, env, size: spec.size, bug: spec.bug, ...(spec.sinkBufferKeys === undefined ? {} : { sinkBufferKeys: spec.sinkBufferKeys }) });
+  if (spec.partitionRecords !== undefined) checkPartitionRecords(spec.partitionRecords, spec.size, 'runCase: partitionRecords');
+  if ((spec.transactionTimeoutMs !== undefined || spec.preparedTransactions !== undefined) && scenario.transactionTimeouts === undefined) {
+    throw new Error(`runCase: scenario ${scenario.name} has no transaction timeout to set (transactionTimeoutMs, preparedTransactions)`);
+  }
+  const built = scenario.build({
+    scheduler,
+    env,
+    size: spec.size,
+    bug: spec.bug,
+    ...(spec.sinkBufferKeys === undefined ? {} : { sinkBufferKeys: spec.sinkBufferKeys }),
+    ...(spec.partitionRecords === undefined ? {} : { partitionRecords: spec.partitionRecords }),
+    ...(spec.transactionTimeoutMs === undefined ? {} : { transactionTimeoutMs: spec.transactionTimeoutMs }),
+    ...(spec.preparedTransactions === undefined ? {} : { preparedTransactions: spec.preparedTransactions }),
+  });
   const jobOptions = jobOptionsFor(scenario, spec);
   const job = new JobRuntime(built.pipeline, jobOptions, scheduler, faults, { ...env.faultHooks, ...built.environmentHooks });
   if (built.onCheckpointCompleted !== undefined) job.onCheckpointCompleted = (checkpointId) => built.onCheckpointCompleted!(checkpointId);

@@ -1,4 +1,6 @@
+import { statSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { MAX_SCENARIO_MODULE_BYTES, checkInteger, describeValue, quoteUserText } from './input-bounds.ts';
 import { importUserModule } from '../cli/load-module.ts';
 import { isScenario, withModule } from './define-scenario.ts';
 import type { CaseSpec } from './run-case.ts';
@@ -14,6 +16,13 @@ export class ScenarioLookupError extends Error {
 
 /** Every scenario a module exports (default export, named exports, arrays of scenarios), in export order. */
 export async function loadScenarioModule(path: string, cwd: string): Promise<Scenario[]> {
+  const absolute = isAbsolute(path) ? path : resolve(cwd, path);
+  const where = `scenario module ${quoteUserText(path)}`;
+  // Only the file named: what it imports in turn is the user's code, like any other import.
+  const bytes = fileSize(absolute);
+  if (bytes !== undefined && bytes > MAX_SCENARIO_MODULE_BYTES) {
+    throw new ScenarioLookupError(`${where} is ${bytes} bytes, more than the ${MAX_SCENARIO_MODULE_BYTES} a scenario file may have (generate large inputs in build(), do not inline them)`);
+  }
   let exported: Record<string, unknown>;
   try {
     exported = await importUserModule(path, cwd);
@@ -21,7 +30,6 @@ export async function loadScenarioModule(path: string, cwd: string): Promise<Sce
     throw new ScenarioLookupError(error instanceof Error ? error.message : String(error));
   }
   const found: Scenario[] = [];
-  const absolute = isAbsolute(path) ? path : resolve(cwd, path);
   const visit = (value: unknown): void => {
     if (isScenario(value)) {
       // The module the CLI loaded is how a replay finds the scenario again, wherever it was defined.
@@ -36,8 +44,33 @@ export async function loadScenarioModule(path: string, cwd: string): Promise<Sce
   for (const scenario of found) {
     if (names.has(scenario.name)) throw new ScenarioLookupError(`scenario module ${path} exports two scenarios named '${scenario.name}'`);
     names.add(scenario.name);
+    checkDeclaredSize(scenario, where);
   }
   return found;
+}
+
+/**
+ * A scenario's declared size under the bounds of --partitions and --records, whoever made the
+ * object (defineScenario and the suites check too; a hand-written Scenario object does not).
+ */
+function checkDeclaredSize(scenario: Scenario, where: string): void {
+  const size: unknown = scenario.defaultSize;
+  const field = `${where}: scenario '${scenario.name}' defaultSize`;
+  if (typeof size !== 'object' || size === null) throw new ScenarioLookupError(`${field} must be {partitions, recordsPerPartition}, got ${describeValue(size)}`);
+  try {
+    checkInteger('partitions', (size as Record<string, unknown>)['partitions'], `${field}.partitions`);
+    checkInteger('recordsPerPartition', (size as Record<string, unknown>)['recordsPerPartition'], `${field}.recordsPerPartition`);
+  } catch (error) {
+    throw new ScenarioLookupError((error as Error).message);
+  }
+}
+
+function fileSize(path: string): number | undefined {
+  try {
+    return statSync(path).size;
+  } catch {
+    return undefined; // importUserModule says what is missing
+  }
 }
 
 /** A module path relative to the project root, with posix separators: what a token records. */

@@ -66,6 +66,12 @@ export interface BuildContext {
   readonly bug: string | undefined;
   /** Keys a buffering sink holds before it flushes, when the case sets it (1: every write flushes). */
   readonly sinkBufferKeys?: number;
+  /** Records in each partition when the case makes them differ (each at most size.recordsPerPartition); absent: all have size.recordsPerPartition. */
+  readonly partitionRecords?: readonly number[];
+  /** The external system's transaction timeout, when the case sets it (scenarios with `transactionTimeouts`). */
+  readonly transactionTimeoutMs?: number;
+  /** KIP-939 prepared transactions for the transactional sink, when the case sets it (scenarios with `transactionTimeouts`). */
+  readonly preparedTransactions?: boolean;
 }
 
 export interface BuiltScenario {
@@ -96,6 +102,8 @@ export interface Scenario {
   readonly concurrentCheckpoints?: boolean;
   /** Generated cases may read one partition more than the size asks (the job must build for any partition count). */
   readonly variablePartitions?: boolean;
+  /** Generated cases may shorten partitions (BuildContext.partitionRecords), so an input can end while another is aligning. */
+  readonly unequalPartitions?: boolean;
   readonly bugs: readonly PlantedBug[];
   /**
    * Rough length of a fault-free run in steps: generated faults fall in [0, this]. Default: from
@@ -103,6 +111,11 @@ export interface Scenario {
    * many records per input (a join) runs longer, and faults placed only early miss most of it.
    */
   typicalRunSteps?(size: ScenarioSize): number;
+  /**
+   * The scenario's sink writes transactions that an external system times out, and `build`
+   * honours `transactionTimeoutMs` and `preparedTransactions`: what `streamcheck envelope` searches.
+   */
+  readonly transactionTimeouts?: { readonly defaultMs: number };
   /** Tasks of the built job, so fault plans can name them before building. */
   taskCount(size: ScenarioSize): number;
   build(context: BuildContext): BuiltScenario;

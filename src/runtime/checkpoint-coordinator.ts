@@ -201,7 +201,7 @@ export class CheckpointCoordinator {
         this.dropNextNotify = false;
         this.observations.lostMessages.push({ seq: this.host.nextSeq(), kind: 'notify-complete', checkpointId, task, atStep: this.scheduler.step });
         this.scheduler.record(`notify-complete ${checkpointId} to ${this.host.taskNames[task]} lost (fault plan)`);
-        continue;
+        if (!this.options.lostNotifyStillDelivered) continue;
       }
       this.host.send({ kind: 'notify-complete', checkpointId, task });
     }

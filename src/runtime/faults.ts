@@ -18,6 +18,8 @@ export type Fault =
   | { readonly kind: 'fail-commit'; readonly atStep: number; readonly times: number }
   /** The broker aborts every open transaction now, as if transaction.timeout.ms had passed (2PC scenarios). */
   | { readonly kind: 'expire-transactions'; readonly atStep: number }
+  /** A newer producer registers every open transactional id of the sink now (a zombie instance): each open transaction, pre-committed or not, is fenced and aborted (2PC scenarios). */
+  | { readonly kind: 'fence-transactions'; readonly atStep: number }
   /** The next k aborts fail: an abortTransaction, or an initTransactions that would abort an open transaction (2PC scenarios). */
   | { readonly kind: 'fail-abort'; readonly atStep: number; readonly times: number }
   /** Every connection to an external system is cut now (end-to-end runs, through a TCP proxy; simulated: calls in flight fail). */
@@ -43,6 +45,7 @@ export const FAULT_KINDS = [
   'drop-notify',
   'fail-commit',
   'expire-transactions',
+  'fence-transactions',
   'fail-abort',
   'cut-connections',
   'drop-ack',
@@ -92,6 +95,8 @@ export function parseFaultPlan(input: unknown, taskCount: number, source: string
         return { kind: 'drop-notify', atStep: step };
       case 'expire-transactions':
         return { kind: 'expire-transactions', atStep: step };
+      case 'fence-transactions':
+        return { kind: 'fence-transactions', atStep: step };
       case 'cut-connections':
         return { kind: 'cut-connections', atStep: step };
       case 'fail-abort':

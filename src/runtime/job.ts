@@ -49,6 +49,8 @@ export interface JobOptions {
   readonly unalignedBarriersQueueBehindData: boolean;
   /** Planted bug in the observation layer: barrier-triggered snapshots report no alignment positions. */
   readonly omitAlignmentObservations: boolean;
+  /** Planted bug: a notify-complete the plan drops is reported lost but delivered all the same. */
+  readonly lostNotifyStillDelivered?: boolean;
   /**
    * Sources (and timestamp assigners) emit a watermark that advanced at most once per this
    * many virtual ms (Flink's pipeline.auto-watermark-interval); end of input implies MAX_WATERMARK.
@@ -96,6 +98,8 @@ export interface EnvironmentFaultHooks {
   failNextCommits?(times: number): void;
   /** The external system times out every open transaction now. */
   expireTransactions?(): void;
+  /** A newer producer takes over every open transactional id now: the open transactions are fenced and aborted. */
+  fenceTransactions?(): void;
   /** Every connection to the external systems is cut now. */
   cutConnections?(): void;
   failNextAborts?(times: number): void;
@@ -182,6 +186,7 @@ export class JobRuntime implements SimWorld {
       checkpointEvents: [],
       failovers: [],
       lostMessages: [],
+      notifiesDelivered: [],
       barrierEvents: [],
       forwardedBarriers: [],
       checkpoints: [],
@@ -414,6 +419,9 @@ export class JobRuntime implements SimWorld {
       case 'input-ended':
         return this.coordinator.onInputEnded(message.task);
       default:
+        if (message.kind === 'notify-complete') {
+          this.observations.notifiesDelivered.push({ seq: this.nextSeq++, checkpointId: message.checkpointId, task: message.task, atStep: this.scheduler.step });
+        }
         return this.streamTasks.deliverControl(this.tasks[message.task]!, message);
     }
   }
@@ -520,7 +528,7 @@ export class JobRuntime implements SimWorld {
       case 'drop-notify': {
         const index = this.control.findIndex((message) => message.kind === 'notify-complete');
         if (index >= 0) {
-          const lost = this.control.splice(index, 1)[0] as Extract<ControlMessage, { kind: 'notify-complete' }>;
+          const lost = (this.options.lostNotifyStillDelivered ? this.control[index] : this.control.splice(index, 1)[0]) as Extract<ControlMessage, { kind: 'notify-complete' }>;
           this.observations.lostMessages.push({ seq: this.nextSeq++, kind: 'notify-complete', checkpointId: lost.checkpointId, task: lost.task, atStep: step });
         } else this.coordinator.dropNextNotify = true;
         return;
@@ -531,6 +539,8 @@ export class JobRuntime implements SimWorld {
         return this.environmentHook('failNextAborts', description)(fault.times);
       case 'expire-transactions':
         return this.environmentHook('expireTransactions', description)();
+      case 'fence-transactions':
+        return this.environmentHook('fenceTransactions', description)();
       case 'cut-connections':
         return this.environmentHook('cutConnections', description)();
       case 'fail-call':
@@ -600,6 +610,8 @@ export function describeFault(fault: Fault, taskNames: readonly string[]): strin
       return `the next ${fault.times} transaction commit${fault.times === 1 ? '' : 's'} fail (armed at step ${fault.atStep})`;
     case 'expire-transactions':
       return `the broker times out every open transaction at step ${fault.atStep}`;
+    case 'fence-transactions':
+      return `a newer producer fences every open transaction of the sink at step ${fault.atStep}`;
     case 'fail-abort':
       return `the next ${fault.times} transaction abort${fault.times === 1 ? '' : 's'} fail (armed at step ${fault.atStep})`;
     case 'cut-connections':

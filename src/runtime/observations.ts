@@ -63,6 +63,14 @@ export interface LostMessageObservation {
   readonly atStep: number;
 }
 
+/** A notify-complete a task's connectors received (its notifyCheckpointComplete ran). */
+export interface NotifyDeliveryObservation {
+  readonly seq: number;
+  readonly checkpointId: number;
+  readonly task: number;
+  readonly atStep: number;
+}
+
 export interface FailoverObservation {
   readonly seq: number;
   readonly atStep: number;
@@ -189,6 +197,7 @@ export interface RunObservations {
   readonly checkpointEvents: CheckpointEvent[];
   readonly failovers: FailoverObservation[];
   readonly lostMessages: LostMessageObservation[];
+  readonly notifiesDelivered: NotifyDeliveryObservation[];
   readonly barrierEvents: BarrierEvent[];
   readonly forwardedBarriers: ForwardedBarrier[];
   readonly checkpoints: CheckpointObservation[];

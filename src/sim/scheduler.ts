@@ -157,6 +157,19 @@ export class Scheduler implements StepDriver {
     });
   }
 
+  /**
+   * A choice that is not a step (a retry's jittered pause, say), from the run's own choice
+   * source: seeded, replayable and shrinkable like the schedule, and recorded in the trace.
+   * Returns an integer in [0, optionCount).
+   */
+  choose(label: string, optionCount: number): number {
+    if (!Number.isSafeInteger(optionCount) || optionCount < 1) throw new Error(`Scheduler.choose(${label}): optionCount must be a positive integer, got ${optionCount}`);
+    const choice = optionCount === 1 ? 0 : this.choices.pick(optionCount);
+    if (!(Number.isSafeInteger(choice) && choice >= 0 && choice < optionCount)) throw new Error(`Scheduler.choose(${label}): choice source returned ${choice} for ${optionCount} options`);
+    this.record(`choice ${label}: ${choice} of ${optionCount}`);
+    return choice;
+  }
+
   /** Completes (applies) every pending I/O call at once: what a crash does to requests already sent. */
   settleAllIo(outcome: 'apply' | 'drop'): void {
     const pending = this.pendingIo.splice(0, this.pendingIo.length);

@@ -27,7 +27,7 @@ function driverFor(real: KafkajsClients): TransactionCaseDriver & { ensureTopic:
   const ensureTopic = (): Promise<void> => (created ??= real.createTopic(topic, 2));
   return {
     clients: {
-      producer: (id) => real.producer(id),
+      producer: (id, options) => real.producer(id, options),
       resumeTransaction: (handle) => real.resumeTransaction(handle),
       read: async (...args) => {
         await ensureTopic();
@@ -55,7 +55,8 @@ describe.skipIf(policy === 'off')('Kafka transaction case table on a real broker
     async () => clients?.close(),
   );
 
-  for (const testCase of TRANSACTION_CASES) {
+  // KIP-939 cases need a Kafka 4.x broker and client with InitProducerId v6; kafkajs refuses them (see the test below).
+  for (const testCase of TRANSACTION_CASES.filter((candidate) => candidate.requires === undefined)) {
     test(testCase.name, async (ctx) => {
       need(ctx);
       const driver = driverFor(clients!);

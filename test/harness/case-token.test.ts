@@ -35,11 +35,25 @@ describe('replay tokens', () => {
     const bad = (changes: Record<string, unknown>): string => `odd-even-sum:${Buffer.from(JSON.stringify({ ...body, ...changes })).toString('base64url')}`;
     const { v: _version, module: _module, ...version0 } = body;
     expect(decodeCase(`odd-even-sum:${Buffer.from(JSON.stringify(version0)).toString('base64url')}`, taskCount).size).toEqual(base.size);
-    expect(() => decodeCase(bad({ v: 2 }), taskCount)).toThrow(/token format version 2 is not one this streamcheck reads \(it reads 0 and 1\)/);
+    expect(() => decodeCase(bad({ v: 3 }), taskCount)).toThrow(/token format version 3 is not one this streamcheck reads \(it reads 0, 1, 2\)/);
     expect(() => decodeCase(bad({ v: '1' }), taskCount)).toThrow(/token format version '1'/);
     expect(() => decodeCase(bad({ module: 'a\\b.ts' }), taskCount)).toThrow(/posix separators/);
     expect(() => decodeCase(bad({ module: 'x'.repeat(1025) }), taskCount)).toThrow(/at most 1024 chars, got 1025 chars/);
     expect(() => decodeCase(bad({ module: 'a\u0000b' }), taskCount)).toThrow(/control characters/);
+  });
+
+  test('the envelope settings (restart delay, transaction timeout, prepared transactions) make a version-2 token; a version-1 token may not carry them', () => {
+    const spec = { ...base, faults: [], schedule: { kind: 'seed' as const, seed: 1 } };
+    const withSettings = { ...spec, restartDelayMs: 300, transactionTimeoutMs: 50, preparedTransactions: true };
+    const encoded = encodeCase(withSettings);
+    const body = JSON.parse(Buffer.from(encoded.split(':')[1]!, 'base64url').toString()) as Record<string, unknown>;
+    expect(body['v']).toBe(2);
+    expect(decodeCase(encoded, taskCount)).toEqual(withSettings);
+    const bad = (changes: Record<string, unknown>): string => `odd-even-sum:${Buffer.from(JSON.stringify({ ...body, ...changes })).toString('base64url')}`;
+    expect(() => decodeCase(bad({ v: 1 }), taskCount)).toThrow(/restartDelayMs, transactionTimeoutMs, preparedTransactions need\(s\) token format version 2 or later, the token says 1/);
+    expect(() => decodeCase(bad({ transactionTimeoutMs: 0 }), taskCount)).toThrow(/transactionTimeoutMs must be in \[1, 900000\]/);
+    expect(() => decodeCase(bad({ restartDelayMs: -1 }), taskCount)).toThrow(/restartDelayMs must be in \[0, 3600000\]/);
+    expect(() => decodeCase(bad({ preparedTransactions: 'yes' }), taskCount)).toThrow(/preparedTransactions must be true or false, got 'yes'/);
   });
 
   test('sizes are held to the CLI bounds before anything runs (1e9 records used to run out of memory)', () => {

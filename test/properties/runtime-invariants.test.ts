@@ -128,6 +128,29 @@ describe('fault effects', () => {
     noRestart.restores.length = 1;
     expect(checkFaultEffects(noRestart).map((v) => v.anomaly)).toEqual(['crash without restart']);
   });
+
+  test('a dropped notify-complete is not delivered; one delivered all the same fails', async () => {
+    const observations = await observe([{ kind: 'drop-notify', atStep: 50 }]);
+    const lost = observations.lostMessages.filter((message) => message.kind === 'notify-complete');
+    expect(lost).toHaveLength(1);
+    const sameNotify = (notify: { checkpointId: number; task: number }): boolean => notify.checkpointId === lost[0]!.checkpointId && notify.task === lost[0]!.task;
+    expect(observations.notifiesDelivered.filter(sameNotify)).toEqual([]);
+    // The other tasks got the same checkpoint's notify: the observation is not empty.
+    expect(observations.notifiesDelivered.some((notify) => notify.checkpointId === lost[0]!.checkpointId)).toBe(true);
+    const deliveredAnyway = clone(observations);
+    deliveredAnyway.notifiesDelivered.push({ seq: lost[0]!.seq + 1, checkpointId: lost[0]!.checkpointId, task: lost[0]!.task, atStep: lost[0]!.atStep + 1 });
+    expect(checkFaultEffects(deliveredAnyway).map((v) => v.anomaly)).toEqual(['lost notify delivered']);
+  });
+
+  test('the planted runtime that delivers a lost notify is caught', async () => {
+    const spec: CaseSpec = {
+      scenario: 'odd-even-sum', size: oddEvenSum.defaultSize, mode: 'exactly-once', backend: 'memory', bug: undefined,
+      faults: [{ kind: 'drop-notify', atStep: 50 }], schedule: { kind: 'choices', choices: [], tailSeed: null },
+    };
+    const planted = { ...oddEvenSum, bugs: [{ name: 'lost-notify-delivered', description: 'test', caughtBy: ['fault-effects'], jobOptions: { lostNotifyStillDelivered: true } }] };
+    const result = await runCase(planted, { ...spec, bug: 'lost-notify-delivered' });
+    expect(result.violations.map((v) => v.anomaly)).toEqual(['lost notify delivered']);
+  });
 });
 
 describe('mode semantics', () => {

@@ -19,9 +19,11 @@ import seedrandom from 'seedrandom';
 import type { Admin, ISocketFactory, Kafka as KafkaClient, LogEntry, logCreator as LogCreator } from 'kafkajs';
 import type {
   ConsumedRecord,
+  InitTransactionsOptions,
   IsolationLevel,
   KafkaClients,
   KafkaRecord,
+  ProducerOptions,
   TransactionHandle,
   TransactionalProducer,
 } from '../kafka-api.ts';
@@ -127,6 +129,17 @@ function createInternalCluster(kafka: KafkaClient, options: { maxInFlightRequest
 
 // ---------------------------------------------------------------------------------------------
 // Errors
+
+/**
+ * Why prepared transactions are refused here: KIP-939 needs InitProducerId v6 (Enable2Pc,
+ * KeepPreparedTxn) on both sides. kafkajs speaks v0-1; Apache Kafka 3.x brokers (the local
+ * one runs 3.9) have no v6; 4.x brokers list it as unstable, 4.2 withheld the client API
+ * (KAFKA-19414), and keepPreparedTxn was still refused in 4.2.1 (KAFKA-20739, fix planned for 4.4).
+ */
+export const KIP_939_UNSUPPORTED =
+  'prepared transactions (KIP-939, InitProducerId v6 with Enable2Pc and KeepPreparedTxn) are not supported by the kafkajs client, which speaks InitProducerId v0-1 only; ' +
+  'they need an Apache Kafka 4.x broker and client with a complete KIP-939 (not Kafka 3.x; in 4.0-4.2 it is unstable or incomplete). ' +
+  'Use the simulated broker for preparedTransactions, or leave the option off against a real broker';
 
 /** The producer's epoch is no longer current: another initTransactions on its id (or a transaction timeout) fenced it. */
 export class ProducerFencedError extends Error {
@@ -346,7 +359,8 @@ export class KafkajsClients implements KafkaClients {
       ));
   }
 
-  producer(transactionalId: string): TransactionalProducer {
+  producer(transactionalId: string, options: ProducerOptions = {}): TransactionalProducer {
+    if (options.preparedTransactions === true) throw new Error(`KafkajsClients: producer('${transactionalId}'): ${KIP_939_UNSUPPORTED}`);
     if (this.clusters.closed) throw new Error(`KafkajsClients: producer('${transactionalId}') after close()`);
     const producer = new KafkajsTransactionalProducer(this.kafka, this.options, this.clusters, transactionalId, undefined);
     this.producers.add(producer);
@@ -467,7 +481,8 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
     }
   }
 
-  initTransactions(): Promise<TransactionHandle> {
+  initTransactions(options: InitTransactionsOptions = {}): Promise<TransactionHandle> {
+    if (options.keepPreparedTransaction === true) return Promise.reject(new Error(`KafkajsClients: initTransactions('${this.transactionalId}') with keepPreparedTransaction: ${KIP_939_UNSUPPORTED}`));
     return this.serialised(async () => {
       this.assertNotClosed('initTransactions');
       // A fenced or resumed producer is started afresh: kafkajs speaks InitProducerId v0-1

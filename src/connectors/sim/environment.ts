@@ -1,5 +1,6 @@
 import type { EnvironmentFaultHooks } from '../../runtime/job.ts';
 import { SimulatedIoError, type Scheduler } from '../../sim/scheduler.ts';
+import { checkSimRetryPolicy, withSimRetry, type SimRetryPolicy } from './retry.ts';
 
 /**
  * One environment for external systems: `SimEnvironment` puts any in-memory model of an
@@ -64,6 +65,7 @@ export class SimEnvironment {
     const timeoutMs = options.timeoutMs ?? latencyMs;
     if (!(latencyMs >= 0)) throw new Error(`SimEnvironment.service(${name}): latencyMs must be >= 0, got ${latencyMs}`);
     if (!(timeoutMs >= latencyMs)) throw new Error(`SimEnvironment.service(${name}): timeoutMs must be >= latencyMs (${latencyMs}), got ${timeoutMs}`);
+    const retry = options.retry === undefined ? undefined : checkSimRetryPolicy(options.retry, `SimEnvironment.service(${name})`);
     this.serviceNames.add(name);
     const callOptions: SimServiceOptions = { latencyMs, timeoutMs };
     const methods = methodNamesOf(model);
@@ -78,7 +80,11 @@ export class SimEnvironment {
         const methodsOfModel = model as Record<string, (...args: unknown[]) => unknown>;
         for (const method of methods) {
           // Looked up when the call reaches the server: a model patched later (a planted bug) is the one called.
-          client[method] = (...args) => this.request(connectionKey, `${name}.${method}(${shortArgs(args)})`, () => methodsOfModel[method]!(...args), callOptions);
+          client[method] = (...args) => {
+            const label = `${name}.${method}(${shortArgs(args)})`;
+            const call = (): Promise<unknown> => this.request(connectionKey, label, () => methodsOfModel[method]!(...args), callOptions);
+            return retry === undefined ? call() : withSimRetry(this.scheduler, connectionKey, label, call, retry);
+          };
         }
         return client as SimClient<M>;
       },
@@ -145,6 +151,11 @@ export interface SimServiceOptions {
   readonly latencyMs?: number;
   /** Virtual time after issuing a call at which a client gives up on it (timeout-call, lose-reply); default latencyMs. */
   readonly timeoutMs?: number;
+  /**
+   * Clients retry transient errors (ECONNRESET, ETIMEDOUT) with bounded, jittered backoff drawn
+   * from the scheduler's choices (see retry.ts); only for calls that may be repeated. Default: no retries.
+   */
+  readonly retry?: SimRetryPolicy;
 }
 
 export interface SimService<M> {

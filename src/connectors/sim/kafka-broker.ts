@@ -29,6 +29,16 @@ import type { IsolationLevel, KafkaRecord } from '../kafka-api.ts';
  *   read_uncommitted reads to the high watermark. Control markers take an offset (so offsets
  *   have gaps) but are never returned.
  *
+ * KIP-939 (participation in two-phase commit; InitProducerId v6, Apache Kafka 4.x, not in 3.x):
+ * - initProducerId with `enableTwoPhaseCommit` registers a 2PC producer: its transactions are
+ *   never aborted by the transaction timeout (the external coordinator decides their outcome).
+ *   Kafka never sees the client's prepareTransaction (a flush that returns producer id and
+ *   epoch), so the exemption covers every transaction of such a producer.
+ * - initProducerId with `keepPreparedTxn` (2PC producers only) bumps the epoch, which fences
+ *   the older producer, but keeps an Ongoing transaction instead of aborting it, and answers
+ *   its producer id and epoch (OngoingTxnProducerId/Epoch). The new epoch may then only
+ *   commit or abort it (a produce is INVALID_TXN_STATE); a plain initProducerId aborts it.
+ *
  * Not modelled: producer-id rotation on epoch exhaustion (an epoch past MAX_PRODUCER_EPOCH is
  * an error here), transactional-id expiration, idempotent sequence numbers, consumer-group
  * offsets in transactions (AddOffsetsToTxn), replication and retention.
@@ -64,6 +74,22 @@ export class KafkaProtocolError extends Error {
 
 /** Kafka's epoch is an int16; Kafka would rotate the producer id here, the simulation refuses. */
 export const MAX_PRODUCER_EPOCH = 32_766;
+/** What initProducerId asks for besides the transactional id and timeout (KIP-939's InitProducerId v6 fields). */
+export interface InitProducerIdOptions {
+  /** Enable2Pc: a producer taking part in two-phase commit; the transaction timeout does not abort its transactions. */
+  readonly enableTwoPhaseCommit?: boolean;
+  /** KeepPreparedTxn: keep the Ongoing (prepared) transaction of the id instead of aborting it. Needs enableTwoPhaseCommit. */
+  readonly keepPreparedTxn?: boolean;
+}
+
+/** The producer id and epoch the caller now owns; with keepPreparedTxn also the kept transaction's. */
+export interface InitProducerIdResult {
+  readonly producerId: number;
+  readonly epoch: number;
+  /** OngoingTxnProducerId/Epoch: present only when keepPreparedTxn kept an Ongoing transaction. */
+  readonly ongoing?: { readonly producerId: number; readonly epoch: number };
+}
+
 /** Kafka's default transaction.max.timeout.ms (15 minutes). */
 export const DEFAULT_MAX_TRANSACTION_TIMEOUT_MS = 900_000;
 
@@ -90,7 +116,15 @@ export interface StoredRecord extends KafkaRecord {
  * commit/abort entry is the epoch of the producer that wrote the transaction.
  */
 export type BrokerEvent =
-  | { readonly kind: 'init'; readonly transactionalId: string; readonly producerId: number; readonly epoch: number; readonly atMs: number }
+  | {
+      readonly kind: 'init';
+      readonly transactionalId: string;
+      readonly producerId: number;
+      readonly epoch: number;
+      readonly atMs: number;
+      /** KIP-939 keepPreparedTxn kept the Ongoing transaction written with this epoch: the new epoch may commit it. */
+      readonly keptEpoch?: number;
+    }
   | {
       /** fence-abort: an initProducerId aborted the open transaction of the producer it fenced. */
       readonly kind: 'commit' | 'abort' | 'timeout-abort' | 'fence-abort';
@@ -164,6 +198,10 @@ interface TransactionMetadata {
   readonly partitions: PartitionLog[];
   /** Records of the current (or last completed) transaction; undefined in Empty. */
   current: TransactionRecordGroup | undefined;
+  /** KIP-939 Enable2Pc of the latest initProducerId: the timeout never aborts this id's transactions. */
+  twoPhaseCommit: boolean;
+  /** The Ongoing transaction was kept by a keepPreparedTxn init: the new epoch may only commit or abort it. */
+  keptPrepared: boolean;
 }
 
 type CompletionKind = 'commit' | 'abort' | 'timeout-abort' | 'fence-abort';
@@ -235,6 +273,7 @@ export class SimKafkaBroker {
     const expired: TransactionMetadata[] = [];
     let earliestDeadlineMs = Number.POSITIVE_INFINITY;
     for (const metadata of this.ongoing) {
+      if (metadata.twoPhaseCommit) continue; // KIP-939: a 2PC transaction has no timeout
       const deadlineMs = metadata.startedAtMs + metadata.timeoutMs;
       // Kafka's TransactionStateManager: expired when start + timeout < now.
       if (deadlineMs < nowMs) expired.push(metadata);
@@ -244,9 +283,9 @@ export class SimKafkaBroker {
     for (const metadata of expired) this.completeOngoing(metadata, 'timeout-abort');
   }
 
-  /** Aborts every Ongoing transaction now, as if each had timed out (a fault). Returns how many. */
+  /** Aborts every Ongoing transaction now, as if each had timed out (a fault; 2PC ones have no timeout). Returns how many. */
   expireOpenTransactions(): number {
-    const expired = [...this.ongoing];
+    const expired = [...this.ongoing].filter((metadata) => !metadata.twoPhaseCommit);
     for (const metadata of expired) this.completeOngoing(metadata, 'timeout-abort');
     return expired.length;
   }
@@ -255,9 +294,14 @@ export class SimKafkaBroker {
    * InitProducerId for a transactional producer. Returns the producer id and the epoch the
    * caller now owns; every older epoch of `transactionalId` is fenced from here on.
    */
-  initProducerId(transactionalId: string, transactionTimeoutMs: number, nowMs: number): { producerId: number; epoch: number } {
+  initProducerId(transactionalId: string, transactionTimeoutMs: number, nowMs: number, options: InitProducerIdOptions = {}): InitProducerIdResult {
     this.advanceTimeTo(nowMs);
     if (transactionalId === '') throw new KafkaProtocolError('INVALID_REQUEST', 'SimKafkaBroker.initProducerId: the transactional id is empty');
+    const twoPhaseCommit = options.enableTwoPhaseCommit ?? false;
+    const keepPrepared = options.keepPreparedTxn ?? false;
+    if (keepPrepared && !twoPhaseCommit) {
+      throw new KafkaProtocolError('INVALID_REQUEST', `SimKafkaBroker.initProducerId(${transactionalId}): keepPreparedTxn needs enableTwoPhaseCommit (KIP-939)`, transactionalId);
+    }
     if (!Number.isSafeInteger(transactionTimeoutMs) || transactionTimeoutMs < 1 || transactionTimeoutMs > this.maxTransactionTimeoutMs) {
       throw new KafkaProtocolError(
         'INVALID_TRANSACTION_TIMEOUT',
@@ -267,8 +311,17 @@ export class SimKafkaBroker {
     }
     let metadata = this.transactions.get(transactionalId);
     if (metadata === undefined) {
-      metadata = { transactionalId, producerId: this.nextProducerId++, epoch: 0, state: 'Empty', timeoutMs: transactionTimeoutMs, startedAtMs: -1, partitions: [], current: undefined };
+      metadata = { transactionalId, producerId: this.nextProducerId++, epoch: 0, state: 'Empty', timeoutMs: transactionTimeoutMs, startedAtMs: -1, partitions: [], current: undefined, twoPhaseCommit, keptPrepared: false };
       this.transactions.set(transactionalId, metadata);
+    } else if (keepPrepared && metadata.state === 'Ongoing') {
+      // KIP-939: fence the older producer (one bump), keep its transaction for the new epoch to finish.
+      this.bumpEpoch(metadata);
+      metadata.twoPhaseCommit = true;
+      metadata.keptPrepared = true;
+      metadata.timeoutMs = transactionTimeoutMs;
+      const kept = metadata.current!;
+      this.record({ kind: 'init', transactionalId, producerId: metadata.producerId, epoch: metadata.epoch, atMs: this.nowMs, keptEpoch: kept.epoch });
+      return { producerId: metadata.producerId, epoch: metadata.epoch, ongoing: { producerId: kept.producerId, epoch: kept.epoch } };
     } else {
       // Ongoing: the coordinator fences (epoch + 1) and aborts first; the client retries and gets epoch + 2.
       if (metadata.state === 'Ongoing') this.completeOngoing(metadata, 'fence-abort');
@@ -278,6 +331,8 @@ export class SimKafkaBroker {
       metadata.startedAtMs = -1;
       metadata.partitions.length = 0;
       metadata.current = undefined;
+      metadata.twoPhaseCommit = twoPhaseCommit;
+      metadata.keptPrepared = false;
     }
     this.record({ kind: 'init', transactionalId, producerId: metadata.producerId, epoch: metadata.epoch, atMs: this.nowMs });
     return { producerId: metadata.producerId, epoch: metadata.epoch };
@@ -290,6 +345,9 @@ export class SimKafkaBroker {
   produce(transactionalId: string, producerId: number, epoch: number, topic: string, partition: number, records: readonly KafkaRecord[], nowMs: number): number {
     this.advanceTimeTo(nowMs);
     const metadata = this.checkProducer(transactionalId, producerId, epoch, 'produce');
+    if (metadata.keptPrepared) {
+      throw this.reject(metadata, epoch, 'INVALID_TXN_STATE', 'produce', 'the Ongoing transaction was kept as prepared (keepPreparedTxn): only commit or abort may follow');
+    }
     const log = this.partitionLog(topic, partition, 'produce');
     if (metadata.state !== 'Ongoing') this.beginTransaction(metadata);
     if (!metadata.partitions.includes(log)) metadata.partitions.push(log);
@@ -380,7 +438,7 @@ export class SimKafkaBroker {
     metadata.current = { transactionalId: metadata.transactionalId, producerId: metadata.producerId, epoch: metadata.epoch, status: 'open', recordCount: 0 };
     this.ongoing.add(metadata);
     const deadlineMs = this.nowMs + metadata.timeoutMs;
-    if (deadlineMs < this.earliestDeadlineMs) this.earliestDeadlineMs = deadlineMs;
+    if (!metadata.twoPhaseCommit && deadlineMs < this.earliestDeadlineMs) this.earliestDeadlineMs = deadlineMs;
     if (this.tracing) this.trace.push({ kind: 'begin', transactionalId: metadata.transactionalId, producerId: metadata.producerId, epoch: metadata.epoch, atMs: this.nowMs });
   }
 
@@ -396,6 +454,7 @@ export class SimKafkaBroker {
       log.openTransactionFirstOffsets.delete(metadata);
     }
     this.ongoing.delete(metadata);
+    metadata.keptPrepared = false;
     metadata.state = how === 'commit' ? 'CompleteCommit' : 'CompleteAbort';
     this.record({ kind: how, transactionalId: metadata.transactionalId, producerId: metadata.producerId, epoch: group.epoch, records: group.recordCount, atMs: this.nowMs });
     // A coordinator-side abort (timeout, or a newer producer's init) fences the producer that was writing.

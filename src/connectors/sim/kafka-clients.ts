@@ -1,5 +1,5 @@
 import { Scheduler, SimulatedIoError } from '../../sim/scheduler.ts';
-import type { ConsumedRecord, IsolationLevel, KafkaClients, KafkaRecord, TransactionHandle, TransactionalProducer } from '../kafka-api.ts';
+import type { ConsumedRecord, InitTransactionsOptions, InitializedProducer, IsolationLevel, KafkaClients, KafkaRecord, ProducerOptions, TransactionHandle, TransactionalProducer } from '../kafka-api.ts';
 import { SimEnvironment } from './environment.ts';
 import type { SimKafkaBroker } from './kafka-broker.ts';
 
@@ -71,12 +71,12 @@ export class SimKafkaClients implements KafkaClients {
     return this.connections++;
   }
 
-  producer(transactionalId: string): TransactionalProducer {
-    return new SimTransactionalProducer(this, this.environment, transactionalId, undefined, this.transactionTimeoutMs);
+  producer(transactionalId: string, options: ProducerOptions = {}): TransactionalProducer {
+    return new SimTransactionalProducer(this, this.environment, transactionalId, undefined, this.transactionTimeoutMs, options.preparedTransactions ?? false);
   }
 
   resumeTransaction(handle: TransactionHandle): TransactionalProducer {
-    return new SimTransactionalProducer(this, this.environment, handle.transactionalId, handle, this.transactionTimeoutMs);
+    return new SimTransactionalProducer(this, this.environment, handle.transactionalId, handle, this.transactionTimeoutMs, false);
   }
 
   read(topic: string, partition: number, fromOffset: number, isolation: IsolationLevel): Promise<ConsumedRecord[]> {
@@ -105,6 +105,8 @@ class SimTransactionalProducer implements TransactionalProducer {
     private readonly transactionalId: string,
     resumed: TransactionHandle | undefined,
     private readonly transactionTimeoutMs: number,
+    /** KIP-939: registered for two-phase commit (no transaction timeout; may keep a prepared transaction). */
+    private readonly preparedTransactions: boolean,
   ) {
     this.current = resumed;
     this.sentInTransaction = resumed !== undefined;
@@ -112,18 +114,28 @@ class SimTransactionalProducer implements TransactionalProducer {
     this.connection = `kafka-producer-${transactionalId}#${clients.nextConnectionNumber()}`;
   }
 
-  initTransactions(): Promise<TransactionHandle> {
-    return this.environment.request(this.connection, `kafka initTransactions ${this.transactionalId}`, () => {
+  initTransactions(options: InitTransactionsOptions = {}): Promise<InitializedProducer> {
+    const keepPrepared = options.keepPreparedTransaction ?? false;
+    if (keepPrepared && !this.preparedTransactions) {
+      return Promise.reject(new Error(`producer ${this.transactionalId}: keepPreparedTransaction needs a producer created with preparedTransactions (KIP-939)`));
+    }
+    return this.environment.request(this.connection, `kafka initTransactions ${this.transactionalId}${keepPrepared ? ' (keep prepared)' : ''}`, () => {
       const broker = this.clients.broker;
       broker.advanceTimeTo(this.environment.nowMs);
       // An init that would abort an open transaction is an abort, and may be made to fail.
-      const open = broker.listTransactions().some((t) => t.transactionalId === this.transactionalId && t.state === 'Ongoing');
-      if (open && this.clients.abortFailures.take()) {
+      const open = broker.describeTransaction(this.transactionalId)?.state === 'Ongoing';
+      if (open && !keepPrepared && this.clients.abortFailures.take()) {
         throw new SimulatedIoError(`initTransactions of ${this.transactionalId} failed while aborting its open transaction (fault plan)`, 'NETWORK_EXCEPTION');
       }
-      const { producerId, epoch } = broker.initProducerId(this.transactionalId, this.transactionTimeoutMs, this.environment.nowMs);
+      const { producerId, epoch, ongoing } = broker.initProducerId(this.transactionalId, this.transactionTimeoutMs, this.environment.nowMs, {
+        enableTwoPhaseCommit: this.preparedTransactions,
+        keepPreparedTxn: keepPrepared,
+      });
       this.current = { transactionalId: this.transactionalId, producerId, epoch };
-      return this.current;
+      // A kept transaction is this producer's to end: commit and abort must reach the coordinator.
+      this.sentInTransaction = ongoing !== undefined;
+      if (ongoing === undefined) return this.current;
+      return { ...this.current, preparedTransaction: { transactionalId: this.transactionalId, producerId: ongoing.producerId, epoch: ongoing.epoch } };
     });
   }
 

@@ -1,3 +1,4 @@
+import { INPUT_BOUNDS } from '../input-bounds.ts';
 import type { SubtaskInfo } from '../../connectors/api.ts';
 import type { KafkaClients } from '../../connectors/kafka-api.ts';
 import type { RedisClient } from '../../connectors/redis-api.ts';
@@ -79,7 +80,13 @@ export function checkSuiteOptions(call: string, options: SuiteOptions): void {
   }
   const where = `${call}(${options.name})`;
   const data = options.data ?? {};
-  for (const [field, min, max] of [['partitions', 1, 16], ['recordsPerPartition', 0, 100_000], ['keysPerPartition', 1, 10_000]] as const) {
+  // Partitions and records per partition: the bounds of --partitions and --records (input-bounds.ts).
+  const sizeBounds = [
+    ['partitions', INPUT_BOUNDS.partitions.min, INPUT_BOUNDS.partitions.max],
+    ['recordsPerPartition', INPUT_BOUNDS.recordsPerPartition.min, INPUT_BOUNDS.recordsPerPartition.max],
+    ['keysPerPartition', 1, 10_000],
+  ] as const;
+  for (const [field, min, max] of sizeBounds) {
     const value = data[field];
     if (value !== undefined && (!Number.isSafeInteger(value) || value < min || value > max)) {
       throw new TypeError(`${where}: data.${field} must be an integer in [${min}, ${max}], got ${JSON.stringify(value)}`);

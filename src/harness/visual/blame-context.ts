@@ -1,5 +1,5 @@
 import type { TraceEntry } from '../../sim/trace.ts';
-import type { CheckpointObservation } from '../../runtime/observations.ts';
+import type { CheckpointObservation, SourcePositionObservation } from '../../runtime/observations.ts';
 import type { CaseResult } from '../run-case.ts';
 import type { Violation } from '../scenario.ts';
 import { transactionOf, type Timeline, type TimelineEvent } from './timeline.ts';
@@ -32,6 +32,8 @@ export interface BlameContext {
   readonly timeline: Timeline;
   readonly events: readonly TimelineEvent[];
   readonly secondTrace: readonly TraceEntry[] | undefined;
+  /** Where each source ended its input in the same case run without faults and without a planted bug (lost writes without a restore). */
+  readonly referenceSourceEnds?: readonly SourcePositionObservation[];
 }
 
 export function link(event: TimelineEvent, text: string = event.text, firstFalse = false): BlameLink {

@@ -99,6 +99,13 @@ export function blameExactlyOnce(context: BlameContext, violation: Violation): B
     if (aborted !== undefined) return finish(violation, subject, `lost in an aborted transaction (${aborted.transactionalId} of completed checkpoint ${aborted.checkpointId})`, aborted.links, aborted.firstFalse);
   }
 
+  if (lost) {
+    const swallowed = blameSwallowedWrite(context, violation, subject, redisKey);
+    if (swallowed !== undefined) return swallowed;
+    const short = restores.length === 0 ? blameSourceEndedShort(context, violation, subject) : undefined;
+    if (short !== undefined) return short;
+  }
+
   // Output written, then a failure, then a restore that rewinds before it: written twice.
   const restore = restores.find((r) => events.some((e) => e.step < r.step && touches(e))) ?? restores.at(-1);
   if (restore === undefined) {
@@ -193,6 +200,51 @@ export function blameSourceResume(context: BlameContext, violation: Violation): 
         link(emit, `${emit.text}: resumes at offset ${resumedAt}, not the checkpointed ${expected}; ${what}`, true),
       );
     }
+  }
+  return undefined;
+}
+
+/**
+ * A write that failed, and no failover before the next checkpoint completed: the writer
+ * swallowed the error and acknowledged the checkpoint without it (a correct writer fails
+ * its task, and the failover aborts the checkpoint).
+ */
+function blameSwallowedWrite(context: BlameContext, violation: Violation, subject: string, key: string | undefined): BlameChain | undefined {
+  const events = context.events;
+  const sources = new Set(sourceTasks(context).map((i) => context.result.observations.taskNames[i]));
+  for (const failed of events.filter((e) => e.kind === 'io-failed' && (key === undefined || e.text.includes(key)))) {
+    const completed = firstAfter(events, failed.step, (e) => e.kind === 'completed');
+    if (completed === undefined || events.some((e) => e.kind === 'failover' && e.step > failed.step && e.step <= completed.step)) continue;
+    const ack = firstAfter(events, failed.step, (e) => e.kind === 'ack' && e.checkpointId === completed.checkpointId && !sources.has(e.peer!));
+    if (ack === undefined) continue;
+    const links = [...faultLinks(context).filter((l) => l.step <= failed.step), link(failed, `${failed.text}: the write failed`), link(completed, `${completed.text} without that write`)];
+    return finish(
+      violation,
+      subject,
+      `lost write: a failed write swallowed (checkpoint ${completed.checkpointId} acknowledged without it, no failover)`,
+      links,
+      link(ack, `${ack.text}: acknowledged although its write failed`, true),
+    );
+  }
+  return undefined;
+}
+
+/** A source that ended its input at an earlier offset than the same input without faults or planted bug: the records after it were never read. */
+function blameSourceEndedShort(context: BlameContext, violation: Violation, subject: string): BlameChain | undefined {
+  const names = context.result.observations.taskNames;
+  for (const end of context.result.observations.sourcePositions.filter((p) => p.kind === 'end')) {
+    const reference = context.referenceSourceEnds?.find((p) => p.task === end.task && p.position.split === end.position.split);
+    if (reference === undefined || typeof reference.position.offset !== 'number' || typeof end.position.offset !== 'number' || end.position.offset >= reference.position.offset) continue;
+    const ended = firstAfter(context.events, end.step - 1, (e) => e.kind === 'input-ended' && e.peer === names[end.task]);
+    if (ended === undefined) continue;
+    const lastEmit = lastBefore(context.events, end.step, (e) => e.kind === 'emit' && e.lane === names[end.task]);
+    return finish(
+      violation,
+      subject,
+      `lost write: source ${names[end.task]} ended ${end.position.split} short (offset ${end.position.offset}; the plain run reads to ${reference.position.offset})`,
+      lastEmit === undefined ? [] : [link(lastEmit, `${lastEmit.text}: its last record`)],
+      link(ended, `${ended.text}: ${end.position.split} ended at offset ${end.position.offset}, not ${reference.position.offset}`, true),
+    );
   }
   return undefined;
 }

@@ -90,6 +90,16 @@ export function blameFaultEffects(context: BlameContext, violation: Violation): 
     const links = [...checkpointLinks(context, checkpointId), ...faultLinks(context).filter((l) => l.step <= step)];
     return conclude(violation, `checkpoint ${checkpointId}`, `${violation.anomaly}: ${what}`, links, second === undefined ? undefined : link(second, `${second.text}: ${what}`, true));
   }
+  // A notify-complete the plan dropped that reached its task all the same: the delivery is where the run went wrong.
+  const lostNotify = /notify-complete of checkpoint (\d+) to task (\S+) was lost \(fault plan, step (\d+)\), yet the task received it at step (\d+)/.exec(violation.message);
+  if (lostNotify !== null) {
+    const [, id, task, lostAt, deliveredAt] = lostNotify;
+    const delivered = eventAt(context, Number(deliveredAt), task!, (e) => e.kind === 'notify' && e.checkpointId === Number(id));
+    const lost = context.events.find((e) => e.kind === 'notify-lost' && e.checkpointId === Number(id) && e.peer === task && e.step === Number(lostAt));
+    const links = [...faultLinks(context).filter((l) => l.step <= Number(lostAt)), ...(lost === undefined ? [] : [link(lost)])];
+    const what = `notify-complete ${id} reaches ${task} although the fault plan lost it`;
+    return conclude(violation, `checkpoint ${id}`, `${violation.anomaly}: ${what}`, links, delivered === undefined ? undefined : link(delivered, `${delivered.text}: ${what}`, true));
+  }
   // The fault itself had no (or only part of its) effect: the fault event is where the run went wrong.
   const faults = context.events.filter((e) => e.kind === 'fault');
   const fault = faults.find((e) => violation.message.startsWith(e.text.replace(/^fault: /, '').replace(/ \([^)]*\)$/, ''))) ?? faults[0];

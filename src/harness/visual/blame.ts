@@ -1,4 +1,5 @@
 import type { TraceEntry } from '../../sim/trace.ts';
+import type { SourcePositionObservation } from '../../runtime/observations.ts';
 import { runCase, type CaseResult } from '../run-case.ts';
 import type { Scenario, Violation } from '../scenario.ts';
 import { faultLinks, finish, type BlameChain, type BlameContext } from './blame-context.ts';
@@ -23,10 +24,19 @@ export { MAX_LINKS_PER_CHAIN, type BlameChain, type BlameLink } from './blame-co
 export const MAX_CHAINS = 6;
 
 /** One chain per violated property (the first violation of each names the subject). */
-export function blameViolations(result: CaseResult, options: { readonly secondTrace?: readonly TraceEntry[] } = {}): BlameChain[] {
+export function blameViolations(
+  result: CaseResult,
+  options: { readonly secondTrace?: readonly TraceEntry[]; readonly referenceSourceEnds?: readonly SourcePositionObservation[] } = {},
+): BlameChain[] {
   if (result.violations.length === 0) return [];
   const timeline = buildTimeline(result.trace, result.observations.taskNames);
-  const context: BlameContext = { result, timeline, events: timeline.events, secondTrace: options.secondTrace };
+  const context: BlameContext = {
+    result,
+    timeline,
+    events: timeline.events,
+    secondTrace: options.secondTrace,
+    ...(options.referenceSourceEnds === undefined ? {} : { referenceSourceEnds: options.referenceSourceEnds }),
+  };
   const chains: BlameChain[] = [];
   const seen = new Set<string>();
   for (const violation of result.violations) {
@@ -95,5 +105,8 @@ export function formatBlame(chains: readonly BlameChain[]): string[] {
 export async function explainCase(scenario: Scenario, result: CaseResult): Promise<BlameChain[]> {
   const nondeterministic = result.violations.some((v) => v.property === 'determinism');
   const secondTrace = nondeterministic ? (await runCase(scenario, result.spec, { keepTrace: true })).trace : undefined;
-  return blameViolations(result, secondTrace === undefined ? {} : { secondTrace });
+  // A write lost without any restart: did a source stop short of where the plain run of the same input stops?
+  const lostWithoutRestore = result.violations.some((v) => v.property === 'exactly-once' && v.anomaly === 'lost write') && result.observations.restores.length <= 1;
+  const referenceSourceEnds = lostWithoutRestore ? (await runCase(scenario, { ...result.spec, bug: undefined, faults: [] })).observations.sourcePositions.filter((p) => p.kind === 'end') : undefined;
+  return blameViolations(result, { ...(secondTrace === undefined ? {} : { secondTrace }), ...(referenceSourceEnds === undefined ? {} : { referenceSourceEnds }) });
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { KafkaTransactionModel, type ModelIsolation, type ModelOutcome } from '../../../model/kafka-transactions.ts';
-import { KafkaProtocolError, SimKafkaBroker, type StoredRecord } from '../../../src/connectors/sim/kafka-broker.ts';
+import { KafkaProtocolError, SimKafkaBroker, type InitProducerIdOptions, type InitProducerIdResult, type StoredRecord } from '../../../src/connectors/sim/kafka-broker.ts';
 
 const TOPIC = 'out';
 const PARTITIONS = [0, 1] as const;
@@ -59,21 +59,26 @@ function pushHandle(handles: Map<string, { producerId: number; epoch: number }[]
   handles.set(id, list);
 }
 
+/** How an init registers: a plain producer, a KIP-939 2PC producer, or a 2PC producer keeping the prepared transaction. */
+type InitKind = 'plain' | 'two-phase' | 'keep-prepared';
+
 class InitCommand implements fc.Command<Model, Real> {
-  constructor(readonly id: string, readonly timeoutMs: number) {}
+  constructor(readonly id: string, readonly timeoutMs: number, readonly kind: InitKind = 'plain') {}
   check(): boolean {
     return true;
   }
   run(m: Model, r: Real): void {
-    const epoch = m.model.init(this.id, this.timeoutMs);
-    const handle = r.broker.initProducerId(this.id, this.timeoutMs, r.nowMs);
-    expect(handle.epoch).toBe(epoch);
+    const options = { twoPhaseCommit: this.kind !== 'plain', keepPrepared: this.kind === 'keep-prepared' };
+    const expected = m.model.init(this.id, this.timeoutMs, options);
+    const handle = r.broker.initProducerId(this.id, this.timeoutMs, r.nowMs, { enableTwoPhaseCommit: options.twoPhaseCommit, keepPreparedTxn: options.keepPrepared });
+    expect(handle.epoch).toBe(expected.epoch);
+    expect(handle.ongoing?.epoch, 'the kept transaction epoch').toBe(expected.keptEpoch);
     pushHandle(r.handles, this.id, handle);
     m.inits.set(this.id, (m.inits.get(this.id) ?? 0) + 1);
     expectAgreement(m, r);
   }
   toString(): string {
-    return `init(${this.id}, timeout ${this.timeoutMs} ms)`;
+    return `init(${this.id}, timeout ${this.timeoutMs} ms${this.kind === 'plain' ? '' : `, ${this.kind}`})`;
   }
 }
 
@@ -170,6 +175,7 @@ const commandArbitraries = (() => {
   const partition = fc.constantFrom(...PARTITIONS);
   return [
     fc.tuple(id, fc.constantFrom(...TIMEOUTS_MS)).map(([i, timeoutMs]) => new InitCommand(i, timeoutMs)),
+    fc.tuple(id, fc.constantFrom(...TIMEOUTS_MS), fc.constantFrom<InitKind>('two-phase', 'keep-prepared')).map(([i, timeoutMs, kind]) => new InitCommand(i, timeoutMs, kind)),
     fc.tuple(id, generation, partition, fc.string({ minLength: 1, maxLength: 2 })).map(([i, g, p, v]) => new SendCommand(i, g, p, v)),
     fc.tuple(id, generation, partition, fc.string({ minLength: 1, maxLength: 2 })).map(([i, g, p, v]) => new SendCommand(i, g, p, v)),
     fc.tuple(id, generation, fc.boolean()).map(([i, g, commit]) => new EndCommand(i, g, commit)),
@@ -218,6 +224,32 @@ class BrokerThatDoesNotFence extends SimKafkaBroker {
   }
 }
 
+/** KIP-939 ignored: the transaction timeout ends a 2PC producer's transactions too. */
+class BrokerThatTimesOutPreparedTransactions extends SimKafkaBroker {
+  private ending = false;
+  override advanceTimeTo(nowMs: number): void {
+    super.advanceTimeTo(nowMs);
+    if (this.ending) return; // endTransaction below advances time itself
+    this.ending = true;
+    try {
+      for (const listing of this.listTransactions()) {
+        if (listing.state === 'Ongoing' && listing.transactionStartMs + listing.transactionTimeoutMs < this.currentTimeMs) {
+          super.endTransaction(listing.transactionalId, listing.producerId, listing.epoch, false, nowMs);
+        }
+      }
+    } finally {
+      this.ending = false;
+    }
+  }
+}
+
+/** keepPreparedTxn aborts the open transaction like a plain init. */
+class BrokerThatAbortsPreparedOnInit extends SimKafkaBroker {
+  override initProducerId(transactionalId: string, transactionTimeoutMs: number, nowMs: number, options: InitProducerIdOptions = {}): InitProducerIdResult {
+    return super.initProducerId(transactionalId, transactionTimeoutMs, nowMs, { enableTwoPhaseCommit: options.enableTwoPhaseCommit ?? false });
+  }
+}
+
 /** read_uncommitted hides aborted records (it must see everything up to the high watermark). */
 class BrokerHidingAbortedFromUncommitted extends SimKafkaBroker {
   override fetch(topic: string, partition: number, fromOffset: number, isolation: 'read_committed' | 'read_uncommitted'): StoredRecord[] {
@@ -237,6 +269,8 @@ describe('SimKafkaBroker against the transaction model (fc.commands)', () => {
     ['no transaction timeouts', () => new BrokerWithoutTimeouts()],
     ['no fencing of older epochs', () => new BrokerThatDoesNotFence()],
     ['read_uncommitted hides aborted records', () => new BrokerHidingAbortedFromUncommitted()],
+    ['KIP-939: the timeout aborts 2PC transactions', () => new BrokerThatTimesOutPreparedTransactions()],
+    ['KIP-939: keepPreparedTxn aborts the open transaction', () => new BrokerThatAbortsPreparedOnInit()],
   ];
   for (const [name, make] of plantedBugs) {
     test(`the model catches a broker with a planted bug: ${name}`, () => {
@@ -342,6 +376,49 @@ describe('SimKafkaBroker: key cases', () => {
     expect(broker.events.find((e) => e.kind === 'timeout-abort')).toMatchObject({ transactionalId: 't1', epoch, records: 1, atMs: 10 + TIMEOUT_MS + 1 });
     // The next init takes the epoch after the one the timeout used to fence.
     expect(broker.initProducerId('t1', TIMEOUT_MS, 3_000).epoch).toBe(epoch + 2);
+  });
+
+  test('KIP-939: the timeout does not abort a two-phase-commit producer\'s transaction, but does abort a plain one', () => {
+    const broker = brokerWithTopic();
+    const prepared = broker.initProducerId('prepared', TIMEOUT_MS, 0, { enableTwoPhaseCommit: true });
+    const plain = broker.initProducerId('plain', TIMEOUT_MS, 0);
+    broker.produce('prepared', prepared.producerId, prepared.epoch, TOPIC, 0, record('kept'), 0);
+    broker.produce('plain', plain.producerId, plain.epoch, TOPIC, 1, record('lost'), 0);
+    broker.advanceTimeTo(10 * TIMEOUT_MS);
+    expect(broker.expireOpenTransactions()).toBe(0);
+    expect(broker.describeTransaction('prepared')).toMatchObject({ state: 'Ongoing', epoch: prepared.epoch });
+    expect(broker.describeTransaction('plain')).toMatchObject({ state: 'CompleteAbort', epoch: plain.epoch + 1 });
+    broker.endTransaction('prepared', prepared.producerId, prepared.epoch, true, 10 * TIMEOUT_MS);
+    expect(values(broker.fetch(TOPIC, 0, 0, 'read_committed'))).toEqual(['kept']);
+    expect(values(broker.fetch(TOPIC, 1, 0, 'read_committed'))).toEqual([]);
+  });
+
+  test('KIP-939: keepPreparedTxn fences the old producer, keeps its transaction, and the new epoch may only commit or abort it', () => {
+    const broker = brokerWithTopic();
+    const old = broker.initProducerId('t1', TIMEOUT_MS, 0, { enableTwoPhaseCommit: true });
+    broker.produce('t1', old.producerId, old.epoch, TOPIC, 0, record('prepared'), 0);
+    const recovered = broker.initProducerId('t1', TIMEOUT_MS, 5, { enableTwoPhaseCommit: true, keepPreparedTxn: true });
+    expect(recovered).toEqual({ producerId: old.producerId, epoch: old.epoch + 1, ongoing: { producerId: old.producerId, epoch: old.epoch } });
+    expect(broker.describeTransaction('t1')).toMatchObject({ state: 'Ongoing', epoch: old.epoch + 1 });
+    expect(() => broker.endTransaction('t1', old.producerId, old.epoch, true, 6)).toThrow(expect.objectContaining({ code: 'PRODUCER_FENCED' }));
+    expect(() => broker.produce('t1', recovered.producerId, recovered.epoch, TOPIC, 0, record('more'), 6)).toThrow(expect.objectContaining({ code: 'INVALID_TXN_STATE' }));
+    // Kept across a second restart too: the ongoing epoch is still the writer's.
+    const again = broker.initProducerId('t1', TIMEOUT_MS, 7, { enableTwoPhaseCommit: true, keepPreparedTxn: true });
+    expect(again.ongoing).toEqual({ producerId: old.producerId, epoch: old.epoch });
+    broker.endTransaction('t1', again.producerId, again.epoch, true, 8);
+    expect(values(broker.fetch(TOPIC, 0, 0, 'read_committed'))).toEqual(['prepared']);
+    expect(broker.events.filter((e) => e.kind === 'commit')).toEqual([expect.objectContaining({ transactionalId: 't1', epoch: old.epoch, records: 1 })]);
+    // Nothing open: keepPreparedTxn is a plain init, and reports no ongoing transaction.
+    expect(broker.initProducerId('t1', TIMEOUT_MS, 9, { enableTwoPhaseCommit: true, keepPreparedTxn: true })).toEqual({ producerId: old.producerId, epoch: again.epoch + 1 });
+  });
+
+  test('KIP-939: a plain initProducerId still aborts a prepared transaction; keepPreparedTxn needs enableTwoPhaseCommit', () => {
+    const broker = brokerWithTopic();
+    const old = broker.initProducerId('t1', TIMEOUT_MS, 0, { enableTwoPhaseCommit: true });
+    broker.produce('t1', old.producerId, old.epoch, TOPIC, 0, record('aborted'), 0);
+    expect(() => broker.initProducerId('t1', TIMEOUT_MS, 1, { keepPreparedTxn: true })).toThrow(/INVALID_REQUEST: .*keepPreparedTxn needs enableTwoPhaseCommit \(KIP-939\)/);
+    expect(broker.initProducerId('t1', TIMEOUT_MS, 1, { enableTwoPhaseCommit: true }).epoch).toBe(old.epoch + 2);
+    expect(broker.events.map((e) => e.kind)).toEqual(['init', 'fence-abort', 'init']);
   });
 
   test('the trace records begin and produce besides the outcomes; the outcome log does not', () => {

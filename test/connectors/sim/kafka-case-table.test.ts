@@ -24,14 +24,14 @@ function simDriver(): TransactionCaseDriver {
     return settled.value;
   };
   const wrapped = {
-    producer: (id: string) => wrapProducer(clients.producer(id)),
+    producer: (id: string, options?: Parameters<SimKafkaClients['producer']>[1]) => wrapProducer(clients.producer(id, options)),
     resumeTransaction: (handle: Parameters<SimKafkaClients['resumeTransaction']>[0]) => wrapProducer(clients.resumeTransaction(handle)),
     read: (...args: Parameters<SimKafkaClients['read']>) => settle(clients.read(...args)),
     createTopic: (...args: Parameters<SimKafkaClients['createTopic']>) => settle(clients.createTopic(...args)),
   };
   function wrapProducer(producer: ReturnType<SimKafkaClients['producer']>) {
     return {
-      initTransactions: () => settle(producer.initTransactions()),
+      initTransactions: (options?: Parameters<typeof producer.initTransactions>[0]) => settle(producer.initTransactions(options)),
       beginTransaction: () => producer.beginTransaction(),
       send: (...args: Parameters<typeof producer.send>) => settle(producer.send(...args)),
       flush: () => settle(producer.flush()),
@@ -80,7 +80,7 @@ describe('Kafka transaction case table on the simulated broker', () => {
       if (step.op === 'expectError') visit(step.step);
     };
     for (const testCase of TRANSACTION_CASES) testCase.steps.forEach(visit);
-    expect([...ops].sort()).toEqual(['abort', 'commit', 'expectEpochAdvance', 'expectError', 'expectRead', 'init', 'resumeCommit', 'send', 'waitForTransactionTimeout']);
+    expect([...ops].sort()).toEqual(['abort', 'commit', 'expectEpochAdvance', 'expectError', 'expectKept', 'expectRead', 'init', 'resumeCommit', 'send', 'waitForTransactionTimeout']);
   });
 
   test('the runner fails a case whose expected error does not happen', async () => {

@@ -65,6 +65,17 @@ export {
   type OperatorTestHarnessOptions,
   type TimestampedValue,
 } from './runtime/operator-test-harness.ts';
+export {
+  intervalJoin,
+  lookupJoin,
+  regularJoin,
+  temporalJoin,
+  type IntervalJoinOptions,
+  type LateJoinRecord,
+  type LookupJoinOptions,
+  type RegularJoinOptions,
+  type TemporalJoinOptions,
+} from './runtime/joins.ts';
 
 // Simulated external systems.
 export { SimEnvironment, type SimClient, type SimService, type SimServiceOptions } from './connectors/sim/environment.ts';

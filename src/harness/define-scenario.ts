@@ -32,6 +32,11 @@ export interface ScenarioDefinition {
   /** The names of the properties your `judge` reports (for summaries). */
   readonly properties?: readonly string[];
   /**
+   * Rough steps of a fault-free run, where generated faults are placed (default: about 2.5 per
+   * input record). Set it when records wait for arrival times or a join writes many records per input.
+   */
+  readonly typicalRunSteps?: (size: ScenarioSize) => number;
+  /**
    * The module that defines the scenario (`import.meta.url`), so a replay token can load it
    * again; inferred from the call site when omitted.
    */
@@ -133,6 +138,15 @@ export function defineScenario(definition: ScenarioDefinition): Scenario {
     concurrentCheckpoints: definition.concurrentCheckpoints ?? true,
     bugs: (definition.bugs ?? []).map((bug) => ({ ...bug })),
     ...(definition.properties === undefined ? {} : { properties: definition.properties }),
+    ...(definition.typicalRunSteps === undefined
+      ? {}
+      : {
+          typicalRunSteps: (sized: ScenarioSize) => {
+            const steps = callUserCode(`${where}: typicalRunSteps()`, () => definition.typicalRunSteps!(sized));
+            if (!Number.isSafeInteger(steps) || steps < 1) throw new UserCodeError(`${where}: typicalRunSteps() must return a positive integer (steps), got ${JSON.stringify(steps)}`);
+            return steps;
+          },
+        }),
     // Computed from the job the scenario builds, never declared: fault plans name its tasks.
     taskCount: (sized) => {
       const key = `${sized.partitions}x${sized.recordsPerPartition}`;

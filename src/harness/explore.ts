@@ -64,7 +64,7 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
   // A case may read one partition more than asked (a wider exchange: more inputs per task),
   // where the scenario builds for any partition count.
   const largest = scenario.variablePartitions === true ? { ...base.size, partitions: base.size.partitions + 1 } : base.size;
-  const atStep = fc.nat({ max: typicalRunSteps(largest) });
+  const atStep = fc.nat({ max: scenario.typicalRunSteps?.(largest) ?? typicalRunSteps(largest) });
   // Task indices are drawn for the largest job and folded into the one the case runs.
   const task = fc.nat({ max: scenario.taskCount(largest) - 1 });
   // Listed plainest first: fast-check shrinks a oneof toward its first alternatives.

@@ -106,6 +106,12 @@ export interface Scenario {
   readonly unequalPartitions?: boolean;
   readonly bugs: readonly PlantedBug[];
   /**
+   * Rough length of a fault-free run in steps: generated faults fall in [0, this]. Default: from
+   * the input size (about 2.5 steps per record); a job that waits on arrival times or writes
+   * many records per input (a join) runs longer, and faults placed only early miss most of it.
+   */
+  typicalRunSteps?(size: ScenarioSize): number;
+  /**
    * The scenario's sink writes transactions that an external system times out, and `build`
    * honours `transactionTimeoutMs` and `preparedTransactions`: what `streamcheck envelope` searches.
    */

@@ -4,6 +4,7 @@ import { runCase, type CaseResult } from '../run-case.ts';
 import type { Scenario, Violation } from '../scenario.ts';
 import { faultLinks, finish, type BlameChain, type BlameContext } from './blame-context.ts';
 import { blameAlignment, blameConsistentCut, blameDeterminism, blameLiveness } from './blame-checkpoints.ts';
+import { blameJoin } from './blame-joins.ts';
 import { blameExactlyOnce, blameSourceResume } from './blame-output.ts';
 import { blameCheckpointProgress, blameFaultEffects, blameModeSemantics, blameRestoreChoice, blameStateRestore, blameUnobservedAlignment } from './blame-runtime.ts';
 import { blameEarlyCommit, blameLingering, blameUncommitted } from './blame-transactions.ts';
@@ -76,6 +77,11 @@ function blameOne(context: BlameContext, violation: Violation): BlameChain {
       return blameModeSemantics(context, violation);
     case 'state-restore':
       return blameStateRestore(context, violation);
+    case 'join-output':
+    case 'lookup-join-output':
+    case 'join-state-retention':
+    case 'join-late-records':
+      return blameJoin(context, violation);
     default:
       return finish(violation, violation.message.slice(0, 80), violation.anomaly, [...faultLinks(context)], undefined);
   }

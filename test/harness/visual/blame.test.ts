@@ -171,6 +171,48 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
   'partition-source-suite/restore-past-offset/source-positions': { anomaly: /resumed past its checkpointed offset/, cause: emitsPastRestoredOffset },
   'partition-source-suite/restore-past-offset/consistent-cut': { anomaly: /resumed past its checkpointed offset/, cause: emitsPastRestoredOffset },
   'kafka-2pc-sink-suite/commit-in-snapshot/committed-implies-completed': { anomaly: /read of an uncommitted write/, cause: commitsBeforeCompletion },
+  'interval-join/cleanup-one-bound-early/join-output': { anomaly: /lost write: \S+ cleaned from join 'pay-within''s state before its partner/, cause: timerFiringsOf('pay-within') },
+  'interval-join/cleanup-one-bound-early/join-state-retention': { anomaly: /state cleaned early/, cause: timerFiringsOf('pay-within') },
+  'interval-join/watermark-max-of-inputs/join-output': { anomaly: /dropped as late/, cause: watermarksAheadOfInputs('pay-within') },
+  'interval-join/watermark-max-of-inputs/join-late-records': { anomaly: /on-time record \S+ dropped as late/, cause: watermarksAheadOfInputs('pay-within') },
+  'interval-join/watermark-max-of-inputs/join-state-retention': { anomaly: /state cleaned early/, cause: watermarksAheadOfInputs('pay-within') },
+  'temporal-join/latest-version/join-output': { anomaly: /joined with a version not valid at its time/, cause: timerFiringsOf('rate-at-order-time') },
+  'temporal-join/watermark-max-of-inputs/join-output': { anomaly: /timer fired with nothing to join|dropped as late|not valid at its time/, cause: watermarksAheadOfInputs('rate-at-order-time') },
+  'temporal-join/lookup-wrong-key/lookup-join-output': {
+    anomaly: /the lookup for \S+ read .*, not a version of its key/,
+    // The store read right after a lookup task took an order, of another currency's key.
+    cause: (result) => {
+      const trace = lines(result);
+      return trace.flatMap((entry, i) => {
+        const currency = /^(\S+) takes record .*"currency":"(\w+)"/.exec(entry.event);
+        if (currency === null || !runsOperator(currency[1]!, 'latest-rate-lookup')) return [];
+        const read = trace.slice(i + 1).find((e) => /^io redis\.get\(/.test(e.event));
+        return read !== undefined && !read.event.includes(`:${currency[2]})`) ? [read.step] : [];
+      });
+    },
+  },
+  'regular-join/left-not-buffered/join-output': {
+    anomaly: /was not in join 'join''s state when/,
+    cause: (result) => lines(result).filter((e) => /^(\S+) takes record .* from impressions\[\d+\]$/.test(e.event) && runsOperator(e.event.split(' ')[0]!, 'join')).map((e) => e.step),
+  },
+  'regular-join/buffers-in-fields/join-output': { anomaly: /join state lost in restart/, cause: restoreSteps },
+  'regular-join/ttl-judged-as-full-join/join-output': {
+    anomaly: /taken \d+ ms earlier\) was not in join 'join-ttl''s state/,
+    // The last record of one side of an ad the TTL join took before that side of the ad went quiet for the TTL (100 ms):
+    // its buffer expires then, with the earlier ones.
+    cause: (result) => {
+      const takes = result.trace
+        .map((e) => ({ step: e.step, timeMs: e.timeMs, match: /^(\S+) takes record .*"adId":"([^"]+)".* from (impressions|clicks)-ttl\[\d+\]$/.exec(e.event) }))
+        .filter((t) => t.match !== null && runsOperator(t.match[1]!, 'join-ttl'))
+        .map((t) => ({ step: t.step, timeMs: t.timeMs, side: `${t.match![1]}/${t.match![2]}/${t.match![3]}` }));
+      return takes
+        .filter((take, i) => {
+          const next = takes.slice(i + 1).find((t) => t.side === take.side);
+          return next === undefined || next.timeMs - take.timeMs >= 100;
+        })
+        .map((t) => t.step);
+    },
+  },
   'odd-even-sum/source-end-of-first-partition/exactly-once': {
     anomaly: /source .* ended partition-\d+ short/,
     // A source ending before the records its partition holds (the case's partition lengths): the coordinator hears of it next.
@@ -203,6 +245,44 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
     },
   },
 };
+
+/** Does the task (`a>b>c[i]`) run the operator in its chain? */
+function runsOperator(task: string, operator: string): boolean {
+  return task.replace(/\[\d+\]$/, '').split('>').includes(operator);
+}
+
+/** Steps where a keyed timer of the operator fired (a cleanup, or an event-time join's emission). */
+function timerFiringsOf(operator: string): Oracle {
+  return (result) => result.observations.timerFirings.filter((t) => t.operator === operator).map((t) => t.step);
+}
+
+/**
+ * Steps where a task of the operator took a watermark and then held one above the minimum of
+ * the watermarks it had taken from each of its inputs (an input with none yet counts as the
+ * minimum watermark): a watermark running ahead of its inputs.
+ */
+function watermarksAheadOfInputs(operator: string): Oracle {
+  return (result) => {
+    const steps: number[] = [];
+    const received = new Map<string, Map<string, number>>();
+    const takes = lines(result).map((entry) => ({ entry, taken: /^(.+) takes (?:record .*|barrier \d+|end of input|watermark (-?\d+)) from (.+)$/.exec(entry.event) }));
+    // Every input a task ever takes anything from (one that sent nothing yet still holds the minimum back).
+    const upstreams = new Map<string, Set<string>>();
+    for (const { taken } of takes) if (taken !== null) upstreams.set(taken[1]!, (upstreams.get(taken[1]!) ?? new Set()).add(taken[3]!));
+    for (const { entry, taken } of takes) {
+      if (entry.event.startsWith('deploy attempt')) received.clear();
+      if (taken === null) continue;
+      const [, task, watermark, from] = taken;
+      if (watermark === undefined || !runsOperator(task!, operator)) continue;
+      const byInput = received.get(task!) ?? new Map<string, number>();
+      received.set(task!, byInput.set(from!, Number(watermark)));
+      const minimum = Math.min(...[...upstreams.get(task!)!].map((input) => byInput.get(input) ?? Number.MIN_SAFE_INTEGER));
+      const held = result.observations.watermarks.filter((w) => result.observations.taskNames[w.task] === task && w.step <= entry.step).at(-1)?.watermarkMs;
+      if (held !== undefined && held > minimum) steps.push(entry.step);
+    }
+    return steps;
+  };
+}
 
 /**
  * Deployments that restore a checkpoint the backend cannot hold: one never completed before

@@ -11,13 +11,14 @@
  */
 
 // The connector API.
-export { END_OF_INPUT } from './connectors/api.ts';
+export { END_OF_INPUT, NOTHING_AVAILABLE } from './connectors/api.ts';
 export type {
   CheckpointListener,
   CheckpointedFunction,
   ConnectorEvent,
   EndOfInput,
   FunctionInitializationContext,
+  NothingAvailable,
   FunctionSnapshotContext,
   Key,
   ListState,
@@ -37,6 +38,13 @@ export type { StateBackendKind } from './runtime/state.ts';
 export { FAULT_KINDS, type Fault, type FaultPlan } from './runtime/faults.ts';
 export type { JobOptions } from './runtime/job.ts';
 export type { RunObservations } from './runtime/observations.ts';
+export {
+  KeyedCoOperatorTestHarness,
+  KeyedOperatorTestHarness,
+  type OperatorSnapshot,
+  type OperatorTestHarnessOptions,
+  type TimestampedValue,
+} from './runtime/operator-test-harness.ts';
 
 // Simulated external systems.
 export { SimEnvironment, type SimClient, type SimService, type SimServiceOptions } from './connectors/sim/environment.ts';
@@ -49,6 +57,7 @@ export type { ConsumedRecord, IsolationLevel, KafkaClients, KafkaRecord, Transac
 
 // Built-in connectors.
 export { PartitionSourceReader, type PartitionLog } from './connectors/partition-source.ts';
+export { TimedPartitionSourceReader, timedPartitionLog, type TimedPartitionLog } from './connectors/timed-partition-source.ts';
 export { RedisIdempotentSink } from './connectors/redis-sink.ts';
 export { KafkaPartitionSource } from './connectors/kafka-source.ts';
 export { KafkaTwoPhaseCommitSink, type KafkaSinkOptions, type KafkaTransaction } from './connectors/kafka-sink.ts';

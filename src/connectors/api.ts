@@ -22,6 +22,14 @@ export type Key = string | number;
 export const END_OF_INPUT: unique symbol = Symbol.for('streamcheck.END_OF_INPUT');
 export type EndOfInput = typeof END_OF_INPUT;
 
+/**
+ * Marker a source returns when no record is available right now but its input has not ended
+ * (Flink's InputStatus.NOTHING_AVAILABLE): the runtime polls it again after a short virtual
+ * delay, and a source with a watermark idleness timeout marks itself idle if nothing arrives.
+ */
+export const NOTHING_AVAILABLE: unique symbol = Symbol.for('streamcheck.NOTHING_AVAILABLE');
+export type NothingAvailable = typeof NOTHING_AVAILABLE;
+
 export interface ListState<T> {
   get(): readonly T[];
   update(values: readonly T[]): void;
@@ -88,8 +96,11 @@ export interface CheckpointListener {
 
 /** A bounded, pull-based source subtask (one per partition). */
 export interface SourceReader<T> extends CheckpointedFunction, Partial<CheckpointListener> {
-  /** The next record, or END_OF_INPUT. Synchronous: a source pre-fetches in initializeState. */
-  pollNext(): T | EndOfInput;
+  /**
+   * The next record, END_OF_INPUT, or NOTHING_AVAILABLE (no record yet, ask again later).
+   * Synchronous: a source pre-fetches in initializeState.
+   */
+  pollNext(): T | EndOfInput | NothingAvailable;
   /** Words for reports; default: `<split> @ offset <offset>` from `currentPosition()`. */
   describePosition?(): string;
   /**

@@ -1,5 +1,5 @@
 import type { CheckpointListener, CheckpointedFunction, ConnectorEvent, FunctionInitializationContext, Key, SinkWriter, SourceReader } from '../connectors/api.ts';
-import { END_OF_INPUT } from '../connectors/api.ts';
+import { END_OF_INPUT, NOTHING_AVAILABLE } from '../connectors/api.ts';
 import type { EnabledEvents, SimWorld, StepDriver } from '../sim/scheduler.ts';
 import { BarrierHandler, type CheckpointingMode } from './barrier-handler.ts';
 import { Channel, ElementKind, END_OF_INPUT_ELEMENT, type StreamElement } from './channel.ts';
@@ -482,6 +482,7 @@ export class JobRuntime implements SimWorld {
 
   private emit(task: Task): void {
     const next = task.source!.pollNext();
+    if (next === NOTHING_AVAILABLE) return; // polled again on a later step
     if (next === END_OF_INPUT) {
       task.sourceEnded = true;
       this.observations.sourcePositions.push({ kind: 'end', attempt: this.attempt, task: task.index, step: this.scheduler.step, checkpointId: undefined, position: task.source!.currentPosition() });

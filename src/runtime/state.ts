@@ -1,13 +1,19 @@
 import type { Key, ListState, OperatorStateStore, SourcePosition } from '../connectors/api.ts';
+import type { TimerSnapshot } from './timer-service.ts';
 
 /** The state of one subtask at one checkpoint. Values are treated as immutable. */
 export interface SubtaskSnapshot {
   /** Operator list states by name. */
   readonly operatorState: Readonly<Record<string, readonly unknown[]>>;
-  /** Keyed state per keyed operator name: key -> value. */
+  /**
+   * Keyed state: per aggregate operator name key -> accumulator, and per process-function
+   * state `<operator>/<state>` key -> value (see keyed-state.ts).
+   */
   readonly keyedState: Readonly<Record<string, ReadonlyArray<readonly [Key, unknown]>>>;
   /** Unaligned checkpoints: per input slot, the in-flight records in front of the barrier, replayed on restore. */
   readonly channelState?: ReadonlyArray<ReadonlyArray<{ readonly key: Key | undefined; readonly value: unknown }>>;
+  /** Keyed timers of the subtask's process functions (absent: none). */
+  readonly timers?: readonly TimerSnapshot[];
   /** Source subtasks: the position the source declared after its snapshotState (what a restore rewinds to). */
   readonly sourcePosition?: SourcePosition;
 }

@@ -4,6 +4,7 @@ import { FAULT_KINDS, type Fault } from '../runtime/faults.ts';
 import type { JobOptions } from '../runtime/job.ts';
 import type { RunObservations } from '../runtime/observations.ts';
 import type { PipelineSpec } from '../runtime/pipeline.ts';
+import type { JobGraphSpec } from '../runtime/job-graph.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
 import { SimEnvironment } from '../connectors/sim/environment.ts';
 import { ListChoices } from '../sim/choice.ts';
@@ -36,7 +37,7 @@ export interface ScenarioDefinition {
   readonly module?: string;
   /** Builds one run: the job (`pipeline(...)...build()`), with external systems put under `env`. */
   build(context: BuildContext): {
-    readonly pipeline: PipelineSpec;
+    readonly pipeline: PipelineSpec | JobGraphSpec;
     /** Your invariants over the finished run, in addition to the runtime's own (liveness, alignment, determinism). */
     judge?(observations: RunObservations): Violation[] | Promise<Violation[]>;
     /** What to show of the external systems in a report. */
@@ -101,8 +102,8 @@ export function defineScenario(definition: ScenarioDefinition): Scenario {
 
   const build = (context: BuildContext): ReturnType<Scenario['build']> => {
     const built = callUserCode(`${where}: build()`, () => definition.build(context));
-    if (built === null || typeof built !== 'object' || built.pipeline === undefined || typeof built.pipeline !== 'object' || !Array.isArray(built.pipeline.stages)) {
-      throw new UserCodeError(`${where}: build() must return { pipeline: pipeline(...)...build(), judge? }`);
+    if (built === null || typeof built !== 'object' || built.pipeline === undefined || typeof built.pipeline !== 'object' || !(Array.isArray((built.pipeline as PipelineSpec).stages) || Array.isArray((built.pipeline as JobGraphSpec).vertices))) {
+      throw new UserCodeError(`${where}: build() must return { pipeline: pipeline(...)...build() or jobGraph(...)...build(), judge? }`);
     }
     return {
       pipeline: built.pipeline,
@@ -148,7 +149,8 @@ export function defineScenario(definition: ScenarioDefinition): Scenario {
 export function taskCountOf(build: Scenario['build'], size: ScenarioSize): number {
   const scheduler = new Scheduler({ choices: new ListChoices([]), msPerStep: 1, maxSteps: 1, keepTrace: false });
   const built = build({ scheduler, env: new SimEnvironment(scheduler), size, bug: undefined });
-  return built.pipeline.stages.reduce((total, stage) => total + stage.parallelism, 0);
+  const job = built.pipeline;
+  return 'stages' in job ? job.stages.reduce((total, stage) => total + stage.parallelism, 0) : job.vertices.reduce((total, vertex) => total + vertex.parallelism, 0);
 }
 
 /** Records the defining module on a scenario (a file path), so tokens can name it. */

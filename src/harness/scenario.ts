@@ -3,6 +3,7 @@ import type { SimEnvironment } from '../connectors/sim/environment.ts';
 import type { EnvironmentFaultHooks, JobOptions } from '../runtime/job.ts';
 import type { RunObservations } from '../runtime/observations.ts';
 import type { PipelineSpec } from '../runtime/pipeline.ts';
+import type { JobGraphSpec } from '../runtime/job-graph.ts';
 import type { Fault } from '../runtime/faults.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
 import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
@@ -68,7 +69,8 @@ export interface BuildContext {
 }
 
 export interface BuiltScenario {
-  readonly pipeline: PipelineSpec;
+  /** The job: a linear pipeline (`pipeline(...)`) or a job graph (`jobGraph(...)`). */
+  readonly pipeline: PipelineSpec | JobGraphSpec;
   readonly environmentHooks?: EnvironmentFaultHooks;
   /** The scenario's own invariants over a finished run (exactly-once, consistent cuts, ...). */
   judge(observations: RunObservations): Violation[] | Promise<Violation[]>;

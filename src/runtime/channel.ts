@@ -1,16 +1,33 @@
 import type { Key } from '../connectors/api.ts';
 
-/** What flows between subtasks. Records carry their key when the channel is keyed. */
+/**
+ * What flows between subtasks. Records carry their key when the channel is keyed, and their
+ * event timestamp when the job has event time. Watermarks and watermark status (idle/active)
+ * flow in order with records and barriers; an ended channel counts as watermark MAX (no
+ * MAX_WATERMARK element precedes an end of input).
+ */
 export const enum ElementKind {
   Record = 0,
   Barrier = 1,
   EndOfInput = 2,
+  Watermark = 3,
+  WatermarkStatus = 4,
 }
 
 export interface RecordElement {
   readonly kind: ElementKind.Record;
   readonly key: Key | undefined;
   readonly value: unknown;
+  /** The event timestamp (undefined: none). */
+  readonly timestampMs?: number | undefined;
+}
+export interface WatermarkElement {
+  readonly kind: ElementKind.Watermark;
+  readonly timestampMs: number;
+}
+export interface WatermarkStatusElement {
+  readonly kind: ElementKind.WatermarkStatus;
+  readonly idle: boolean;
 }
 export interface BarrierElement {
   readonly kind: ElementKind.Barrier;
@@ -19,13 +36,16 @@ export interface BarrierElement {
 export interface EndOfInputElement {
   readonly kind: ElementKind.EndOfInput;
 }
-export type StreamElement = RecordElement | BarrierElement | EndOfInputElement;
+export type StreamElement = RecordElement | BarrierElement | EndOfInputElement | WatermarkElement | WatermarkStatusElement;
 
 export const END_OF_INPUT_ELEMENT: EndOfInputElement = { kind: ElementKind.EndOfInput };
 
 /**
  * A bounded FIFO between one producer subtask and one consumer subtask (a ring buffer).
- * Capacity counts elements of every kind: a full channel backpressures its producer.
+ * Capacity counts elements of every kind: a full channel backpressures its producer. A step
+ * may push past the capacity (a barrier and an end of input after a record, a watermark, the
+ * records a firing of timers emits): the ring then grows, and the producer stays blocked until
+ * the consumer drained it below capacity.
  *
  * Elements are stored as parallel arrays (kind, key, value or checkpoint id), not as objects:
  * the hot path (`pushRecord`, `takeNext`) moves a record through a channel without allocating,
@@ -35,8 +55,10 @@ export const END_OF_INPUT_ELEMENT: EndOfInputElement = { kind: ElementKind.EndOf
 export class Channel {
   private kinds: ElementKind[];
   private keys: (Key | undefined)[];
-  /** A record's value, or a barrier's checkpoint id. */
+  /** A record's value, a barrier's checkpoint id, a watermark's timestamp, or a status's idle flag. */
   private values: unknown[];
+  /** A record's event timestamp (undefined: none). */
+  private timestamps: (number | undefined)[];
   private head = 0;
   size = 0;
   /** Records pushed in this attempt; the position of each barrier is measured in it. */
@@ -51,10 +73,14 @@ export class Channel {
   fullEncounters = 0;
   /** The key of the record `takeNext` just took. */
   takenKey: Key | undefined = undefined;
-  /** The value of the record (or the checkpoint id of the barrier) `takeNext` just took. */
+  /** The value of the record (or the checkpoint id of the barrier, the watermark, the idle flag) `takeNext` just took. */
   takenValue: unknown = undefined;
+  /** The event timestamp of the record `takeNext` just took. */
+  takenTimestamp: number | undefined = undefined;
+  /** The input (1 or 2) of the consumer's first operator this channel feeds. */
+  input: 1 | 2 = 1;
 
-  /** Room past `capacity` for the barrier and end-of-input one step may push after a record check. */
+  /** Room past `capacity` for the barrier and end-of-input one step may push after a record check (before the ring grows). */
   static readonly CONTROL_SLACK = 2;
   private slots: number;
 
@@ -74,6 +100,7 @@ export class Channel {
     this.kinds = new Array<ElementKind>(this.slots).fill(ElementKind.EndOfInput);
     this.keys = new Array<Key | undefined>(this.slots).fill(undefined);
     this.values = new Array<unknown>(this.slots).fill(undefined);
+    this.timestamps = new Array<number | undefined>(this.slots).fill(undefined);
   }
 
   get hasRoom(): boolean {
@@ -81,25 +108,46 @@ export class Channel {
   }
 
   private slotForPush(): number {
-    if (this.size >= this.slots) {
-      throw new Error(`Channel ${this.index}: push into a full channel (capacity ${this.capacity})`);
-    }
+    if (this.size >= this.slots) this.grow();
     const slot = (this.head + this.size) % this.slots;
     this.size++;
     return slot;
   }
 
+  /** Doubles the ring, keeping the elements in order from slot 0. */
+  private grow(): void {
+    const slots = this.slots * 2;
+    const kinds = new Array<ElementKind>(slots).fill(ElementKind.EndOfInput);
+    const keys = new Array<Key | undefined>(slots).fill(undefined);
+    const values = new Array<unknown>(slots).fill(undefined);
+    const timestamps = new Array<number | undefined>(slots).fill(undefined);
+    for (let i = 0; i < this.size; i++) {
+      const from = (this.head + i) % this.slots;
+      kinds[i] = this.kinds[from]!;
+      keys[i] = this.keys[from];
+      values[i] = this.values[from];
+      timestamps[i] = this.timestamps[from];
+    }
+    this.kinds = kinds;
+    this.keys = keys;
+    this.values = values;
+    this.timestamps = timestamps;
+    this.head = 0;
+    this.slots = slots;
+  }
+
   /** A record, without an element object: the data path's push. */
-  pushRecord(key: Key | undefined, value: unknown): void {
+  pushRecord(key: Key | undefined, value: unknown, timestampMs?: number): void {
     const slot = this.slotForPush();
     this.kinds[slot] = ElementKind.Record;
     this.keys[slot] = key;
     this.values[slot] = value;
+    this.timestamps[slot] = timestampMs;
     this.recordsPushed++;
   }
 
   push(element: StreamElement): void {
-    if (element.kind === ElementKind.Record) return this.pushRecord(element.key, element.value);
+    if (element.kind === ElementKind.Record) return this.pushRecord(element.key, element.value, element.timestampMs);
     const slot = this.slotForPush();
     this.store(slot, element);
     if (element.kind === ElementKind.Barrier) this.barrierPositions.set(element.checkpointId, this.recordsPushed);
@@ -108,14 +156,42 @@ export class Channel {
   private store(slot: number, element: StreamElement): void {
     this.kinds[slot] = element.kind;
     this.keys[slot] = element.kind === ElementKind.Record ? element.key : undefined;
-    this.values[slot] = element.kind === ElementKind.Record ? element.value : element.kind === ElementKind.Barrier ? element.checkpointId : undefined;
+    this.timestamps[slot] = element.kind === ElementKind.Record ? element.timestampMs : undefined;
+    switch (element.kind) {
+      case ElementKind.Record:
+        this.values[slot] = element.value;
+        return;
+      case ElementKind.Barrier:
+        this.values[slot] = element.checkpointId;
+        return;
+      case ElementKind.Watermark:
+        this.values[slot] = element.timestampMs;
+        return;
+      case ElementKind.WatermarkStatus:
+        this.values[slot] = element.idle;
+        return;
+      default:
+        this.values[slot] = undefined;
+    }
   }
 
   private elementAt(slot: number): StreamElement {
-    const kind = this.kinds[slot]!;
-    if (kind === ElementKind.Record) return { kind, key: this.keys[slot], value: this.values[slot] };
-    if (kind === ElementKind.Barrier) return { kind, checkpointId: this.values[slot] as number };
-    return END_OF_INPUT_ELEMENT;
+    return this.element(this.kinds[slot]!, this.keys[slot], this.values[slot], this.timestamps[slot]);
+  }
+
+  private element(kind: ElementKind, key: Key | undefined, value: unknown, timestampMs: number | undefined): StreamElement {
+    switch (kind) {
+      case ElementKind.Record:
+        return timestampMs === undefined ? { kind, key, value } : { kind, key, value, timestampMs };
+      case ElementKind.Barrier:
+        return { kind, checkpointId: value as number };
+      case ElementKind.Watermark:
+        return { kind, timestampMs: value as number };
+      case ElementKind.WatermarkStatus:
+        return { kind, idle: value as boolean };
+      default:
+        return END_OF_INPUT_ELEMENT;
+    }
   }
 
   /**
@@ -140,9 +216,7 @@ export class Channel {
   }
 
   pushFront(element: BarrierElement): void {
-    if (this.size >= this.slots) {
-      throw new Error(`Channel ${this.index}: push into a full channel (capacity ${this.capacity})`);
-    }
+    if (this.size >= this.slots) this.grow();
     this.barrierPositions.set(element.checkpointId, this.recordsPushed);
     // Barriers already overtaking sit at the front; the new one goes right behind them.
     let insertAt = 0;
@@ -153,6 +227,7 @@ export class Channel {
       this.kinds[to] = this.kinds[from]!;
       this.keys[to] = this.keys[from];
       this.values[to] = this.values[from];
+      this.timestamps[to] = this.timestamps[from];
     }
     this.store((this.head + insertAt) % this.slots, element);
     this.size++;
@@ -169,6 +244,7 @@ export class Channel {
       this.kinds = new Array<ElementKind>(this.slots).fill(ElementKind.EndOfInput);
       this.keys = new Array<Key | undefined>(this.slots).fill(undefined);
       this.values = new Array<unknown>(this.slots).fill(undefined);
+      this.timestamps = new Array<number | undefined>(this.slots).fill(undefined);
     }
     this.head = 0;
     records.forEach((record, i) => this.store(i, record));
@@ -190,16 +266,19 @@ export class Channel {
 
   /**
    * Takes the next element without an element object: returns its kind and leaves a record's
-   * key and value (a barrier's checkpoint id in `takenValue`) in `takenKey`/`takenValue`.
+   * key, value and timestamp (a barrier's checkpoint id, a watermark's timestamp, a status's
+   * idle flag in `takenValue`) in `takenKey`/`takenValue`/`takenTimestamp`.
    */
   takeNext(): ElementKind {
     const kind = this.peekKind();
     const head = this.head;
     this.takenKey = this.keys[head];
     this.takenValue = this.values[head];
+    this.takenTimestamp = this.timestamps[head];
     // Let go of the record now: a channel must not keep consumed values alive.
     this.keys[head] = undefined;
     this.values[head] = undefined;
+    this.timestamps[head] = undefined;
     this.head = (head + 1) % this.slots;
     this.size--;
     if (kind === ElementKind.Record) this.recordsTaken++;
@@ -209,9 +288,7 @@ export class Channel {
 
   take(): StreamElement {
     const kind = this.takeNext();
-    if (kind === ElementKind.Record) return { kind, key: this.takenKey, value: this.takenValue };
-    if (kind === ElementKind.Barrier) return { kind, checkpointId: this.takenValue as number };
-    return END_OF_INPUT_ELEMENT;
+    return this.element(kind, this.takenKey, this.takenValue, this.takenTimestamp);
   }
 
   /** Everything in flight, oldest first (unaligned checkpoints persist this). */
@@ -225,6 +302,7 @@ export class Channel {
   reset(): void {
     this.keys.fill(undefined);
     this.values.fill(undefined);
+    this.timestamps.fill(undefined);
     this.head = 0;
     this.size = 0;
     this.recordsPushed = 0;
@@ -233,5 +311,6 @@ export class Channel {
     this.ended = false;
     this.takenKey = undefined;
     this.takenValue = undefined;
+    this.takenTimestamp = undefined;
   }
 }

@@ -4,9 +4,15 @@ import type { EnabledEvents, SimWorld, StepDriver } from '../sim/scheduler.ts';
 import { BarrierHandler, type CheckpointingMode } from './barrier-handler.ts';
 import { Channel, ElementKind, END_OF_INPUT_ELEMENT, type StreamElement } from './channel.ts';
 import type { Fault, FaultPlan } from './faults.ts';
+import { MAX_WATERMARK, MIN_WATERMARK, type WatermarkStrategy } from './functions.ts';
+import { pipelineToJobGraph, type GraphOperatorSpec, type JobGraphSpec, type SourceVertexSpec } from './job-graph.ts';
+import { KeyedProcessOperator, type KeyedOperatorRestore } from './keyed-operator.ts';
+import type { KeyedStateEntries } from './keyed-state.ts';
 import type { AlignmentObservation, CheckpointEvent, CheckpointObservation, RunObservations } from './observations.ts';
-import type { OperatorSpec, PipelineSpec } from './pipeline.ts';
+import type { PipelineSpec } from './pipeline.ts';
 import { CheckpointStore, SubtaskState, type CompletedCheckpoint, type StateBackendKind, type SubtaskSnapshot } from './state.ts';
+import type { TimerSnapshot } from './timer-service.ts';
+import { WatermarkValve } from './watermark-valve.ts';
 
 export interface JobOptions {
   readonly mode: CheckpointingMode;
@@ -43,6 +49,19 @@ export interface JobOptions {
   readonly unalignedBarriersQueueBehindData: boolean;
   /** Planted bug in the observation layer: barrier-triggered snapshots report no alignment positions. */
   readonly omitAlignmentObservations: boolean;
+  /**
+   * Sources (and timestamp assigners) emit a watermark that advanced at most once per this
+   * many virtual ms (Flink's pipeline.auto-watermark-interval); end of input implies MAX_WATERMARK.
+   */
+  readonly autoWatermarkIntervalMs: number;
+  /** A source whose pollNext answered NOTHING_AVAILABLE is polled again after this many virtual ms. */
+  readonly sourcePollDelayMs: number;
+  /** Planted bug: a task's watermark is the maximum over its inputs instead of the minimum (data of the slower input turns late). */
+  readonly watermarkAsMaxOfInputs: boolean;
+  /** Planted bug: snapshots leave out the process functions' timers, so a restore loses them (windows never fire). */
+  readonly timersLeftOutOfSnapshot: boolean;
+  /** Planted bug (liveness): a source with an idleness timeout never marks itself idle, so downstream watermarks stall until its input ends. */
+  readonly sourceNeverIdles: boolean;
 }
 
 export const DEFAULT_JOB_OPTIONS: JobOptions = {
@@ -63,6 +82,11 @@ export const DEFAULT_JOB_OPTIONS: JobOptions = {
   unalignedHoldsInputs: false,
   unalignedBarriersQueueBehindData: false,
   omitAlignmentObservations: false,
+  autoWatermarkIntervalMs: 10,
+  sourcePollDelayMs: 5,
+  watermarkAsMaxOfInputs: false,
+  timersLeftOutOfSnapshot: false,
+  sourceNeverIdles: false,
 };
 
 /** A broken assumption inside streamcheck itself: never treated as a task failure. */
@@ -114,22 +138,83 @@ function isForCoordinator(message: ControlMessage): message is CoordinatorMessag
 }
 
 interface RuntimeOperator {
-  readonly spec: OperatorSpec;
+  readonly spec: GraphOperatorSpec;
   writer: SinkWriter<unknown> | undefined;
+  /** An aggregate's accumulators by key. */
   keyed: Map<Key, unknown> | undefined;
+  /** A process or co-process function with its keyed state and timers (created at deployment). */
+  process: KeyedProcessOperator | undefined;
+  /** A timestamp assigner's watermark generator. */
+  generator: WatermarkGenerator | undefined;
+}
+
+/** The channels of one edge out of a task: hashed by the edge's key selector, or forward (one channel). */
+interface OutputGroup {
+  readonly keySelector: ((value: unknown) => Key) | undefined;
+  readonly channels: readonly Channel[];
+}
+
+/**
+ * Stamps records with event (or ingestion) time and derives watermarks from them (Flink's
+ * BoundedOutOfOrdernessWatermarks with periodic emission), for a source or an assigner.
+ */
+class WatermarkGenerator {
+  private maxTimestampMs = MIN_WATERMARK;
+  /** The last watermark emitted. */
+  emittedMs = MIN_WATERMARK;
+  private lastEmitAtMs = -Infinity;
+
+  constructor(readonly strategy: WatermarkStrategy<unknown>) {}
+
+  stamp(value: unknown, nowMs: number): number {
+    const timestampMs = this.strategy.timeCharacteristic === 'ingestion' ? nowMs : this.strategy.timestampOf!(value);
+    if (!Number.isSafeInteger(timestampMs)) throw new Error(`the timestamp assigner returned ${String(timestampMs)}, not an integer (ms)`);
+    if (timestampMs > this.maxTimestampMs) this.maxTimestampMs = timestampMs;
+    return timestampMs;
+  }
+
+  /** The watermark to emit now, or undefined (not advanced, or emitted too recently). */
+  due(nowMs: number, intervalMs: number): number | undefined {
+    if (this.maxTimestampMs === MIN_WATERMARK) return undefined;
+    const watermarkMs = this.maxTimestampMs - this.strategy.maxOutOfOrdernessMs - 1;
+    if (watermarkMs <= this.emittedMs || nowMs - this.lastEmitAtMs < intervalMs) return undefined;
+    this.emittedMs = watermarkMs;
+    this.lastEmitAtMs = nowMs;
+    return watermarkMs;
+  }
 }
 
 interface Task {
   readonly index: number;
   readonly name: string;
-  readonly stage: number;
+  readonly vertex: number;
   readonly subtaskIndex: number;
   readonly parallelism: number;
   readonly inputs: readonly Channel[];
+  /** Every output channel (barriers, watermarks and end of input go to all of them). */
   readonly outputs: readonly Channel[];
-  readonly outputKey: ((value: unknown) => Key) | undefined;
+  /** Where records of the main output go (one group per edge). */
+  readonly mainOutputs: readonly OutputGroup[];
+  /** Side outputs by tag id (absent: the vertex has none). */
+  readonly sideOutputs: ReadonlyMap<string, readonly OutputGroup[]>;
   readonly operators: RuntimeOperator[];
+  readonly sourceSpec: SourceVertexSpec | undefined;
+  /** Whether the task handles event time at all: a source or assigner with a strategy, or a process function. Without it, no watermark work. */
+  readonly eventTime: boolean;
   source: SourceReader<unknown> | undefined;
+  /** A source with a watermark strategy: stamps what it reads. */
+  sourceGenerator: WatermarkGenerator | undefined;
+  /** A task with inputs: its watermark over them (created at deployment; watermarks are not snapshotted). */
+  valve: WatermarkValve | undefined;
+  /** The watermark (and idleness) last observed for this task. */
+  watermarkMs: number;
+  idle: boolean;
+  /** A source answered NOTHING_AVAILABLE: not polled again before its re-poll timer. */
+  waitingForInput: boolean;
+  /** Virtual time of the source's last record (idleness timeout). */
+  lastRecordAtMs: number;
+  /** The snapshot the task restores (keyed process operators adopt it at deployment). */
+  restored: SubtaskSnapshot | undefined;
   state: SubtaskState;
   barriers: BarrierHandler | undefined;
   /** Waiting on a connector's promise: takes no other work (Flink's task thread is busy). */
@@ -151,7 +236,7 @@ interface UnalignedSnapshot {
   readonly checkpointId: number;
   /** Undefined while the connectors' snapshotState is still running. */
   snapshot: SubtaskSnapshot | undefined;
-  readonly channelState: { key: Key | undefined; value: unknown }[][];
+  readonly channelState: { key: Key | undefined; value: unknown; timestampMs?: number }[][];
   readonly takenAtSnapshot: readonly number[];
   barriersComplete: boolean;
 }
@@ -229,8 +314,11 @@ export class JobRuntime implements SimWorld {
   /** Called inside the step that completes a checkpoint (a harness hook: e.g. read back what a reader sees now). */
   onCheckpointCompleted: ((checkpointId: number) => void) | undefined;
 
+  /** The job as a graph (a linear pipeline is converted). */
+  readonly spec: JobGraphSpec;
+
   constructor(
-    readonly spec: PipelineSpec,
+    job: PipelineSpec | JobGraphSpec,
     readonly options: JobOptions,
     private readonly scheduler: StepDriver,
     faultPlan: FaultPlan,
@@ -241,6 +329,10 @@ export class JobRuntime implements SimWorld {
     if (!Number.isSafeInteger(options.maxConcurrentCheckpoints) || options.maxConcurrentCheckpoints < 1) {
       throw new Error(`JobRuntime: maxConcurrentCheckpoints must be a positive integer`);
     }
+    if (!(Number.isSafeInteger(options.autoWatermarkIntervalMs) && options.autoWatermarkIntervalMs >= 0)) throw new Error(`JobRuntime: autoWatermarkIntervalMs must be a non-negative integer`);
+    if (!(options.sourcePollDelayMs > 0)) throw new Error(`JobRuntime: sourcePollDelayMs must be > 0`);
+    this.spec = 'stages' in job ? pipelineToJobGraph(job) : job;
+    const spec = this.spec;
     this.store = new CheckpointStore(options.backend);
     this.faults = [...faultPlan].sort((a, b) => a.atStep - b.atStep);
     this.buildGraph();
@@ -276,6 +368,10 @@ export class JobRuntime implements SimWorld {
       lastFaultStep: -1,
       sourcePositions: [],
       connectorEvents: [],
+      taskVertices: this.tasks.map((task) => ({ vertex: spec.vertices[task.vertex]!.name, operators: spec.vertices[task.vertex]!.operators.map((op) => op.name) })),
+      watermarks: [],
+      timerFirings: [],
+      sideOutputRecords: {},
     };
     for (const fault of this.faults) {
       if ('task' in fault && (fault.task < 0 || fault.task >= this.tasks.length)) {
@@ -314,43 +410,74 @@ export class JobRuntime implements SimWorld {
   // ---------------------------------------------------------------- graph
 
   private buildGraph(): void {
-    const stages = this.spec.stages;
-    const firstIndexOfStage: number[] = [];
+    const vertices = this.spec.vertices;
+    const firstTaskOf: number[] = [];
     let taskCount = 0;
-    for (const stage of stages) {
-      firstIndexOfStage.push(taskCount);
-      taskCount += stage.parallelism;
+    for (const vertex of vertices) {
+      firstTaskOf.push(taskCount);
+      taskCount += vertex.parallelism;
     }
-    // Channels: every subtask of stage s feeds every subtask of stage s+1 (hash exchange).
     const inputsOf: Channel[][] = Array.from({ length: taskCount }, () => []);
     const outputsOf: Channel[][] = Array.from({ length: taskCount }, () => []);
-    for (let s = 0; s + 1 < stages.length; s++) {
-      for (let from = 0; from < stages[s]!.parallelism; from++) {
-        for (let to = 0; to < stages[s + 1]!.parallelism; to++) {
-          const fromTask = firstIndexOfStage[s]! + from;
-          const toTask = firstIndexOfStage[s + 1]! + to;
+    /** Per task: output id -> groups. */
+    const groupsOf: Map<string, OutputGroup[]>[] = Array.from({ length: taskCount }, () => new Map());
+    // Channels per edge: hash edges connect every upstream subtask to every downstream one, forward edges subtask i to i.
+    for (const edge of this.spec.edges) {
+      const from = vertices[edge.from]!;
+      const to = vertices[edge.to]!;
+      const forward = edge.partitioning.kind === 'forward';
+      if (forward && from.parallelism !== to.parallelism) throw new Error(`JobRuntime: forward edge ${from.name} -> ${to.name} between parallelisms ${from.parallelism} and ${to.parallelism}`);
+      for (let f = 0; f < from.parallelism; f++) {
+        const fromTask = firstTaskOf[edge.from]! + f;
+        const channels: Channel[] = [];
+        for (let t = forward ? f : 0; t < (forward ? f + 1 : to.parallelism); t++) {
+          const toTask = firstTaskOf[edge.to]! + t;
           const channel = new Channel(this.channels.length, fromTask, toTask, inputsOf[toTask]!.length, this.options.channelCapacity);
+          channel.input = edge.input;
           this.channels.push(channel);
           outputsOf[fromTask]!.push(channel);
           inputsOf[toTask]!.push(channel);
+          channels.push(channel);
         }
+        const groups = groupsOf[fromTask]!;
+        if (!groups.has(edge.output)) groups.set(edge.output, []);
+        groups.get(edge.output)!.push({ keySelector: edge.partitioning.kind === 'hash' ? edge.partitioning.keySelector : undefined, channels });
       }
     }
-    stages.forEach((stage, s) => {
-      for (let subtask = 0; subtask < stage.parallelism; subtask++) {
-        const index = firstIndexOfStage[s]! + subtask;
-        const chainNames = [s === 0 ? this.spec.source.name : stage.name, ...stage.operators.map((op) => op.name)];
+    // A vertex handles event time if it stamps or keeps timers, or anything upstream does (watermarks reach it). Edges go from lower ids to higher.
+    const eventTimeOf: boolean[] = vertices.map((vertex) => vertex.source?.watermarks !== undefined || vertex.operators.some((op) => op.kind === 'process' || op.kind === 'co-process' || op.kind === 'timestamps'));
+    for (const edge of this.spec.edges) if (eventTimeOf[edge.from]) eventTimeOf[edge.to] = true;
+    vertices.forEach((vertex, v) => {
+      const strategy = vertex.source?.watermarks;
+      if (strategy !== undefined && strategy.timeCharacteristic === 'event' && strategy.timestampOf === undefined) {
+        throw new Error(`JobRuntime: the watermark strategy of source ${vertex.source!.name} has no timestamp assigner (withTimestampAssigner)`);
+      }
+      const eventTime = eventTimeOf[v]!;
+      for (let subtask = 0; subtask < vertex.parallelism; subtask++) {
+        const index = firstTaskOf[v]! + subtask;
+        const groups = groupsOf[index]!;
+        const sideOutputs = new Map([...groups].filter(([output]) => output !== 'main'));
         this.tasks.push({
           index,
-          name: `${s === 0 ? chainNames.join('>') : stage.operators.map((op) => op.name).join('>')}[${subtask}]`,
-          stage: s,
+          name: `${vertex.name}[${subtask}]`,
+          vertex: v,
           subtaskIndex: subtask,
-          parallelism: stage.parallelism,
+          parallelism: vertex.parallelism,
           inputs: inputsOf[index]!,
           outputs: outputsOf[index]!,
-          outputKey: stages[s + 1]?.keySelector,
-          operators: stage.operators.map((spec) => ({ spec, writer: undefined, keyed: undefined })),
+          mainOutputs: groups.get('main') ?? [],
+          sideOutputs,
+          operators: vertex.operators.map((spec) => ({ spec, writer: undefined, keyed: undefined, process: undefined, generator: undefined })),
+          sourceSpec: vertex.source,
+          eventTime,
           source: undefined,
+          sourceGenerator: undefined,
+          valve: undefined,
+          watermarkMs: MIN_WATERMARK,
+          idle: false,
+          waitingForInput: false,
+          lastRecordAtMs: 0,
+          restored: undefined,
           state: new SubtaskState(),
           barriers: undefined,
           busyWith: undefined,
@@ -398,7 +525,7 @@ export class JobRuntime implements SimWorld {
     const tasks = this.tasks;
     for (let t = 0; t < tasks.length; t++) {
       const task = tasks[t]!;
-      if (task.source === undefined || task.sourceEnded || task.busyWith !== undefined || !task.deployed) continue;
+      if (task.source === undefined || task.sourceEnded || task.busyWith !== undefined || !task.deployed || task.waitingForInput) continue;
       if (this.outputsHaveRoom(task)) out.add(EVENT_EMIT | t);
     }
     const channels = this.channels;
@@ -423,10 +550,14 @@ export class JobRuntime implements SimWorld {
         const element = channel.peek();
         const what =
           element.kind === ElementKind.Record
-            ? `record ${JSON.stringify(element.value)}`
+            ? `record ${JSON.stringify(element.value)}${element.timestampMs === undefined ? '' : ` @${element.timestampMs}`}`
             : element.kind === ElementKind.Barrier
               ? `barrier ${element.checkpointId}`
-              : 'end of input';
+              : element.kind === ElementKind.Watermark
+                ? `watermark ${element.timestampMs}`
+                : element.kind === ElementKind.WatermarkStatus
+                  ? `status ${element.idle ? 'idle' : 'active'}`
+                  : 'end of input';
         return `${this.tasks[channel.toTask]!.name} takes ${what} from ${this.tasks[channel.fromTask]!.name}`;
       }
       case EVENT_CONTROL: {
@@ -482,15 +613,62 @@ export class JobRuntime implements SimWorld {
 
   private emit(task: Task): void {
     const next = task.source!.pollNext();
-    if (next === NOTHING_AVAILABLE) return; // polled again on a later step
+    if (next === NOTHING_AVAILABLE) return this.onNothingAvailable(task);
     if (next === END_OF_INPUT) {
       task.sourceEnded = true;
       this.observations.sourcePositions.push({ kind: 'end', attempt: this.attempt, task: task.index, step: this.scheduler.step, checkpointId: undefined, position: task.source!.currentPosition() });
+      // The end of input implies MAX_WATERMARK downstream; no watermark element precedes it.
+      if (task.eventTime) this.observeWatermark(task, MAX_WATERMARK, false);
       this.endTask(task);
       return;
     }
     this.observations.recordsEmitted++;
-    this.process(task, undefined, next);
+    const generator = task.sourceGenerator;
+    if (generator === undefined) {
+      this.process(task, 1, undefined, next, undefined, 0);
+      return;
+    }
+    const nowMs = this.scheduler.nowMs;
+    task.lastRecordAtMs = nowMs;
+    if (task.idle) this.setSourceIdle(task, false);
+    this.process(task, 1, undefined, next, generator.stamp(next, nowMs), 0);
+    this.emitDueWatermark(task, generator);
+  }
+
+  /** No record now: poll again after a delay; a source with an idleness timeout goes idle after it. */
+  private onNothingAvailable(task: Task): void {
+    task.waitingForInput = true;
+    const attempt = this.attempt;
+    this.scheduler.setTimer(this.options.sourcePollDelayMs, `${task.name} polls again`, () => {
+      if (attempt === this.attempt) task.waitingForInput = false;
+    });
+    const generator = task.sourceGenerator;
+    if (generator === undefined) return;
+    this.emitDueWatermark(task, generator);
+    const idleTimeoutMs = generator.strategy.idleTimeoutMs;
+    if (idleTimeoutMs !== undefined && !task.idle && !this.options.sourceNeverIdles && this.scheduler.nowMs - task.lastRecordAtMs >= idleTimeoutMs) {
+      this.setSourceIdle(task, true);
+    }
+  }
+
+  private setSourceIdle(task: Task, idle: boolean): void {
+    this.pushToOutputs(task, { kind: ElementKind.WatermarkStatus, idle });
+    this.observeWatermark(task, task.watermarkMs, idle);
+  }
+
+  /** A source's or assigner's generator: forward its watermark if it advanced and the interval passed. */
+  private emitDueWatermark(task: Task, generator: WatermarkGenerator): void {
+    const watermarkMs = generator.due(this.scheduler.nowMs, this.options.autoWatermarkIntervalMs);
+    if (watermarkMs === undefined) return;
+    this.pushToOutputs(task, { kind: ElementKind.Watermark, timestampMs: watermarkMs });
+    if (task.sourceGenerator === generator) this.observeWatermark(task, watermarkMs, task.idle);
+  }
+
+  private observeWatermark(task: Task, watermarkMs: number, idle: boolean): void {
+    if (watermarkMs < task.watermarkMs) throw new RuntimeInvariantError(`task ${task.name}: watermark ${watermarkMs} after ${task.watermarkMs}`);
+    task.watermarkMs = watermarkMs;
+    task.idle = idle;
+    this.observations.watermarks.push({ task: task.index, attempt: this.attempt, step: this.scheduler.step, watermarkMs, idle });
   }
 
   private deliver(task: Task, channel: Channel): void {
@@ -500,16 +678,23 @@ export class JobRuntime implements SimWorld {
     if (kind === ElementKind.Record) {
       const key = channel.takenKey;
       const value = channel.takenValue;
+      const timestampMs = channel.takenTimestamp;
       const unaligned = task.unaligned;
       if (unaligned !== undefined) {
         const position = channel.barrierPositions.get(unaligned.checkpointId);
         // In front of the barrier but taken after the snapshot: channel state.
-        if (position === undefined || channel.recordsTaken - 1 < position) unaligned.channelState[slot]!.push({ key, value });
+        if (position === undefined || channel.recordsTaken - 1 < position) unaligned.channelState[slot]!.push(timestampMs === undefined ? { key, value } : { key, value, timestampMs });
         // The last record in front of barrier n taken: from here on only barriers can hold the acknowledgement back.
         if (position !== undefined && channel.recordsTaken === position) this.observeBarrier(task, slot, unaligned.checkpointId, 'drained');
       }
-      this.process(task, key, value);
+      this.process(task, channel.input, key, value, timestampMs, 0);
       if (unaligned !== undefined) this.whenIdle(task, () => this.completeUnalignedIfReady(task));
+      return;
+    }
+    if (kind === ElementKind.Watermark || kind === ElementKind.WatermarkStatus) {
+      const valve = task.valve!;
+      const changed = kind === ElementKind.Watermark ? valve.onWatermark(slot, channel.takenValue as number) : valve.onStatus(slot, channel.takenValue as boolean);
+      if (changed) this.onValveChanged(task, true);
       return;
     }
     const barriers = task.barriers!;
@@ -525,7 +710,43 @@ export class JobRuntime implements SimWorld {
       task.unaligned.barriersComplete = true;
     }
     if (task.unaligned !== undefined) this.whenIdle(task, () => this.completeUnalignedIfReady(task));
-    if (kind === ElementKind.EndOfInput && barriers.allInputsEnded) this.whenIdle(task, () => this.endTask(task));
+    if (kind === ElementKind.EndOfInput) {
+      // An ended input counts as MAX_WATERMARK; once all ended, the end of input carries it on (nothing to forward).
+      if (task.eventTime && task.valve!.onEndOfInput(slot)) this.whenIdle(task, () => this.onValveChanged(task, !barriers.allInputsEnded));
+      if (barriers.allInputsEnded) this.whenIdle(task, () => this.endTask(task));
+    }
+  }
+
+  /**
+   * The task's watermark or idleness over its inputs changed: fire the keyed operators' due
+   * event-time timers, then forward the watermark (or the status) to every output, unless an
+   * assigner in the chain generates the watermarks from here on.
+   */
+  private onValveChanged(task: Task, forward: boolean): void {
+    const valve = task.valve!;
+    const advanced = valve.watermarkMs > task.watermarkMs;
+    const idleChanged = valve.idle !== task.idle;
+    this.observeWatermark(task, valve.watermarkMs, valve.idle);
+    const generates = task.operators.some((operator) => operator.generator !== undefined);
+    if (forward && idleChanged && !generates) this.pushToOutputs(task, { kind: ElementKind.WatermarkStatus, idle: valve.idle });
+    if (!advanced) return;
+    const watermarkMs = valve.watermarkMs;
+    const forwardWatermark = (): void => {
+      if (forward && !generates) this.pushToOutputs(task, { kind: ElementKind.Watermark, timestampMs: watermarkMs });
+    };
+    const keyed = task.operators[0]?.process;
+    if (keyed === undefined) return forwardWatermark();
+    const result = keyed.advanceWatermark(watermarkMs);
+    if (result === undefined) forwardWatermark();
+    else this.awaitConnector(task, result, `${keyed.name}.onTimer`, forwardWatermark);
+  }
+
+  /** Processing time reached a timer of the task's process function: fire what is due (a step of its own). */
+  private onProcessingTimer(task: Task): void {
+    const keyed = task.operators[0]?.process;
+    if (keyed === undefined || task.finished || task.sourceEnded || task.barriers?.allInputsEnded === true) return;
+    const result = keyed.advanceProcessingTime(this.scheduler.nowMs);
+    if (result !== undefined) this.awaitConnector(task, result, `${keyed.name}.onTimer`, undefined);
   }
 
   private observeBarrier(task: Task, slot: number, checkpointId: number, kind?: 'drained', completedId = 0): void {
@@ -544,11 +765,17 @@ export class JobRuntime implements SimWorld {
     });
   }
 
-  /** Runs a record through the task's operator chain, then out on the keyed exchange. */
-  private process(task: Task, key: Key | undefined, input: unknown): void {
-    let value = input;
+  /**
+   * Runs a record through the task's operator chain from operator `from`, then out on the
+   * main output. A process function's output continues through the rest of the chain from
+   * its collector (`emitFrom`).
+   */
+  private process(task: Task, input: 1 | 2, key: Key | undefined, record: unknown, timestampMs: number | undefined, from: number): void {
+    let value = record;
+    let timestamp = timestampMs;
+    let generator: WatermarkGenerator | undefined;
     const operators = task.operators;
-    for (let i = 0; i < operators.length; i++) {
+    for (let i = from; i < operators.length; i++) {
       const operator = operators[i]!;
       const spec = operator.spec;
       if (spec.kind === 'map') {
@@ -558,15 +785,37 @@ export class JobRuntime implements SimWorld {
         const accumulator = spec.fn(operator.keyed!.get(key), value, key);
         operator.keyed!.set(key, accumulator);
         value = { key, value: accumulator };
+      } else if (spec.kind === 'filter') {
+        if (!spec.fn(value)) return;
+      } else if (spec.kind === 'process' || spec.kind === 'co-process') {
+        if (key === undefined) throw new RuntimeInvariantError(`process function ${spec.name} got a record without a key`);
+        const result = operator.process!.processElement(input, key, value, timestamp);
+        if (result !== undefined) this.awaitConnector(task, result, `${spec.name}.processElement`, undefined);
+        return;
+      } else if (spec.kind === 'timestamps') {
+        generator = operator.generator!;
+        timestamp = generator.stamp(value, this.scheduler.nowMs);
       } else {
         const result = operator.writer!.write(value);
         if (isPromise(result)) this.awaitConnector(task, result, `${spec.name}.write`, undefined);
         return;
       }
     }
-    if (task.outputs.length > 0) {
-      const outKey = task.outputKey!(value);
-      task.outputs[partitionOf(outKey, task.outputs.length)]!.pushRecord(outKey, value);
+    this.route(task.mainOutputs, value, timestamp);
+    if (generator !== undefined) this.emitDueWatermark(task, generator);
+  }
+
+  /** Records to one output's edges: hashed by key, or forward. */
+  private route(groups: readonly OutputGroup[], value: unknown, timestampMs: number | undefined): void {
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g]!;
+      const selector = group.keySelector;
+      if (selector === undefined) {
+        group.channels[0]!.pushRecord(undefined, value, timestampMs);
+      } else {
+        const key = selector(value);
+        group.channels[partitionOf(key, group.channels.length)]!.pushRecord(key, value, timestampMs);
+      }
     }
   }
 
@@ -632,8 +881,7 @@ export class JobRuntime implements SimWorld {
       if (isPromise(result)) pendingSnapshots.push(result);
     }
     const complete = (): void => {
-      const snapshot: SubtaskSnapshot =
-        task.source === undefined ? task.state.snapshot() : { ...task.state.snapshot(), sourcePosition: task.source.currentPosition() };
+      const snapshot = this.subtaskSnapshot(task);
       if (!task.finished && !task.sourceEnded) this.forwardBarrier(task, checkpointId);
       if (unaligned) {
         if (task.unaligned?.checkpointId !== checkpointId) return; // aborted meanwhile
@@ -645,6 +893,20 @@ export class JobRuntime implements SimWorld {
     };
     if (pendingSnapshots.length === 0) complete();
     else this.awaitConnector(task, Promise.all(pendingSnapshots), `snapshotState(${checkpointId})`, complete);
+  }
+
+  /** Operator and keyed state, the process functions' keyed state and timers, and a source's position. */
+  private subtaskSnapshot(task: Task): SubtaskSnapshot {
+    let snapshot: SubtaskSnapshot = task.state.snapshot();
+    const keyed = task.operators[0]?.process;
+    if (keyed !== undefined) {
+      const keyedState: KeyedStateEntries = { ...snapshot.keyedState } as KeyedStateEntries;
+      const timers: TimerSnapshot[] | undefined = this.options.timersLeftOutOfSnapshot ? undefined : [];
+      keyed.snapshotInto(keyedState, timers);
+      snapshot = { ...snapshot, keyedState, ...(timers === undefined || timers.length === 0 ? {} : { timers }) };
+    }
+    if (task.source !== undefined) snapshot = { ...snapshot, sourcePosition: task.source.currentPosition() };
+    return snapshot;
   }
 
   /** Aligned modes queue the barrier behind the data; unaligned lets it overtake what is in flight. */
@@ -1000,7 +1262,16 @@ export class JobRuntime implements SimWorld {
       task.state = new SubtaskState();
       const snapshot = checkpoint?.tasks[task.index];
       if (snapshot !== undefined) task.state.restore(snapshot);
+      task.restored = snapshot;
       task.barriers = task.inputs.length > 0 ? new BarrierHandler(this.options.mode, task.inputs.length, { holdInputsWhenUnaligned: this.options.unalignedHoldsInputs }) : undefined;
+      // Watermarks are not part of a snapshot: every attempt starts at MIN_WATERMARK.
+      task.valve = task.inputs.length > 0 ? new WatermarkValve(task.inputs.length, this.options.watermarkAsMaxOfInputs) : undefined;
+      task.watermarkMs = MIN_WATERMARK;
+      task.idle = false;
+      task.waitingForInput = false;
+      task.lastRecordAtMs = this.scheduler.nowMs;
+      const strategy = task.sourceSpec?.watermarks;
+      task.sourceGenerator = strategy === undefined ? undefined : new WatermarkGenerator(strategy);
       task.busyWith = undefined;
       task.sourceEnded = false;
       task.finished = false;
@@ -1009,15 +1280,18 @@ export class JobRuntime implements SimWorld {
       task.continuations.length = 0;
       task.unaligned = undefined;
       snapshot?.channelState?.forEach((records, slot) => {
-        task.inputs[slot]!.replayInFlight(records.map((record) => ({ kind: ElementKind.Record, key: record.key, value: record.value })));
+        task.inputs[slot]!.replayInFlight(records.map((record) => ({ kind: ElementKind.Record, key: record.key, value: record.value, timestampMs: record.timestampMs })));
       });
       const info = { subtaskIndex: task.subtaskIndex, parallelism: task.parallelism };
       try {
-        task.source = task.stage === 0 ? this.createConnector(this.spec.source.name, () => this.spec.source.create(info)) : undefined;
+        const sourceSpec = task.sourceSpec;
+        task.source = sourceSpec === undefined ? undefined : this.createConnector(sourceSpec.name, () => sourceSpec.create(info));
         for (const operator of task.operators) {
           const spec = operator.spec;
           operator.writer = spec.kind === 'sink' ? this.createConnector(spec.name, () => spec.create(info)) : undefined;
           operator.keyed = spec.kind === 'aggregate' ? task.state.keyedState(spec.name) : undefined;
+          operator.generator = spec.kind === 'timestamps' ? new WatermarkGenerator(spec.strategy) : undefined;
+          operator.process = undefined; // created (and opened) when the deploy message reaches the task
         }
       } catch (error) {
         if (error instanceof RuntimeInvariantError) throw error;
@@ -1062,6 +1336,7 @@ export class JobRuntime implements SimWorld {
     };
     const calls: Promise<unknown>[] = [];
     try {
+      this.openProcessFunctions(task);
       if (this.failNextInitialize[task.index] === true) {
         this.failNextInitialize[task.index] = false;
         throw new Error('initializeState threw synchronously (fault plan)');
@@ -1081,6 +1356,49 @@ export class JobRuntime implements SimWorld {
     };
     if (calls.length > 0) this.awaitConnector(task, Promise.all(calls), 'initializeState', recordStart);
     else recordStart();
+  }
+
+  /** Creates and opens the task's process functions (fresh or restored), as Flink's operators open at deployment. */
+  private openProcessFunctions(task: Task): void {
+    const info = { subtaskIndex: task.subtaskIndex, parallelism: task.parallelism };
+    const attempt = this.attempt;
+    const restored: KeyedOperatorRestore | undefined = task.restored === undefined ? undefined : { keyedState: task.restored.keyedState, timers: task.restored.timers ?? [] };
+    for (let i = 0; i < task.operators.length; i++) {
+      const operator = task.operators[i]!;
+      const spec = operator.spec;
+      if (spec.kind !== 'process' && spec.kind !== 'co-process') continue;
+      if (i !== 0) throw new RuntimeInvariantError(`process function ${spec.name} is not first in its chain`);
+      operator.process = new KeyedProcessOperator(
+        spec,
+        info,
+        {
+          currentProcessingTime: () => this.scheduler.nowMs,
+          emit: (value, timestampMs) => this.process(task, 1, undefined, value, timestampMs, i + 1),
+          emitSide: (tagId, value, timestampMs) => {
+            this.observations.sideOutputRecords[tagId] = (this.observations.sideOutputRecords[tagId] ?? 0) + 1;
+            const groups = task.sideOutputs.get(tagId);
+            if (groups !== undefined) this.route(groups, value, timestampMs);
+          },
+          onProcessingTimerAdded: (timestampMs) => {
+            this.scheduler.setTimer(Math.max(0, timestampMs - this.scheduler.nowMs), `${task.name} processing-time timer ${timestampMs}`, () => {
+              if (attempt !== this.attempt || this.status !== 'running') return;
+              this.whenIdle(task, () => {
+                try {
+                  this.onProcessingTimer(task);
+                } catch (error) {
+                  if (error instanceof RuntimeInvariantError) throw error;
+                  this.failover(`task ${task.name} failed: ${describeError(error)}`);
+                }
+              });
+            });
+          },
+          onTimerFired: (key, timestampMs, domain) => {
+            this.observations.timerFirings.push({ task: task.index, attempt, operator: spec.name, key, timestampMs, domain, step: this.scheduler.step });
+          },
+        },
+        restored,
+      );
+    }
   }
 
   private schedulePeriodicTrigger(): void {

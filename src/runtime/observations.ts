@@ -154,6 +154,26 @@ export type ConnectorEventObservation = { readonly type: 'transaction' } & Trans
   readonly task: number;
 };
 
+/** A task's watermark or idleness changed (sources: what they emitted; other tasks: the minimum over their inputs). */
+export interface WatermarkObservation {
+  readonly task: number;
+  readonly attempt: number;
+  readonly step: number;
+  readonly watermarkMs: number;
+  readonly idle: boolean;
+}
+
+/** A keyed timer fired in a process function. */
+export interface TimerFiringObservation {
+  readonly task: number;
+  readonly attempt: number;
+  readonly operator: string;
+  readonly key: string | number;
+  readonly timestampMs: number;
+  readonly domain: 'event-time' | 'processing-time';
+  readonly step: number;
+}
+
 export interface RunObservations {
   readonly jobName: string;
   readonly taskNames: readonly string[];
@@ -186,4 +206,11 @@ export interface RunObservations {
   /** Source positions at every start and end of input, for rewind and split-ownership checks. */
   readonly sourcePositions: SourcePositionObservation[];
   readonly connectorEvents: ConnectorEventObservation[];
+  /** Per task: its vertex (the chain's name without the subtask index) and the operators chained in it. */
+  readonly taskVertices: ReadonlyArray<{ readonly vertex: string; readonly operators: readonly string[] }>;
+  /** Every change of a task's watermark or idleness (watermarks start over at MIN_WATERMARK in every attempt). */
+  readonly watermarks: WatermarkObservation[];
+  readonly timerFirings: TimerFiringObservation[];
+  /** Records emitted to each side output, by tag id, over all attempts. */
+  readonly sideOutputRecords: Record<string, number>;
 }

@@ -11,7 +11,7 @@ export interface SubtaskSnapshot {
    */
   readonly keyedState: Readonly<Record<string, ReadonlyArray<readonly [Key, unknown]>>>;
   /** Unaligned checkpoints: per input slot, the in-flight records in front of the barrier, replayed on restore. */
-  readonly channelState?: ReadonlyArray<ReadonlyArray<{ readonly key: Key | undefined; readonly value: unknown }>>;
+  readonly channelState?: ReadonlyArray<ReadonlyArray<{ readonly key: Key | undefined; readonly value: unknown; readonly timestampMs?: number }>>;
   /** Keyed timers of the subtask's process functions (absent: none). */
   readonly timers?: readonly TimerSnapshot[];
   /** Source subtasks: the position the source declared after its snapshotState (what a restore rewinds to). */

@@ -10,7 +10,6 @@ test('a channel is a bounded FIFO that records barrier positions and end of inpu
   // Barriers and end-of-input may use the control slack past the record capacity.
   channel.push({ kind: ElementKind.Barrier, checkpointId: 5 });
   channel.push(END_OF_INPUT_ELEMENT);
-  expect(() => channel.push({ kind: ElementKind.Record, key: 1, value: 'c' })).toThrow(/full/);
   expect(channel.barrierPositions.get(5)).toBe(2);
   expect(channel.inFlight().map((e) => e.kind)).toEqual([ElementKind.Record, ElementKind.Record, ElementKind.Barrier, ElementKind.EndOfInput]);
   expect((channel.take() as { value: string }).value).toBe('a');
@@ -33,4 +32,29 @@ test('an unaligned barrier overtakes records but never an older barrier', () => 
   expect(order).toEqual(['B1', 'B2', 'a', 'b']);
   expect(channel.barrierPositions.get(1)).toBe(1);
   expect(channel.barrierPositions.get(2)).toBe(2);
+});
+
+test('a channel grows past its slack in order (timers firing emit several records in one step), carrying timestamps, watermarks and status', () => {
+  const channel = new Channel(0, 0, 1, 0, 1);
+  channel.pushRecord('k', 'a', 5);
+  channel.take(); // the ring's head moves, so growth must unwrap it
+  channel.pushRecord('k', 'b', 7);
+  channel.push({ kind: ElementKind.Watermark, timestampMs: 6 });
+  channel.push({ kind: ElementKind.WatermarkStatus, idle: true });
+  channel.pushRecord('k', 'c');
+  channel.push({ kind: ElementKind.Barrier, checkpointId: 1 });
+  expect(channel.hasRoom).toBe(false);
+  expect(channel.size).toBe(5);
+  expect(channel.inFlight()).toEqual([
+    { kind: ElementKind.Record, key: 'k', value: 'b', timestampMs: 7 },
+    { kind: ElementKind.Watermark, timestampMs: 6 },
+    { kind: ElementKind.WatermarkStatus, idle: true },
+    { kind: ElementKind.Record, key: 'k', value: 'c' },
+    { kind: ElementKind.Barrier, checkpointId: 1 },
+  ]);
+  expect(channel.takeNext()).toBe(ElementKind.Record);
+  expect(channel.takenTimestamp).toBe(7);
+  expect(channel.takeNext()).toBe(ElementKind.Watermark);
+  expect(channel.takenValue).toBe(6);
+  expect(channel.barrierPositions.get(1)).toBe(3);
 });

@@ -144,6 +144,13 @@ export interface WindowedOptions<I, A, R, O> {
   readonly lateDataTag?: OutputTag<I>;
   /** Builds the output record of one firing; default `{ key, window, result }`. */
   readonly emit?: (key: Key, window: TimeWindow, result: R) => O;
+  /**
+   * PLANTED BUG for `streamcheck selftest` (scenario event-time-window, bug fired-windows-kept):
+   * fired windows are kept instead of purged, and every record of a key registers the timers
+   * of all its windows again, fired ones included, so a fired window fires once more at the
+   * next watermark. Never set it otherwise.
+   */
+  readonly plantedBugKeepFiredWindows?: boolean;
 }
 
 /** One window of the current key, as stored in keyed MapState under its id. */
@@ -193,7 +200,8 @@ export function windowed<I, A, R, O = WindowResult<R>>(options: WindowedOptions<
     throw new Error(`${call}: ${assigner.description} have no late records: allowedLatenessMs and lateDataTag apply to event time only`);
   }
   const emit = options.emit ?? ((key: Key, window: TimeWindow, result: R) => ({ key, window, result }) as unknown as O);
-  return () => new WindowFunction<I, A, R, O>(assigner, aggregate, allowedLatenessMs, options.lateDataTag, emit);
+  const keepFiredWindows = options.plantedBugKeepFiredWindows === true;
+  return () => new WindowFunction<I, A, R, O>(assigner, aggregate, allowedLatenessMs, options.lateDataTag, emit, keepFiredWindows);
 }
 
 class WindowFunction<I, A, R, O> implements KeyedProcessFunction<I, O> {
@@ -206,6 +214,7 @@ class WindowFunction<I, A, R, O> implements KeyedProcessFunction<I, O> {
     private readonly allowedLatenessMs: number,
     private readonly lateDataTag: OutputTag<I> | undefined,
     private readonly emit: (key: Key, window: TimeWindow, result: R) => O,
+    private readonly keepFiredWindows: boolean,
   ) {
     this.eventTime = assigner.timeDomain === 'event-time';
   }
@@ -236,7 +245,8 @@ class WindowFunction<I, A, R, O> implements KeyedProcessFunction<I, O> {
       if (this.eventTime && windowMaxTimestamp(updated) <= watermarkMs) this.fire(context.getCurrentKey(), updated, out);
     }
     if (!taken && this.lateDataTag !== undefined) context.output(this.lateDataTag, value);
-    this.syncTimers(timersBefore, watermarkMs, context);
+    if (this.keepFiredWindows) this.registerAllTimers(context);
+    else this.syncTimers(timersBefore, watermarkMs, context);
   }
 
   onTimer(timestampMs: number, context: OnTimerContext, out: Collector<O>): void {
@@ -250,7 +260,7 @@ class WindowFunction<I, A, R, O> implements KeyedProcessFunction<I, O> {
       if (windowMaxTimestamp(entry) === timestampMs) this.fire(key, entry, out);
     }
     for (const [id, entry] of this.windows.entries()) {
-      if (this.cleanupTime(entry) <= timestampMs) this.windows.remove(id);
+      if (this.cleanupTime(entry) <= timestampMs && !this.keepFiredWindows) this.windows.remove(id);
     }
     this.syncTimers(timersBefore, watermarkMs, context);
   }
@@ -301,6 +311,11 @@ class WindowFunction<I, A, R, O> implements KeyedProcessFunction<I, O> {
       timestamps.add(this.cleanupTime(entry));
     }
     return timestamps;
+  }
+
+  /** PLANTED BUG (keepFiredWindows): the timers of every window of the key, fired ones included. */
+  private registerAllTimers(context: KeyedContext): void {
+    for (const [, entry] of this.windows.entries()) context.timerService().registerEventTimeTimer(windowMaxTimestamp(entry));
   }
 
   /**

@@ -152,12 +152,17 @@ export function checkWindowsFireOnce(
   const restoreOf = new Map(restores.map((restore) => [restore.attempt, restore]));
   const firstFiring = new Map<string, TimerFiring>();
   const seenInAttempt = new Set<string>();
+  const reported = new Set<string>();
   for (const firing of firings) {
     if (firing.operator !== windowOperator || firing.domain !== 'event-time') continue;
     const timer = `${String(firing.key)}@${firing.timestampMs}`;
     const inAttempt = `${firing.task}/${firing.attempt}/${timer}`;
     if (seenInAttempt.has(inAttempt)) {
-      violations.push({ property, anomaly: 'duplicate', message: `the timer of window ${timer} fired twice in attempt ${firing.attempt} (second at step ${firing.step})` });
+      // One violation per window: a window that keeps firing would otherwise flood the report.
+      if (!reported.has(timer)) {
+        reported.add(timer);
+        violations.push({ property, anomaly: 'duplicate', message: `the timer of window ${timer} fired twice in attempt ${firing.attempt} (again at step ${firing.step})` });
+      }
       continue;
     }
     seenInAttempt.add(inAttempt);
@@ -170,7 +175,8 @@ export function checkWindowsFireOnce(
     const restore = restoreOf.get(firing.attempt);
     if (cellId === undefined || restore?.checkpointId === undefined || earlier.attempt >= firing.attempt) continue;
     const checkpointTriggeredAt = triggeredAt.get(restore.checkpointId);
-    if (checkpointTriggeredAt !== undefined && earlier.step < checkpointTriggeredAt) {
+    if (checkpointTriggeredAt !== undefined && earlier.step < checkpointTriggeredAt && !reported.has(timer)) {
+      reported.add(timer);
       violations.push({
         property,
         anomaly: 'duplicate',
@@ -205,7 +211,8 @@ export function checkIdleProgress(
   const attempts = [...new Set(sourceWatermarks.map((change) => change.attempt))];
   for (const attempt of attempts) {
     const changes = sourceWatermarks.filter((change) => change.attempt === attempt);
-    const before = [...changes].reverse().find((change) => !change.idle && change.watermarkMs <= watermarkBeforeGapMs);
+    // The source read data from before the gap in this attempt, then data from after it.
+    const before = changes.find((change) => !change.idle && change.watermarkMs <= watermarkBeforeGapMs);
     const after = changes.find((change) => !change.idle && change.watermarkMs > watermarkBeforeGapMs);
     if (before === undefined || after === undefined || after.step < before.step) continue;
     const wentIdle = changes.some((change) => change.idle && change.step > before.step && change.step <= after.step);

@@ -1,0 +1,119 @@
+import { test } from '@fast-check/vitest';
+import { describe, expect } from 'vitest';
+import { eventTimeWindowInput, eventTimeWindowModel, type TimedReading } from '../../model/event-time-windows.ts';
+import { checkEventTimeOutput, checkIdleProgress, checkWatermarksMonotonic, checkWindowsFireOnce, lateReadingKey, windowCountKey, type TimerFiring } from '../../properties/event-time.ts';
+import { eventTimeWindow, processingTimeWindow, WINDOW_OPERATOR } from '../../scenarios/event-time-window.ts';
+import { caseArbitrary } from '../../src/harness/explore.ts';
+import { runCase } from '../../src/harness/run-case.ts';
+import type { CaseSpec } from '../../src/harness/run-case.ts';
+
+const SIZE = eventTimeWindow.defaultSize;
+const base = { scenario: eventTimeWindow.name, size: SIZE, mode: 'exactly-once' as const, bug: undefined };
+/** Generated runs plus their judging, on a loaded 2-core machine. */
+const PROPERTY_TIMEOUT_MS = 240_000;
+
+describe('event-time-window under generated interleavings and fault plans', () => {
+  for (const [mode, backend] of [['exactly-once', 'memory'], ['exactly-once', 'fs'], ['unaligned', 'memory'], ['unaligned', 'fs']] as const) {
+    test.prop([caseArbitrary(eventTimeWindow, { ...base, mode, backend }, 3)], { numRuns: 100, seed: 10 })(
+      `window counts equal the batch model, watermarks never regress, windows fire once, idleness does not stall (${mode}, ${backend})`,
+      async (spec) => {
+        const result = await runCase(eventTimeWindow, spec);
+        expect(result.violations.map((v) => `${v.property}: ${v.message}`)).toEqual([]);
+        expect(result.observations.outcome).toBe('finished');
+      },
+      PROPERTY_TIMEOUT_MS,
+    );
+  }
+});
+
+/** The window counts of a finished run's store, restricted to the windows the model calls exact. */
+function exactCounts(store: Record<string, unknown>, prefix: string): string {
+  const model = eventTimeWindowModel(eventTimeWindowInput(SIZE.partitions, SIZE.recordsPerPartition));
+  const exact = [...model.cells.values()].filter((cell) => cell.exact).map((cell) => windowCountKey(prefix, cell.id));
+  return JSON.stringify(exact.map((key) => [key, store[key]]));
+}
+
+
+describe('negative control: processing time depends on the interleaving and faults, event time does not', () => {
+  const schedules: CaseSpec['schedule'][] = [{ kind: 'choices', choices: [], tailSeed: null }, ...[1, 2, 3, 4, 5].map((seed) => ({ kind: 'seed' as const, seed }))];
+  const faultPlans: CaseSpec['faults'][] = [[], [{ kind: 'crash-job', atStep: 400 }], [{ kind: 'crash-task', atStep: 250, task: 2 }]];
+  const cases = schedules.flatMap((schedule) => faultPlans.map((faults) => ({ schedule, faults })));
+
+  test('the same readings give different processing-time window counts, and identical event-time counts', async () => {
+    const processing = new Set<string>();
+    const event = new Set<string>();
+    for (const { schedule, faults } of cases) {
+      const spec = { size: SIZE, mode: 'exactly-once' as const, backend: 'memory' as const, bug: undefined, faults, schedule, sinkBufferKeys: 1 };
+      const processingRun = await runCase(processingTimeWindow, { ...spec, scenario: processingTimeWindow.name });
+      expect(processingRun.observations.outcome).toBe('finished');
+      processing.add(JSON.stringify(processingRun.output));
+      const eventRun = await runCase(eventTimeWindow, { ...spec, scenario: eventTimeWindow.name });
+      expect(eventRun.violations).toEqual([]);
+      event.add(exactCounts(eventRun.output as Record<string, unknown>, 'etw'));
+    }
+    // Expected, not a bug: a processing-time window is the clock's, so counts move with the schedule.
+    expect(processing.size).toBeGreaterThan(1);
+    expect(event.size).toBe(1);
+  }, PROPERTY_TIMEOUT_MS);
+});
+
+describe('event-time properties on hand-made observations', () => {
+  const input: TimedReading[][] = [
+    [
+      { value: { id: 'p0-0', sensor: 'a', timestampMs: 5 }, arrivalMs: 5 },
+      { value: { id: 'p0-1', sensor: 'a', timestampMs: 8 }, arrivalMs: 8 },
+      { value: { id: 'p0-2', sensor: 'a', timestampMs: 150 }, arrivalMs: 150 },
+      { value: { id: 'p0-3', sensor: 'late', timestampMs: 20 }, arrivalMs: 151 },
+    ],
+  ];
+  const model = eventTimeWindowModel(input);
+
+  test('exact windows must hold their count; late output only for late candidates; nothing outside the model', () => {
+    const good = { [windowCountKey('x', 'a:0')]: '2', [windowCountKey('x', 'a:100')]: '1', [lateReadingKey('x', 'p0-3')]: '20' };
+    expect(checkEventTimeOutput(good, model, 'x', false)).toEqual([]);
+    const lost = { ...good, [windowCountKey('x', 'a:0')]: '1' };
+    expect(checkEventTimeOutput(lost, model, 'x', true).map((v) => v.anomaly)).toEqual(['lost write']);
+    const onTimeDropped = { ...good, [lateReadingKey('x', 'p0-1')]: '8' };
+    expect(checkEventTimeOutput(onTimeDropped, model, 'x', true).map((v) => v.anomaly)).toEqual(['on-time reading dropped as late']);
+    const extra = { ...good, [windowCountKey('x', 'a:900')]: '1' };
+    expect(checkEventTimeOutput(extra, model, 'x', true).map((v) => v.anomaly)).toEqual(['unexpected write']);
+    // The late candidate neither counted nor reported, in a run without a restore: lost.
+    const vanished = { [windowCountKey('x', 'a:0')]: '2', [windowCountKey('x', 'a:100')]: '1' };
+    expect(checkEventTimeOutput(vanished, model, 'x', false).map((v) => v.anomaly)).toEqual(['lost write']);
+    expect(checkEventTimeOutput(vanished, model, 'x', true)).toEqual([]);
+  });
+
+  test('a watermark that goes back within an attempt is caught; a new attempt may start over', () => {
+    const change = (attempt: number, step: number, watermarkMs: number) => ({ task: 3, attempt, step, watermarkMs, idle: false });
+    expect(checkWatermarksMonotonic([change(0, 1, 10), change(0, 2, 20), change(1, 3, -5), change(1, 4, 0)], [])).toEqual([]);
+    const regressed = checkWatermarksMonotonic([change(0, 1, 10), change(0, 2, 20), change(0, 3, 15)], ['t0', 't1', 't2', 'window[0]']);
+    expect(regressed.map((v) => v.message)).toEqual(['task window[0] (attempt 0): watermark 15 at step 3 after 20 at step 2']);
+  });
+
+  test('a window that fired before the restored checkpoint was triggered must not fire again', () => {
+    const firing = (attempt: number, step: number): TimerFiring => ({ task: 2, attempt, operator: WINDOW_OPERATOR, key: 'a', timestampMs: 99, domain: 'event-time', step });
+    const restores = [{ attempt: 0, atStep: 0, checkpointId: undefined }, { attempt: 1, atStep: 300, checkpointId: 4 }];
+    // Fired at step 100, checkpoint 4 triggered at 200: the firing is in the checkpoint.
+    expect(checkWindowsFireOnce([firing(0, 100), firing(1, 350)], restores, [{ checkpointId: 4, triggeredAtStep: 200 }], model, WINDOW_OPERATOR).map((v) => v.anomaly)).toEqual(['duplicate']);
+    // Checkpoint 4 triggered before the firing: firing again after the restore is the replay.
+    expect(checkWindowsFireOnce([firing(0, 100), firing(1, 350)], restores, [{ checkpointId: 4, triggeredAtStep: 50 }], model, WINDOW_OPERATOR)).toEqual([]);
+    expect(checkWindowsFireOnce([firing(0, 100), firing(0, 120)], restores, [], model, WINDOW_OPERATOR).map((v) => v.anomaly)).toEqual(['duplicate']);
+  });
+
+  test('an idle partition that never says so is caught only when its source went through the gap in one attempt', () => {
+    const gapModel = eventTimeWindowModel(eventTimeWindowInput(2, 40));
+    const source = (attempt: number, step: number, watermarkMs: number, idle = false) => ({ task: 1, attempt, step, watermarkMs, idle });
+    const through = [source(0, 10, 100), source(0, 700, 700)];
+    expect(checkIdleProgress(through, [], gapModel, WINDOW_OPERATOR, 200).map((v) => v.anomaly)).toEqual(['idle partition not marked idle']);
+    // Idle in between, but the other partition's windows did not fire before it resumed.
+    const idled = [source(0, 10, 100), source(0, 300, 100, true), source(0, 700, 700)];
+    expect(checkIdleProgress(idled, [], gapModel, WINDOW_OPERATOR, 200).map((v) => v.anomaly)).toEqual(['window held back by an idle partition']);
+    const fired = gapModel.idleProgress!.cellsToFire.map((id): TimerFiring => {
+      const cell = gapModel.cells.get(id)!;
+      return { task: 2, attempt: 0, operator: WINDOW_OPERATOR, key: cell.sensor, timestampMs: cell.endMs - 1, domain: 'event-time', step: 500 };
+    });
+    expect(checkIdleProgress(idled, fired, gapModel, WINDOW_OPERATOR, 200)).toEqual([]);
+    // Restored after the gap: the attempt never saw data from before it, so there is nothing to judge.
+    expect(checkIdleProgress([source(1, 700, 700)], [], gapModel, WINDOW_OPERATOR, 200)).toEqual([]);
+  });
+});

@@ -202,8 +202,9 @@ export const eventTimeWindow: Scenario = {
  * the task's clock when the reading arrives, so the counts depend on the interleaving and on
  * faults (a restore replays readings at a later clock): different runs legitimately write
  * different counts. That is expected, not a bug - it is why event time exists. Only what
- * holds whatever the clock is checked: every window count key is well formed and the counts
- * of a run without a restore add up to the input.
+ * holds whatever the clock is checked: without a restore no reading is counted twice, so the
+ * counts add up to at most the input (at most: a reading taken at a window's last millisecond,
+ * after its timer fired, opens the window again and its count overwrites the earlier one).
  */
 export const processingTimeWindow: Scenario = {
   name: 'processing-time-window',
@@ -212,7 +213,7 @@ export const processingTimeWindow: Scenario = {
   defaultSize: { partitions: 2, recordsPerPartition: 40 },
   faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint'],
   backends: ['memory'],
-  properties: ['processing-time-total'],
+  properties: ['processing-time-count-bound'],
   bugs: [],
   taskCount: (size) => size.partitions + WINDOW_PARALLELISM,
   build({ scheduler, env, size, sinkBufferKeys }) {
@@ -234,9 +235,9 @@ export const processingTimeWindow: Scenario = {
         const restored = observations.restores.some((restore) => restore.attempt > 0);
         if (observations.outcome !== 'finished' || restored) return [];
         const counted = Object.values(redis.stringSnapshot()).reduce((total, count) => total + Number(count), 0);
-        return counted === readings
+        return counted <= readings
           ? []
-          : [{ property: 'processing-time-total', anomaly: counted < readings ? 'lost write' : 'duplicate', message: `windows count ${counted} readings in all, the input has ${readings}` }];
+          : [{ property: 'processing-time-count-bound', anomaly: 'duplicate', message: `windows count ${counted} readings in all, more than the ${readings} of the input, in a run without a restore` }];
       },
       output: () => redis.snapshot(),
     };

@@ -54,12 +54,17 @@ export interface EventTimeWindowSettings {
   readonly resumeSettleMs: number;
 }
 
-/** The scenario's timeline (virtual ms): the whole input arrives within TIMELINE_MS whatever the record count. */
+/**
+ * The scenario's timeline (virtual ms). The simulation spends 1 virtual ms per step, so
+ * arrivals are paced to what the job can take (a reading costs a few steps: read, deliver,
+ * watermarks): a partition gets a reading every ARRIVAL_SPACING_MS on average, plus the idle
+ * gap. Faster arrivals would pile up behind a busy source, and a source that lags behind its
+ * arrivals never sees its partition idle.
+ */
 export const EVENT_TIME_WINDOW_TIMELINE = {
-  timelineMs: 1_000,
-  /** The idle partition's gap: no reading arrives in [idleFromMs, idleUntilMs). */
-  idleFromMs: 250,
-  idleUntilMs: 750,
+  arrivalSpacingMs: 10,
+  /** The idle partition's gap, in the middle of its arrivals. */
+  idleGapMs: 500,
   /** Offline sensors upload a reading this long after it was taken (far beyond the bound). */
   offlineDelayMs: 150,
   /** Every OFFLINE_EVERY-th reading of a partition (at offset % OFFLINE_EVERY === OFFLINE_AT) is an offline upload. */
@@ -67,6 +72,14 @@ export const EVENT_TIME_WINDOW_TIMELINE = {
   offlineAt: 5,
   sensorsPerPartition: 3,
 } as const;
+
+/** Where the idle gap lies and how long the timeline is, for `recordsPerPartition`. */
+export function eventTimeWindowTimeline(recordsPerPartition: number): { readonly timelineMs: number; readonly idleFromMs: number; readonly idleUntilMs: number } {
+  const t = EVENT_TIME_WINDOW_TIMELINE;
+  const activeMs = recordsPerPartition * t.arrivalSpacingMs;
+  const idleFromMs = Math.floor(activeMs / 2);
+  return { timelineMs: activeMs + t.idleGapMs, idleFromMs, idleUntilMs: idleFromMs + t.idleGapMs };
+}
 
 export const EVENT_TIME_WINDOW_SETTINGS: EventTimeWindowSettings = {
   windowSizeMs: 100,
@@ -96,19 +109,20 @@ export function eventTimeWindowInput(partitionCount: number, recordsPerPartition
   if (!Number.isSafeInteger(partitionCount) || partitionCount < 1) throw new Error(`eventTimeWindowInput: partitionCount must be >= 1, got ${partitionCount}`);
   if (!Number.isSafeInteger(recordsPerPartition) || recordsPerPartition < 0) throw new Error(`eventTimeWindowInput: recordsPerPartition must be >= 0, got ${recordsPerPartition}`);
   const t = EVENT_TIME_WINDOW_TIMELINE;
+  const { timelineMs, idleFromMs, idleUntilMs } = eventTimeWindowTimeline(recordsPerPartition);
   const idlePartition = idlePartitionOf(partitionCount);
   return Array.from({ length: partitionCount }, (_, partition) =>
     Array.from({ length: recordsPerPartition }, (_, offset): TimedReading => {
       let arrivalMs: number;
       if (partition !== idlePartition) {
-        arrivalMs = Math.floor((offset * t.timelineMs) / recordsPerPartition);
+        arrivalMs = Math.floor((offset * timelineMs) / recordsPerPartition);
       } else {
         // First half before the gap, second half after it, each spread evenly.
         const half = Math.ceil(recordsPerPartition / 2);
         arrivalMs =
           offset < half
-            ? Math.floor((offset * t.idleFromMs) / half)
-            : t.idleUntilMs + Math.floor(((offset - half) * (t.timelineMs - t.idleUntilMs)) / Math.max(1, recordsPerPartition - half));
+            ? Math.floor((offset * idleFromMs) / half)
+            : idleUntilMs + Math.floor(((offset - half) * (timelineMs - idleUntilMs)) / Math.max(1, recordsPerPartition - half));
       }
       const offline = offset % t.offlineEvery === t.offlineAt;
       const sensor = offline ? `p${partition}-offline` : `p${partition}-s${offset % t.sensorsPerPartition}`;

@@ -1,5 +1,6 @@
 import type { EventTimeWindowModel } from '../model/event-time-windows.ts';
 import type { Violation } from '../src/harness/scenario.ts';
+import { MIN_WATERMARK } from '../src/runtime/functions.ts';
 
 /**
  * Invariants of event-time windows, judged on what a run leaves behind (the sink's store)
@@ -211,8 +212,9 @@ export function checkIdleProgress(
   const attempts = [...new Set(sourceWatermarks.map((change) => change.attempt))];
   for (const attempt of attempts) {
     const changes = sourceWatermarks.filter((change) => change.attempt === attempt);
-    // The source read data from before the gap in this attempt, then data from after it.
-    const before = changes.find((change) => !change.idle && change.watermarkMs <= watermarkBeforeGapMs);
+    // The source read data from before the gap in this attempt (a watermark above MIN: a
+    // source restored from a checkpoint taken in the gap reads none), then data from after it.
+    const before = changes.find((change) => !change.idle && change.watermarkMs > MIN_WATERMARK && change.watermarkMs <= watermarkBeforeGapMs);
     const after = changes.find((change) => !change.idle && change.watermarkMs > watermarkBeforeGapMs);
     if (before === undefined || after === undefined || after.step < before.step) continue;
     const wentIdle = changes.some((change) => change.idle && change.step > before.step && change.step <= after.step);

@@ -13,7 +13,7 @@ import type { RedisClient } from '../src/connectors/redis-api.ts';
 import { RedisIdempotentSink } from '../src/connectors/redis-sink.ts';
 import { SimRedisServer } from '../src/connectors/sim/redis.ts';
 import { TimedPartitionSourceReader, timedPartitionLog } from '../src/connectors/timed-partition-source.ts';
-import type { Scenario, Violation } from '../src/harness/scenario.ts';
+import type { Scenario, ScenarioSize, Violation } from '../src/harness/scenario.ts';
 import { outputTag, WatermarkStrategy } from '../src/runtime/functions.ts';
 import { jobGraph, type JobGraphSpec } from '../src/runtime/job-graph.ts';
 import type { RunObservations } from '../src/runtime/observations.ts';
@@ -133,6 +133,19 @@ export function judgeEventTimeWindows(
   ];
 }
 
+/** Input and model are pure functions of the size: computed once per size, not once per run. */
+const inputsAndModels = new Map<string, { readonly input: TimedReading[][]; readonly model: EventTimeWindowModel }>();
+function inputAndModel(size: ScenarioSize): { readonly input: TimedReading[][]; readonly model: EventTimeWindowModel } {
+  const id = `${size.partitions}x${size.recordsPerPartition}`;
+  let entry = inputsAndModels.get(id);
+  if (entry === undefined) {
+    const input = eventTimeWindowInput(size.partitions, size.recordsPerPartition);
+    entry = { input, model: eventTimeWindowModel(input) };
+    inputsAndModels.set(id, entry);
+  }
+  return entry;
+}
+
 /**
  * Issue 10's window scenario: two partitions of sensor readings with bounded disorder,
  * readings later than the bound (offline sensors) and an idle period on one partition;
@@ -175,8 +188,7 @@ export const eventTimeWindow: Scenario = {
   ],
   taskCount: (size) => size.partitions + 2 * WINDOW_PARALLELISM,
   build({ scheduler, env, size, bug, sinkBufferKeys }) {
-    const input = eventTimeWindowInput(size.partitions, size.recordsPerPartition);
-    const model = eventTimeWindowModel(input);
+    const { input, model } = inputAndModel(size);
     const redis = new SimRedisServer(env);
     const assigner = tumblingEventTimeWindows(EVENT_TIME_WINDOW_SETTINGS.windowSizeMs);
     const job = windowCountJob(
@@ -217,7 +229,7 @@ export const processingTimeWindow: Scenario = {
   bugs: [],
   taskCount: (size) => size.partitions + WINDOW_PARALLELISM,
   build({ scheduler, env, size, sinkBufferKeys }) {
-    const input = eventTimeWindowInput(size.partitions, size.recordsPerPartition);
+    const { input } = inputAndModel(size);
     const redis = new SimRedisServer(env);
     const job = windowCountJob(
       'processing-time-window',

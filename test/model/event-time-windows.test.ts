@@ -4,6 +4,7 @@ import {
   EVENT_TIME_WINDOW_TIMELINE,
   eventTimeWindowInput,
   eventTimeWindowModel,
+  eventTimeWindowTimeline,
   idlePartitionOf,
   type TimedReading,
 } from '../../model/event-time-windows.ts';
@@ -30,7 +31,7 @@ describe('event-time window input', () => {
   it('the idle partition has no arrival inside the idle gap; the others arrive all along the timeline', () => {
     const input = eventTimeWindowInput(2, 40);
     expect(idlePartitionOf(2)).toBe(1);
-    const { idleFromMs, idleUntilMs } = EVENT_TIME_WINDOW_TIMELINE;
+    const { idleFromMs, idleUntilMs } = eventTimeWindowTimeline(40);
     expect(input[1]!.filter((r) => r.arrivalMs >= idleFromMs && r.arrivalMs < idleUntilMs)).toEqual([]);
     expect(input[0]!.filter((r) => r.arrivalMs >= idleFromMs && r.arrivalMs < idleUntilMs).length).toBeGreaterThan(10);
     // The other partition keeps arriving after the idle one resumes, so it cannot end while that one is idle.
@@ -53,7 +54,7 @@ describe('event-time window model', () => {
     const model = eventTimeWindowModel(eventTimeWindowInput(2, 40));
     const idle = model.idleProgress!;
     expect(idle.partition).toBe(1);
-    expect(idle.resumesAtMs).toBe(EVENT_TIME_WINDOW_TIMELINE.idleUntilMs);
+    expect(idle.resumesAtMs).toBe(eventTimeWindowTimeline(40).idleUntilMs);
     expect(idle.cellsToFire.length).toBeGreaterThan(0);
     for (const id of idle.cellsToFire) expect(id.startsWith('p0-')).toBe(true);
     const input = eventTimeWindowInput(2, 40);

@@ -4,6 +4,7 @@ import { eventTimeWindowInput, eventTimeWindowModel, type TimedReading } from '.
 import { checkEventTimeOutput, checkIdleProgress, checkWatermarksMonotonic, checkWindowsFireOnce, lateReadingKey, windowCountKey, type TimerFiring } from '../../properties/event-time.ts';
 import { eventTimeWindow, processingTimeWindow, WINDOW_OPERATOR } from '../../scenarios/event-time-window.ts';
 import { caseArbitrary } from '../../src/harness/explore.ts';
+import { MIN_WATERMARK } from '../../src/runtime/functions.ts';
 import { runCase } from '../../src/harness/run-case.ts';
 import type { CaseSpec } from '../../src/harness/run-case.ts';
 
@@ -113,7 +114,8 @@ describe('event-time properties on hand-made observations', () => {
       return { task: 2, attempt: 0, operator: WINDOW_OPERATOR, key: cell.sensor, timestampMs: cell.endMs - 1, domain: 'event-time', step: 500 };
     });
     expect(checkIdleProgress(idled, fired, gapModel, WINDOW_OPERATOR, 200)).toEqual([]);
-    // Restored after the gap: the attempt never saw data from before it, so there is nothing to judge.
+    // Restored after the gap, or from a checkpoint inside it: the attempt never saw data from before it, nothing to judge.
     expect(checkIdleProgress([source(1, 700, 700)], [], gapModel, WINDOW_OPERATOR, 200)).toEqual([]);
+    expect(checkIdleProgress([source(1, 400, MIN_WATERMARK, true), source(1, 700, MIN_WATERMARK), source(1, 700, 700)], [], gapModel, WINDOW_OPERATOR, 200)).toEqual([]);
   });
 });

@@ -11,26 +11,28 @@
  * before a crash can be on time after it). The model therefore classifies each reading as
  *
  * - SURELY ON TIME: its timestamp is within the watermark bound of the largest timestamp
- *   before it in its own partition (ts >= maxBefore - maxOutOfOrdernessMs), and it is not in
- *   the settling period after its partition came back from idleness. Such a reading is on
- *   time under EVERY interleaving and fault plan: the window task's watermark is at most its
- *   own partition's watermark (the minimum includes it), which is below the reading's
- *   timestamp; after a restore the watermark is lower still.
+ *   before it in its own partition (ts >= maxBefore - maxOutOfOrdernessMs), and its
+ *   partition has not been idle before it (no arrival gap of `idleTimeoutMs` or more before
+ *   it). Such a reading is on time under EVERY interleaving and fault plan: the window task's
+ *   watermark is the minimum over its active inputs, so at most its own partition's
+ *   watermark, which is below the reading's timestamp; after a restore it is lower still.
  * - A LATE CANDIDATE: later than the bound (the scenario's "offline" sensors upload their
- *   readings long after they were taken), or read within `resumeSettleMs` after its
- *   partition was idle (until the partition's watermark catches up with the others, the
- *   window task's watermark is the others', which may already be past the reading).
+ *   readings long after they were taken), or read after its partition was idle. An input
+ *   that comes back from idleness behind the task's watermark does not pull it back (Flink's
+ *   StatusWatermarkValve): until its own watermark catches up, the task's watermark is the
+ *   others', which may be past its readings. How long that takes depends on how far its
+ *   source lags, which the interleaving decides, so every later reading of it is a candidate.
  *   A candidate may be late or on time depending on the interleaving and the faults.
  *
  * A window cell (sensor, window) is EXACT when all its readings are surely on time: its
  * count is the model's under every interleaving and fault. Otherwise it is UNCERTAIN: its
  * count lies between 1 and its readings, and without a restore every reading of it is
  * either counted or in the late-data side output. The scenario's input keeps candidates in
- * cells of their own (offline sensors; the idle partition's first windows after it resumes).
+ * cells of their own (offline sensors; the idle partition after its gap).
  *
- * Settling after idleness assumes a runnable source is never starved for longer than
- * `resumeSettleMs` of virtual time (the scheduler's choices are fair in that sense; a
- * schedule that starves a source longer could make a "sure" reading late).
+ * The lateness rule needs no assumption about the schedule. The progress check (windows
+ * of the other partitions fire while one is idle) does: it assumes a runnable task is
+ * never starved for PROGRESS_MARGIN_MS of virtual time.
  */
 
 export interface SensorReading {
@@ -50,8 +52,6 @@ export interface EventTimeWindowSettings {
   readonly windowSizeMs: number;
   readonly maxOutOfOrdernessMs: number;
   readonly idleTimeoutMs: number;
-  /** After an idle gap, readings arriving this long after the partition resumed are candidates. */
-  readonly resumeSettleMs: number;
 }
 
 /**
@@ -62,7 +62,7 @@ export interface EventTimeWindowSettings {
  * arrivals never sees its partition idle.
  */
 export const EVENT_TIME_WINDOW_TIMELINE = {
-  arrivalSpacingMs: 10,
+  arrivalSpacingMs: 20,
   /** The idle partition's gap, in the middle of its arrivals. */
   idleGapMs: 500,
   /** Offline sensors upload a reading this long after it was taken (far beyond the bound). */
@@ -83,14 +83,17 @@ export function eventTimeWindowTimeline(recordsPerPartition: number): { readonly
 
 export const EVENT_TIME_WINDOW_SETTINGS: EventTimeWindowSettings = {
   windowSizeMs: 100,
-  maxOutOfOrdernessMs: 30,
+  maxOutOfOrdernessMs: 50,
   idleTimeoutMs: 40,
-  resumeSettleMs: 150,
 };
 
 /** A deterministic delay in [0, maxMs] for a reading (a multiplicative hash; never Math.random). */
 function delayOf(partition: number, offset: number, maxMs: number): number {
-  const mixed = Math.imul(partition + 1, 0x9e3779b1) ^ Math.imul(offset + 1, 0x85ebca6b);
+  // MurmurHash3's finalizer over (partition, offset): neighbouring offsets get unrelated delays.
+  let mixed = Math.imul(partition + 1, 0x9e3779b1) ^ Math.imul(offset + 1, 0x85ebca6b);
+  mixed = Math.imul(mixed ^ (mixed >>> 16), 0x85ebca6b);
+  mixed = Math.imul(mixed ^ (mixed >>> 13), 0xc2b2ae35);
+  mixed ^= mixed >>> 16;
   return (mixed >>> 0) % (maxMs + 1);
 }
 
@@ -173,11 +176,11 @@ export function eventTimeWindowModel(input: readonly (readonly TimedReading[])[]
   const partitionOfSensor = new Map<string, number>();
   input.forEach((readings, partition) => {
     let maxBeforeMs = Number.NEGATIVE_INFINITY;
-    let settlingUntilMs = Number.NEGATIVE_INFINITY;
+    let wasIdle = false;
     readings.forEach((reading, offset) => {
       const previous = readings[offset - 1];
       if (previous !== undefined && reading.arrivalMs - previous.arrivalMs >= settings.idleTimeoutMs) {
-        settlingUntilMs = reading.arrivalMs + settings.resumeSettleMs;
+        wasIdle = true;
         // The progress check follows the longest gap (the scenario's idle partition).
         if (idleProgress === undefined || reading.arrivalMs - previous.arrivalMs > idleProgress.resumesAtMs - idleProgress.idleFromMs + settings.idleTimeoutMs) {
           idleProgress = { partition, idleFromMs: previous.arrivalMs + settings.idleTimeoutMs, resumesAtMs: reading.arrivalMs, cellsToFire: [] };
@@ -185,8 +188,7 @@ export function eventTimeWindowModel(input: readonly (readonly TimedReading[])[]
       }
       const { id, sensor, timestampMs } = reading.value;
       const beyondBound = timestampMs < maxBeforeMs - settings.maxOutOfOrdernessMs;
-      const settling = reading.arrivalMs < settlingUntilMs;
-      classOf.set(id, beyondBound || settling ? 'late-candidate' : 'on-time');
+      classOf.set(id, beyondBound || wasIdle ? 'late-candidate' : 'on-time');
       maxBeforeMs = Math.max(maxBeforeMs, timestampMs);
       const startMs = windowStartOf(timestampMs, settings.windowSizeMs);
       const cellId = `${sensor}:${startMs}`;

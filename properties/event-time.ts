@@ -151,7 +151,10 @@ export function checkWindowsFireOnce(
   for (const cell of model.cells.values()) if (cell.exact) exactByTimer.set(`${cell.sensor}@${cell.endMs - 1}`, cell.id);
   const triggeredAt = new Map(checkpoints.map((checkpoint) => [checkpoint.checkpointId, checkpoint.triggeredAtStep]));
   const restoreOf = new Map(restores.map((restore) => [restore.attempt, restore]));
-  const firstFiring = new Map<string, TimerFiring>();
+  const byStep = [...restores].sort((a, b) => a.atStep - b.atStep);
+  /** The attempt running at `step`: the last deployment at or before it. */
+  const attemptAt = (step: number): number => byStep.filter((restore) => restore.atStep <= step).at(-1)?.attempt ?? 0;
+  const earlierFirings = new Map<string, TimerFiring[]>();
   const seenInAttempt = new Set<string>();
   const reported = new Set<string>();
   for (const firing of firings) {
@@ -167,22 +170,22 @@ export function checkWindowsFireOnce(
       continue;
     }
     seenInAttempt.add(inAttempt);
-    const earlier = firstFiring.get(timer);
-    if (earlier === undefined) {
-      firstFiring.set(timer, firing);
-      continue;
-    }
+    const earlier = earlierFirings.get(timer) ?? [];
+    earlierFirings.set(timer, [...earlier, firing]);
     const cellId = exactByTimer.get(timer);
     const restore = restoreOf.get(firing.attempt);
-    if (cellId === undefined || restore?.checkpointId === undefined || earlier.attempt >= firing.attempt) continue;
+    if (cellId === undefined || restore?.checkpointId === undefined || reported.has(timer)) continue;
     const checkpointTriggeredAt = triggeredAt.get(restore.checkpointId);
-    if (checkpointTriggeredAt !== undefined && earlier.step < checkpointTriggeredAt && !reported.has(timer)) {
+    if (checkpointTriggeredAt === undefined) continue;
+    // Covered by the checkpoint: fired in the attempt that took it, before it was triggered.
+    const covered = earlier.find((before) => before.attempt === attemptAt(checkpointTriggeredAt) && before.step < checkpointTriggeredAt);
+    if (covered !== undefined) {
       reported.add(timer);
       violations.push({
         property,
         anomaly: 'duplicate',
         message:
-          `window ${cellId} fired at step ${earlier.step} (attempt ${earlier.attempt}), before checkpoint ${restore.checkpointId} was triggered (step ${checkpointTriggeredAt}), ` +
+          `window ${cellId} fired at step ${covered.step} (attempt ${covered.attempt}), before checkpoint ${restore.checkpointId} was triggered in that attempt (step ${checkpointTriggeredAt}), ` +
           `and fired again at step ${firing.step} after attempt ${firing.attempt} restored that checkpoint`,
       });
     }

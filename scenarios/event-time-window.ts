@@ -28,7 +28,7 @@ const LATE_READINGS = outputTag<SensorReading>('late-readings');
 /** More keys than any case writes between two checkpoints: the sinks flush at checkpoints only. */
 const SINK_BUFFER_KEYS_UNTIL_CHECKPOINT = 1_000_000;
 /** The keyed window operator's parallelism (sensors are hashed over it). */
-const WINDOW_PARALLELISM = 2;
+const WINDOW_PARALLELISM = 1;
 
 const COUNT = {
   createAccumulator: () => 0,

@@ -99,6 +99,9 @@ describe('event-time properties on hand-made observations', () => {
     // Checkpoint 4 triggered before the firing: firing again after the restore is the replay.
     expect(checkWindowsFireOnce([firing(0, 100), firing(1, 350)], restores, [{ checkpointId: 4, triggeredAtStep: 50 }], model, WINDOW_OPERATOR)).toEqual([]);
     expect(checkWindowsFireOnce([firing(0, 100), firing(0, 120)], restores, [], model, WINDOW_OPERATOR).map((v) => v.anomaly)).toEqual(['duplicate']);
+    // A restart between the firing and the checkpoint: the checkpoint was taken in an attempt where the window had not fired yet.
+    const restartedBetween = [{ attempt: 0, atStep: 0, checkpointId: undefined }, { attempt: 1, atStep: 150, checkpointId: undefined }, { attempt: 2, atStep: 300, checkpointId: 4 }];
+    expect(checkWindowsFireOnce([firing(0, 100), firing(2, 350)], restartedBetween, [{ checkpointId: 4, triggeredAtStep: 200 }], model, WINDOW_OPERATOR)).toEqual([]);
   });
 
   test('an idle partition that never says so is caught only when its source went through the gap in one attempt', () => {

@@ -23,7 +23,6 @@ import { tumblingEventTimeWindows, tumblingProcessingTimeWindows, windowed, type
 export const WINDOW_OPERATOR = 'window-counts';
 export const SOURCE_NAME = 'readings';
 const EVENT_TIME_PREFIX = 'etw';
-const PROCESSING_TIME_PREFIX = 'ptw';
 const LATE_READINGS = outputTag<SensorReading>('late-readings');
 /** More keys than any case writes between two checkpoints: the sinks flush at checkpoints only. */
 const SINK_BUFFER_KEYS_UNTIL_CHECKPOINT = 1_000_000;
@@ -50,14 +49,22 @@ export function windowCountJob(
   sinkClient: (sink: string, subtaskIndex: number) => RedisClient,
   prefix: string,
   sinkBufferKeys: number | undefined,
-  plantedBugKeepFiredWindows = false,
+  options: {
+    /** 'ingestion': records are stamped with the source's clock when read, not with their own time. */
+    readonly timestamps?: 'event' | 'ingestion';
+    readonly plantedBugKeepFiredWindows?: boolean;
+  } = {},
 ): JobGraphSpec {
   const log = timedPartitionLog(input);
   const job = jobGraph(name);
   const settings = EVENT_TIME_WINDOW_SETTINGS;
-  const watermarks = WatermarkStrategy.forBoundedOutOfOrderness<SensorReading>(settings.maxOutOfOrdernessMs)
-    .withTimestampAssigner((reading) => reading.timestampMs)
-    .withIdleness(settings.idleTimeoutMs);
+  const plantedBugKeepFiredWindows = options.plantedBugKeepFiredWindows === true;
+  const watermarks =
+    options.timestamps === 'ingestion'
+      ? WatermarkStrategy.forIngestionTime<SensorReading>().withIdleness(settings.idleTimeoutMs)
+      : WatermarkStrategy.forBoundedOutOfOrderness<SensorReading>(settings.maxOutOfOrdernessMs)
+          .withTimestampAssigner((reading) => reading.timestampMs)
+          .withIdleness(settings.idleTimeoutMs);
   const eventTime = assigner.timeDomain === 'event-time';
   const counts = job
     .source(SOURCE_NAME, input.length, ({ subtaskIndex }) => new TimedPartitionSourceReader(log, subtaskIndex, clockMs), { watermarks })
@@ -199,7 +206,7 @@ export const eventTimeWindow: Scenario = {
       (sink, subtaskIndex) => redis.client(`${sink}-${subtaskIndex}`),
       EVENT_TIME_PREFIX,
       sinkBufferKeys,
-      bug === 'fired-windows-kept',
+      { plantedBugKeepFiredWindows: bug === 'fired-windows-kept' },
     );
     return {
       pipeline: job,
@@ -210,48 +217,61 @@ export const eventTimeWindow: Scenario = {
 };
 
 /**
- * The negative control: the same job with processing-time windows. A reading's window is
- * the task's clock when the reading arrives, so the counts depend on the interleaving and on
- * faults (a restore replays readings at a later clock): different runs legitimately write
- * different counts. That is expected, not a bug - it is why event time exists. Only what
- * holds whatever the clock is checked: without a restore no reading is counted twice, so the
- * counts add up to at most the input (at most: a reading taken at a window's last millisecond,
- * after its timer fired, opens the window again and its count overwrites the earlier one).
+ * The negative controls: the same job with its windows on the clock instead of the data.
+ *
+ * - processing time: a reading's window is the window task's clock when the reading arrives;
+ * - ingestion time: a reading is stamped with its source's clock when read (event-time
+ *   windows over those stamps; a restore stamps the replayed readings anew, later).
+ *
+ * Either way the counts depend on the interleaving and on faults: different runs
+ * legitimately write different counts. That is expected, not a bug - it is why event time
+ * exists. Only what holds whatever the clock is checked: without a restore no reading is
+ * counted twice, so the counts add up to at most the input (at most: a reading taken at a
+ * processing-time window's last millisecond, after its timer fired, opens the window again
+ * and its count overwrites the earlier one).
  */
-export const processingTimeWindow: Scenario = {
-  name: 'processing-time-window',
-  description:
-    'NEGATIVE CONTROL: the event-time-window job on processing-time windows; its counts differ between interleavings and faults, as expected (processing time is the clock, not the data)',
-  defaultSize: { partitions: 2, recordsPerPartition: 40 },
-  faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint'],
-  backends: ['memory'],
-  properties: ['processing-time-count-bound'],
-  bugs: [],
-  taskCount: (size) => size.partitions + WINDOW_PARALLELISM,
-  build({ scheduler, env, size, sinkBufferKeys }) {
-    const { input } = inputAndModel(size);
-    const redis = new SimRedisServer(env);
-    const job = windowCountJob(
-      'processing-time-window',
-      input,
-      () => scheduler.nowMs,
-      tumblingProcessingTimeWindows(EVENT_TIME_WINDOW_SETTINGS.windowSizeMs),
-      (sink, subtaskIndex) => redis.client(`${sink}-${subtaskIndex}`),
-      PROCESSING_TIME_PREFIX,
-      sinkBufferKeys,
-    );
-    const readings = input.reduce((total, partition) => total + partition.length, 0);
-    return {
-      pipeline: job,
-      judge: (observations) => {
-        const restored = observations.restores.some((restore) => restore.attempt > 0);
-        if (observations.outcome !== 'finished' || restored) return [];
-        const counted = Object.values(redis.stringSnapshot()).reduce((total, count) => total + Number(count), 0);
-        return counted <= readings
-          ? []
-          : [{ property: 'processing-time-count-bound', anomaly: 'duplicate', message: `windows count ${counted} readings in all, more than the ${readings} of the input, in a run without a restore` }];
-      },
-      output: () => redis.snapshot(),
-    };
-  },
-};
+function clockTimeWindowControl(notion: 'processing' | 'ingestion'): Scenario {
+  const name = `${notion}-time-window`;
+  const eventTimeWindows = notion === 'ingestion';
+  return {
+    name,
+    description: `NEGATIVE CONTROL: the event-time-window job on ${notion} time; its counts differ between interleavings and faults, as expected (the clock decides the windows, not the data)`,
+    defaultSize: { partitions: 2, recordsPerPartition: 40 },
+    faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint'],
+    backends: ['memory'],
+    properties: ['clock-time-count-bound'],
+    bugs: [],
+    taskCount: (size) => size.partitions + (eventTimeWindows ? 2 : 1) * WINDOW_PARALLELISM,
+    build({ scheduler, env, size, sinkBufferKeys }) {
+      const { input } = inputAndModel(size);
+      const redis = new SimRedisServer(env);
+      const windowSizeMs = EVENT_TIME_WINDOW_SETTINGS.windowSizeMs;
+      const job = windowCountJob(
+        name,
+        input,
+        () => scheduler.nowMs,
+        eventTimeWindows ? tumblingEventTimeWindows(windowSizeMs) : tumblingProcessingTimeWindows(windowSizeMs),
+        (sink, subtaskIndex) => redis.client(`${sink}-${subtaskIndex}`),
+        notion === 'processing' ? 'ptw' : 'itw',
+        sinkBufferKeys,
+        { timestamps: notion === 'ingestion' ? 'ingestion' : 'event' },
+      );
+      const readings = input.reduce((total, partition) => total + partition.length, 0);
+      return {
+        pipeline: job,
+        judge: (observations) => {
+          const restored = observations.restores.some((restore) => restore.attempt > 0);
+          if (observations.outcome !== 'finished' || restored) return [];
+          const counted = Object.values(redis.stringSnapshot()).reduce((total, count) => total + Number(count), 0);
+          return counted <= readings
+            ? []
+            : [{ property: 'clock-time-count-bound', anomaly: 'duplicate', message: `windows count ${counted} readings in all, more than the ${readings} of the input, in a run without a restore` }];
+        },
+        output: () => redis.snapshot(),
+      };
+    },
+  };
+}
+
+export const processingTimeWindow = clockTimeWindowControl('processing');
+export const ingestionTimeWindow = clockTimeWindowControl('ingestion');

@@ -1,11 +1,11 @@
 import type { Scenario } from '../src/harness/scenario.ts';
 import { CONNECTOR_SUITES } from './connector-suites.ts';
-import { eventTimeWindow, processingTimeWindow } from './event-time-window.ts';
+import { eventTimeWindow, ingestionTimeWindow, processingTimeWindow } from './event-time-window.ts';
 import { kafka2pc } from './kafka-2pc.ts';
 import { oddEvenSum } from './odd-even-sum.ts';
 
 /** Every named scenario, in the order the suite runs them: the pipelines, then the built-in connectors through the connector suites. */
-export const SCENARIOS: readonly Scenario[] = [oddEvenSum, kafka2pc, eventTimeWindow, processingTimeWindow, ...CONNECTOR_SUITES];
+export const SCENARIOS: readonly Scenario[] = [oddEvenSum, kafka2pc, eventTimeWindow, processingTimeWindow, ingestionTimeWindow, ...CONNECTOR_SUITES];
 
 export function findScenario(name: string): Scenario {
   const scenario = SCENARIOS.find((candidate) => candidate.name === name);

@@ -45,6 +45,20 @@ export {
   type OperatorTestHarnessOptions,
   type TimestampedValue,
 } from './runtime/operator-test-harness.ts';
+export {
+  eventTimeSessionWindows,
+  processingTimeSessionWindows,
+  slidingEventTimeWindows,
+  slidingProcessingTimeWindows,
+  tumblingEventTimeWindows,
+  tumblingProcessingTimeWindows,
+  windowed,
+  type TimeWindow,
+  type WindowAggregate,
+  type WindowAssigner,
+  type WindowedOptions,
+  type WindowResult,
+} from './runtime/windows.ts';
 
 // Simulated external systems.
 export { SimEnvironment, type SimClient, type SimService, type SimServiceOptions } from './connectors/sim/environment.ts';

@@ -2,7 +2,7 @@ import { test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
 import { eventTimeWindowInput, eventTimeWindowModel, type TimedReading } from '../../model/event-time-windows.ts';
 import { checkEventTimeOutput, checkIdleProgress, checkWatermarksMonotonic, checkWindowsFireOnce, lateReadingKey, windowCountKey, type TimerFiring } from '../../properties/event-time.ts';
-import { eventTimeWindow, processingTimeWindow, WINDOW_OPERATOR } from '../../scenarios/event-time-window.ts';
+import { eventTimeWindow, ingestionTimeWindow, processingTimeWindow, WINDOW_OPERATOR } from '../../scenarios/event-time-window.ts';
 import { caseArbitrary } from '../../src/harness/explore.ts';
 import { MIN_WATERMARK } from '../../src/runtime/functions.ts';
 import { runCase } from '../../src/harness/run-case.ts';
@@ -35,25 +35,30 @@ function exactCounts(store: Record<string, unknown>, prefix: string): string {
 }
 
 
-describe('negative control: processing time depends on the interleaving and faults, event time does not', () => {
+describe('negative controls: processing and ingestion time depend on the interleaving and faults, event time does not', () => {
   const schedules: CaseSpec['schedule'][] = [{ kind: 'choices', choices: [], tailSeed: null }, ...[1, 2, 3, 4, 5].map((seed) => ({ kind: 'seed' as const, seed }))];
   const faultPlans: CaseSpec['faults'][] = [[], [{ kind: 'crash-job', atStep: 400 }], [{ kind: 'crash-task', atStep: 250, task: 2 }]];
   const cases = schedules.flatMap((schedule) => faultPlans.map((faults) => ({ schedule, faults })));
 
-  test('the same readings give different processing-time window counts, and identical event-time counts', async () => {
+  test('the same readings give different processing-time and ingestion-time window counts, and identical event-time counts', async () => {
     const processing = new Set<string>();
+    const ingestion = new Set<string>();
     const event = new Set<string>();
     for (const { schedule, faults } of cases) {
       const spec = { size: SIZE, mode: 'exactly-once' as const, backend: 'memory' as const, bug: undefined, faults, schedule, sinkBufferKeys: 1 };
       const processingRun = await runCase(processingTimeWindow, { ...spec, scenario: processingTimeWindow.name });
       expect(processingRun.observations.outcome).toBe('finished');
       processing.add(JSON.stringify(processingRun.output));
+      const ingestionRun = await runCase(ingestionTimeWindow, { ...spec, scenario: ingestionTimeWindow.name });
+      expect(ingestionRun.observations.outcome).toBe('finished');
+      ingestion.add(JSON.stringify(ingestionRun.output));
       const eventRun = await runCase(eventTimeWindow, { ...spec, scenario: eventTimeWindow.name });
       expect(eventRun.violations).toEqual([]);
       event.add(exactCounts(eventRun.output as Record<string, unknown>, 'etw'));
     }
     // Expected, not a bug: a processing-time window is the clock's, so counts move with the schedule.
     expect(processing.size).toBeGreaterThan(1);
+    expect(ingestion.size).toBeGreaterThan(1);
     expect(event.size).toBe(1);
   }, PROPERTY_TIMEOUT_MS);
 });

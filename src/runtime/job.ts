@@ -1,18 +1,23 @@
-import type { CheckpointListener, CheckpointedFunction, ConnectorEvent, FunctionInitializationContext, Key, SinkWriter, SourceReader } from '../connectors/api.ts';
+import type { CheckpointListener, CheckpointedFunction, ConnectorEvent, FunctionInitializationContext, Key, SourceReader } from '../connectors/api.ts';
 import { END_OF_INPUT, NOTHING_AVAILABLE } from '../connectors/api.ts';
 import type { EnabledEvents, SimWorld, StepDriver } from '../sim/scheduler.ts';
 import { BarrierHandler, type CheckpointingMode } from './barrier-handler.ts';
 import { Channel, ElementKind, END_OF_INPUT_ELEMENT, type StreamElement } from './channel.ts';
 import type { Fault, FaultPlan } from './faults.ts';
-import { MAX_WATERMARK, MIN_WATERMARK, type WatermarkStrategy } from './functions.ts';
-import { pipelineToJobGraph, type GraphOperatorSpec, type JobGraphSpec, type SourceVertexSpec } from './job-graph.ts';
+import { MAX_WATERMARK, MIN_WATERMARK } from './functions.ts';
+import { pipelineToJobGraph, type JobGraphSpec } from './job-graph.ts';
 import { KeyedProcessOperator, type KeyedOperatorRestore } from './keyed-operator.ts';
 import type { KeyedStateEntries } from './keyed-state.ts';
-import type { AlignmentObservation, CheckpointEvent, CheckpointObservation, RunObservations } from './observations.ts';
+import type { AlignmentObservation, RunObservations } from './observations.ts';
 import type { PipelineSpec } from './pipeline.ts';
-import { CheckpointStore, SubtaskState, type CompletedCheckpoint, type StateBackendKind, type SubtaskSnapshot } from './state.ts';
+import { SubtaskState, type CompletedCheckpoint, type StateBackendKind, type SubtaskSnapshot } from './state.ts';
 import type { TimerSnapshot } from './timer-service.ts';
+import { CheckpointCoordinator, isForCoordinator, type ControlMessage } from './checkpoint-coordinator.ts';
+import { buildTasks, partitionOf, type OutputGroup, type Task } from './task.ts';
+import { WatermarkGenerator } from './watermark-generator.ts';
 import { WatermarkValve } from './watermark-valve.ts';
+
+export { partitionOf } from './task.ts';
 
 export interface JobOptions {
   readonly mode: CheckpointingMode;
@@ -89,13 +94,9 @@ export const DEFAULT_JOB_OPTIONS: JobOptions = {
   sourceNeverIdles: false,
 };
 
-/** A broken assumption inside streamcheck itself: never treated as a task failure. */
-export class RuntimeInvariantError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RuntimeInvariantError';
-  }
-}
+import { RuntimeInvariantError } from './errors.ts';
+
+export { RuntimeInvariantError };
 
 /** Hooks a scenario's simulated environment exposes to fault plans (e.g. failing commits). */
 export interface EnvironmentFaultHooks {
@@ -113,142 +114,6 @@ export interface EnvironmentFaultHooks {
   timeOutNextCalls?(times: number): void;
 }
 
-type ControlMessage =
-  | { readonly kind: 'trigger'; readonly checkpointId: number; readonly task: number }
-  | {
-      readonly kind: 'ack';
-      readonly checkpointId: number;
-      readonly task: number;
-      readonly snapshot: SubtaskSnapshot;
-      readonly alignment: readonly AlignmentObservation[];
-      readonly cause: 'barrier' | 'trigger';
-    }
-  | { readonly kind: 'decline'; readonly checkpointId: number; readonly task: number; readonly reason: string }
-  | { readonly kind: 'notify-complete'; readonly checkpointId: number; readonly task: number }
-  | { readonly kind: 'notify-aborted'; readonly checkpointId: number; readonly task: number }
-  | { readonly kind: 'input-ended'; readonly task: number }
-  /** The coordinator deploys a task of a new attempt (Flink's TaskDeploymentDescriptor): it then restores its state. */
-  | { readonly kind: 'deploy'; readonly task: number; readonly checkpointId: number | undefined };
-
-type CoordinatorMessage = Extract<ControlMessage, { kind: 'ack' | 'decline' | 'input-ended' }>;
-
-/** Acks, declines and input-ended go to the coordinator; every other control message goes to a task. */
-function isForCoordinator(message: ControlMessage): message is CoordinatorMessage {
-  return message.kind === 'ack' || message.kind === 'decline' || message.kind === 'input-ended';
-}
-
-interface RuntimeOperator {
-  readonly spec: GraphOperatorSpec;
-  writer: SinkWriter<unknown> | undefined;
-  /** An aggregate's accumulators by key. */
-  keyed: Map<Key, unknown> | undefined;
-  /** A process or co-process function with its keyed state and timers (created at deployment). */
-  process: KeyedProcessOperator | undefined;
-  /** A timestamp assigner's watermark generator. */
-  generator: WatermarkGenerator | undefined;
-}
-
-/** The channels of one edge out of a task: hashed by the edge's key selector, or forward (one channel). */
-interface OutputGroup {
-  readonly keySelector: ((value: unknown) => Key) | undefined;
-  readonly channels: readonly Channel[];
-}
-
-/**
- * Stamps records with event (or ingestion) time and derives watermarks from them (Flink's
- * BoundedOutOfOrdernessWatermarks with periodic emission), for a source or an assigner.
- */
-class WatermarkGenerator {
-  private maxTimestampMs = MIN_WATERMARK;
-  /** The last watermark emitted. */
-  emittedMs = MIN_WATERMARK;
-  private lastEmitAtMs = -Infinity;
-
-  constructor(readonly strategy: WatermarkStrategy<unknown>) {}
-
-  stamp(value: unknown, nowMs: number): number {
-    const timestampMs = this.strategy.timeCharacteristic === 'ingestion' ? nowMs : this.strategy.timestampOf!(value);
-    if (!Number.isSafeInteger(timestampMs)) throw new Error(`the timestamp assigner returned ${String(timestampMs)}, not an integer (ms)`);
-    if (timestampMs > this.maxTimestampMs) this.maxTimestampMs = timestampMs;
-    return timestampMs;
-  }
-
-  /** The watermark to emit now, or undefined (not advanced, or emitted too recently). */
-  due(nowMs: number, intervalMs: number): number | undefined {
-    if (this.maxTimestampMs === MIN_WATERMARK) return undefined;
-    const watermarkMs = this.maxTimestampMs - this.strategy.maxOutOfOrdernessMs - 1;
-    if (watermarkMs <= this.emittedMs || nowMs - this.lastEmitAtMs < intervalMs) return undefined;
-    this.emittedMs = watermarkMs;
-    this.lastEmitAtMs = nowMs;
-    return watermarkMs;
-  }
-}
-
-interface Task {
-  readonly index: number;
-  readonly name: string;
-  readonly vertex: number;
-  readonly subtaskIndex: number;
-  readonly parallelism: number;
-  readonly inputs: readonly Channel[];
-  /** Every output channel (barriers, watermarks and end of input go to all of them). */
-  readonly outputs: readonly Channel[];
-  /** Where records of the main output go (one group per edge). */
-  readonly mainOutputs: readonly OutputGroup[];
-  /** Side outputs by tag id (absent: the vertex has none). */
-  readonly sideOutputs: ReadonlyMap<string, readonly OutputGroup[]>;
-  readonly operators: RuntimeOperator[];
-  readonly sourceSpec: SourceVertexSpec | undefined;
-  /** Whether the task handles event time at all: a source or assigner with a strategy, or a process function. Without it, no watermark work. */
-  readonly eventTime: boolean;
-  source: SourceReader<unknown> | undefined;
-  /** A source with a watermark strategy: stamps what it reads. */
-  sourceGenerator: WatermarkGenerator | undefined;
-  /** A task with inputs: its watermark over them (created at deployment; watermarks are not snapshotted). */
-  valve: WatermarkValve | undefined;
-  /** The watermark (and idleness) last observed for this task. */
-  watermarkMs: number;
-  idle: boolean;
-  /** A source answered NOTHING_AVAILABLE: not polled again before its re-poll timer. */
-  waitingForInput: boolean;
-  /** Virtual time of the source's last record (idleness timeout). */
-  lastRecordAtMs: number;
-  /** The snapshot the task restores (keyed process operators adopt it at deployment). */
-  restored: SubtaskSnapshot | undefined;
-  state: SubtaskState;
-  barriers: BarrierHandler | undefined;
-  /** Waiting on a connector's promise: takes no other work (Flink's task thread is busy). */
-  busyWith: string | undefined;
-  sourceEnded: boolean;
-  finished: boolean;
-  declineNext: boolean;
-  /** Highest checkpoint this task snapshotted or declined in this attempt. */
-  lastSnapshotId: number;
-  /** Work to run, in order, once the current connector call settles. */
-  readonly continuations: (() => void)[];
-  /** Unaligned mode: the snapshot taken at the first barrier, collecting channel state until every input delivered it. */
-  unaligned: UnalignedSnapshot | undefined;
-  /** Until its deploy message arrives, a task of a new attempt neither emits nor takes input. */
-  deployed: boolean;
-}
-
-interface UnalignedSnapshot {
-  readonly checkpointId: number;
-  /** Undefined while the connectors' snapshotState is still running. */
-  snapshot: SubtaskSnapshot | undefined;
-  readonly channelState: { key: Key | undefined; value: unknown; timestampMs?: number }[][];
-  readonly takenAtSnapshot: readonly number[];
-  barriersComplete: boolean;
-}
-
-interface PendingCheckpoint {
-  readonly observation: CheckpointObservation;
-  readonly snapshots: (SubtaskSnapshot | undefined)[];
-  readonly alignment: AlignmentObservation[];
-  ackCount: number;
-  readonly cancelTimeout: () => void;
-}
-
 const EVENT_EMIT = 1 << 16;
 const EVENT_DELIVER = 2 << 16;
 const EVENT_CONTROL = 3 << 16;
@@ -256,17 +121,6 @@ const EVENT_INDEX_MASK = 0xffff;
 
 function isPromise(value: unknown): value is Promise<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
-
-/** The downstream subtask a key is routed to on a hash exchange (and whose keyed state holds it). */
-export function partitionOf(key: Key, parallelism: number): number {
-  if (typeof key === 'number') {
-    const integer = Math.floor(Math.abs(key));
-    return integer % parallelism;
-  }
-  let hash = 0;
-  for (let i = 0; i < key.length; i++) hash = (Math.imul(hash, 31) + key.charCodeAt(i)) | 0;
-  return (hash >>> 0) % parallelism;
 }
 
 function describeSourcePosition(source: SourceReader<unknown> | undefined): string {
@@ -281,34 +135,25 @@ function describeError(error: unknown): string {
 }
 
 /**
- * The reference runtime for one job: tasks, channels, the checkpoint coordinator and
- * failover, driven step by step by the deterministic scheduler.
+ * The reference runtime for one job, driven step by step by the deterministic scheduler: it
+ * lays out tasks and channels (task.ts), runs each task's mailbox (records, barriers,
+ * watermarks, timers, connector promises), delivers control messages between the tasks and
+ * the checkpoint coordinator (checkpoint-coordinator.ts), and fails over and redeploys.
  */
 export class JobRuntime implements SimWorld {
-  readonly tasks: Task[] = [];
-  readonly channels: Channel[] = [];
+  readonly tasks: Task[];
+  readonly channels: Channel[];
   readonly observations: RunObservations;
-  private readonly store: CheckpointStore;
+  private readonly coordinator: CheckpointCoordinator;
   private readonly control: ControlMessage[] = [];
-  private readonly pending = new Map<number, PendingCheckpoint>();
   private status: 'running' | 'restarting' | 'finished' | 'failed' = 'restarting';
   private attempt = -1;
   private restarts = 0;
-  private lastCheckpointId = 0;
-  private cancelPeriodicTrigger: (() => void) | undefined;
   private cancelRestart: (() => void) | undefined;
-  private endedTasks = 0;
-  /** The first checkpoint that covers all input (triggered once every task ended). */
-  private finalCheckpointId = 0;
-  /**
-   * Tasks notified of a checkpoint that covers all their input. A task finishes only then
-   * (FLIP-147): if that notification is lost, later checkpoints keep coming until one arrives.
-   */
-  private finalNotified: boolean[] = [];
-  private finalNotifiedCount = 0;
+  /** Orders every observed event of the run (see `CheckpointEvent.seq`). */
+  private nextSeq = 0;
   private busyCount = 0;
   private faultIndex = 0;
-  private dropNextNotify = false;
   private dropNextAck = false;
   private readonly faults: readonly Fault[];
   /** Called inside the step that completes a checkpoint (a harness hook: e.g. read back what a reader sees now). */
@@ -333,9 +178,8 @@ export class JobRuntime implements SimWorld {
     if (!(options.sourcePollDelayMs > 0)) throw new Error(`JobRuntime: sourcePollDelayMs must be > 0`);
     this.spec = 'stages' in job ? pipelineToJobGraph(job) : job;
     const spec = this.spec;
-    this.store = new CheckpointStore(options.backend);
     this.faults = [...faultPlan].sort((a, b) => a.atStep - b.atStep);
-    this.buildGraph();
+    ({ tasks: this.tasks, channels: this.channels } = buildTasks(this.spec, options.channelCapacity));
     this.observations = {
       jobName: spec.name,
       taskNames: this.tasks.map((task) => task.name),
@@ -378,6 +222,26 @@ export class JobRuntime implements SimWorld {
         throw new Error(`JobRuntime: fault ${describeFault(fault, this.tasks.map((t) => t.name))} names no task of ${spec.name}`);
       }
     }
+    const taskNames = this.observations.taskNames;
+    this.coordinator = new CheckpointCoordinator(
+      {
+        jobName: spec.name,
+        taskNames,
+        isSource: (task) => this.tasks[task]!.sourceSpec !== undefined,
+        isRunning: () => this.status === 'running',
+        attempt: () => this.attempt,
+        nextSeq: () => this.nextSeq++,
+        send: (message) => this.control.push(message),
+        onCheckpointCompleted: (checkpointId) => this.onCheckpointCompleted?.(checkpointId),
+        onFinished: () => {
+          this.status = 'finished';
+        },
+      },
+      options,
+      scheduler,
+      this.observations,
+      this.tasks.length,
+    );
     scheduler.attach(this);
     scheduler.beforeStep = (step) => this.injectDueFaults(step);
   }
@@ -399,7 +263,7 @@ export class JobRuntime implements SimWorld {
     for (let i = this.faultIndex; i < this.faults.length; i++) {
       observations.faultsNotReached.push(describeFault(this.faults[i]!, observations.taskNames));
     }
-    for (const pending of this.pending.values()) pending.cancelTimeout();
+    this.coordinator.cancelTimeouts();
     observations.steps = this.scheduler.step;
     observations.virtualTimeMs = this.scheduler.nowMs;
     observations.traceHash = this.scheduler.trace.hashHex;
@@ -408,90 +272,6 @@ export class JobRuntime implements SimWorld {
   }
 
   // ---------------------------------------------------------------- graph
-
-  private buildGraph(): void {
-    const vertices = this.spec.vertices;
-    const firstTaskOf: number[] = [];
-    let taskCount = 0;
-    for (const vertex of vertices) {
-      firstTaskOf.push(taskCount);
-      taskCount += vertex.parallelism;
-    }
-    const inputsOf: Channel[][] = Array.from({ length: taskCount }, () => []);
-    const outputsOf: Channel[][] = Array.from({ length: taskCount }, () => []);
-    /** Per task: output id -> groups. */
-    const groupsOf: Map<string, OutputGroup[]>[] = Array.from({ length: taskCount }, () => new Map());
-    // Channels per edge: hash edges connect every upstream subtask to every downstream one, forward edges subtask i to i.
-    for (const edge of this.spec.edges) {
-      const from = vertices[edge.from]!;
-      const to = vertices[edge.to]!;
-      const forward = edge.partitioning.kind === 'forward';
-      if (forward && from.parallelism !== to.parallelism) throw new Error(`JobRuntime: forward edge ${from.name} -> ${to.name} between parallelisms ${from.parallelism} and ${to.parallelism}`);
-      for (let f = 0; f < from.parallelism; f++) {
-        const fromTask = firstTaskOf[edge.from]! + f;
-        const channels: Channel[] = [];
-        for (let t = forward ? f : 0; t < (forward ? f + 1 : to.parallelism); t++) {
-          const toTask = firstTaskOf[edge.to]! + t;
-          const channel = new Channel(this.channels.length, fromTask, toTask, inputsOf[toTask]!.length, this.options.channelCapacity);
-          channel.input = edge.input;
-          this.channels.push(channel);
-          outputsOf[fromTask]!.push(channel);
-          inputsOf[toTask]!.push(channel);
-          channels.push(channel);
-        }
-        const groups = groupsOf[fromTask]!;
-        if (!groups.has(edge.output)) groups.set(edge.output, []);
-        groups.get(edge.output)!.push({ keySelector: edge.partitioning.kind === 'hash' ? edge.partitioning.keySelector : undefined, channels });
-      }
-    }
-    // A vertex handles event time if it stamps or keeps timers, or anything upstream does (watermarks reach it). Edges go from lower ids to higher.
-    const eventTimeOf: boolean[] = vertices.map((vertex) => vertex.source?.watermarks !== undefined || vertex.operators.some((op) => op.kind === 'process' || op.kind === 'co-process' || op.kind === 'timestamps'));
-    for (const edge of this.spec.edges) if (eventTimeOf[edge.from]) eventTimeOf[edge.to] = true;
-    vertices.forEach((vertex, v) => {
-      const strategy = vertex.source?.watermarks;
-      if (strategy !== undefined && strategy.timeCharacteristic === 'event' && strategy.timestampOf === undefined) {
-        throw new Error(`JobRuntime: the watermark strategy of source ${vertex.source!.name} has no timestamp assigner (withTimestampAssigner)`);
-      }
-      const eventTime = eventTimeOf[v]!;
-      for (let subtask = 0; subtask < vertex.parallelism; subtask++) {
-        const index = firstTaskOf[v]! + subtask;
-        const groups = groupsOf[index]!;
-        const sideOutputs = new Map([...groups].filter(([output]) => output !== 'main'));
-        this.tasks.push({
-          index,
-          name: `${vertex.name}[${subtask}]`,
-          vertex: v,
-          subtaskIndex: subtask,
-          parallelism: vertex.parallelism,
-          inputs: inputsOf[index]!,
-          outputs: outputsOf[index]!,
-          mainOutputs: groups.get('main') ?? [],
-          sideOutputs,
-          operators: vertex.operators.map((spec) => ({ spec, writer: undefined, keyed: undefined, process: undefined, generator: undefined })),
-          sourceSpec: vertex.source,
-          eventTime,
-          source: undefined,
-          sourceGenerator: undefined,
-          valve: undefined,
-          watermarkMs: MIN_WATERMARK,
-          idle: false,
-          waitingForInput: false,
-          lastRecordAtMs: 0,
-          restored: undefined,
-          state: new SubtaskState(),
-          barriers: undefined,
-          busyWith: undefined,
-          sourceEnded: false,
-          finished: false,
-          declineNext: false,
-          lastSnapshotId: 0,
-          continuations: [],
-          unaligned: undefined,
-          deployed: false,
-        });
-      }
-    });
-  }
 
   // ---------------------------------------------------------------- SimWorld
 
@@ -668,7 +448,7 @@ export class JobRuntime implements SimWorld {
     if (watermarkMs < task.watermarkMs) throw new RuntimeInvariantError(`task ${task.name}: watermark ${watermarkMs} after ${task.watermarkMs}`);
     task.watermarkMs = watermarkMs;
     task.idle = idle;
-    this.observations.watermarks.push({ task: task.index, attempt: this.attempt, step: this.scheduler.step, watermarkMs, idle });
+    this.observations.watermarks.push({ task: task.index, attempt: this.attempt, step: this.scheduler.step, atMs: this.scheduler.nowMs, watermarkMs, idle });
   }
 
   private deliver(task: Task, channel: Channel): void {
@@ -737,8 +517,9 @@ export class JobRuntime implements SimWorld {
     const keyed = task.operators[0]?.process;
     if (keyed === undefined) return forwardWatermark();
     const result = keyed.advanceWatermark(watermarkMs);
-    if (result === undefined) forwardWatermark();
-    else this.awaitConnector(task, result, `${keyed.name}.onTimer`, forwardWatermark);
+    if (result !== undefined) this.awaitOrQueue(task, result, `${keyed.name}.onTimer`, forwardWatermark);
+    else if (task.busyWith !== undefined) task.continuations.push(forwardWatermark); // behind the records the timers emitted into a busy sink
+    else forwardWatermark();
   }
 
   /** Processing time reached a timer of the task's process function: fire what is due (a step of its own). */
@@ -746,7 +527,7 @@ export class JobRuntime implements SimWorld {
     const keyed = task.operators[0]?.process;
     if (keyed === undefined || task.finished || task.sourceEnded || task.barriers?.allInputsEnded === true) return;
     const result = keyed.advanceProcessingTime(this.scheduler.nowMs);
-    if (result !== undefined) this.awaitConnector(task, result, `${keyed.name}.onTimer`, undefined);
+    if (result !== undefined) this.awaitOrQueue(task, result, `${keyed.name}.onTimer`, undefined);
   }
 
   private observeBarrier(task: Task, slot: number, checkpointId: number, kind?: 'drained', completedId = 0): void {
@@ -790,12 +571,19 @@ export class JobRuntime implements SimWorld {
       } else if (spec.kind === 'process' || spec.kind === 'co-process') {
         if (key === undefined) throw new RuntimeInvariantError(`process function ${spec.name} got a record without a key`);
         const result = operator.process!.processElement(input, key, value, timestamp);
-        if (result !== undefined) this.awaitConnector(task, result, `${spec.name}.processElement`, undefined);
+        if (result !== undefined) this.awaitOrQueue(task, result, `${spec.name}.processElement`, undefined);
         return;
       } else if (spec.kind === 'timestamps') {
         generator = operator.generator!;
         timestamp = generator.stamp(value, this.scheduler.nowMs);
       } else {
+        if (task.busyWith !== undefined) {
+          // A function emitted several records (or timers fired several) while the sink still writes an earlier one: this one waits its turn, in order.
+          const queued = value;
+          const queuedTimestamp = timestamp;
+          task.continuations.push(() => this.process(task, input, key, queued, queuedTimestamp, i));
+          return;
+        }
         const result = operator.writer!.write(value);
         if (isPromise(result)) this.awaitConnector(task, result, `${spec.name}.write`, undefined);
         return;
@@ -996,6 +784,16 @@ export class JobRuntime implements SimWorld {
     );
   }
 
+  /**
+   * A user function's promise: the task is busy until it settles. If the task is already busy
+   * (the function emitted into a sink that is still writing), it waits on the promise after that.
+   */
+  private awaitOrQueue(task: Task, promise: Promise<void>, label: string, then: (() => void) | undefined): void {
+    if (task.busyWith === undefined) return this.awaitConnector(task, promise, label, then);
+    promise.catch(() => {}); // judged when its turn comes; not an unhandled rejection meanwhile
+    task.continuations.push(() => this.awaitConnector(task, promise, label, then));
+  }
+
   private clearBusy(task: Task): void {
     task.busyWith = undefined;
     this.busyCount--;
@@ -1039,15 +837,15 @@ export class JobRuntime implements SimWorld {
           this.scheduler.record(`ack ${message.checkpointId} from ${this.tasks[message.task]!.name} lost (fault plan)`);
           return;
         }
-        return this.onAck(message.checkpointId, message.task, message.snapshot, message.alignment, message.cause);
+        return this.coordinator.onAck(message.checkpointId, message.task, message.snapshot, message.alignment, message.cause);
       case 'decline':
-        return this.abortCheckpoint(
+        return this.coordinator.abortCheckpoint(
           message.checkpointId,
           'declined',
           `Checkpoint ${message.checkpointId} of job ${this.spec.name} declined by task ${this.tasks[message.task]!.name}: ${message.reason}`,
         );
       case 'input-ended':
-        return this.onInputEnded(message.task);
+        return this.coordinator.onInputEnded(message.task);
       case 'deploy': {
         const task = this.tasks[message.task]!;
         task.deployed = true;
@@ -1060,7 +858,7 @@ export class JobRuntime implements SimWorld {
           const result = listener.notifyCheckpointComplete?.(message.checkpointId);
           if (isPromise(result)) calls.push(result);
         }
-        const done = (): void => this.onNotifyDelivered(message.checkpointId, task.index);
+        const done = (): void => this.coordinator.onNotifyDelivered(message.checkpointId, task.index);
         if (calls.length === 0) done();
         else this.awaitConnector(task, Promise.all(calls), `notifyCheckpointComplete(${message.checkpointId})`, done);
         return;
@@ -1083,176 +881,12 @@ export class JobRuntime implements SimWorld {
     }
   }
 
-  // ---------------------------------------------------------------- coordinator
-
-  private triggerCheckpoint(): void {
-    if (this.status !== 'running') return;
-    if (this.pending.size >= this.options.maxConcurrentCheckpoints) return;
-    const checkpointId = ++this.lastCheckpointId;
-    if (this.endedTasks === this.tasks.length && this.finalCheckpointId === 0) this.finalCheckpointId = checkpointId;
-    const observation: CheckpointObservation = {
-      checkpointId,
-      triggeredAtStep: this.scheduler.step,
-      triggeredAtMs: this.scheduler.nowMs,
-      triggeredSeq: this.observeCheckpointEvent(checkpointId, 'triggered'),
-      snapshotCauses: new Array(this.tasks.length).fill(undefined),
-      outcome: 'pending',
-      endedAtStep: -1,
-      endedAtMs: -1,
-      reason: '',
-      tasks: undefined,
-      lastAckTask: -1,
-      lastAckStep: -1,
-      ackedTasks: [],
-    };
-    this.observations.checkpoints.push(observation);
-    const attempt = this.attempt;
-    const cancelTimeout = this.scheduler.setTimer(this.options.checkpointTimeoutMs, `checkpoint ${checkpointId} timeout`, () => {
-      if (attempt === this.attempt) this.expireCheckpoint(checkpointId);
-    });
-    this.pending.set(checkpointId, { observation, snapshots: new Array(this.tasks.length).fill(undefined), alignment: [], ackCount: 0, cancelTimeout });
-    this.scheduler.record(`coordinator triggers checkpoint ${checkpointId}`);
-    for (const task of this.tasks) {
-      // Sources start the barrier; a task known to have ended will never see one, so it is triggered directly (FLIP-147).
-      if (task.source !== undefined || this.knownEnded[task.index]) this.control.push({ kind: 'trigger', checkpointId, task: task.index });
-    }
-  }
-
-  /** Appends to the run-wide checkpoint event log; returns the event's place in the run's order. */
-  private observeCheckpointEvent(checkpointId: number, event: CheckpointEvent['event'], cause?: CheckpointEvent['cause']): number {
-    const seq = this.nextSeq++;
-    this.observations.checkpointEvents.push({ seq, checkpointId, event, atStep: this.scheduler.step, atMs: this.scheduler.nowMs, ...(cause === undefined ? {} : { cause }) });
-    return seq;
-  }
-
-  /** Orders every observed event of the run (see `CheckpointEvent.seq`). */
-  private nextSeq = 0;
-
-  private onAck(checkpointId: number, taskIndex: number, snapshot: SubtaskSnapshot, alignment: readonly AlignmentObservation[], cause: 'barrier' | 'trigger'): void {
-    const pending = this.pending.get(checkpointId);
-    if (pending === undefined) return; // late ack of an aborted or expired checkpoint
-    if (this.options.dropAcksFromLastTask && taskIndex === this.tasks.length - 1) return;
-    if (pending.snapshots[taskIndex] !== undefined) throw new RuntimeInvariantError(`task ${taskIndex} acked checkpoint ${checkpointId} twice`);
-    pending.snapshots[taskIndex] = snapshot;
-    pending.observation.snapshotCauses[taskIndex] = cause;
-    pending.alignment.push(...alignment);
-    pending.observation.ackedTasks.push(taskIndex);
-    pending.observation.lastAckTask = taskIndex;
-    pending.observation.lastAckStep = this.scheduler.step;
-    pending.ackCount++;
-    if (pending.ackCount === this.tasks.length) this.completeCheckpoint(checkpointId, pending);
-  }
-
-  private completeCheckpoint(checkpointId: number, pending: PendingCheckpoint): void {
-    pending.cancelTimeout();
-    this.pending.delete(checkpointId);
-    const tasks = pending.snapshots as SubtaskSnapshot[];
-    const completed: CompletedCheckpoint = {
-      checkpointId,
-      triggeredAtStep: pending.observation.triggeredAtStep,
-      completedAtStep: this.scheduler.step,
-      tasks,
-    };
-    this.store.add(completed);
-    // Completing n subsumes every older pending checkpoint: it can never be a restore point now.
-    for (const older of [...this.pending.keys()].filter((id) => id < checkpointId)) {
-      this.abortCheckpoint(older, 'aborted', `Checkpoint ${older} of job ${this.spec.name} subsumed by checkpoint ${checkpointId}`, 'subsumed');
-    }
-    pending.observation.outcome = 'completed';
-    this.observeCheckpointEvent(checkpointId, 'completed');
-    pending.observation.endedAtStep = this.scheduler.step;
-    pending.observation.endedAtMs = this.scheduler.nowMs;
-    pending.observation.tasks = tasks;
-    this.observations.alignment.push(...pending.alignment);
-    this.scheduler.record(`checkpoint ${checkpointId} completed`);
-    this.onCheckpointCompleted?.(checkpointId);
-    for (const task of this.tasks) {
-      if (this.dropNextNotify) {
-        this.dropNextNotify = false;
-        this.observations.lostMessages.push({ seq: this.nextSeq++, kind: 'notify-complete', checkpointId, task: task.index, atStep: this.scheduler.step });
-        this.scheduler.record(`notify-complete ${checkpointId} to ${task.name} lost (fault plan)`);
-        continue;
-      }
-      this.control.push({ kind: 'notify-complete', checkpointId, task: task.index });
-    }
-    this.triggerFinalIfDue();
-  }
-
-  private expireCheckpoint(checkpointId: number): void {
-    if (!this.pending.has(checkpointId)) return;
-    this.abortCheckpoint(checkpointId, 'expired', `Checkpoint ${checkpointId} of job ${this.spec.name} expired before completing.`);
-  }
-
-  private abortCheckpoint(checkpointId: number, outcome: 'declined' | 'expired' | 'aborted', reason: string, cause?: CheckpointEvent['cause']): void {
-    const pending = this.pending.get(checkpointId);
-    if (pending === undefined) return;
-    this.observeCheckpointEvent(checkpointId, outcome, cause);
-    if (outcome === 'expired' && this.options.expiryLeavesCheckpointPending) {
-      pending.observation.outcome = outcome;
-      this.scheduler.record(`${reason} (planted bug: it stays pending)`);
-      return;
-    }
-    pending.cancelTimeout();
-    this.pending.delete(checkpointId);
-    pending.observation.outcome = outcome;
-    pending.observation.endedAtStep = this.scheduler.step;
-    pending.observation.endedAtMs = this.scheduler.nowMs;
-    pending.observation.reason = reason;
-    if (this.options.restoreFrom === 'latest-triggered' && pending.ackCount > 0) this.partialSnapshots.set(checkpointId, pending.snapshots);
-    this.scheduler.record(reason);
-    if (this.status === 'running') {
-      for (const task of this.tasks) this.control.push({ kind: 'notify-aborted', checkpointId, task: task.index });
-    }
-    this.triggerFinalIfDue();
-  }
-
-  private onInputEnded(taskIndex: number): void {
-    if (this.knownEnded[taskIndex]) throw new RuntimeInvariantError(`task ${taskIndex} reported its end twice`);
-    this.knownEnded[taskIndex] = true;
-    this.endedTasks++;
-    // A pending checkpoint may wait on a task that ended without seeing its barrier: trigger it directly
-    // (the task ignores the trigger if its barriers got there first).
-    if (this.tasks[taskIndex]!.source === undefined) {
-      for (const [checkpointId, pending] of this.pending) {
-        if (pending.snapshots[taskIndex] === undefined) this.control.push({ kind: 'trigger', checkpointId, task: taskIndex });
-      }
-    }
-    this.triggerFinalIfDue();
-  }
-
-  /** Tasks whose input-ended message reached the coordinator in this attempt. */
-  private knownEnded: boolean[] = [];
-
-  /** Once every task ended, the final checkpoint is triggered at once instead of on the next period. */
-  private triggerFinalIfDue(): void {
-    if (this.status === 'running' && this.endedTasks === this.tasks.length && this.finalCheckpointId === 0 && this.pending.size === 0) {
-      this.triggerCheckpoint();
-    }
-  }
-
-  private onNotifyDelivered(checkpointId: number, taskIndex: number): void {
-    if (this.finalCheckpointId !== 0 && checkpointId >= this.finalCheckpointId && !this.finalNotified[taskIndex]) {
-      this.finalNotified[taskIndex] = true;
-      this.finalNotifiedCount++;
-      if (this.finalNotifiedCount === this.tasks.length) {
-        this.status = 'finished';
-        this.cancelPeriodicTrigger?.();
-        this.scheduler.record(`job ${this.spec.name} finished`);
-        this.scheduler.stop();
-      }
-    }
-  }
-
   // ---------------------------------------------------------------- failover and restore
 
   private deploy(checkpoint: CompletedCheckpoint | undefined): void {
     this.attempt++;
     this.status = 'running';
-    this.endedTasks = 0;
-    this.knownEnded = new Array<boolean>(this.tasks.length).fill(false);
-    this.finalCheckpointId = 0;
-    this.finalNotified = new Array<boolean>(this.tasks.length).fill(false);
-    this.finalNotifiedCount = 0;
+    this.coordinator.startAttempt();
     this.observations.restores.push({ seq: this.nextSeq++, atStep: this.scheduler.step, atMs: this.scheduler.nowMs, attempt: this.attempt, checkpointId: checkpoint?.checkpointId });
     this.scheduler.record(
       checkpoint === undefined ? `deploy attempt ${this.attempt} from scratch` : `deploy attempt ${this.attempt} from checkpoint ${checkpoint.checkpointId}`,
@@ -1306,7 +940,7 @@ export class JobRuntime implements SimWorld {
       task.deployed = false;
       this.control.push({ kind: 'deploy', task: task.index, checkpointId: checkpoint?.checkpointId });
     }
-    this.schedulePeriodicTrigger();
+    this.coordinator.schedulePeriodicTrigger();
   }
 
   /** Calls a connector factory; a factory that returns nothing usable is named in the error. */
@@ -1393,23 +1027,12 @@ export class JobRuntime implements SimWorld {
             });
           },
           onTimerFired: (key, timestampMs, domain) => {
-            this.observations.timerFirings.push({ task: task.index, attempt, operator: spec.name, key, timestampMs, domain, step: this.scheduler.step });
+            this.observations.timerFirings.push({ task: task.index, attempt, operator: spec.name, key, timestampMs, domain, step: this.scheduler.step, atMs: this.scheduler.nowMs });
           },
         },
         restored,
       );
     }
-  }
-
-  private schedulePeriodicTrigger(): void {
-    this.cancelPeriodicTrigger?.();
-    const attempt = this.attempt;
-    const tick = (): void => {
-      if (attempt !== this.attempt || this.status !== 'running') return;
-      this.triggerCheckpoint();
-      this.cancelPeriodicTrigger = this.scheduler.setTimer(this.options.checkpointIntervalMs, 'checkpoint trigger', tick);
-    };
-    this.cancelPeriodicTrigger = this.scheduler.setTimer(this.options.checkpointIntervalMs, 'checkpoint trigger', tick);
   }
 
   /** A task failed: cancel everything, and restart every task from the chosen checkpoint after a delay. */
@@ -1419,9 +1042,9 @@ export class JobRuntime implements SimWorld {
     this.scheduler.record(`failover: ${cause}`);
     this.attempt++; // invalidates every continuation and timer of the failed attempt
     this.status = 'restarting';
-    this.cancelPeriodicTrigger?.();
+    this.coordinator.stopPeriodicTrigger();
     this.cancelRestart?.();
-    for (const checkpointId of [...this.pending.keys()]) this.abortCheckpoint(checkpointId, 'aborted', `Checkpoint ${checkpointId} of job ${this.spec.name} aborted by failover: ${cause}`, 'failover');
+    this.coordinator.abortAllPending(cause);
     this.control.length = 0;
     // Requests already sent reach their servers; their answers reach nobody.
     this.scheduler.settleAllIo('apply');
@@ -1439,26 +1062,12 @@ export class JobRuntime implements SimWorld {
     }
     this.cancelRestart = this.scheduler.setTimer(this.options.restartDelayMs, 'restart', () => {
       this.cancelRestart = undefined;
-      this.deploy(this.checkpointToRestore());
+      this.deploy(this.coordinator.checkpointToRestore());
     });
-  }
-
-  private checkpointToRestore(): CompletedCheckpoint | undefined {
-    const completed = this.store.latest();
-    if (this.options.restoreFrom === 'latest-completed') return completed;
-    // Planted bug: take the newest triggered checkpoint, complete or not, filling the
-    // snapshots it never received from the latest completed one.
-    const newest = [...this.observations.checkpoints].reverse().find((c) => c.outcome !== 'completed' && this.partialSnapshots.has(c.checkpointId));
-    if (newest === undefined || (completed !== undefined && completed.checkpointId > newest.checkpointId)) return completed;
-    const partial = this.partialSnapshots.get(newest.checkpointId)!;
-    const tasks = partial.map((snapshot, index) => snapshot ?? completed?.tasks[index] ?? { operatorState: {}, keyedState: {} });
-    return { checkpointId: newest.checkpointId, triggeredAtStep: newest.triggeredAtStep, completedAtStep: -1, tasks };
   }
 
   /** Tasks whose next initializeState throws (fault plan); survives failovers until it fires. */
   private readonly failNextInitialize: boolean[] = [];
-
-  private readonly partialSnapshots = new Map<number, readonly (SubtaskSnapshot | undefined)[]>();
 
   // ---------------------------------------------------------------- faults
 
@@ -1480,7 +1089,7 @@ export class JobRuntime implements SimWorld {
       seq: this.nextSeq++,
       atStep: step,
       atMs: this.scheduler.nowMs,
-      pendingCheckpoints: [...this.pending.keys()].sort((a, b) => a - b),
+      pendingCheckpoints: [...this.coordinator.pending.keys()].sort((a, b) => a - b),
       jobRunning: this.status === 'running',
       kind: fault.kind,
       description,
@@ -1492,13 +1101,10 @@ export class JobRuntime implements SimWorld {
       case 'crash-task':
         return this.failover(`task ${this.tasks[fault.task]!.name} crashed (fault plan)`);
       case 'crash-job':
-        if (!this.options.memoryCheckpointsSurviveJobCrash) this.store.onCoordinatorCrash();
+        if (!this.options.memoryCheckpointsSurviveJobCrash) this.coordinator.store.onCoordinatorCrash();
         return this.failover('the job crashed, coordinator included (fault plan)');
-      case 'expire-checkpoint': {
-        const oldest = [...this.pending.keys()].sort((a, b) => a - b)[0];
-        if (oldest !== undefined) this.expireCheckpoint(oldest);
-        return;
-      }
+      case 'expire-checkpoint':
+        return this.coordinator.expireOldest();
       case 'decline-checkpoint':
         this.tasks[fault.task]!.declineNext = true;
         return;
@@ -1513,7 +1119,7 @@ export class JobRuntime implements SimWorld {
         if (index >= 0) {
           const lost = this.control.splice(index, 1)[0] as Extract<ControlMessage, { kind: 'notify-complete' }>;
           this.observations.lostMessages.push({ seq: this.nextSeq++, kind: 'notify-complete', checkpointId: lost.checkpointId, task: lost.task, atStep: step });
-        } else this.dropNextNotify = true;
+        } else this.coordinator.dropNextNotify = true;
         return;
       }
       case 'fail-commit':
@@ -1546,9 +1152,9 @@ export class JobRuntime implements SimWorld {
     if (this.tasks.some((task) => !task.deployed)) return 'during-recovery';
     if (this.tasks.some((task) => task.busyWith === 'initializeState')) return 'during-recovery';
     if (this.control.some((message) => message.kind === 'notify-complete')) return 'completed-before-notify';
-    if (this.pending.size > 0) {
+    if (this.coordinator.pending.size > 0) {
       if (this.tasks.some((task) => (task.barriers?.aligningCheckpointId ?? 0) !== 0)) return 'during-alignment';
-      if ([...this.pending.values()].some((pending) => pending.ackCount > 0)) return 'checkpoint-partially-acked';
+      if ([...this.coordinator.pending.values()].some((pending) => pending.ackCount > 0)) return 'checkpoint-partially-acked';
       return 'checkpoint-triggered';
     }
     if (this.tasks.some((task) => task.sourceEnded)) return 'after-end-of-input';
@@ -1559,7 +1165,7 @@ export class JobRuntime implements SimWorld {
     const ended = this.tasks.filter((task) => task.finished).length;
     const inFlight = this.channels.reduce((sum, channel) => sum + channel.size, 0);
     const completed = this.observations.checkpoints.filter((c) => c.outcome === 'completed').length;
-    return `status ${this.status}, ${ended}/${this.tasks.length} tasks ended, ${inFlight} elements in flight, ${completed} checkpoints completed, ${this.pending.size} pending`;
+    return `status ${this.status}, ${ended}/${this.tasks.length} tasks ended, ${inFlight} elements in flight, ${completed} checkpoints completed, ${this.coordinator.pending.size} pending`;
   }
 }
 

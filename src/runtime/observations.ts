@@ -159,6 +159,8 @@ export interface WatermarkObservation {
   readonly task: number;
   readonly attempt: number;
   readonly step: number;
+  /** Virtual time of the change. */
+  readonly atMs: number;
   readonly watermarkMs: number;
   readonly idle: boolean;
 }
@@ -172,6 +174,8 @@ export interface TimerFiringObservation {
   readonly timestampMs: number;
   readonly domain: 'event-time' | 'processing-time';
   readonly step: number;
+  /** Virtual time of the firing. */
+  readonly atMs: number;
 }
 
 export interface RunObservations {

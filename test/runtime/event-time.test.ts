@@ -166,3 +166,162 @@ describe('timers and snapshots', () => {
     expect(decided[1]).toBeLessThan(ORDERS);
   });
 });
+
+describe('processing time and asynchronous functions', () => {
+  it('processing-time timers fire as steps at their virtual time, with the key and state of their registration', async () => {
+    const { jobGraph } = await import('../../src/runtime/job-graph.ts');
+    const { timedPartitionLog, TimedPartitionSourceReader } = await import('../../src/connectors/timed-partition-source.ts');
+    const store = new KeyedStore<{ key: string | number; count: number; firedAtMs: number }>((r) => r.key);
+    const records = [...Array.from({ length: 10 }, (_, i) => ({ value: i % 2 === 0 ? 'a' : 'b', arrivalMs: i })), { value: 'c', arrivalMs: 500 }];
+    const run = await runGraph((clock) => {
+      const job = jobGraph('processing-time');
+      job
+        .source('in', 1, (info) => new TimedPartitionSourceReader(timedPartitionLog([records]), info.subtaskIndex, clock))
+        .keyBy((value) => value, 2)
+        .process<{ key: string | number; count: number; firedAtMs: number }>('count', () => {
+          let count: import('../../src/runtime/functions.ts').ValueState<number>;
+          return {
+            open: (context) => {
+              count = context.getState<number>('count');
+            },
+            processElement(_value, ctx) {
+              count.update((count.value() ?? 0) + 1);
+              ctx.timerService().registerProcessingTimeTimer(ctx.timerService().currentProcessingTime() + 30);
+            },
+            onTimer(timestampMs, ctx, out) {
+              expect(ctx.timerService().currentProcessingTime()).toBeGreaterThanOrEqual(timestampMs);
+              out.collect({ key: ctx.getCurrentKey(), count: count.value() ?? 0, firedAtMs: ctx.timerService().currentProcessingTime() });
+            },
+          };
+        })
+        .sink('store', store.sink());
+      return job.build();
+    });
+    expect(runtimeViolations(run)).toEqual([]);
+    const firings = run.observations.timerFirings;
+    expect(firings.length).toBeGreaterThanOrEqual(2);
+    expect(firings.every((f) => f.domain === 'processing-time')).toBe(true);
+    expect(store.values.get('a')?.count).toBe(5);
+    expect(store.values.get('b')?.count).toBe(5);
+    // 'c' arrives at 500 ms and the input ends right after: its timer (530 ms) never fires (processing-time timers stop at the end of input, as in Flink).
+    expect(store.values.has('c')).toBe(false);
+  });
+
+  it('a process function returning a promise keeps its task busy until it settles, then its output flows on', async () => {
+    const { jobGraph } = await import('../../src/runtime/job-graph.ts');
+    const { PartitionSourceReader } = await import('../../src/connectors/partition-source.ts');
+    const store = new KeyedStore<number>((value) => value);
+    const run = await runGraph(() => {
+      const job = jobGraph('async');
+      job
+        .source('in', 2, (info) => new PartitionSourceReader({ endOffset: () => 20, read: (p, o) => p * 20 + o }, info.subtaskIndex))
+        .keyBy((value) => value % 4, 2)
+        .process<number>('double', () => ({
+          async processElement(value, _ctx, out) {
+            await Promise.resolve();
+            out.collect(value * 2);
+          },
+        }))
+        .filter('small', (value) => value < 60)
+        .sink('store', store.sink());
+      return job.build();
+    });
+    expect(runtimeViolations(run)).toEqual([]);
+    expect(run.observations.outcome).toBe('finished');
+    expect(store.sorted()).toEqual(Array.from({ length: 30 }, (_, i) => i * 2));
+  });
+});
+
+describe('assignTimestampsAndWatermarks', () => {
+  it('stamps records and generates watermarks from there on, for a source without a strategy', async () => {
+    const { jobGraph } = await import('../../src/runtime/job-graph.ts');
+    const { timedPartitionLog, TimedPartitionSourceReader } = await import('../../src/connectors/timed-partition-source.ts');
+    const { WatermarkStrategy } = await import('../../src/runtime/functions.ts');
+    const { tumblingCount } = await import('./event-time-jobs.ts');
+    const windows = new KeyedStore<WindowCount>((w) => w.end);
+    const readings = Array.from({ length: 60 }, (_, i) => ({ value: { source: 'in', ts: i }, arrivalMs: i * 2 }));
+    const run = await runGraph((clock) => {
+      const job = jobGraph('assigner');
+      job
+        .source('in', 1, (info) => new TimedPartitionSourceReader(timedPartitionLog([readings]), info.subtaskIndex, clock))
+        .assignTimestampsAndWatermarks('stamp', WatermarkStrategy.forMonotonousTimestamps<Reading>().withTimestampAssigner((r) => r.ts))
+        .keyBy(() => 'all', 1)
+        .process('windows', tumblingCount(10))
+        .sink('window-sink', windows.sink());
+      return job.build();
+    });
+    expect(runtimeViolations(run)).toEqual([]);
+    const o = run.observations;
+    expect(windows.sorted().map((w) => [w.end, w.count])).toEqual([10, 20, 30, 40, 50, 60].map((end) => [end, 10]));
+    // Windows fired on generated watermarks while input still arrived, not only at the end of input.
+    const windowTask = taskIndex(o, 'windows');
+    const firstFiring = o.timerFirings.find((f) => f.timestampMs === 9)!;
+    const endOfInput = o.sourcePositions.find((p) => p.kind === 'end')!;
+    expect(firstFiring.task).toBe(windowTask);
+    expect(firstFiring.step).toBeLessThan(endOfInput.step);
+  });
+});
+
+describe('several records per call into an asynchronous sink', () => {
+  it('a process function emitting several records per element and per timer into a sink that awaits each write loses none and keeps their order', async () => {
+    const { jobGraph } = await import('../../src/runtime/job-graph.ts');
+    const { PartitionSourceReader } = await import('../../src/connectors/partition-source.ts');
+    const { WatermarkStrategy } = await import('../../src/runtime/functions.ts');
+    const written: string[] = [];
+    const run = await runGraph(() => {
+      const job = jobGraph('fan-out');
+      job
+        .source('in', 1, (info) => new PartitionSourceReader({ endOffset: () => 10, read: (_p, o) => o }, info.subtaskIndex), {
+          watermarks: WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((v) => v * 10),
+        })
+        .keyBy((value) => value % 2, 1)
+        .process<string>('fan-out', () => ({
+          async processElement(value, ctx, out) {
+            out.collect(`${value}a`);
+            out.collect(`${value}b`);
+            ctx.timerService().registerEventTimeTimer(ctx.timestamp! + 5);
+            await Promise.resolve();
+            out.collect(`${value}c`);
+          },
+          onTimer(timestampMs, _ctx, out) {
+            out.collect(`t${timestampMs}x`);
+            out.collect(`t${timestampMs}y`);
+          },
+        }))
+        .sink('slow', () => ({
+          write: async (value: string) => {
+            await Promise.resolve();
+            written.push(value);
+          },
+        }));
+      return job.build();
+    });
+    expect(runtimeViolations(run)).toEqual([]);
+    expect(run.observations.outcome).toBe('finished');
+    for (let value = 0; value < 10; value++) {
+      const at = ['a', 'b', 'c'].map((suffix) => written.indexOf(`${value}${suffix}`));
+      expect(at.every((index) => index >= 0)).toBe(true);
+      expect(at).toEqual([...at].sort((x, y) => x - y));
+      const timer = value * 10 + 5;
+      expect(written.indexOf(`t${timer}y`)).toBeGreaterThan(written.indexOf(`t${timer}x`));
+    }
+    expect(written).toHaveLength(50);
+  });
+});
+
+describe('event-time observations', () => {
+  it('watermark changes and timer firings carry their step and virtual time', async () => {
+    const statuses = new KeyedStore<OrderStatus>((s) => s.id);
+    const run = await runGraph((clock) => paymentJob(clock, 12, statuses, new KeyedStore<Payment>((p) => p.id), { msPerRecord: 7 }));
+    const o = run.observations;
+    expect(o.watermarks.length).toBeGreaterThan(0);
+    for (const list of [o.watermarks, o.timerFirings]) {
+      for (let i = 1; i < list.length; i++) {
+        expect(list[i]!.step).toBeGreaterThanOrEqual(list[i - 1]!.step);
+        expect(list[i]!.atMs).toBeGreaterThanOrEqual(list[i - 1]!.atMs);
+      }
+    }
+    // Records arrive 7 virtual ms apart, so watermarks advance over virtual time, not all at once.
+    expect(new Set(o.watermarks.map((w) => w.atMs)).size).toBeGreaterThan(5);
+  });
+});

@@ -1,0 +1,7 @@
+/** A broken assumption inside streamcheck itself: never treated as a task failure. */
+export class RuntimeInvariantError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RuntimeInvariantError';
+  }
+}

@@ -24,8 +24,6 @@ export const WINDOW_OPERATOR = 'window-counts';
 export const SOURCE_NAME = 'readings';
 const EVENT_TIME_PREFIX = 'etw';
 const LATE_READINGS = outputTag<SensorReading>('late-readings');
-/** More keys than any case writes between two checkpoints: the sinks flush at checkpoints only. */
-const SINK_BUFFER_KEYS_UNTIL_CHECKPOINT = 1_000_000;
 /** The keyed window operator's parallelism (sensors are hashed over it). */
 const WINDOW_PARALLELISM = 1;
 
@@ -79,11 +77,8 @@ export function windowCountJob(
         ...(plantedBugKeepFiredWindows ? { plantedBugKeepFiredWindows } : {}),
       }),
     );
-  // A window firing emits several records in one call; until the runtime queues a chained
-  // sink's writes behind a pending one, the sinks flush only at checkpoints and at the end.
-  const bufferKeys = Math.max(sinkBufferKeys ?? 0, SINK_BUFFER_KEYS_UNTIL_CHECKPOINT);
   const idempotentSink = (sink: string, { subtaskIndex }: SubtaskInfo, entriesOf: (key: Key, value: number) => Record<string, string>) =>
-    new RedisIdempotentSink<number>(sinkClient(sink, subtaskIndex), entriesOf, bufferKeys);
+    new RedisIdempotentSink<number>(sinkClient(sink, subtaskIndex), entriesOf, sinkBufferKeys);
   if (eventTime) {
     counts
       .getSideOutput(LATE_READINGS)

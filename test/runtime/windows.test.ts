@@ -197,3 +197,25 @@ describe('processing-time windows (operator test harness)', () => {
     expect(fired(harness)).toEqual(['a[0,8)=2@7']);
   });
 });
+
+describe('the README example (Event time and watermarks: checking your own window function)', () => {
+  it('runs as written, through the package barrel', async () => {
+    const api = await import('../../src/index.ts');
+    interface SensorReading {
+      readonly sensor: string;
+    }
+    const late = api.outputTag<SensorReading>('late');
+    const counts = api.windowed({
+      assigner: api.tumblingEventTimeWindows(100),
+      lateDataTag: late,
+      aggregate: { createAccumulator: () => 0, add: (_r: SensorReading, n: number) => n + 1, getResult: (n: number) => n },
+    });
+    const harness = new api.KeyedOperatorTestHarness(counts, (r: SensorReading) => r.sensor);
+    harness.processElement({ sensor: 'a' }, 30);
+    const restored = new api.KeyedOperatorTestHarness(counts, (r: SensorReading) => r.sensor, { restoreFrom: harness.snapshot() });
+    restored.processWatermark(99);
+    restored.processElement({ sensor: 'a' }, 42);
+    expect(restored.outputValues()).toEqual([{ key: 'a', window: { startMs: 0, endMs: 100 }, result: 1 }]);
+    expect(restored.sideOutput(late).map((r) => r.value)).toEqual([{ sensor: 'a' }]);
+  });
+});

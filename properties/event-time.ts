@@ -225,7 +225,7 @@ export function checkIdleProgress(
       violations.push({
         property,
         anomaly: 'idle partition not marked idle',
-        message: `partition ${idle.partition} had no data from ${idle.idleFromMs} ms to ${idle.resumesAtMs} ms (attempt ${attempt}), but its source never marked itself idle: it held back the watermark of every window downstream`,
+        message: `partition ${idle.partition} had no data from ${idle.idleFromMs} ms to ${idle.resumesAtMs} ms (attempt ${attempt}), but its source never marked itself idle before it took data again (step ${after.step}): it held back the watermark of every window downstream`,
       });
       continue;
     }
@@ -237,7 +237,7 @@ export function checkIdleProgress(
       violations.push({
         property,
         anomaly: 'window held back by an idle partition',
-        message: `window${late.length > 1 ? 's' : ''} ${late.join(', ')} ended before partition ${idle.partition} resumed at ${idle.resumesAtMs} ms, but did not fire while it was idle (attempt ${attempt})`,
+        message: `window${late.length > 1 ? 's' : ''} ${late.join(', ')} ended before partition ${idle.partition} resumed at ${idle.resumesAtMs} ms, but did not fire while it was idle (attempt ${attempt}; its source took data again at step ${after.step})`,
       });
     }
   }

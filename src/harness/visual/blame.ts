@@ -6,6 +6,7 @@ import { blameAlignment, blameConsistentCut, blameDeterminism, blameLiveness } f
 import { blameExactlyOnce, blameSourceResume } from './blame-output.ts';
 import { blameCheckpointProgress, blameFaultEffects, blameModeSemantics, blameRestoreChoice, blameUnobservedAlignment } from './blame-runtime.ts';
 import { blameEarlyCommit, blameLingering, blameUncommitted } from './blame-transactions.ts';
+import { blameEventTime } from './blame-event-time.ts';
 import { buildTimeline } from './timeline.ts';
 
 export { MAX_LINKS_PER_CHAIN, type BlameChain, type BlameLink } from './blame-context.ts';
@@ -65,7 +66,7 @@ function blameOne(context: BlameContext, violation: Violation): BlameChain {
     case 'mode-semantics':
       return blameModeSemantics(context, violation);
     default:
-      return finish(violation, violation.message.slice(0, 80), violation.anomaly, [...faultLinks(context)], undefined);
+      return blameEventTime(context, violation) ?? finish(violation, violation.message.slice(0, 80), violation.anomaly, [...faultLinks(context)], undefined);
   }
 }
 

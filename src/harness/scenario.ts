@@ -97,6 +97,11 @@ export interface Scenario {
   /** Generated cases may read one partition more than the size asks (the job must build for any partition count). */
   readonly variablePartitions?: boolean;
   readonly bugs: readonly PlantedBug[];
+  /**
+   * Set on a negative control: what differs between its runs, and why that is expected, not
+   * a bug. The report prints it under the scenario's line.
+   */
+  readonly negativeControl?: string;
   /** Tasks of the built job, so fault plans can name them before building. */
   taskCount(size: ScenarioSize): number;
   build(context: BuildContext): BuiltScenario;

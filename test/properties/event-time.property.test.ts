@@ -127,3 +127,16 @@ describe('event-time properties on hand-made observations', () => {
     expect(checkIdleProgress([source(1, 400, MIN_WATERMARK, true), source(1, 700, MIN_WATERMARK), source(1, 700, 700)], [], gapModel, WINDOW_OPERATOR, 200)).toEqual([]);
   });
 });
+
+describe('the report names a negative control as such', () => {
+  test('run --scenario processing-time-window prints that its differences are expected, not a bug', async () => {
+    const { main, EXIT_OK } = await import('../../src/cli/main.ts');
+    const out: string[] = [];
+    const code = await main(['run', '--scenario', 'processing-time-window', '--runs', '3', '--workers', '1'], { out: (line) => out.push(line), err: () => {} });
+    expect(code).toBe(EXIT_OK);
+    expect(out.join('\n')).toMatch(/ok {3}processing-time-window .*\n {2}negative control: its window counts differ between interleavings and faults - expected, not a bug/);
+    const eventTime: string[] = [];
+    await main(['run', '--scenario', 'event-time-window', '--runs', '3', '--workers', '1'], { out: (line) => eventTime.push(line), err: () => {} });
+    expect(eventTime.join('\n')).not.toContain('negative control');
+  }, PROPERTY_TIMEOUT_MS);
+});

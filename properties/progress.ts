@@ -83,6 +83,7 @@ function sittingOnBarriers(observations: RunObservations, checkpoint: Checkpoint
       // Unaligned: the records barrier n overtook must be taken too (they become channel state).
       const drainedAt = drained.filter((e) => e.inputSlot === slot).map((e) => e.atMs);
       if (drainedAt.length > 0) sinceMs = Math.max(sinceMs, Math.min(...drainedAt));
+      else if (barriers.some((e) => e.inputSlot === slot && (e.recordsOvertaken ?? 0) > 0)) return; // records it overtook still to be taken (a backpressured task)
     }
     if (longest === undefined || sinceMs < longest.sinceMs) longest = { task, sinceMs };
   });

@@ -5,3 +5,7 @@ export class RuntimeInvariantError extends Error {
     this.name = 'RuntimeInvariantError';
   }
 }
+
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -89,6 +89,8 @@ export interface BarrierEvent {
   readonly kind?: 'drained';
   /** The checkpoint the task counted complete at this event (every live input delivered its barrier), if any. */
   readonly completedId?: number;
+  /** Unaligned: records the barrier overtook, still in the channel behind it when the task took it (a 'drained' event follows once they are taken). */
+  readonly recordsOvertaken?: number;
 }
 
 /** A barrier a task forwarded into one output channel, and the records in flight around it. */

@@ -1,0 +1,658 @@
+/**
+ * The task side of the runtime (Flink's StreamTask mailbox), for every task of a job: a
+ * source's polls, records, barriers, watermarks and end of input through the operator chain,
+ * process functions and their timers, snapshots (aligned and unaligned), connector promises
+ * that keep a task busy, and the control messages a task receives. The job around it
+ * (job.ts) schedules these as steps, routes control messages and fails over.
+ */
+import type { CheckpointListener, CheckpointedFunction, ConnectorEvent, FunctionInitializationContext, Key, SourceReader } from '../connectors/api.ts';
+import { END_OF_INPUT, NOTHING_AVAILABLE } from '../connectors/api.ts';
+import type { StepDriver } from '../sim/scheduler.ts';
+import { BarrierHandler } from './barrier-handler.ts';
+import { type Channel, ElementKind, END_OF_INPUT_ELEMENT, type StreamElement } from './channel.ts';
+import type { ControlMessage, CoordinatorMessage } from './checkpoint-coordinator.ts';
+import { describeError, RuntimeInvariantError } from './errors.ts';
+import { MAX_WATERMARK, MIN_WATERMARK } from './functions.ts';
+import type { JobOptions } from './job.ts';
+import { KeyedProcessOperator, isPromiseLike as isPromise, type KeyedOperatorRestore } from './keyed-operator.ts';
+import type { KeyedStateEntries } from './keyed-state.ts';
+import type { AlignmentObservation, RunObservations } from './observations.ts';
+import { SubtaskState, type SubtaskSnapshot } from './state.ts';
+import { partitionOf, type OutputGroup, type Task } from './task.ts';
+import type { TimerSnapshot } from './timer-service.ts';
+import { WatermarkGenerator } from './watermark-generator.ts';
+import { WatermarkValve } from './watermark-valve.ts';
+
+
+export interface StreamTasksHost {
+  attempt(): number;
+  /** Restarts so far (a connector's attemptNumber). */
+  restarts(): number;
+  isRunning(): boolean;
+  /** A control message to the coordinator or a task. */
+  send(message: ControlMessage): void;
+  /** A task failed: the whole job fails over. */
+  failover(cause: string): void;
+  /** A task ran its listeners' notifyCheckpointComplete. */
+  onNotifyDelivered(checkpointId: number, task: number): void;
+}
+
+export class StreamTasks {
+  /** Tasks waiting on a connector's promise. */
+  busyCount = 0;
+  /** Tasks whose next initializeState throws (fault plan); survives failovers until it fires. */
+  readonly failNextInitialize: boolean[] = [];
+
+  constructor(
+    private readonly host: StreamTasksHost,
+    private readonly options: JobOptions,
+    private readonly scheduler: StepDriver,
+    private readonly observations: RunObservations,
+  ) {}
+
+  // ---------------------------------------------------------------- data path
+
+  outputsHaveRoom(task: Task): boolean {
+    const outputs = task.outputs;
+    for (let i = 0; i < outputs.length; i++) {
+      if (!outputs[i]!.hasRoom) {
+        outputs[i]!.fullEncounters++;
+        return false;
+      }
+    }
+    return true;
+  }
+
+  emit(task: Task): void {
+    const next = task.source!.pollNext();
+    if (next === NOTHING_AVAILABLE) return this.onNothingAvailable(task);
+    if (next === END_OF_INPUT) {
+      task.sourceEnded = true;
+      this.observations.sourcePositions.push({ kind: 'end', attempt: this.host.attempt(), task: task.index, step: this.scheduler.step, checkpointId: undefined, position: task.source!.currentPosition() });
+      // The end of input implies MAX_WATERMARK downstream; no watermark element precedes it.
+      if (task.eventTime) this.observeWatermark(task, MAX_WATERMARK, false);
+      this.endTask(task);
+      return;
+    }
+    this.observations.recordsEmitted++;
+    const generator = task.sourceGenerator;
+    if (generator === undefined) {
+      this.process(task, 1, undefined, next, undefined, 0);
+      return;
+    }
+    const nowMs = this.scheduler.nowMs;
+    task.lastRecordAtMs = nowMs;
+    if (task.idle) this.setSourceIdle(task, false);
+    this.process(task, 1, undefined, next, generator.stamp(next, nowMs), 0);
+    this.emitDueWatermark(task, generator);
+  }
+
+  /** No record now: poll again after a delay; a source with an idleness timeout goes idle after it. */
+  private onNothingAvailable(task: Task): void {
+    task.waitingForInput = true;
+    const attempt = this.host.attempt();
+    this.scheduler.setTimer(this.options.sourcePollDelayMs, `${task.name} polls again`, () => {
+      if (attempt === this.host.attempt()) task.waitingForInput = false;
+    });
+    const generator = task.sourceGenerator;
+    if (generator === undefined) return;
+    this.emitDueWatermark(task, generator);
+    const idleTimeoutMs = generator.strategy.idleTimeoutMs;
+    if (idleTimeoutMs !== undefined && !task.idle && !this.options.sourceNeverIdles && this.scheduler.nowMs - task.lastRecordAtMs >= idleTimeoutMs) {
+      this.setSourceIdle(task, true);
+    }
+  }
+
+  private setSourceIdle(task: Task, idle: boolean): void {
+    this.pushToOutputs(task, { kind: ElementKind.WatermarkStatus, idle });
+    this.observeWatermark(task, task.watermarkMs, idle);
+  }
+
+  /** A source's or assigner's generator: forward its watermark if it advanced and the interval passed. */
+  private emitDueWatermark(task: Task, generator: WatermarkGenerator): void {
+    const watermarkMs = generator.due(this.scheduler.nowMs, this.options.autoWatermarkIntervalMs);
+    if (watermarkMs === undefined) return;
+    this.pushToOutputs(task, { kind: ElementKind.Watermark, timestampMs: watermarkMs });
+    if (task.sourceGenerator === generator) this.observeWatermark(task, watermarkMs, task.idle);
+  }
+
+  private observeWatermark(task: Task, watermarkMs: number, idle: boolean): void {
+    if (watermarkMs < task.watermarkMs) throw new RuntimeInvariantError(`task ${task.name}: watermark ${watermarkMs} after ${task.watermarkMs}`);
+    task.watermarkMs = watermarkMs;
+    task.idle = idle;
+    this.observations.watermarks.push({ task: task.index, attempt: this.host.attempt(), step: this.scheduler.step, atMs: this.scheduler.nowMs, watermarkMs, idle });
+  }
+
+  deliver(task: Task, channel: Channel): void {
+    // takeNext, not take: no element object per record (the channel hands over key and value).
+    const kind = channel.takeNext();
+    const slot = channel.consumerSlot;
+    if (kind === ElementKind.Record) {
+      const key = channel.takenKey;
+      const value = channel.takenValue;
+      const timestampMs = channel.takenTimestamp;
+      const unaligned = task.unaligned;
+      if (unaligned !== undefined) {
+        const position = channel.barrierPositions.get(unaligned.checkpointId);
+        // In front of the barrier but taken after the snapshot: channel state.
+        if (position === undefined || channel.recordsTaken - 1 < position) unaligned.channelState[slot]!.push(timestampMs === undefined ? { key, value } : { key, value, timestampMs });
+        // The last record in front of barrier n taken: from here on only barriers can hold the acknowledgement back.
+        if (position !== undefined && channel.recordsTaken === position) this.observeBarrier(task, slot, unaligned.checkpointId, 'drained');
+      }
+      this.process(task, channel.input, key, value, timestampMs, 0);
+      if (unaligned !== undefined) this.whenIdle(task, () => this.completeUnalignedIfReady(task));
+      return;
+    }
+    if (kind === ElementKind.Watermark || kind === ElementKind.WatermarkStatus) {
+      const valve = task.valve!;
+      const changed = kind === ElementKind.Watermark ? valve.onWatermark(slot, channel.takenValue as number) : valve.onStatus(slot, channel.takenValue as boolean);
+      if (changed) this.onValveChanged(task, true);
+      return;
+    }
+    const barriers = task.barriers!;
+    const barrierId = kind === ElementKind.Barrier ? (channel.takenValue as number) : 0;
+    const decision = kind === ElementKind.Barrier ? barriers.onBarrier(slot, barrierId) : barriers.onEndOfInput(slot);
+    // Unaligned: the records this barrier overtook are still in the channel behind it (the task takes them later).
+    const recordsOvertaken = kind === ElementKind.Barrier ? (channel.barrierPositions.get(barrierId) ?? channel.recordsTaken) - channel.recordsTaken : 0;
+    this.observeBarrier(task, slot, barrierId, undefined, decision.completedId, recordsOvertaken);
+    if (decision.abortedId !== 0) {
+      if (task.unaligned?.checkpointId === decision.abortedId) task.unaligned = undefined;
+      this.sendDecline(task, decision.abortedId, `checkpoint ${decision.abortedId} was overtaken by a newer barrier during alignment`);
+    }
+    if (decision.snapshotId !== 0) this.snapshot(task, decision.snapshotId, 'barrier');
+    if (this.options.mode === 'unaligned' && decision.completedId !== 0 && task.unaligned?.checkpointId === decision.completedId) {
+      task.unaligned.barriersComplete = true;
+    }
+    if (task.unaligned !== undefined) this.whenIdle(task, () => this.completeUnalignedIfReady(task));
+    if (kind === ElementKind.EndOfInput) {
+      // An ended input counts as MAX_WATERMARK; once all ended, the end of input carries it on (nothing to forward).
+      if (task.eventTime && task.valve!.onEndOfInput(slot)) this.whenIdle(task, () => this.onValveChanged(task, !barriers.allInputsEnded));
+      if (barriers.allInputsEnded) this.whenIdle(task, () => this.endTask(task));
+    }
+  }
+
+  /**
+   * The task's watermark or idleness over its inputs changed: fire the keyed operators' due
+   * event-time timers, then forward the watermark (or the status) to every output, unless an
+   * assigner in the chain generates the watermarks from here on.
+   */
+  private onValveChanged(task: Task, forward: boolean): void {
+    const valve = task.valve!;
+    const advanced = valve.watermarkMs > task.watermarkMs;
+    const idleChanged = valve.idle !== task.idle;
+    this.observeWatermark(task, valve.watermarkMs, valve.idle);
+    const generates = task.operators.some((operator) => operator.generator !== undefined);
+    if (forward && idleChanged && !generates) this.pushToOutputs(task, { kind: ElementKind.WatermarkStatus, idle: valve.idle });
+    if (!advanced) return;
+    const watermarkMs = valve.watermarkMs;
+    const forwardWatermark = (): void => {
+      if (forward && !generates) this.pushToOutputs(task, { kind: ElementKind.Watermark, timestampMs: watermarkMs });
+    };
+    const keyed = task.operators[0]?.process;
+    if (keyed === undefined) return forwardWatermark();
+    const result = keyed.advanceWatermark(watermarkMs);
+    if (result !== undefined) this.awaitOrQueue(task, result, `${keyed.name}.onTimer`, forwardWatermark);
+    else if (task.busyWith !== undefined) task.continuations.push(forwardWatermark); // behind the records the timers emitted into a busy sink
+    else forwardWatermark();
+  }
+
+  /** Processing time reached a timer of the task's process function: fire what is due (a step of its own). */
+  private onProcessingTimer(task: Task): void {
+    const keyed = task.operators[0]?.process;
+    if (keyed === undefined || task.finished || task.sourceEnded || task.barriers?.allInputsEnded === true) return;
+    const result = keyed.advanceProcessingTime(this.scheduler.nowMs);
+    if (result !== undefined) this.awaitOrQueue(task, result, `${keyed.name}.onTimer`, undefined);
+  }
+
+  private observeBarrier(task: Task, slot: number, checkpointId: number, kind?: 'drained', completedId = 0, recordsOvertaken = 0): void {
+    const blockedSlots: number[] = [];
+    for (let s = 0; s < task.inputs.length; s++) if (task.barriers!.isBlocked(s)) blockedSlots.push(s);
+    this.observations.barrierEvents.push({
+      task: task.index,
+      attempt: this.host.attempt(),
+      inputSlot: slot,
+      checkpointId,
+      atStep: this.scheduler.step,
+      atMs: this.scheduler.nowMs,
+      blockedSlots,
+      ...(kind === undefined ? {} : { kind }),
+      ...(completedId === 0 ? {} : { completedId }),
+      ...(recordsOvertaken === 0 ? {} : { recordsOvertaken }),
+    });
+  }
+
+  /**
+   * Runs a record through the task's operator chain from operator `from`, then out on the
+   * main output. A process function's output continues through the rest of the chain from
+   * its collector (`emitFrom`).
+   */
+  private process(task: Task, input: 1 | 2, key: Key | undefined, record: unknown, timestampMs: number | undefined, from: number): void {
+    let value = record;
+    let timestamp = timestampMs;
+    let generator: WatermarkGenerator | undefined;
+    const operators = task.operators;
+    for (let i = from; i < operators.length; i++) {
+      const operator = operators[i]!;
+      const spec = operator.spec;
+      if (spec.kind === 'map') {
+        value = spec.fn(value);
+      } else if (spec.kind === 'aggregate') {
+        if (key === undefined) throw new RuntimeInvariantError(`aggregate ${spec.name} got a record without a key`);
+        const accumulator = spec.fn(operator.keyed!.get(key), value, key);
+        operator.keyed!.set(key, accumulator);
+        value = { key, value: accumulator };
+      } else if (spec.kind === 'filter') {
+        if (!spec.fn(value)) return;
+      } else if (spec.kind === 'process' || spec.kind === 'co-process') {
+        if (key === undefined) throw new RuntimeInvariantError(`process function ${spec.name} got a record without a key`);
+        const result = operator.process!.processElement(input, key, value, timestamp);
+        if (result !== undefined) this.awaitOrQueue(task, result, `${spec.name}.processElement`, undefined);
+        return;
+      } else if (spec.kind === 'timestamps') {
+        generator = operator.generator!;
+        timestamp = generator.stamp(value, this.scheduler.nowMs);
+      } else {
+        if (task.busyWith !== undefined) {
+          // A function emitted several records (or timers fired several) while the sink still writes an earlier one: this one waits its turn, in order.
+          const queued = value;
+          const queuedTimestamp = timestamp;
+          task.continuations.push(() => this.process(task, input, key, queued, queuedTimestamp, i));
+          return;
+        }
+        const result = operator.writer!.write(value);
+        if (isPromise(result)) this.awaitConnector(task, result, `${spec.name}.write`, undefined);
+        return;
+      }
+    }
+    this.route(task.mainOutputs, value, timestamp);
+    if (generator !== undefined) this.emitDueWatermark(task, generator);
+  }
+
+  /** Records to one output's edges: hashed by key, or forward. */
+  private route(groups: readonly OutputGroup[], value: unknown, timestampMs: number | undefined): void {
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g]!;
+      const selector = group.keySelector;
+      if (selector === undefined) {
+        group.channels[0]!.pushRecord(undefined, value, timestampMs);
+      } else {
+        const key = selector(value);
+        group.channels[partitionOf(key, group.channels.length)]!.pushRecord(key, value, timestampMs);
+      }
+    }
+  }
+
+  private pushToOutputs(task: Task, element: StreamElement): void {
+    for (const output of task.outputs) output.push(element);
+  }
+
+  /** All input consumed: flush the sinks, pass end-of-input on, tell the coordinator. */
+  private endTask(task: Task): void {
+    if (task.finished) throw new RuntimeInvariantError(`task ${task.name} ended twice`);
+    const finishes: Promise<unknown>[] = [];
+    for (const operator of task.operators) {
+      const result = operator.writer?.finish?.();
+      if (isPromise(result)) finishes.push(result);
+    }
+    const complete = (): void => {
+      task.finished = true;
+      this.pushToOutputs(task, END_OF_INPUT_ELEMENT);
+      this.host.send({ kind: 'input-ended', task: task.index });
+    };
+    if (finishes.length === 0) complete();
+    else this.awaitConnector(task, Promise.all(finishes), 'finish', complete);
+  }
+
+  // ---------------------------------------------------------------- snapshots
+
+  private snapshot(task: Task, checkpointId: number, trigger: 'barrier' | 'trigger'): void {
+    if (checkpointId <= task.lastSnapshotId) throw new RuntimeInvariantError(`task ${task.name} asked to snapshot ${checkpointId} after ${task.lastSnapshotId}`);
+    task.lastSnapshotId = checkpointId;
+    // A snapshot on a direct trigger ends the task's wait for barrier n. One at a barrier does
+    // not: aligned modes snapshot once every barrier n arrived, and an unaligned snapshot at
+    // the first barrier still waits for barrier n on every other live input (Flink's
+    // unaligned handler acknowledges only then).
+    if (trigger === 'trigger' || this.options.dropBarriersAfterUnalignedSnapshot) task.barriers?.markHandled(checkpointId);
+    if (task.declineNext) {
+      task.declineNext = false;
+      this.sendDecline(task, checkpointId, 'the task declined the checkpoint (fault plan)');
+      if (!task.finished && !task.sourceEnded) this.forwardBarrier(task, checkpointId);
+      return;
+    }
+    const alignment: AlignmentObservation[] = [];
+    const unaligned = trigger === 'barrier' && this.options.mode === 'unaligned';
+    if (trigger === 'barrier' && !unaligned && !this.options.omitAlignmentObservations) {
+      task.inputs.forEach((channel, inputSlot) => {
+        const recordsBeforeBarrier = channel.barrierPositions.get(checkpointId);
+        if (recordsBeforeBarrier === undefined) return; // the input ended before barrier n
+        alignment.push({ checkpointId, task: task.index, inputSlot, recordsBeforeBarrier, recordsTakenAtSnapshot: channel.recordsTaken, recordsInChannelState: 0 });
+      });
+    }
+    if (unaligned) {
+      task.unaligned = {
+        checkpointId,
+        snapshot: undefined,
+        channelState: task.inputs.map(() => []),
+        takenAtSnapshot: task.inputs.map((channel) => channel.recordsTaken),
+        barriersComplete: false,
+      };
+    }
+    const context = { checkpointId };
+    const pendingSnapshots: Promise<unknown>[] = [];
+    for (const fn of this.checkpointedFunctions(task)) {
+      const result = fn.snapshotState(context);
+      if (isPromise(result)) pendingSnapshots.push(result);
+    }
+    const complete = (): void => {
+      const snapshot = this.subtaskSnapshot(task);
+      if (!task.finished && !task.sourceEnded) this.forwardBarrier(task, checkpointId);
+      if (unaligned) {
+        if (task.unaligned?.checkpointId !== checkpointId) return; // aborted meanwhile
+        task.unaligned.snapshot = snapshot;
+        this.completeUnalignedIfReady(task);
+        return;
+      }
+      this.host.send({ kind: 'ack', checkpointId, task: task.index, snapshot, alignment, cause: trigger });
+    };
+    if (pendingSnapshots.length === 0) complete();
+    else this.awaitConnector(task, Promise.all(pendingSnapshots), `snapshotState(${checkpointId})`, complete);
+  }
+
+  /** Operator and keyed state, the process functions' keyed state and timers, and a source's position. */
+  private subtaskSnapshot(task: Task): SubtaskSnapshot {
+    let snapshot: SubtaskSnapshot = task.state.snapshot();
+    const keyed = task.operators[0]?.process;
+    if (keyed !== undefined) {
+      const keyedState: KeyedStateEntries = { ...snapshot.keyedState } as KeyedStateEntries;
+      const timers: TimerSnapshot[] | undefined = this.options.timersLeftOutOfSnapshot ? undefined : [];
+      keyed.snapshotInto(keyedState, timers);
+      snapshot = { ...snapshot, keyedState, ...(timers === undefined || timers.length === 0 ? {} : { timers }) };
+    }
+    if (task.source !== undefined) snapshot = { ...snapshot, sourcePosition: task.source.currentPosition() };
+    return snapshot;
+  }
+
+  /** Aligned modes queue the barrier behind the data; unaligned lets it overtake what is in flight. */
+  private forwardBarrier(task: Task, checkpointId: number): void {
+    const barrier = { kind: ElementKind.Barrier, checkpointId } as const;
+    if (this.options.mode === 'unaligned' && !this.options.unalignedBarriersQueueBehindData) for (const output of task.outputs) output.pushFront(barrier);
+    else this.pushToOutputs(task, barrier);
+    for (const output of task.outputs) {
+      const around = output.recordsAheadOf(checkpointId);
+      if (around === undefined) throw new RuntimeInvariantError(`task ${task.name}: barrier ${checkpointId} not in channel ${output.index} right after it was forwarded`);
+      this.observations.forwardedBarriers.push({ task: task.index, channel: output.index, checkpointId, atStep: this.scheduler.step, recordsAhead: around.ahead, recordsQueued: around.queued });
+    }
+  }
+
+  /** Unaligned: acknowledge once every input delivered the barrier and everything in front of it was taken. */
+  private completeUnalignedIfReady(task: Task): void {
+    const unaligned = task.unaligned;
+    if (unaligned === undefined || unaligned.snapshot === undefined || !unaligned.barriersComplete) return;
+    const alignment: AlignmentObservation[] = [];
+    for (let slot = 0; slot < task.inputs.length; slot++) {
+      const channel = task.inputs[slot]!;
+      const position = channel.barrierPositions.get(unaligned.checkpointId);
+      if (position === undefined) {
+        if (!channel.ended) throw new RuntimeInvariantError(`task ${task.name}: barrier ${unaligned.checkpointId} complete but input ${slot} never delivered it`);
+        continue;
+      }
+      if (channel.recordsTaken < position) return; // overtaken records still in the channel
+      if (!this.options.omitAlignmentObservations) alignment.push({
+        checkpointId: unaligned.checkpointId,
+        task: task.index,
+        inputSlot: slot,
+        recordsBeforeBarrier: position,
+        recordsTakenAtSnapshot: unaligned.takenAtSnapshot[slot]!,
+        recordsInChannelState: unaligned.channelState[slot]!.length,
+      });
+    }
+    task.unaligned = undefined;
+    const snapshot: SubtaskSnapshot = { ...unaligned.snapshot, channelState: this.options.restoreChannelState ? unaligned.channelState : [] };
+    this.host.send({ kind: 'ack', checkpointId: unaligned.checkpointId, task: task.index, snapshot, alignment, cause: 'barrier' });
+  }
+
+  private checkpointedFunctions(task: Task): CheckpointedFunction[] {
+    const functions: CheckpointedFunction[] = [];
+    if (task.source !== undefined) functions.push(task.source);
+    for (const operator of task.operators) {
+      const writer = operator.writer;
+      if (writer?.snapshotState !== undefined && writer.initializeState !== undefined) functions.push(writer as CheckpointedFunction);
+    }
+    return functions;
+  }
+
+  private listeners(task: Task): Partial<CheckpointListener>[] {
+    const listeners: Partial<CheckpointListener>[] = [];
+    if (task.source !== undefined) listeners.push(task.source);
+    for (const operator of task.operators) if (operator.writer !== undefined) listeners.push(operator.writer);
+    return listeners;
+  }
+
+  private sendDecline(task: Task, checkpointId: number, reason: string): void {
+    this.host.send({ kind: 'decline', checkpointId, task: task.index, reason });
+  }
+
+  // ---------------------------------------------------------------- connector promises
+
+  private awaitConnector(task: Task, promise: Promise<unknown>, label: string, then: (() => void) | undefined): void {
+    if (task.busyWith !== undefined) throw new RuntimeInvariantError(`task ${task.name} is already waiting on ${task.busyWith}`);
+    task.busyWith = label;
+    this.busyCount++;
+    const attempt = this.host.attempt();
+    promise.then(
+      () => {
+        if (attempt !== this.host.attempt() || !this.host.isRunning()) return;
+        this.clearBusy(task);
+        try {
+          then?.();
+          while (task.busyWith === undefined && task.continuations.length > 0 && attempt === this.host.attempt()) task.continuations.shift()!();
+        } catch (error) {
+          if (error instanceof RuntimeInvariantError) throw error;
+          this.host.failover(`task ${task.name} failed: ${describeError(error)}`);
+        }
+      },
+      (error: unknown) => {
+        if (attempt !== this.host.attempt() || !this.host.isRunning()) return;
+        this.clearBusy(task);
+        this.host.failover(`task ${task.name} failed in ${label}: ${describeError(error)}`);
+      },
+    );
+  }
+
+  /**
+   * A user function's promise: the task is busy until it settles. If the task is already busy
+   * (the function emitted into a sink that is still writing), it waits on the promise after that.
+   */
+  private awaitOrQueue(task: Task, promise: Promise<void>, label: string, then: (() => void) | undefined): void {
+    if (task.busyWith === undefined) return this.awaitConnector(task, promise, label, then);
+    promise.catch(() => {}); // judged when its turn comes; not an unhandled rejection meanwhile
+    task.continuations.push(() => this.awaitConnector(task, promise, label, then));
+  }
+
+  private clearBusy(task: Task): void {
+    task.busyWith = undefined;
+    this.busyCount--;
+  }
+
+  /** Runs `then` now, or once the task's current connector call settles. */
+  private whenIdle(task: Task, then: () => void): void {
+    if (task.busyWith === undefined) then();
+    else task.continuations.push(then);
+  }
+
+  /** A control message to a task: a direct trigger, its deployment, or a checkpoint's notification. */
+  deliverControl(task: Task, message: Exclude<ControlMessage, CoordinatorMessage>): void {
+    switch (message.kind) {
+      case 'trigger': {
+        if (message.checkpointId <= task.lastSnapshotId) return; // already snapshotted through its barriers
+        if (task.source !== undefined || task.barriers?.allInputsEnded === true) this.snapshot(task, message.checkpointId, 'trigger');
+        return;
+      }
+      case 'deploy': {
+        task.deployed = true;
+        return this.initializeTask(task, message.checkpointId);
+      }
+      case 'notify-complete': {
+        const calls: Promise<unknown>[] = [];
+        for (const listener of this.listeners(task)) {
+          const result = listener.notifyCheckpointComplete?.(message.checkpointId);
+          if (isPromise(result)) calls.push(result);
+        }
+        const done = (): void => this.host.onNotifyDelivered(message.checkpointId, task.index);
+        if (calls.length === 0) done();
+        else this.awaitConnector(task, Promise.all(calls), `notifyCheckpointComplete(${message.checkpointId})`, done);
+        return;
+      }
+      case 'notify-aborted': {
+        if (task.barriers !== undefined) {
+          task.barriers.onCheckpointAborted(message.checkpointId);
+          this.observeBarrier(task, -1, message.checkpointId);
+        }
+        if (task.unaligned?.checkpointId === message.checkpointId) task.unaligned = undefined;
+        const calls: Promise<unknown>[] = [];
+        for (const listener of this.listeners(task)) {
+          const result = listener.notifyCheckpointAborted?.(message.checkpointId);
+          if (isPromise(result)) calls.push(result);
+        }
+        if (calls.length > 0) this.awaitConnector(task, Promise.all(calls), `notifyCheckpointAborted(${message.checkpointId})`, undefined);
+        return;
+      }
+    }
+  }
+
+  /** Resets a task for a new attempt from its snapshot (or from scratch) and creates its connectors; false if one threw (the job failed over). */
+  redeploy(task: Task, snapshot: SubtaskSnapshot | undefined): boolean {
+    task.state = new SubtaskState();
+    if (snapshot !== undefined) task.state.restore(snapshot);
+    task.restored = snapshot;
+    task.barriers = task.inputs.length > 0 ? new BarrierHandler(this.options.mode, task.inputs.length, { holdInputsWhenUnaligned: this.options.unalignedHoldsInputs }) : undefined;
+    // Watermarks are not part of a snapshot: every attempt starts at MIN_WATERMARK.
+    task.valve = task.inputs.length > 0 ? new WatermarkValve(task.inputs.length, this.options.watermarkAsMaxOfInputs) : undefined;
+    task.watermarkMs = MIN_WATERMARK;
+    task.idle = false;
+    task.waitingForInput = false;
+    task.lastRecordAtMs = this.scheduler.nowMs;
+    const strategy = task.sourceSpec?.watermarks;
+    task.sourceGenerator = strategy === undefined ? undefined : new WatermarkGenerator(strategy);
+    task.busyWith = undefined;
+    task.sourceEnded = false;
+    task.finished = false;
+    task.declineNext = false;
+    task.lastSnapshotId = 0;
+    task.continuations.length = 0;
+    task.unaligned = undefined;
+    snapshot?.channelState?.forEach((records, slot) => {
+      task.inputs[slot]!.replayInFlight(records.map((record) => ({ kind: ElementKind.Record, key: record.key, value: record.value, timestampMs: record.timestampMs })));
+    });
+    const info = { subtaskIndex: task.subtaskIndex, parallelism: task.parallelism };
+    try {
+      const sourceSpec = task.sourceSpec;
+      task.source = sourceSpec === undefined ? undefined : this.createConnector(sourceSpec.name, () => sourceSpec.create(info));
+      for (const operator of task.operators) {
+        const spec = operator.spec;
+        operator.writer = spec.kind === 'sink' ? this.createConnector(spec.name, () => spec.create(info)) : undefined;
+        operator.keyed = spec.kind === 'aggregate' ? task.state.keyedState(spec.name) : undefined;
+        operator.generator = spec.kind === 'timestamps' ? new WatermarkGenerator(spec.strategy) : undefined;
+        operator.process = undefined; // created (and opened) when the deploy message reaches the task
+      }
+    } catch (error) {
+      if (error instanceof RuntimeInvariantError) throw error;
+      // A connector factory that throws is a task failure like any other: fail over (and fail the job once the budget is spent).
+      this.host.failover(`task ${task.name} failed: ${describeError(error)}`);
+      return false;
+    }
+    return true;
+  }
+
+  /** Calls a connector factory; a factory that returns nothing usable is named in the error. */
+  private createConnector<C>(name: string, create: () => C): C {
+    let connector: C;
+    try {
+      connector = create();
+    } catch (error) {
+      throw new Error(`creating connector '${name}' threw: ${describeError(error)}`);
+    }
+    if (connector === null || typeof connector !== 'object') throw new Error(`creating connector '${name}' returned ${connector === null ? 'null' : typeof connector}, not a connector object`);
+    return connector;
+  }
+
+  private initializeTask(task: Task, restoredCheckpointId: number | undefined): void {
+    const attempt = this.host.attempt();
+    const context: FunctionInitializationContext = {
+      isRestored: () => restoredCheckpointId !== undefined,
+      restoredCheckpointId,
+      getOperatorStateStore: () => task.state,
+      subtaskIndex: task.subtaskIndex,
+      parallelism: task.parallelism,
+      attemptNumber: this.host.restarts(),
+      report: (event: ConnectorEvent) => {
+        this.observations.connectorEvents.push({ ...event, step: this.scheduler.step, attempt, task: task.index });
+      },
+    };
+    const calls: Promise<unknown>[] = [];
+    try {
+      this.openProcessFunctions(task);
+      if (this.failNextInitialize[task.index] === true) {
+        this.failNextInitialize[task.index] = false;
+        throw new Error('initializeState threw synchronously (fault plan)');
+      }
+      for (const fn of this.checkpointedFunctions(task)) {
+        const result = fn.initializeState(context);
+        if (isPromise(result)) calls.push(result);
+      }
+    } catch (error) {
+      if (error instanceof RuntimeInvariantError) throw error;
+      this.host.failover(`task ${task.name} failed in initializeState: ${describeError(error)}`);
+      return;
+    }
+    const recordStart = (): void => {
+      if (task.source === undefined) return;
+      this.observations.sourcePositions.push({ kind: 'start', attempt, task: task.index, step: this.scheduler.step, checkpointId: restoredCheckpointId, position: task.source.currentPosition() });
+    };
+    if (calls.length > 0) this.awaitConnector(task, Promise.all(calls), 'initializeState', recordStart);
+    else recordStart();
+  }
+
+  /** Creates and opens the task's process functions (fresh or restored), as Flink's operators open at deployment. */
+  private openProcessFunctions(task: Task): void {
+    const info = { subtaskIndex: task.subtaskIndex, parallelism: task.parallelism };
+    const attempt = this.host.attempt();
+    const restored: KeyedOperatorRestore | undefined = task.restored === undefined ? undefined : { keyedState: task.restored.keyedState, timers: task.restored.timers ?? [] };
+    for (let i = 0; i < task.operators.length; i++) {
+      const operator = task.operators[i]!;
+      const spec = operator.spec;
+      if (spec.kind !== 'process' && spec.kind !== 'co-process') continue;
+      if (i !== 0) throw new RuntimeInvariantError(`process function ${spec.name} is not first in its chain`);
+      operator.process = new KeyedProcessOperator(
+        spec,
+        info,
+        {
+          currentProcessingTime: () => this.scheduler.nowMs,
+          emit: (value, timestampMs) => this.process(task, 1, undefined, value, timestampMs, i + 1),
+          emitSide: (tagId, value, timestampMs) => {
+            this.observations.sideOutputRecords[tagId] = (this.observations.sideOutputRecords[tagId] ?? 0) + 1;
+            const groups = task.sideOutputs.get(tagId);
+            if (groups !== undefined) this.route(groups, value, timestampMs);
+          },
+          onProcessingTimerAdded: (timestampMs) => {
+            this.scheduler.setTimer(Math.max(0, timestampMs - this.scheduler.nowMs), `${task.name} processing-time timer ${timestampMs}`, () => {
+              if (attempt !== this.host.attempt() || !this.host.isRunning()) return;
+              this.whenIdle(task, () => {
+                try {
+                  this.onProcessingTimer(task);
+                } catch (error) {
+                  if (error instanceof RuntimeInvariantError) throw error;
+                  this.host.failover(`task ${task.name} failed: ${describeError(error)}`);
+                }
+              });
+            });
+          },
+          onTimerFired: (key, timestampMs, domain) => {
+            this.observations.timerFirings.push({ task: task.index, attempt, operator: spec.name, key, timestampMs, domain, step: this.scheduler.step, atMs: this.scheduler.nowMs });
+          },
+        },
+        restored,
+      );
+    }
+  }
+}

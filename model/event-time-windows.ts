@@ -62,7 +62,7 @@ export interface EventTimeWindowSettings {
  * arrivals never sees its partition idle.
  */
 export const EVENT_TIME_WINDOW_TIMELINE = {
-  arrivalSpacingMs: 20,
+  arrivalSpacingMs: 10,
   /** The idle partition's gap, in the middle of its arrivals. */
   idleGapMs: 500,
   /** Offline sensors upload a reading this long after it was taken (far beyond the bound). */
@@ -158,11 +158,20 @@ export interface EventTimeWindowModel {
    * the exact cells of other partitions that end at least `progressMarginMs` before it
    * resumes (and start after it went idle) must fire before `resumesAtMs`.
    */
-  readonly idleProgress: { readonly partition: number; readonly idleFromMs: number; readonly resumesAtMs: number; readonly cellsToFire: readonly string[] } | undefined;
+  readonly idleProgress:
+    | {
+        readonly partition: number;
+        /** When the last reading before the gap arrives. */
+        readonly lastArrivalBeforeGapMs: number;
+        readonly idleFromMs: number;
+        readonly resumesAtMs: number;
+        readonly cellsToFire: readonly string[];
+      }
+    | undefined;
 }
 
 /** How long before the idle partition resumes a window must end to be required to fire during the idle gap. */
-export const PROGRESS_MARGIN_MS = 180;
+export const PROGRESS_MARGIN_MS = 250;
 
 export function windowStartOf(timestampMs: number, windowSizeMs: number): number {
   return timestampMs - (((timestampMs % windowSizeMs) + windowSizeMs) % windowSizeMs);
@@ -183,7 +192,7 @@ export function eventTimeWindowModel(input: readonly (readonly TimedReading[])[]
         wasIdle = true;
         // The progress check follows the longest gap (the scenario's idle partition).
         if (idleProgress === undefined || reading.arrivalMs - previous.arrivalMs > idleProgress.resumesAtMs - idleProgress.idleFromMs + settings.idleTimeoutMs) {
-          idleProgress = { partition, idleFromMs: previous.arrivalMs + settings.idleTimeoutMs, resumesAtMs: reading.arrivalMs, cellsToFire: [] };
+          idleProgress = { partition, lastArrivalBeforeGapMs: previous.arrivalMs, idleFromMs: previous.arrivalMs + settings.idleTimeoutMs, resumesAtMs: reading.arrivalMs, cellsToFire: [] };
         }
       }
       const { id, sensor, timestampMs } = reading.value;

@@ -193,15 +193,27 @@ export function checkWindowsFireOnce(
   return violations;
 }
 
+/** How late after its last reading before the gap the idle source may read it and still count as keeping pace. */
+export const CATCH_UP_SLACK_MS = 100;
+/** Time a watermark needs to reach the window task and fire its windows, in a schedule that starves no task. */
+export const PROPAGATION_MARGIN_MS = 100;
+
 /**
- * Event time makes progress while a partition is idle: when the idle partition's source
- * went through its gap within one attempt (a watermark from before the gap, then one from
- * after it), it must have marked itself idle in between, and every window of the other
- * partitions that ended well inside the gap must have fired before the source resumed.
+ * Event time makes progress while a partition is idle. Judged per attempt in which the idle
+ * partition's source kept pace with its arrivals up to the gap (it read its last reading
+ * before the gap within CATCH_UP_SLACK_MS of its arrival; a source still replaying a
+ * backlog reads through the gap without waiting, so for it the gap is no idle time) and then
+ * read data from after the gap:
+ * - it must have marked itself idle in between;
+ * - every window of the other partitions that the model lists must fire before the source
+ *   resumes, if the other sources' watermarks passed its end, while it was idle, at least
+ *   PROPAGATION_MARGIN_MS before it resumed.
  * A source that never marks itself idle holds every window back until its data resumes.
  */
 export function checkIdleProgress(
-  sourceWatermarks: readonly WatermarkChange[],
+  /** Watermark changes of every source task, with the virtual time of each. */
+  sourceWatermarks: readonly (WatermarkChange & { readonly atMs: number })[],
+  idleSourceTask: number,
   firings: readonly TimerFiring[],
   model: EventTimeWindowModel,
   windowOperator: string,
@@ -214,14 +226,16 @@ export function checkIdleProgress(
   const violations: Violation[] = [];
   const attempts = [...new Set(sourceWatermarks.map((change) => change.attempt))];
   for (const attempt of attempts) {
-    const changes = sourceWatermarks.filter((change) => change.attempt === attempt);
+    const changes = sourceWatermarks.filter((change) => change.attempt === attempt && change.task === idleSourceTask);
     // The source read data from before the gap in this attempt (a watermark above MIN: a
     // source restored from a checkpoint taken in the gap reads none), then data from after it.
     const before = changes.find((change) => !change.idle && change.watermarkMs > MIN_WATERMARK && change.watermarkMs <= watermarkBeforeGapMs);
     const after = changes.find((change) => !change.idle && change.watermarkMs > watermarkBeforeGapMs);
     if (before === undefined || after === undefined || after.step < before.step) continue;
-    const wentIdle = changes.some((change) => change.idle && change.step > before.step && change.step <= after.step);
-    if (!wentIdle) {
+    const lastBeforeGap = [...changes].reverse().find((change) => !change.idle && change.step < after.step && change.watermarkMs <= watermarkBeforeGapMs)!;
+    if (lastBeforeGap.atMs > idle.lastArrivalBeforeGapMs + CATCH_UP_SLACK_MS) continue;
+    const wentIdle = changes.find((change) => change.idle && change.step > before.step && change.step <= after.step);
+    if (wentIdle === undefined) {
       violations.push({
         property,
         anomaly: 'idle partition not marked idle',
@@ -229,8 +243,13 @@ export function checkIdleProgress(
       });
       continue;
     }
+    const others = [...new Set(sourceWatermarks.filter((change) => change.task !== idleSourceTask).map((change) => change.task))];
     const late = idle.cellsToFire.filter((cellId) => {
       const cell = model.cells.get(cellId)!;
+      // When every other source had passed the window's end in this attempt (never: nothing to expect).
+      const passedAtMs = others.map((task) => sourceWatermarks.find((change) => change.task === task && change.attempt === attempt && change.watermarkMs >= cell.endMs - 1)?.atMs ?? Number.POSITIVE_INFINITY);
+      const dueAtMs = Math.max(wentIdle.atMs, ...passedAtMs);
+      if (dueAtMs > idle.resumesAtMs - PROPAGATION_MARGIN_MS) return false;
       return !firings.some((firing) => firing.operator === windowOperator && firing.key === cell.sensor && firing.timestampMs === cell.endMs - 1 && firing.step < after.step);
     });
     if (late.length > 0) {

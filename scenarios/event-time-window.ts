@@ -24,6 +24,14 @@ export const WINDOW_OPERATOR = 'window-counts';
 export const SOURCE_NAME = 'readings';
 const EVENT_TIME_PREFIX = 'etw';
 const LATE_READINGS = outputTag<SensorReading>('late-readings');
+/**
+ * As a Flink job configures them: watermarks at most every 50 virtual ms (Flink's default
+ * auto-watermark interval is 200 ms), and a source with nothing to read polls again after
+ * 20 ms. Each costs steps (a watermark is taken by every downstream task, a poll is a timer
+ * and a read), and a step costs a virtual ms: with the runtime's defaults (10 ms and 5 ms)
+ * the job needs twice the steps for the same readings.
+ */
+const EVENT_TIME_JOB_OPTIONS = { autoWatermarkIntervalMs: 50, sourcePollDelayMs: 20 } as const;
 /** The keyed window operator's parallelism (sensors are hashed over it). */
 const WINDOW_PARALLELISM = 1;
 
@@ -118,7 +126,8 @@ export function judgeEventTimeWindows(
   // A run that did not finish may not have written everything: judge only what it wrote.
   const judgedOutput = observations.outcome === 'finished' ? output : output.filter((violation) => violation.anomaly !== 'lost write');
   const idlePartition = model.idleProgress?.partition;
-  const idleSource = idlePartition === undefined ? undefined : sourceTasks(observations)[idlePartition];
+  const sources = sourceTasks(observations);
+  const idleSource = idlePartition === undefined ? undefined : sources[idlePartition];
   return [
     ...judgedOutput,
     ...checkWatermarksMonotonic(observations.watermarks, observations.taskNames),
@@ -126,7 +135,8 @@ export function judgeEventTimeWindows(
     ...(idleSource === undefined
       ? []
       : checkIdleProgress(
-          observations.watermarks.filter((change) => change.task === idleSource),
+          observations.watermarks.filter((change) => sources.includes(change.task)),
+          idleSource,
           observations.timerFirings,
           model,
           WINDOW_OPERATOR,
@@ -162,6 +172,7 @@ export const eventTimeWindow: Scenario = {
   faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint', 'drop-ack', 'fail-initialize'],
   backends: ['memory', 'fs'],
   properties: ['event-time-output', 'watermark-monotonic', 'window-fires-once', 'event-time-progress'],
+  jobOptions: EVENT_TIME_JOB_OPTIONS,
   bugs: [
     {
       name: 'watermark-max-of-inputs',
@@ -235,6 +246,7 @@ function clockTimeWindowControl(notion: 'processing' | 'ingestion'): Scenario {
     faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint'],
     backends: ['memory'],
     properties: ['clock-time-count-bound'],
+    jobOptions: EVENT_TIME_JOB_OPTIONS,
     bugs: [],
     negativeControl: `its window counts differ between interleavings and faults - expected, not a bug: ${notion} time is a clock, so the schedule decides which window a reading falls in; event-time-window over the same readings writes the same count for every window whose readings are surely on time`,
     taskCount: (size) => size.partitions + (eventTimeWindows ? 2 : 1) * WINDOW_PARALLELISM,

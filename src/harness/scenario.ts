@@ -98,6 +98,12 @@ export interface Scenario {
   readonly variablePartitions?: boolean;
   readonly bugs: readonly PlantedBug[];
   /**
+   * Job settings the scenario's job runs with, as a Flink job sets them in its configuration
+   * (e.g. `autoWatermarkIntervalMs`); the case's mode, backend and sizes, and a planted bug's
+   * options, come on top.
+   */
+  readonly jobOptions?: Partial<JobOptions>;
+  /**
    * Set on a negative control: what differs between its runs, and why that is expected, not
    * a bug. The report prints it under the scenario's line.
    */

@@ -109,22 +109,31 @@ describe('event-time properties on hand-made observations', () => {
     expect(checkWindowsFireOnce([firing(0, 100), firing(2, 350)], restartedBetween, [{ checkpointId: 4, triggeredAtStep: 200 }], model, WINDOW_OPERATOR)).toEqual([]);
   });
 
-  test('an idle partition that never says so is caught only when its source went through the gap in one attempt', () => {
+  test('an idle partition that never says so is caught only when its source kept pace up to the gap and read past it in one attempt', () => {
     const gapModel = eventTimeWindowModel(eventTimeWindowInput(2, 40));
-    const source = (attempt: number, step: number, watermarkMs: number, idle = false) => ({ task: 1, attempt, step, watermarkMs, idle });
-    const through = [source(0, 10, 100), source(0, 700, 700)];
-    expect(checkIdleProgress(through, [], gapModel, WINDOW_OPERATOR, 200).map((v) => v.anomaly)).toEqual(['idle partition not marked idle']);
+    const idle = gapModel.idleProgress!;
+    const idleSource = 1;
+    // Step = virtual ms here; the other source (task 0) passes every window by 600 ms.
+    const change = (task: number, attempt: number, atMs: number, watermarkMs: number, isIdle = false) => ({ task, attempt, step: atMs, atMs, watermarkMs, idle: isIdle });
+    const other = (attempt: number) => [change(0, attempt, 100, 50), change(0, attempt, 600, 560)];
+    const beforeGap = idle.lastArrivalBeforeGapMs;
+    const through = [...other(0), change(idleSource, 0, 10, 100), change(idleSource, 0, beforeGap, 200), change(idleSource, 0, idle.resumesAtMs, 700)];
+    expect(checkIdleProgress(through, idleSource, [], gapModel, WINDOW_OPERATOR, 200).map((v) => v.anomaly)).toEqual(['idle partition not marked idle']);
     // Idle in between, but the other partition's windows did not fire before it resumed.
-    const idled = [source(0, 10, 100), source(0, 300, 100, true), source(0, 700, 700)];
-    expect(checkIdleProgress(idled, [], gapModel, WINDOW_OPERATOR, 200).map((v) => v.anomaly)).toEqual(['window held back by an idle partition']);
-    const fired = gapModel.idleProgress!.cellsToFire.map((id): TimerFiring => {
+    const idled = [...other(0), change(idleSource, 0, 10, 100), change(idleSource, 0, beforeGap, 200), change(idleSource, 0, beforeGap + 50, 200, true), change(idleSource, 0, idle.resumesAtMs, 700)];
+    expect(checkIdleProgress(idled, idleSource, [], gapModel, WINDOW_OPERATOR, 200).map((v) => v.anomaly)).toEqual(['window held back by an idle partition']);
+    const fired = idle.cellsToFire.map((id): TimerFiring => {
       const cell = gapModel.cells.get(id)!;
-      return { task: 2, attempt: 0, operator: WINDOW_OPERATOR, key: cell.sensor, timestampMs: cell.endMs - 1, domain: 'event-time', step: 500 };
+      return { task: 2, attempt: 0, operator: WINDOW_OPERATOR, key: cell.sensor, timestampMs: cell.endMs - 1, domain: 'event-time', step: 620 };
     });
-    expect(checkIdleProgress(idled, fired, gapModel, WINDOW_OPERATOR, 200)).toEqual([]);
-    // Restored after the gap, or from a checkpoint inside it: the attempt never saw data from before it, nothing to judge.
-    expect(checkIdleProgress([source(1, 700, 700)], [], gapModel, WINDOW_OPERATOR, 200)).toEqual([]);
-    expect(checkIdleProgress([source(1, 400, MIN_WATERMARK, true), source(1, 700, MIN_WATERMARK), source(1, 700, 700)], [], gapModel, WINDOW_OPERATOR, 200)).toEqual([]);
+    expect(checkIdleProgress(idled, idleSource, fired, gapModel, WINDOW_OPERATOR, 200)).toEqual([]);
+    // The other source passed the windows too late to expect them before the resume: nothing to judge.
+    const otherLate = [change(0, 0, 100, 50), change(0, 0, idle.resumesAtMs - 20, 560), ...idled.filter((c) => c.task === idleSource)];
+    expect(checkIdleProgress(otherLate, idleSource, [], gapModel, WINDOW_OPERATOR, 200)).toEqual([]);
+    // Restored inside the gap (no data from before it), or still replaying a backlog at the gap: nothing to judge.
+    expect(checkIdleProgress([...other(1), change(idleSource, 1, 400, MIN_WATERMARK, true), change(idleSource, 1, 700, MIN_WATERMARK), change(idleSource, 1, 700, 700)], idleSource, [], gapModel, WINDOW_OPERATOR, 200)).toEqual([]);
+    const backlog = [...other(2), change(idleSource, 2, 10, 100), change(idleSource, 2, idle.resumesAtMs - 5, 200), change(idleSource, 2, idle.resumesAtMs + 1, 700)];
+    expect(checkIdleProgress(backlog, idleSource, [], gapModel, WINDOW_OPERATOR, 200)).toEqual([]);
   });
 });
 

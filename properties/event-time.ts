@@ -170,15 +170,19 @@ export function checkWindowsFireOnce(
       continue;
     }
     seenInAttempt.add(inAttempt);
-    const earlier = earlierFirings.get(timer) ?? [];
-    earlierFirings.set(timer, [...earlier, firing]);
+    let earlier = earlierFirings.get(timer);
+    if (earlier === undefined) {
+      earlier = [];
+      earlierFirings.set(timer, earlier);
+    }
+    earlier.push(firing);
     const cellId = exactByTimer.get(timer);
     const restore = restoreOf.get(firing.attempt);
     if (cellId === undefined || restore?.checkpointId === undefined || reported.has(timer)) continue;
     const checkpointTriggeredAt = triggeredAt.get(restore.checkpointId);
     if (checkpointTriggeredAt === undefined) continue;
     // Covered by the checkpoint: fired in the attempt that took it, before it was triggered.
-    const covered = earlier.find((before) => before.attempt === attemptAt(checkpointTriggeredAt) && before.step < checkpointTriggeredAt);
+    const covered = earlier.find((before) => before !== firing && before.attempt === attemptAt(checkpointTriggeredAt) && before.step < checkpointTriggeredAt);
     if (covered !== undefined) {
       reported.add(timer);
       violations.push({

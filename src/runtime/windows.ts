@@ -232,37 +232,49 @@ class WindowFunction<I, A, R, O> implements KeyedProcessFunction<I, O> {
       );
     }
     const watermarkMs = this.eventTime ? timerService.currentWatermark() : MIN_WATERMARK;
-    const timersBefore = this.timerTimestamps(watermarkMs);
+    // Merging can remove windows (and so timers); otherwise a record only ever adds a window.
+    const timersBefore = this.assigner.merging ? this.timerTimestamps(watermarkMs) : undefined;
     let taken = false;
     for (const assigned of this.assigner.assignWindows(timestampMs)) {
       // A window past its cleanup time is gone for good (Flink's isWindowLate): skip it.
       if (this.eventTime && this.cleanupTime(assigned) <= watermarkMs) continue;
       taken = true;
-      const entry = this.assigner.merging ? this.mergeInto(assigned) : (this.windows.get(windowId(assigned)) ?? this.emptyEntry(assigned));
+      const existing = this.assigner.merging ? undefined : this.windows.get(windowId(assigned));
+      const entry = this.assigner.merging ? this.mergeInto(assigned) : (existing ?? this.emptyEntry(assigned));
       const updated: WindowEntry<A> = { startMs: entry.startMs, endMs: entry.endMs, accumulator: this.aggregate.add(value, entry.accumulator) };
       this.windows.put(windowId(updated), updated);
+      if (!this.assigner.merging && existing === undefined && !this.keepFiredWindows) this.registerTimers(updated, watermarkMs, context);
       // Added after the window fired, within the allowed lateness: fire again with the update.
       if (this.eventTime && windowMaxTimestamp(updated) <= watermarkMs) this.fire(context.getCurrentKey(), updated, out);
     }
     if (!taken && this.lateDataTag !== undefined) context.output(this.lateDataTag, value);
     if (this.keepFiredWindows) this.registerAllTimers(context);
-    else this.syncTimers(timersBefore, watermarkMs, context);
+    else if (timersBefore !== undefined) this.syncTimers(timersBefore, watermarkMs, context);
   }
 
+  /**
+   * Fires the key's windows whose last timestamp this is, then drops those whose cleanup time
+   * came (fire first: with no allowed lateness both are the same timer). A window dropped here
+   * needs no timer any more, and the others keep theirs: nothing to register or delete.
+   */
   onTimer(timestampMs: number, context: OnTimerContext, out: Collector<O>): void {
     if (context.timeDomain !== this.assigner.timeDomain) return;
-    // The timer fires because the watermark reached it, whether or not the context shows it yet.
-    const watermarkMs = this.eventTime ? Math.max(context.timerService().currentWatermark(), timestampMs) : MIN_WATERMARK;
-    const timersBefore = this.timerTimestamps(watermarkMs);
     const key = context.getCurrentKey();
-    // Fire before cleaning up: with no allowed lateness both happen at the same timer.
-    for (const [, entry] of this.windows.entries()) {
-      if (windowMaxTimestamp(entry) === timestampMs) this.fire(key, entry, out);
-    }
     for (const [id, entry] of this.windows.entries()) {
+      if (windowMaxTimestamp(entry) === timestampMs) this.fire(key, entry, out);
       if (this.cleanupTime(entry) <= timestampMs && !this.keepFiredWindows) this.windows.remove(id);
     }
-    this.syncTimers(timersBefore, watermarkMs, context);
+  }
+
+  /** The timers of a new window: its firing (unless the watermark is already past it: it fires inline) and its cleanup. */
+  private registerTimers(window: TimeWindow, watermarkMs: number, context: KeyedContext): void {
+    const timerService = context.timerService();
+    if (!this.eventTime) {
+      timerService.registerProcessingTimeTimer(windowMaxTimestamp(window));
+      return;
+    }
+    if (windowMaxTimestamp(window) > watermarkMs) timerService.registerEventTimeTimer(windowMaxTimestamp(window));
+    timerService.registerEventTimeTimer(this.cleanupTime(window));
   }
 
   private fire(key: Key, entry: WindowEntry<A>, out: Collector<O>): void {

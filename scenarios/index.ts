@@ -1,5 +1,6 @@
 import type { Scenario } from '../src/harness/scenario.ts';
 import { CONNECTOR_SUITES } from './connector-suites.ts';
+import { eventTimeWindow, ingestionTimeWindow, processingTimeWindow } from './event-time-window.ts';
 import { kafka2pc } from './kafka-2pc.ts';
 import { keyedCounts } from './keyed-counts.ts';
 import { intervalJoinScenario } from './interval-join.ts';
@@ -8,7 +9,18 @@ import { regularJoinScenario } from './regular-join.ts';
 import { temporalJoinScenario } from './temporal-join.ts';
 
 /** Every named scenario, in the order the suite runs them: the pipelines, then the built-in connectors through the connector suites. */
-export const SCENARIOS: readonly Scenario[] = [oddEvenSum, kafka2pc, keyedCounts, intervalJoinScenario, temporalJoinScenario, regularJoinScenario, ...CONNECTOR_SUITES];
+export const SCENARIOS: readonly Scenario[] = [
+  oddEvenSum,
+  kafka2pc,
+  keyedCounts,
+  eventTimeWindow,
+  processingTimeWindow,
+  ingestionTimeWindow,
+  intervalJoinScenario,
+  temporalJoinScenario,
+  regularJoinScenario,
+  ...CONNECTOR_SUITES,
+];
 
 export function findScenario(name: string): Scenario {
   const scenario = SCENARIOS.find((candidate) => candidate.name === name);

@@ -76,6 +76,20 @@ export {
   type RegularJoinOptions,
   type TemporalJoinOptions,
 } from './runtime/joins.ts';
+export {
+  eventTimeSessionWindows,
+  processingTimeSessionWindows,
+  slidingEventTimeWindows,
+  slidingProcessingTimeWindows,
+  tumblingEventTimeWindows,
+  tumblingProcessingTimeWindows,
+  windowed,
+  type TimeWindow,
+  type WindowAggregate,
+  type WindowAssigner,
+  type WindowedOptions,
+  type WindowResult,
+} from './runtime/windows.ts';
 
 // Simulated external systems.
 export { SimEnvironment, type SimClient, type SimService, type SimServiceOptions } from './connectors/sim/environment.ts';

@@ -334,6 +334,8 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
     }
     for (const result of results) {
       io.out(`${result.report.counterexample === undefined ? 'ok  ' : 'FAIL'} ${result.scenario} [${result.mode}, ${result.backend} backend] ${result.report.stats.runs} runs in ${(result.elapsedMs / 1000).toFixed(1)}s`);
+      const control = scenarios.find((scenario) => scenario.name === result.scenario)?.negativeControl;
+      if (control !== undefined) io.out(`  negative control: ${control}`);
       io.out(formatStats(result.report.stats));
     }
     if (failed?.report.counterexample !== undefined) {

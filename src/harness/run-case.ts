@@ -87,7 +87,7 @@ export function jobOptionsFor(scenario: Scenario, spec: CaseSpec): JobOptions {
   if (spec.bug !== undefined && bug === undefined) {
     throw new Error(`scenario ${scenario.name} has no planted bug '${spec.bug}'; known: ${scenario.bugs.map((b) => b.name).join(', ')}`);
   }
-  return { ...DEFAULT_JOB_OPTIONS, mode: spec.mode, backend: spec.backend, maxConcurrentCheckpoints: spec.maxConcurrentCheckpoints ?? 1,
+  return { ...DEFAULT_JOB_OPTIONS, ...scenario.jobOptions, mode: spec.mode, backend: spec.backend, maxConcurrentCheckpoints: spec.maxConcurrentCheckpoints ?? 1,
     checkpointIntervalMs: spec.checkpointIntervalMs ?? DEFAULT_JOB_OPTIONS.checkpointIntervalMs,
     channelCapacity: spec.channelCapacity ?? DEFAULT_JOB_OPTIONS.channelCapacity,
     restartDelayMs: spec.restartDelayMs ?? DEFAULT_JOB_OPTIONS.restartDelayMs,

@@ -116,6 +116,17 @@ export interface Scenario {
    * honours `transactionTimeoutMs` and `preparedTransactions`: what `streamcheck envelope` searches.
    */
   readonly transactionTimeouts?: { readonly defaultMs: number };
+  /**
+   * Job settings the scenario's job runs with, as a Flink job sets them in its configuration
+   * (e.g. `autoWatermarkIntervalMs`); the case's mode, backend and sizes, and a planted bug's
+   * options, come on top.
+   */
+  readonly jobOptions?: Partial<JobOptions>;
+  /**
+   * Set on a negative control: what differs between its runs, and why that is expected, not
+   * a bug. The report prints it under the scenario's line.
+   */
+  readonly negativeControl?: string;
   /** Tasks of the built job, so fault plans can name them before building. */
   taskCount(size: ScenarioSize): number;
   build(context: BuildContext): BuiltScenario;

@@ -244,6 +244,45 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
         .map((e) => e.step);
     },
   },
+  'event-time-window/watermark-max-of-inputs/event-time-output': {
+    anomaly: /on-time reading dropped as late/,
+    // A regular (not offline) sensor's reading that the window task took and then passed to the late-data task.
+    cause: (result) => {
+      const trace = lines(result);
+      const lateIds = new Set(trace.map((e) => /^late-entry\S* takes record \{"id":"([^"]+)"/.exec(e.event)?.[1]).filter((id) => id !== undefined));
+      return trace.filter((e) => {
+        const taken = /^window-counts\S* takes record \{"id":"([^"]+)","sensor":"p\d+-s\d+"/.exec(e.event);
+        return taken !== null && lateIds.has(taken[1]!);
+      }).map((e) => e.step);
+    },
+  },
+  'event-time-window/timers-left-out-of-snapshot/event-time-output': { anomaly: /lost across a restore/, cause: restoreSteps },
+  'event-time-window/source-never-idles/event-time-progress': {
+    anomaly: /event time stood still/,
+    // The idle partition's source reads its first reading after the gap: the last poll at that offset before it moves on.
+    cause: (result) => {
+      const { partitions, recordsPerPartition } = result.spec.size;
+      const partition = partitions - 1;
+      const firstAfterGap = Math.ceil(recordsPerPartition / 2);
+      const trace = lines(result);
+      const moved = trace.findIndex((e) => e.event === `readings[${partition}] emits (partition ${partition} @ offset ${firstAfterGap + 1})`);
+      const polls = trace.slice(0, moved === -1 ? trace.length : moved).filter((e) => e.event === `readings[${partition}] emits (partition ${partition} @ offset ${firstAfterGap})`);
+      return polls.length === 0 ? [] : [polls.at(-1)!.step];
+    },
+  },
+  'event-time-window/fired-windows-kept/window-fires-once': {
+    anomaly: /fired twice/,
+    // A window's timer firing again in the same attempt, from the runtime's own record of firings.
+    cause: (result) => {
+      const seen = new Set<string>();
+      return result.observations.timerFirings.flatMap((firing) => {
+        const id = `${firing.task}/${firing.attempt}/${String(firing.key)}/${firing.timestampMs}`;
+        const repeated = seen.has(id);
+        seen.add(id);
+        return repeated ? [firing.step] : [];
+      });
+    },
+  },
 };
 
 /** Does the task (`a>b>c[i]`) run the operator in its chain? */

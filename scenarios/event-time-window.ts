@@ -193,6 +193,13 @@ export const eventTimeWindow: Scenario = {
       jobOptions: { sourceNeverIdles: true },
     },
     {
+      name: 'resumed-input-pulls-watermark-back',
+      description:
+        "when the idle partition's data resumes, its input rejoins the window task's minimum at once and pulls the task's watermark back behind windows already fired",
+      caughtBy: ['watermark-monotonic'],
+      jobOptions: { resumedInputPullsWatermarkBack: true },
+    },
+    {
       name: 'fired-windows-kept',
       description:
         'the window function keeps a window after firing it instead of purging it, and registers the timers of all its windows with every record: a fired window fires again at the next watermark (the idempotent sink hides it in the store; the firings do not)',

@@ -60,6 +60,8 @@ export interface JobOptions {
   readonly sourcePollDelayMs: number;
   /** Planted bug: a task's watermark is the maximum over its inputs instead of the minimum (data of the slower input turns late). */
   readonly watermarkAsMaxOfInputs: boolean;
+  /** Planted bug: an input that turns active again after idleness pulls the task's watermark back to its own (watermarks regress). */
+  readonly resumedInputPullsWatermarkBack?: boolean;
   /** Planted bug: snapshots leave out the process functions' timers, so a restore loses them (windows never fire). */
   readonly timersLeftOutOfSnapshot: boolean;
   /** Planted bug (liveness): a source with an idleness timeout never marks itself idle, so downstream watermarks stall until its input ends. */

@@ -122,7 +122,8 @@ export class StreamTasks {
   }
 
   private observeWatermark(task: Task, watermarkMs: number, idle: boolean): void {
-    if (watermarkMs < task.watermarkMs) throw new RuntimeInvariantError(`task ${task.name}: watermark ${watermarkMs} after ${task.watermarkMs}`);
+    // The runtime's own assertion; the planted bug that breaks it on purpose lets the regression through, for watermark-monotonic to catch.
+    if (watermarkMs < task.watermarkMs && !this.options.resumedInputPullsWatermarkBack) throw new RuntimeInvariantError(`task ${task.name}: watermark ${watermarkMs} after ${task.watermarkMs}`);
     task.watermarkMs = watermarkMs;
     task.idle = idle;
     this.observations.watermarks.push({ task: task.index, attempt: this.host.attempt(), step: this.scheduler.step, atMs: this.scheduler.nowMs, watermarkMs, idle });
@@ -551,7 +552,7 @@ export class StreamTasks {
     if (this.options.backend === 'rocksdb') this.deployRocksDbStore(task, snapshot);
     task.barriers = task.inputs.length > 0 ? new BarrierHandler(this.options.mode, task.inputs.length, { holdInputsWhenUnaligned: this.options.unalignedHoldsInputs }) : undefined;
     // Watermarks are not part of a snapshot: every attempt starts at MIN_WATERMARK.
-    task.valve = task.inputs.length > 0 ? new WatermarkValve(task.inputs.length, this.options.watermarkAsMaxOfInputs) : undefined;
+    task.valve = task.inputs.length > 0 ? new WatermarkValve(task.inputs.length, this.options.watermarkAsMaxOfInputs, this.options.resumedInputPullsWatermarkBack) : undefined;
     task.watermarkMs = MIN_WATERMARK;
     task.idle = false;
     task.waitingForInput = false;

@@ -23,6 +23,12 @@ export class WatermarkValve {
     readonly channelCount: number,
     /** Planted bug `watermarkAsMaxOfInputs`: the task's watermark is the maximum over its inputs. */
     private readonly maxOfInputs = false,
+    /**
+     * Planted bug `resumedInputPullsWatermarkBack`: a channel that becomes active again joins the
+     * minimum at once, behind the task's watermark, and pulls it back (the valve forgets that
+     * a watermark, once passed on, promised that nothing older follows).
+     */
+    private readonly resumedInputPullsBack = false,
   ) {
     this.channelWatermark = new Array<number>(channelCount).fill(MIN_WATERMARK);
     this.channelIdle = new Array<boolean>(channelCount).fill(false);
@@ -44,7 +50,7 @@ export class WatermarkValve {
     if (this.channelIdle[slot] === idle) return false;
     this.channelIdle[slot] = idle;
     if (idle) this.channelAligned[slot] = false;
-    else this.channelAligned[slot] = this.channelWatermark[slot]! >= this.watermarkMs;
+    else this.channelAligned[slot] = this.resumedInputPullsBack || this.channelWatermark[slot]! >= this.watermarkMs;
     return this.recompute();
   }
 
@@ -71,6 +77,10 @@ export class WatermarkValve {
     this.idle = idle;
     // Nothing active and aligned (all idle, or the active ones are behind): the watermark stays.
     const anyAligned = this.channelAligned.some((aligned, slot) => aligned && !this.channelIdle[slot]);
+    if (this.resumedInputPullsBack && !idle && anyAligned && combined < this.watermarkMs && combined > MIN_WATERMARK) {
+      this.watermarkMs = combined;
+      return true;
+    }
     if (!idle && anyAligned && combined > this.watermarkMs) {
       this.watermarkMs = combined;
       changed = true;

@@ -71,8 +71,23 @@ function blameProgress(context: BlameContext, violation: Violation): BlameChain 
   return finish(violation, `partition ${partition}`, `${violation.anomaly}: event time stood still while partition ${partition} had no data`, links, firstFalse);
 }
 
+/** watermark-monotonic: the element the task took when its watermark went back, after the watermarks it had passed on. */
+function blameRegression(context: BlameContext, violation: Violation): BlameChain {
+  const match = /task (\S+) \(attempt \d+\): watermark (-?\d+) at step (\d+) after (-?\d+) at step (\d+)/.exec(violation.message);
+  if (match === null) return finish(violation, 'watermarks', violation.anomaly, faultLinks(context), undefined);
+  const [, lane, lowerMs, step, higherMs] = match;
+  // Watermark and status elements sit on the coordinator's lane in the timeline: match the task by the text too.
+  const taken = context.events.filter((e) => e.step === Number(step) && (e.lane === lane || e.text.startsWith(`${lane} `)));
+  const cause = taken.at(-1);
+  const links = [...faultLinks(context), ...watermarksBefore(context, lane!, Number(step) - 1, 2)];
+  const firstFalse = cause === undefined ? undefined : link(cause, `${cause.text}: ${lane}'s watermark goes back from ${higherMs} to ${lowerMs} (an input that was idle rejoined behind it)`, true);
+  return finish(violation, `task ${lane}`, `${violation.anomaly}: ${lane} passed on watermark ${higherMs}, then ${lowerMs}`, links, firstFalse);
+}
+
 export function blameEventTime(context: BlameContext, violation: Violation): BlameChain | undefined {
   switch (violation.property) {
+    case 'watermark-monotonic':
+      return blameRegression(context, violation);
     case 'event-time-output':
       return blameOutput(context, violation);
     case 'window-fires-once':

@@ -270,6 +270,22 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
       return polls.length === 0 ? [] : [polls.at(-1)!.step];
     },
   },
+  'event-time-window/resumed-input-pulls-watermark-back/watermark-monotonic': {
+    anomaly: /watermark regressed: \S+ passed on watermark \d+, then \d+/,
+    // The step at which the window task's observed watermark went below one it had already passed on.
+    cause: (result) => {
+      const highest = new Map<string, number>();
+      return result.observations.watermarks.flatMap((change) => {
+        const id = `${change.task}/${change.attempt}`;
+        const before = highest.get(id);
+        if (before === undefined || change.watermarkMs >= before) {
+          highest.set(id, change.watermarkMs);
+          return [];
+        }
+        return [change.step];
+      });
+    },
+  },
   'event-time-window/fired-windows-kept/window-fires-once': {
     anomaly: /fired twice/,
     // A window's timer firing again in the same attempt, from the runtime's own record of firings.

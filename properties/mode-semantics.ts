@@ -71,12 +71,11 @@ export class AlignmentModel {
  */
 /**
  * Every barrier event of the run, each with the alignment model of its task attempt after
- * the event was applied (records that drained a channel do not change the handler's state).
+ * the event was applied.
  */
 export function* replayAlignment(observations: RunObservations): Generator<[RunObservations['barrierEvents'][number], AlignmentModel]> {
   const models = new Map<string, AlignmentModel>();
   for (const event of observations.barrierEvents) {
-    if (event.kind === 'drained') continue;
     const key = `${event.task}/${event.attempt}`;
     let model = models.get(key);
     if (model === undefined) {

@@ -93,11 +93,9 @@ export interface BarrierEvent {
   readonly atMs: number;
   /** Input slots the task does not take records from after this event (as the scheduler sees them). */
   readonly blockedSlots: readonly number[];
-  /** 'drained': not a barrier but the last record in front of barrier n on this input, taken after the unaligned snapshot n. */
-  readonly kind?: 'drained';
   /** The checkpoint the task counted complete at this event (every live input delivered its barrier), if any. */
   readonly completedId?: number;
-  /** Unaligned: records the barrier overtook, still in the channel behind it when the task took it (a 'drained' event follows once they are taken). */
+  /** Unaligned: records the barrier overtook, still queued when the task took it; copied into the channel state at once and processed afterwards. */
   readonly recordsOvertaken?: number;
 }
 

@@ -18,7 +18,7 @@ import { KeyedProcessOperator, isPromiseLike as isPromise, type KeyedOperatorRes
 import type { KeyedStateEntries } from './keyed-state.ts';
 import type { AlignmentObservation, RunObservations } from './observations.ts';
 import { SubtaskState, type SubtaskSnapshot } from './state.ts';
-import { partitionOf, type OutputGroup, type Task } from './task.ts';
+import { partitionOf, type OutputGroup, type Task, type UnalignedSnapshot } from './task.ts';
 import type { TimerSnapshot } from './timer-service.ts';
 import { WatermarkGenerator } from './watermark-generator.ts';
 import { WatermarkValve } from './watermark-valve.ts';
@@ -132,15 +132,14 @@ export class StreamTasks {
       const value = channel.takenValue;
       const timestampMs = channel.takenTimestamp;
       const unaligned = task.unaligned;
-      if (unaligned !== undefined) {
+      // Taken after the snapshot, before barrier n on this input: channel state, persisted as the
+      // task takes it (Flink spills such buffers on arrival). The records barrier n overtook were
+      // copied when the task took the barrier, so they are not added twice.
+      if (unaligned !== undefined && !unaligned.barrierTaken[slot]!) {
         const position = channel.barrierPositions.get(unaligned.checkpointId);
-        // In front of the barrier but taken after the snapshot: channel state.
         if (position === undefined || channel.recordsTaken - 1 < position) unaligned.channelState[slot]!.push(timestampMs === undefined ? { key, value } : { key, value, timestampMs });
-        // The last record in front of barrier n taken: from here on only barriers can hold the acknowledgement back.
-        if (position !== undefined && channel.recordsTaken === position) this.observeBarrier(task, slot, unaligned.checkpointId, 'drained');
       }
       this.process(task, channel.input, key, value, timestampMs, 0);
-      if (unaligned !== undefined) this.whenIdle(task, () => this.completeUnalignedIfReady(task));
       return;
     }
     if (kind === ElementKind.Watermark || kind === ElementKind.WatermarkStatus) {
@@ -154,12 +153,13 @@ export class StreamTasks {
     const decision = kind === ElementKind.Barrier ? barriers.onBarrier(slot, barrierId) : barriers.onEndOfInput(slot);
     // Unaligned: the records this barrier overtook are still in the channel behind it (the task takes them later).
     const recordsOvertaken = kind === ElementKind.Barrier ? (channel.barrierPositions.get(barrierId) ?? channel.recordsTaken) - channel.recordsTaken : 0;
-    this.observeBarrier(task, slot, barrierId, undefined, decision.completedId, recordsOvertaken);
+    this.observeBarrier(task, slot, barrierId, decision.completedId, recordsOvertaken);
     if (decision.abortedId !== 0) {
       if (task.unaligned?.checkpointId === decision.abortedId) task.unaligned = undefined;
       this.sendDecline(task, decision.abortedId, `checkpoint ${decision.abortedId} was overtaken by a newer barrier during alignment`);
     }
     if (decision.snapshotId !== 0) this.snapshot(task, decision.snapshotId, 'barrier');
+    if (kind === ElementKind.Barrier && task.unaligned?.checkpointId === barrierId) this.copyOvertakenRecords(task.unaligned, slot, channel, recordsOvertaken);
     if (this.options.mode === 'unaligned' && decision.completedId !== 0 && task.unaligned?.checkpointId === decision.completedId) {
       task.unaligned.barriersComplete = true;
     }
@@ -204,7 +204,22 @@ export class StreamTasks {
     if (result !== undefined) this.awaitOrQueue(task, result, `${keyed.name}.onTimer`, undefined);
   }
 
-  private observeBarrier(task: Task, slot: number, checkpointId: number, kind?: 'drained', completedId = 0, recordsOvertaken = 0): void {
+  /**
+   * Unaligned: the records barrier n overtook on this input are still queued in front of where
+   * it stood; copy them into the channel state of n now, without taking them (Flink's
+   * ChannelStateWriter.addInputData when the barrier overtakes the input buffers). The task
+   * processes them afterwards as usual, and need not wait for them before acknowledging n.
+   */
+  private copyOvertakenRecords(unaligned: UnalignedSnapshot, slot: number, channel: Channel, recordsOvertaken: number): void {
+    unaligned.barrierTaken[slot] = true;
+    if (recordsOvertaken === 0) return;
+    const state = unaligned.channelState[slot]!;
+    for (const record of channel.copyQueuedRecords(recordsOvertaken)) {
+      state.push(record.timestampMs === undefined ? { key: record.key, value: record.value } : { key: record.key, value: record.value, timestampMs: record.timestampMs });
+    }
+  }
+
+  private observeBarrier(task: Task, slot: number, checkpointId: number, completedId = 0, recordsOvertaken = 0): void {
     const blockedSlots: number[] = [];
     for (let s = 0; s < task.inputs.length; s++) if (task.barriers!.isBlocked(s)) blockedSlots.push(s);
     this.observations.barrierEvents.push({
@@ -215,7 +230,6 @@ export class StreamTasks {
       atStep: this.scheduler.step,
       atMs: this.scheduler.nowMs,
       blockedSlots,
-      ...(kind === undefined ? {} : { kind }),
       ...(completedId === 0 ? {} : { completedId }),
       ...(recordsOvertaken === 0 ? {} : { recordsOvertaken }),
     });
@@ -334,6 +348,7 @@ export class StreamTasks {
         snapshot: undefined,
         channelState: task.inputs.map(() => []),
         takenAtSnapshot: task.inputs.map((channel) => channel.recordsTaken),
+        barrierTaken: task.inputs.map(() => false),
         barriersComplete: false,
       };
     }
@@ -384,7 +399,11 @@ export class StreamTasks {
     }
   }
 
-  /** Unaligned: acknowledge once every input delivered the barrier and everything in front of it was taken. */
+  /**
+   * Unaligned: acknowledge once the snapshot is taken and every live input delivered barrier n;
+   * the records in front of the barriers are in the channel state by then (copied when each
+   * barrier was taken), so the acknowledgement never waits for the data to drain.
+   */
   private completeUnalignedIfReady(task: Task): void {
     const unaligned = task.unaligned;
     if (unaligned === undefined || unaligned.snapshot === undefined || !unaligned.barriersComplete) return;
@@ -396,7 +415,6 @@ export class StreamTasks {
         if (!channel.ended) throw new RuntimeInvariantError(`task ${task.name}: barrier ${unaligned.checkpointId} complete but input ${slot} never delivered it`);
         continue;
       }
-      if (channel.recordsTaken < position) return; // overtaken records still in the channel
       if (!this.options.omitAlignmentObservations) alignment.push({
         checkpointId: unaligned.checkpointId,
         task: task.index,

@@ -56,8 +56,8 @@ export interface ExploreReport {
 }
 
 export const DETERMINISM_PROPERTY = 'determinism';
-/** Checkpoint interval of generated cases with concurrent checkpoints: shorter than a checkpoint takes. */
-export const CONCURRENT_CHECKPOINT_INTERVAL_MS = 12;
+/** Checkpoint interval of generated cases with concurrent checkpoints: shorter than a checkpoint takes, longer than the checkpoint traffic alone fills under the plain schedule (unaligned checkpoints complete without the data moving). */
+export const CONCURRENT_CHECKPOINT_INTERVAL_MS = 20;
 
 /** Fault plans and schedules as data: fewer, earlier, simpler faults and shorter choice lists shrink toward a plainer case. */
 export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number): fc.Arbitrary<CaseSpec> {

@@ -45,7 +45,7 @@ function droppedBarriers(observations: RunObservations): Violation[] {
   const violations: Violation[] = [];
   for (const [event, model] of replayAlignment(observations)) {
     const counted = event.completedId ?? 0;
-    if (event.inputSlot === -1 || counted === model.completedId) continue;
+    if (event.inputSlot < 0 || counted === model.completedId) continue; // an abort or an alignment timeout completes nothing
     const what = event.checkpointId === 0 ? `end of input ${event.inputSlot}` : `barrier ${event.checkpointId} on input ${event.inputSlot}`;
     violations.push({
       property: CHECKPOINT_PROGRESS,

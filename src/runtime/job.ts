@@ -25,6 +25,14 @@ export interface JobOptions {
   readonly maxRestarts: number;
   readonly channelCapacity: number;
   /**
+   * Aligned mode: virtual ms an alignment may take at a task before the task switches that
+   * checkpoint to unaligned (Flink's execution.checkpointing.aligned-checkpoint-timeout);
+   * undefined: never switch.
+   */
+  readonly alignedCheckpointTimeoutMs?: number | undefined;
+  /** Planted bug: the switch to unaligned forgets the records still in front of barrier n on the inputs not yet aligned (no channel state). */
+  readonly alignmentTimeoutDropsChannelState?: boolean;
+  /**
    * Which checkpoint a restart restores. Anything but 'latest-completed' is a planted bug:
    * 'latest-triggered' also takes checkpoints that never completed.
    */
@@ -162,6 +170,9 @@ export class JobRuntime implements SimWorld {
   ) {
     if (!(options.checkpointIntervalMs > 0)) throw new Error(`JobRuntime: checkpointIntervalMs must be > 0`);
     if (!(options.checkpointTimeoutMs > 0)) throw new Error(`JobRuntime: checkpointTimeoutMs must be > 0`);
+    if (options.alignedCheckpointTimeoutMs !== undefined && !(Number.isFinite(options.alignedCheckpointTimeoutMs) && options.alignedCheckpointTimeoutMs >= 0)) {
+      throw new Error(`JobRuntime: alignedCheckpointTimeoutMs must be a number >= 0 (virtual ms), got ${options.alignedCheckpointTimeoutMs}`);
+    }
     if (!Number.isSafeInteger(options.maxConcurrentCheckpoints) || options.maxConcurrentCheckpoints < 1) {
       throw new Error(`JobRuntime: maxConcurrentCheckpoints must be a positive integer`);
     }
@@ -182,6 +193,7 @@ export class JobRuntime implements SimWorld {
         checkpointTimeoutMs: options.checkpointTimeoutMs,
         maxConcurrentCheckpoints: options.maxConcurrentCheckpoints,
         maxRestarts: options.maxRestarts,
+        ...(options.alignedCheckpointTimeoutMs === undefined ? {} : { alignedCheckpointTimeoutMs: options.alignedCheckpointTimeoutMs }),
       },
       checkpointEvents: [],
       failovers: [],

@@ -80,9 +80,16 @@ export interface FailoverObservation {
 
 /**
  * A barrier a task took from one input (`inputSlot`, `checkpointId`), an end of input
- * (checkpointId 0), or a notify-aborted of `checkpointId` (inputSlot -1), and the inputs
- * the task holds back afterwards.
+ * (checkpointId 0), a notify-aborted of `checkpointId` (inputSlot -1), or, aligned mode with
+ * an alignment timeout, the switch of `checkpointId` to unaligned at this task (inputSlot
+ * ALIGNMENT_TIMED_OUT: the checkpoint ends unaligned here), and the inputs the task holds
+ * back afterwards.
  */
+/** BarrierEvent.inputSlot of a notify-aborted. */
+export const CHECKPOINT_ABORTED = -1;
+/** BarrierEvent.inputSlot of an alignment that timed out and switched its checkpoint to unaligned. */
+export const ALIGNMENT_TIMED_OUT = -2;
+
 export interface BarrierEvent {
   readonly task: number;
   /** Attempt of the job (a restore starts every task's barrier handling afresh). */
@@ -119,6 +126,8 @@ export interface RunSettings {
   readonly checkpointTimeoutMs: number;
   readonly maxConcurrentCheckpoints: number;
   readonly maxRestarts: number;
+  /** Aligned mode: the alignment timeout after which a task switches a checkpoint to unaligned (absent: never). */
+  readonly alignedCheckpointTimeoutMs?: number;
 }
 
 export interface FaultObservation {

@@ -16,7 +16,7 @@ import { MAX_WATERMARK, MIN_WATERMARK } from './functions.ts';
 import type { JobOptions } from './job.ts';
 import { KeyedProcessOperator, isPromiseLike as isPromise, type KeyedOperatorRestore } from './keyed-operator.ts';
 import type { KeyedStateEntries } from './keyed-state.ts';
-import type { AlignmentObservation, RunObservations } from './observations.ts';
+import { ALIGNMENT_TIMED_OUT, type AlignmentObservation, type RunObservations } from './observations.ts';
 import { SubtaskState, type SubtaskSnapshot } from './state.ts';
 import { partitionOf, type OutputGroup, type Task, type UnalignedSnapshot } from './task.ts';
 import type { TimerSnapshot } from './timer-service.ts';
@@ -40,6 +40,8 @@ export interface StreamTasksHost {
 export class StreamTasks {
   /** Tasks waiting on a connector's promise. */
   busyCount = 0;
+  /** Per task: the checkpoint whose alignment timer is armed (aligned mode with an alignment timeout). */
+  private readonly alignmentTimers = new Map<number, number>();
   /** Tasks whose next initializeState throws (fault plan); survives failovers until it fires. */
   readonly failNextInitialize: boolean[] = [];
 
@@ -158,11 +160,10 @@ export class StreamTasks {
       if (task.unaligned?.checkpointId === decision.abortedId) task.unaligned = undefined;
       this.sendDecline(task, decision.abortedId, `checkpoint ${decision.abortedId} was overtaken by a newer barrier during alignment`);
     }
-    if (decision.snapshotId !== 0) this.snapshot(task, decision.snapshotId, 'barrier');
+    if (decision.snapshotId !== 0) this.snapshot(task, decision.snapshotId, 'barrier', this.options.mode === 'unaligned');
     if (kind === ElementKind.Barrier && task.unaligned?.checkpointId === barrierId) this.copyOvertakenRecords(task.unaligned, slot, channel, recordsOvertaken);
-    if (this.options.mode === 'unaligned' && decision.completedId !== 0 && task.unaligned?.checkpointId === decision.completedId) {
-      task.unaligned.barriersComplete = true;
-    }
+    if (decision.completedId !== 0 && task.unaligned?.checkpointId === decision.completedId) task.unaligned.barriersComplete = true;
+    if (kind === ElementKind.Barrier && decision.completedId === 0 && barriers.aligningCheckpointId === barrierId && barriers.pendingIsUnaligned === false) this.startAlignmentTimer(task, barrierId);
     if (task.unaligned !== undefined) this.whenIdle(task, () => this.completeUnalignedIfReady(task));
     if (kind === ElementKind.EndOfInput) {
       // An ended input counts as MAX_WATERMARK; once all ended, the end of input carries it on (nothing to forward).
@@ -202,6 +203,45 @@ export class StreamTasks {
     if (keyed === undefined || task.finished || task.sourceEnded || task.barriers?.allInputsEnded === true) return;
     const result = keyed.advanceProcessingTime(this.scheduler.nowMs);
     if (result !== undefined) this.awaitOrQueue(task, result, `${keyed.name}.onTimer`, undefined);
+  }
+
+  /**
+   * Aligned mode with an alignment timeout: once the task has aligned checkpoint n for the
+   * timeout (from its first barrier n), it switches n to unaligned. Armed at every barrier of
+   * an alignment still open; only the first one's timer can find it still aligning.
+   */
+  private startAlignmentTimer(task: Task, checkpointId: number): void {
+    const timeoutMs = this.options.alignedCheckpointTimeoutMs;
+    const barriers = task.barriers!;
+    if (timeoutMs === undefined || this.options.mode !== 'exactly-once' || this.alignmentTimers.get(task.index) === checkpointId) return;
+    this.alignmentTimers.set(task.index, checkpointId);
+    // Flink: a timeout of 0 starts every checkpoint unaligned (here: at its first barrier).
+    if (timeoutMs === 0) return this.whenIdle(task, () => this.switchToUnaligned(task, checkpointId));
+    const attempt = this.host.attempt();
+    this.scheduler.setTimer(timeoutMs, `${task.name} alignment of checkpoint ${checkpointId} times out`, () => {
+      if (attempt !== this.host.attempt() || !this.host.isRunning() || task.barriers !== barriers) return;
+      this.whenIdle(task, () => this.switchToUnaligned(task, checkpointId));
+    });
+  }
+
+  /**
+   * The alignment timed out (Flink's AlternatingWaitingForFirstBarrier -> the unaligned state):
+   * snapshot now, stop holding inputs back, and keep the records still in front of barrier n
+   * on the inputs not yet aligned as channel state, as an unaligned checkpoint does. The
+   * inputs already aligned have nothing in front of their barrier left (the task took it all).
+   */
+  private switchToUnaligned(task: Task, checkpointId: number): void {
+    const barriers = task.barriers!;
+    if (task.barriers !== barriers || !this.host.isRunning()) return;
+    const decision = barriers.switchToUnaligned(checkpointId);
+    if (decision.snapshotId === 0) return; // aligned in time, or given up meanwhile
+    this.observeBarrier(task, ALIGNMENT_TIMED_OUT, checkpointId);
+    this.snapshot(task, checkpointId, 'barrier', true);
+    const unaligned = task.unaligned;
+    if (unaligned?.checkpointId !== checkpointId) return; // declined (fault plan)
+    for (let slot = 0; slot < task.inputs.length; slot++) {
+      if (barriers.hasDelivered(slot) || this.options.alignmentTimeoutDropsChannelState === true) unaligned.barrierTaken[slot] = true;
+    }
   }
 
   /**
@@ -319,7 +359,8 @@ export class StreamTasks {
 
   // ---------------------------------------------------------------- snapshots
 
-  private snapshot(task: Task, checkpointId: number, trigger: 'barrier' | 'trigger'): void {
+  /** `unaligned`: a snapshot at barriers that does not wait for alignment (unaligned mode, or an alignment that timed out). */
+  private snapshot(task: Task, checkpointId: number, trigger: 'barrier' | 'trigger', unalignedAtBarrier = false): void {
     if (checkpointId <= task.lastSnapshotId) throw new RuntimeInvariantError(`task ${task.name} asked to snapshot ${checkpointId} after ${task.lastSnapshotId}`);
     task.lastSnapshotId = checkpointId;
     // A snapshot on a direct trigger ends the task's wait for barrier n. One at a barrier does
@@ -334,7 +375,7 @@ export class StreamTasks {
       return;
     }
     const alignment: AlignmentObservation[] = [];
-    const unaligned = trigger === 'barrier' && this.options.mode === 'unaligned';
+    const unaligned = trigger === 'barrier' && unalignedAtBarrier;
     if (trigger === 'barrier' && !unaligned && !this.options.omitAlignmentObservations) {
       task.inputs.forEach((channel, inputSlot) => {
         const recordsBeforeBarrier = channel.barrierPositions.get(checkpointId);

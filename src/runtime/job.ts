@@ -12,6 +12,7 @@ import { StreamTasks } from './stream-tasks.ts';
 import { buildTasks, type Task } from './task.ts';
 import { describeError, RuntimeInvariantError } from './errors.ts';
 
+import { ExecutionIds, jobIdOf } from './execution-ids.ts';
 export { partitionOf } from './task.ts';
 
 export interface JobOptions {
@@ -203,6 +204,8 @@ export class JobRuntime implements SimWorld {
       forwardedBarriers: [],
       checkpoints: [],
       alignment: [],
+      jobId: jobIdOf(spec.name),
+      executionAttempts: [],
       faults: [],
       faultsNotReached: [],
       restores: [],
@@ -231,6 +234,7 @@ export class JobRuntime implements SimWorld {
       {
         jobName: spec.name,
         taskNames,
+        ids: new ExecutionIds(this.observations.executionAttempts, spec.name, taskNames, this.tasks.map((task) => task.subtaskIndex)),
         isSource: (task) => this.tasks[task]!.sourceSpec !== undefined,
         isRunning: () => this.status === 'running',
         attempt: () => this.attempt,
@@ -423,11 +427,7 @@ export class JobRuntime implements SimWorld {
         }
         return this.coordinator.onAck(message.checkpointId, message.task, message.snapshot, message.alignment, message.cause);
       case 'decline':
-        return this.coordinator.abortCheckpoint(
-          message.checkpointId,
-          'declined',
-          `Checkpoint ${message.checkpointId} of job ${this.spec.name} declined by task ${this.tasks[message.task]!.name}: ${message.reason}`,
-        );
+        return this.coordinator.onDecline(message.checkpointId, message.task, message.reason);
       case 'input-ended':
         return this.coordinator.onInputEnded(message.task);
       default:

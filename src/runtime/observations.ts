@@ -1,3 +1,4 @@
+import type { ExecutionAttemptEntry } from './execution-ids.ts';
 import type { SourcePosition, TransactionEvent } from '../connectors/api.ts';
 import type { CheckpointingMode } from './barrier-handler.ts';
 import type { StateBackendKind, SubtaskSnapshot } from './state.ts';
@@ -209,6 +210,9 @@ export interface RunObservations {
   readonly forwardedBarriers: ForwardedBarrier[];
   readonly checkpoints: CheckpointObservation[];
   readonly alignment: AlignmentObservation[];
+  /** Flink's JobID of the run (32 hex digits, from the job name) and the execution attempts its messages named. */
+  readonly jobId: string;
+  readonly executionAttempts: ExecutionAttemptEntry[];
   readonly faults: FaultObservation[];
   /** Faults of the plan whose step the run never reached. */
   readonly faultsNotReached: string[];

@@ -216,11 +216,11 @@ export class StreamTasks {
     if (timeoutMs === undefined || this.options.mode !== 'exactly-once' || this.alignmentTimers.get(task.index) === checkpointId) return;
     this.alignmentTimers.set(task.index, checkpointId);
     // Flink: a timeout of 0 starts every checkpoint unaligned (here: at its first barrier).
-    if (timeoutMs === 0) return this.whenIdle(task, () => this.switchToUnaligned(task, checkpointId));
+    if (timeoutMs === 0) return this.whenIdle(task, () => this.switchToUnaligned(task, barriers, checkpointId));
     const attempt = this.host.attempt();
     this.scheduler.setTimer(timeoutMs, `${task.name} alignment of checkpoint ${checkpointId} times out`, () => {
-      if (attempt !== this.host.attempt() || !this.host.isRunning() || task.barriers !== barriers) return;
-      this.whenIdle(task, () => this.switchToUnaligned(task, checkpointId));
+      if (attempt !== this.host.attempt()) return;
+      this.whenIdle(task, () => this.switchToUnaligned(task, barriers, checkpointId));
     });
   }
 
@@ -230,9 +230,8 @@ export class StreamTasks {
    * on the inputs not yet aligned as channel state, as an unaligned checkpoint does. The
    * inputs already aligned have nothing in front of their barrier left (the task took it all).
    */
-  private switchToUnaligned(task: Task, checkpointId: number): void {
-    const barriers = task.barriers!;
-    if (task.barriers !== barriers || !this.host.isRunning()) return;
+  private switchToUnaligned(task: Task, barriers: BarrierHandler, checkpointId: number): void {
+    if (task.barriers !== barriers || !this.host.isRunning()) return; // a failover replaced the task's barrier handling
     const decision = barriers.switchToUnaligned(checkpointId);
     if (decision.snapshotId === 0) return; // aligned in time, or given up meanwhile
     this.observeBarrier(task, ALIGNMENT_TIMED_OUT, checkpointId);

@@ -1,4 +1,4 @@
-import type { BarrierEvent, RunObservations } from '../src/runtime/observations.ts';
+import { ALIGNMENT_TIMED_OUT, CHECKPOINT_ABORTED, type BarrierEvent, type RunObservations } from '../src/runtime/observations.ts';
 import type { Violation } from '../src/harness/scenario.ts';
 
 export const MODE_SEMANTICS = 'mode-semantics';
@@ -8,6 +8,8 @@ export class AlignmentModel {
   /** The checkpoint the last event completed (every live input delivered its barrier), 0 if none. */
   completedId = 0;
   private pendingId = 0;
+  /** The alignment of the pending checkpoint timed out: it runs unaligned at this task. */
+  private switched = false;
   private handledUpToId = 0;
   private readonly arrived = new Set<number>();
   private readonly ended = new Set<number>();
@@ -16,7 +18,14 @@ export class AlignmentModel {
 
   apply(event: BarrierEvent): void {
     this.completedId = 0;
-    if (event.inputSlot === -1) return this.aborted(event.checkpointId);
+    this.switchedId = 0;
+    if (event.inputSlot === CHECKPOINT_ABORTED) return this.aborted(event.checkpointId);
+    if (event.inputSlot === ALIGNMENT_TIMED_OUT) {
+      const aligning = event.checkpointId === this.pendingId && !this.switched;
+      this.switchedId = aligning ? event.checkpointId : 0;
+      if (aligning) this.switched = true;
+      return;
+    }
     if (event.checkpointId === 0) {
       this.ended.add(event.inputSlot);
       this.arrived.delete(event.inputSlot);
@@ -35,9 +44,17 @@ export class AlignmentModel {
     this.completeIfAligned();
   }
 
+  /** After an ALIGNMENT_TIMED_OUT event: its checkpoint if the task was aligning it (and had not switched yet), else 0. */
+  switchedId = 0;
+
   /** The inputs that delivered the checkpoint being aligned. */
   get deliveredPending(): number[] {
     return [...this.arrived].sort((a, b) => a - b);
+  }
+
+  /** The inputs aligned mode holds back now: none once the alignment timed out. */
+  get heldBack(): number[] {
+    return this.switched ? [] : this.deliveredPending;
   }
 
   private aborted(id: number): void {
@@ -58,25 +75,27 @@ export class AlignmentModel {
 
   private reset(): void {
     this.pendingId = 0;
+    this.switched = false;
     this.arrived.clear();
   }
 }
 
 /**
  * Mode semantics, from every barrier, end of input and abort a task saw: aligned mode
- * (exactly-once) holds back exactly the inputs that delivered the barrier being aligned;
+ * (exactly-once) holds back exactly the inputs that delivered the barrier being aligned,
+ * until the alignment completes or, with an alignment timeout, until the task switched the
+ * checkpoint to unaligned (only after aligning it for the timeout; it then holds none back);
  * unaligned and at-least-once modes never hold an input back (an unaligned checkpoint
  * exists to let barriers overtake data under backpressure instead of waiting for it). A
  * forwarded barrier overtakes every record in flight in unaligned mode and none otherwise.
  */
 /**
  * Every barrier event of the run, each with the alignment model of its task attempt after
- * the event was applied (records that drained a channel do not change the handler's state).
+ * the event was applied.
  */
 export function* replayAlignment(observations: RunObservations): Generator<[RunObservations['barrierEvents'][number], AlignmentModel]> {
   const models = new Map<string, AlignmentModel>();
   for (const event of observations.barrierEvents) {
-    if (event.kind === 'drained') continue;
     const key = `${event.task}/${event.attempt}`;
     let model = models.get(key);
     if (model === undefined) {
@@ -88,13 +107,46 @@ export function* replayAlignment(observations: RunObservations): Generator<[RunO
   }
 }
 
+/**
+ * Undefined when the switch of a checkpoint to unaligned at a task is allowed: aligned mode
+ * with an alignment timeout, the task was aligning that checkpoint, and its first barrier of
+ * it arrived at least the timeout before.
+ */
+function switchNotAllowed(observations: RunObservations, event: BarrierEvent, switchedId: number): string | undefined {
+  const timeoutMs = observations.settings.alignedCheckpointTimeoutMs;
+  if (observations.settings.mode !== 'exactly-once' || timeoutMs === undefined) return `${observations.settings.mode} mode has no alignment timeout`;
+  if (switchedId === 0) return 'the task was not aligning it';
+  const first = observations.barrierEvents.find((e) => e.task === event.task && e.attempt === event.attempt && e.checkpointId === event.checkpointId && e.inputSlot >= 0);
+  if (first === undefined) return 'no barrier of it had arrived';
+  if (event.atMs - first.atMs < timeoutMs) return `it had aligned for ${event.atMs - first.atMs} ms only, less than the ${timeoutMs} ms timeout`;
+  return undefined;
+}
+
 export function checkModeSemantics(observations: RunObservations): Violation[] {
   const mode = observations.settings.mode;
   const violations: Violation[] = [];
   for (const [event, model] of replayAlignment(observations)) {
-    const expected = mode === 'exactly-once' ? model.deliveredPending : [];
+    if (event.inputSlot === ALIGNMENT_TIMED_OUT) {
+      const why = switchNotAllowed(observations, event, model.switchedId);
+      if (why !== undefined) {
+        violations.push({
+          property: MODE_SEMANTICS,
+          anomaly: 'alignment switched to unaligned without a timeout',
+          message: `task ${observations.taskNames[event.task]} switched checkpoint ${event.checkpointId} to unaligned (step ${event.atStep}), but ${why}`,
+        });
+        if (violations.length >= 5) break;
+      }
+    }
+    const expected = mode === 'exactly-once' ? model.heldBack : [];
     if (expected.join(',') === event.blockedSlots.join(',')) continue;
-    const what = event.inputSlot === -1 ? `the abort of checkpoint ${event.checkpointId}` : event.checkpointId === 0 ? `end of input ${event.inputSlot}` : `barrier ${event.checkpointId} on input ${event.inputSlot}`;
+    const what =
+      event.inputSlot === CHECKPOINT_ABORTED
+        ? `the abort of checkpoint ${event.checkpointId}`
+        : event.inputSlot === ALIGNMENT_TIMED_OUT
+          ? `the alignment timeout of checkpoint ${event.checkpointId}`
+          : event.checkpointId === 0
+            ? `end of input ${event.inputSlot}`
+            : `barrier ${event.checkpointId} on input ${event.inputSlot}`;
     violations.push({
       property: MODE_SEMANTICS,
       anomaly: expected.length === 0 ? `input held back in ${mode} mode` : 'wrong inputs held back during alignment',

@@ -19,9 +19,10 @@ const RUNTIME_FAULT_KINDS: ReadonlySet<string> = new Set(['crash-task', 'crash-j
  *    was pending (overtaken), by a decline fault armed before it was declined, by a fault of
  *    the plan that fired while it was pending (an expiry fault, or an external fault that
  *    slowed a task), or, for a timeout, by a lost acknowledgement of it or by a barrier
- *    (or, unaligned, a record it overtook) still on its way: a task that held
- *    barrier n on every live input for more than half the timeout without acknowledging n
- *    sat on a checkpoint it could have completed, and nothing explains that.
+ *    still on its way: a task that held barrier n on every live input for more than half
+ *    the timeout without acknowledging n sat on a checkpoint it could have completed, and
+ *    nothing explains that. In unaligned mode too: the records a barrier overtook go into
+ *    the channel state when the task takes the barrier, so they never excuse a late ack.
  * 2. In a stretch longer than twice the checkpoint interval plus the timeout with no fault,
  *    no failover and no slow barrier, some checkpoint completes (a runtime
  *    that never triggers checkpoints, or completes them only at the end of the input, fails
@@ -44,7 +45,7 @@ function droppedBarriers(observations: RunObservations): Violation[] {
   const violations: Violation[] = [];
   for (const [event, model] of replayAlignment(observations)) {
     const counted = event.completedId ?? 0;
-    if (event.inputSlot === -1 || counted === model.completedId) continue;
+    if (event.inputSlot < 0 || counted === model.completedId) continue; // an abort or an alignment timeout completes nothing
     const what = event.checkpointId === 0 ? `end of input ${event.inputSlot}` : `barrier ${event.checkpointId} on input ${event.inputSlot}`;
     violations.push({
       property: CHECKPOINT_PROGRESS,
@@ -69,9 +70,7 @@ function sittingOnBarriers(observations: RunObservations, checkpoint: Checkpoint
   let longest: { task: number; sinceMs: number } | undefined;
   observations.taskInputCounts.forEach((inputCount, task) => {
     if (inputCount === 0 || checkpoint.snapshotCauses[task] !== undefined) return;
-    const events = observations.barrierEvents.filter((e) => e.task === task && e.checkpointId === checkpoint.checkpointId && e.inputSlot >= 0 && e.atMs <= atMs);
-    const barriers = events.filter((e) => e.kind === undefined);
-    const drained = events.filter((e) => e.kind === 'drained');
+    const barriers = observations.barrierEvents.filter((e) => e.task === task && e.checkpointId === checkpoint.checkpointId && e.inputSlot >= 0 && e.atMs <= atMs);
     if (barriers.length === 0) return;
     const attempt = barriers[0]!.attempt;
     const ends = observations.barrierEvents.filter((e) => e.task === task && e.attempt === attempt && e.checkpointId === 0 && e.atMs <= atMs);
@@ -80,10 +79,6 @@ function sittingOnBarriers(observations: RunObservations, checkpoint: Checkpoint
       const delivered = [...barriers, ...ends].filter((e) => e.inputSlot === slot).map((e) => e.atMs);
       if (delivered.length === 0) return; // barrier n still on its way on this input
       sinceMs = Math.max(sinceMs, Math.min(...delivered));
-      // Unaligned: the records barrier n overtook must be taken too (they become channel state).
-      const drainedAt = drained.filter((e) => e.inputSlot === slot).map((e) => e.atMs);
-      if (drainedAt.length > 0) sinceMs = Math.max(sinceMs, Math.min(...drainedAt));
-      else if (barriers.some((e) => e.inputSlot === slot && (e.recordsOvertaken ?? 0) > 0)) return; // records it overtook still to be taken (a backpressured task)
     }
     if (longest === undefined || sinceMs < longest.sinceMs) longest = { task, sinceMs };
   });

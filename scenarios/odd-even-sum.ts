@@ -95,6 +95,12 @@ export const oddEvenSum: Scenario = {
       jobOptions: { mode: 'unaligned', restoreChannelState: false },
     },
     {
+      name: 'alignment-timeout-drops-channel-state',
+      description: 'aligned checkpoints with an alignment timeout: the switch to unaligned forgets the records still in front of the barrier on the inputs not yet aligned, so the checkpoint misses them',
+      caughtBy: ['barrier-alignment', 'consistent-cut'],
+      jobOptions: { mode: 'exactly-once', alignedCheckpointTimeoutMs: 0, alignmentTimeoutDropsChannelState: true },
+    },
+    {
       name: 'coordinator-drops-sink-acks',
       description: 'the coordinator loses every acknowledgement from the last task, so no checkpoint ever completes',
       caughtBy: ['liveness'],

@@ -11,7 +11,7 @@ import { InputError, MAX_MODULE_PATH_CHARS, MAX_TOKEN_CHARS, checkInteger, check
 export const TOKEN_FORMAT_VERSION = 2;
 const READABLE_TOKEN_VERSIONS: readonly number[] = [0, 1, 2];
 /** Fields a version-1 reader does not know: a token with any of them is written as version 2. */
-const VERSION_2_KEYS = ['restartDelayMs', 'transactionTimeoutMs', 'preparedTransactions'] as const;
+const VERSION_2_KEYS = ['restartDelayMs', 'transactionTimeoutMs', 'preparedTransactions', 'alignedCheckpointTimeoutMs'] as const;
 const BODY_KEYS = ['v', 'module', 'tasks', 'size', 'mode', 'backend', 'bug', 'faults', 'schedule', 'maxConcurrentCheckpoints', 'checkpointIntervalMs', 'channelCapacity', 'sinkBufferKeys', 'partitionRecords', ...VERSION_2_KEYS];
 const MAX_NAME_CHARS = 128;
 
@@ -108,6 +108,8 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
   if (restartDelayMs !== undefined) checkInteger('restartDelayMs', restartDelayMs, 'replay: restartDelayMs');
   const transactionTimeoutMs = record['transactionTimeoutMs'];
   if (transactionTimeoutMs !== undefined) checkInteger('transactionTimeoutMs', transactionTimeoutMs, 'replay: transactionTimeoutMs');
+  const alignedCheckpointTimeoutMs = record['alignedCheckpointTimeoutMs'];
+  if (alignedCheckpointTimeoutMs !== undefined) checkInteger('alignedCheckpointTimeoutMs', alignedCheckpointTimeoutMs, 'replay: alignedCheckpointTimeoutMs');
   const preparedTransactions = record['preparedTransactions'];
   if (preparedTransactions !== undefined && typeof preparedTransactions !== 'boolean') throw new InputError(`replay: preparedTransactions must be true or false, got ${describeValue(preparedTransactions)}`);
   const faults = record['faults'];
@@ -150,6 +152,7 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
     ...(restartDelayMs === undefined ? {} : { restartDelayMs: restartDelayMs as number }),
     ...(transactionTimeoutMs === undefined ? {} : { transactionTimeoutMs: transactionTimeoutMs as number }),
     ...(preparedTransactions === undefined ? {} : { preparedTransactions }),
+    ...(alignedCheckpointTimeoutMs === undefined ? {} : { alignedCheckpointTimeoutMs: alignedCheckpointTimeoutMs as number }),
   };
 }
 

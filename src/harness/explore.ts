@@ -56,8 +56,8 @@ export interface ExploreReport {
 }
 
 export const DETERMINISM_PROPERTY = 'determinism';
-/** Checkpoint interval of generated cases with concurrent checkpoints: shorter than a checkpoint takes. */
-export const CONCURRENT_CHECKPOINT_INTERVAL_MS = 12;
+/** Checkpoint interval of generated cases with concurrent checkpoints: shorter than a checkpoint takes, longer than the checkpoint traffic alone fills under the plain schedule (unaligned checkpoints complete without the data moving). */
+export const CONCURRENT_CHECKPOINT_INTERVAL_MS = 20;
 
 /** Fault plans and schedules as data: fewer, earlier, simpler faults and shorter choice lists shrink toward a plainer case. */
 export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number): fc.Arbitrary<CaseSpec> {
@@ -103,6 +103,12 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     // A sink that flushes on every write (its writes land between checkpoints, not only at them).
     // Now and then only: each write is then one more I/O step.
     sinkBufferKeys: fc.oneof({ weight: 3, arbitrary: fc.constant<number | undefined>(undefined) }, { weight: 1, arbitrary: fc.constant<number | undefined>(1) }),
+    // Aligned checkpoints now and then with an alignment timeout (0: every checkpoint starts
+    // unaligned; 5 ms: slow alignments switch), shrinking to none.
+    alignedCheckpointTimeoutMs:
+      base.mode === 'exactly-once'
+        ? fc.oneof({ weight: 3, arbitrary: fc.constant<number | undefined>(undefined) }, { weight: 1, arbitrary: fc.constantFrom<number | undefined>(0, 5) })
+        : fc.constant<number | undefined>(undefined),
     // Partitions of unequal length now and then (records cut off each partition's end), so one
     // input ends while a task still aligns on another; shrinks to no cut, equal partitions.
     partitionCuts:
@@ -112,11 +118,11 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
             { weight: 1, arbitrary: fc.array(fc.nat({ max: base.size.recordsPerPartition }), { minLength: largest.partitions, maxLength: largest.partitions }) },
           )
         : fc.constant<readonly number[] | undefined>(undefined),
-  }).map(({ faults, choices, tailSeed, concurrency, extraPartition, channelCapacity: generatedCapacity, sinkBufferKeys, partitionCuts }) => {
+  }).map(({ faults, choices, tailSeed, concurrency, extraPartition, channelCapacity: generatedCapacity, sinkBufferKeys, alignedCheckpointTimeoutMs, partitionCuts }) => {
     const size = extraPartition ? largest : base.size;
     const cuts = partitionCuts?.slice(0, size.partitions);
     const partitionRecords = cuts === undefined || cuts.every((cut) => cut === 0) ? undefined : cuts.map((cut) => size.recordsPerPartition - cut);
-    // Not with the 12 ms interval of concurrent cases: checkpoint traffic then fills one-element
+    // Not with the short interval of concurrent cases: checkpoint traffic then fills one-element
     // channels faster than data moves, and the plain (control-first) schedule starves the data
     // until the step budget runs out (Flink's remedy is a minimum pause between checkpoints).
     const channelCapacity = concurrency === 1 ? generatedCapacity : undefined;
@@ -129,6 +135,7 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
       ...(concurrency === 1 ? {} : { maxConcurrentCheckpoints: 2, checkpointIntervalMs: CONCURRENT_CHECKPOINT_INTERVAL_MS }),
       ...(channelCapacity === undefined ? {} : { channelCapacity }),
       ...(sinkBufferKeys === undefined ? {} : { sinkBufferKeys }),
+      ...(alignedCheckpointTimeoutMs === undefined ? {} : { alignedCheckpointTimeoutMs }),
       ...(partitionRecords === undefined ? {} : { partitionRecords }),
       faults: faults.map((fault) => ('task' in fault ? { ...fault, task: fault.task % tasks } : fault)).sort((a, b) => a.atStep - b.atStep),
       schedule: { kind: 'choices' as const, choices, tailSeed },

@@ -43,6 +43,7 @@ export const INPUT_BOUNDS = {
   channelCapacity: { min: 1, max: 1_024, meaning: 'elements an input channel holds' },
   sinkBufferKeys: { min: 1, max: 1_000_000, meaning: 'keys a buffering sink holds before it flushes' },
   restartDelayMs: { min: 0, max: 3_600_000, meaning: 'virtual ms between a failure and the restart' },
+  alignedCheckpointTimeoutMs: { min: 0, max: 3_600_000, meaning: 'virtual ms an aligned checkpoint may align at a task before it switches to unaligned' },
   /** Kafka's transaction.max.timeout.ms default is 15 minutes; a simulated run is far shorter. */
   transactionTimeoutMs: { min: 1, max: 900_000, meaning: 'virtual ms the broker lets a transaction stay open' },
   /** Tasks of a replayed job (a fingerprint of a user scenario); 16 partitions of a few operators stay far below. */

@@ -67,6 +67,11 @@ export function formatCheckpointDiagnostics(result: CaseResult): string[] {
   for (const checkpoint of observations.checkpoints) {
     if (checkpoint.outcome === 'declined' || checkpoint.outcome === 'expired') lines.push(`  ${checkpoint.reason}`);
   }
+  if (observations.executionAttempts.length > 0) {
+    // The ids in Flink's messages above, back to the tasks (ids derive from job name, attempt and task).
+    lines.push(`  job ${observations.jobId} = ${observations.jobName}; execution attempts:`);
+    for (const entry of observations.executionAttempts) lines.push(`    ${entry.executionAttemptId}  ${entry.taskName}, attempt ${entry.attempt}, ${entry.taskManager}`);
+  }
   const completed = observations.checkpoints.filter((c) => c.outcome === 'completed');
   if (completed.length > 0) {
     const slowest = completed.reduce((a, b) => (b.endedAtStep - b.triggeredAtStep > a.endedAtStep - a.triggeredAtStep ? b : a));
@@ -84,7 +89,7 @@ export function formatTimeline(entries: readonly TraceEntry[], limit = 2_000): s
   const lines: string[] = [];
   const shown = entries.length > limit ? entries.slice(0, limit) : entries;
   for (const entry of shown) {
-    const marker = /fault|failover|expired|declined|aborted/.test(entry.event) ? '!!' : /checkpoint \d+ completed|triggers checkpoint|deploy|finished/.test(entry.event) ? '**' : '  ';
+    const marker = /fault|failover|expired|declined|Decline checkpoint|aborted/.test(entry.event) ? '!!' : /checkpoint \d+ completed|triggers checkpoint|deploy|finished/.test(entry.event) ? '**' : '  ';
     lines.push(`${marker} step ${String(entry.step).padStart(5)}  t=${String(entry.timeMs).padStart(6)}ms  ${entry.event}`);
   }
   if (entries.length > limit) lines.push(`   ... ${entries.length - limit} more steps`);

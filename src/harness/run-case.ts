@@ -50,6 +50,8 @@ export interface CaseSpec {
   readonly transactionTimeoutMs?: number;
   /** KIP-939 prepared transactions in the transactional sink (`transactionTimeouts` scenarios only). */
   readonly preparedTransactions?: boolean;
+  /** Aligned mode: virtual ms an alignment may take before the task switches the checkpoint to unaligned (Flink's aligned-checkpoint-timeout; absent: never). */
+  readonly alignedCheckpointTimeoutMs?: number;
   /** A user scenario's module, relative to the project root (posix separators): how a replay finds it again. */
   readonly module?: string;
   /** Tasks of the job when the case was made: a replay refuses a module that builds a different job today. */
@@ -91,6 +93,7 @@ export function jobOptionsFor(scenario: Scenario, spec: CaseSpec): JobOptions {
     checkpointIntervalMs: spec.checkpointIntervalMs ?? DEFAULT_JOB_OPTIONS.checkpointIntervalMs,
     channelCapacity: spec.channelCapacity ?? DEFAULT_JOB_OPTIONS.channelCapacity,
     restartDelayMs: spec.restartDelayMs ?? DEFAULT_JOB_OPTIONS.restartDelayMs,
+    ...(spec.alignedCheckpointTimeoutMs === undefined ? {} : { alignedCheckpointTimeoutMs: spec.alignedCheckpointTimeoutMs }),
     ...bug?.jobOptions,
   };
 }

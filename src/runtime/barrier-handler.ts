@@ -12,6 +12,12 @@
  *   barrier n on the other inputs (and those it overtook) are taken after the snapshot, so
  *   the task keeps them as channel state of n, replayed on restore; n is complete for the
  *   task once every live input delivered n.
+ * - aligned with a timeout (Flink's execution.checkpointing.aligned-checkpoint-timeout, the
+ *   alternating handler states): aligned as above, but when the alignment of n takes longer
+ *   than the timeout the task switches n to unaligned (`switchToUnaligned`): it snapshots at
+ *   once, unblocks its inputs, and the records still in front of barrier n on the inputs not
+ *   yet aligned become channel state, exactly as in unaligned mode. The next checkpoint starts
+ *   aligned again.
  */
 export type CheckpointingMode = 'exactly-once' | 'at-least-once' | 'unaligned';
 
@@ -35,6 +41,8 @@ export class BarrierHandler {
   private arrivedCount = 0;
   private readonly ended: boolean[];
   private liveCount: number;
+  /** The checkpoint being aligned was switched to unaligned by the alignment timeout. */
+  private pendingSwitched = false;
 
   constructor(
     readonly mode: CheckpointingMode,
@@ -52,8 +60,29 @@ export class BarrierHandler {
 
   /** Aligned mode holds back a channel that already delivered the pending barrier; the other modes never block. */
   isBlocked(slot: number): boolean {
-    const blocking = this.mode === 'exactly-once' || (this.mode === 'unaligned' && this.planted.holdInputsWhenUnaligned === true);
+    const blocking = (this.mode === 'exactly-once' && !this.pendingSwitched) || (this.mode === 'unaligned' && this.planted.holdInputsWhenUnaligned === true);
     return blocking && this.arrived[slot] === true;
+  }
+
+  /** Whether the checkpoint being aligned runs unaligned at this task (unaligned mode, or switched by the alignment timeout). */
+  get pendingIsUnaligned(): boolean {
+    return this.pendingId !== 0 && (this.mode === 'unaligned' || this.pendingSwitched);
+  }
+
+  /**
+   * Aligned mode: the alignment of `checkpointId` timed out. Returns the snapshot to take now
+   * (0: nothing to switch, the alignment already completed or gave up). From here on the
+   * task's inputs are not held back, and n completes once every live input delivered it.
+   */
+  switchToUnaligned(checkpointId: number): BarrierDecision {
+    if (this.mode !== 'exactly-once' || this.pendingId !== checkpointId || this.pendingSwitched) return NOTHING;
+    this.pendingSwitched = true;
+    return { snapshotId: checkpointId, completedId: 0, abortedId: 0 };
+  }
+
+  /** Input `slot` delivered the barrier of the checkpoint being aligned. */
+  hasDelivered(slot: number): boolean {
+    return this.arrived[slot] === true;
   }
 
   get aligningCheckpointId(): number {
@@ -77,8 +106,10 @@ export class BarrierHandler {
     }
     this.arrived[slot] = true;
     this.arrivedCount++;
+    const switched = this.pendingSwitched;
     const completedId = this.completeIfAligned();
     if (this.mode === 'unaligned') return { snapshotId: first ? checkpointId : 0, completedId, abortedId };
+    if (switched) return { snapshotId: 0, completedId, abortedId }; // snapshotted when it switched
     return { snapshotId: completedId, completedId, abortedId };
   }
 
@@ -87,15 +118,16 @@ export class BarrierHandler {
     if (this.ended[slot]) throw new Error(`BarrierHandler: input ${slot} ended twice`);
     if (this.arrived[slot]) {
       // Aligned mode blocks such a channel; unaligned lets it run to its end after the barrier.
-      if (this.mode === 'exactly-once') throw new Error(`BarrierHandler: end of input ${slot} behind a blocked barrier`);
+      if (this.mode === 'exactly-once' && !this.pendingSwitched) throw new Error(`BarrierHandler: end of input ${slot} behind a blocked barrier`);
       this.arrived[slot] = false;
       this.arrivedCount--;
     }
     this.ended[slot] = true;
     this.liveCount--;
     if (this.pendingId === 0) return NOTHING;
+    const snapshotted = this.mode === 'unaligned' || this.pendingSwitched;
     const completedId = this.completeIfAligned();
-    return { snapshotId: this.mode === 'unaligned' ? 0 : completedId, completedId, abortedId: 0 };
+    return { snapshotId: snapshotted ? 0 : completedId, completedId, abortedId: 0 };
   }
 
   /** The coordinator gave up on a checkpoint: release its alignment. */
@@ -135,6 +167,7 @@ export class BarrierHandler {
 
   private resetAlignment(): void {
     this.pendingId = 0;
+    this.pendingSwitched = false;
     this.arrivedCount = 0;
     this.arrived.fill(false);
   }

@@ -215,6 +215,22 @@ export class Channel {
     return found ? { ahead, queued } : undefined;
   }
 
+  /**
+   * The first `count` records queued at the head, copied, not taken (Flink's ChannelStateWriter
+   * persists the input buffers an unaligned barrier overtook; the task processes them later as usual).
+   */
+  copyQueuedRecords(count: number): RecordElement[] {
+    const records: RecordElement[] = [];
+    for (let i = 0; i < this.size && records.length < count; i++) {
+      const slot = (this.head + i) % this.slots;
+      if (this.kinds[slot] !== ElementKind.Record) continue;
+      const element = this.elementAt(slot) as RecordElement;
+      records.push(element);
+    }
+    if (records.length < count) throw new Error(`Channel ${this.index}: ${count} records expected in front, only ${records.length} queued`);
+    return records;
+  }
+
   pushFront(element: BarrierElement): void {
     if (this.size >= this.slots) this.grow();
     this.barrierPositions.set(element.checkpointId, this.recordsPushed);

@@ -7,6 +7,7 @@
  */
 import type { StepDriver } from '../sim/scheduler.ts';
 import type { JobOptions } from './job.ts';
+import type { ExecutionIds } from './execution-ids.ts';
 import { RuntimeInvariantError } from './errors.ts';
 import type { AlignmentObservation, CheckpointEvent, CheckpointObservation, RunObservations } from './observations.ts';
 import { CheckpointStore, type CompletedCheckpoint, type SubtaskSnapshot } from './state.ts';
@@ -46,6 +47,8 @@ interface PendingCheckpoint {
 /** What the coordinator needs of the job around it. */
 export interface CoordinatorHost {
   readonly jobName: string;
+  /** Flink's ids for the messages: the JobID, each task attempt's ExecutionAttemptID, its task manager. */
+  readonly ids: ExecutionIds;
   readonly taskNames: readonly string[];
   /** Source tasks start barriers; the others are triggered directly only once they ended. */
   isSource(task: number): boolean;
@@ -66,6 +69,8 @@ export class CheckpointCoordinator {
   readonly store: CheckpointStore;
   readonly pending = new Map<number, PendingCheckpoint>();
   private lastCheckpointId = 0;
+  /** Checkpoints that expired: an acknowledgement of one after that is a late message. */
+  private readonly expiredIds = new Set<number>();
   private cancelPeriodicTrigger: (() => void) | undefined;
   private endedTasks = 0;
   /** The first checkpoint that covers all input (triggered once every task ended). */
@@ -160,7 +165,14 @@ export class CheckpointCoordinator {
 
   onAck(checkpointId: number, taskIndex: number, snapshot: SubtaskSnapshot, alignment: readonly AlignmentObservation[], cause: 'barrier' | 'trigger'): void {
     const pending = this.pending.get(checkpointId);
-    if (pending === undefined) return; // late ack of an aborted or expired checkpoint
+    if (pending === undefined) {
+      // A late ack of an aborted or expired checkpoint: Flink logs the expired ones.
+      if (this.expiredIds.has(checkpointId)) {
+        const ids = this.host.ids;
+        this.scheduler.record(`Received late message for now expired checkpoint attempt ${checkpointId} from task ${ids.executionAttemptId(taskIndex, this.host.attempt())} of job ${ids.jobId} at ${ids.taskManager(taskIndex)}.`);
+      }
+      return;
+    }
     if (this.options.dropAcksFromLastTask && taskIndex === this.taskCount - 1) return;
     if (pending.snapshots[taskIndex] !== undefined) throw new RuntimeInvariantError(`task ${taskIndex} acked checkpoint ${checkpointId} twice`);
     pending.snapshots[taskIndex] = snapshot;
@@ -210,7 +222,15 @@ export class CheckpointCoordinator {
 
   expireCheckpoint(checkpointId: number): void {
     if (!this.pending.has(checkpointId)) return;
-    this.abortCheckpoint(checkpointId, 'expired', `Checkpoint ${checkpointId} of job ${this.host.jobName} expired before completing.`);
+    this.expiredIds.add(checkpointId);
+    this.abortCheckpoint(checkpointId, 'expired', `Checkpoint ${checkpointId} of job ${this.host.ids.jobId} expired before completing.`);
+  }
+
+  /** A task declined a checkpoint (Flink's CheckpointCoordinator.receiveDeclineMessage, in its words). */
+  onDecline(checkpointId: number, task: number, reason: string): void {
+    const ids = this.host.ids;
+    const attemptId = ids.executionAttemptId(task, this.host.attempt());
+    this.abortCheckpoint(checkpointId, 'declined', `Decline checkpoint ${checkpointId} by task ${attemptId} of job ${ids.jobId} at ${ids.taskManager(task)}. Reason: ${reason}`);
   }
 
   abortCheckpoint(checkpointId: number, outcome: 'declined' | 'expired' | 'aborted', reason: string, cause?: CheckpointEvent['cause']): void {

@@ -12,6 +12,7 @@ import { StreamTasks } from './stream-tasks.ts';
 import { buildTasks, type Task } from './task.ts';
 import { describeError, RuntimeInvariantError } from './errors.ts';
 
+import { ExecutionIds, jobIdOf } from './execution-ids.ts';
 export { partitionOf } from './task.ts';
 
 export interface JobOptions {
@@ -24,6 +25,14 @@ export interface JobOptions {
   /** A job that has failed over more often than this fails for good (Flink's fixed-delay restart strategy). */
   readonly maxRestarts: number;
   readonly channelCapacity: number;
+  /**
+   * Aligned mode: virtual ms an alignment may take at a task before the task switches that
+   * checkpoint to unaligned (Flink's execution.checkpointing.aligned-checkpoint-timeout);
+   * undefined: never switch.
+   */
+  readonly alignedCheckpointTimeoutMs?: number | undefined;
+  /** Planted bug: the switch to unaligned forgets the records still in front of barrier n on the inputs not yet aligned (no channel state). */
+  readonly alignmentTimeoutDropsChannelState?: boolean;
   /**
    * Which checkpoint a restart restores. Anything but 'latest-completed' is a planted bug:
    * 'latest-triggered' also takes checkpoints that never completed.
@@ -182,6 +191,9 @@ export class JobRuntime implements SimWorld {
   ) {
     if (!(options.checkpointIntervalMs > 0)) throw new Error(`JobRuntime: checkpointIntervalMs must be > 0`);
     if (!(options.checkpointTimeoutMs > 0)) throw new Error(`JobRuntime: checkpointTimeoutMs must be > 0`);
+    if (options.alignedCheckpointTimeoutMs !== undefined && !(Number.isFinite(options.alignedCheckpointTimeoutMs) && options.alignedCheckpointTimeoutMs >= 0)) {
+      throw new Error(`JobRuntime: alignedCheckpointTimeoutMs must be a number >= 0 (virtual ms), got ${options.alignedCheckpointTimeoutMs}`);
+    }
     if (!Number.isSafeInteger(options.maxConcurrentCheckpoints) || options.maxConcurrentCheckpoints < 1) {
       throw new Error(`JobRuntime: maxConcurrentCheckpoints must be a positive integer`);
     }
@@ -202,6 +214,7 @@ export class JobRuntime implements SimWorld {
         checkpointTimeoutMs: options.checkpointTimeoutMs,
         maxConcurrentCheckpoints: options.maxConcurrentCheckpoints,
         maxRestarts: options.maxRestarts,
+        ...(options.alignedCheckpointTimeoutMs === undefined ? {} : { alignedCheckpointTimeoutMs: options.alignedCheckpointTimeoutMs }),
       },
       checkpointEvents: [],
       failovers: [],
@@ -211,6 +224,8 @@ export class JobRuntime implements SimWorld {
       forwardedBarriers: [],
       checkpoints: [],
       alignment: [],
+      jobId: jobIdOf(spec.name),
+      executionAttempts: [],
       faults: [],
       faultsNotReached: [],
       restores: [],
@@ -239,6 +254,7 @@ export class JobRuntime implements SimWorld {
       {
         jobName: spec.name,
         taskNames,
+        ids: new ExecutionIds(this.observations.executionAttempts, spec.name, taskNames, this.tasks.map((task) => task.subtaskIndex)),
         isSource: (task) => this.tasks[task]!.sourceSpec !== undefined,
         isRunning: () => this.status === 'running',
         attempt: () => this.attempt,
@@ -431,11 +447,7 @@ export class JobRuntime implements SimWorld {
         }
         return this.coordinator.onAck(message.checkpointId, message.task, message.snapshot, message.alignment, message.cause);
       case 'decline':
-        return this.coordinator.abortCheckpoint(
-          message.checkpointId,
-          'declined',
-          `Checkpoint ${message.checkpointId} of job ${this.spec.name} declined by task ${this.tasks[message.task]!.name}: ${message.reason}`,
-        );
+        return this.coordinator.onDecline(message.checkpointId, message.task, message.reason);
       case 'input-ended':
         return this.coordinator.onInputEnded(message.task);
       default:

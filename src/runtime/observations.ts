@@ -1,4 +1,5 @@
 import type { StateBackendObservations } from './backends/rocksdb-backend.ts';
+import type { ExecutionAttemptEntry } from './execution-ids.ts';
 import type { SourcePosition, TransactionEvent } from '../connectors/api.ts';
 import type { CheckpointingMode } from './barrier-handler.ts';
 import type { StateBackendKind, SubtaskSnapshot } from './state.ts';
@@ -81,9 +82,16 @@ export interface FailoverObservation {
 
 /**
  * A barrier a task took from one input (`inputSlot`, `checkpointId`), an end of input
- * (checkpointId 0), or a notify-aborted of `checkpointId` (inputSlot -1), and the inputs
- * the task holds back afterwards.
+ * (checkpointId 0), a notify-aborted of `checkpointId` (inputSlot -1), or, aligned mode with
+ * an alignment timeout, the switch of `checkpointId` to unaligned at this task (inputSlot
+ * ALIGNMENT_TIMED_OUT: the checkpoint ends unaligned here), and the inputs the task holds
+ * back afterwards.
  */
+/** BarrierEvent.inputSlot of a notify-aborted. */
+export const CHECKPOINT_ABORTED = -1;
+/** BarrierEvent.inputSlot of an alignment that timed out and switched its checkpoint to unaligned. */
+export const ALIGNMENT_TIMED_OUT = -2;
+
 export interface BarrierEvent {
   readonly task: number;
   /** Attempt of the job (a restore starts every task's barrier handling afresh). */
@@ -94,11 +102,9 @@ export interface BarrierEvent {
   readonly atMs: number;
   /** Input slots the task does not take records from after this event (as the scheduler sees them). */
   readonly blockedSlots: readonly number[];
-  /** 'drained': not a barrier but the last record in front of barrier n on this input, taken after the unaligned snapshot n. */
-  readonly kind?: 'drained';
   /** The checkpoint the task counted complete at this event (every live input delivered its barrier), if any. */
   readonly completedId?: number;
-  /** Unaligned: records the barrier overtook, still in the channel behind it when the task took it (a 'drained' event follows once they are taken). */
+  /** Unaligned: records the barrier overtook, still queued when the task took it; copied into the channel state at once and processed afterwards. */
   readonly recordsOvertaken?: number;
 }
 
@@ -122,6 +128,8 @@ export interface RunSettings {
   readonly checkpointTimeoutMs: number;
   readonly maxConcurrentCheckpoints: number;
   readonly maxRestarts: number;
+  /** Aligned mode: the alignment timeout after which a task switches a checkpoint to unaligned (absent: never). */
+  readonly alignedCheckpointTimeoutMs?: number;
 }
 
 export interface FaultObservation {
@@ -203,6 +211,9 @@ export interface RunObservations {
   readonly forwardedBarriers: ForwardedBarrier[];
   readonly checkpoints: CheckpointObservation[];
   readonly alignment: AlignmentObservation[];
+  /** Flink's JobID of the run (32 hex digits, from the job name) and the execution attempts its messages named. */
+  readonly jobId: string;
+  readonly executionAttempts: ExecutionAttemptEntry[];
   readonly faults: FaultObservation[];
   /** Faults of the plan whose step the run never reached. */
   readonly faultsNotReached: string[];

@@ -16,10 +16,10 @@ import { MAX_WATERMARK, MIN_WATERMARK } from './functions.ts';
 import type { JobOptions } from './job.ts';
 import { KeyedProcessOperator, isPromiseLike as isPromise, type KeyedOperatorRestore } from './keyed-operator.ts';
 import type { KeyedStateEntries } from './keyed-state.ts';
-import type { AlignmentObservation, RunObservations } from './observations.ts';
+import { ALIGNMENT_TIMED_OUT, type AlignmentObservation, type RunObservations } from './observations.ts';
 import { SubtaskState, type SubtaskSnapshot } from './state.ts';
 import { encodeKeyedState, RocksDbKeyedStateSnapshotter } from './backends/rocksdb-backend.ts';
-import { partitionOf, type OutputGroup, type Task } from './task.ts';
+import { partitionOf, type OutputGroup, type Task, type UnalignedSnapshot } from './task.ts';
 import type { TimerSnapshot } from './timer-service.ts';
 import { WatermarkGenerator } from './watermark-generator.ts';
 import { WatermarkValve } from './watermark-valve.ts';
@@ -41,6 +41,8 @@ export interface StreamTasksHost {
 export class StreamTasks {
   /** Tasks waiting on a connector's promise. */
   busyCount = 0;
+  /** Per task: the checkpoint whose alignment timer is armed (aligned mode with an alignment timeout). */
+  private readonly alignmentTimers = new Map<number, number>();
   /** Tasks whose next initializeState throws (fault plan); survives failovers until it fires. */
   readonly failNextInitialize: boolean[] = [];
   /** rocksdb backend: each task's local store (by task index), replaced at every deployment. */
@@ -138,15 +140,14 @@ export class StreamTasks {
       const value = channel.takenValue;
       const timestampMs = channel.takenTimestamp;
       const unaligned = task.unaligned;
-      if (unaligned !== undefined) {
+      // Taken after the snapshot, before barrier n on this input: channel state, persisted as the
+      // task takes it (Flink spills such buffers on arrival). The records barrier n overtook were
+      // copied when the task took the barrier, so they are not added twice.
+      if (unaligned !== undefined && !unaligned.barrierTaken[slot]!) {
         const position = channel.barrierPositions.get(unaligned.checkpointId);
-        // In front of the barrier but taken after the snapshot: channel state.
         if (position === undefined || channel.recordsTaken - 1 < position) unaligned.channelState[slot]!.push(timestampMs === undefined ? { key, value } : { key, value, timestampMs });
-        // The last record in front of barrier n taken: from here on only barriers can hold the acknowledgement back.
-        if (position !== undefined && channel.recordsTaken === position) this.observeBarrier(task, slot, unaligned.checkpointId, 'drained');
       }
       this.process(task, channel.input, key, value, timestampMs, 0);
-      if (unaligned !== undefined) this.whenIdle(task, () => this.completeUnalignedIfReady(task));
       return;
     }
     if (kind === ElementKind.Watermark || kind === ElementKind.WatermarkStatus) {
@@ -160,15 +161,15 @@ export class StreamTasks {
     const decision = kind === ElementKind.Barrier ? barriers.onBarrier(slot, barrierId) : barriers.onEndOfInput(slot);
     // Unaligned: the records this barrier overtook are still in the channel behind it (the task takes them later).
     const recordsOvertaken = kind === ElementKind.Barrier ? (channel.barrierPositions.get(barrierId) ?? channel.recordsTaken) - channel.recordsTaken : 0;
-    this.observeBarrier(task, slot, barrierId, undefined, decision.completedId, recordsOvertaken);
+    this.observeBarrier(task, slot, barrierId, decision.completedId, recordsOvertaken);
     if (decision.abortedId !== 0) {
       if (task.unaligned?.checkpointId === decision.abortedId) task.unaligned = undefined;
       this.sendDecline(task, decision.abortedId, `checkpoint ${decision.abortedId} was overtaken by a newer barrier during alignment`);
     }
-    if (decision.snapshotId !== 0) this.snapshot(task, decision.snapshotId, 'barrier');
-    if (this.options.mode === 'unaligned' && decision.completedId !== 0 && task.unaligned?.checkpointId === decision.completedId) {
-      task.unaligned.barriersComplete = true;
-    }
+    if (decision.snapshotId !== 0) this.snapshot(task, decision.snapshotId, 'barrier', this.options.mode === 'unaligned');
+    if (kind === ElementKind.Barrier && task.unaligned?.checkpointId === barrierId) this.copyOvertakenRecords(task.unaligned, slot, channel, recordsOvertaken);
+    if (decision.completedId !== 0 && task.unaligned?.checkpointId === decision.completedId) task.unaligned.barriersComplete = true;
+    if (kind === ElementKind.Barrier && decision.completedId === 0 && barriers.aligningCheckpointId === barrierId && barriers.pendingIsUnaligned === false) this.startAlignmentTimer(task, barrierId);
     if (task.unaligned !== undefined) this.whenIdle(task, () => this.completeUnalignedIfReady(task));
     if (kind === ElementKind.EndOfInput) {
       // An ended input counts as MAX_WATERMARK; once all ended, the end of input carries it on (nothing to forward).
@@ -210,7 +211,60 @@ export class StreamTasks {
     if (result !== undefined) this.awaitOrQueue(task, result, `${keyed.name}.onTimer`, undefined);
   }
 
-  private observeBarrier(task: Task, slot: number, checkpointId: number, kind?: 'drained', completedId = 0, recordsOvertaken = 0): void {
+  /**
+   * Aligned mode with an alignment timeout: once the task has aligned checkpoint n for the
+   * timeout (from its first barrier n), it switches n to unaligned. Armed at every barrier of
+   * an alignment still open; only the first one's timer can find it still aligning.
+   */
+  private startAlignmentTimer(task: Task, checkpointId: number): void {
+    const timeoutMs = this.options.alignedCheckpointTimeoutMs;
+    const barriers = task.barriers!;
+    if (timeoutMs === undefined || this.options.mode !== 'exactly-once' || this.alignmentTimers.get(task.index) === checkpointId) return;
+    this.alignmentTimers.set(task.index, checkpointId);
+    // Flink: a timeout of 0 starts every checkpoint unaligned (here: at its first barrier).
+    if (timeoutMs === 0) return this.whenIdle(task, () => this.switchToUnaligned(task, barriers, checkpointId));
+    const attempt = this.host.attempt();
+    this.scheduler.setTimer(timeoutMs, `${task.name} alignment of checkpoint ${checkpointId} times out`, () => {
+      if (attempt !== this.host.attempt()) return;
+      this.whenIdle(task, () => this.switchToUnaligned(task, barriers, checkpointId));
+    });
+  }
+
+  /**
+   * The alignment timed out (Flink's AlternatingWaitingForFirstBarrier -> the unaligned state):
+   * snapshot now, stop holding inputs back, and keep the records still in front of barrier n
+   * on the inputs not yet aligned as channel state, as an unaligned checkpoint does. The
+   * inputs already aligned have nothing in front of their barrier left (the task took it all).
+   */
+  private switchToUnaligned(task: Task, barriers: BarrierHandler, checkpointId: number): void {
+    if (task.barriers !== barriers || !this.host.isRunning()) return; // a failover replaced the task's barrier handling
+    const decision = barriers.switchToUnaligned(checkpointId);
+    if (decision.snapshotId === 0) return; // aligned in time, or given up meanwhile
+    this.observeBarrier(task, ALIGNMENT_TIMED_OUT, checkpointId);
+    this.snapshot(task, checkpointId, 'barrier', true);
+    const unaligned = task.unaligned;
+    if (unaligned?.checkpointId !== checkpointId) return; // declined (fault plan)
+    for (let slot = 0; slot < task.inputs.length; slot++) {
+      if (barriers.hasDelivered(slot) || this.options.alignmentTimeoutDropsChannelState === true) unaligned.barrierTaken[slot] = true;
+    }
+  }
+
+  /**
+   * Unaligned: the records barrier n overtook on this input are still queued in front of where
+   * it stood; copy them into the channel state of n now, without taking them (Flink's
+   * ChannelStateWriter.addInputData when the barrier overtakes the input buffers). The task
+   * processes them afterwards as usual, and need not wait for them before acknowledging n.
+   */
+  private copyOvertakenRecords(unaligned: UnalignedSnapshot, slot: number, channel: Channel, recordsOvertaken: number): void {
+    unaligned.barrierTaken[slot] = true;
+    if (recordsOvertaken === 0) return;
+    const state = unaligned.channelState[slot]!;
+    for (const record of channel.copyQueuedRecords(recordsOvertaken)) {
+      state.push(record.timestampMs === undefined ? { key: record.key, value: record.value } : { key: record.key, value: record.value, timestampMs: record.timestampMs });
+    }
+  }
+
+  private observeBarrier(task: Task, slot: number, checkpointId: number, completedId = 0, recordsOvertaken = 0): void {
     const blockedSlots: number[] = [];
     for (let s = 0; s < task.inputs.length; s++) if (task.barriers!.isBlocked(s)) blockedSlots.push(s);
     this.observations.barrierEvents.push({
@@ -221,7 +275,6 @@ export class StreamTasks {
       atStep: this.scheduler.step,
       atMs: this.scheduler.nowMs,
       blockedSlots,
-      ...(kind === undefined ? {} : { kind }),
       ...(completedId === 0 ? {} : { completedId }),
       ...(recordsOvertaken === 0 ? {} : { recordsOvertaken }),
     });
@@ -311,7 +364,8 @@ export class StreamTasks {
 
   // ---------------------------------------------------------------- snapshots
 
-  private snapshot(task: Task, checkpointId: number, trigger: 'barrier' | 'trigger'): void {
+  /** `unaligned`: a snapshot at barriers that does not wait for alignment (unaligned mode, or an alignment that timed out). */
+  private snapshot(task: Task, checkpointId: number, trigger: 'barrier' | 'trigger', unalignedAtBarrier = false): void {
     if (checkpointId <= task.lastSnapshotId) throw new RuntimeInvariantError(`task ${task.name} asked to snapshot ${checkpointId} after ${task.lastSnapshotId}`);
     task.lastSnapshotId = checkpointId;
     // A snapshot on a direct trigger ends the task's wait for barrier n. One at a barrier does
@@ -326,7 +380,7 @@ export class StreamTasks {
       return;
     }
     const alignment: AlignmentObservation[] = [];
-    const unaligned = trigger === 'barrier' && this.options.mode === 'unaligned';
+    const unaligned = trigger === 'barrier' && unalignedAtBarrier;
     if (trigger === 'barrier' && !unaligned && !this.options.omitAlignmentObservations) {
       task.inputs.forEach((channel, inputSlot) => {
         const recordsBeforeBarrier = channel.barrierPositions.get(checkpointId);
@@ -340,6 +394,7 @@ export class StreamTasks {
         snapshot: undefined,
         channelState: task.inputs.map(() => []),
         takenAtSnapshot: task.inputs.map((channel) => channel.recordsTaken),
+        barrierTaken: task.inputs.map(() => false),
         barriersComplete: false,
       };
     }
@@ -394,7 +449,11 @@ export class StreamTasks {
     }
   }
 
-  /** Unaligned: acknowledge once every input delivered the barrier and everything in front of it was taken. */
+  /**
+   * Unaligned: acknowledge once the snapshot is taken and every live input delivered barrier n;
+   * the records in front of the barriers are in the channel state by then (copied when each
+   * barrier was taken), so the acknowledgement never waits for the data to drain.
+   */
   private completeUnalignedIfReady(task: Task): void {
     const unaligned = task.unaligned;
     if (unaligned === undefined || unaligned.snapshot === undefined || !unaligned.barriersComplete) return;
@@ -406,7 +465,6 @@ export class StreamTasks {
         if (!channel.ended) throw new RuntimeInvariantError(`task ${task.name}: barrier ${unaligned.checkpointId} complete but input ${slot} never delivered it`);
         continue;
       }
-      if (channel.recordsTaken < position) return; // overtaken records still in the channel
       if (!this.options.omitAlignmentObservations) alignment.push({
         checkpointId: unaligned.checkpointId,
         task: task.index,

@@ -84,6 +84,8 @@ export interface UnalignedSnapshot {
   snapshot: SubtaskSnapshot | undefined;
   readonly channelState: { key: Key | undefined; value: unknown; timestampMs?: number }[][];
   readonly takenAtSnapshot: readonly number[];
+  /** Per input: barrier n taken, and the records it overtook copied into the channel state at that moment. */
+  readonly barrierTaken: boolean[];
   barriersComplete: boolean;
 }
 

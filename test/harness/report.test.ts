@@ -13,8 +13,16 @@ test('a report names expired and declined checkpoints with Flink messages, the s
     schedule: { kind: 'choices', choices: [], tailSeed: null },
   }, { keepTrace: true });
   const report = formatVerdict(result).join('\n');
-  expect(report).toMatch(/Checkpoint \d+ of job odd-even-sum expired before completing\./);
-  expect(report).toMatch(/Checkpoint \d+ of job odd-even-sum declined by task sum>redis\[0\]: the task declined the checkpoint \(fault plan\)/);
+  // Flink's words and ids: a 32-hex JobID and ExecutionAttemptID, and a task manager; a table maps the ids back to tasks.
+  const jobId = result.observations.jobId;
+  expect(jobId).toMatch(/^[0-9a-f]{32}$/);
+  expect(report).toContain(`of job ${jobId} expired before completing.`);
+  expect(report).toMatch(new RegExp(`Checkpoint \\d+ of job ${jobId} expired before completing\\.`));
+  const decline = /Decline checkpoint \d+ by task ([0-9a-f]{32}) of job ([0-9a-f]{32}) at (tm-\d+)\. Reason: the task declined the checkpoint \(fault plan\)/.exec(report);
+  expect(decline).not.toBeNull();
+  expect(decline![2]).toBe(jobId);
+  expect(report).toContain(`job ${jobId} = odd-even-sum; execution attempts:`);
+  expect(report).toContain(`${decline![1]}  sum>redis[0], attempt 0, ${decline![3]}`);
   expect(report).toMatch(/slowest was \d+, \d+ steps from trigger to completion, waiting last on \S+; backpressure: producers found a full channel \d+ times/);
   expect(report).toMatch(/^PASS /);
   const timeline = formatTimeline(result.trace);

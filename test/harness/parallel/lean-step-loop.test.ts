@@ -20,34 +20,38 @@ const SLOW_TEST_MS = 120_000;
  *   markers and record take offsets the source skips, and its producer takes an id), so
  *   every kafka-2pc case changed, aligned ones included (case 0 runs the very same steps
  *   and takes the same records; only the offsets in its emit lines and the sink's producer ids differ).
+ * - unaligned checkpoints (issue 11): the records a barrier overtook are copied into the
+ *   channel state when the task takes the barrier, and the task acknowledges without waiting
+ *   to have taken them, so unaligned cases 1, 2, 4, 8 and 11 of odd-even-sum and 1, 2, 4, 5, 7,
+ *   8 and 11 of kafka-2pc changed (same step counts); every aligned case kept its hash;
  * So the values guard that the lean loop keeps running the steps of the runtime as it now
  * behaves: any change in which steps run, in what order, or in what they record.
  */
 const PINNED_HASHES: readonly (readonly [string, number, string, number])[] = [
-  ['odd-even-sum', 0, 'b4d4c7cf', 163],
-  ['odd-even-sum', 1, 'cd3325fc', 284],
-  ['odd-even-sum', 2, 'c828c2dd', 165],
+['odd-even-sum', 0, 'b4d4c7cf', 163],
+  ['odd-even-sum', 1, '8080a781', 284],
+  ['odd-even-sum', 2, '8189d487', 165],
   ['odd-even-sum', 3, '109616bf', 284],
-  ['odd-even-sum', 4, 'c7faf2c4', 165],
+  ['odd-even-sum', 4, 'e88e213c', 165],
   ['odd-even-sum', 5, '0ba62007', 286],
   ['odd-even-sum', 6, '567e7b19', 166],
   ['odd-even-sum', 7, '6c43b5d4', 286],
-  ['odd-even-sum', 8, '5b24e0bd', 165],
+  ['odd-even-sum', 8, '48241dbe', 165],
   ['odd-even-sum', 9, 'a104f05c', 285],
   ['odd-even-sum', 10, 'cfad49b0', 163],
-  ['odd-even-sum', 11, '75547037', 305],
+  ['odd-even-sum', 11, '2432f19b', 305],
   ['kafka-2pc', 0, 'ed78d147', 181],
-  ['kafka-2pc', 1, '61fb1501', 306],
-  ['kafka-2pc', 2, '0b13e17a', 181],
+  ['kafka-2pc', 1, '37d0b804', 306],
+  ['kafka-2pc', 2, '6b930426', 181],
   ['kafka-2pc', 3, '665586a0', 304],
-  ['kafka-2pc', 4, 'cd7148c5', 181],
-  ['kafka-2pc', 5, '240c15ef', 306],
+  ['kafka-2pc', 4, '1d201fd5', 181],
+  ['kafka-2pc', 5, '0fe89c21', 306],
   ['kafka-2pc', 6, '2492fc8c', 181],
-  ['kafka-2pc', 7, 'ffa1b321', 305],
-  ['kafka-2pc', 8, 'd6b46347', 181],
+  ['kafka-2pc', 7, 'e184e0c3', 305],
+  ['kafka-2pc', 8, 'f9c66c72', 181],
   ['kafka-2pc', 9, 'ca3f9a04', 305],
   ['kafka-2pc', 10, 'ba1986a2', 179],
-  ['kafka-2pc', 11, 'b902e17f', 325],
+  ['kafka-2pc', 11, 'b6aab404', 325],
 ];
 
 describe('the allocation-free step loop keeps its meaning', () => {

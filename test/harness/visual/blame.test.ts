@@ -1,3 +1,4 @@
+import { ALIGNMENT_TIMED_OUT } from '../../../src/runtime/observations.ts';
 import { beforeAll, describe, expect, test } from 'vitest';
 import type { CaseResult } from '../../../src/harness/run-case.ts';
 import { explainCase, formatBlame, MAX_LINKS_PER_CHAIN, type BlameChain } from '../../../src/harness/visual/blame.ts';
@@ -106,6 +107,11 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
         .filter((a) => a.recordsInChannelState > 0)
         .map((a) => lines(result).find((e) => e.event.startsWith(`${result.observations.taskNames[a.task]} takes barrier ${a.checkpointId} from `))?.step ?? -1),
   },
+  // Between the switch to unaligned and the barrier on an input not yet aligned, the records taken from that input were left out
+  // of the channel state; the chain names that barrier's arrival (where the window closes). Its wording ("a record behind the
+  // barrier enters the snapshot") is the aligned reading of the torn count, not this bug's (records in front are missing).
+  'odd-even-sum/alignment-timeout-drops-channel-state/barrier-alignment': { anomaly: /torn checkpoint/, cause: barriersClosingSwitchedAlignments },
+  'odd-even-sum/alignment-timeout-drops-channel-state/consistent-cut': { anomaly: /torn checkpoint/, cause: barriersClosingSwitchedAlignments },
   'odd-even-sum/coordinator-drops-sink-acks/liveness': {
     anomaly: /acknowledgement of .* arrived but was never counted/,
     cause: (result) => lines(result).filter((e) => new RegExp(`^coordinator receives ack \\d+ from ${escapeRegExp(result.observations.taskNames.at(-1)!)}$`).test(e.event)).map((e) => e.step),
@@ -400,6 +406,18 @@ function barriersCountedOnlyAtInputEnd(result: CaseResult): number[] {
  * Unaligned mode: a task took barrier n from one input, and took no record from that input
  * again until barrier n had come in on another input too (it held the input back).
  */
+/** Steps at which a barrier n arrived on an input that had not delivered it when its task switched n to unaligned. */
+function barriersClosingSwitchedAlignments(result: CaseResult): number[] {
+  const events = result.observations.barrierEvents;
+  const steps: number[] = [];
+  for (const sw of events.filter((e) => e.inputSlot === ALIGNMENT_TIMED_OUT)) {
+    const same = (e: (typeof events)[number]): boolean => e.task === sw.task && e.attempt === sw.attempt && e.checkpointId === sw.checkpointId && e.inputSlot >= 0;
+    const before = new Set(events.filter((e) => same(e) && e.atStep <= sw.atStep).map((e) => e.inputSlot));
+    steps.push(...events.filter((e) => same(e) && e.atStep >= sw.atStep && !before.has(e.inputSlot)).map((e) => e.atStep));
+  }
+  return steps;
+}
+
 function inputsHeldAfterBarrier(result: CaseResult): number[] {
   const trace = lines(result);
   const steps: number[] = [];

@@ -6,6 +6,7 @@ import type { StateBackendKind } from '../runtime/state.ts';
 import { encodeCase } from './case-token.ts';
 import { runCase, typicalRunSteps, type CaseResult, type CaseSpec } from './run-case.ts';
 import { isUserCodeError, type Scenario, type ScenarioSize } from './scenario.ts';
+import { swarmArbitrary, swarmFields } from './swarm.ts';
 
 export interface ExploreOptions {
   readonly size: ScenarioSize;
@@ -56,8 +57,6 @@ export interface ExploreReport {
 }
 
 export const DETERMINISM_PROPERTY = 'determinism';
-/** Checkpoint interval of generated cases with concurrent checkpoints: shorter than a checkpoint takes. */
-export const CONCURRENT_CHECKPOINT_INTERVAL_MS = 12;
 
 /** Fault plans and schedules as data: fewer, earlier, simpler faults and shorter choice lists shrink toward a plainer case. */
 export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number): fc.Arbitrary<CaseSpec> {
@@ -91,15 +90,12 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     choices: fc.array(fc.nat({ max: 15 }), { maxLength: 48 }),
     // Mostly a random tail (variety over the whole run); shrinks to null, the plain schedule.
     tailSeed: fc.option(fc.nat(), { nil: null, freq: 4 }),
-    // Concurrent checkpoints where the scenario allows them; shrinks to one at a time.
-    // With a short interval a second checkpoint starts before the first completes. Never with
-    // unaligned checkpoints, which Flink does not run concurrently: barrier n+1 overtakes the
-    // data in front of barrier n on one input and aborts n, checkpoint after checkpoint.
-    concurrency: scenario.concurrentCheckpoints && base.mode !== 'unaligned' ? fc.constantFrom(1, 2) : fc.constant(1),
-    // Settings that vary, each shrinking to the plain one: an extra partition now and then,
-    // and channels down to one element (every push can backpressure, barriers queue behind one record).
+    // The job's configuration (mode, backend, interval, timeouts, concurrent checkpoints,
+    // restart delay, channel capacity, transaction timeout): the configuration swarm, shrinking
+    // toward the asked-for configuration.
+    configuration: swarmArbitrary(scenario, base),
+    // Settings of the input and sink that vary, each shrinking to the plain one: an extra partition now and then.
     extraPartition: scenario.variablePartitions === true ? fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) : fc.constant(false),
-    channelCapacity: fc.constantFrom<number | undefined>(undefined, 2, 1),
     // A sink that flushes on every write (its writes land between checkpoints, not only at them).
     // Now and then only: each write is then one more I/O step.
     sinkBufferKeys: fc.oneof({ weight: 3, arbitrary: fc.constant<number | undefined>(undefined) }, { weight: 1, arbitrary: fc.constant<number | undefined>(1) }),
@@ -112,22 +108,17 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
             { weight: 1, arbitrary: fc.array(fc.nat({ max: base.size.recordsPerPartition }), { minLength: largest.partitions, maxLength: largest.partitions }) },
           )
         : fc.constant<readonly number[] | undefined>(undefined),
-  }).map(({ faults, choices, tailSeed, concurrency, extraPartition, channelCapacity: generatedCapacity, sinkBufferKeys, partitionCuts }) => {
+  }).map(({ faults, choices, tailSeed, configuration, extraPartition, sinkBufferKeys, partitionCuts }) => {
     const size = extraPartition ? largest : base.size;
     const cuts = partitionCuts?.slice(0, size.partitions);
     const partitionRecords = cuts === undefined || cuts.every((cut) => cut === 0) ? undefined : cuts.map((cut) => size.recordsPerPartition - cut);
-    // Not with the 12 ms interval of concurrent cases: checkpoint traffic then fills one-element
-    // channels faster than data moves, and the plain (control-first) schedule starves the data
-    // until the step budget runs out (Flink's remedy is a minimum pause between checkpoints).
-    const channelCapacity = concurrency === 1 ? generatedCapacity : undefined;
     const tasks = scenario.taskCount(size);
     return {
       ...base,
       size,
       // A user module's token pins the task count of the job it was made on.
       ...(base.tasks === undefined ? {} : { tasks }),
-      ...(concurrency === 1 ? {} : { maxConcurrentCheckpoints: 2, checkpointIntervalMs: CONCURRENT_CHECKPOINT_INTERVAL_MS }),
-      ...(channelCapacity === undefined ? {} : { channelCapacity }),
+      ...swarmFields(scenario, configuration),
       ...(sinkBufferKeys === undefined ? {} : { sinkBufferKeys }),
       ...(partitionRecords === undefined ? {} : { partitionRecords }),
       faults: faults.map((fault) => ('task' in fault ? { ...fault, task: fault.task % tasks } : fault)).sort((a, b) => a.atStep - b.atStep),

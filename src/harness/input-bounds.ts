@@ -40,6 +40,7 @@ export const INPUT_BOUNDS = {
   scheduleChoice: { min: 0, max: 1_000_000, meaning: 'one scheduling choice' },
   maxConcurrentCheckpoints: { min: 1, max: 16, meaning: 'checkpoints in flight at once' },
   checkpointIntervalMs: { min: 1, max: 3_600_000, meaning: 'virtual ms between checkpoints' },
+  checkpointTimeoutMs: { min: 1, max: 3_600_000, meaning: 'virtual ms a checkpoint may take before it expires' },
   channelCapacity: { min: 1, max: 1_024, meaning: 'elements an input channel holds' },
   sinkBufferKeys: { min: 1, max: 1_000_000, meaning: 'keys a buffering sink holds before it flushes' },
   restartDelayMs: { min: 0, max: 3_600_000, meaning: 'virtual ms between a failure and the restart' },

@@ -37,6 +37,8 @@ export interface CaseSpec {
   readonly maxConcurrentCheckpoints?: number;
   /** Virtual ms between checkpoint triggers (default 100). */
   readonly checkpointIntervalMs?: number;
+  /** Virtual ms a checkpoint may take before it expires (the job's default when absent). */
+  readonly checkpointTimeoutMs?: number;
   /** Elements an input channel holds before its producer is backpressured (default 8). */
   readonly channelCapacity?: number;
   /** Keys a buffering sink holds before it flushes (the scenario's default when absent). */
@@ -88,6 +90,7 @@ export function jobOptionsFor(scenario: Scenario, spec: CaseSpec): JobOptions {
   }
   return { ...DEFAULT_JOB_OPTIONS, mode: spec.mode, backend: spec.backend, maxConcurrentCheckpoints: spec.maxConcurrentCheckpoints ?? 1,
     checkpointIntervalMs: spec.checkpointIntervalMs ?? DEFAULT_JOB_OPTIONS.checkpointIntervalMs,
+    checkpointTimeoutMs: spec.checkpointTimeoutMs ?? DEFAULT_JOB_OPTIONS.checkpointTimeoutMs,
     channelCapacity: spec.channelCapacity ?? DEFAULT_JOB_OPTIONS.channelCapacity,
     restartDelayMs: spec.restartDelayMs ?? DEFAULT_JOB_OPTIONS.restartDelayMs,
     ...bug?.jobOptions,

@@ -96,7 +96,7 @@ export interface Scenario {
   readonly modes?: readonly CheckpointingMode[];
   /** The invariants the scenario's judge checks, for summaries (the runtime's own are always checked). */
   readonly properties?: readonly string[];
-  /** Generated cases may run two checkpoints at once. */
+  /** Generated cases may run two checkpoints at once (where the mode allows; the default). False: never (the scenario's job cannot take them). */
   readonly concurrentCheckpoints?: boolean;
   /** Generated cases may read one partition more than the size asks (the job must build for any partition count). */
   readonly variablePartitions?: boolean;

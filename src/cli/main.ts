@@ -16,6 +16,7 @@ import { InProcessExecutor, WorkerPool, type CaseExecutor } from '../harness/par
 import { formatCounterexample, formatStats, formatTimeline, formatVerdict, replayCommand } from '../harness/report.ts';
 import { isUserCodeError, type Scenario } from '../harness/scenario.ts';
 import { selftest, type SelftestEntry } from '../harness/selftest.ts';
+import { proveCommand } from './prove-command.ts';
 import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
 import { Interrupted, Interruption, signalExitCode } from './interruption.ts';
@@ -102,6 +103,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await selftestCommand(parsed.options, io);
       case 'merge':
         return mergeCommand(parsed.positionals, parsed.options, io);
+      case 'prove':
+        return await proveCommand(parsed.options, io, scenarioNamed);
       case 'envelope':
         return await envelopeCommand(parsed.options, io);
       case 'e2e':

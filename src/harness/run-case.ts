@@ -98,11 +98,16 @@ export function jobOptionsFor(scenario: Scenario, spec: CaseSpec): JobOptions {
 }
 
 /** Runs one case on the simulation and judges it with every invariant that applies. */
-export async function runCase(scenario: Scenario, spec: CaseSpec, options: { readonly keepTrace?: boolean } = {}): Promise<CaseResult> {
+export async function runCase(
+  scenario: Scenario,
+  spec: CaseSpec,
+  /** choiceSource: decides instead of the case's schedule (prove records the options of every step); the case must describe the same run. */
+  options: { readonly keepTrace?: boolean; readonly choiceSource?: ChoiceSource } = {},
+): Promise<CaseResult> {
   if (spec.scenario !== scenario.name) throw new Error(`runCase: case is for ${spec.scenario}, not ${scenario.name}`);
   const faults = parseFaultPlan(spec.faults, scenario.taskCount(spec.size), 'runCase');
   const maxSteps = stepBudget(spec.size);
-  const scheduler = new Scheduler({ choices: choiceSourceOf(spec.schedule), msPerStep: 1, maxSteps, keepTrace: options.keepTrace ?? false });
+  const scheduler = new Scheduler({ choices: options.choiceSource ?? choiceSourceOf(spec.schedule), msPerStep: 1, maxSteps, keepTrace: options.keepTrace ?? false });
   const env = new SimEnvironment(scheduler);
   if (spec.partitionRecords !== undefined) checkPartitionRecords(spec.partitionRecords, spec.size, 'runCase: partitionRecords');
   if ((spec.transactionTimeoutMs !== undefined || spec.preparedTransactions !== undefined) && scenario.transactionTimeouts === undefined) {

@@ -7,6 +7,7 @@ import { encodeCase } from './case-token.ts';
 import { runCase, typicalRunSteps, type CaseResult, type CaseSpec } from './run-case.ts';
 import { isUserCodeError, type Scenario, type ScenarioSize } from './scenario.ts';
 import { swarmArbitrary, swarmFields } from './swarm.ts';
+import { countCoverage, reachedCoveragePoints } from './coverage.ts';
 
 export interface ExploreOptions {
   readonly size: ScenarioSize;
@@ -39,6 +40,8 @@ export interface ExploreStats {
   /** Fault-injection points (kind @ situation) of the scenario that no generated fault reached. */
   faultPointsNeverReached: string[];
   steps: number;
+  /** Coverage points (coverage.ts) reached, counted once per run that reached them. */
+  coverage: Record<string, number>;
   /** Trace hash of the last generated run (with a single run: that run's). */
   lastTraceHash: string;
 }
@@ -128,7 +131,7 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
 }
 
 function emptyStats(): ExploreStats {
-  return { runs: 0, checkpointsCompleted: 0, crashesInjected: 0, faultsInjected: 0, restores: 0, faultPointsReached: {}, faultsNotReached: 0, faultPointsNeverReached: [], steps: 0, lastTraceHash: '' };
+  return { runs: 0, checkpointsCompleted: 0, crashesInjected: 0, faultsInjected: 0, restores: 0, faultPointsReached: {}, faultsNotReached: 0, faultPointsNeverReached: [], steps: 0, coverage: {}, lastTraceHash: '' };
 }
 
 function accumulate(stats: ExploreStats, result: CaseResult): void {
@@ -145,6 +148,7 @@ function accumulate(stats: ExploreStats, result: CaseResult): void {
     const point = `${fault.kind} @ ${fault.situation}`;
     stats.faultPointsReached[point] = (stats.faultPointsReached[point] ?? 0) + 1;
   }
+  countCoverage(stats.coverage, reachedCoveragePoints(observations));
 }
 
 /** What every generated case of an exploration shares (scenario, size, mode, backend, bug, module and its task count). */

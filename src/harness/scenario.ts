@@ -103,6 +103,8 @@ export interface Scenario {
   /** Generated cases may shorten partitions (BuildContext.partitionRecords), so an input can end while another is aligning. */
   readonly unequalPartitions?: boolean;
   readonly bugs: readonly PlantedBug[];
+  /** Coverage points (src/harness/coverage.ts) every main-job run must reach, like "sometimes" assertions: the run fails naming each one never reached. */
+  readonly mustReach?: readonly string[];
   /**
    * The scenario's sink writes transactions that an external system times out, and `build`
    * honours `transactionTimeoutMs` and `preparedTransactions`: what `streamcheck envelope` searches.

@@ -8,6 +8,7 @@ import { runCase, typicalRunSteps, type CaseResult, type CaseSpec } from './run-
 import { isUserCodeError, type Scenario, type ScenarioSize } from './scenario.ts';
 import { swarmArbitrary, swarmFields } from './swarm.ts';
 import { countCoverage, reachedCoveragePoints } from './coverage.ts';
+import { NO_STEERING, STEERING_ROUND_RUNS, steeredWeight, steeringFrom, type Steering } from './steering.ts';
 
 export interface ExploreOptions {
   readonly size: ScenarioSize;
@@ -25,6 +26,10 @@ export interface ExploreOptions {
   readonly checkDeterminism: boolean;
   /** A user scenario's module (relative to the project root), written into replay tokens. */
   readonly module?: string;
+  /** Steer generation toward coverage points not yet reached (steering.ts): rounds of cases, weights adapted between rounds. Default off. */
+  readonly steer?: boolean;
+  /** Shrink the first failing case (default true; a benchmark counting runs to the first failure turns it off). */
+  readonly shrink?: boolean;
 }
 
 export interface ExploreStats {
@@ -62,7 +67,7 @@ export interface ExploreReport {
 export const DETERMINISM_PROPERTY = 'determinism';
 
 /** Fault plans and schedules as data: fewer, earlier, simpler faults and shorter choice lists shrink toward a plainer case. */
-export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number): fc.Arbitrary<CaseSpec> {
+export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number, steering: Steering = NO_STEERING): fc.Arbitrary<CaseSpec> {
   // A case may read one partition more than asked (a wider exchange: more inputs per task),
   // where the scenario builds for any partition count.
   const largest = scenario.variablePartitions === true ? { ...base.size, partitions: base.size.partitions + 1 } : base.size;
@@ -87,7 +92,7 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     'lose-reply': { weight: 2, arbitrary: fc.record({ kind: fc.constant('lose-reply' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
     'timeout-call': { weight: 1, arbitrary: fc.record({ kind: fc.constant('timeout-call' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
   };
-  const fault: fc.Arbitrary<Fault> = fc.oneof(...scenario.faultKinds.map((kind) => byKind[kind]));
+  const fault: fc.Arbitrary<Fault> = fc.oneof(...scenario.faultKinds.map((kind) => ({ ...byKind[kind], weight: steeredWeight(byKind[kind].weight, steering, kind) })));
   return fc.record({
     faults: fc.array(fault, { maxLength: maxFaults }),
     choices: fc.array(fc.nat({ max: 15 }), { maxLength: 48 }),
@@ -193,20 +198,30 @@ export async function explore(scenario: Scenario, options: ExploreOptions): Prom
   let foundAfterRuns = 0;
   let originalFaultCount = 0;
   const base = caseBase(scenario, options);
-  const property = fc.asyncProperty(caseArbitrary(scenario, base, options.maxFaults), async (spec) => {
-    const result = await runJudged(scenario, spec, options);
-    if (!failingSeen) accumulate(stats, result);
-    if (result.violations.length > 0 && !failingSeen) {
-      failingSeen = true;
-      foundAfterRuns = stats.runs;
-      originalFaultCount = spec.faults.length;
-    }
-    return result.violations.length === 0;
-  });
-  const details = await fc.check(property, {
-    numRuns: options.runs,
-    seed: options.seed,
-  });
+  const propertyOf = (steering: Steering) =>
+    fc.asyncProperty(caseArbitrary(scenario, base, options.maxFaults, steering), async (spec) => {
+      const result = await runJudged(scenario, spec, options);
+      if (!failingSeen) accumulate(stats, result);
+      if (result.violations.length > 0 && !failingSeen) {
+        failingSeen = true;
+        foundAfterRuns = stats.runs;
+        originalFaultCount = spec.faults.length;
+      }
+      return result.violations.length === 0;
+    });
+  const checkParameters = options.shrink === false ? { endOnFailure: true } : {};
+  let details: fc.RunDetails<[CaseSpec]>;
+  if (options.steer !== true) {
+    details = await fc.check(propertyOf(NO_STEERING), { numRuns: options.runs, seed: options.seed, ...checkParameters });
+  } else {
+    // Rounds: each one's weights come from the coverage of the runs before it (deterministic from the seed).
+    let round = 0;
+    do {
+      const numRuns = Math.min(STEERING_ROUND_RUNS, options.runs - stats.runs);
+      details = await fc.check(propertyOf(steeringFrom(scenario, stats.coverage)), { numRuns, seed: (options.seed + round * 7919) % 2 ** 31, ...checkParameters });
+      round++;
+    } while (!details.failed && stats.runs < options.runs);
+  }
   stats.faultPointsNeverReached = scenario.faultKinds.flatMap((kind) => FAULT_SITUATIONS.map((situation) => `${kind} @ ${situation}`)).filter((point) => stats.faultPointsReached[point] === undefined);
   if (!details.failed || details.counterexample === null) return { stats, counterexample: undefined };
   const [shrunk] = details.counterexample;

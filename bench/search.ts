@@ -8,9 +8,9 @@
  *   npm run bench:search -- 5 100        # 5 seeds, at most 100 runs
  *
  * Measured (5 seeds, cap 100, loaded 2-core machine, 2026-11-25): steering lowered the median
- * runs to first failure for 11 of 26 bugs (e.g. kafka-2pc no-abort-lingering 21 -> 11,
+ * runs to first failure for 10 of 26 bugs (e.g. kafka-2pc no-abort-lingering 21 -> 11,
  * lost-notify-delivered 11 -> 5, odd-even-sum memory-checkpoints-survive-job-crash 19 -> 8),
- * left 14 equal (most are found in the first run either way), and raised one
+ * left 15 equal (most are found in the first run either way), and raised one
  * (source-end-of-first-partition 5 -> 10: it needs unequal partitions, not a fault kind).
  * prove: odd-even-sum 2x2 with 1 fault 976 schedules at 111/s; 1x3 at 2 deviations 1,417 at
  * 356/s; kafka-2pc 2x2 with 1 fault 1,495 at 56/s; pruned 0 in each (no reduction yet).

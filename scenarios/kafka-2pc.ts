@@ -59,6 +59,8 @@ export const kafka2pc: Scenario = {
   backends: ['fs'],
   variablePartitions: true,
   concurrentCheckpoints: true,
+  // Coverage the main job must reach (src/harness/coverage.ts): a commit failing between completion and notify, then a crash before the retry.
+  mustReach: ['checkpoint concurrent', 'fault fail-commit @ completed-before-notify', 'fault drop-notify @ completed-before-notify', 'pair fail-commit then crash-task'],
   bugs: [
     { name: 'commit-in-snapshot', description: 'the sink commits in snapshotState instead of on notify-complete', caughtBy: ['committed-implies-completed', 'exactly-once'], jobOptions: { backend: 'fs' } },
     { name: 'restore-aborts-pending', description: 'on restore the sink aborts the pending transactions of the restored checkpoint instead of committing them', caughtBy: ['completed-implies-committed', 'exactly-once'], jobOptions: { backend: 'fs' } },

@@ -26,6 +26,8 @@ export const oddEvenSum: Scenario = {
   backends: ['memory', 'fs'],
   variablePartitions: true,
   unequalPartitions: true,
+  // Coverage the main job must reach (src/harness/coverage.ts): overlapping checkpoints, a crash while aligning, a crash during recovery.
+  mustReach: ['checkpoint concurrent', 'checkpoint aborted by failover', 'fault crash-task @ during-alignment', 'fault crash-task @ during-recovery'],
   bugs: [
     {
       name: 'at-least-once-mode',

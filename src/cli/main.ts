@@ -16,6 +16,8 @@ import { InProcessExecutor, WorkerPool, type CaseExecutor } from '../harness/par
 import { formatCounterexample, formatStats, formatTimeline, formatVerdict, replayCommand } from '../harness/report.ts';
 import { isUserCodeError, type Scenario } from '../harness/scenario.ts';
 import { selftest, type SelftestEntry } from '../harness/selftest.ts';
+import { proveCommand } from './prove-command.ts';
+import { formatCoverage, summarizeCoverage } from '../harness/coverage.ts';
 import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
 import { Interrupted, Interruption, signalExitCode } from './interruption.ts';
@@ -103,6 +105,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await selftestCommand(parsed.options, io);
       case 'merge':
         return mergeCommand(parsed.positionals, parsed.options, io);
+      case 'prove':
+        return await proveCommand(parsed.options, io, scenarioNamed);
       case 'envelope':
         return await envelopeCommand(parsed.options, io);
       case 'e2e':
@@ -282,6 +286,11 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
   const corpusFailures = corpusResults.filter((result) => !result.passed);
   const total = sumStats(results.map((result) => result.report.stats));
   const failedCase = failed?.report.counterexample?.result;
+  // Coverage per scenario over its modes and backends. Must-reach points are judged on the main
+  // job (--suite) only, whole: a shard or a short run of one scenario sees only part of the cases.
+  const coverage = scenarios.map((scenario) => summarizeCoverage(scenario, sumStats(results.filter((r) => r.scenario === scenario.name).map((r) => r.report.stats)).coverage));
+  const judgeMustReach = suite && failed === undefined && shard === undefined;
+  const missingMustReach = judgeMustReach ? coverage.flatMap((c) => c.missingMustReach.map((point) => `${c.scenario}: ${point}`)) : [];
   const blame = failedCase === undefined ? [] : await explainCase(scenarios.find((s) => s.name === failedCase.spec.scenario)!, failedCase);
   if (json) {
     const counterexample = failed?.report.counterexample;
@@ -305,6 +314,8 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
         faultPointsNeverReached: [...new Set(total.faultPointsNeverReached)].filter((point) => total.faultPointsReached[point] === undefined),
         invariantsChecked: invariantsOf(scenarios),
         corpus: corpusResults.map((r) => ({ name: r.name, passed: r.passed })),
+        coverage: coverage.map((c) => ({ scenario: c.scenario, reached: c.reached, defined: c.defined, neverReached: c.neverReached })),
+        missingMustReach,
         ...(total.runs === 1 ? { traceHash: total.lastTraceHash } : {}),
         ...(counterexample === undefined
           ? {}
@@ -349,6 +360,7 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
         (failed === undefined && corpusFailures.length === 0 ? 'all held' : 'VIOLATED') +
         ` (determinism: ${DETERMINISM_WORDS[determinism]}; ${workers} worker${workers === 1 ? '' : 's'}${shard === undefined ? '' : `; shard ${shard.index}/${shard.count}`})`,
     );
+    for (const summary of coverage) for (const line of formatCoverage(judgeMustReach ? summary : { ...summary, missingMustReach: [] })) io.out(line);
   }
   if (failedCase !== undefined) writeCasePictures(failedCase, blame, options, json, io);
   if (failedCase !== undefined && process.env['GITHUB_STEP_SUMMARY']) appendStepSummary(process.env['GITHUB_STEP_SUMMARY'], failedCase, blame);
@@ -362,7 +374,7 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
     });
     writeJunit(options.junit, toJunitXml(configurations, invariantsOf(scenarios), corpusResults.map((c) => ({ name: c.name, passed: c.passed, report: c.lines.join('\n') }))), json, io);
   }
-  return failed === undefined && corpusFailures.length === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
+  return failed === undefined && corpusFailures.length === 0 && missingMustReach.length === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
 }
 
 function mergeCommand(positionals: readonly string[], options: ParsedOptions, io: CliIo): number {

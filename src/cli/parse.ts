@@ -4,7 +4,7 @@
  */
 import { INPUT_BOUNDS, InputError, parseIntegerText, quoteUserText, type BoundName } from '../harness/input-bounds.ts';
 
-export type CommandName = 'run' | 'replay' | 'selftest' | 'e2e' | 'merge' | 'envelope' | 'help';
+export type CommandName = 'run' | 'replay' | 'selftest' | 'e2e' | 'merge' | 'envelope' | 'prove' | 'help';
 
 type OptionType =
   | { readonly kind: 'boolean' }
@@ -19,18 +19,21 @@ interface OptionSpec {
 }
 
 export const OPTIONS = {
-  scenario: { type: { kind: 'string' }, commands: ['run', 'e2e', 'envelope'], description: 'scenario to run (see --help for the list)' },
+  scenario: { type: { kind: 'string' }, commands: ['run', 'e2e', 'envelope', 'prove'], description: 'scenario to run (see --help for the list)' },
   cycles: { type: { kind: 'integer', bound: 'cycles' }, commands: ['e2e'], description: 'crash/restart cycles against real Kafka and Redis' },
   suite: { type: { kind: 'boolean' }, commands: ['run'], description: 'run every scenario and the regression corpus (the main job)' },
   seed: { type: { kind: 'integer', bound: 'seed' }, commands: ['run', 'selftest', 'e2e', 'envelope'], description: 'fast-check seed; the same seed generates the same cases' },
   runs: { type: { kind: 'integer', bound: 'runs' }, commands: ['run', 'selftest', 'envelope'], description: 'generated fault plans per scenario (selftest: at most this many per planted bug; envelope: per grid point)' },
   'prepared-transactions': { type: { kind: 'boolean' }, commands: ['envelope'], description: "the sink uses Kafka's prepared transactions (KIP-939): the broker's timeout never aborts them" },
-  mode: { type: { kind: 'enum', values: ['exactly-once', 'unaligned', 'at-least-once'] }, commands: ['run'], description: 'checkpointing mode: exactly-once (aligned barriers), unaligned, or at-least-once (the negative control)' },
+  mode: { type: { kind: 'enum', values: ['exactly-once', 'unaligned', 'at-least-once'] }, commands: ['run', 'prove'], description: 'checkpointing mode: exactly-once (aligned barriers), unaligned, or at-least-once (the negative control)' },
   backend: { type: { kind: 'enum', values: ['memory', 'fs', 'rocksdb'] }, commands: ['run'], description: 'state backend: memory (lost with the coordinator), fs (durable) or rocksdb (durable, incremental checkpoints)' },
-  partitions: { type: { kind: 'integer', bound: 'partitions' }, commands: ['run'], description: 'source partitions' },
-  records: { type: { kind: 'integer', bound: 'recordsPerPartition' }, commands: ['run', 'e2e'], description: 'records per partition' },
-  bug: { type: { kind: 'string' }, commands: ['run', 'e2e'], description: "build the scenario with one of its planted bugs (see 'selftest')" },
+  partitions: { type: { kind: 'integer', bound: 'partitions' }, commands: ['run', 'prove'], description: 'source partitions' },
+  records: { type: { kind: 'integer', bound: 'recordsPerPartition' }, commands: ['run', 'e2e', 'prove'], description: 'records per partition' },
+  bug: { type: { kind: 'string' }, commands: ['run', 'e2e', 'prove'], description: "build the scenario with one of its planted bugs (see 'selftest')" },
   'max-faults': { type: { kind: 'integer', bound: 'maxFaults' }, commands: ['run'], description: 'most faults in one generated plan' },
+  faults: { type: { kind: 'integer', bound: 'maxFaults' }, commands: ['prove'], description: 'prove: every placement of up to this many faults' },
+  deviations: { type: { kind: 'integer', bound: 'proveDeviations' }, commands: ['prove'], description: 'prove: every schedule with up to this many choices other than the plain one' },
+  'max-schedules': { type: { kind: 'integer', bound: 'runs' }, commands: ['prove'], description: 'prove: stop after this many runs (the bound is then not exhausted: exit 2)' },
   workers: { type: { kind: 'integer', bound: 'workers' }, commands: ['run'], description: 'worker threads running generated cases (default: the number of cores); the result is the same for any count' },
   shard: { type: { kind: 'string' }, commands: ['run'], description: "run shard i of n (i/n) of the generated cases, for CI matrices; combine the shards' --json files with 'merge'" },
   determinism: { type: { kind: 'enum', values: ['all', 'sampled', 'failing'] }, commands: ['run'], description: 'rerun to compare traces: every case (all, default), every 10th (sampled), or only the counterexample (failing)' },
@@ -40,8 +43,8 @@ export const OPTIONS = {
   trace: { type: { kind: 'string' }, commands: ['run', 'replay'], description: 'write the counterexample as Chrome Trace Event JSON to FILE (open in ui.perfetto.dev)' },
   html: { type: { kind: 'string' }, commands: ['run', 'replay'], description: 'write a self-contained HTML report of the counterexample to FILE' },
   junit: { type: { kind: 'string' }, commands: ['run', 'replay'], description: 'write JUnit XML to FILE: one test case per invariant and configuration' },
-  json: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'merge', 'envelope'], description: 'print one JSON object instead of text' },
-  help: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'merge', 'envelope', 'help'], description: 'show help' },
+  json: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'merge', 'envelope', 'prove'], description: 'print one JSON object instead of text' },
+  help: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'merge', 'envelope', 'prove', 'help'], description: 'show help' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -64,6 +67,7 @@ export const POSITIONALS: Record<CommandName, { readonly max: number; readonly w
   e2e: { max: 1, what: 'a scenario module' },
   merge: { max: 10_000, what: 'the JSON result files of the shards' },
   envelope: { max: 0, what: 'nothing' },
+  prove: { max: 0, what: 'nothing' },
   help: { max: 0, what: 'nothing' },
 };
 
@@ -75,7 +79,7 @@ export class UsageError extends InputError {
   }
 }
 
-const COMMANDS: readonly CommandName[] = ['run', 'replay', 'selftest', 'e2e', 'merge', 'envelope', 'help'];
+const COMMANDS: readonly CommandName[] = ['run', 'replay', 'selftest', 'e2e', 'merge', 'envelope', 'prove', 'help'];
 
 export function parseCli(argv: readonly string[]): ParsedCli {
   const [first, ...rest] = argv;
@@ -150,6 +154,7 @@ export function helpText(scenarioNames: readonly string[]): string {
     '  e2e --scenario NAME --cycles N  crash/restart cycles against real Kafka and Redis (see README: end-to-end)',
     '  merge <json files>              combine the --json results of run --shard i/n into one summary and exit code',
     '  envelope --scenario kafka-2pc   search the transaction timeout against checkpoint interval and restart delay; print where data is lost (exit 1 when anywhere)',
+    '  prove --scenario NAME           every schedule (up to --deviations) and fault placement (up to --faults) of a small instance; exit 1 on a counterexample, 2 when --max-schedules cut the bound',
     '',
     'Options:',
     ...Object.entries(OPTIONS).map(([name, spec]) => {

@@ -5,13 +5,14 @@ import { InputError, MAX_MODULE_PATH_CHARS, MAX_TOKEN_CHARS, checkInteger, check
 /**
  * The token format this build writes. A body without `v` is version 0 (tokens printed before
  * versions existed); any other version is refused by name. Version 2 adds the restart delay,
- * the transaction timeout and prepared transactions (the envelope's settings); a case without
+ * the transaction timeout and prepared transactions (the envelope's settings) and the checkpoint
+ * timeout (the configuration swarm's; no build reading version 2 was released without it); a case without
  * them is still written as version 1, so older builds keep reading the tokens they could.
  */
 export const TOKEN_FORMAT_VERSION = 2;
 const READABLE_TOKEN_VERSIONS: readonly number[] = [0, 1, 2];
 /** Fields a version-1 reader does not know: a token with any of them is written as version 2. */
-const VERSION_2_KEYS = ['restartDelayMs', 'transactionTimeoutMs', 'preparedTransactions', 'alignedCheckpointTimeoutMs'] as const;
+const VERSION_2_KEYS = ['restartDelayMs', 'transactionTimeoutMs', 'preparedTransactions', 'alignedCheckpointTimeoutMs', 'checkpointTimeoutMs'] as const;
 const BODY_KEYS = ['v', 'module', 'tasks', 'size', 'mode', 'backend', 'bug', 'faults', 'schedule', 'maxConcurrentCheckpoints', 'checkpointIntervalMs', 'channelCapacity', 'sinkBufferKeys', 'partitionRecords', ...VERSION_2_KEYS];
 const MAX_NAME_CHARS = 128;
 
@@ -106,6 +107,8 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
   if (version2Fields.length > 0 && version < 2) throw new InputError(`replay: ${version2Fields.join(', ')} need(s) token format version 2 or later, the token says ${version}`);
   const restartDelayMs = record['restartDelayMs'];
   if (restartDelayMs !== undefined) checkInteger('restartDelayMs', restartDelayMs, 'replay: restartDelayMs');
+  const checkpointTimeoutMs = record['checkpointTimeoutMs'];
+  if (checkpointTimeoutMs !== undefined) checkInteger('checkpointTimeoutMs', checkpointTimeoutMs, 'replay: checkpointTimeoutMs');
   const transactionTimeoutMs = record['transactionTimeoutMs'];
   if (transactionTimeoutMs !== undefined) checkInteger('transactionTimeoutMs', transactionTimeoutMs, 'replay: transactionTimeoutMs');
   const alignedCheckpointTimeoutMs = record['alignedCheckpointTimeoutMs'];
@@ -145,6 +148,7 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
     schedule,
     ...(concurrent === undefined ? {} : { maxConcurrentCheckpoints: concurrent as number }),
     ...(intervalMs === undefined ? {} : { checkpointIntervalMs: intervalMs as number }),
+    ...(checkpointTimeoutMs === undefined ? {} : { checkpointTimeoutMs: checkpointTimeoutMs as number }),
     ...(channelCapacity === undefined ? {} : { channelCapacity: channelCapacity as number }),
     ...(sinkBufferKeys === undefined ? {} : { sinkBufferKeys: sinkBufferKeys as number }),
     ...(tasks === undefined ? {} : { tasks: tasks as number }),

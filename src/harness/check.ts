@@ -118,7 +118,7 @@ export async function replayCase(scenario: Scenario, token: string, options: { r
 }
 
 export function sumStats(all: readonly ExploreStats[]): ExploreStats {
-  const total: ExploreStats = { runs: 0, checkpointsCompleted: 0, crashesInjected: 0, faultsInjected: 0, restores: 0, faultPointsReached: {}, faultsNotReached: 0, faultPointsNeverReached: [], steps: 0, lastTraceHash: '' };
+  const total: ExploreStats = { runs: 0, checkpointsCompleted: 0, crashesInjected: 0, faultsInjected: 0, restores: 0, faultPointsReached: {}, faultsNotReached: 0, faultPointsNeverReached: [], steps: 0, coverage: {}, lastTraceHash: '' };
   for (const stats of all) {
     total.runs += stats.runs;
     total.checkpointsCompleted += stats.checkpointsCompleted;
@@ -130,6 +130,7 @@ export function sumStats(all: readonly ExploreStats[]): ExploreStats {
     total.lastTraceHash = stats.lastTraceHash;
     for (const [point, count] of Object.entries(stats.faultPointsReached)) total.faultPointsReached[point] = (total.faultPointsReached[point] ?? 0) + count;
     total.faultPointsNeverReached.push(...stats.faultPointsNeverReached);
+    for (const [point, count] of Object.entries(stats.coverage)) total.coverage[point] = (total.coverage[point] ?? 0) + count;
   }
   return total;
 }

@@ -113,9 +113,12 @@ export async function searchEnvelope(scenario: Scenario, options: EnvelopeOption
 
   const size = options.size ?? scenario.defaultSize;
   const base = { scenario: scenario.name, size, mode: 'exactly-once' as const, backend: scenario.backends[0] ?? 'memory', bug: undefined };
-  // The same plans at every point, so points differ only in the settings searched. Concurrent
-  // checkpoints are left out: they come with their own (short) interval, the axis searched here.
-  const plans = fc.sample(caseArbitrary(scenario, base, options.maxFaults), { seed: options.seed, numRuns: options.plansPerPoint }).map(({ maxConcurrentCheckpoints: _concurrent, ...plan }) => plan);
+  // The same plans at every point, so points differ only in the settings searched. The
+  // configuration swarm's draws are left out: concurrent checkpoints come with their own (short)
+  // interval, the axis searched here, and the checkpoint timeout, mode and backend are the report's.
+  const plans = fc
+    .sample(caseArbitrary(scenario, base, options.maxFaults), { seed: options.seed, numRuns: options.plansPerPoint })
+    .map(({ maxConcurrentCheckpoints: _concurrent, checkpointTimeoutMs: _timeout, ...plan }) => ({ ...plan, mode: base.mode, backend: base.backend }));
 
   const points: EnvelopePoint[] = [];
   for (const checkpointIntervalMs of grid.checkpointIntervalsMs) {

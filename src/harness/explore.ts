@@ -6,6 +6,9 @@ import type { StateBackendKind } from '../runtime/state.ts';
 import { encodeCase } from './case-token.ts';
 import { runCase, typicalRunSteps, type CaseResult, type CaseSpec } from './run-case.ts';
 import { isUserCodeError, type Scenario, type ScenarioSize } from './scenario.ts';
+import { swarmArbitrary, swarmFields } from './swarm.ts';
+import { countCoverage, reachedCoveragePoints } from './coverage.ts';
+import { NO_STEERING, STEERING_ROUND_RUNS, steeredWeight, steeringFrom, type Steering } from './steering.ts';
 
 export interface ExploreOptions {
   readonly size: ScenarioSize;
@@ -23,6 +26,10 @@ export interface ExploreOptions {
   readonly checkDeterminism: boolean;
   /** A user scenario's module (relative to the project root), written into replay tokens. */
   readonly module?: string;
+  /** Steer generation toward coverage points not yet reached (steering.ts): rounds of cases, weights adapted between rounds. Default off. */
+  readonly steer?: boolean;
+  /** Shrink the first failing case (default true; a benchmark counting runs to the first failure turns it off). */
+  readonly shrink?: boolean;
 }
 
 export interface ExploreStats {
@@ -38,6 +45,8 @@ export interface ExploreStats {
   /** Fault-injection points (kind @ situation) of the scenario that no generated fault reached. */
   faultPointsNeverReached: string[];
   steps: number;
+  /** Coverage points (coverage.ts) reached, counted once per run that reached them. */
+  coverage: Record<string, number>;
   /** Trace hash of the last generated run (with a single run: that run's). */
   lastTraceHash: string;
 }
@@ -56,11 +65,9 @@ export interface ExploreReport {
 }
 
 export const DETERMINISM_PROPERTY = 'determinism';
-/** Checkpoint interval of generated cases with concurrent checkpoints: shorter than a checkpoint takes, longer than the checkpoint traffic alone fills under the plain schedule (unaligned checkpoints complete without the data moving). */
-export const CONCURRENT_CHECKPOINT_INTERVAL_MS = 20;
 
 /** Fault plans and schedules as data: fewer, earlier, simpler faults and shorter choice lists shrink toward a plainer case. */
-export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number): fc.Arbitrary<CaseSpec> {
+export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number, steering: Steering = NO_STEERING): fc.Arbitrary<CaseSpec> {
   // A case may read one partition more than asked (a wider exchange: more inputs per task),
   // where the scenario builds for any partition count.
   const largest = scenario.variablePartitions === true ? { ...base.size, partitions: base.size.partitions + 1 } : base.size;
@@ -85,21 +92,18 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     'lose-reply': { weight: 2, arbitrary: fc.record({ kind: fc.constant('lose-reply' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
     'timeout-call': { weight: 1, arbitrary: fc.record({ kind: fc.constant('timeout-call' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
   };
-  const fault: fc.Arbitrary<Fault> = fc.oneof(...scenario.faultKinds.map((kind) => byKind[kind]));
+  const fault: fc.Arbitrary<Fault> = fc.oneof(...scenario.faultKinds.map((kind) => ({ ...byKind[kind], weight: steeredWeight(byKind[kind].weight, steering, kind) })));
   return fc.record({
     faults: fc.array(fault, { maxLength: maxFaults }),
     choices: fc.array(fc.nat({ max: 15 }), { maxLength: 48 }),
     // Mostly a random tail (variety over the whole run); shrinks to null, the plain schedule.
     tailSeed: fc.option(fc.nat(), { nil: null, freq: 4 }),
-    // Concurrent checkpoints where the scenario allows them; shrinks to one at a time.
-    // With a short interval a second checkpoint starts before the first completes. Never with
-    // unaligned checkpoints, which Flink does not run concurrently: barrier n+1 overtakes the
-    // data in front of barrier n on one input and aborts n, checkpoint after checkpoint.
-    concurrency: scenario.concurrentCheckpoints && base.mode !== 'unaligned' ? fc.constantFrom(1, 2) : fc.constant(1),
-    // Settings that vary, each shrinking to the plain one: an extra partition now and then,
-    // and channels down to one element (every push can backpressure, barriers queue behind one record).
+    // The job's configuration (mode, backend, interval, timeouts, concurrent checkpoints,
+    // restart delay, channel capacity, transaction timeout): the configuration swarm, shrinking
+    // toward the asked-for configuration.
+    configuration: swarmArbitrary(scenario, base),
+    // Settings of the input and sink that vary, each shrinking to the plain one: an extra partition now and then.
     extraPartition: scenario.variablePartitions === true ? fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) : fc.constant(false),
-    channelCapacity: fc.constantFrom<number | undefined>(undefined, 2, 1),
     // A sink that flushes on every write (its writes land between checkpoints, not only at them).
     // Now and then only: each write is then one more I/O step.
     sinkBufferKeys: fc.oneof({ weight: 3, arbitrary: fc.constant<number | undefined>(undefined) }, { weight: 1, arbitrary: fc.constant<number | undefined>(1) }),
@@ -118,22 +122,20 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
             { weight: 1, arbitrary: fc.array(fc.nat({ max: base.size.recordsPerPartition }), { minLength: largest.partitions, maxLength: largest.partitions }) },
           )
         : fc.constant<readonly number[] | undefined>(undefined),
-  }).map(({ faults, choices, tailSeed, concurrency, extraPartition, channelCapacity: generatedCapacity, sinkBufferKeys, alignedCheckpointTimeoutMs, partitionCuts }) => {
+  }).map(({ faults, choices, tailSeed, configuration, extraPartition, sinkBufferKeys, alignedCheckpointTimeoutMs: drawnAlignmentTimeoutMs, partitionCuts }) => {
     const size = extraPartition ? largest : base.size;
     const cuts = partitionCuts?.slice(0, size.partitions);
     const partitionRecords = cuts === undefined || cuts.every((cut) => cut === 0) ? undefined : cuts.map((cut) => size.recordsPerPartition - cut);
-    // Not with the short interval of concurrent cases: checkpoint traffic then fills one-element
-    // channels faster than data moves, and the plain (control-first) schedule starves the data
-    // until the step budget runs out (Flink's remedy is a minimum pause between checkpoints).
-    const channelCapacity = concurrency === 1 ? generatedCapacity : undefined;
+    const configured = swarmFields(scenario, configuration);
+    // An alignment timeout belongs to aligned checkpoints only: dropped when the swarm drew another mode.
+    const alignedCheckpointTimeoutMs = (configured.mode ?? base.mode) === 'exactly-once' ? drawnAlignmentTimeoutMs : undefined;
     const tasks = scenario.taskCount(size);
     return {
       ...base,
       size,
       // A user module's token pins the task count of the job it was made on.
       ...(base.tasks === undefined ? {} : { tasks }),
-      ...(concurrency === 1 ? {} : { maxConcurrentCheckpoints: 2, checkpointIntervalMs: CONCURRENT_CHECKPOINT_INTERVAL_MS }),
-      ...(channelCapacity === undefined ? {} : { channelCapacity }),
+      ...configured,
       ...(sinkBufferKeys === undefined ? {} : { sinkBufferKeys }),
       ...(alignedCheckpointTimeoutMs === undefined ? {} : { alignedCheckpointTimeoutMs }),
       ...(partitionRecords === undefined ? {} : { partitionRecords }),
@@ -144,7 +146,7 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
 }
 
 function emptyStats(): ExploreStats {
-  return { runs: 0, checkpointsCompleted: 0, crashesInjected: 0, faultsInjected: 0, restores: 0, faultPointsReached: {}, faultsNotReached: 0, faultPointsNeverReached: [], steps: 0, lastTraceHash: '' };
+  return { runs: 0, checkpointsCompleted: 0, crashesInjected: 0, faultsInjected: 0, restores: 0, faultPointsReached: {}, faultsNotReached: 0, faultPointsNeverReached: [], steps: 0, coverage: {}, lastTraceHash: '' };
 }
 
 function accumulate(stats: ExploreStats, result: CaseResult): void {
@@ -161,6 +163,7 @@ function accumulate(stats: ExploreStats, result: CaseResult): void {
     const point = `${fault.kind} @ ${fault.situation}`;
     stats.faultPointsReached[point] = (stats.faultPointsReached[point] ?? 0) + 1;
   }
+  countCoverage(stats.coverage, reachedCoveragePoints(observations));
 }
 
 /** What every generated case of an exploration shares (scenario, size, mode, backend, bug, module and its task count). */
@@ -205,20 +208,30 @@ export async function explore(scenario: Scenario, options: ExploreOptions): Prom
   let foundAfterRuns = 0;
   let originalFaultCount = 0;
   const base = caseBase(scenario, options);
-  const property = fc.asyncProperty(caseArbitrary(scenario, base, options.maxFaults), async (spec) => {
-    const result = await runJudged(scenario, spec, options);
-    if (!failingSeen) accumulate(stats, result);
-    if (result.violations.length > 0 && !failingSeen) {
-      failingSeen = true;
-      foundAfterRuns = stats.runs;
-      originalFaultCount = spec.faults.length;
-    }
-    return result.violations.length === 0;
-  });
-  const details = await fc.check(property, {
-    numRuns: options.runs,
-    seed: options.seed,
-  });
+  const propertyOf = (steering: Steering) =>
+    fc.asyncProperty(caseArbitrary(scenario, base, options.maxFaults, steering), async (spec) => {
+      const result = await runJudged(scenario, spec, options);
+      if (!failingSeen) accumulate(stats, result);
+      if (result.violations.length > 0 && !failingSeen) {
+        failingSeen = true;
+        foundAfterRuns = stats.runs;
+        originalFaultCount = spec.faults.length;
+      }
+      return result.violations.length === 0;
+    });
+  const checkParameters = options.shrink === false ? { endOnFailure: true } : {};
+  let details: fc.RunDetails<[CaseSpec]>;
+  if (options.steer !== true) {
+    details = await fc.check(propertyOf(NO_STEERING), { numRuns: options.runs, seed: options.seed, ...checkParameters });
+  } else {
+    // Rounds: each one's weights come from the coverage of the runs before it (deterministic from the seed).
+    let round = 0;
+    do {
+      const numRuns = Math.min(STEERING_ROUND_RUNS, options.runs - stats.runs);
+      details = await fc.check(propertyOf(steeringFrom(scenario, stats.coverage)), { numRuns, seed: (options.seed + round * 7919) % 2 ** 31, ...checkParameters });
+      round++;
+    } while (!details.failed && stats.runs < options.runs);
+  }
   stats.faultPointsNeverReached = scenario.faultKinds.flatMap((kind) => FAULT_SITUATIONS.map((situation) => `${kind} @ ${situation}`)).filter((point) => stats.faultPointsReached[point] === undefined);
   if (!details.failed || details.counterexample === null) return { stats, counterexample: undefined };
   const [shrunk] = details.counterexample;

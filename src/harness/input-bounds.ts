@@ -30,6 +30,7 @@ export const INPUT_BOUNDS = {
   seed: { min: 0, max: 2 ** 31 - 1, meaning: 'seed' },
   cycles: { min: 1, max: 10_000, meaning: 'end-to-end crash/restart cycles' },
   maxFaults: { min: 0, max: 20, meaning: 'faults in one plan' },
+  proveDeviations: { min: 0, max: 4, meaning: 'choices other than the plain one in one proved schedule' },
   workers: { min: 1, max: 256, meaning: 'worker threads' },
   caseTimeoutMs: { min: 100, max: 86_400_000, meaning: 'wall-clock ms one case may take in a worker thread' },
   /** Fault plans in tokens: a shrunk plan never holds more than the generator's most. */
@@ -40,6 +41,7 @@ export const INPUT_BOUNDS = {
   scheduleChoice: { min: 0, max: 1_000_000, meaning: 'one scheduling choice' },
   maxConcurrentCheckpoints: { min: 1, max: 16, meaning: 'checkpoints in flight at once' },
   checkpointIntervalMs: { min: 1, max: 3_600_000, meaning: 'virtual ms between checkpoints' },
+  checkpointTimeoutMs: { min: 1, max: 3_600_000, meaning: 'virtual ms a checkpoint may take before it expires' },
   channelCapacity: { min: 1, max: 1_024, meaning: 'elements an input channel holds' },
   sinkBufferKeys: { min: 1, max: 1_000_000, meaning: 'keys a buffering sink holds before it flushes' },
   restartDelayMs: { min: 0, max: 3_600_000, meaning: 'virtual ms between a failure and the restart' },

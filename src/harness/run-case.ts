@@ -38,6 +38,8 @@ export interface CaseSpec {
   readonly maxConcurrentCheckpoints?: number;
   /** Virtual ms between checkpoint triggers (default 100). */
   readonly checkpointIntervalMs?: number;
+  /** Virtual ms a checkpoint may take before it expires (the job's default when absent). */
+  readonly checkpointTimeoutMs?: number;
   /** Elements an input channel holds before its producer is backpressured (default 8). */
   readonly channelCapacity?: number;
   /** Keys a buffering sink holds before it flushes (the scenario's default when absent). */
@@ -91,6 +93,7 @@ export function jobOptionsFor(scenario: Scenario, spec: CaseSpec): JobOptions {
   }
   return { ...DEFAULT_JOB_OPTIONS, ...scenario.jobOptions, mode: spec.mode, backend: spec.backend, maxConcurrentCheckpoints: spec.maxConcurrentCheckpoints ?? 1,
     checkpointIntervalMs: spec.checkpointIntervalMs ?? DEFAULT_JOB_OPTIONS.checkpointIntervalMs,
+    checkpointTimeoutMs: spec.checkpointTimeoutMs ?? DEFAULT_JOB_OPTIONS.checkpointTimeoutMs,
     channelCapacity: spec.channelCapacity ?? DEFAULT_JOB_OPTIONS.channelCapacity,
     restartDelayMs: spec.restartDelayMs ?? DEFAULT_JOB_OPTIONS.restartDelayMs,
     ...(spec.alignedCheckpointTimeoutMs === undefined ? {} : { alignedCheckpointTimeoutMs: spec.alignedCheckpointTimeoutMs }),
@@ -99,11 +102,16 @@ export function jobOptionsFor(scenario: Scenario, spec: CaseSpec): JobOptions {
 }
 
 /** Runs one case on the simulation and judges it with every invariant that applies. */
-export async function runCase(scenario: Scenario, spec: CaseSpec, options: { readonly keepTrace?: boolean } = {}): Promise<CaseResult> {
+export async function runCase(
+  scenario: Scenario,
+  spec: CaseSpec,
+  /** choiceSource: decides instead of the case's schedule (prove records the options of every step); the case must describe the same run. */
+  options: { readonly keepTrace?: boolean; readonly choiceSource?: ChoiceSource } = {},
+): Promise<CaseResult> {
   if (spec.scenario !== scenario.name) throw new Error(`runCase: case is for ${spec.scenario}, not ${scenario.name}`);
   const faults = parseFaultPlan(spec.faults, scenario.taskCount(spec.size), 'runCase');
   const maxSteps = stepBudget(spec.size);
-  const scheduler = new Scheduler({ choices: choiceSourceOf(spec.schedule), msPerStep: 1, maxSteps, keepTrace: options.keepTrace ?? false });
+  const scheduler = new Scheduler({ choices: options.choiceSource ?? choiceSourceOf(spec.schedule), msPerStep: 1, maxSteps, keepTrace: options.keepTrace ?? false });
   const env = new SimEnvironment(scheduler);
   if (spec.partitionRecords !== undefined) checkPartitionRecords(spec.partitionRecords, spec.size, 'runCase: partitionRecords');
   if ((spec.transactionTimeoutMs !== undefined || spec.preparedTransactions !== undefined) && scenario.transactionTimeouts === undefined) {

@@ -98,13 +98,15 @@ export interface Scenario {
   readonly modes?: readonly CheckpointingMode[];
   /** The invariants the scenario's judge checks, for summaries (the runtime's own are always checked). */
   readonly properties?: readonly string[];
-  /** Generated cases may run two checkpoints at once. */
+  /** Generated cases may run two checkpoints at once (where the mode allows; the default). False: never (the scenario's job cannot take them). */
   readonly concurrentCheckpoints?: boolean;
   /** Generated cases may read one partition more than the size asks (the job must build for any partition count). */
   readonly variablePartitions?: boolean;
   /** Generated cases may shorten partitions (BuildContext.partitionRecords), so an input can end while another is aligning. */
   readonly unequalPartitions?: boolean;
   readonly bugs: readonly PlantedBug[];
+  /** Coverage points (src/harness/coverage.ts) every main-job run must reach, like "sometimes" assertions: the run fails naming each one never reached. */
+  readonly mustReach?: readonly string[];
   /**
    * Rough length of a fault-free run in steps: generated faults fall in [0, this]. Default: from
    * the input size (about 2.5 steps per record); a job that waits on arrival times or writes

@@ -1,5 +1,6 @@
 import type { CaseResult } from '../run-case.ts';
 import type { ExploreStats } from '../explore.ts';
+import { countCoverage, reachedCoveragePoints } from '../coverage.ts';
 
 /**
  * What the summary needs of one judged case, small enough to post between threads on
@@ -13,6 +14,8 @@ export interface CaseDigest {
   readonly faults: readonly { readonly kind: string; readonly situation: string }[];
   readonly restores: number;
   readonly faultsNotReached: number;
+  /** Coverage points the run reached (coverage.ts). */
+  readonly coverage: readonly string[];
 }
 
 export function digestOf(result: CaseResult): CaseDigest {
@@ -25,11 +28,12 @@ export function digestOf(result: CaseResult): CaseDigest {
     faults: observations.faults.map((f) => ({ kind: f.kind, situation: f.situation })),
     restores: observations.restores.length,
     faultsNotReached: observations.faultsNotReached.length,
+    coverage: reachedCoveragePoints(observations),
   };
 }
 
 export function emptyStats(): ExploreStats {
-  return { runs: 0, checkpointsCompleted: 0, crashesInjected: 0, faultsInjected: 0, restores: 0, faultPointsReached: {}, faultsNotReached: 0, faultPointsNeverReached: [], steps: 0, lastTraceHash: '' };
+  return { runs: 0, checkpointsCompleted: 0, crashesInjected: 0, faultsInjected: 0, restores: 0, faultPointsReached: {}, faultsNotReached: 0, faultPointsNeverReached: [], steps: 0, coverage: {}, lastTraceHash: '' };
 }
 
 /** Adds one case to the summary exactly as the one-thread `explore` does (a test holds the two equal). */
@@ -46,4 +50,5 @@ export function accumulateDigest(stats: ExploreStats, digest: CaseDigest): void 
     const point = `${fault.kind} @ ${fault.situation}`;
     stats.faultPointsReached[point] = (stats.faultPointsReached[point] ?? 0) + 1;
   }
+  countCoverage(stats.coverage, digest.coverage);
 }

@@ -37,6 +37,14 @@ export const SWARM_MIN_CHECKPOINT_TIMEOUT_MS = 400;
 export const SWARM_CONCURRENT_CHECKPOINTS: readonly number[] = [2];
 /** Interval of a case with concurrent checkpoints when it drew the default one or longer: a second checkpoint then starts before the first completes. */
 export const CONCURRENT_CHECKPOINT_INTERVAL_MS = 12;
+/**
+ * Shortest interval of an unaligned case. An unaligned checkpoint completes without the data
+ * moving (its barriers overtake it), and one checkpoint's own traffic is about 20 steps (20
+ * virtual ms): with a shorter interval the plain (control-first) schedule runs checkpoint after
+ * checkpoint and starves the data until the step budget runs out. Flink's remedy is a minimum
+ * pause between checkpoints, which the runtime does not model yet.
+ */
+export const UNALIGNED_MIN_INTERVAL_MS = 30;
 export const SWARM_RESTART_DELAYS_MS: readonly number[] = [0, 1, 150];
 /**
  * Channel capacities other than the default 8. 1 and 2 (every push may backpressure, barriers
@@ -98,7 +106,8 @@ export function swarmArbitrary(scenario: Scenario, base: Pick<CaseSpec, 'mode' |
 export function swarmFields(scenario: Scenario, draw: SwarmDraw | null): Partial<CaseSpec> {
   if (draw === null) return {};
   const concurrent = concurrentCheckpointsAllowed(scenario, draw.mode) ? draw.maxConcurrentCheckpoints : 1;
-  const intervalMs = concurrent > 1 && draw.checkpointIntervalMs >= DEFAULT_JOB_OPTIONS.checkpointIntervalMs ? CONCURRENT_CHECKPOINT_INTERVAL_MS : draw.checkpointIntervalMs;
+  const drawnIntervalMs = concurrent > 1 && draw.checkpointIntervalMs >= DEFAULT_JOB_OPTIONS.checkpointIntervalMs ? CONCURRENT_CHECKPOINT_INTERVAL_MS : draw.checkpointIntervalMs;
+  const intervalMs = draw.mode === 'unaligned' ? Math.max(drawnIntervalMs, UNALIGNED_MIN_INTERVAL_MS) : drawnIntervalMs;
   const channelCapacity = draw.channelCapacity < SMALL_CHANNEL_CAPACITY_BELOW && intervalMs < DEFAULT_JOB_OPTIONS.checkpointIntervalMs ? DEFAULT_JOB_OPTIONS.channelCapacity : draw.channelCapacity;
   const fields: { -readonly [K in keyof CaseSpec]?: CaseSpec[K] } = { mode: draw.mode, backend: draw.backend };
   if (concurrent !== DEFAULT_JOB_OPTIONS.maxConcurrentCheckpoints) fields.maxConcurrentCheckpoints = concurrent;

@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
 import type { Fault } from '../runtime/faults.ts';
-import { FAULT_SITUATIONS } from '../runtime/job.ts';
+import { DEFAULT_JOB_OPTIONS, FAULT_SITUATIONS } from '../runtime/job.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
 import { encodeCase } from './case-token.ts';
 import { runCase, typicalRunSteps, type CaseResult, type CaseSpec } from './run-case.ts';
 import { isUserCodeError, type Scenario, type ScenarioSize } from './scenario.ts';
-import { swarmArbitrary, swarmFields } from './swarm.ts';
+import { UNALIGNED_MIN_INTERVAL_MS, swarmArbitrary, swarmFields } from './swarm.ts';
 import { countCoverage, reachedCoveragePoints } from './coverage.ts';
 import { NO_STEERING, STEERING_ROUND_RUNS, steeredWeight, steeringFrom, type Steering } from './steering.ts';
 
@@ -127,9 +127,13 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     const size = extraPartition ? largest : base.size;
     const cuts = partitionCuts?.slice(0, size.partitions);
     const partitionRecords = cuts === undefined || cuts.every((cut) => cut === 0) ? undefined : cuts.map((cut) => size.recordsPerPartition - cut);
-    const configured = swarmFields(scenario, configuration);
+    // A planted bug may fix the mode (its job options win over the case's): the swarm's draws must fit that mode.
+    const bugMode = scenario.bugs.find((bug) => bug.name === base.bug)?.jobOptions?.mode;
+    const configured = swarmFields(scenario, configuration === null || bugMode === undefined ? configuration : { ...configuration, mode: bugMode });
     // An alignment timeout belongs to aligned checkpoints only: dropped when the swarm drew another mode.
-    const alignedCheckpointTimeoutMs = (configured.mode ?? base.mode) === 'exactly-once' ? drawnAlignmentTimeoutMs : undefined;
+    // With it every slow alignment turns unaligned, so the unaligned interval floor applies too.
+    const intervalMs = configured.checkpointIntervalMs ?? base.checkpointIntervalMs ?? DEFAULT_JOB_OPTIONS.checkpointIntervalMs;
+    const alignedCheckpointTimeoutMs = (configured.mode ?? base.mode) === 'exactly-once' && intervalMs >= UNALIGNED_MIN_INTERVAL_MS && (configured.maxConcurrentCheckpoints ?? base.maxConcurrentCheckpoints ?? 1) === 1 ? drawnAlignmentTimeoutMs : undefined;
     const tasks = scenario.taskCount(size);
     return {
       ...base,

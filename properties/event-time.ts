@@ -1,6 +1,7 @@
 import type { EventTimeWindowModel } from '../model/event-time-windows.ts';
 import type { Violation } from '../src/harness/scenario.ts';
 import { MIN_WATERMARK } from '../src/runtime/functions.ts';
+import type { TimerFiringObservation, WatermarkObservation } from '../src/runtime/observations.ts';
 
 /**
  * Invariants of event-time windows, judged on what a run leaves behind (the sink's store)
@@ -8,27 +9,13 @@ import { MIN_WATERMARK } from '../src/runtime/functions.ts';
  * the scenario only through its model (model/event-time-windows.ts), whose lateness rule
  * says which window counts are exact under every interleaving and fault plan.
  *
- * The observation shapes are declared here structurally (the fields the checks read), so
- * a user's scenario or a recorded run can be judged too.
+ * The observation shapes are the fields of the runtime's observations the checks read, so
+ * a user's scenario or a recorded run with only those fields can be judged too.
  */
 
-export interface WatermarkChange {
-  readonly task: number;
-  readonly attempt: number;
-  readonly step: number;
-  readonly watermarkMs: number;
-  readonly idle: boolean;
-}
+export type WatermarkChange = Pick<WatermarkObservation, 'task' | 'attempt' | 'step' | 'watermarkMs' | 'idle'>;
 
-export interface TimerFiring {
-  readonly task: number;
-  readonly attempt: number;
-  readonly operator: string;
-  readonly key: string | number;
-  readonly timestampMs: number;
-  readonly domain: 'event-time' | 'processing-time';
-  readonly step: number;
-}
+export type TimerFiring = Omit<TimerFiringObservation, 'atMs'>;
 
 export interface RestoreEvent {
   readonly attempt: number;

@@ -404,19 +404,23 @@ export class StreamTasks {
       const result = fn.snapshotState(context);
       if (isPromise(result)) pendingSnapshots.push(result);
     }
-    const complete = (): void => {
-      const snapshot = this.subtaskSnapshot(task, checkpointId);
-      if (!task.finished && !task.sourceEnded) this.forwardBarrier(task, checkpointId);
-      if (unaligned) {
-        if (task.unaligned?.checkpointId !== checkpointId) return; // aborted meanwhile
-        task.unaligned.snapshot = snapshot;
-        this.completeUnalignedIfReady(task);
-        return;
-      }
-      this.host.send({ kind: 'ack', checkpointId, task: task.index, snapshot, alignment, cause: trigger });
-    };
-    if (pendingSnapshots.length === 0) complete();
-    else this.awaitConnector(task, Promise.all(pendingSnapshots), `snapshotState(${checkpointId})`, complete);
+    // A method, not a `const complete = () => ...`: tsx (esbuild keepNames) names such a
+    // closure with Object.defineProperty, about 0.6 µs at every snapshot.
+    if (pendingSnapshots.length === 0) this.completeSnapshot(task, checkpointId, trigger, unaligned, alignment);
+    else this.awaitConnector(task, Promise.all(pendingSnapshots), `snapshotState(${checkpointId})`, () => this.completeSnapshot(task, checkpointId, trigger, unaligned, alignment));
+  }
+
+  /** The snapshot's connector calls are done: take the subtask's state, forward the barrier, acknowledge. */
+  private completeSnapshot(task: Task, checkpointId: number, trigger: 'barrier' | 'trigger', unaligned: boolean, alignment: AlignmentObservation[]): void {
+    const snapshot = this.subtaskSnapshot(task, checkpointId);
+    if (!task.finished && !task.sourceEnded) this.forwardBarrier(task, checkpointId);
+    if (unaligned) {
+      if (task.unaligned?.checkpointId !== checkpointId) return; // aborted meanwhile
+      task.unaligned.snapshot = snapshot;
+      this.completeUnalignedIfReady(task);
+      return;
+    }
+    this.host.send({ kind: 'ack', checkpointId, task: task.index, snapshot, alignment, cause: trigger });
   }
 
   /** Operator and keyed state, the process functions' keyed state and timers, and a source's position. */
@@ -567,9 +571,9 @@ export class StreamTasks {
           const result = listener.notifyCheckpointComplete?.(message.checkpointId);
           if (isPromise(result)) calls.push(result);
         }
-        const done = (): void => this.host.onNotifyDelivered(message.checkpointId, task.index);
-        if (calls.length === 0) done();
-        else this.awaitConnector(task, Promise.all(calls), `notifyCheckpointComplete(${message.checkpointId})`, done);
+        // No `const done = () => ...`: tsx would name the closure (Object.defineProperty) at every notification.
+        if (calls.length === 0) this.host.onNotifyDelivered(message.checkpointId, task.index);
+        else this.awaitConnector(task, Promise.all(calls), `notifyCheckpointComplete(${message.checkpointId})`, () => this.host.onNotifyDelivered(message.checkpointId, task.index));
         return;
       }
       case 'notify-aborted': {

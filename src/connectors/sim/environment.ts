@@ -82,8 +82,9 @@ export class SimEnvironment {
           // Looked up when the call reaches the server: a model patched later (a planted bug) is the one called.
           client[method] = (...args) => {
             const label = `${name}.${method}(${shortArgs(args)})`;
-            const call = (): Promise<unknown> => this.request(connectionKey, label, () => methodsOfModel[method]!(...args), callOptions);
-            return retry === undefined ? call() : withSimRetry(this.scheduler, connectionKey, label, call, retry);
+            // No `const call = () => ...` here: tsx (esbuild keepNames) would name that closure with Object.defineProperty on every call.
+            if (retry === undefined) return this.request(connectionKey, label, () => methodsOfModel[method]!(...args), callOptions);
+            return withSimRetry(this.scheduler, connectionKey, label, () => this.request(connectionKey, label, () => methodsOfModel[method]!(...args), callOptions), retry);
           };
         }
         return client as SimClient<M>;

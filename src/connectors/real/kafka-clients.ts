@@ -233,8 +233,12 @@ const COORDINATOR_RETRY_FIRST_BACKOFF_MS = 10;
 const COORDINATOR_RETRY_MAX_BACKOFF_MS = 200;
 const PRODUCE_RETRY_FIRST_BACKOFF_MS = 50;
 const PRODUCE_RETRY_MAX_BACKOFF_MS = 500;
-/** How long the broker may hold a Fetch waiting for data; reads stop at the partition's end anyway. */
-const FETCH_MAX_WAIT_MS = 100;
+/**
+ * How long the broker may hold a Fetch waiting for data; reads stop at the partition's end
+ * anyway. Short: a read whose last fetch lands past the data (a transaction's marker) waits
+ * this long for nothing, once per source deployment (100 ms made every e2e restart 100 ms slower).
+ */
+const FETCH_MAX_WAIT_MS = 10;
 const FETCH_MAX_BYTES = 8 * 1024 * 1024;
 /** kafkajs's TCP keep-alive delay (network/socketFactory.js). */
 const SOCKET_KEEP_ALIVE_MS = 60_000;

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { RandomChoices } from '../../sim/choice.ts';
 import { EnabledEvents, type SimWorld, type StepDriver, type StopReason } from '../../sim/scheduler.ts';
 import { Trace } from '../../sim/trace.ts';
@@ -13,9 +12,38 @@ export interface RealTimeDriverOptions {
   readonly keepTrace: boolean;
 }
 
-/** Steps between yields to the event loop, so real I/O callbacks run while the job is busy. */
-const STEPS_PER_YIELD = 32;
+/**
+ * Wall-clock ms of steps run back to back before the driver yields to the event loop, so real
+ * I/O callbacks run while the job is busy. Records move in such batches between connector
+ * calls (as Flink's network stack moves buffers, not records); a yield costs an event-loop turn.
+ */
+const STEPS_SLICE_MS = 2;
+/** Steps between two looks at the clock inside a slice (reading it costs more than a step). */
+const STEPS_PER_CLOCK_READ = 64;
+/**
+ * With nothing enabled, the driver waits for a wake-up (a connector call it was told about
+ * settled: `wake`), the next timer, or this long, whichever comes first: connectors that do
+ * not call `wake` are still noticed within a poll.
+ */
 const IDLE_POLL_MS = 1;
+
+/**
+ * `client` with every method that returns a promise calling `wake` once that promise settles:
+ * how end-to-end runs tell an idle RealTimeDriver that a connector call is done.
+ */
+export function wakingOnSettle<T extends object>(client: T, wake: () => void): T {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const result: unknown = (value as (...args: unknown[]) => unknown).apply(target, args);
+        if (result instanceof Promise) void result.then(wake, wake);
+        return result;
+      };
+    },
+  });
+}
 
 /**
  * Drives the same runtime in real time for end-to-end runs: timers on the wall clock,
@@ -35,6 +63,8 @@ export class RealTimeDriver implements StepDriver {
   private readonly choices: RandomChoices;
   private readonly enabled = new EnabledEvents();
   private stopRequested = false;
+  /** Ends the current idle wait; undefined while the driver is not waiting. */
+  private endIdleWait: (() => void) | undefined;
 
   constructor(private readonly options: RealTimeDriverOptions) {
     if (!(options.timeoutMs > 0)) throw new Error(`RealTimeDriver: timeoutMs must be > 0, got ${options.timeoutMs}`);
@@ -69,6 +99,33 @@ export class RealTimeDriver implements StepDriver {
     // Real promises settle on their own; the loop yields to the event loop regularly.
   }
 
+  /**
+   * A connector call settled (end-to-end wrappers of the real clients call this): an idle
+   * driver looks for enabled events again at once instead of at its next poll. Deferred to
+   * the event loop's check phase, so the runtime's own continuation of that promise (a
+   * microtask) has run and cleared the busy task by then.
+   */
+  wake(): void {
+    const end = this.endIdleWait;
+    if (end === undefined) return;
+    this.endIdleWait = undefined;
+    setImmediate(end);
+  }
+
+  /** Waits up to `waitMs`, or less when `wake` is called. */
+  private idleWait(waitMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.endIdleWait = undefined;
+        resolve();
+      }, waitMs);
+      this.endIdleWait = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
   settleAllIo(): void {
     // Requests already sent are out of our hands; the runtime ignores their answers.
   }
@@ -86,6 +143,8 @@ export class RealTimeDriver implements StepDriver {
     const world = this.world;
     if (world === undefined) throw new Error('RealTimeDriver.run: no world attached');
     let idleSinceMs: number | undefined;
+    let sliceStartedMs = performance.now();
+    let stepsSinceClockRead = 0;
     while (true) {
       if (this.stopRequested) return 'stopped';
       if (this.nowMs > this.options.timeoutMs) return 'budget-exhausted';
@@ -110,7 +169,13 @@ export class RealTimeDriver implements StepDriver {
         if (this.trace.keepEntries) this.trace.keep(this.step, this.nowMs, world.describe(code));
         world.execute(code);
         idleSinceMs = undefined;
-        if (this.step % STEPS_PER_YIELD === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (++stepsSinceClockRead >= STEPS_PER_CLOCK_READ) {
+          stepsSinceClockRead = 0;
+          if (performance.now() - sliceStartedMs >= STEPS_SLICE_MS) {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            sliceStartedMs = performance.now();
+          }
+        }
         continue;
       }
       // Nothing to do until a connector's promise settles or a timer is due.
@@ -118,7 +183,9 @@ export class RealTimeDriver implements StepDriver {
       if (this.nowMs - idleSinceMs > this.options.idleTimeoutMs && (timer === undefined || timer.dueMs - this.nowMs > this.options.idleTimeoutMs)) {
         return 'quiescent';
       }
-      await sleep(IDLE_POLL_MS);
+      await this.idleWait(IDLE_POLL_MS);
+      sliceStartedMs = performance.now();
+      stepsSinceClockRead = 0;
     }
   }
 }

@@ -11,6 +11,8 @@ export class AlignmentModel {
   /** The alignment of the pending checkpoint timed out: it runs unaligned at this task. */
   private switched = false;
   private handledUpToId = 0;
+  /** Aborted before any of their barriers came (as the runtime's BarrierHandler): only these ids are stale, not older live ones. */
+  private readonly abortedBeforeArrival = new Set<number>();
   private readonly arrived = new Set<number>();
   private readonly ended = new Set<number>();
 
@@ -33,7 +35,7 @@ export class AlignmentModel {
       return;
     }
     const id = event.checkpointId;
-    if (id <= this.handledUpToId) return; // stale: its checkpoint was completed or given up here
+    if (id <= this.handledUpToId || this.abortedBeforeArrival.has(id)) return; // stale: its checkpoint was completed or given up here
     if (this.pendingId !== 0 && id > this.pendingId) {
       this.handledUpToId = this.pendingId; // overtaken: the older alignment is abandoned
       this.reset();
@@ -62,8 +64,9 @@ export class AlignmentModel {
       this.handledUpToId = id;
       this.reset();
     } else if (id > this.handledUpToId && this.pendingId === 0) {
-      this.handledUpToId = id;
+      this.abortedBeforeArrival.add(id);
     }
+    for (const aborted of this.abortedBeforeArrival) if (aborted <= this.handledUpToId) this.abortedBeforeArrival.delete(aborted);
   }
 
   private completeIfAligned(): void {

@@ -43,6 +43,13 @@ export class BarrierHandler {
   private liveCount: number;
   /** The checkpoint being aligned was switched to unaligned by the alignment timeout. */
   private pendingSwitched = false;
+  /**
+   * Checkpoints the coordinator aborted before any of their barriers reached this task: their
+   * barriers are ignored when they come. Only those ids: an older checkpoint whose barriers
+   * are still on their way is still live (a decline of n+1 does not abort n), so its barriers
+   * must still align. Ids at or below handledUpToId are dropped (stale anyway).
+   */
+  private readonly abortedBeforeArrival = new Set<number>();
 
   constructor(
     readonly mode: CheckpointingMode,
@@ -91,7 +98,7 @@ export class BarrierHandler {
 
   onBarrier(slot: number, checkpointId: number): BarrierDecision {
     if (this.ended[slot]) throw new Error(`BarrierHandler: barrier ${checkpointId} on ended input ${slot}`);
-    if (checkpointId <= this.handledUpToId) return NOTHING; // a checkpoint already snapshotted or abandoned
+    if (checkpointId <= this.handledUpToId || this.abortedBeforeArrival.has(checkpointId)) return NOTHING; // a checkpoint already snapshotted or abandoned
     let abortedId = 0;
     if (this.pendingId !== 0 && checkpointId > this.pendingId) {
       abortedId = this.pendingId; // overtaken: Flink aborts the older alignment
@@ -136,8 +143,11 @@ export class BarrierHandler {
       this.handledUpToId = checkpointId;
       this.resetAlignment();
     } else if (checkpointId > this.handledUpToId && this.pendingId === 0) {
-      this.handledUpToId = checkpointId;
+      // Not handledUpToId = n: that would make the barriers of an older, still live checkpoint
+      // stale too, so records behind them would flow unaligned into its (later) snapshot.
+      this.abortedBeforeArrival.add(checkpointId);
     }
+    for (const id of this.abortedBeforeArrival) if (id <= this.handledUpToId) this.abortedBeforeArrival.delete(id);
   }
 
   /**

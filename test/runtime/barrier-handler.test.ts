@@ -37,6 +37,20 @@ describe('BarrierHandler, exactly-once (aligned)', () => {
     expect(handler.onBarrier(1, 3).snapshotId).toBe(0);
   });
 
+  test('an abort of checkpoint n before its barriers leaves an older checkpoint aligning (a decline of 3 does not abort 2)', () => {
+    const handler = new BarrierHandler('exactly-once', 2);
+    handler.onCheckpointAborted(3);
+    expect(handler.onBarrier(0, 2)).toEqual({ snapshotId: 0, completedId: 0, abortedId: 0 });
+    expect(handler.isBlocked(0)).toBe(true);
+    expect(handler.onBarrier(1, 2).snapshotId).toBe(2);
+    // Barrier 3 itself, aborted before it came, is ignored on every input.
+    expect(handler.onBarrier(0, 3)).toEqual({ snapshotId: 0, completedId: 0, abortedId: 0 });
+    expect(handler.isBlocked(0)).toBe(false);
+    expect(handler.onBarrier(1, 3).snapshotId).toBe(0);
+    expect(handler.onBarrier(0, 4).snapshotId).toBe(0);
+    expect(handler.onBarrier(1, 4).snapshotId).toBe(4);
+  });
+
   test('impossible events throw', () => {
     const handler = new BarrierHandler('exactly-once', 2);
     handler.onEndOfInput(0);

@@ -145,6 +145,9 @@ async function runCycle(options: E2eOptions, cycle: number, committed: string): 
       options.scenario === 'kafka-2pc' ? withRetry('Kafka', `creating topic ${outputTopic}`, () => clients.createTopic(outputTopic, 2)) : undefined,
     ]);
     await withRetry('Kafka', `loading ${input.flat().length} input records into ${inputTopic}`, () => loadInput(clients, inputTopic, `${prefix}-loader`, input));
+    // The client connects on its first command: connect through the proxy before the job, so
+    // the cut-connections fault finds a connection to cut however soon the job reaches it.
+    if (proxy !== undefined) await withRetry('Redis', 'connecting through the fault proxy', () => redis!.get(`${prefix}:connect`));
     const spec = oddEvenPipeline(
       `${options.scenario}-e2e`,
       PARTITIONS,
@@ -278,13 +281,19 @@ async function loadInput(clients: KafkajsClients, topic: string, transactionalId
 }
 
 /**
- * Wall-clock pause between job restarts, and how many fit in a service's retry budget: short,
- * so a crash/restart cycle costs little besides the recovery itself (a service that stays
- * away is ridden out by more restarts, each of whose calls retries on its own budget first).
+ * Wall-clock pause between job restarts: short, so a crash/restart cycle costs little besides
+ * the recovery itself.
  */
 const JOB_RESTART_DELAY_MS = 100;
+/**
+ * Restarts allowed: one per this much of a service's retry budget (at least the job default).
+ * Not one per restart delay: a restart while a service is away also waits out its calls'
+ * timeouts, so that many restarts would outlast the budget many times over and a service gone
+ * for good would be named only after the cycle's wall-clock bound.
+ */
+const RETRY_BUDGET_MS_PER_RESTART = 500;
 function jobMaxRestarts(policy: RetryPolicy): number {
-  return Math.max(DEFAULT_JOB_OPTIONS.maxRestarts, Math.ceil(policy.budgetMs / JOB_RESTART_DELAY_MS));
+  return Math.max(DEFAULT_JOB_OPTIONS.maxRestarts, Math.ceil(policy.budgetMs / RETRY_BUDGET_MS_PER_RESTART));
 }
 
 /** The first configured service that does not answer (Redis PING, Kafka ApiVersions), with what is wrong. */

@@ -463,6 +463,7 @@ export class JobRuntime implements SimWorld {
   private deploy(checkpoint: CompletedCheckpoint | undefined): void {
     this.attempt++;
     this.status = 'running';
+    this.scheduler.acceptIo();
     this.coordinator.startAttempt();
     this.observations.restores.push({ seq: this.nextSeq++, atStep: this.scheduler.step, atMs: this.scheduler.nowMs, attempt: this.attempt, checkpointId: checkpoint?.checkpointId });
     this.scheduler.record(

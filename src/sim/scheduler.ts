@@ -40,8 +40,13 @@ export interface StepDriver {
   attach(world: SimWorld): void;
   setTimer(delayMs: number, label: string, fire: () => void): () => void;
   requestDrain(): void;
-  /** A crash: what was sent reaches its server (simulation) or is abandoned (real world). */
+  /**
+   * A crash: what was sent reaches its server (simulation) or is abandoned (real world). Until
+   * `acceptIo`, the tasks are cancelled: I/O they still issue is never sent nor answered.
+   */
   settleAllIo(outcome: 'apply' | 'drop'): void;
+  /** A new deployment: its tasks' I/O is served again. */
+  acceptIo(): void;
   readonly pendingIoCount: number;
   record(event: string): void;
   stop(): void;
@@ -106,6 +111,8 @@ export class Scheduler implements StepDriver {
   private readonly timers: Timer[] = [];
   private timerSequence = 0;
   private readonly pendingIo: PendingIo[] = [];
+  /** Between a failover and the next deployment: the tasks are cancelled, their I/O refused. */
+  private ioRefused = false;
   private readonly enabledWorld = new EnabledEvents();
   private readonly enabledIo = new EnabledEvents();
   private needsDrain = false;
@@ -151,6 +158,13 @@ export class Scheduler implements StepDriver {
    */
   io<T>(connection: string, label: string, perform: () => T, latencyMs = 0): Promise<T> {
     if (!(latencyMs >= 0)) throw new Error(`Scheduler.io(${label}): latencyMs must be >= 0, got ${latencyMs}`);
+    if (this.ioRefused) {
+      // Issued by a cancelled task (a continuation of the failed attempt that was still queued
+      // as a microtask): Flink interrupts the task's thread, so the request never leaves it.
+      // Kept (not hashed) for replay pictures, like requests applied as their requester crashed.
+      if (this.trace.keepEntries) this.trace.keep(this.step, this.nowMs, `io ${label} refused: its requester was cancelled`);
+      return new Promise<T>(() => {});
+    }
     const readyAtMs = this.nowMs + latencyMs;
     return new Promise<T>((resolve, reject) => {
       this.pendingIo.push({ connection, label, readyAtMs, perform, resolve: resolve as (value: unknown) => void, reject });
@@ -170,8 +184,16 @@ export class Scheduler implements StepDriver {
     return choice;
   }
 
+  acceptIo(): void {
+    this.ioRefused = false;
+  }
+
   /** Completes (applies) every pending I/O call at once: what a crash does to requests already sent. */
   settleAllIo(outcome: 'apply' | 'drop'): void {
+    // The cancelled tasks' continuations still queued as microtasks run in this step's drain,
+    // while their I/O is refused: none of them may reach a server after the next deployment.
+    this.ioRefused = true;
+    this.needsDrain = true;
     const pending = this.pendingIo.splice(0, this.pendingIo.length);
     for (const io of pending) {
       if (outcome === 'apply') {

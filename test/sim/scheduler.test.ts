@@ -117,4 +117,27 @@ describe('Scheduler', () => {
     expect(() => new RandomChoices(-1)).toThrow(/RandomChoices: seed/);
     expect(() => new ListChoices([1, -2])).toThrow(/ListChoices/);
   });
+
+  test("after a crash, a cancelled task's queued continuation cannot reach a server; the next deployment can", async () => {
+    const s = scheduler(new ListChoices([]));
+    const applied: string[] = [];
+    let zombieAnswered = false;
+    s.attach({ collectEnabled: () => {}, execute: () => {}, describe: () => '' });
+    // The failed attempt's snapshot: its first call was answered, its follow-up is a microtask away.
+    const snapshot = Promise.resolve().then(async () => {
+      await s.io('producer-0', 'flush', () => applied.push('zombie flush'));
+      zombieAnswered = true;
+    });
+    s.settleAllIo('apply'); // the crash: the task is cancelled before its continuation runs
+    await s.run();
+    expect(applied).toEqual([]);
+    expect(zombieAnswered).toBe(false);
+    expect(s.trace.entries.map((entry) => entry.event)).toContain('io flush refused: its requester was cancelled');
+    s.acceptIo(); // the next deployment
+    const begun = s.io('producer-0', 'begin', () => applied.push('new attempt'));
+    await s.run();
+    await begun;
+    expect(applied).toEqual(['new attempt']);
+    void snapshot;
+  });
 });

@@ -130,6 +130,10 @@ export class RealTimeDriver implements StepDriver {
     // Requests already sent are out of our hands; the runtime ignores their answers.
   }
 
+  acceptIo(): void {
+    // Real clients have no notion of a cancelled requester; the runtime ignores stale answers.
+  }
+
   record(event: string): void {
     this.trace.foldText(event);
     this.trace.keep(this.step, this.nowMs, event);

@@ -92,6 +92,8 @@ export interface JobOptions {
   readonly recordCostMs?: number;
   /** Extra virtual ms per record at named subtasks (`'count[1]': 4`): a slow operator planted by the job's configuration. */
   readonly slowSubtasks?: Readonly<Record<string, number>>;
+  /** Extra virtual ms in the asynchronous phase of every snapshot of named subtasks (`'count[0]': 150`): a slow upload planted by the job's configuration. */
+  readonly slowAsyncPhaseMs?: Readonly<Record<string, number>>;
   /** Measure Flink's task metrics and checkpoint details (absent: true); false only to price them (bench/). */
   readonly flowMetrics?: boolean;
   /** Virtual ms from the end of one checkpoint to the trigger of the next (Flink's minPauseBetweenCheckpoints; absent: 0). */
@@ -305,6 +307,10 @@ export class JobRuntime implements SimWorld {
     for (const name of Object.keys(slowSubtasks)) {
       if (!this.observations.taskNames.includes(name)) throw new Error(`JobRuntime: slowSubtasks names ${name}, no subtask of ${spec.name} (subtasks: ${this.observations.taskNames.join(', ')})`);
       if (!(Number.isFinite(slowSubtasks[name]) && slowSubtasks[name]! > 0)) throw new Error(`JobRuntime: slowSubtasks['${name}'] must be a number > 0 (virtual ms per record), got ${slowSubtasks[name]}`);
+    }
+    for (const [name, ms] of Object.entries(options.slowAsyncPhaseMs ?? {})) {
+      if (!this.observations.taskNames.includes(name)) throw new Error(`JobRuntime: slowAsyncPhaseMs names ${name}, no subtask of ${spec.name} (subtasks: ${this.observations.taskNames.join(', ')})`);
+      if (!(Number.isFinite(ms) && ms > 0)) throw new Error(`JobRuntime: slowAsyncPhaseMs['${name}'] must be a number > 0 (virtual ms), got ${ms}`);
     }
     for (const task of this.tasks) task.recordCostMs = (options.recordCostMs ?? 0) + (slowSubtasks[task.name] ?? 0);
     scheduler.attach(this);

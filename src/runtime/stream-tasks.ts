@@ -410,12 +410,11 @@ export class StreamTasks {
     if (trigger === 'trigger' || this.options.dropBarriersAfterUnalignedSnapshot) task.barriers?.markHandled(checkpointId);
     const slow = task.slowSnapshot;
     task.slowSnapshot = undefined;
-    if (this.metrics !== undefined) {
-      const progress = this.progressOf(task, checkpointId);
-      const nowMs = this.scheduler.nowMs;
-      progress.snapshotStartMs = nowMs;
-      if (trigger === 'trigger') progress.triggerDelayMs = nowMs - this.triggeredAtMs(checkpointId, nowMs);
-    }
+    const progress = this.progressOf(task, checkpointId);
+    const nowMs = this.scheduler.nowMs;
+    progress.snapshotStartMs = nowMs;
+    if (trigger === 'trigger' && this.metrics !== undefined) progress.triggerDelayMs = nowMs - this.triggeredAtMs(checkpointId, nowMs);
+    progress.slowAsyncMs = this.options.slowAsyncPhaseMs?.[task.name] ?? 0;
     if (task.declineNext) {
       task.declineNext = false;
       this.sendDecline(task, checkpointId, 'the task declined the checkpoint (fault plan)');
@@ -449,9 +448,9 @@ export class StreamTasks {
     }
     // A slow synchronous phase holds the task (Flink's task thread in snapshotState); a slow asynchronous one only delays the acknowledgement.
     if (slow?.phase === 'sync') pendingSnapshots.push(this.timerPromise(task, slow.extraMs, `${task.name} synchronous snapshot phase of checkpoint ${checkpointId}`));
-    if (slow?.phase === 'async' && this.metrics !== undefined) this.progressOf(task, checkpointId).slowAsyncMs = slow.extraMs;
+    if (slow?.phase === 'async') progress.slowAsyncMs += slow.extraMs;
     const complete = (): void => {
-      if (this.metrics !== undefined) this.progressOf(task, checkpointId).syncDoneMs = this.scheduler.nowMs;
+      progress.syncDoneMs = this.scheduler.nowMs;
       const snapshot = this.subtaskSnapshot(task, checkpointId);
       if (!task.finished && !task.sourceEnded) this.forwardBarrier(task, checkpointId);
       if (unaligned) {
@@ -575,9 +574,12 @@ export class StreamTasks {
 
   /** The acknowledgement of a snapshot, after its asynchronous phase; records the subtask's checkpoint details as it leaves. */
   private sendAck(task: Task, message: Extract<ControlMessage, { kind: 'ack' }>): void {
-    const progress = this.metrics === undefined ? undefined : this.checkpointProgress.get(task.index)?.get(message.checkpointId);
+    const progress = this.checkpointProgress.get(task.index)?.get(message.checkpointId);
     const send = (): void => {
-      if (progress !== undefined) this.recordCheckpointDetail(task, message, progress);
+      if (progress !== undefined) {
+        this.checkpointProgress.get(task.index)?.delete(message.checkpointId);
+        if (this.metrics !== undefined) this.recordCheckpointDetail(task, message, progress);
+      }
       this.host.send(message);
     };
     if (progress === undefined || progress.slowAsyncMs === 0) return send();
@@ -588,7 +590,6 @@ export class StreamTasks {
   }
 
   private recordCheckpointDetail(task: Task, message: Extract<ControlMessage, { kind: 'ack' }>, progress: CheckpointProgress): void {
-    this.checkpointProgress.get(task.index)?.delete(message.checkpointId);
     const nowMs = this.scheduler.nowMs;
     const snapshotStartMs = progress.snapshotStartMs ?? nowMs;
     const syncDoneMs = progress.syncDoneMs ?? snapshotStartMs;

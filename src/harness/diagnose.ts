@@ -13,8 +13,10 @@ import type { RunObservations } from '../runtime/observations.ts';
 /** Flink's backpressure levels by backPressuredTimeMsPerSecond: OK up to 10%, LOW up to 50%, HIGH above. */
 export const BACKPRESSURE_OK_MAX_MS_PER_SECOND = 100;
 export const BACKPRESSURE_LOW_MAX_MS_PER_SECOND = 500;
-/** Pool usage from which the seed's reading calls a buffer pool "high" (half of the buffers in use on average). */
-export const POOL_USAGE_HIGH = 0.5;
+/** Pool usage (time-averaged) from which the seed's reading calls a buffer pool "high". */
+export const POOL_USAGE_HIGH = 0.4;
+/** Below this, the fullest input pool among a backpressured subtask's downstream says the downstream keeps up: the sender itself is the root. */
+export const POOL_USAGE_ROOT_MIN = 0.25;
 /** A subtask receiving this many times the mean of its vertex's subtasks is skewed. */
 export const SKEW_RATIO_MIN = 1.5;
 /** Fewer records than this per vertex: too few to call a distribution skewed. */
@@ -87,6 +89,7 @@ export interface ChecklistItem {
 }
 
 export interface SlowCheckpointDiagnosis {
+  /** The slowest completed checkpoint (or the slowest of all, when none completed). */
   readonly checkpointId: number;
   readonly durationMs: number;
   readonly details: readonly SubtaskCheckpointDetail[];
@@ -174,7 +177,8 @@ export function diagnoseBackpressure(observations: RunObservations, bugs: Diagno
   if (bugs.blameSender === true) {
     return { rows, firstBackpressured: first, rootCause: first, explanation: `${firstName} is the first backpressured subtask: the root cause (planted bug: its downstream is never read)` };
   }
-  const candidates = subtasks[first]!.downstream.filter((task) => subtasks[task]!.inPoolUsage >= POOL_USAGE_HIGH && (subtasks[task]!.downstream.length === 0 || subtasks[task]!.outPoolUsage < POOL_USAGE_HIGH));
+  // The downstream whose input fills most while its output has room: the seed's "in high, out low".
+  const candidates = subtasks[first]!.downstream.filter((task) => subtasks[task]!.inPoolUsage >= POOL_USAGE_ROOT_MIN && !backpressured(task));
   if (candidates.length === 0) {
     return {
       rows,
@@ -222,7 +226,11 @@ export function diagnoseSkew(observations: RunObservations): SkewFinding[] {
 
 /** The slowest checkpoint with details, its breakdown per subtask, and the seed's checklist in order. */
 export function diagnoseSlowCheckpoint(observations: RunObservations, backpressure: BackpressureDiagnosis | undefined, skew: readonly SkewFinding[], bugs: DiagnosisBugs = {}): SlowCheckpointDiagnosis | undefined {
-  const all = (observations.checkpointDetails ?? []).map((detail) => (bugs.foldAsyncIntoSync === true ? { ...detail, syncMs: detail.syncMs + detail.asyncMs, asyncMs: 0 } : detail));
+  const measured = (observations.checkpointDetails ?? []).map((detail) => (bugs.foldAsyncIntoSync === true ? { ...detail, syncMs: detail.syncMs + detail.asyncMs, asyncMs: 0 } : detail));
+  // Flink's checkpoint history: the slowest completed checkpoint (one that expired or was declined is the Decline/Expire procedure's case); none completed: every one.
+  const completedIds = new Set(observations.checkpoints.filter((c) => c.outcome === 'completed').map((c) => c.checkpointId));
+  const completed = measured.filter((detail) => completedIds.has(detail.checkpointId));
+  const all = completed.length > 0 ? completed : measured;
   if (all.length === 0) return undefined;
   const durationOf = new Map<number, number>();
   for (const detail of all) durationOf.set(detail.checkpointId, Math.max(durationOf.get(detail.checkpointId) ?? 0, detail.endToEndMs));

@@ -27,7 +27,7 @@ export interface SubtaskFlowMetrics {
   readonly busyTimeMsPerSecond: number;
   readonly backPressuredTimeMsPerSecond: number;
   readonly idleTimeMsPerSecond: number;
-  /** Time-averaged fill of its input channels (0..1; the mean over its inputs); 0 for a source. */
+  /** Time-averaged fill of its fullest input channel (0..1; an input that ended or carries little must not hide the one piling up); 0 for a source. */
   readonly inPoolUsage: number;
   /** Time-averaged fill of its fullest output channel (0..1; Flink pools a task's output buffers, and one slow receiver fills them); 0 for a sink. */
   readonly outPoolUsage: number;
@@ -117,7 +117,7 @@ export class FlowMetrics {
       const inputs = task.inputs;
       const outputs = task.outputs;
       let inFill = 0;
-      for (const channel of inputs) inFill += usage(channel);
+      for (const channel of inputs) inFill = Math.max(inFill, usage(channel));
       let outFill = 0;
       let recordsSent = 0;
       for (const channel of outputs) {
@@ -131,7 +131,7 @@ export class FlowMetrics {
         busyTimeMsPerSecond: perSecond(this.busyMs[task.index]!),
         backPressuredTimeMsPerSecond: perSecond(this.backpressuredMs[task.index]!),
         idleTimeMsPerSecond: perSecond(this.idleMs[task.index]!),
-        inPoolUsage: round3(inputs.length === 0 ? 0 : inFill / inputs.length),
+        inPoolUsage: round3(inFill),
         outPoolUsage: round3(outFill),
         downstream: [...new Set(outputs.map((channel) => channel.toTask))],
       };

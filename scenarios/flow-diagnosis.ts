@@ -34,8 +34,10 @@ export interface FlowRecord {
 export interface FlowKeys {
   /** Keys `k0 .. k<keyCount-1>` by n mod keyCount. */
   readonly keyCount: (size: ScenarioSize) => number;
-  /** Share of the records (percent) that go to HOT_KEY instead (0: none). */
+  /** Share of the records (percent) that go to the hot key instead (0: none). */
   readonly hotKeyPercent: number;
+  /** The hot key (default HOT_KEY). */
+  readonly hotKey?: string;
 }
 
 /** Record n goes to the hot key when its hash falls under the share (a fixed, spread-out choice of records). */
@@ -81,7 +83,7 @@ export function flowInput(size: ScenarioSize, keys: FlowKeys, partitionRecords?:
   return Array.from({ length: size.partitions }, (_, p) =>
     Array.from({ length: partitionRecords?.[p] ?? size.recordsPerPartition }, (_, i) => {
       const n = p * size.recordsPerPartition + i + 1;
-      return { n, key: keys.hotKeyPercent > 0 && isHot(n, keys.hotKeyPercent) ? HOT_KEY : `k${n % keyCount}` };
+      return { n, key: keys.hotKeyPercent > 0 && isHot(n, keys.hotKeyPercent) ? (keys.hotKey ?? HOT_KEY) : `k${n % keyCount}` };
     }),
   );
 }
@@ -112,7 +114,7 @@ function hasOtherSlowness(observations: RunObservations, allowed: readonly Fault
   return observations.faults.some((fault) => (fault.kind.startsWith('slow-') || fault.kind === 'skew-keys') && !(allowed as readonly string[]).includes(fault.kind));
 }
 
-interface FlowScenarioOptions {
+export interface FlowScenarioOptions {
   readonly name: string;
   readonly description: string;
   readonly defaultSize: ScenarioSize;
@@ -128,7 +130,8 @@ interface FlowScenarioOptions {
   readonly judgeDiagnosis: (diagnosis: Diagnosis, observations: RunObservations) => Violation[];
 }
 
-function flowScenario(options: FlowScenarioOptions): Scenario {
+/** A keyed count with a planted cause, judged for exactly-once and for the diagnosis of that cause (tests build their own placements with it). */
+export function flowScenario(options: FlowScenarioOptions): Scenario {
   return {
     name: options.name,
     description: options.description,

@@ -311,8 +311,15 @@ export function executionLogs(observations: RunObservations): Pick<Diagnosis, 'j
       tmLog(tm).push(`${restore.atMs} ms  Received task ${taskName} (attempt #${restore.attempt}) with attempt id ${attemptId}.`);
     });
   }
+  const taskOfAttemptId = new Map(named.map((entry) => [entry.executionAttemptId, entry]));
   for (const checkpoint of observations.checkpoints) {
-    if (checkpoint.outcome === 'declined' || checkpoint.outcome === 'expired') jobManagerLog.push(`${checkpoint.endedAtMs} ms  ${checkpoint.reason}`);
+    if (checkpoint.outcome !== 'declined' && checkpoint.outcome !== 'expired') continue;
+    jobManagerLog.push(`${checkpoint.endedAtMs} ms  ${checkpoint.reason}`);
+    // The seed's procedure: the execution id in the decline leads to the task manager whose log says why.
+    const declined = taskOfAttemptId.get(/by task ([0-9a-f]{32})/.exec(checkpoint.reason)?.[1] ?? '');
+    if (declined !== undefined) {
+      tmLog(declined.taskManager).push(`${checkpoint.endedAtMs} ms  Declining checkpoint ${checkpoint.checkpointId} of task ${declined.taskName} (attempt id ${declined.executionAttemptId}): ${checkpoint.reason.split('Reason: ')[1] ?? checkpoint.reason}`);
+    }
   }
   for (const detail of observations.checkpointDetails ?? []) {
     const tm = ids.taskManager(detail.task);

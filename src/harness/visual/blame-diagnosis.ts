@@ -16,14 +16,14 @@ export function blameDiagnosis(context: BlameContext, violation: Violation): Bla
   if (!DIAGNOSIS_PROPERTIES.includes(violation.property)) return undefined;
   const events = context.events;
   const end = events.at(-1);
-  const endLink = end === undefined ? undefined : link(end, `the run ends; the diagnosis reads its metrics: ${violation.message.slice(0, 120)}`, true);
+  const endLink = end === undefined ? undefined : link(end, `${end.text}: the run ends, and the diagnosis reads its metrics: ${violation.message.slice(0, 120)}`, true);
   const bottleneck = /planted bottleneck is (\S+),/.exec(violation.message)?.[1] ?? /hot key lives on (\S+),/.exec(violation.message)?.[1];
   if (bottleneck !== undefined) {
     const links: BlameLink[] = [];
     const takes = events.filter((e) => e.text.startsWith(`${bottleneck} takes record `)).slice(0, BOTTLENECK_RECORD_LINKS);
     for (const e of takes) links.push(link(e, `${e.text} (the planted bottleneck)`));
     const busy = events.find((e) => e.text === `timer ${bottleneck} processed a record`);
-    if (busy !== undefined) links.push(link(busy, `${bottleneck} is only now done with a record: its input piles up behind it`));
+    if (busy !== undefined) links.push(link(busy, `${busy.text}: ${bottleneck} is only now done with a record, its input piles up behind it`));
     return finish(violation, `root cause ${bottleneck}`, violation.anomaly, links, endLink);
   }
   const slowPhase = /asynchronous phase at (\S+);/.exec(violation.message)?.[1];

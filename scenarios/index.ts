@@ -2,6 +2,7 @@ import type { Scenario } from '../src/harness/scenario.ts';
 import { CONNECTOR_SUITES } from './connector-suites.ts';
 import { eventTimeWindow, ingestionTimeWindow, processingTimeWindow } from './event-time-window.ts';
 import { kafka2pc } from './kafka-2pc.ts';
+import { FLOW_SCENARIOS } from './flow-diagnosis.ts';
 import { keyedCounts } from './keyed-counts.ts';
 import { intervalJoinScenario } from './interval-join.ts';
 import { oddEvenSum } from './odd-even-sum.ts';
@@ -19,6 +20,7 @@ export const SCENARIOS: readonly Scenario[] = [
   intervalJoinScenario,
   temporalJoinScenario,
   regularJoinScenario,
+  ...FLOW_SCENARIOS,
   ...CONNECTOR_SUITES,
 ];
 

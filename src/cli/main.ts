@@ -17,6 +17,7 @@ import { formatCounterexample, formatStats, formatTimeline, formatVerdict, repla
 import { isUserCodeError, type Scenario } from '../harness/scenario.ts';
 import { selftest, type SelftestEntry } from '../harness/selftest.ts';
 import { proveCommand } from './prove-command.ts';
+import { diagnoseToken, diagnosisJson } from '../harness/diagnose-case.ts';
 import { formatCoverage, summarizeCoverage } from '../harness/coverage.ts';
 import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
@@ -107,6 +108,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return mergeCommand(parsed.positionals, parsed.options, io);
       case 'prove':
         return await proveCommand(parsed.options, io, scenarioNamed);
+      case 'diagnose':
+        return await diagnoseCommand(parsed.positionals, parsed.options, io);
       case 'envelope':
         return await envelopeCommand(parsed.options, io);
       case 'e2e':
@@ -480,6 +483,15 @@ async function replayCommandMain(positionals: readonly string[], options: Parsed
     writeJunit(options.junit, toJunitXml([configuration], invariantsOf([scenario])), options.json === true, io);
   }
   return result.violations.length === 0 ? EXIT_OK : EXIT_INVARIANT_VIOLATED;
+}
+
+/** `streamcheck diagnose <token>`: the case re-run, and the diagnosis of what it measured (src/harness/diagnose-case.ts). */
+async function diagnoseCommand(positionals: readonly string[], options: ParsedOptions, io: CliIo): Promise<number> {
+  if (positionals.length !== 1) throw new UsageError(`diagnose: expects exactly one token (as printed after 'Replay:'), got ${positionals.length}`);
+  const diagnosed = await diagnoseToken(positionals[0]!, SCENARIOS, process.cwd());
+  if (options.json === true) io.out(JSON.stringify(diagnosisJson(diagnosed)));
+  else for (const line of diagnosed.lines(options.logs === true)) io.out(line);
+  return EXIT_OK;
 }
 
 async function selftestCommand(options: ParsedOptions, io: CliIo): Promise<number> {

@@ -4,7 +4,7 @@
  */
 import { INPUT_BOUNDS, InputError, parseIntegerText, quoteUserText, type BoundName } from '../harness/input-bounds.ts';
 
-export type CommandName = 'run' | 'replay' | 'selftest' | 'e2e' | 'merge' | 'envelope' | 'prove' | 'help';
+export type CommandName = 'run' | 'replay' | 'selftest' | 'e2e' | 'merge' | 'envelope' | 'prove' | 'diagnose' | 'help';
 
 type OptionType =
   | { readonly kind: 'boolean' }
@@ -43,8 +43,9 @@ export const OPTIONS = {
   trace: { type: { kind: 'string' }, commands: ['run', 'replay'], description: 'write the counterexample as Chrome Trace Event JSON to FILE (open in ui.perfetto.dev)' },
   html: { type: { kind: 'string' }, commands: ['run', 'replay'], description: 'write a self-contained HTML report of the counterexample to FILE' },
   junit: { type: { kind: 'string' }, commands: ['run', 'replay'], description: 'write JUnit XML to FILE: one test case per invariant and configuration' },
-  json: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'merge', 'envelope', 'prove'], description: 'print one JSON object instead of text' },
-  help: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'merge', 'envelope', 'prove', 'help'], description: 'show help' },
+  logs: { type: { kind: 'boolean' }, commands: ['diagnose'], description: 'also print the jobmanager.log-like and taskmanager.log-like views (execution attempt id -> task -> task manager)' },
+  json: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'merge', 'envelope', 'prove', 'diagnose'], description: 'print one JSON object instead of text' },
+  help: { type: { kind: 'boolean' }, commands: ['run', 'replay', 'selftest', 'e2e', 'merge', 'envelope', 'prove', 'diagnose', 'help'], description: 'show help' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -68,6 +69,7 @@ export const POSITIONALS: Record<CommandName, { readonly max: number; readonly w
   merge: { max: 10_000, what: 'the JSON result files of the shards' },
   envelope: { max: 0, what: 'nothing' },
   prove: { max: 0, what: 'nothing' },
+  diagnose: { max: 1, what: 'the token' },
   help: { max: 0, what: 'nothing' },
 };
 
@@ -79,7 +81,7 @@ export class UsageError extends InputError {
   }
 }
 
-const COMMANDS: readonly CommandName[] = ['run', 'replay', 'selftest', 'e2e', 'merge', 'envelope', 'prove', 'help'];
+const COMMANDS: readonly CommandName[] = ['run', 'replay', 'selftest', 'e2e', 'merge', 'envelope', 'prove', 'diagnose', 'help'];
 
 export function parseCli(argv: readonly string[]): ParsedCli {
   const [first, ...rest] = argv;
@@ -154,6 +156,7 @@ export function helpText(scenarioNames: readonly string[]): string {
     '  e2e --scenario NAME --cycles N  crash/restart cycles against real Kafka and Redis (see README: end-to-end)',
     '  merge <json files>              combine the --json results of run --shard i/n into one summary and exit code',
     '  envelope --scenario kafka-2pc   search the transaction timeout against checkpoint interval and restart delay; print where data is lost (exit 1 when anywhere)',
+    '  diagnose <token>                re-run a case and diagnose it: backpressure root cause, skew, slow checkpoints (--logs: execution ids to task managers)',
     '  prove --scenario NAME           every schedule (up to --deviations) and fault placement (up to --faults) of a small instance; exit 1 on a counterexample, 2 when --max-schedules cut the bound',
     '',
     'Options:',

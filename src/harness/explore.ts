@@ -91,6 +91,11 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     'fail-call': { weight: 2, arbitrary: fc.record({ kind: fc.constant('fail-call' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
     'lose-reply': { weight: 2, arbitrary: fc.record({ kind: fc.constant('lose-reply' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
     'timeout-call': { weight: 1, arbitrary: fc.record({ kind: fc.constant('timeout-call' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
+    // Slowness faults (issue 11): shrink toward the smallest slowdown; bounded well below a checkpoint timeout per record.
+    'slow-operator': { weight: 1, arbitrary: fc.record({ kind: fc.constant('slow-operator' as const), atStep, task, extraMsPerRecord: fc.integer({ min: 1, max: 8 }) }) },
+    'slow-snapshot': { weight: 1, arbitrary: fc.record({ kind: fc.constant('slow-snapshot' as const), atStep, task, phase: fc.constantFrom('sync' as const, 'async' as const), extraMs: fc.integer({ min: 1, max: 200 }) }) },
+    'slow-calls': { weight: 1, arbitrary: fc.record({ kind: fc.constant('slow-calls' as const), atStep, extraLatencyMs: fc.integer({ min: 1, max: 20 }) }) },
+    'skew-keys': { weight: 1, arbitrary: fc.record({ kind: fc.constant('skew-keys' as const), atStep, hotKeyPercent: fc.integer({ min: 1, max: 100 }) }) },
   };
   const fault: fc.Arbitrary<Fault> = fc.oneof(...scenario.faultKinds.map((kind) => ({ ...byKind[kind], weight: steeredWeight(byKind[kind].weight, steering, kind) })));
   return fc.record({

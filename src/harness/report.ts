@@ -4,6 +4,7 @@ import { encodeCase } from './case-token.ts';
 import type { Counterexample, ExploreStats } from './explore.ts';
 import type { CaseResult } from './run-case.ts';
 import { formatBlame, type BlameChain } from './visual/blame.ts';
+import { diagnose, diagnosisBugsFor } from './diagnose.ts';
 
 /** The command that re-runs exactly this case. */
 export function replayCommand(result: CaseResult): string {
@@ -81,7 +82,25 @@ export function formatCheckpointDiagnostics(result: CaseResult): string[] {
         `backpressure: producers found a full channel ${observations.backpressureEncounters} times`,
     );
   }
+  const diagnosisLine = formatDiagnosisSummary(result);
+  if (diagnosisLine !== undefined) lines.push(diagnosisLine);
   return lines;
+}
+
+/** One line of the diagnosis (src/harness/diagnose.ts): backpressure root, skew, the slowest checkpoint's cause; `streamcheck diagnose` prints the tables. */
+export function formatDiagnosisSummary(result: CaseResult): string | undefined {
+  const { observations } = result;
+  if (observations.flowMetrics === undefined) return undefined;
+  const diagnosis = diagnose(observations, diagnosisBugsFor(result.spec.bug));
+  const names = observations.taskNames;
+  const parts: string[] = [];
+  const bp = diagnosis.backpressure;
+  parts.push(bp?.rootCause === undefined ? 'no backpressure' : `backpressure rooted at ${names[bp.rootCause]} (first backpressured: ${names[bp.firstBackpressured!]})`);
+  const skewed = diagnosis.skew.filter((finding) => finding.hotSubtask !== undefined);
+  parts.push(skewed.length === 0 ? 'no skew' : skewed.map((finding) => `skew: ${names[finding.hotSubtask!]} receives ${finding.ratio}x the mean of ${finding.vertex}`).join(', '));
+  const slow = diagnosis.slowCheckpoint;
+  if (slow !== undefined) parts.push(`slowest checkpoint ${slow.checkpointId} (${slow.durationMs} ms): ${slow.cause === undefined ? 'nothing stands out' : `${slow.cause.item} at ${names[slow.cause.task!]} (${slow.cause.ms} ms)`}`);
+  return `Diagnosis: ${parts.join('; ')}. Tables and logs: npx streamcheck diagnose <token> --logs`;
 }
 
 /** The trace as a timeline: one line per step, faults and checkpoint decisions stand out. */

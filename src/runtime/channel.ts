@@ -65,6 +65,10 @@ export class Channel {
   recordsPushed = 0;
   /** Records taken by the consumer in this attempt. */
   recordsTaken = 0;
+  /** Records pushed over the whole run, every attempt (Flink's numRecordsOut, per channel). */
+  recordsPushedTotal = 0;
+  /** Virtual time each barrier was pushed, by checkpoint id (how long it then queued behind records). */
+  readonly barrierPushedAtMs = new Map<number, number>();
   /** recordsPushed when each barrier was pushed, by checkpoint id (alignment observations). */
   readonly barrierPositions = new Map<number, number>();
   /** Set once EndOfInput was taken by the consumer. */
@@ -144,6 +148,7 @@ export class Channel {
     this.values[slot] = value;
     this.timestamps[slot] = timestampMs;
     this.recordsPushed++;
+    this.recordsPushedTotal++;
   }
 
   push(element: StreamElement): void {
@@ -324,6 +329,7 @@ export class Channel {
     this.recordsPushed = 0;
     this.recordsTaken = 0;
     this.barrierPositions.clear();
+    this.barrierPushedAtMs.clear();
     this.ended = false;
     this.takenKey = undefined;
     this.takenValue = undefined;

@@ -83,6 +83,8 @@ export class CheckpointCoordinator {
   private finalNotifiedCount = 0;
   /** Fault plan: the next notify-complete message is lost. */
   dropNextNotify = false;
+  /** Virtual time the last checkpoint completed or was aborted (-1: none yet), for the minimum pause. */
+  private lastEndedAtMs = -1;
 
   constructor(
     private readonly host: CoordinatorHost,
@@ -201,6 +203,7 @@ export class CheckpointCoordinator {
       this.abortCheckpoint(older, 'aborted', `Checkpoint ${older} of job ${this.host.jobName} subsumed by checkpoint ${checkpointId}`, 'subsumed');
     }
     pending.observation.outcome = 'completed';
+    this.lastEndedAtMs = this.scheduler.nowMs;
     this.observeCheckpointEvent(checkpointId, 'completed');
     pending.observation.endedAtStep = this.scheduler.step;
     pending.observation.endedAtMs = this.scheduler.nowMs;
@@ -244,6 +247,7 @@ export class CheckpointCoordinator {
     }
     pending.cancelTimeout();
     this.pending.delete(checkpointId);
+    this.lastEndedAtMs = this.scheduler.nowMs;
     pending.observation.outcome = outcome;
     pending.observation.endedAtStep = this.scheduler.step;
     pending.observation.endedAtMs = this.scheduler.nowMs;
@@ -299,6 +303,12 @@ export class CheckpointCoordinator {
     const attempt = this.host.attempt();
     const tick = (): void => {
       if (attempt !== this.host.attempt() || !this.host.isRunning()) return;
+      // Flink's minPauseBetweenCheckpoints: a trigger due too soon after the last checkpoint ended waits for the pause to pass.
+      const pauseLeftMs = this.lastEndedAtMs + (this.options.minPauseBetweenCheckpointsMs ?? 0) - this.scheduler.nowMs;
+      if (pauseLeftMs > 0 && this.lastEndedAtMs >= 0) {
+        this.cancelPeriodicTrigger = this.scheduler.setTimer(pauseLeftMs, 'checkpoint trigger (after the minimum pause)', tick);
+        return;
+      }
       this.triggerCheckpoint();
       this.cancelPeriodicTrigger = this.scheduler.setTimer(this.options.checkpointIntervalMs, 'checkpoint trigger', tick);
     };

@@ -33,7 +33,21 @@ export type Fault =
   /** The next k calls are applied by the simulated system but their replies are lost (the client sees ETIMEDOUT). */
   | { readonly kind: 'lose-reply'; readonly atStep: number; readonly times: number }
   /** The next k calls time out without reaching the simulated system (not applied, ETIMEDOUT). */
-  | { readonly kind: 'timeout-call'; readonly atStep: number; readonly times: number };
+  | { readonly kind: 'timeout-call'; readonly atStep: number; readonly times: number }
+  /** From now on the subtask spends `extraMsPerRecord` more virtual time on every record (a slow operator: a bottleneck that backpressures its upstream). */
+  | { readonly kind: 'slow-operator'; readonly atStep: number; readonly task: number; readonly extraMsPerRecord: number }
+  /** The subtask's next snapshot spends `extraMs` more virtual time in its synchronous phase (the task blocked) or its asynchronous phase (the acknowledgement late). */
+  | { readonly kind: 'slow-snapshot'; readonly atStep: number; readonly task: number; readonly phase: SnapshotPhase; readonly extraMs: number }
+  /** From now on every call to a simulated external system takes `extraLatencyMs` more virtual time (a slow external system). */
+  | { readonly kind: 'slow-calls'; readonly atStep: number; readonly extraLatencyMs: number }
+  /** From now on the scenario's input sends `hotKeyPercent` % of the records not yet read to one hot key (a skewed key distribution; scenarios whose environment can skew its input). */
+  | { readonly kind: 'skew-keys'; readonly atStep: number; readonly hotKeyPercent: number };
+
+/** The two phases of a subtask's snapshot (Flink's checkpoint details: sync and async duration). */
+export type SnapshotPhase = 'sync' | 'async';
+
+/** Bounds of the slow-* faults' parameters (virtual ms), so a plan read from a user stays a plan the simulation can run. */
+export const MAX_SLOW_FAULT_MS = 10_000;
 
 export type FaultPlan = readonly Fault[];
 
@@ -53,6 +67,10 @@ export const FAULT_KINDS = [
   'fail-call',
   'lose-reply',
   'timeout-call',
+  'slow-operator',
+  'slow-snapshot',
+  'slow-calls',
+  'skew-keys',
 ] as const satisfies readonly Fault['kind'][];
 
 /** Validates a fault plan read from a user, a file or a replay token; throws naming the bad entry. */
@@ -78,7 +96,25 @@ export function parseFaultPlan(input: unknown, taskCount: number, source: string
       }
       return value as number;
     };
+    const bounded = (name: string, min: number, max: number): number => {
+      const value = record[name];
+      if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
+        throw new Error(`${where}: ${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(value)}`);
+      }
+      return value as number;
+    };
     switch (kind as Fault['kind']) {
+      case 'slow-operator':
+        return { kind: 'slow-operator', atStep: step, task: task(), extraMsPerRecord: bounded('extraMsPerRecord', 1, MAX_SLOW_FAULT_MS) };
+      case 'slow-snapshot': {
+        const phase = record['phase'];
+        if (phase !== 'sync' && phase !== 'async') throw new Error(`${where}: phase must be "sync" or "async", got ${JSON.stringify(phase)}`);
+        return { kind: 'slow-snapshot', atStep: step, task: task(), phase, extraMs: bounded('extraMs', 1, MAX_SLOW_FAULT_MS) };
+      }
+      case 'slow-calls':
+        return { kind: 'slow-calls', atStep: step, extraLatencyMs: bounded('extraLatencyMs', 1, MAX_SLOW_FAULT_MS) };
+      case 'skew-keys':
+        return { kind: 'skew-keys', atStep: step, hotKeyPercent: bounded('hotKeyPercent', 1, 100) };
       case 'crash-task':
         return { kind: 'crash-task', atStep: step, task: task() };
       case 'decline-checkpoint':

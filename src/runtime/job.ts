@@ -13,6 +13,7 @@ import { buildTasks, type Task } from './task.ts';
 import { describeError, RuntimeInvariantError } from './errors.ts';
 
 import { ExecutionIds, jobIdOf } from './execution-ids.ts';
+import { FlowMetrics, TaskActivity } from './flow-metrics.ts';
 export { partitionOf } from './task.ts';
 
 export interface JobOptions {
@@ -87,6 +88,16 @@ export interface JobOptions {
   readonly deleteSharedFileStillReferenced: boolean;
   /** Planted bug: an incremental checkpoint does not upload the files a compaction wrote. */
   readonly incrementalForgetsCompactedFiles: boolean;
+  /** Virtual ms every subtask spends on every record it reads or takes (absent: 0, records are free and time is the scheduler's alone). */
+  readonly recordCostMs?: number;
+  /** Extra virtual ms per record at named subtasks (`'count[1]': 4`): a slow operator planted by the job's configuration. */
+  readonly slowSubtasks?: Readonly<Record<string, number>>;
+  /** Extra virtual ms in the asynchronous phase of every snapshot of named subtasks (`'count[0]': 150`): a slow upload planted by the job's configuration. */
+  readonly slowAsyncPhaseMs?: Readonly<Record<string, number>>;
+  /** Measure Flink's task metrics and checkpoint details (absent: true); false only to price them (bench/). */
+  readonly flowMetrics?: boolean;
+  /** Virtual ms from the end of one checkpoint to the trigger of the next (Flink's minPauseBetweenCheckpoints; absent: 0). */
+  readonly minPauseBetweenCheckpointsMs?: number;
 }
 
 export const DEFAULT_JOB_OPTIONS: JobOptions = {
@@ -138,6 +149,10 @@ export interface EnvironmentFaultHooks {
   loseNextReplies?(times: number): void;
   /** The next `times` calls time out without reaching the external system (SimEnvironment). */
   timeOutNextCalls?(times: number): void;
+  /** Every call from now on takes `extraLatencyMs` more virtual time (SimEnvironment: a slow external system). */
+  slowCalls?(extraLatencyMs: number): void;
+  /** The input not yet read sends `hotKeyPercent` % of its records to one hot key (a scenario whose source can skew). */
+  skewKeys?(hotKeyPercent: number): void;
 }
 
 const EVENT_EMIT = 1 << 16;
@@ -199,6 +214,10 @@ export class JobRuntime implements SimWorld {
     }
     if (!(Number.isSafeInteger(options.autoWatermarkIntervalMs) && options.autoWatermarkIntervalMs >= 0)) throw new Error(`JobRuntime: autoWatermarkIntervalMs must be a non-negative integer`);
     if (!(options.sourcePollDelayMs > 0)) throw new Error(`JobRuntime: sourcePollDelayMs must be > 0`);
+    if (options.recordCostMs !== undefined && !(Number.isFinite(options.recordCostMs) && options.recordCostMs >= 0)) throw new Error(`JobRuntime: recordCostMs must be a number >= 0 (virtual ms), got ${options.recordCostMs}`);
+    if (options.minPauseBetweenCheckpointsMs !== undefined && !(Number.isFinite(options.minPauseBetweenCheckpointsMs) && options.minPauseBetweenCheckpointsMs >= 0)) {
+      throw new Error(`JobRuntime: minPauseBetweenCheckpointsMs must be a number >= 0 (virtual ms), got ${options.minPauseBetweenCheckpointsMs}`);
+    }
     this.spec = 'stages' in job ? pipelineToJobGraph(job) : job;
     const spec = this.spec;
     this.faults = [...faultPlan].sort((a, b) => a.atStep - b.atStep);
@@ -283,9 +302,23 @@ export class JobRuntime implements SimWorld {
       scheduler,
       this.observations,
     );
+    if (options.flowMetrics !== false) this.streamTasks.metrics = this.metrics = new FlowMetrics(this.tasks.length, this.channels.length);
+    const slowSubtasks = options.slowSubtasks ?? {};
+    for (const name of Object.keys(slowSubtasks)) {
+      if (!this.observations.taskNames.includes(name)) throw new Error(`JobRuntime: slowSubtasks names ${name}, no subtask of ${spec.name} (subtasks: ${this.observations.taskNames.join(', ')})`);
+      if (!(Number.isFinite(slowSubtasks[name]) && slowSubtasks[name]! > 0)) throw new Error(`JobRuntime: slowSubtasks['${name}'] must be a number > 0 (virtual ms per record), got ${slowSubtasks[name]}`);
+    }
+    for (const [name, ms] of Object.entries(options.slowAsyncPhaseMs ?? {})) {
+      if (!this.observations.taskNames.includes(name)) throw new Error(`JobRuntime: slowAsyncPhaseMs names ${name}, no subtask of ${spec.name} (subtasks: ${this.observations.taskNames.join(', ')})`);
+      if (!(Number.isFinite(ms) && ms > 0)) throw new Error(`JobRuntime: slowAsyncPhaseMs['${name}'] must be a number > 0 (virtual ms), got ${ms}`);
+    }
+    for (const task of this.tasks) task.recordCostMs = (options.recordCostMs ?? 0) + (slowSubtasks[task.name] ?? 0);
     scheduler.attach(this);
     scheduler.beforeStep = (step) => this.injectDueFaults(step);
   }
+
+  /** Flink's task metrics (undefined when the job's options turn them off). */
+  private metrics: FlowMetrics | undefined;
 
   /** Runs the job to the end under the scheduler and returns what was observed. */
   async run(): Promise<RunObservations> {
@@ -309,6 +342,10 @@ export class JobRuntime implements SimWorld {
     observations.virtualTimeMs = this.scheduler.nowMs;
     observations.traceHash = this.scheduler.trace.hashHex;
     for (const channel of this.channels) observations.backpressureEncounters += channel.fullEncounters;
+    if (this.metrics !== undefined) {
+      this.metrics.advance(this.scheduler.nowMs, this.channels);
+      observations.flowMetrics = this.metrics.observe(this.tasks);
+    }
     return observations;
   }
 
@@ -317,8 +354,12 @@ export class JobRuntime implements SimWorld {
   // ---------------------------------------------------------------- SimWorld
 
   collectEnabled(out: EnabledEvents): void {
+    const metrics = this.metrics;
+    const nowMs = this.scheduler.nowMs;
+    // The time since the last step goes to what each task was doing; the activities are measured again below.
+    if (metrics !== undefined) metrics.advance(nowMs, this.channels);
     if (this.status !== 'running') return;
-    if (this.streamTasks.busyCount > 0 && this.scheduler.simulated && this.scheduler.pendingIoCount === 0) {
+    if (this.streamTasks.busyCount > this.streamTasks.timerWaits && this.scheduler.simulated && this.scheduler.pendingIoCount === 0) {
       // Busy with no I/O in flight: its promise can only settle through microtasks. Drain once,
       // and if it is still busy after that, nothing will ever settle it.
       if (!this.drainedForBusyCheck) {
@@ -338,26 +379,38 @@ export class JobRuntime implements SimWorld {
         continue;
       }
       const task = this.tasks[message.task]!;
-      if (task.busyWith !== undefined) continue;
+      if (task.busyWith !== undefined || task.busyUntilMs > nowMs) continue;
       if (message.kind !== 'deploy' && !task.deployed) continue;
       if (message.kind === 'trigger' && !task.sourceEnded && !this.streamTasks.outputsHaveRoom(task)) continue;
       out.add(EVENT_CONTROL | i);
     }
     const tasks = this.tasks;
+    const activity = metrics?.activity;
     for (let t = 0; t < tasks.length; t++) {
       const task = tasks[t]!;
-      if (task.source === undefined || task.sourceEnded || task.busyWith !== undefined || !task.deployed || task.waitingForInput) continue;
-      if (this.streamTasks.outputsHaveRoom(task)) out.add(EVENT_EMIT | t);
+      if (task.busyWith !== undefined || task.busyUntilMs > nowMs) {
+        if (activity !== undefined) activity[t] = TaskActivity.Busy;
+        continue;
+      }
+      if (task.source === undefined || task.sourceEnded || !task.deployed || task.waitingForInput) continue;
+      if (this.streamTasks.outputsHaveRoom(task)) {
+        out.add(EVENT_EMIT | t);
+        if (activity !== undefined) activity[t] = TaskActivity.Busy;
+      } else if (activity !== undefined) activity[t] = TaskActivity.Backpressured;
     }
     const channels = this.channels;
     for (let c = 0; c < channels.length; c++) {
       const channel = channels[c]!;
       if (channel.size === 0) continue;
       const task = tasks[channel.toTask]!;
-      if (task.busyWith !== undefined || !task.deployed) continue;
+      if (task.busyWith !== undefined || task.busyUntilMs > nowMs || !task.deployed) continue;
       if (task.barriers!.isBlocked(channel.consumerSlot)) continue;
-      if (!this.streamTasks.outputsHaveRoom(task)) continue;
+      if (!this.streamTasks.outputsHaveRoom(task)) {
+        if (activity !== undefined && activity[channel.toTask] === TaskActivity.Idle) activity[channel.toTask] = TaskActivity.Backpressured;
+        continue;
+      }
       out.add(EVENT_DELIVER | c);
+      if (activity !== undefined) activity[channel.toTask] = TaskActivity.Busy;
     }
   }
 
@@ -582,6 +635,15 @@ export class JobRuntime implements SimWorld {
         return this.environmentHook('loseNextReplies', description)(fault.times);
       case 'timeout-call':
         return this.environmentHook('timeOutNextCalls', description)(fault.times);
+      case 'slow-operator':
+        return this.streamTasks.slowDown(this.tasks[fault.task]!, fault.extraMsPerRecord);
+      case 'slow-snapshot':
+        this.tasks[fault.task]!.slowSnapshot = { phase: fault.phase, extraMs: fault.extraMs };
+        return;
+      case 'slow-calls':
+        return this.environmentHook('slowCalls', description)(fault.extraLatencyMs);
+      case 'skew-keys':
+        return this.environmentHook('skewKeys', description)(fault.hotKeyPercent);
     }
   }
 
@@ -659,5 +721,13 @@ export function describeFault(fault: Fault, taskNames: readonly string[]): strin
       return `the next ${fault.times} call${fault.times === 1 ? '' : 's'} to an external system ${fault.times === 1 ? 'is' : 'are'} applied but the reply is lost (armed at step ${fault.atStep})`;
     case 'timeout-call':
       return `the next ${fault.times} call${fault.times === 1 ? '' : 's'} to an external system time out unapplied (armed at step ${fault.atStep})`;
+    case 'slow-operator':
+      return `task ${taskNames[fault.task] ?? `#${fault.task}`} spends ${fault.extraMsPerRecord} ms more on every record from step ${fault.atStep} on (a slow operator)`;
+    case 'slow-snapshot':
+      return `task ${taskNames[fault.task] ?? `#${fault.task}`} spends ${fault.extraMs} ms more in the ${fault.phase === 'sync' ? 'synchronous' : 'asynchronous'} phase of its next snapshot (armed at step ${fault.atStep})`;
+    case 'slow-calls':
+      return `every call to an external system takes ${fault.extraLatencyMs} ms longer from step ${fault.atStep} on (a slow external system)`;
+    case 'skew-keys':
+      return `${fault.hotKeyPercent}% of the input not yet read goes to one hot key from step ${fault.atStep} on (a skewed key distribution)`;
   }
 }

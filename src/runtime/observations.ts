@@ -1,5 +1,6 @@
 import type { StateBackendObservations } from './backends/rocksdb-backend.ts';
 import type { ExecutionAttemptEntry } from './execution-ids.ts';
+import type { FlowMetricsObservation, SubtaskCheckpointDetail } from './flow-metrics.ts';
 import type { SourcePosition, TransactionEvent } from '../connectors/api.ts';
 import type { CheckpointingMode } from './barrier-handler.ts';
 import type { StateBackendKind, SubtaskSnapshot } from './state.ts';
@@ -242,4 +243,8 @@ export interface RunObservations {
   readonly sideOutputRecords: Record<string, number>;
   /** rocksdb backend only: what each completed checkpoint cost and what each restore got back. */
   stateBackend?: StateBackendObservations;
+  /** Flink's task metrics per subtask in virtual time (backpressure, busy and idle time, pool usage, records in and out). */
+  flowMetrics?: FlowMetricsObservation;
+  /** Per acknowledged snapshot: the subtask's part of its checkpoint (Flink's checkpoint details). */
+  checkpointDetails?: SubtaskCheckpointDetail[];
 }

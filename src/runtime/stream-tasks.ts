@@ -23,6 +23,19 @@ import { partitionOf, type OutputGroup, type Task, type UnalignedSnapshot } from
 import type { TimerSnapshot } from './timer-service.ts';
 import { WatermarkGenerator } from './watermark-generator.ts';
 import { WatermarkValve } from './watermark-valve.ts';
+import { estimateBytes, FlowMetrics, type SubtaskCheckpointDetail } from './flow-metrics.ts';
+
+/** What a task measured of one checkpoint so far (Flink's checkpoint details), until it acknowledges. */
+interface CheckpointProgress {
+  firstBarrierAtMs: number | undefined;
+  barrierQueuedMs: number;
+  triggerDelayMs: number;
+  snapshotStartMs: number | undefined;
+  syncDoneMs: number | undefined;
+  bytesDuringAlignment: number;
+  /** A slow-snapshot fault's extra virtual ms in the asynchronous phase of this snapshot. */
+  slowAsyncMs: number;
+}
 
 
 export interface StreamTasksHost {
@@ -49,6 +62,12 @@ export class StreamTasks {
   private readonly rocksDbStores = new Map<number, RocksDbKeyedStateSnapshotter>();
   /** Deployments of rocksdb stores so far: names each store's files uniquely across attempts. */
   private rocksDbStoresCreated = 0;
+  /** Tasks busy on a timer (a slow synchronous snapshot phase), not on I/O: not a hung connector while it runs. */
+  timerWaits = 0;
+  /** Flink's task metrics in virtual time; the job attributes time to activities, the tasks count records. */
+  metrics: FlowMetrics | undefined;
+  /** Per task: checkpoints it has started measuring, by id (reset at every deployment). */
+  private readonly checkpointProgress = new Map<number, Map<number, CheckpointProgress>>();
 
   constructor(
     private readonly host: StreamTasksHost,
@@ -82,6 +101,8 @@ export class StreamTasks {
       return;
     }
     this.observations.recordsEmitted++;
+    if (this.metrics !== undefined) this.metrics.recordsIn[task.index]!++;
+    if (task.recordCostMs !== 0) this.occupy(task);
     const generator = task.sourceGenerator;
     if (generator === undefined) {
       this.process(task, 1, undefined, next, undefined, 0);
@@ -139,6 +160,12 @@ export class StreamTasks {
       const key = channel.takenKey;
       const value = channel.takenValue;
       const timestampMs = channel.takenTimestamp;
+      if (this.metrics !== undefined) {
+        this.metrics.recordsIn[task.index]!++;
+        const aligning = task.barriers!.aligningCheckpointId;
+        if (aligning !== 0) this.progressOf(task, aligning).bytesDuringAlignment += estimateBytes(value);
+      }
+      if (task.recordCostMs !== 0) this.occupy(task);
       const unaligned = task.unaligned;
       // Taken after the snapshot, before barrier n on this input: channel state, persisted as the
       // task takes it (Flink spills such buffers on arrival). The records barrier n overtook were
@@ -158,6 +185,14 @@ export class StreamTasks {
     }
     const barriers = task.barriers!;
     const barrierId = kind === ElementKind.Barrier ? (channel.takenValue as number) : 0;
+    if (barrierId !== 0 && this.metrics !== undefined && barrierId > task.lastSnapshotId) {
+      const progress = this.progressOf(task, barrierId);
+      if (progress.firstBarrierAtMs === undefined) {
+        const nowMs = this.scheduler.nowMs;
+        progress.firstBarrierAtMs = nowMs;
+        progress.barrierQueuedMs = nowMs - (channel.barrierPushedAtMs.get(barrierId) ?? nowMs);
+      }
+    }
     const decision = kind === ElementKind.Barrier ? barriers.onBarrier(slot, barrierId) : barriers.onEndOfInput(slot);
     // Unaligned: the records this barrier overtook are still in the channel behind it (the task takes them later).
     const recordsOvertaken = kind === ElementKind.Barrier ? (channel.barrierPositions.get(barrierId) ?? channel.recordsTaken) - channel.recordsTaken : 0;
@@ -373,6 +408,13 @@ export class StreamTasks {
     // the first barrier still waits for barrier n on every other live input (Flink's
     // unaligned handler acknowledges only then).
     if (trigger === 'trigger' || this.options.dropBarriersAfterUnalignedSnapshot) task.barriers?.markHandled(checkpointId);
+    const slow = task.slowSnapshot;
+    task.slowSnapshot = undefined;
+    const progress = this.progressOf(task, checkpointId);
+    const nowMs = this.scheduler.nowMs;
+    progress.snapshotStartMs = nowMs;
+    if (trigger === 'trigger' && this.metrics !== undefined) progress.triggerDelayMs = nowMs - this.triggeredAtMs(checkpointId, nowMs);
+    progress.slowAsyncMs = this.options.slowAsyncPhaseMs?.[task.name] ?? 0;
     if (task.declineNext) {
       task.declineNext = false;
       this.sendDecline(task, checkpointId, 'the task declined the checkpoint (fault plan)');
@@ -404,14 +446,18 @@ export class StreamTasks {
       const result = fn.snapshotState(context);
       if (isPromise(result)) pendingSnapshots.push(result);
     }
+    // A slow synchronous phase holds the task (Flink's task thread in snapshotState); a slow asynchronous one only delays the acknowledgement.
+    if (slow?.phase === 'sync') pendingSnapshots.push(this.timerPromise(task, slow.extraMs, `${task.name} synchronous snapshot phase of checkpoint ${checkpointId}`));
+    if (slow?.phase === 'async') progress.slowAsyncMs += slow.extraMs;
     // A method, not a `const complete = () => ...`: tsx (esbuild keepNames) names such a
     // closure with Object.defineProperty, about 0.6 µs at every snapshot.
-    if (pendingSnapshots.length === 0) this.completeSnapshot(task, checkpointId, trigger, unaligned, alignment);
-    else this.awaitConnector(task, Promise.all(pendingSnapshots), `snapshotState(${checkpointId})`, () => this.completeSnapshot(task, checkpointId, trigger, unaligned, alignment));
+    if (pendingSnapshots.length === 0) this.completeSnapshot(task, checkpointId, trigger, unaligned, alignment, progress);
+    else this.awaitConnector(task, Promise.all(pendingSnapshots), `snapshotState(${checkpointId})`, () => this.completeSnapshot(task, checkpointId, trigger, unaligned, alignment, progress));
   }
 
   /** The snapshot's connector calls are done: take the subtask's state, forward the barrier, acknowledge. */
-  private completeSnapshot(task: Task, checkpointId: number, trigger: 'barrier' | 'trigger', unaligned: boolean, alignment: AlignmentObservation[]): void {
+  private completeSnapshot(task: Task, checkpointId: number, trigger: 'barrier' | 'trigger', unaligned: boolean, alignment: AlignmentObservation[], progress: CheckpointProgress): void {
+    progress.syncDoneMs = this.scheduler.nowMs;
     const snapshot = this.subtaskSnapshot(task, checkpointId);
     if (!task.finished && !task.sourceEnded) this.forwardBarrier(task, checkpointId);
     if (unaligned) {
@@ -420,7 +466,7 @@ export class StreamTasks {
       this.completeUnalignedIfReady(task);
       return;
     }
-    this.host.send({ kind: 'ack', checkpointId, task: task.index, snapshot, alignment, cause: trigger });
+    this.sendAck(task, { kind: 'ack', checkpointId, task: task.index, snapshot, alignment, cause: trigger });
   }
 
   /** Operator and keyed state, the process functions' keyed state and timers, and a source's position. */
@@ -447,6 +493,7 @@ export class StreamTasks {
     if (this.options.mode === 'unaligned' && !this.options.unalignedBarriersQueueBehindData) for (const output of task.outputs) output.pushFront(barrier);
     else this.pushToOutputs(task, barrier);
     for (const output of task.outputs) {
+      output.barrierPushedAtMs.set(checkpointId, this.scheduler.nowMs);
       const around = output.recordsAheadOf(checkpointId);
       if (around === undefined) throw new RuntimeInvariantError(`task ${task.name}: barrier ${checkpointId} not in channel ${output.index} right after it was forwarded`);
       this.observations.forwardedBarriers.push({ task: task.index, channel: output.index, checkpointId, atStep: this.scheduler.step, recordsAhead: around.ahead, recordsQueued: around.queued });
@@ -480,7 +527,90 @@ export class StreamTasks {
     }
     task.unaligned = undefined;
     const snapshot: SubtaskSnapshot = { ...unaligned.snapshot, channelState: this.options.restoreChannelState ? unaligned.channelState : [] };
-    this.host.send({ kind: 'ack', checkpointId: unaligned.checkpointId, task: task.index, snapshot, alignment, cause: 'barrier' });
+    this.sendAck(task, { kind: 'ack', checkpointId: unaligned.checkpointId, task: task.index, snapshot, alignment, cause: 'barrier' });
+  }
+
+  // ---------------------------------------------------------------- virtual processing time and checkpoint details
+
+  /** A slow-operator fault: the subtask spends `extraMsPerRecord` more on every record from now on (in every later attempt too). */
+  slowDown(task: Task, extraMsPerRecord: number): void {
+    if (!(Number.isFinite(extraMsPerRecord) && extraMsPerRecord > 0)) throw new RuntimeInvariantError(`slow-operator: extraMsPerRecord must be > 0, got ${extraMsPerRecord}`);
+    task.recordCostMs += extraMsPerRecord;
+  }
+
+  /** The task spends its record cost on the record it just took: nothing else runs on it until then (a timer wakes the scheduler). */
+  private occupy(task: Task): void {
+    const costMs = task.recordCostMs;
+    task.busyUntilMs = this.scheduler.nowMs + costMs;
+    this.scheduler.setTimer(costMs, `${task.name} processed a record`, NO_WORK);
+  }
+
+  /** A promise a timer settles after `delayMs`: a task busy on it is busy on virtual time, not on I/O. */
+  private timerPromise(task: Task, delayMs: number, label: string): Promise<void> {
+    this.timerWaits++;
+    const attempt = this.host.attempt();
+    return new Promise<void>((resolve) => {
+      this.scheduler.setTimer(delayMs, label, () => {
+        this.timerWaits--;
+        if (attempt !== this.host.attempt()) return; // the failover already released the task
+        this.scheduler.requestDrain();
+        resolve();
+      });
+    });
+  }
+
+  private progressOf(task: Task, checkpointId: number): CheckpointProgress {
+    let byId = this.checkpointProgress.get(task.index);
+    if (byId === undefined) this.checkpointProgress.set(task.index, (byId = new Map()));
+    let progress = byId.get(checkpointId);
+    if (progress === undefined) {
+      progress = { firstBarrierAtMs: undefined, barrierQueuedMs: 0, triggerDelayMs: 0, snapshotStartMs: undefined, syncDoneMs: undefined, bytesDuringAlignment: 0, slowAsyncMs: 0 };
+      byId.set(checkpointId, progress);
+    }
+    return progress;
+  }
+
+  private triggeredAtMs(checkpointId: number, fallbackMs: number): number {
+    const checkpoints = this.observations.checkpoints;
+    for (let i = checkpoints.length - 1; i >= 0; i--) if (checkpoints[i]!.checkpointId === checkpointId) return checkpoints[i]!.triggeredAtMs;
+    return fallbackMs;
+  }
+
+  /** The acknowledgement of a snapshot, after its asynchronous phase; records the subtask's checkpoint details as it leaves. */
+  private sendAck(task: Task, message: Extract<ControlMessage, { kind: 'ack' }>): void {
+    const progress = this.checkpointProgress.get(task.index)?.get(message.checkpointId);
+    const send = (): void => {
+      if (progress !== undefined) {
+        this.checkpointProgress.get(task.index)?.delete(message.checkpointId);
+        if (this.metrics !== undefined) this.recordCheckpointDetail(task, message, progress);
+      }
+      this.host.send(message);
+    };
+    if (progress === undefined || progress.slowAsyncMs === 0) return send();
+    const attempt = this.host.attempt();
+    this.scheduler.setTimer(progress.slowAsyncMs, `${task.name} asynchronous snapshot phase of checkpoint ${message.checkpointId}`, () => {
+      if (attempt === this.host.attempt() && this.host.isRunning()) send();
+    });
+  }
+
+  private recordCheckpointDetail(task: Task, message: Extract<ControlMessage, { kind: 'ack' }>, progress: CheckpointProgress): void {
+    const nowMs = this.scheduler.nowMs;
+    const snapshotStartMs = progress.snapshotStartMs ?? nowMs;
+    const syncDoneMs = progress.syncDoneMs ?? snapshotStartMs;
+    const detail: SubtaskCheckpointDetail = {
+      checkpointId: message.checkpointId,
+      task: task.index,
+      attempt: this.host.attempt(),
+      triggerDelayMs: progress.triggerDelayMs,
+      barrierQueuedMs: progress.barrierQueuedMs,
+      alignmentMs: progress.firstBarrierAtMs === undefined ? 0 : Math.max(0, snapshotStartMs - progress.firstBarrierAtMs),
+      syncMs: syncDoneMs - snapshotStartMs,
+      asyncMs: nowMs - syncDoneMs,
+      bytesProcessedDuringAlignment: progress.bytesDuringAlignment,
+      stateBytes: snapshotBytes(message.snapshot),
+      endToEndMs: nowMs - this.triggeredAtMs(message.checkpointId, nowMs),
+    };
+    (this.observations.checkpointDetails ??= []).push(detail);
   }
 
   private checkpointedFunctions(task: Task): CheckpointedFunction[] {
@@ -501,6 +631,7 @@ export class StreamTasks {
   }
 
   private sendDecline(task: Task, checkpointId: number, reason: string): void {
+    this.checkpointProgress.get(task.index)?.delete(checkpointId);
     this.host.send({ kind: 'decline', checkpointId, task: task.index, reason });
   }
 
@@ -628,6 +759,8 @@ export class StreamTasks {
     task.lastSnapshotId = 0;
     task.continuations.length = 0;
     task.unaligned = undefined;
+    task.busyUntilMs = 0;
+    this.checkpointProgress.delete(task.index);
     snapshot?.channelState?.forEach((records, slot) => {
       task.inputs[slot]!.replayInFlight(records.map((record) => ({ kind: ElementKind.Record, key: record.key, value: record.value, timestampMs: record.timestampMs })));
     });
@@ -742,4 +875,14 @@ export class StreamTasks {
       );
     }
   }
+}
+
+/** Does nothing: a timer that only wakes the scheduler when a task's record cost has passed. */
+const NO_WORK = (): void => {};
+
+/** Bytes of a subtask's snapshot: its serialised keyed and operator state (rocksdb: the bytes its files hold). */
+function snapshotBytes(snapshot: SubtaskSnapshot): number {
+  const handle = snapshot.keyedStateHandle;
+  const keyedBytes = handle !== undefined ? handle.bytesReferenced : estimateBytes(snapshot.keyedState);
+  return keyedBytes + estimateBytes(snapshot.operatorState) + (snapshot.channelState === undefined ? 0 : estimateBytes(snapshot.channelState));
 }

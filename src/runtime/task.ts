@@ -76,6 +76,12 @@ export interface Task {
   unaligned: UnalignedSnapshot | undefined;
   /** Until its deploy message arrives, a task of a new attempt neither emits nor takes input. */
   deployed: boolean;
+  /** Virtual ms every record costs this subtask (the job's cost, a planted slow subtask, slow-operator faults); 0: free. */
+  recordCostMs: number;
+  /** Virtual time until which the task is processing its last record: it takes no other work before (Flink's busy task thread). */
+  busyUntilMs: number;
+  /** A slow-snapshot fault armed for the task's next snapshot. */
+  slowSnapshot: { readonly phase: 'sync' | 'async'; readonly extraMs: number } | undefined;
 }
 
 export interface UnalignedSnapshot {
@@ -185,6 +191,9 @@ export function buildTasks(spec: JobGraphSpec, channelCapacity: number): { tasks
         continuations: [],
         unaligned: undefined,
         deployed: false,
+        recordCostMs: 0,
+        busyUntilMs: 0,
+        slowSnapshot: undefined,
       });
     }
   });

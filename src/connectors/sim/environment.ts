@@ -26,7 +26,9 @@ import { checkSimRetryPolicy, withSimRetry, type SimRetryPolicy } from './retry.
  * server-side error such as Redis's WRONGTYPE.
  */
 export class SimEnvironment {
-  readonly faultHooks: Required<Pick<EnvironmentFaultHooks, 'failNextCalls' | 'loseNextReplies' | 'timeOutNextCalls' | 'cutConnections'>>;
+  readonly faultHooks: Required<Pick<EnvironmentFaultHooks, 'failNextCalls' | 'loseNextReplies' | 'timeOutNextCalls' | 'cutConnections' | 'slowCalls'>>;
+  /** slow-calls faults: virtual ms added to the latency of every call issued from then on. */
+  private extraLatencyMs = 0;
   private readonly serviceNames = new Set<string>();
   /** Armed call faults, consumed in this order by the next calls issued. */
   private callsToFail = 0;
@@ -49,6 +51,10 @@ export class SimEnvironment {
       },
       cutConnections: () => {
         this.connectionGeneration++;
+      },
+      slowCalls: (extraLatencyMs) => {
+        if (!(Number.isFinite(extraLatencyMs) && extraLatencyMs > 0)) throw new Error(`SimEnvironment.slowCalls: extraLatencyMs must be a positive number of virtual ms, got ${extraLatencyMs}`);
+        this.extraLatencyMs += extraLatencyMs;
       },
     };
   }
@@ -100,8 +106,8 @@ export class SimEnvironment {
    * issued (the next k calls after arming).
    */
   request<T>(connection: string, label: string, apply: () => T, options: SimServiceOptions = {}): Promise<T> {
-    const latencyMs = options.latencyMs ?? 0;
-    const timeoutMs = options.timeoutMs ?? latencyMs;
+    const latencyMs = (options.latencyMs ?? 0) + this.extraLatencyMs;
+    const timeoutMs = (options.timeoutMs ?? options.latencyMs ?? 0) + this.extraLatencyMs;
     const generation = this.connectionGeneration;
     const scheduler = this.scheduler;
     if (this.callsToFail > 0) {

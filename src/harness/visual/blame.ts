@@ -9,6 +9,7 @@ import { blameExactlyOnce, blameSourceResume } from './blame-output.ts';
 import { blameCheckpointProgress, blameFaultEffects, blameModeSemantics, blameRestoreChoice, blameStateRestore, blameUnobservedAlignment } from './blame-runtime.ts';
 import { blameEarlyCommit, blameLingering, blameUncommitted } from './blame-transactions.ts';
 import { blameEventTime } from './blame-event-time.ts';
+import { blameDiagnosis } from './blame-diagnosis.ts';
 import { buildTimeline } from './timeline.ts';
 
 export { MAX_LINKS_PER_CHAIN, type BlameChain, type BlameLink } from './blame-context.ts';
@@ -84,7 +85,7 @@ function blameOne(context: BlameContext, violation: Violation): BlameChain {
     case 'join-late-records':
       return blameJoin(context, violation);
     default:
-      return blameEventTime(context, violation) ?? finish(violation, violation.message.slice(0, 80), violation.anomaly, [...faultLinks(context)], undefined);
+      return blameDiagnosis(context, violation) ?? blameEventTime(context, violation) ?? finish(violation, violation.message.slice(0, 80), violation.anomaly, [...faultLinks(context)], undefined);
   }
 }
 

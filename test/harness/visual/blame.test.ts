@@ -35,6 +35,11 @@ function recordsBehindBarriers(result: CaseResult): number[] {
   return steps;
 }
 
+/** Steps of the trace lines matching `pattern` (the first few: where a planted slowness first acted). */
+function firstStepsOf(result: CaseResult, pattern: RegExp): number[] {
+  return lines(result).filter((entry) => pattern.test(entry.event)).slice(0, 3).map((entry) => entry.step);
+}
+
 /** A Kafka commit made visible before any checkpoint of its attempt had completed. */
 function commitsBeforeCompletion(result: CaseResult): number[] {
   const steps: number[] = [];
@@ -135,6 +140,9 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
   'keyed-counts/delete-shared-file-still-referenced/exactly-once': { anomaly: /duplicate after restore|lost write/, cause: restoreSteps },
   'keyed-counts/incremental-forgets-compacted-files/state-restore': { anomaly: /restored state differs|checkpoint file missing/, cause: restoreSteps },
   'keyed-counts/incremental-forgets-compacted-files/exactly-once': { anomaly: /duplicate after restore|lost write/, cause: restoreSteps },
+  // Issue 11: a diagnosis that misses its planted cause; the cause is where the planted slowness acted.
+  'flow-slow-operator/diagnosis-blames-sender/backpressure-diagnosis': { anomaly: /wrong root cause/, cause: (result) => firstStepsOf(result, /^count>redis\[1\] takes record /) },
+  'flow-slow-checkpoint/diagnosis-folds-async-into-sync/slow-checkpoint-diagnosis': { anomaly: /slow phase missed/, cause: (result) => firstStepsOf(result, /^timer count>redis\[0\] asynchronous snapshot phase of checkpoint /) },
   'odd-even-sum/memory-checkpoints-survive-job-crash/restore-choice': { anomaly: /restore of a checkpoint the backend cannot hold.*whole job crashed/, cause: restoresOfUnheldCheckpoints },
   'odd-even-sum/unaligned-acks-at-input-end/checkpoint-progress': { anomaly: /barrier dropped/, cause: barriersCountedOnlyAtInputEnd },
   'odd-even-sum/expiry-leaves-checkpoint-pending/fault-effects': { anomaly: /expired checkpoint completed later/, cause: completionsAfterExpiry },

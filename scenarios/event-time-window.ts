@@ -31,7 +31,7 @@ const LATE_READINGS = outputTag<SensorReading>('late-readings');
  * and a read), and a step costs a virtual ms: with the runtime's defaults (10 ms and 5 ms)
  * the job needs twice the steps for the same readings.
  */
-const EVENT_TIME_JOB_OPTIONS = { autoWatermarkIntervalMs: 50, sourcePollDelayMs: 20 } as const;
+const EVENT_TIME_JOB_OPTIONS = { autoWatermarkIntervalMs: 50, sourcePollDelayMs: 50 } as const;
 /** The keyed window operator's parallelism (sensors are hashed over it). */
 const WINDOW_PARALLELISM = 1;
 

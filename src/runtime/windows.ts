@@ -239,10 +239,12 @@ class WindowFunction<I, A, R, O> implements KeyedProcessFunction<I, O> {
       // A window past its cleanup time is gone for good (Flink's isWindowLate): skip it.
       if (this.eventTime && this.cleanupTime(assigned) <= watermarkMs) continue;
       taken = true;
-      const existing = this.assigner.merging ? undefined : this.windows.get(windowId(assigned));
+      // A window that does not merge keeps its range, so its id is computed once (a hot path: every record).
+      const assignedId = this.assigner.merging ? undefined : windowId(assigned);
+      const existing = assignedId === undefined ? undefined : this.windows.get(assignedId);
       const entry = this.assigner.merging ? this.mergeInto(assigned) : (existing ?? this.emptyEntry(assigned));
       const updated: WindowEntry<A> = { startMs: entry.startMs, endMs: entry.endMs, accumulator: this.aggregate.add(value, entry.accumulator) };
-      this.windows.put(windowId(updated), updated);
+      this.windows.put(assignedId ?? windowId(updated), updated);
       if (!this.assigner.merging && existing === undefined && !this.keepFiredWindows) this.registerTimers(updated, watermarkMs, context);
       // Added after the window fired, within the allowed lateness: fire again with the update.
       if (this.eventTime && windowMaxTimestamp(updated) <= watermarkMs) this.fire(context.getCurrentKey(), updated, out);

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { NO_DISORDER, type InputDisorder } from '../../model/input-disorder.ts';
+import { disorderDraw, NO_DISORDER, type InputDisorder } from '../../model/input-disorder.ts';
+import { possiblyLate } from '../../model/joins.ts';
 import { checkInteger, describeValue, InputError } from './input-bounds.ts';
 
 export { NO_DISORDER, type InputDisorder };
@@ -54,4 +55,58 @@ export function describeInputDisorder(disorder: InputDisorder | undefined): stri
   if (disorder.lateEvery > 0) parts.push(`1 in ${disorder.lateEvery} late by ${disorder.lateByMs} ms beyond the bound`);
   if (disorder.idleGapMs > 0) parts.push(`partition ${disorder.idlePartition} idle for ${disorder.idleGapMs} ms`);
   return parts.join(', ');
+}
+
+/** A record of a user's input with its event time, before arrival times are drawn. */
+export interface TimestampedRecord<T> {
+  readonly value: T;
+  readonly timestampMs: number;
+}
+
+/**
+ * Arrival times for a user's timed input under a case's disorder, partition by partition (for
+ * `timedPartitionLog` and `TimedPartitionSourceReader`), sorted by arrival: each record arrives
+ * at its event time plus a drawn delay (up to `withinBoundPercent` of `maxOutOfOrdernessMs`,
+ * or, for 1 in `lateEvery`, `maxOutOfOrdernessMs + 1 + lateByMs`), and the records of partition
+ * `idlePartition` from the middle of its event time on arrive `idleGapMs` later. Without a
+ * disorder, each record arrives at its event time.
+ */
+export function arrivalsUnder<T>(
+  disorder: InputDisorder | undefined,
+  partitions: ReadonlyArray<ReadonlyArray<TimestampedRecord<T>>>,
+  maxOutOfOrdernessMs: number,
+): Array<Array<{ readonly value: T; readonly arrivalMs: number }>> {
+  if (!Number.isSafeInteger(maxOutOfOrdernessMs) || maxOutOfOrdernessMs < 0) throw new Error(`arrivalsUnder: maxOutOfOrdernessMs must be a non-negative integer, got ${String(maxOutOfOrdernessMs)}`);
+  const d = disorder ?? NO_DISORDER;
+  const withinBoundMs = Math.floor((maxOutOfOrdernessMs * d.withinBoundPercent) / 100);
+  const gapped = d.idleGapMs > 0 && partitions.length > 0 ? d.idlePartition % partitions.length : undefined;
+  return partitions.map((records, partition) => {
+    const times = records.map((record) => record.timestampMs);
+    const middleMs = times.length === 0 ? 0 : (Math.min(...times) + Math.max(...times)) / 2;
+    return records
+      .map((record, offset) => {
+        if (!Number.isSafeInteger(record.timestampMs)) throw new Error(`arrivalsUnder: partition ${partition} record ${offset}: timestampMs must be an integer, got ${String(record.timestampMs)}`);
+        const late = d.lateEvery > 0 && disorderDraw(d.seed, partition, offset, 1, d.lateEvery) === 0;
+        const delayMs = late ? maxOutOfOrdernessMs + 1 + d.lateByMs : disorderDraw(d.seed, partition, offset, 2, withinBoundMs + 1);
+        const gapMs = partition === gapped && record.timestampMs >= middleMs ? d.idleGapMs : 0;
+        return { value: record.value, arrivalMs: Math.max(0, record.timestampMs) + delayMs + gapMs, offset };
+      })
+      .sort((a, b) => a.arrivalMs - b.arrivalMs || a.offset - b.offset)
+      .map(({ value, arrivalMs }) => ({ value, arrivalMs }));
+  });
+}
+
+/**
+ * Per partition and record (in arrival order): whether a bounded-out-of-orderness watermark
+ * may have passed it. A record is safe when its event time is within the bound of the largest
+ * before it in its partition: a task's watermark, the minimum over its inputs, never passes it
+ * under any interleaving or restore, so a model may require it. Late ones may be dropped (and
+ * after a restore, which starts the watermark over, taken again): require nothing of them.
+ */
+export function lateUnderBound<T>(
+  partitions: ReadonlyArray<ReadonlyArray<{ readonly value: T; readonly arrivalMs: number }>>,
+  timestampOf: (value: T) => number,
+  maxOutOfOrdernessMs: number,
+): boolean[][] {
+  return possiblyLate(partitions, timestampOf, maxOutOfOrdernessMs);
 }

@@ -9,6 +9,7 @@ import { decodeCase, encodeCase } from '../../src/harness/case-token.ts';
 import { caseArbitrary, explore } from '../../src/harness/explore.ts';
 import { describeInputDisorder, NO_DISORDER, type InputDisorder } from '../../src/harness/input-disorder.ts';
 import { runCase, type CaseSpec } from '../../src/harness/run-case.ts';
+import { formatVerdict } from '../../src/harness/report.ts';
 
 const SIZE = eventTimeWindow.defaultSize;
 const base = { scenario: eventTimeWindow.name, size: SIZE, mode: 'exactly-once' as const, backend: 'memory' as const, bug: undefined };
@@ -100,6 +101,8 @@ describe('a counterexample keeps only the disorder its bug needs', () => {
     // Found under a drawn disorder (this seed); shrunk, it keeps the gap and drops the rest.
     expect(shrunk!.disorder?.idleGapMs).toBeGreaterThan(0);
     expect({ ...shrunk!.disorder, idleGapMs: 0, idlePartition: 0 }).toEqual(NO_DISORDER);
+    // The report says it in words.
+    expect(formatVerdict(report.counterexample!.result)).toContain(`Input disorder: in order, partition ${shrunk!.disorder!.idlePartition} idle for ${shrunk!.disorder!.idleGapMs} ms`);
   }, SEARCH_TIMEOUT_MS);
 
   it('the correct interval join holds under drawn disorders', async () => {

@@ -34,6 +34,7 @@
  * of the other partitions fire while one is idle) does: it assumes a runnable task is
  * never starved for PROGRESS_MARGIN_MS of virtual time.
  */
+import { disorderDraw, type InputDisorder } from './input-disorder.ts';
 
 export interface SensorReading {
   /** `p<partition>-<offset>`: unique, stable across runs. */
@@ -73,12 +74,15 @@ export const EVENT_TIME_WINDOW_TIMELINE = {
   sensorsPerPartition: 3,
 } as const;
 
-/** Where the idle gap lies and how long the timeline is, for `recordsPerPartition`. */
-export function eventTimeWindowTimeline(recordsPerPartition: number): { readonly timelineMs: number; readonly idleFromMs: number; readonly idleUntilMs: number } {
+/** Where the idle gap lies and how long the timeline is, for `recordsPerPartition` (and a gap other than the designed one). */
+export function eventTimeWindowTimeline(
+  recordsPerPartition: number,
+  idleGapMs: number = EVENT_TIME_WINDOW_TIMELINE.idleGapMs,
+): { readonly timelineMs: number; readonly idleFromMs: number; readonly idleUntilMs: number } {
   const t = EVENT_TIME_WINDOW_TIMELINE;
   const activeMs = recordsPerPartition * t.arrivalSpacingMs;
   const idleFromMs = Math.floor(activeMs / 2);
-  return { timelineMs: activeMs + t.idleGapMs, idleFromMs, idleUntilMs: idleFromMs + t.idleGapMs };
+  return { timelineMs: activeMs + idleGapMs, idleFromMs, idleUntilMs: idleFromMs + idleGapMs };
 }
 
 export const EVENT_TIME_WINDOW_SETTINGS: EventTimeWindowSettings = {
@@ -107,10 +111,21 @@ export function idlePartitionOf(partitionCount: number): number | undefined {
  * spread over the timeline, event time up to `maxOutOfOrdernessMs` before arrival (bounded
  * disorder); offline readings far before arrival; the idle partition has no arrivals in the
  * idle gap (its readings before and after it are packed into the rest of the timeline).
+ *
+ * With a case's `disorder` (InputDisorder) the same shape, drawn instead of designed: on-time
+ * readings up to `withinBoundPercent` of the bound out of order, 1 in `lateEvery` an offline
+ * upload `lateByMs` beyond the bound (a reading of its partition's offline sensor, so late
+ * candidates keep windows of their own), and a gap of `idleGapMs` in partition `idlePartition`.
  */
-export function eventTimeWindowInput(partitionCount: number, recordsPerPartition: number, settings: EventTimeWindowSettings = EVENT_TIME_WINDOW_SETTINGS): TimedReading[][] {
+export function eventTimeWindowInput(
+  partitionCount: number,
+  recordsPerPartition: number,
+  settings: EventTimeWindowSettings = EVENT_TIME_WINDOW_SETTINGS,
+  disorder?: InputDisorder,
+): TimedReading[][] {
   if (!Number.isSafeInteger(partitionCount) || partitionCount < 1) throw new Error(`eventTimeWindowInput: partitionCount must be >= 1, got ${partitionCount}`);
   if (!Number.isSafeInteger(recordsPerPartition) || recordsPerPartition < 0) throw new Error(`eventTimeWindowInput: recordsPerPartition must be >= 0, got ${recordsPerPartition}`);
+  if (disorder !== undefined) return disorderedInput(partitionCount, recordsPerPartition, settings, disorder);
   const t = EVENT_TIME_WINDOW_TIMELINE;
   const { timelineMs, idleFromMs, idleUntilMs } = eventTimeWindowTimeline(recordsPerPartition);
   const idlePartition = idlePartitionOf(partitionCount);
@@ -130,6 +145,34 @@ export function eventTimeWindowInput(partitionCount: number, recordsPerPartition
       const offline = offset % t.offlineEvery === t.offlineAt;
       const sensor = offline ? `p${partition}-offline` : `p${partition}-s${offset % t.sensorsPerPartition}`;
       const delayMs = offline ? t.offlineDelayMs : delayOf(partition, offset, settings.maxOutOfOrdernessMs);
+      return { value: { id: `p${partition}-${offset}`, sensor, timestampMs: Math.max(0, arrivalMs - delayMs) }, arrivalMs };
+    }),
+  );
+}
+
+/** Arrival of reading `offset` of a partition: evenly over the timeline, or, on the gapped partition, over the time around its gap. */
+function arrivalOf(offset: number, recordsPerPartition: number, gapped: boolean, timeline: ReturnType<typeof eventTimeWindowTimeline>): number {
+  const { timelineMs, idleFromMs, idleUntilMs } = timeline;
+  if (!gapped) return Math.floor((offset * timelineMs) / recordsPerPartition);
+  // First half before the gap, second half after it, each spread evenly.
+  const half = Math.ceil(recordsPerPartition / 2);
+  return offset < half
+    ? Math.floor((offset * idleFromMs) / half)
+    : idleUntilMs + Math.floor(((offset - half) * (timelineMs - idleUntilMs)) / Math.max(1, recordsPerPartition - half));
+}
+
+/** The input under a drawn disorder (see eventTimeWindowInput); all zero: every reading on its partition's sensors, in order, no gap. */
+function disorderedInput(partitionCount: number, recordsPerPartition: number, settings: EventTimeWindowSettings, disorder: InputDisorder): TimedReading[][] {
+  const t = EVENT_TIME_WINDOW_TIMELINE;
+  const timeline = eventTimeWindowTimeline(recordsPerPartition, disorder.idleGapMs);
+  const gappedPartition = disorder.idleGapMs > 0 ? disorder.idlePartition % partitionCount : undefined;
+  const withinBoundMs = Math.floor((settings.maxOutOfOrdernessMs * disorder.withinBoundPercent) / 100);
+  return Array.from({ length: partitionCount }, (_, partition) =>
+    Array.from({ length: recordsPerPartition }, (_, offset): TimedReading => {
+      const arrivalMs = arrivalOf(offset, recordsPerPartition, partition === gappedPartition, timeline);
+      const late = disorder.lateEvery > 0 && disorderDraw(disorder.seed, partition, offset, 1, disorder.lateEvery) === 0;
+      const sensor = late ? `p${partition}-offline` : `p${partition}-s${offset % t.sensorsPerPartition}`;
+      const delayMs = late ? settings.maxOutOfOrdernessMs + 1 + disorder.lateByMs : disorderDraw(disorder.seed, partition, offset, 2, withinBoundMs + 1);
       return { value: { id: `p${partition}-${offset}`, sensor, timestampMs: Math.max(0, arrivalMs - delayMs) }, arrivalMs };
     }),
   );

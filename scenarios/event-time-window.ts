@@ -9,6 +9,7 @@ import {
 } from '../model/event-time-windows.ts';
 import { checkEventTimeOutput, checkIdleProgress, checkWatermarksMonotonic, checkWindowsFireOnce, lateReadingKey, windowCountKey } from '../properties/event-time.ts';
 import type { Key, SubtaskInfo } from '../src/connectors/api.ts';
+import type { InputDisorder } from '../src/harness/input-disorder.ts';
 import type { RedisClient } from '../src/connectors/redis-api.ts';
 import { RedisIdempotentSink } from '../src/connectors/redis-sink.ts';
 import { SimRedisServer } from '../src/connectors/sim/redis.ts';
@@ -31,7 +32,7 @@ const LATE_READINGS = outputTag<SensorReading>('late-readings');
  * and a read), and a step costs a virtual ms: with the runtime's defaults (10 ms and 5 ms)
  * the job needs twice the steps for the same readings.
  */
-const EVENT_TIME_JOB_OPTIONS = { autoWatermarkIntervalMs: 50, sourcePollDelayMs: 20 } as const;
+const EVENT_TIME_JOB_OPTIONS = { autoWatermarkIntervalMs: 50, sourcePollDelayMs: 50 } as const;
 /** The keyed window operator's parallelism (sensors are hashed over it). */
 const WINDOW_PARALLELISM = 1;
 
@@ -145,14 +146,20 @@ export function judgeEventTimeWindows(
   ];
 }
 
-/** Input and model are pure functions of the size: computed once per size, not once per run. */
+/**
+ * Input and model are pure functions of the size and the case's disorder: computed once for
+ * each, not once per run. The cache is bounded (generated cases draw many disorders): the
+ * oldest entry goes first.
+ */
 const inputsAndModels = new Map<string, { readonly input: TimedReading[][]; readonly model: EventTimeWindowModel }>();
-function inputAndModel(size: ScenarioSize): { readonly input: TimedReading[][]; readonly model: EventTimeWindowModel } {
-  const id = `${size.partitions}x${size.recordsPerPartition}`;
+const MAX_CACHED_INPUTS = 64;
+function inputAndModel(size: ScenarioSize, disorder: InputDisorder | undefined): { readonly input: TimedReading[][]; readonly model: EventTimeWindowModel } {
+  const id = `${size.partitions}x${size.recordsPerPartition}${disorder === undefined ? '' : `/${JSON.stringify(disorder)}`}`;
   let entry = inputsAndModels.get(id);
   if (entry === undefined) {
-    const input = eventTimeWindowInput(size.partitions, size.recordsPerPartition);
+    const input = eventTimeWindowInput(size.partitions, size.recordsPerPartition, EVENT_TIME_WINDOW_SETTINGS, disorder);
     entry = { input, model: eventTimeWindowModel(input) };
+    if (inputsAndModels.size >= MAX_CACHED_INPUTS) inputsAndModels.delete(inputsAndModels.keys().next().value!);
     inputsAndModels.set(id, entry);
   }
   return entry;
@@ -171,6 +178,7 @@ export const eventTimeWindow: Scenario = {
   defaultSize: { partitions: 2, recordsPerPartition: 40 },
   faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint', 'drop-ack', 'fail-initialize'],
   backends: ['memory', 'fs'],
+  inputDisorder: true,
   properties: ['event-time-output', 'watermark-monotonic', 'window-fires-once', 'event-time-progress'],
   jobOptions: EVENT_TIME_JOB_OPTIONS,
   bugs: [
@@ -207,8 +215,8 @@ export const eventTimeWindow: Scenario = {
     },
   ],
   taskCount: (size) => size.partitions + 2 * WINDOW_PARALLELISM,
-  build({ scheduler, env, size, bug, sinkBufferKeys }) {
-    const { input, model } = inputAndModel(size);
+  build({ scheduler, env, size, bug, sinkBufferKeys, disorder }) {
+    const { input, model } = inputAndModel(size, disorder);
     const redis = new SimRedisServer(env);
     const assigner = tumblingEventTimeWindows(EVENT_TIME_WINDOW_SETTINGS.windowSizeMs);
     const job = windowCountJob(
@@ -252,13 +260,14 @@ function clockTimeWindowControl(notion: 'processing' | 'ingestion'): Scenario {
     defaultSize: { partitions: 2, recordsPerPartition: 40 },
     faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint'],
     backends: ['memory'],
+    inputDisorder: true,
     properties: ['clock-time-count-bound'],
     jobOptions: EVENT_TIME_JOB_OPTIONS,
     bugs: [],
     negativeControl: `its window counts differ between interleavings and faults - expected, not a bug: ${notion} time is a clock, so the schedule decides which window a reading falls in; event-time-window over the same readings writes the same count for every window whose readings are surely on time`,
     taskCount: (size) => size.partitions + (eventTimeWindows ? 2 : 1) * WINDOW_PARALLELISM,
-    build({ scheduler, env, size, sinkBufferKeys }) {
-      const { input } = inputAndModel(size);
+    build({ scheduler, env, size, sinkBufferKeys, disorder }) {
+      const { input } = inputAndModel(size, disorder);
       const redis = new SimRedisServer(env);
       const windowSizeMs = EVENT_TIME_WINDOW_SETTINGS.windowSizeMs;
       const job = windowCountJob(

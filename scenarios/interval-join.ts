@@ -74,6 +74,7 @@ export const intervalJoinScenario: Scenario = {
   defaultSize: { partitions: 2, recordsPerPartition: 30 },
   faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint', 'drop-ack', 'fail-initialize'],
   backends: ['fs', 'memory'],
+  inputDisorder: true,
   properties: ['join-output', 'join-state-retention', 'join-late-records'],
   bugs: [
     {
@@ -91,8 +92,8 @@ export const intervalJoinScenario: Scenario = {
   // Measured fault-free runs (~580 steps at 2 x 30): records wait for their arrival time, and joins write more than they read.
   typicalRunSteps: (size) => 10 * size.partitions * size.recordsPerPartition,
   taskCount: (size) => taskCountOf(intervalJoinGraph(size.partitions, { orders: UNUSED, payments: UNUSED, sink: UNUSED, lateSink: UNUSED }, undefined)),
-  build({ scheduler, env, size, bug, sinkBufferKeys }) {
-    const input = intervalJoinInput(size.partitions, size.recordsPerPartition);
+  build({ scheduler, env, size, bug, sinkBufferKeys, disorder }) {
+    const input = intervalJoinInput(size.partitions, size.recordsPerPartition, disorder);
     const redis = new SimRedisServer(env);
     const spec = intervalJoinGraph(
       size.partitions,

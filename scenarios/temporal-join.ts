@@ -100,6 +100,7 @@ export const temporalJoinScenario: Scenario = {
   // Failed, lost and timed-out calls hit the lookups and the table and sink writes in Redis: each fails its task over.
   faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint', 'drop-ack', 'fail-initialize', 'fail-call', 'lose-reply', 'timeout-call'],
   backends: ['fs', 'memory'],
+  inputDisorder: true,
   properties: ['join-output', 'lookup-join-output'],
   bugs: [
     {
@@ -129,8 +130,8 @@ export const temporalJoinScenario: Scenario = {
         undefined,
       ),
     ),
-  build({ scheduler, env, size, bug, sinkBufferKeys }) {
-    const input = temporalJoinInput(size.partitions, size.recordsPerPartition);
+  build({ scheduler, env, size, bug, sinkBufferKeys, disorder }) {
+    const input = temporalJoinInput(size.partitions, size.recordsPerPartition, disorder);
     const redis = new SimRedisServer(env);
     const spec = temporalJoinGraph(
       size.partitions,

@@ -109,6 +109,7 @@ export { KafkaTwoPhaseCommitSink, type KafkaSinkOptions, type KafkaTransaction }
 
 // Scenarios and connector suites.
 export { defineScenario, type ScenarioDefinition } from './harness/define-scenario.ts';
+export { arrivalsUnder, describeInputDisorder, lateUnderBound, NO_DISORDER, type InputDisorder, type TimestampedRecord } from './harness/input-disorder.ts';
 export type { BuildContext, PlantedBug, Scenario, ScenarioSize, Violation } from './harness/scenario.ts';
 export { sinkSuite, twoPhaseCommitSinkSuite, type SinkExternal, type SinkSuiteOptions, type TwoPhaseCommitSinkExternal, type TwoPhaseCommitSinkSuiteOptions } from './harness/suites/sink-suite.ts';
 export { sourceSuite, type SourceExternal, type SourceSuiteOptions } from './harness/suites/source-suite.ts';

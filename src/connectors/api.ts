@@ -101,6 +101,16 @@ export interface SourceReader<T> extends CheckpointedFunction, Partial<Checkpoin
    * Synchronous: a source pre-fetches in initializeState.
    */
   pollNext(): T | EndOfInput | NothingAvailable;
+  /**
+   * Optional hint (Flink's `SourceReader.isAvailable()` future, as a virtual time): the earliest
+   * virtual ms at which `pollNext` may return a record again; undefined, or a time not after
+   * now, when it may have one now (or its input has ended). Asked after a record and after
+   * NOTHING_AVAILABLE: a source that is not available yet is not polled until then (nor
+   * sooner than the job's poll delay), so a job waiting for arrivals spends no steps on
+   * empty polls. The runtime still wakes it for its idleness timeout and a due watermark.
+   * Without it, a source that answered NOTHING_AVAILABLE is polled again every poll delay.
+   */
+  availableAtMs?(): number | undefined;
   /** Words for reports; default: `<split> @ offset <offset>` from `currentPosition()`. */
   describePosition?(): string;
   /**

@@ -33,7 +33,8 @@ export function timedPartitionLog<T>(partitions: ReadonlyArray<ReadonlyArray<{ r
 /**
  * A bounded source subtask reading one partition of a timed log: a record is returned only
  * once the virtual clock reached its arrival time, before that pollNext answers
- * NOTHING_AVAILABLE. Scenarios use it for disorder (arrival order differs from event time),
+ * NOTHING_AVAILABLE, and `availableAtMs()` says when it will have one, so the runtime sleeps
+ * until then instead of polling. Scenarios use it for disorder (arrival order differs from event time),
  * late data and idle partitions (a long gap between arrivals). The next offset is operator
  * list state `offsets`, as in PartitionSourceReader; after a restore, records whose arrival
  * time has passed are readable at once (they wait in the log, as in Kafka).
@@ -66,6 +67,12 @@ export class TimedPartitionSourceReader<T> implements SourceReader<T> {
     if (this.offset >= this.log.endOffset(this.partition)) return END_OF_INPUT;
     if (this.log.arrivalMs(this.partition, this.offset) > this.clockMs()) return NOTHING_AVAILABLE;
     return this.log.read(this.partition, this.offset++);
+  }
+
+  /** When the next record arrives (undefined at the end of the partition: the next poll answers END_OF_INPUT). */
+  availableAtMs(): number | undefined {
+    if (this.offset >= this.log.endOffset(this.partition)) return undefined;
+    return this.log.arrivalMs(this.partition, this.offset);
   }
 
   currentPosition(): SourcePosition {

@@ -1,18 +1,20 @@
 import { parseFaultPlan } from '../runtime/faults.ts';
 import type { CaseSpec, Schedule } from './run-case.ts';
+import { checkInputDisorder } from './input-disorder.ts';
 import { InputError, MAX_MODULE_PATH_CHARS, MAX_TOKEN_CHARS, checkInteger, checkModulePath, checkPartitionRecords, describeValue, quoteUserText } from './input-bounds.ts';
 
 /**
  * The token format this build writes. A body without `v` is version 0 (tokens printed before
  * versions existed); any other version is refused by name. Version 2 adds the restart delay,
  * the transaction timeout and prepared transactions (the envelope's settings) and the checkpoint
- * timeout (the configuration swarm's; no build reading version 2 was released without it); a case without
+ * timeout (the configuration swarm's) and the input disorder (no build reading version 2 was released
+ * without them); a case without
  * them is still written as version 1, so older builds keep reading the tokens they could.
  */
 export const TOKEN_FORMAT_VERSION = 2;
 const READABLE_TOKEN_VERSIONS: readonly number[] = [0, 1, 2];
 /** Fields a version-1 reader does not know: a token with any of them is written as version 2. */
-const VERSION_2_KEYS = ['restartDelayMs', 'transactionTimeoutMs', 'preparedTransactions', 'alignedCheckpointTimeoutMs', 'checkpointTimeoutMs'] as const;
+const VERSION_2_KEYS = ['restartDelayMs', 'transactionTimeoutMs', 'preparedTransactions', 'alignedCheckpointTimeoutMs', 'checkpointTimeoutMs', 'disorder'] as const;
 const BODY_KEYS = ['v', 'module', 'tasks', 'size', 'mode', 'backend', 'bug', 'faults', 'schedule', 'maxConcurrentCheckpoints', 'checkpointIntervalMs', 'channelCapacity', 'sinkBufferKeys', 'partitionRecords', ...VERSION_2_KEYS];
 const MAX_NAME_CHARS = 128;
 
@@ -115,6 +117,7 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
   if (alignedCheckpointTimeoutMs !== undefined) checkInteger('alignedCheckpointTimeoutMs', alignedCheckpointTimeoutMs, 'replay: alignedCheckpointTimeoutMs');
   const preparedTransactions = record['preparedTransactions'];
   if (preparedTransactions !== undefined && typeof preparedTransactions !== 'boolean') throw new InputError(`replay: preparedTransactions must be true or false, got ${describeValue(preparedTransactions)}`);
+  const disorder = record['disorder'] === undefined ? undefined : checkInputDisorder(record['disorder'], 'replay: disorder');
   const faults = record['faults'];
   if (!Array.isArray(faults)) throw new InputError(`replay: faults must be an array, got ${describeValue(faults)}`);
   checkInteger('faultsInPlan', faults.length, 'replay: the number of faults');
@@ -157,6 +160,7 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
     ...(transactionTimeoutMs === undefined ? {} : { transactionTimeoutMs: transactionTimeoutMs as number }),
     ...(preparedTransactions === undefined ? {} : { preparedTransactions }),
     ...(alignedCheckpointTimeoutMs === undefined ? {} : { alignedCheckpointTimeoutMs: alignedCheckpointTimeoutMs as number }),
+    ...(disorder === undefined ? {} : { disorder }),
   };
 }
 

@@ -37,6 +37,14 @@ export interface ScenarioDefinition {
    */
   readonly typicalRunSteps?: (size: ScenarioSize) => number;
   /**
+   * Your input is timed (event time): generated cases draw a disorder (records out of order
+   * within the bound, records later than it, an idle partition) and your `build` gets it as
+   * `context.disorder` (undefined: your own input as you designed it). `arrivalsUnder` turns
+   * it into arrival times for a `TimedPartitionSourceReader`; `lateUnderBound` says which
+   * records your model may not require.
+   */
+  readonly inputDisorder?: boolean;
+  /**
    * The module that defines the scenario (`import.meta.url`), so a replay token can load it
    * again; inferred from the call site when omitted.
    */
@@ -138,6 +146,7 @@ export function defineScenario(definition: ScenarioDefinition): Scenario {
     concurrentCheckpoints: definition.concurrentCheckpoints ?? true,
     bugs: (definition.bugs ?? []).map((bug) => ({ ...bug })),
     ...(definition.properties === undefined ? {} : { properties: definition.properties }),
+    ...(definition.inputDisorder === true ? { inputDisorder: true } : {}),
     ...(definition.typicalRunSteps === undefined
       ? {}
       : {

@@ -7,6 +7,7 @@ import { encodeCase } from './case-token.ts';
 import { runCase, typicalRunSteps, type CaseResult, type CaseSpec } from './run-case.ts';
 import { isUserCodeError, type Scenario, type ScenarioSize } from './scenario.ts';
 import { UNALIGNED_MIN_INTERVAL_MS, swarmArbitrary, swarmFields } from './swarm.ts';
+import { inputDisorderArbitrary, type InputDisorder } from './input-disorder.ts';
 import { countCoverage, reachedCoveragePoints } from './coverage.ts';
 import { NO_STEERING, STEERING_ROUND_RUNS, steeredWeight, steeringFrom, type Steering } from './steering.ts';
 
@@ -128,7 +129,9 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
             { weight: 1, arbitrary: fc.array(fc.nat({ max: base.size.recordsPerPartition }), { minLength: largest.partitions, maxLength: largest.partitions }) },
           )
         : fc.constant<readonly number[] | undefined>(undefined),
-  }).map(({ faults, choices, tailSeed, configuration, extraPartition, sinkBufferKeys, alignedCheckpointTimeoutMs: drawnAlignmentTimeoutMs, partitionCuts }) => {
+    // An event-time input's disorder (out of order within the bound, late, an idle partition), shrinking toward none.
+    disorder: scenario.inputDisorder === true ? inputDisorderArbitrary() : fc.constant<InputDisorder | undefined>(undefined),
+  }).map(({ faults, choices, tailSeed, configuration, extraPartition, sinkBufferKeys, alignedCheckpointTimeoutMs: drawnAlignmentTimeoutMs, partitionCuts, disorder }) => {
     const size = extraPartition ? largest : base.size;
     const cuts = partitionCuts?.slice(0, size.partitions);
     const partitionRecords = cuts === undefined || cuts.every((cut) => cut === 0) ? undefined : cuts.map((cut) => size.recordsPerPartition - cut);
@@ -149,6 +152,7 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
       ...(sinkBufferKeys === undefined ? {} : { sinkBufferKeys }),
       ...(alignedCheckpointTimeoutMs === undefined ? {} : { alignedCheckpointTimeoutMs }),
       ...(partitionRecords === undefined ? {} : { partitionRecords }),
+      ...(disorder === undefined ? {} : { disorder }),
       faults: faults.map((fault) => ('task' in fault ? { ...fault, task: fault.task % tasks } : fault)).sort((a, b) => a.atStep - b.atStep),
       schedule: { kind: 'choices' as const, choices, tailSeed },
     };

@@ -48,6 +48,11 @@ export const INPUT_BOUNDS = {
   alignedCheckpointTimeoutMs: { min: 0, max: 3_600_000, meaning: 'virtual ms an aligned checkpoint may align at a task before it switches to unaligned' },
   /** Kafka's transaction.max.timeout.ms default is 15 minutes; a simulated run is far shorter. */
   transactionTimeoutMs: { min: 1, max: 900_000, meaning: 'virtual ms the broker lets a transaction stay open' },
+  /** A case's input disorder (src/harness/input-disorder.ts). */
+  disorderPercent: { min: 0, max: 100, meaning: 'percent of the out-of-orderness bound' },
+  disorderLateEvery: { min: 0, max: 1_000_000, meaning: 'records per late record (0: none)' },
+  disorderMs: { min: 0, max: 3_600_000, meaning: 'virtual ms' },
+  partitionIndex: { min: 0, max: 15, meaning: 'a partition index' },
   /** Tasks of a replayed job (a fingerprint of a user scenario); 16 partitions of a few operators stay far below. */
   tasks: { min: 1, max: 1_024, meaning: 'tasks of the job' },
 } as const satisfies Record<string, IntegerBound>;

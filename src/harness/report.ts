@@ -1,6 +1,7 @@
 import type { TraceEntry } from '../sim/trace.ts';
 import { describeFault } from '../runtime/job.ts';
 import { encodeCase } from './case-token.ts';
+import { describeInputDisorder } from './input-disorder.ts';
 import type { Counterexample, ExploreStats } from './explore.ts';
 import type { CaseResult } from './run-case.ts';
 import { formatBlame, type BlameChain } from './visual/blame.ts';
@@ -37,6 +38,7 @@ export function formatVerdict(result: CaseResult, blame: readonly BlameChain[] =
     for (const violation of result.violations.slice(0, 8)) lines.push(`  ${violation.anomaly}: ${violation.message}`);
     if (result.violations.length > 8) lines.push(`  ... and ${result.violations.length - 8} more`);
   }
+  if (spec.disorder !== undefined) lines.push(`Input disorder: ${describeInputDisorder(spec.disorder)}`);
   lines.push(`Fault plan (${spec.faults.length} fault${spec.faults.length === 1 ? '' : 's'}):`);
   if (spec.faults.length === 0) lines.push('  (none: the schedule alone is enough)');
   for (const fault of spec.faults) {

@@ -16,6 +16,7 @@ import { checkFaultEffects } from '../../properties/fault-effects.ts';
 import { checkModeSemantics } from '../../properties/mode-semantics.ts';
 import type { Scenario, ScenarioSize, Violation } from './scenario.ts';
 import { checkPartitionRecords } from './input-bounds.ts';
+import type { InputDisorder } from './input-disorder.ts';
 
 /** The exactly-once anomaly that an unfinished run cannot be judged for. */
 export const LOST_WRITE = 'lost write';
@@ -54,6 +55,8 @@ export interface CaseSpec {
   readonly preparedTransactions?: boolean;
   /** Aligned mode: virtual ms an alignment may take before the task switches the checkpoint to unaligned (Flink's aligned-checkpoint-timeout; absent: never). */
   readonly alignedCheckpointTimeoutMs?: number;
+  /** The input's disorder (scenarios with `inputDisorder` only; absent: the scenario's designed input). */
+  readonly disorder?: InputDisorder;
   /** A user scenario's module, relative to the project root (posix separators): how a replay finds it again. */
   readonly module?: string;
   /** Tasks of the job when the case was made: a replay refuses a module that builds a different job today. */
@@ -117,6 +120,7 @@ export async function runCase(
   if ((spec.transactionTimeoutMs !== undefined || spec.preparedTransactions !== undefined) && scenario.transactionTimeouts === undefined) {
     throw new Error(`runCase: scenario ${scenario.name} has no transaction timeout to set (transactionTimeoutMs, preparedTransactions)`);
   }
+  if (spec.disorder !== undefined && scenario.inputDisorder !== true) throw new Error(`runCase: scenario ${scenario.name} takes no input disorder (its input is not timed)`);
   const built = scenario.build({
     scheduler,
     env,
@@ -126,6 +130,7 @@ export async function runCase(
     ...(spec.partitionRecords === undefined ? {} : { partitionRecords: spec.partitionRecords }),
     ...(spec.transactionTimeoutMs === undefined ? {} : { transactionTimeoutMs: spec.transactionTimeoutMs }),
     ...(spec.preparedTransactions === undefined ? {} : { preparedTransactions: spec.preparedTransactions }),
+    ...(spec.disorder === undefined ? {} : { disorder: spec.disorder }),
   });
   const jobOptions = jobOptionsFor(scenario, spec);
   const job = new JobRuntime(built.pipeline, jobOptions, scheduler, faults, { ...env.faultHooks, ...built.environmentHooks });

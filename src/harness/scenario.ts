@@ -7,6 +7,7 @@ import type { JobGraphSpec } from '../runtime/job-graph.ts';
 import type { Fault } from '../runtime/faults.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
 import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
+import type { InputDisorder } from './input-disorder.ts';
 
 /**
  * An error in the user's scenario code while a run is built or judged (a `build`,
@@ -72,6 +73,8 @@ export interface BuildContext {
   readonly transactionTimeoutMs?: number;
   /** KIP-939 prepared transactions for the transactional sink, when the case sets it (scenarios with `transactionTimeouts`). */
   readonly preparedTransactions?: boolean;
+  /** The input's disorder when the case draws one (scenarios with `inputDisorder`); absent: the scenario's designed input. */
+  readonly disorder?: InputDisorder;
 }
 
 export interface BuiltScenario {
@@ -102,6 +105,12 @@ export interface Scenario {
   readonly concurrentCheckpoints?: boolean;
   /** Generated cases may read one partition more than the size asks (the job must build for any partition count). */
   readonly variablePartitions?: boolean;
+  /**
+   * The scenario's input is timed (event time) and `build` honours `BuildContext.disorder`:
+   * generated cases draw records out of order within the bound, records later than it and an
+   * idle partition (src/harness/input-disorder.ts), and its model classifies them.
+   */
+  readonly inputDisorder?: boolean;
   /** Generated cases may shorten partitions (BuildContext.partitionRecords), so an input can end while another is aligning. */
   readonly unequalPartitions?: boolean;
   readonly bugs: readonly PlantedBug[];

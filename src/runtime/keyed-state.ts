@@ -111,7 +111,17 @@ function isTtlStored(raw: unknown): raw is TtlStored {
 }
 
 function sortedEntries<V>(map: Map<Key, V>): Array<readonly [Key, V]> {
-  return Array.from(map.entries()).sort((a, b) => compareKeys(a[0], b[0]));
+  // Most maps of a key hold one entry (a window, a timestamp): no sort, no iterator then (every snapshot and window firing comes here).
+  if (map.size <= 1) {
+    const entries: Array<readonly [Key, V]> = [];
+    for (const entry of map) entries.push(entry);
+    return entries;
+  }
+  return Array.from(map.entries()).sort(compareEntryKeys);
+}
+
+function compareEntryKeys(a: readonly [Key, unknown], b: readonly [Key, unknown]): number {
+  return compareKeys(a[0], b[0]);
 }
 
 /**

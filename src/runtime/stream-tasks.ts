@@ -113,22 +113,61 @@ export class StreamTasks {
     if (task.idle) this.setSourceIdle(task, false);
     this.process(task, 1, undefined, next, generator.stamp(next, nowMs), 0);
     this.emitDueWatermark(task, generator);
+    this.sleepIfNotAvailable(task);
   }
 
-  /** No record now: poll again after a delay; a source with an idleness timeout goes idle after it. */
+  /**
+   * After a record: a source whose hint says its next record is not there yet goes to sleep
+   * now, without an empty poll (a step) to find out. `process` may have failed the task over
+   * or left it busy on a connector; it is polled again only once it is free anyway.
+   */
+  private sleepIfNotAvailable(task: Task): void {
+    const source = task.source;
+    if (source?.availableAtMs === undefined || task.waitingForInput || task.sourceEnded || !this.host.isRunning()) return;
+    const availableAtMs = source.availableAtMs();
+    if (availableAtMs !== undefined && availableAtMs > this.scheduler.nowMs) this.waitForInput(task, availableAtMs);
+  }
+
+  /** No record now: poll again later; a source with an idleness timeout goes idle after it. */
   private onNothingAvailable(task: Task): void {
+    const generator = task.sourceGenerator;
+    if (generator !== undefined) {
+      this.emitDueWatermark(task, generator);
+      const idleTimeoutMs = generator.strategy.idleTimeoutMs;
+      if (idleTimeoutMs !== undefined && !task.idle && !this.options.sourceNeverIdles && this.scheduler.nowMs - task.lastRecordAtMs >= idleTimeoutMs) {
+        this.setSourceIdle(task, true);
+      }
+    }
+    this.waitForInput(task, task.source!.availableAtMs?.());
+  }
+
+  /**
+   * Puts a source to sleep until it is polled again. Without an availability hint: after the
+   * job's poll delay. With one: when its next record is available (never sooner than the poll
+   * delay, so a busy partition is still read in batches), or sooner when its idleness timeout
+   * runs out or a held-back watermark would wait longer than a poll delay: sleeping saves the
+   * empty polls and changes nothing else a poll would have done.
+   */
+  private waitForInput(task: Task, availableAtMs: number | undefined): void {
+    const nowMs = this.scheduler.nowMs;
+    let wakeAtMs = nowMs + this.options.sourcePollDelayMs;
+    const generator = task.sourceGenerator;
+    if (availableAtMs !== undefined && availableAtMs > wakeAtMs) {
+      wakeAtMs = availableAtMs;
+      if (generator !== undefined) {
+        const idleTimeoutMs = generator.strategy.idleTimeoutMs;
+        if (idleTimeoutMs !== undefined && !task.idle && !this.options.sourceNeverIdles) wakeAtMs = Math.min(wakeAtMs, Math.max(nowMs + 1, task.lastRecordAtMs + idleTimeoutMs));
+        // A held-back watermark goes out within a poll delay of falling due, as with polling: woken for
+        // it only when the next record is further away than that (else that record's poll emits it).
+        const watermarkDueAtMs = generator.pendingDueAtMs(this.options.autoWatermarkIntervalMs);
+        if (watermarkDueAtMs !== undefined && watermarkDueAtMs + this.options.sourcePollDelayMs < wakeAtMs) wakeAtMs = Math.max(nowMs + 1, watermarkDueAtMs);
+      }
+    }
     task.waitingForInput = true;
     const attempt = this.host.attempt();
-    this.scheduler.setTimer(this.options.sourcePollDelayMs, `${task.name} polls again`, () => {
+    this.scheduler.setTimer(wakeAtMs - nowMs, `${task.name} polls again`, () => {
       if (attempt === this.host.attempt()) task.waitingForInput = false;
     });
-    const generator = task.sourceGenerator;
-    if (generator === undefined) return;
-    this.emitDueWatermark(task, generator);
-    const idleTimeoutMs = generator.strategy.idleTimeoutMs;
-    if (idleTimeoutMs !== undefined && !task.idle && !this.options.sourceNeverIdles && this.scheduler.nowMs - task.lastRecordAtMs >= idleTimeoutMs) {
-      this.setSourceIdle(task, true);
-    }
   }
 
   private setSourceIdle(task: Task, idle: boolean): void {

@@ -20,6 +20,13 @@ export class WatermarkGenerator {
     return timestampMs;
   }
 
+  /** When an advanced watermark held back by the interval becomes due (undefined: none is waiting). */
+  pendingDueAtMs(intervalMs: number): number | undefined {
+    if (this.maxTimestampMs === MIN_WATERMARK) return undefined;
+    if (this.maxTimestampMs - this.strategy.maxOutOfOrdernessMs - 1 <= this.emittedMs) return undefined;
+    return this.lastEmitAtMs + intervalMs;
+  }
+
   /** The watermark to emit now, or undefined (not advanced, or emitted too recently). */
   due(nowMs: number, intervalMs: number): number | undefined {
     if (this.maxTimestampMs === MIN_WATERMARK) return undefined;

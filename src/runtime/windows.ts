@@ -239,10 +239,12 @@ class WindowFunction<I, A, R, O> implements KeyedProcessFunction<I, O> {
       // A window past its cleanup time is gone for good (Flink's isWindowLate): skip it.
       if (this.eventTime && this.cleanupTime(assigned) <= watermarkMs) continue;
       taken = true;
-      const existing = this.assigner.merging ? undefined : this.windows.get(windowId(assigned));
+      // A window that does not merge keeps its range, so its id is computed once (a hot path: every record).
+      const assignedId = this.assigner.merging ? undefined : windowId(assigned);
+      const existing = assignedId === undefined ? undefined : this.windows.get(assignedId);
       const entry = this.assigner.merging ? this.mergeInto(assigned) : (existing ?? this.emptyEntry(assigned));
       const updated: WindowEntry<A> = { startMs: entry.startMs, endMs: entry.endMs, accumulator: this.aggregate.add(value, entry.accumulator) };
-      this.windows.put(windowId(updated), updated);
+      this.windows.put(assignedId ?? windowId(updated), updated);
       if (!this.assigner.merging && existing === undefined && !this.keepFiredWindows) this.registerTimers(updated, watermarkMs, context);
       // Added after the window fired, within the allowed lateness: fire again with the update.
       if (this.eventTime && windowMaxTimestamp(updated) <= watermarkMs) this.fire(context.getCurrentKey(), updated, out);
@@ -260,9 +262,33 @@ class WindowFunction<I, A, R, O> implements KeyedProcessFunction<I, O> {
   onTimer(timestampMs: number, context: OnTimerContext, out: Collector<O>): void {
     if (context.timeDomain !== this.assigner.timeDomain) return;
     const key = context.getCurrentKey();
+    if (!this.assigner.merging && !this.keepFiredWindows) return this.onTimerOfFixedWindows(timestampMs, key, out);
     for (const [id, entry] of this.windows.entries()) {
       if (windowMaxTimestamp(entry) === timestampMs) this.fire(key, entry, out);
       if (this.cleanupTime(entry) <= timestampMs && !this.keepFiredWindows) this.windows.remove(id);
+    }
+  }
+
+  /**
+   * onTimer for windows that never merge: a timer at T can only be the firing of a window whose
+   * last timestamp is T or the cleanup of one whose last timestamp is T - allowedLateness (each
+   * window has timers at both), and the assigner names those windows: look them up instead of
+   * scanning the key's windows (a hot path: every window of every key fires). An older window
+   * whose cleanup is before T already had its cleanup timer.
+   */
+  private onTimerOfFixedWindows(timestampMs: number, key: Key, out: Collector<O>): void {
+    for (const window of this.assigner.assignWindows(timestampMs)) {
+      if (windowMaxTimestamp(window) !== timestampMs) continue;
+      const id = windowId(window);
+      const entry = this.windows.get(id);
+      if (entry === undefined) continue;
+      this.fire(key, entry, out);
+      if (this.cleanupTime(entry) <= timestampMs) this.windows.remove(id);
+    }
+    if (this.allowedLatenessMs === 0 || !this.eventTime) return;
+    for (const window of this.assigner.assignWindows(timestampMs - this.allowedLatenessMs)) {
+      if (this.cleanupTime(window) !== timestampMs) continue;
+      this.windows.remove(windowId(window));
     }
   }
 

@@ -37,7 +37,7 @@ function exactCounts(store: Record<string, unknown>, prefix: string): string {
 
 describe('negative controls: processing and ingestion time depend on the interleaving and faults, event time does not', () => {
   const schedules: CaseSpec['schedule'][] = [{ kind: 'choices', choices: [], tailSeed: null }, ...[1, 2, 3, 4, 5].map((seed) => ({ kind: 'seed' as const, seed }))];
-  const faultPlans: CaseSpec['faults'][] = [[], [{ kind: 'crash-job', atStep: 400 }], [{ kind: 'crash-task', atStep: 250, task: 2 }]];
+  const faultPlans: CaseSpec['faults'][] = [[], [{ kind: 'crash-job', atStep: 300 }], [{ kind: 'crash-task', atStep: 250, task: 2 }]];
   const cases = schedules.flatMap((schedule) => faultPlans.map((faults) => ({ schedule, faults })));
 
   test('the same readings give different processing-time and ingestion-time window counts, and identical event-time counts', async () => {

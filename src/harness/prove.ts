@@ -2,7 +2,7 @@ import type { ChoiceSource } from '../sim/choice.ts';
 import type { Scheduler, StepOption } from '../sim/scheduler.ts';
 import type { SimEnvironment } from '../connectors/sim/environment.ts';
 import type { JobRuntime } from '../runtime/job.ts';
-import { hashSimulationState } from './prove/state-hash.ts';
+import { hashSimulationState, summarizeHistory } from './prove/state-hash.ts';
 import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
 import type { Fault, FaultPlan } from '../runtime/faults.ts';
 import { encodeCase } from './case-token.ts';
@@ -43,7 +43,9 @@ import type { Scenario, ScenarioSize, Violation } from './scenario.ts';
  *   "b, then a" is the order "a, then b" of a branch already explored.
  * - A state-hash cache: before each step past its prefix with no connector call in flight, a
  *   run hashes the whole state (prove/state-hash.ts) with the faults still to come; a state already reached with at
- *   least as many deviations left (and no more events asleep) has had its every continuation
+ *   least as many deviations left, no more events asleep and the same history in the words
+ *   of prove/state-hash.ts summarizeHistory (faults and their situations, checkpoint ends,
+ *   restores, counts of observed events) has had its every continuation
  *   within the bound explored, so the run stops there, counted as pruned. Across fault plans
  *   too: a fault armed at step 3 or at step 4 often leaves the same state by step 5.
  * Both are exact for the state; the verdict is judged over the run's observations, a history.
@@ -175,7 +177,7 @@ class RecordingChoices implements ChoiceSource {
     // continuation) that no hash sees: such states are neither cached nor looked up.
     if (running.scheduler.pendingIoCount > 0 || running.job.tasks.some((task) => task.busyWith !== undefined || task.continuations.length > 0)) return;
     const step = running.scheduler.step;
-    const key = `${hashSimulationState(running.scheduler, running.job, running.env)} ${JSON.stringify(plan.filter((fault) => fault.atStep > step))}`;
+    const key = `${hashSimulationState(running.scheduler, running.job, running.env)} ${summarizeHistory(running.job.observations)} ${JSON.stringify(plan.filter((fault) => fault.atStep > step))}`;
     const cached = states.get(key);
     const covering = cached?.find((state) => state.deviationsLeft >= deviationsLeft && [...state.asleep.keys()].every((id) => this.asleep.has(id)));
     if (covering !== undefined) throw new StateAlreadyExplored(covering.run);

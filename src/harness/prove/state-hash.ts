@@ -1,6 +1,7 @@
 import type { SimEnvironment } from '../../connectors/sim/environment.ts';
 import type { JobRuntime } from '../../runtime/job.ts';
 import type { Scheduler } from '../../sim/scheduler.ts';
+import type { RunObservations } from '../../runtime/observations.ts';
 
 /**
  * A hash of the whole simulation state before a step, for prove's state cache: the job
@@ -187,4 +188,21 @@ class StateWalker {
     }
     parts.push('}');
   }
+}
+
+/**
+ * What the run's history says that the state does not, in a form two orders of the same
+ * independent steps share: which faults fired in which situation, how each checkpoint ended,
+ * which checkpoint each attempt restored, and how many events of each kind were observed;
+ * without steps, times and sequence numbers. prove adds it to the cache key, so that a run is
+ * stopped only at a state reached with the same history in these words: a whole-job crash
+ * and a task crash can leave the same state, and only the history says which one happened
+ * (the restore-choice invariant judges that).
+ */
+export function summarizeHistory(observations: RunObservations): string {
+  const faults = observations.faults.map((fault) => `${fault.kind}@${fault.situation}`).sort();
+  const checkpoints = observations.checkpointEvents.map((event) => `${event.checkpointId}:${event.event}${event.cause === undefined ? '' : `:${event.cause}`}`).sort();
+  const restores = observations.restores.map((restore) => `${restore.attempt}:${restore.checkpointId ?? '-'}`);
+  const counts = Object.entries(observations).filter(([, value]) => Array.isArray(value)).map(([key, value]) => `${key}=${(value as unknown[]).length}`);
+  return `${faults.join(',')}|${checkpoints.join(',')}|${restores.join(',')}|${counts.join(',')}`;
 }

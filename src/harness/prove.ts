@@ -7,7 +7,7 @@ import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
 import type { Fault, FaultPlan } from '../runtime/faults.ts';
 import { encodeCase } from './case-token.ts';
 import { DETERMINISM_PROPERTY } from './explore.ts';
-import { runCase, type CaseResult, type CaseSpec } from './run-case.ts';
+import { runCase, typicalRunSteps, type CaseResult, type CaseSpec } from './run-case.ts';
 import type { Scenario, ScenarioSize, Violation } from './scenario.ts';
 
 /**
@@ -113,6 +113,9 @@ export const STATE_CHECK_INTERVAL_STEPS = 4;
 /** A run with no deviation left has no branches to spare, only the rest of itself (a few ms): hashed more rarely. */
 export const LAST_DEVIATION_STATE_CHECK_INTERVAL_STEPS = 16;
 
+/** States are hashed up to this many times a typical run's length (run-case.ts typicalRunSteps) into a run. */
+const HASHED_RUN_LENGTH_FACTOR = 4;
+
 /** Thrown from a choice to stop a run at a state already explored (caught by prove). */
 class StateAlreadyExplored extends Error {
   constructor(readonly run: { steps: number }) {
@@ -144,7 +147,7 @@ class RecordingChoices implements ChoiceSource {
     private readonly prefix: readonly number[],
     private readonly from: number,
     asleep: ReadonlyMap<string, StepOption>,
-    private readonly cache: { readonly states: Map<string, CachedState[]>; readonly deviationsLeft: number; readonly plan: FaultPlan } | undefined,
+    private readonly cache: { readonly states: Map<string, CachedState[]>; readonly deviationsLeft: number; readonly plan: FaultPlan; readonly lastHashedStep: number } | undefined,
   ) {
     this.asleep = new Map(asleep);
   }
@@ -171,7 +174,9 @@ class RecordingChoices implements ChoiceSource {
 
   /** Stops the run (throws) at a state already explored with at least as many deviations left; else caches this one. */
   private checkCache(running: { readonly scheduler: Scheduler; readonly job: JobRuntime; readonly env: SimEnvironment }): void {
-    const { states, deviationsLeft, plan } = this.cache!;
+    const { states, deviationsLeft, plan, lastHashedStep } = this.cache!;
+    // A run this long is stuck (a liveness failure runs to its step budget): its states join no other run's.
+    if (running.scheduler.step > lastHashedStep) return;
     if (running.scheduler.step % (deviationsLeft > 0 ? STATE_CHECK_INTERVAL_STEPS : LAST_DEVIATION_STATE_CHECK_INTERVAL_STEPS) !== 0) return;
     // A call in flight or a task awaiting one holds state in closures (the payload, the
     // continuation) that no hash sees: such states are neither cached nor looked up.
@@ -263,7 +268,7 @@ export async function prove(scenario: Scenario, options: ProveOptions): Promise<
         for (const branch of frontier) {
           if (explored >= options.maxSchedules) return report(false, undefined);
           const recorder = new RecordingChoices(branch.prefix, branch.from, branch.asleep,
-            reduce ? { states: cachedStates, deviationsLeft: options.maxDeviations - branch.deviations, plan } : undefined);
+            reduce ? { states: cachedStates, deviationsLeft: options.maxDeviations - branch.deviations, plan, lastHashedStep: HASHED_RUN_LENGTH_FACTOR * (scenario.typicalRunSteps?.(options.size) ?? typicalRunSteps(options.size)) } : undefined);
           const choices = withoutTrailingZeros(branch.prefix);
           const spec: CaseSpec = { ...base, faults: plan, schedule: { kind: 'choices', choices, tailSeed: null } };
           const judged = await judge(spec, recorder);

@@ -41,19 +41,23 @@ import type { Scenario, ScenarioSize, Violation } from './scenario.ts';
  *   it, and every event explored before b at that step too, when independent of b; a sleeping
  *   event is not branched to again until an event dependent on it has run, because the order
  *   "b, then a" is the order "a, then b" of a branch already explored.
- * - A state-hash cache: before each step past its prefix with no connector call in flight, a
- *   run hashes the whole state (prove/state-hash.ts) with the faults still to come; a state already reached with at
- *   least as many deviations left, no more events asleep and the same history in the words
- *   of prove/state-hash.ts summarizeHistory (faults and their situations, checkpoint ends,
- *   restores, counts of observed events) has had its every continuation
- *   within the bound explored, so the run stops there, counted as pruned. Across fault plans
- *   too: a fault armed at step 3 or at step 4 often leaves the same state by step 5.
+ * - A state-hash cache: before every few steps past its prefix with no connector call in
+ *   flight, a run hashes the whole state (prove/state-hash.ts) with the faults still to come.
+ *   A state already reached with at least as many deviations left, no more events asleep, and
+ *   the same history in the words of summarizeHistory (faults and their situations,
+ *   checkpoint ends, restores, counts of observed events) has had every continuation within
+ *   the bound explored: the run stops there, counted as pruned. Across fault plans too: a
+ *   fault armed at step 3 or at step 4 often leaves the same state by step 5.
  * Both are exact for the state; the verdict is judged over the run's observations, a history.
  * The reduction therefore assumes what the invariants are built to: a violation shows in the
- * state the run leaves (the output, the snapshots, the committed transactions) or in events
- * of the run's continuation, not only in the order of two independent steps of its past.
- * test/harness/search/prove.test.ts checks that the reduced search finds exactly the planted
- * bugs the full one finds on small instances; bench/search.ts prints what the reduction buys.
+ * state the run leaves (the output, the snapshots, the committed transactions), in the history
+ * summary, or in the run's continuation, not only in the order of two independent steps of its
+ * past. It also assumes a deterministic job (a nondeterministic one is proved with
+ * `reduce: false`), and sleep sets are complete for unbounded search; under a deviation bound
+ * the equivalent order of a pruned branch may need one more deviation. For both reasons
+ * test/harness/search/prove-reduction.test.ts checks that the reduced search finds exactly
+ * the planted bugs the full one finds on small instances; bench/search.ts prints what the
+ * reduction buys.
  */
 export interface ProveOptions {
   readonly size: ScenarioSize;
@@ -300,7 +304,7 @@ export async function prove(scenario: Scenario, options: ProveOptions): Promise<
             const optionCount = recorder.optionCounts[step]!;
             const stepOptions = recorder.stepOptions[step];
             const asleep = recorder.asleepAt[step];
-            const explainedFirst: StepOption[] = stepOptions === undefined ? [] : [stepOptions[recorder.picks[step]!]!];
+            const exploredFirst: StepOption[] = stepOptions === undefined ? [] : [stepOptions[recorder.picks[step]!]!];
             for (let alternative = 0; alternative < optionCount; alternative++) {
               if (alternative === recorder.picks[step]) continue;
               const prefix = [...recorder.picks.slice(0, step), alternative];
@@ -314,9 +318,9 @@ export async function prove(scenario: Scenario, options: ProveOptions): Promise<
                 continue;
               }
               const childAsleep = new Map<string, StepOption>();
-              for (const candidate of [...asleep.values(), ...explainedFirst]) if (independent(candidate, option)) childAsleep.set(candidate.id, candidate);
+              for (const candidate of [...asleep.values(), ...exploredFirst]) if (independent(candidate, option)) childAsleep.set(candidate.id, candidate);
               next.push({ prefix, deviations: branch.deviations + 1, from: step + 1, asleep: childAsleep });
-              explainedFirst.push(option);
+              exploredFirst.push(option);
             }
           }
         }

@@ -34,6 +34,7 @@ export const OPTIONS = {
   faults: { type: { kind: 'integer', bound: 'maxFaults' }, commands: ['prove'], description: 'prove: every placement of up to this many faults' },
   deviations: { type: { kind: 'integer', bound: 'proveDeviations' }, commands: ['prove'], description: 'prove: every schedule with up to this many choices other than the plain one' },
   'max-schedules': { type: { kind: 'integer', bound: 'runs' }, commands: ['prove'], description: 'prove: stop after this many runs (the bound is then not exhausted: exit 2)' },
+  'no-reduce': { type: { kind: 'boolean' }, commands: ['prove'], description: 'prove: the full search, without partial-order reduction and the state cache (to compare)' },
   workers: { type: { kind: 'integer', bound: 'workers' }, commands: ['run'], description: 'worker threads running generated cases (default: the number of cores); the result is the same for any count' },
   shard: { type: { kind: 'string' }, commands: ['run'], description: "run shard i of n (i/n) of the generated cases, for CI matrices; combine the shards' --json files with 'merge'" },
   determinism: { type: { kind: 'enum', values: ['all', 'sampled', 'failing'] }, commands: ['run'], description: 'rerun to compare traces: every case (all, default), every 10th (sampled), or only the counterexample (failing)' },

@@ -14,7 +14,7 @@ const DEFAULT_PROVE_DEVIATIONS = 1;
 const DEFAULT_PROVE_MAX_SCHEDULES = 100_000;
 
 /**
- * `prove --scenario S [--mode M] [--partitions P] [--records N] [--faults F] [--deviations D] [--bug B]`:
+ * `prove --scenario S [--mode M] [--partitions P] [--records N] [--faults F] [--deviations D] [--bug B] [--no-reduce]`:
  * the bounded exhaustive search of src/harness/prove.ts. Exit 0 when no schedule of the bound
  * violates anything, 1 with the first (shortest) counterexample, 2 on bad input or when
  * --max-schedules stopped the search before the bound was exhausted (an unexhausted bound proves nothing).
@@ -38,6 +38,7 @@ export async function proveCommand(options: ParsedOptions, io: CliIo, scenarioNa
     bug: options.bug as string | undefined,
     maxSchedules: (options['max-schedules'] as number | undefined) ?? DEFAULT_PROVE_MAX_SCHEDULES,
     checkDeterminism: true,
+    reduce: options['no-reduce'] !== true,
     ...(options.mode === undefined ? {} : { mode: options.mode as CheckpointingMode }),
   });
   const bound = `${scenario.name} (${options.mode ?? 'exactly-once'}), ${size.partitions} partition(s) x ${size.recordsPerPartition} record(s), up to ${maxFaults} fault(s), up to ${maxDeviations} deviation(s)`;
@@ -48,13 +49,17 @@ export async function proveCommand(options: ParsedOptions, io: CliIo, scenarioNa
         bound,
         explored: report.explored,
         pruned: report.pruned,
+        prunedBy: report.prunedBy,
         faultPlans: report.faultPlans,
         exhausted: report.exhausted,
         counterexample: counterexample === undefined ? null : { violations: counterexample.result.violations, deviations: counterexample.deviations, replay: counterexample.token },
       }),
     );
   } else {
-    io.out(`prove ${bound}: ${report.explored} schedule(s) explored, ${report.pruned} pruned, ${report.faultPlans} fault plan(s)`);
+    io.out(
+      `prove ${bound}: ${report.explored} schedule(s) explored, ${report.pruned} pruned ` +
+        `(${report.prunedBy.sleepSets} asleep, ${report.prunedBy.stateCache} at a state already explored, ${report.prunedBy.sameTrace} repeating a trace), ${report.faultPlans} fault plan(s)`,
+    );
     if (counterexample !== undefined) {
       io.out(`counterexample (${counterexample.result.spec.faults.length} fault(s), ${counterexample.deviations} deviation(s)):`);
       for (const violation of counterexample.result.violations) io.out(`  ${violation.property}: ${violation.anomaly}: ${violation.message}`);

@@ -15,9 +15,18 @@ import type { Scenario } from './scenario.ts';
  * - `pair A then B`: a fault of kind A fired, and later one of kind B (crash during the
  *   recovery of a crash is `fault crash-task @ during-recovery`; this is the order alone).
  *
- * Not yet points: the two-phase-commit states of each transaction and the broker's transaction
- * states (they live in the connectors and the simulated broker, which report no states to the
- * observations; issue 14 lists them).
+ * - `fault K @ transaction S` (scenarios with a two-phase-commit sink, those that list the
+ *   fail-commit fault): a fault of kind K fired while the sink's transactions were in state S
+ *   (TRANSACTION_SITUATIONS: some transaction pre-committed and waiting for its commit, else
+ *   some open, else none), from the transaction events the sink reports (begin, pre-commit,
+ *   commit, abort, recover-commit, recover-abort). The Kafka sink's transactions are the
+ *   broker's: open is Ongoing, pre-committed is Ongoing and flushed (PrepareCommit comes with
+ *   the commit call), committed and aborted are CompleteCommit and CompleteAbort.
+ * - `transaction E`: a transaction of the run was committed, aborted, or recovered from a
+ *   checkpoint and committed or aborted (TRANSACTION_COVERAGE_POINTS).
+ *
+ * A point no run can reach by construction carries its reason (UNREACHABLE_COVERAGE_POINTS):
+ * reports print it as `unreachable: <reason>` instead of counting it as never reached.
  */
 export const CHECKPOINT_COVERAGE_POINTS = [
   'checkpoint completed',
@@ -28,6 +37,28 @@ export const CHECKPOINT_COVERAGE_POINTS = [
   'checkpoint concurrent',
 ] as const;
 
+/** The state of a two-phase-commit sink's transactions when a fault fired. */
+export const TRANSACTION_SITUATIONS = ['none open', 'open', 'pre-committed'] as const;
+export type TransactionSituation = (typeof TRANSACTION_SITUATIONS)[number];
+
+export const TRANSACTION_COVERAGE_POINTS = ['transaction committed', 'transaction aborted', 'transaction recovered and committed', 'transaction recovered and aborted'] as const;
+
+/** Scenarios whose sink commits in two phases: their plans can fail a commit. */
+function hasTransactionalSink(scenario: Scenario): boolean {
+  return scenario.faultKinds.includes('fail-commit');
+}
+
+/**
+ * Points no generated run can reach, because of how the runtime is built, each with the
+ * reason: `point` is a coverage point's text, or a pattern over it.
+ */
+export const UNREACHABLE_COVERAGE_POINTS: readonly { readonly point: string | RegExp; readonly reason: string }[] = [];
+
+/** Why a point cannot be reached, or undefined when it can. */
+export function unreachableReason(point: string): string | undefined {
+  return UNREACHABLE_COVERAGE_POINTS.find((entry) => (typeof entry.point === 'string' ? entry.point === point : entry.point.test(point)))?.reason;
+}
+
 /** Every point a scenario's generated runs could reach, in a stable order. */
 export function definedCoveragePoints(scenario: Scenario): string[] {
   const kinds = scenario.faultKinds;
@@ -35,8 +66,34 @@ export function definedCoveragePoints(scenario: Scenario): string[] {
     ...kinds.flatMap((kind) => FAULT_SITUATIONS.map((situation) => `fault ${kind} @ ${situation}`)),
     ...CHECKPOINT_COVERAGE_POINTS,
     ...kinds.flatMap((first) => kinds.map((second) => `pair ${first} then ${second}`)),
+    ...(hasTransactionalSink(scenario) ? [...kinds.flatMap((kind) => TRANSACTION_SITUATIONS.map((situation) => `fault ${kind} @ transaction ${situation}`)), ...TRANSACTION_COVERAGE_POINTS] : []),
   ];
 }
+
+/** The sink's transactions at each fault: pre-committed beats open beats none (reported events up to the fault's step). */
+function transactionSituationsAtFaults(observations: RunObservations): TransactionSituation[] {
+  const events = observations.connectorEvents;
+  const state = new Map<string, 'open' | 'pre-committed'>();
+  let next = 0;
+  return [...observations.faults].sort((a, b) => a.seq - b.seq).map((fault) => {
+    for (; next < events.length && events[next]!.step <= fault.atStep; next++) {
+      const event = events[next]!;
+      if (event.kind === 'begin') state.set(event.transaction, 'open');
+      else if (event.kind === 'pre-commit') state.set(event.transaction, 'pre-committed');
+      else state.delete(event.transaction);
+    }
+    // A failover leaves the failed attempt's transactions to the next attempt's recovery: they stay open until it ends them.
+    const states = [...state.values()];
+    return states.includes('pre-committed') ? 'pre-committed' : states.includes('open') ? 'open' : 'none open';
+  });
+}
+
+const TRANSACTION_EVENT_POINTS: Partial<Record<string, (typeof TRANSACTION_COVERAGE_POINTS)[number]>> = {
+  commit: 'transaction committed',
+  abort: 'transaction aborted',
+  'recover-commit': 'transaction recovered and committed',
+  'recover-abort': 'transaction recovered and aborted',
+};
 
 /** The points one run reached (each once). */
 export function reachedCoveragePoints(observations: RunObservations): string[] {
@@ -59,6 +116,14 @@ export function reachedCoveragePoints(observations: RunObservations): string[] {
   }
   const faults = [...observations.faults].sort((a, b) => a.seq - b.seq);
   for (let i = 0; i < faults.length; i++) for (let j = i + 1; j < faults.length; j++) reached.add(`pair ${faults[i]!.kind} then ${faults[j]!.kind}`);
+  if (observations.connectorEvents.some((event) => event.type === 'transaction')) {
+    const situations = transactionSituationsAtFaults(observations);
+    faults.forEach((fault, index) => reached.add(`fault ${fault.kind} @ transaction ${situations[index]!}`));
+    for (const event of observations.connectorEvents) {
+      const point = TRANSACTION_EVENT_POINTS[event.kind];
+      if (point !== undefined) reached.add(point);
+    }
+  }
   return [...reached];
 }
 
@@ -72,26 +137,36 @@ export interface CoverageSummary {
   readonly reached: number;
   readonly defined: number;
   readonly neverReached: readonly string[];
+  /** Points not reached that cannot be, by construction, with the reason (not counted in `defined`). */
+  readonly unreachable: readonly { readonly point: string; readonly reason: string }[];
   /** Declared must-reach points (Scenario.mustReach) that no run reached. */
   readonly missingMustReach: readonly string[];
 }
 
 export function summarizeCoverage(scenario: Scenario, tally: Readonly<Record<string, number>>): CoverageSummary {
-  const defined = definedCoveragePoints(scenario);
+  const all = definedCoveragePoints(scenario);
+  const unreachable = all.flatMap((point) => {
+    const reason = tally[point] === undefined ? unreachableReason(point) : undefined;
+    return reason === undefined ? [] : [{ point, reason }];
+  });
+  const defined = all.filter((point) => !unreachable.some((entry) => entry.point === point));
   const neverReached = defined.filter((point) => tally[point] === undefined);
   return {
     scenario: scenario.name,
     reached: defined.length - neverReached.length,
     defined: defined.length,
     neverReached,
+    unreachable,
     missingMustReach: (scenario.mustReach ?? []).filter((point) => tally[point] === undefined),
   };
 }
 
-/** `coverage: reached X of Y points`, and each declared point never reached, by name. */
+/** `coverage: reached X of Y points`, the points never reached, those unreachable with the reason, and each declared point never reached. */
 export function formatCoverage(summary: CoverageSummary): string[] {
   return [
     `coverage: ${summary.scenario} reached ${summary.reached} of ${summary.defined} points`,
+    ...(summary.neverReached.length === 0 ? [] : [`  never reached: ${summary.neverReached.join(', ')}`]),
+    ...summary.unreachable.map(({ point, reason }) => `  ${point}: unreachable: ${reason}`),
     ...summary.missingMustReach.map((point) => `  MUST-REACH point never reached: ${point}`),
   ];
 }

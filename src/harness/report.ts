@@ -6,6 +6,7 @@ import type { Counterexample, ExploreStats } from './explore.ts';
 import type { CaseResult } from './run-case.ts';
 import { formatBlame, type BlameChain } from './visual/blame.ts';
 import { diagnose, diagnosisBugsFor } from './diagnose.ts';
+import { unreachableReason } from './coverage.ts';
 
 /** The command that re-runs exactly this case. */
 export function replayCommand(result: CaseResult): string {
@@ -117,6 +118,16 @@ export function formatTimeline(entries: readonly TraceEntry[], limit = 2_000): s
   return lines.join('\n');
 }
 
+/** Fault points (`kind @ situation`) no run reached: those unreachable by construction with their reason, the rest as never reached. */
+function neverReachedLines(points: readonly string[]): string[] {
+  const unreachable = points.flatMap((point) => {
+    const reason = unreachableReason(`fault ${point}`);
+    return reason === undefined ? [] : [`  ${point}: unreachable: ${reason}`];
+  });
+  const never = points.filter((point) => unreachableReason(`fault ${point}`) === undefined);
+  return [...(never.length > 0 ? [`  never reached (a fault there tests nothing yet): ${never.join(', ')}`] : []), ...unreachable];
+}
+
 export function formatStats(stats: ExploreStats): string {
   const points = Object.entries(stats.faultPointsReached)
     .sort(([a], [b]) => (a < b ? -1 : 1))
@@ -125,6 +136,6 @@ export function formatStats(stats: ExploreStats): string {
     `  runs: ${stats.runs}, steps: ${stats.steps}, checkpoints completed: ${stats.checkpointsCompleted}, crashes injected: ${stats.crashesInjected}, restores: ${stats.restores}`,
     `  fault-injection points reached (${stats.faultsInjected} faults; ${stats.faultsNotReached} planned after the job had ended):`,
     ...(points.length > 0 ? points : ['    (none)']),
-    ...(stats.faultPointsNeverReached.length > 0 ? [`  never reached (a fault there tests nothing yet): ${stats.faultPointsNeverReached.join(', ')}`] : []),
+    ...neverReachedLines(stats.faultPointsNeverReached),
   ].join('\n');
 }

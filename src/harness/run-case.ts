@@ -109,7 +109,12 @@ export async function runCase(
   scenario: Scenario,
   spec: CaseSpec,
   /** choiceSource: decides instead of the case's schedule (prove records the options of every step); the case must describe the same run. */
-  options: { readonly keepTrace?: boolean; readonly choiceSource?: ChoiceSource } = {},
+  options: {
+    readonly keepTrace?: boolean;
+    readonly choiceSource?: ChoiceSource;
+    /** Called once the job is built, before it runs: prove reads the scheduler's options and hashes the state at each step. */
+    readonly onStart?: (running: { readonly scheduler: Scheduler; readonly job: JobRuntime; readonly env: SimEnvironment }) => void;
+  } = {},
 ): Promise<CaseResult> {
   if (spec.scenario !== scenario.name) throw new Error(`runCase: case is for ${spec.scenario}, not ${scenario.name}`);
   const faults = parseFaultPlan(spec.faults, scenario.taskCount(spec.size), 'runCase');
@@ -135,6 +140,7 @@ export async function runCase(
   const jobOptions = jobOptionsFor(scenario, spec);
   const job = new JobRuntime(built.pipeline, jobOptions, scheduler, faults, { ...env.faultHooks, ...built.environmentHooks });
   if (built.onCheckpointCompleted !== undefined) job.onCheckpointCompleted = (checkpointId) => built.onCheckpointCompleted!(checkpointId);
+  options.onStart?.({ scheduler, job, env });
   const observations = await job.run();
   // Invariants over what the runtime did, judged on every run whatever its outcome.
   const violations = [...checkLiveness(observations)];

@@ -1,5 +1,5 @@
 import type { SourceReader } from '../connectors/api.ts';
-import type { EnabledEvents, SimWorld, StepDriver } from '../sim/scheduler.ts';
+import type { EnabledEvents, SimWorld, StepDriver, StepOption } from '../sim/scheduler.ts';
 import type { CheckpointingMode } from './barrier-handler.ts';
 import { Channel, ElementKind } from './channel.ts';
 import { CheckpointCoordinator, isForCoordinator, type ControlMessage } from './checkpoint-coordinator.ts';
@@ -445,6 +445,41 @@ export class JobRuntime implements SimWorld {
       default:
         return `event ${code}`;
     }
+  }
+
+  /**
+   * What an enabled event touches, for prove's partial-order reduction (SimWorld.footprint).
+   * Conservative: only records and watermarks taken by a task without event time (whose work
+   * does not read the clock) are local to that task, the channel they come from and the task's
+   * output channels, plus the I/O queue when the task writes to a sink. A source's poll may end
+   * its input (an input-ended message) or find nothing (a re-poll timer): it also touches the
+   * control and timer queues, whose order is state. Barriers, ends of input and control
+   * messages start checkpoint and failover work across the job: they touch everything.
+   */
+  footprint(code: number): StepOption {
+    const index = code & EVENT_INDEX_MASK;
+    const kind = code & ~EVENT_INDEX_MASK;
+    if (kind === EVENT_EMIT) {
+      const task = this.tasks[index]!;
+      return { id: `emit ${task.name}`, touches: task.eventTime ? undefined : [`task ${index}`, ...task.outputs.map((out) => `channel ${this.channels.indexOf(out)}`), 'control queue', 'timer queue', ...this.ioQueueOf(task)] };
+    }
+    if (kind === EVENT_DELIVER) {
+      const channel = this.channels[index]!;
+      const task = this.tasks[channel.toTask]!;
+      const element = channel.peek().kind;
+      const local = !task.eventTime && (element === ElementKind.Record || element === ElementKind.Watermark);
+      return {
+        id: `deliver ${index}`,
+        touches: local ? [`task ${task.index}`, `channel ${index}`, ...task.outputs.map((out) => `channel ${this.channels.indexOf(out)}`), ...this.ioQueueOf(task)] : undefined,
+      };
+    }
+    const message = this.control[index];
+    return { id: message === undefined ? `event ${code}` : `control ${message.kind} ${'checkpointId' in message ? message.checkpointId : ''} ${message.task}`, touches: undefined };
+  }
+
+  /** A task with a sink or a process function may start connector I/O: the pending-I/O queue's order is state. */
+  private ioQueueOf(task: Task): string[] {
+    return task.operators.some((operator) => operator.writer !== undefined || operator.process !== undefined) ? ['io queue'] : [];
   }
 
   execute(code: number): void {

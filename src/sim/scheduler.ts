@@ -23,6 +23,23 @@ export interface SimWorld {
   execute(code: number): void;
   /** Domain words for an event code, for traces and timelines. */
   describe(code: number): string;
+  /**
+   * What an enabled event is and what it touches (prove's partial-order reduction): absent, or
+   * `touches` undefined, means it may touch anything, so it commutes with nothing.
+   */
+  footprint?(code: number): StepOption;
+}
+
+/**
+ * One enabled event as the bounded exhaustive search sees it. `id` names the event so that the
+ * same event enabled in two states (the same record at the head of the same channel, the same
+ * message in flight) has the same id; `touches` lists the resources it reads or writes (task,
+ * channel, control queue, clock, ...): two events with disjoint lists commute. Undefined: it
+ * may touch anything (timers, I/O completions, coordinator messages).
+ */
+export interface StepOption {
+  readonly id: string;
+  readonly touches: readonly string[] | undefined;
 }
 
 /**
@@ -123,6 +140,9 @@ export class Scheduler implements StepDriver {
 
   private readonly choices: ChoiceSource;
   private readonly msPerStep: number;
+  /** True while the choice source picks among the enabled events of a step (not a `choose`). */
+  private choosingStep = false;
+  private dueTimerNow: Timer | undefined;
 
   constructor(readonly options: SchedulerOptions) {
     this.choices = options.choices;
@@ -301,7 +321,14 @@ export class Scheduler implements StepDriver {
     const total = timerCount + enabledIo.count + enabledWorld.count;
     if (total === 0) return false;
 
-    let choice = this.choices.pick(total);
+    this.choosingStep = true;
+    this.dueTimerNow = timerCount === 1 ? dueTimer : undefined;
+    let choice: number;
+    try {
+      choice = this.choices.pick(total);
+    } finally {
+      this.choosingStep = false;
+    }
     if (!(choice >= 0 && choice < total)) {
       throw new Error(`Scheduler: choice source returned ${choice} for ${total} options`);
     }
@@ -338,6 +365,41 @@ export class Scheduler implements StepDriver {
     if (this.trace.keepEntries) this.trace.keep(this.step, this.nowMs, world.describe(code));
     world.execute(code);
     return true;
+  }
+
+  /**
+   * The enabled events of the step being chosen, in option order; undefined outside a step's
+   * pick (a `choose` is no step). For prove's partial-order reduction: read inside `pick`.
+   * Timers and I/O completions touch anything (a timer may trigger a checkpoint or redeploy
+   * the job, an I/O completion resumes whichever task awaited it).
+   */
+  stepOptions(): StepOption[] | undefined {
+    if (!this.choosingStep) return undefined;
+    const world = this.world!;
+    const options: StepOption[] = [];
+    if (this.dueTimerNow !== undefined) options.push({ id: `timer ${this.dueTimerNow.label} @${this.dueTimerNow.dueMs}`, touches: undefined });
+    for (let i = 0; i < this.enabledIo.count; i++) {
+      const io = this.pendingIo[this.enabledIo.codes[i]!]!;
+      options.push({ id: `io ${io.connection} ${io.label}`, touches: undefined });
+    }
+    for (let i = 0; i < this.enabledWorld.count; i++) {
+      const code = this.enabledWorld.codes[i]!;
+      options.push(world.footprint?.(code) ?? { id: world.describe(code), touches: undefined });
+    }
+    return options;
+  }
+
+  /**
+   * The scheduler's part of the simulation state, for prove's state-hash cache: the step, the
+   * virtual time, every live timer (label, due time) and every pending I/O call (connection,
+   * label, readiness), in order. What a timer or a call will do lives in its closure; its label
+   * names it (checkpoint id, task), which is what the cache relies on.
+   */
+  describePending(): string {
+    const parts = [`step ${this.step} at ${this.nowMs}`];
+    for (const timer of this.timers) if (!timer.cancelled) parts.push(`timer ${timer.label} @${timer.dueMs}`);
+    for (const io of this.pendingIo) parts.push(`io ${io.connection} ${io.label} @${io.readyAtMs}`);
+    return parts.join('\n');
   }
 
   /** The oldest pending call of each connection is enabled once its latency has passed; later ones wait their turn. */

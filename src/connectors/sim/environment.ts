@@ -30,6 +30,8 @@ export class SimEnvironment {
   /** slow-calls faults: virtual ms added to the latency of every call issued from then on. */
   private extraLatencyMs = 0;
   private readonly serviceNames = new Set<string>();
+  /** Every service's model by name: what the systems hold now (prove hashes it as part of the state). */
+  readonly serviceModels = new Map<string, object>();
   /** Armed call faults, consumed in this order by the next calls issued. */
   private callsToFail = 0;
   private repliesToLose = 0;
@@ -73,6 +75,7 @@ export class SimEnvironment {
     if (!(timeoutMs >= latencyMs)) throw new Error(`SimEnvironment.service(${name}): timeoutMs must be >= latencyMs (${latencyMs}), got ${timeoutMs}`);
     const retry = options.retry === undefined ? undefined : checkSimRetryPolicy(options.retry, `SimEnvironment.service(${name})`);
     this.serviceNames.add(name);
+    this.serviceModels.set(name, model);
     const callOptions: SimServiceOptions = { latencyMs, timeoutMs };
     const methods = methodNamesOf(model);
     if (methods.length === 0) throw new Error(`SimEnvironment.service(${name}): the model has no methods to call`);

@@ -212,8 +212,10 @@ export class Scheduler implements StepDriver {
   settleAllIo(outcome: 'apply' | 'drop'): void {
     // The cancelled tasks' continuations still queued as microtasks run in this step's drain,
     // while their I/O is refused: none of them may reach a server after the next deployment.
-    this.ioRefused = true;
-    this.needsDrain = true;
+    if (!this.ioRefused) {
+      this.ioRefused = true;
+      this.needsDrain = true;
+    }
     const pending = this.pendingIo.splice(0, this.pendingIo.length);
     for (const io of pending) {
       if (outcome === 'apply') {

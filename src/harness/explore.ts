@@ -91,6 +91,8 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     'fail-call': { weight: 2, arbitrary: fc.record({ kind: fc.constant('fail-call' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
     'lose-reply': { weight: 2, arbitrary: fc.record({ kind: fc.constant('lose-reply' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
     'timeout-call': { weight: 1, arbitrary: fc.record({ kind: fc.constant('timeout-call' as const), atStep, times: fc.integer({ min: 1, max: 3 }) }) },
+    // One subtask up or down first (shrinks toward the old parallelism), then two.
+    rescale: { weight: 3, arbitrary: fc.record({ kind: fc.constant('rescale' as const), atStep, by: fc.constantFrom(1, -1, 2, -2) }) },
   };
   const fault: fc.Arbitrary<Fault> = fc.oneof(...scenario.faultKinds.map((kind) => ({ ...byKind[kind], weight: steeredWeight(byKind[kind].weight, steering, kind) })));
   return fc.record({

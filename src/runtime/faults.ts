@@ -33,9 +33,17 @@ export type Fault =
   /** The next k calls are applied by the simulated system but their replies are lost (the client sees ETIMEDOUT). */
   | { readonly kind: 'lose-reply'; readonly atStep: number; readonly times: number }
   /** The next k calls time out without reaching the simulated system (not applied, ETIMEDOUT). */
-  | { readonly kind: 'timeout-call'; readonly atStep: number; readonly times: number };
+  | { readonly kind: 'timeout-call'; readonly atStep: number; readonly times: number }
+  /**
+   * The job stops and restarts with its keyed part rescaled: `by` subtasks more (up) or fewer
+   * (down), kept within [1, maxParallelism]; the restore redistributes the state (rescale.ts).
+   */
+  | { readonly kind: 'rescale'; readonly atStep: number; readonly by: number };
 
 export type FaultPlan = readonly Fault[];
+
+/** Most subtasks one rescale fault adds or removes (the job's maxParallelism bounds the result too). */
+export const MAX_RESCALE_STEP = 64;
 
 export const FAULT_KINDS = [
   'crash-task',
@@ -53,6 +61,7 @@ export const FAULT_KINDS = [
   'fail-call',
   'lose-reply',
   'timeout-call',
+  'rescale',
 ] as const satisfies readonly Fault['kind'][];
 
 /** Validates a fault plan read from a user, a file or a replay token; throws naming the bad entry. */
@@ -99,6 +108,13 @@ export function parseFaultPlan(input: unknown, taskCount: number, source: string
         return { kind: 'fence-transactions', atStep: step };
       case 'cut-connections':
         return { kind: 'cut-connections', atStep: step };
+      case 'rescale': {
+        const by = record['by'];
+        if (!Number.isSafeInteger(by) || by === 0 || Math.abs(by as number) > MAX_RESCALE_STEP) {
+          throw new Error(`${where}: by must be a non-zero integer in [-${MAX_RESCALE_STEP}, ${MAX_RESCALE_STEP}] (subtasks added or removed), got ${JSON.stringify(by)}`);
+        }
+        return { kind: 'rescale', atStep: step, by: by as number };
+      }
       case 'fail-abort':
       case 'fail-commit':
       case 'fail-call':

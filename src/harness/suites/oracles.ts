@@ -289,7 +289,7 @@ export function checkKeyedCutsPerKey(observations: RunObservations, operatorName
       const keys = new Set<string>([...(snapshot.keyedState[operatorName] ?? []).map(([key]) => String(key)), ...inFlight.keys()]);
       const held = new Map((snapshot.keyedState[operatorName] ?? []).map(([key, seqs]) => [String(key), seqs as readonly number[]]));
       for (const key of keys) {
-        const owner = partitionOf(key, keyedTasks.length);
+        const owner = partitionOf(key, keyedTasks.length, observations.settings.maxParallelism);
         if (owner !== subtask) {
           violations.push({ property, anomaly: 'inconsistent offsets', message: `checkpoint ${checkpoint.checkpointId}: key ${key} is in the state of subtask ${subtask}, but it is routed to subtask ${owner}` });
           continue;

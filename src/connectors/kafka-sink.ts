@@ -161,6 +161,14 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
   protected override async abortLingering(inFlight: KafkaTransaction | undefined): Promise<void> {
     // The probe leaves the first unused counter registered at epoch 0; the next transaction re-initialises it.
     this.nextCounter = await this.probeLingering(this.options.subtaskIndex, inFlight);
+    // Subtasks of a larger earlier layout that fold onto this one and left no entry in the
+    // restored checkpoint (e.g. a rescale down restored from scratch): everything they began
+    // is lingering. Probed as Flink's KafkaSink does, subtask + k * parallelism upward, until
+    // one that never used its first id.
+    for (let subtask = this.subtask + this.parallelism; ; subtask += this.parallelism) {
+      if (this.handedOverSubtasks.has(subtask)) continue;
+      if ((await this.probeLingering(subtask, undefined)) === 0) break;
+    }
   }
 
   /** A removed subtask's id range, handed to this subtask: its transactions begun after the checkpoint are aborted the same way. */

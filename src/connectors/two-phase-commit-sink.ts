@@ -36,6 +36,8 @@ export abstract class TwoPhaseCommitSink<IN, TXN> implements SinkWriter<IN>, Che
   /** This subtask's index and its vertex's parallelism in the current attempt (set by initializeState). */
   protected subtask = 0;
   protected parallelism = 1;
+  /** Removed subtasks whose restored entries this subtask recovered in the current attempt. */
+  protected handedOverSubtasks: ReadonlySet<number> = new Set();
 
   constructor() {
     // Report every begin, commit and abort, also those a subclass calls on its own (a buggy
@@ -119,6 +121,7 @@ export abstract class TwoPhaseCommitSink<IN, TXN> implements SinkWriter<IN>, Che
       }
     }
     const own = entries.find((entry) => entry.subtask === undefined || entry.subtask === this.subtask);
+    this.handedOverSubtasks = new Set(entries.filter((entry) => entry !== own).map((entry) => entry.subtask!));
     for (const entry of entries) if (entry !== own) await this.abortLingeringOfSubtask(entry.subtask!, entry.current);
     await this.abortLingering(own?.current);
     this.current = await this.beginTransaction();

@@ -276,7 +276,10 @@ export function checkKeyedCutsPerKey(observations: RunObservations, operatorName
   const violations: Violation[] = [];
   for (const checkpoint of observations.checkpoints) {
     if (checkpoint.outcome !== 'completed' || checkpoint.tasks === undefined) continue;
-    keyedTasks.forEach((task, subtask) => {
+    // A checkpoint taken after a rescale holds the keyed vertex (the job's last, the one that rescales) at its parallelism then.
+    const first = keyedTasks[0] ?? 0;
+    const tasksAtCheckpoint = (observations.rescales ?? []).length > 0 && keyedTasks.at(-1) !== undefined && first === observations.rescales![0]!.firstTask ? Array.from({ length: checkpoint.tasks.length - first }, (_, i) => first + i) : keyedTasks;
+    tasksAtCheckpoint.forEach((task, subtask) => {
       const snapshot = checkpoint.tasks![task];
       if (snapshot === undefined) return;
       const inFlight = new Map<string, number[]>();
@@ -289,7 +292,7 @@ export function checkKeyedCutsPerKey(observations: RunObservations, operatorName
       const keys = new Set<string>([...(snapshot.keyedState[operatorName] ?? []).map(([key]) => String(key)), ...inFlight.keys()]);
       const held = new Map((snapshot.keyedState[operatorName] ?? []).map(([key, seqs]) => [String(key), seqs as readonly number[]]));
       for (const key of keys) {
-        const owner = partitionOf(key, keyedTasks.length, observations.settings.maxParallelism);
+        const owner = partitionOf(key, tasksAtCheckpoint.length, observations.settings.maxParallelism);
         if (owner !== subtask) {
           violations.push({ property, anomaly: 'inconsistent offsets', message: `checkpoint ${checkpoint.checkpointId}: key ${key} is in the state of subtask ${subtask}, but it is routed to subtask ${owner}` });
           continue;

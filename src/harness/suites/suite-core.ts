@@ -67,7 +67,8 @@ export interface SuiteOptions {
 
 export const DEFAULT_SUITE_DATA = { partitions: 2, recordsPerPartition: 40, keysPerPartition: 4 } as const;
 /** Crashes, checkpoint faults, lost notifications, and faults on the calls to systems put under `env` (failed, timed out, applied with the reply lost). */
-export const DEFAULT_SUITE_FAULTS: readonly Fault['kind'][] = ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint', 'drop-notify', 'fail-call', 'timeout-call', 'lose-reply'];
+/** The standard job's keyed last vertex rescales, so a restart with more or fewer subtasks is among the generated faults. */
+export const DEFAULT_SUITE_FAULTS: readonly Fault['kind'][] = ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint', 'drop-notify', 'fail-call', 'timeout-call', 'lose-reply', 'rescale'];
 export const MAX_SUITE_PARALLELISM = 16;
 
 const NAME_PATTERN = /^[A-Za-z0-9._-]{1,100}$/;

@@ -16,6 +16,10 @@ const lines = (result: CaseResult): { step: number; event: string }[] => result.
 /** Restarts (every deployment after the first). */
 const restoreSteps = (result: CaseResult): number[] => result.observations.restores.slice(1).map((r) => r.atStep);
 
+/** Deployments that restored a checkpoint onto another parallelism (from the trace's own words, not the observations the blame reads). */
+const rescaledRestoreSteps = (result: CaseResult): number[] =>
+  lines(result).filter((e) => /^restore checkpoint \d+ taken with \d+ subtasks onto \d+$/.test(e.event)).map((e) => e.step);
+
 /** A task took a record from an input after taking barrier n from it, before its ack n reached the coordinator. */
 function recordsBehindBarriers(result: CaseResult): number[] {
   const trace = lines(result);
@@ -160,6 +164,13 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
   },
   'kafka-2pc/commit-not-idempotent/exactly-once': { anomaly: /duplicate after restore/, cause: secondCommits },
   'kafka-2pc/no-abort-lingering/no-lingering-transaction': { anomaly: /lingering transaction/, cause: restoreSteps },
+  // Rescaling: the state went wrong at the deployment that redistributed the checkpoint to the new parallelism.
+  'odd-even-sum/rescale-keyed-state-to-wrong-subtask/rescale-state': { anomaly: /inconsistent offsets: its state is not redistributed whole, by key group/, cause: rescaledRestoreSteps },
+  'odd-even-sum/rescale-keyed-state-to-wrong-subtask/exactly-once': { anomaly: /duplicate after restore|lost write/, cause: rescaledRestoreSteps },
+  'kafka-2pc/rescale-drops-operator-state-part/rescale-state': { anomaly: /lost write: its state is not redistributed whole/, cause: rescaledRestoreSteps },
+  'kafka-2pc/rescale-drops-operator-state-part/restore-recovers-pending': { anomaly: /recovered by no subtask/, cause: rescaledRestoreSteps },
+  'kafka-2pc/forget-removed-subtasks/restore-recovers-pending': { anomaly: /recovered by no subtask/, cause: rescaledRestoreSteps },
+  'kafka-2pc/forget-removed-subtasks/no-lingering-transaction': { anomaly: /lingering transaction/, cause: restoreSteps },
   'redis-sink-suite/incrby-sink/exactly-once': {
     anomaly: /unexpected write: INCRBY/,
     // Every INCRBY stores a sum, never a record's own value.

@@ -170,7 +170,6 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
   'kafka-2pc/rescale-drops-operator-state-part/rescale-state': { anomaly: /lost write: its state is not redistributed whole/, cause: rescaledRestoreSteps },
   'kafka-2pc/rescale-drops-operator-state-part/restore-recovers-pending': { anomaly: /recovered by no subtask/, cause: rescaledRestoreSteps },
   'kafka-2pc/forget-removed-subtasks/restore-recovers-pending': { anomaly: /recovered by no subtask/, cause: rescaledRestoreSteps },
-  'kafka-2pc/forget-removed-subtasks/no-lingering-transaction': { anomaly: /lingering transaction/, cause: restoreSteps },
   'redis-sink-suite/incrby-sink/exactly-once': {
     anomaly: /unexpected write: INCRBY/,
     // Every INCRBY stores a sum, never a record's own value.

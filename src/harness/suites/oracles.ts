@@ -276,9 +276,11 @@ export function checkKeyedCutsPerKey(observations: RunObservations, operatorName
   const violations: Violation[] = [];
   for (const checkpoint of observations.checkpoints) {
     if (checkpoint.outcome !== 'completed' || checkpoint.tasks === undefined) continue;
-    // A checkpoint taken after a rescale holds the keyed vertex (the job's last, the one that rescales) at its parallelism then.
+    // A checkpoint taken after a rescale holds the keyed vertex at the parallelism it ran with then: its subtasks are the
+    // tasks from the first keyed one on, of the same vertex, that the checkpoint has (task names only grow, in place).
     const first = keyedTasks[0] ?? 0;
-    const tasksAtCheckpoint = (observations.rescales ?? []).length > 0 && keyedTasks.at(-1) !== undefined && first === observations.rescales![0]!.firstTask ? Array.from({ length: checkpoint.tasks.length - first }, (_, i) => first + i) : keyedTasks;
+    const vertexOf = (task: number): string | undefined => observations.taskVertices[task]?.vertex;
+    const tasksAtCheckpoint = keyedTasks.length === 0 ? keyedTasks : Array.from({ length: Math.max(0, checkpoint.tasks.length - first) }, (_, i) => first + i).filter((task) => vertexOf(task) === vertexOf(first));
     tasksAtCheckpoint.forEach((task, subtask) => {
       const snapshot = checkpoint.tasks![task];
       if (snapshot === undefined) return;

@@ -27,7 +27,7 @@ describe('the built-in connectors pass their connector suites', () => {
 
 describe('the built-in connectors hold when their standard job is rescaled up and down on restore', () => {
   for (const suite of CONNECTOR_SUITES) {
-    test(`${suite.name}: rescaled up by 1, down by 1, and up then down, after a checkpoint`, async () => {
+    test(`${suite.name}: rescaled up by 1, down by 1, and up then down, after a checkpoint, and up or down before any`, async () => {
       expect(suite.faultKinds).toContain('rescale');
       const base: CaseSpec = { scenario: suite.name, size: suite.defaultSize, mode: 'exactly-once', backend: suite.backends[0]!, bug: undefined, faults: [], schedule: { kind: 'seed', seed: 11 }, checkpointIntervalMs: 30 };
       // Each rescale just after a checkpoint completed in the fault-free run, so that the restore has state to redistribute.
@@ -40,6 +40,13 @@ describe('the built-in connectors hold when their standard job is rescaled up an
         expect(result.violations, JSON.stringify(faults)).toEqual([]);
         expect(result.observations.outcome).toBe('finished');
         expect((result.observations.rescales ?? []).length, JSON.stringify(faults)).toBeGreaterThan(0);
+      }
+      // Rescaled before any checkpoint (at the first step): the job runs from scratch on the new layout, and the oracles follow it.
+      for (const by of [1, -1]) {
+        const result = await runCase(suite, { ...base, faults: [{ kind: 'rescale', atStep: 0, by }] });
+        expect(result.violations, `rescale by ${by} at step 0`).toEqual([]);
+        expect(result.observations.outcome).toBe('finished');
+        expect(result.observations.restores.every((restore) => restore.checkpointId === undefined)).toBe(true);
       }
     }, SLOW_TEST_MS);
   }

@@ -23,7 +23,7 @@ export function blameRescale(context: BlameContext, violation: Violation): Blame
   const rescale = (observations.rescales ?? []).find((r) => r.attempt === restore?.attempt);
   const moved = rescale === undefined ? '' : ` onto ${rescale.toParallelism} subtasks of ${rescale.vertexName} (taken with ${rescale.fromParallelism})`;
   const what = violation.property === 'restore-recovers-pending' ? 'a pending transaction of the checkpoint is recovered by no subtask' : 'its state is not redistributed whole, by key group';
-  const firstFalse = deploy === undefined ? undefined : link(deploy, `restore of checkpoint ${checkpointId}${moved}: ${what}`, true);
-  const others = firstFalse === undefined ? links : links.filter((l) => !(l.step === firstFalse.step && l.lane === deploy!.lane));
+  const firstFalse = deploy === undefined ? undefined : link(deploy, `${deploy.text}: restore of checkpoint ${checkpointId}${moved}: ${what}`, true);
+  const others = firstFalse === undefined ? links : links.filter((l) => !(l.step === firstFalse.step && l.lane === deploy!.lane && firstFalse.text.startsWith(l.text)));
   return finish(violation, `checkpoint ${Number.isNaN(checkpointId) ? '?' : checkpointId}${moved}`, `${violation.anomaly}: ${what}`, others, firstFalse);
 }

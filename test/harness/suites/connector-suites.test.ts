@@ -28,7 +28,6 @@ describe('the built-in connectors pass their connector suites', () => {
 describe('the built-in connectors hold when their standard job is rescaled up and down on restore', () => {
   for (const suite of CONNECTOR_SUITES) {
     test(`${suite.name}: rescaled up by 1, down by 1, and up then down, after a checkpoint, and up or down before any`, async () => {
-      expect(suite.faultKinds).toContain('rescale');
       const base: CaseSpec = { scenario: suite.name, size: suite.defaultSize, mode: 'exactly-once', backend: suite.backends[0]!, bug: undefined, faults: [], schedule: { kind: 'seed', seed: 11 }, checkpointIntervalMs: 30 };
       // Each rescale just after a checkpoint completed in the fault-free run, so that the restore has state to redistribute.
       const completed = (await runCase(suite, base)).observations.checkpoints.filter((c) => c.outcome === 'completed').map((c) => c.endedAtStep);

@@ -1,5 +1,5 @@
 import type { KafkaTransaction } from '../src/connectors/kafka-sink.ts';
-import type { TwoPhaseCommitState } from '../src/connectors/two-phase-commit-sink.ts';
+import { describeTransaction, type TwoPhaseCommitState } from '../src/connectors/two-phase-commit-sink.ts';
 import type { BrokerEvent, TransactionListing } from '../src/connectors/sim/kafka-broker.ts';
 import type { RunObservations } from '../src/runtime/observations.ts';
 import type { Violation } from '../src/harness/scenario.ts';
@@ -123,5 +123,44 @@ export function checkNoLingeringOrFencedCommit(evidence: TwoPhaseCommitEvidence)
       });
     }
   }
+  return violations;
+}
+
+/**
+ * 5. A restore recovers every pending transaction of the checkpoint it restores: each one is
+ *    recovered and committed in the attempt that restored it (by its own subtask, or after a
+ *    rescale down by the surviving subtask the removed one's state was handed to). Judged for
+ *    attempts that ran long enough to complete a checkpoint (every sink subtask then finished
+ *    its initializeState), or that finished the job.
+ */
+export function checkRestoreRecoversPending(observations: RunObservations): Violation[] {
+  const violations: Violation[] = [];
+  const checkpoints = new Map(observations.checkpoints.map((checkpoint) => [checkpoint.checkpointId, checkpoint]));
+  observations.restores.forEach((restore, index) => {
+    if (restore.checkpointId === undefined) return;
+    const tasks = checkpoints.get(restore.checkpointId)?.tasks;
+    if (tasks === undefined) return;
+    const nextSeq = observations.restores[index + 1]?.seq ?? Number.POSITIVE_INFINITY;
+    const initialized =
+      observations.checkpointEvents.some((event) => event.event === 'completed' && event.seq > restore.seq && event.seq < nextSeq) ||
+      (index === observations.restores.length - 1 && observations.outcome === 'finished');
+    if (!initialized) return;
+    const recovered = new Set(
+      observations.connectorEvents.filter((event) => event.attempt === restore.attempt && event.type === 'transaction' && event.kind === 'recover-commit').map((event) => event.transaction),
+    );
+    tasks.forEach((snapshot, task) => {
+      for (const state of (snapshot.operatorState['two-phase-commit'] ?? []) as TwoPhaseCommitState<unknown>[]) {
+        for (const [checkpointId, transaction] of state.pending) {
+          const described = describeTransaction(transaction);
+          if (recovered.has(described) || violations.length >= 5) continue;
+          violations.push({
+            property: 'restore-recovers-pending',
+            anomaly: 'lost write',
+            message: `attempt ${restore.attempt} restored checkpoint ${restore.checkpointId} but never recovered transaction ${described} (pre-committed at checkpoint ${checkpointId} by ${state.subtask === undefined ? `task ${observations.taskNames[task] ?? task}` : `subtask ${state.subtask}`})`,
+          });
+        }
+      }
+    });
+  });
   return violations;
 }

@@ -1,13 +1,14 @@
 import { oddEvenInput, parityName, type Parity } from '../model/odd-even-sum.ts';
 import { checkRunningSumLog, type RunningSumEntry } from '../model/running-sum-log.ts';
 import type { ParityAccumulator } from '../properties/odd-even.ts';
-import { checkCommittedImpliesCompleted, checkCompletedImpliesCommitted, checkNoLingeringOrFencedCommit } from '../properties/two-phase-commit.ts';
+import { checkCommittedImpliesCompleted, checkCompletedImpliesCommitted, checkNoLingeringOrFencedCommit, checkRestoreRecoversPending } from '../properties/two-phase-commit.ts';
 import { KafkaPartitionSource } from '../src/connectors/kafka-source.ts';
 import { BuggyKafkaTwoPhaseCommitSink, KafkaTwoPhaseCommitSink, MicroBatchKafkaSink, type KafkaSinkBug, type KafkaSinkOptions } from '../src/connectors/kafka-sink.ts';
 import { SimKafkaBroker } from '../src/connectors/sim/kafka-broker.ts';
 import { SIM_TRANSACTION_TIMEOUT_MS, SimKafkaClients } from '../src/connectors/sim/kafka-clients.ts';
 import type { Scenario, Violation } from '../src/harness/scenario.ts';
 import type { Keyed } from '../src/runtime/pipeline.ts';
+import type { RunObservations } from '../src/runtime/observations.ts';
 import { oddEvenPipeline } from './odd-even-sum.ts';
 
 export const INPUT_TOPIC = 'numbers';
@@ -15,7 +16,7 @@ export const OUTPUT_TOPIC = 'sums';
 /** The value of the records of the aborted input transaction: a source that reads them counts it into the odd sum. */
 const ABORTED_INPUT_VALUE = 1_000_001;
 const TRANSACTIONAL_ID_PREFIX = 'odd-even-sink';
-const SINK_BUGS: readonly KafkaSinkBug[] = ['commit-in-snapshot', 'restore-aborts-pending', 'notify-commits-only-own', 'commit-not-idempotent', 'no-abort-lingering'];
+const SINK_BUGS: readonly KafkaSinkBug[] = ['commit-in-snapshot', 'restore-aborts-pending', 'notify-commits-only-own', 'commit-not-idempotent', 'no-abort-lingering', 'forget-removed-subtasks'];
 
 /** The sink's output record: key = parity name, value = the running (sum, count, last) as JSON. */
 export function serializeSum(element: Keyed<ParityAccumulator>): { key: string; value: string } {
@@ -54,7 +55,7 @@ export const kafka2pc: Scenario = {
   // Not 'expire-transactions' nor 'fence-transactions': no sink survives a transaction timeout
   // shorter than a checkpoint, or a zombie producer taking over a pre-committed transaction's
   // id (Kafka aborts pre-committed data either way); tests show the invariants catching that loss.
-  faultKinds: ['crash-task', 'crash-job', 'fail-commit', 'drop-notify', 'fail-abort', 'expire-checkpoint', 'decline-checkpoint', 'drop-ack', 'fail-initialize'],
+  faultKinds: ['crash-task', 'crash-job', 'fail-commit', 'drop-notify', 'fail-abort', 'expire-checkpoint', 'decline-checkpoint', 'drop-ack', 'fail-initialize', 'rescale'],
   // A memory backend loses completed checkpoints with the coordinator; the committed output then gets written again.
   backends: ['fs'],
   variablePartitions: true,
@@ -72,6 +73,23 @@ export const kafka2pc: Scenario = {
       description: 'a notify-complete the fault plan drops is reported lost but still reaches the sink (the commit-on-restore path is never exercised)',
       caughtBy: ['fault-effects'],
       jobOptions: { backend: 'fs', lostNotifyStillDelivered: true },
+    },
+    {
+      name: 'rescale-drops-operator-state-part',
+      description:
+        'a restore onto another parallelism drops the last old subtask\'s part of every operator list state: its 2PC entry, pending and open transactions with it ' +
+        '(run with a 30 ms interval, so that a rescale restores a checkpoint)',
+      caughtBy: ['rescale-state', 'restore-recovers-pending'],
+      jobOptions: { backend: 'fs', rescaleDropsOperatorStatePart: true, checkpointIntervalMs: 30 },
+    },
+    {
+      name: 'forget-removed-subtasks',
+      description:
+        'after a rescale down the 2PC sink recovers only its own state entry: the pending transactions of a removed subtask are never committed ' +
+        '(the start-up probe for lingering transactions then aborts them with the rest of its id range) ' +
+        '(run with a 30 ms interval, so that a rescale restores a checkpoint)',
+      caughtBy: ['restore-recovers-pending'],
+      jobOptions: { backend: 'fs', checkpointIntervalMs: 30 },
     },
     { name: 'micro-batch-sink', description: 'negative control: a Spark-streaming-style sink that writes each micro-batch when it ends, without two-phase commit', caughtBy: ['exactly-once'], jobOptions: { backend: 'fs' } },
   ],
@@ -122,7 +140,8 @@ export const kafka2pc: Scenario = {
         return new KafkaTwoPhaseCommitSink(options);
       },
     );
-    const sinkTasks = [size.partitions, size.partitions + 1];
+    // The sink subtasks come after the sources; a rescale adds or removes some (task names only grow).
+    const sinkTasksOf = (observations: RunObservations): number[] => Array.from({ length: observations.taskNames.length - size.partitions }, (_, i) => size.partitions + i);
     const committedOutput = (): { key: string; value: string }[][] =>
       [0, 1].map((partition) => broker.fetch(OUTPUT_TOPIC, partition, 0, 'read_committed').map(({ key, value }) => ({ key, value })));
     return {
@@ -143,12 +162,13 @@ export const kafka2pc: Scenario = {
       },
       judge: (observations) => {
         broker.advanceTimeTo(observations.virtualTimeMs);
-        const evidence = { observations, brokerEvents: broker.events, openTransactions: broker.listTransactions(), sinkTasks, transactionalIdPrefix: TRANSACTIONAL_ID_PREFIX };
+        const evidence = { observations, brokerEvents: broker.events, openTransactions: broker.listTransactions(), sinkTasks: sinkTasksOf(observations), transactionalIdPrefix: TRANSACTIONAL_ID_PREFIX };
         return [
           ...checkOddEvenOutputLog(committedOutput(), input),
           ...checkCommittedImpliesCompleted(evidence),
           ...checkCompletedImpliesCommitted(evidence),
           ...checkNoLingeringOrFencedCommit(evidence),
+          ...checkRestoreRecoversPending(observations),
         ];
       },
       output: () => {

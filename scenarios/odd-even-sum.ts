@@ -22,7 +22,7 @@ export const oddEvenSum: Scenario = {
   name: 'odd-even-sum',
   description: 'two partitions of natural numbers -> keyBy parity -> running sum -> idempotent Redis SET',
   defaultSize: { partitions: 2, recordsPerPartition: 40 },
-  faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint', 'drop-ack', 'fail-initialize'],
+  faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint', 'drop-ack', 'fail-initialize', 'rescale'],
   backends: ['memory', 'fs'],
   variablePartitions: true,
   unequalPartitions: true,
@@ -66,6 +66,14 @@ export const oddEvenSum: Scenario = {
         '(run with a 50 ms timeout, so that checkpoints also time out without an expiry fault)',
       caughtBy: ['fault-effects'],
       jobOptions: { expiryLeavesCheckpointPending: true, checkpointTimeoutMs: 50 },
+    },
+    {
+      name: 'rescale-keyed-state-to-wrong-subtask',
+      description:
+        'a restore onto another parallelism hands each new subtask the keyed state of the old subtask with its index, key groups ignored: a key\'s sum lands where its records no longer go ' +
+        '(run with a 30 ms interval, so that a rescale restores a checkpoint)',
+      caughtBy: ['rescale-state', 'exactly-once'],
+      jobOptions: { rescaleKeyedStateByOldSubtask: true, checkpointIntervalMs: 30 },
     },
     {
       name: 'unaligned-holds-inputs',

@@ -38,6 +38,8 @@ export type { StateBackendKind } from './runtime/state.ts';
 export { FAULT_KINDS, type Fault, type FaultPlan } from './runtime/faults.ts';
 export type { JobOptions } from './runtime/job.ts';
 export type { RunObservations } from './runtime/observations.ts';
+export { DEFAULT_MAX_PARALLELISM, keyGroupOf, keyGroupRangeOf, subtaskOfKey } from './runtime/key-groups.ts';
+export type { RescaleObservation } from './runtime/rescale.ts';
 // Event time: job graphs, process functions, keyed state, timers, watermarks.
 export { jobGraph, JobGraphBuilder, DataStream, KeyedStream, ConnectedKeyedStreams, type JobGraphSpec } from './runtime/job-graph.ts';
 export { MAX_WATERMARK, MIN_WATERMARK, outputTag, WatermarkStrategy } from './runtime/functions.ts';

@@ -40,6 +40,12 @@ export interface ListState<T> {
 export interface OperatorStateStore {
   /** Operator (non-keyed) list state, one per name; snapshotted on every checkpoint. */
   getListState<T>(name: string): ListState<T>;
+  /**
+   * Operator list state redistributed as a union (Flink's getUnionListState): after a restore
+   * with another parallelism every subtask gets the parts of every old subtask (getListState's
+   * parts are split evenly instead). Optional: a store without it only offers getListState.
+   */
+  getUnionListState?<T>(name: string): ListState<T>;
 }
 
 export interface FunctionInitializationContext {

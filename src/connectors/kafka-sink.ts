@@ -1,6 +1,6 @@
 import type { Key } from './api.ts';
 import { kafkaErrorCode, type KafkaClients, type KafkaRecord, type TransactionalProducer } from './kafka-api.ts';
-import { TwoPhaseCommitSink } from './two-phase-commit-sink.ts';
+import { TwoPhaseCommitSink, type TwoPhaseCommitState } from './two-phase-commit-sink.ts';
 
 /** One Kafka transaction of the sink, as kept in checkpoints: enough to finish it after a restart. */
 export interface KafkaTransaction {
@@ -159,19 +159,36 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
   }
 
   protected override async abortLingering(inFlight: KafkaTransaction | undefined): Promise<void> {
+    // The probe leaves the first unused counter registered at epoch 0; the next transaction re-initialises it.
+    this.nextCounter = await this.probeLingering(this.options.subtaskIndex, inFlight);
+    // Subtasks of a larger earlier layout that fold onto this one and left no entry in the
+    // restored checkpoint (e.g. a rescale down restored from scratch): everything they began
+    // is lingering. Probed as Flink's KafkaSink does, subtask + k * parallelism upward, until
+    // one that never used its first id.
+    for (let subtask = this.subtask + this.parallelism; ; subtask += this.parallelism) {
+      if (this.handedOverSubtasks.has(subtask)) continue;
+      if ((await this.probeLingering(subtask, undefined)) === 0) break;
+    }
+  }
+
+  /** A removed subtask's id range, handed to this subtask: its transactions begun after the checkpoint are aborted the same way. */
+  protected override async abortLingeringOfSubtask(subtask: number, inFlight: KafkaTransaction | undefined): Promise<void> {
+    await this.probeLingering(subtask, inFlight);
+  }
+
+  /** initTransactions on `prefix-subtask-counter` upward from after the in-flight one (aborting what is open) until an id never used; returns that counter. */
+  private async probeLingering(subtask: number, inFlight: KafkaTransaction | undefined): Promise<number> {
     let counter = inFlight === undefined ? 0 : inFlight.counter + 1;
+    const idOf = (n: number): string => `${this.options.transactionalIdPrefix}-${subtask}-${n}`;
     for (let probes = 0; ; probes++) {
       if (probes >= MAX_LINGERING_PROBES) {
-        throw new Error(`KafkaTwoPhaseCommitSink: more than ${MAX_LINGERING_PROBES} used transactional ids after ${this.transactionalId(counter - probes)}`);
+        throw new Error(`KafkaTwoPhaseCommitSink: more than ${MAX_LINGERING_PROBES} used transactional ids after ${idOf(counter - probes)}`);
       }
-      const transactionalId = this.transactionalId(counter);
-      const producer = this.newProducer(transactionalId);
+      const producer = this.newProducer(idOf(counter));
       const handle = await producer.initTransactions();
-      if (handle.epoch === 0) break; // never used before: every later id is unused too
+      if (handle.epoch === 0) return counter; // never used before: every later id is unused too
       counter++;
     }
-    // The probe left `counter` registered at epoch 0; the next transaction re-initialises it.
-    this.nextCounter = counter;
   }
 
   private async sendBuffered(transaction: KafkaTransaction): Promise<void> {
@@ -205,7 +222,7 @@ export class MicroBatchKafkaSink<IN> extends KafkaTwoPhaseCommitSink<IN> {
 }
 
 /** Planted bugs in the 2PC protocol, for `streamcheck selftest`. Each is a small deviation from the sink above. */
-export type KafkaSinkBug = 'commit-in-snapshot' | 'restore-aborts-pending' | 'notify-commits-only-own' | 'commit-not-idempotent' | 'no-abort-lingering';
+export type KafkaSinkBug = 'commit-in-snapshot' | 'restore-aborts-pending' | 'notify-commits-only-own' | 'commit-not-idempotent' | 'no-abort-lingering' | 'forget-removed-subtasks';
 
 /** Where the no-abort-lingering bug starts its fresh id range after a restore. */
 const FRESH_RANGE_OFFSET = 10_000;
@@ -225,6 +242,13 @@ export class BuggyKafkaTwoPhaseCommitSink<IN> extends KafkaTwoPhaseCommitSink<IN
     await super.snapshotState(context);
     // BUG commit-in-snapshot: the transaction becomes visible before its checkpoint completed.
     if (this.bug === 'commit-in-snapshot') await super.notifyCheckpointComplete(context.checkpointId);
+  }
+
+  /** BUG forget-removed-subtasks: after a rescale down, only the subtask's own entry is recovered; a removed subtask's pending and open transactions are left behind. */
+  protected override entriesToRecover(entries: readonly TwoPhaseCommitState<KafkaTransaction>[]): TwoPhaseCommitState<KafkaTransaction>[] {
+    const recovered = super.entriesToRecover(entries);
+    if (this.bug === 'forget-removed-subtasks') return recovered.filter((entry) => entry.subtask === undefined || entry.subtask === this.subtask);
+    return recovered;
   }
 
   protected override committable(checkpointId: number): ReadonlyArray<readonly [number, KafkaTransaction]> {

@@ -10,6 +10,11 @@ import type { CheckpointListener, CheckpointedFunction, FunctionInitializationCo
  * - initializeState on restore: recoverAndCommit every pending transaction of the restored
  *   checkpoint (it may already be committed: commit must be idempotent), recoverAndAbort the
  *   one that was in flight, abort lingering ones, then begin a new one.
+ * - rescaling: the state is a union list state, one entry per old subtask, tagged with it.
+ *   A subtask recovers its own entry and those of old subtasks that no longer exist and fold
+ *   onto it (old index modulo the new parallelism), as Flink hands a removed subtask's
+ *   transactions to a surviving one: their pending transactions are committed, their
+ *   in-flight ones aborted, and the transactions they began later aborted as lingering.
  *
  * - finish() (end of input): the next snapshot pre-commits the last transaction and begins
  *   no new one, so nothing is left open when the job finishes (FLIP-147: the final
@@ -28,6 +33,11 @@ export abstract class TwoPhaseCommitSink<IN, TXN> implements SinkWriter<IN>, Che
   private report: ((event: TransactionEvent) => void) | undefined;
   /** End of input seen: the next snapshot pre-commits the last transaction and begins none. */
   private inputEnded = false;
+  /** This subtask's index and its vertex's parallelism in the current attempt (set by initializeState). */
+  protected subtask = 0;
+  protected parallelism = 1;
+  /** Removed subtasks whose restored entries this subtask recovered in the current attempt. */
+  protected handedOverSubtasks: ReadonlySet<number> = new Set();
 
   constructor() {
     // Report every begin, commit and abort, also those a subclass calls on its own (a buggy
@@ -72,20 +82,35 @@ export abstract class TwoPhaseCommitSink<IN, TXN> implements SinkWriter<IN>, Che
     return Promise.resolve();
   }
 
+  /** After recovery: abort the transactions a removed subtask (handed over to this one) began after the restored checkpoint (none by default). */
+  protected abortLingeringOfSubtask(_subtask: number, _inFlight: TXN | undefined): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /**
+   * The restored entries this subtask recovers: its own, and those of old subtasks that no
+   * longer exist and fold onto it. Entries without a subtask (a store without union state
+   * split them to this subtask) are all its own.
+   */
+  protected entriesToRecover(entries: readonly TwoPhaseCommitState<TXN>[]): TwoPhaseCommitState<TXN>[] {
+    return entries.filter((entry) => entry.subtask === undefined || entry.subtask === this.subtask || (entry.subtask >= this.parallelism && entry.subtask % this.parallelism === this.subtask));
+  }
+
   /** Pre-committed transactions waiting for their checkpoint's notification, oldest first (for properties and reports). */
   pendingTransactions(): ReadonlyArray<readonly [number, TXN]> {
     return [...this.pending.entries()].sort(([a], [b]) => a - b);
   }
 
   async initializeState(context: FunctionInitializationContext): Promise<void> {
-    this.state = context.getOperatorStateStore().getListState<TwoPhaseCommitState<TXN>>('two-phase-commit');
+    const store = context.getOperatorStateStore();
+    this.state = store.getUnionListState?.<TwoPhaseCommitState<TXN>>('two-phase-commit') ?? store.getListState<TwoPhaseCommitState<TXN>>('two-phase-commit');
     this.report = (event) => context.report({ type: 'transaction', ...event });
+    this.subtask = context.subtaskIndex;
+    this.parallelism = context.parallelism;
     this.pending.clear();
     this.inputEnded = false;
-    const restored = this.state.get();
-    if (restored.length > 1) throw new Error(`TwoPhaseCommitSink: expected one restored state entry, got ${restored.length}`);
-    const entry = restored[0];
-    if (entry !== undefined) {
+    const entries = this.entriesToRecover(this.state.get());
+    for (const entry of entries) {
       for (const [checkpointId, transaction] of entry.pending) {
         await this.recoverAndCommit(transaction);
         this.report({ kind: 'recover-commit', transaction: describeTransaction(transaction), checkpointId });
@@ -95,7 +120,10 @@ export abstract class TwoPhaseCommitSink<IN, TXN> implements SinkWriter<IN>, Che
         this.report({ kind: 'recover-abort', transaction: describeTransaction(entry.current) });
       }
     }
-    await this.abortLingering(entry?.current);
+    const own = entries.find((entry) => entry.subtask === undefined || entry.subtask === this.subtask);
+    this.handedOverSubtasks = new Set(entries.filter((entry) => entry !== own).map((entry) => entry.subtask!));
+    for (const entry of entries) if (entry !== own) await this.abortLingeringOfSubtask(entry.subtask!, entry.current);
+    await this.abortLingering(own?.current);
     this.current = await this.beginTransaction();
     this.state.update([]);
   }
@@ -120,7 +148,7 @@ export abstract class TwoPhaseCommitSink<IN, TXN> implements SinkWriter<IN>, Che
       this.pending.set(context.checkpointId, transaction);
       this.current = this.inputEnded ? undefined : await this.beginTransaction();
     }
-    this.state.update([{ pending: this.pendingTransactions().map(([id, txn]) => [id, txn] as const), current: this.current }]);
+    this.state.update([{ pending: this.pendingTransactions().map(([id, txn]) => [id, txn] as const), current: this.current, subtask: this.subtask }]);
   }
 
   async notifyCheckpointComplete(checkpointId: number): Promise<void> {
@@ -153,4 +181,6 @@ export function describeTransaction(transaction: unknown): string {
 export interface TwoPhaseCommitState<TXN> {
   readonly pending: ReadonlyArray<readonly [number, TXN]>;
   readonly current: TXN | undefined;
+  /** The subtask that wrote the entry (a rescaled restore hands a removed subtask's entry to a surviving one). */
+  readonly subtask?: number;
 }

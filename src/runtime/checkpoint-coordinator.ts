@@ -91,9 +91,15 @@ export class CheckpointCoordinator {
     private readonly options: JobOptions,
     private readonly scheduler: StepDriver,
     private readonly observations: RunObservations,
-    private readonly taskCount: number,
+    private taskCount: number,
   ) {
     this.store = new CheckpointStore(options.backend, options, observations);
+  }
+
+  /** The job was laid out anew between attempts (a rescale): it runs this many tasks from the next attempt on. */
+  resize(taskCount: number): void {
+    if (this.pending.size > 0) throw new Error(`CheckpointCoordinator: resize with ${this.pending.size} checkpoint(s) pending`);
+    this.taskCount = taskCount;
   }
 
   /** A new attempt starts: no task has ended in it yet. */

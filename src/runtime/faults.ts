@@ -41,7 +41,12 @@ export type Fault =
   /** From now on every call to a simulated external system takes `extraLatencyMs` more virtual time (a slow external system). */
   | { readonly kind: 'slow-calls'; readonly atStep: number; readonly extraLatencyMs: number }
   /** From now on the scenario's input sends `hotKeyPercent` % of the records not yet read to one hot key (a skewed key distribution; scenarios whose environment can skew its input). */
-  | { readonly kind: 'skew-keys'; readonly atStep: number; readonly hotKeyPercent: number };
+  | { readonly kind: 'skew-keys'; readonly atStep: number; readonly hotKeyPercent: number }
+  /**
+   * The job stops and restarts with its keyed part rescaled: `by` subtasks more (up) or fewer
+   * (down), kept within [1, maxParallelism]; the restore redistributes the state (rescale.ts).
+   */
+  | { readonly kind: 'rescale'; readonly atStep: number; readonly by: number };
 
 /** The two phases of a subtask's snapshot (Flink's checkpoint details: sync and async duration). */
 export type SnapshotPhase = 'sync' | 'async';
@@ -50,6 +55,9 @@ export type SnapshotPhase = 'sync' | 'async';
 export const MAX_SLOW_FAULT_MS = 10_000;
 
 export type FaultPlan = readonly Fault[];
+
+/** Most subtasks one rescale fault adds or removes (the job's maxParallelism bounds the result too). */
+export const MAX_RESCALE_STEP = 64;
 
 export const FAULT_KINDS = [
   'crash-task',
@@ -71,6 +79,7 @@ export const FAULT_KINDS = [
   'slow-snapshot',
   'slow-calls',
   'skew-keys',
+  'rescale',
 ] as const satisfies readonly Fault['kind'][];
 
 /** Validates a fault plan read from a user, a file or a replay token; throws naming the bad entry. */
@@ -135,6 +144,13 @@ export function parseFaultPlan(input: unknown, taskCount: number, source: string
         return { kind: 'fence-transactions', atStep: step };
       case 'cut-connections':
         return { kind: 'cut-connections', atStep: step };
+      case 'rescale': {
+        const by = record['by'];
+        if (!Number.isSafeInteger(by) || by === 0 || Math.abs(by as number) > MAX_RESCALE_STEP) {
+          throw new Error(`${where}: by must be a non-zero integer in [-${MAX_RESCALE_STEP}, ${MAX_RESCALE_STEP}] (subtasks added or removed), got ${JSON.stringify(by)}`);
+        }
+        return { kind: 'rescale', atStep: step, by: by as number };
+      }
       case 'fail-abort':
       case 'fail-commit':
       case 'fail-call':

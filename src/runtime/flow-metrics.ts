@@ -70,13 +70,13 @@ export interface SubtaskCheckpointDetail {
 
 export class FlowMetrics {
   private lastMs = 0;
-  private readonly busyMs: Float64Array;
-  private readonly backpressuredMs: Float64Array;
-  private readonly idleMs: Float64Array;
+  private busyMs: Float64Array;
+  private backpressuredMs: Float64Array;
+  private idleMs: Float64Array;
   /** Per channel: the integral of min(size, capacity) over virtual time (elements x ms). */
-  private readonly fillMs: Float64Array;
-  readonly activity: Uint8Array;
-  readonly recordsIn: Float64Array;
+  private fillMs: Float64Array;
+  activity: Uint8Array;
+  recordsIn: Float64Array;
 
   constructor(taskCount: number, channelCount: number) {
     this.busyMs = new Float64Array(taskCount);
@@ -85,6 +85,24 @@ export class FlowMetrics {
     this.fillMs = new Float64Array(channelCount);
     this.activity = new Uint8Array(taskCount);
     this.recordsIn = new Float64Array(taskCount);
+  }
+
+  /**
+   * A rescale laid the job out anew (between attempts): keep what was measured for the tasks and
+   * channels whose indexes remain, and measure the added ones from now on.
+   */
+  resize(taskCount: number, channelCount: number): void {
+    const grown = (from: Float64Array, length: number): Float64Array => {
+      const to = new Float64Array(length);
+      to.set(from.subarray(0, Math.min(from.length, length)));
+      return to;
+    };
+    this.busyMs = grown(this.busyMs, taskCount);
+    this.backpressuredMs = grown(this.backpressuredMs, taskCount);
+    this.idleMs = grown(this.idleMs, taskCount);
+    this.recordsIn = grown(this.recordsIn, taskCount);
+    this.fillMs = grown(this.fillMs, channelCount);
+    this.activity = new Uint8Array(taskCount);
   }
 
   /**

@@ -11,6 +11,9 @@ import type { CompletedCheckpoint, StateBackendKind } from './state.ts';
 import { StreamTasks } from './stream-tasks.ts';
 import { buildTasks, type Task } from './task.ts';
 import { describeError, RuntimeInvariantError } from './errors.ts';
+import { MAX_PARALLELISM } from './job-graph.ts';
+import { checkMaxParallelism, DEFAULT_MAX_PARALLELISM } from './key-groups.ts';
+import { redistributeCheckpoint, rescalableVertexOf, withParallelism, type RescalableVertex } from './rescale.ts';
 
 import { ExecutionIds, jobIdOf } from './execution-ids.ts';
 import { FlowMetrics, TaskActivity } from './flow-metrics.ts';
@@ -98,6 +101,15 @@ export interface JobOptions {
   readonly flowMetrics?: boolean;
   /** Virtual ms from the end of one checkpoint to the trigger of the next (Flink's minPauseBetweenCheckpoints; absent: 0). */
   readonly minPauseBetweenCheckpointsMs?: number;
+  /**
+   * Key groups of every keyed exchange and keyed state (Flink's maxParallelism): keys hash to
+   * this many key groups and a rescaled job may run at most this many keyed subtasks.
+   */
+  readonly maxParallelism?: number;
+  /** Planted bug: a rescaled restore hands each subtask the keyed state of the old subtask with its index (modulo the new parallelism), key groups ignored. */
+  readonly rescaleKeyedStateByOldSubtask?: boolean;
+  /** Planted bug: a rescaled restore drops the last old subtask's part of every operator list state (even-split and union). */
+  readonly rescaleDropsOperatorStatePart?: boolean;
 }
 
 export const DEFAULT_JOB_OPTIONS: JobOptions = {
@@ -176,8 +188,9 @@ function describeSourcePosition(source: SourceReader<unknown> | undefined): stri
  * control messages between them, injects the fault plan, fails over and redeploys.
  */
 export class JobRuntime implements SimWorld {
-  readonly tasks: Task[];
-  readonly channels: Channel[];
+  /** The tasks and channels of the current layout (a rescale fault lays them out anew). */
+  tasks: Task[];
+  channels: Channel[];
   readonly observations: RunObservations;
   private readonly coordinator: CheckpointCoordinator;
   private readonly streamTasks: StreamTasks;
@@ -196,6 +209,12 @@ export class JobRuntime implements SimWorld {
 
   /** The job as a graph (a linear pipeline is converted). */
   readonly spec: JobGraphSpec;
+  /** The part of the job a rescale fault rescales (its last vertex, when keyed), as laid out now. */
+  private rescalable: RescalableVertex | undefined;
+  /** A rescale fault fired: the next restart lays out the rescalable vertex with this parallelism. */
+  private pendingParallelism: number | undefined;
+  /** Per global task index, its subtask index (grows when a rescale adds subtasks). */
+  private readonly subtaskIndexes: number[];
 
   constructor(
     job: PipelineSpec | JobGraphSpec,
@@ -221,7 +240,10 @@ export class JobRuntime implements SimWorld {
     this.spec = 'stages' in job ? pipelineToJobGraph(job) : job;
     const spec = this.spec;
     this.faults = [...faultPlan].sort((a, b) => a.atStep - b.atStep);
+    if (options.maxParallelism !== undefined) checkMaxParallelism(options.maxParallelism, 'JobRuntime');
     ({ tasks: this.tasks, channels: this.channels } = buildTasks(this.spec, options.channelCapacity));
+    this.rescalable = rescalableVertexOf(this.spec);
+    this.subtaskIndexes = this.tasks.map((task) => task.subtaskIndex);
     this.observations = {
       jobName: spec.name,
       taskNames: this.tasks.map((task) => task.name),
@@ -233,6 +255,7 @@ export class JobRuntime implements SimWorld {
         checkpointTimeoutMs: options.checkpointTimeoutMs,
         maxConcurrentCheckpoints: options.maxConcurrentCheckpoints,
         maxRestarts: options.maxRestarts,
+        maxParallelism: this.maxParallelism,
         ...(options.alignedCheckpointTimeoutMs === undefined ? {} : { alignedCheckpointTimeoutMs: options.alignedCheckpointTimeoutMs }),
       },
       checkpointEvents: [],
@@ -273,7 +296,7 @@ export class JobRuntime implements SimWorld {
       {
         jobName: spec.name,
         taskNames,
-        ids: new ExecutionIds(this.observations.executionAttempts, spec.name, taskNames, this.tasks.map((task) => task.subtaskIndex)),
+        ids: new ExecutionIds(this.observations.executionAttempts, spec.name, taskNames, this.subtaskIndexes),
         isSource: (task) => this.tasks[task]!.sourceSpec !== undefined,
         isRunning: () => this.status === 'running',
         attempt: () => this.attempt,
@@ -552,6 +575,7 @@ export class JobRuntime implements SimWorld {
     this.attempt++;
     this.status = 'running';
     this.scheduler.acceptIo();
+    checkpoint = this.fitToLayout(checkpoint);
     this.coordinator.startAttempt();
     this.observations.restores.push({ seq: this.nextSeq++, atStep: this.scheduler.step, atMs: this.scheduler.nowMs, attempt: this.attempt, checkpointId: checkpoint?.checkpointId });
     this.scheduler.record(
@@ -597,6 +621,8 @@ export class JobRuntime implements SimWorld {
     }
     this.cancelRestart = this.scheduler.setTimer(this.options.restartDelayMs, 'restart', () => {
       this.cancelRestart = undefined;
+      if (this.pendingParallelism !== undefined) this.layOut(this.pendingParallelism);
+      this.pendingParallelism = undefined;
       this.deploy(this.coordinator.checkpointToRestore());
     });
   }
@@ -631,20 +657,20 @@ export class JobRuntime implements SimWorld {
     this.scheduler.record(`fault: ${description} (${situation})`);
     switch (fault.kind) {
       case 'crash-task':
-        return this.failover(`task ${this.tasks[fault.task]!.name} crashed (fault plan)`);
+        return this.failover(`task ${this.tasks[this.taskOf(fault)]!.name} crashed (fault plan)`);
       case 'crash-job':
         if (!this.options.memoryCheckpointsSurviveJobCrash) this.coordinator.store.onCoordinatorCrash();
         return this.failover('the job crashed, coordinator included (fault plan)');
       case 'expire-checkpoint':
         return this.coordinator.expireOldest();
       case 'decline-checkpoint':
-        this.tasks[fault.task]!.declineNext = true;
+        this.tasks[this.taskOf(fault)]!.declineNext = true;
         return;
       case 'drop-ack':
         this.dropNextAck = true;
         return;
       case 'fail-initialize':
-        this.streamTasks.failNextInitialize[fault.task] = true;
+        this.streamTasks.failNextInitialize[this.taskOf(fault)] = true;
         return;
       case 'drop-notify': {
         const index = this.control.findIndex((message) => message.kind === 'notify-complete');
@@ -671,15 +697,67 @@ export class JobRuntime implements SimWorld {
       case 'timeout-call':
         return this.environmentHook('timeOutNextCalls', description)(fault.times);
       case 'slow-operator':
-        return this.streamTasks.slowDown(this.tasks[fault.task]!, fault.extraMsPerRecord);
+        return this.streamTasks.slowDown(this.tasks[this.taskOf(fault)]!, fault.extraMsPerRecord);
       case 'slow-snapshot':
-        this.tasks[fault.task]!.slowSnapshot = { phase: fault.phase, extraMs: fault.extraMs };
+        this.tasks[this.taskOf(fault)]!.slowSnapshot = { phase: fault.phase, extraMs: fault.extraMs };
         return;
       case 'slow-calls':
         return this.environmentHook('slowCalls', description)(fault.extraLatencyMs);
       case 'skew-keys':
         return this.environmentHook('skewKeys', description)(fault.hotKeyPercent);
+      case 'rescale': {
+        const rescalable = this.rescalable;
+        if (rescalable === undefined) throw new Error(`fault plan: '${description}' cannot be injected into ${this.spec.name}: its last vertex is not keyed (only a keyed last vertex rescales)`);
+        const from = this.pendingParallelism ?? rescalable.parallelism;
+        const to = Math.min(Math.max(from + fault.by, 1), this.maxParallelism, MAX_PARALLELISM);
+        this.pendingParallelism = to;
+        return this.failover(`the job is rescaled: ${this.spec.vertices[rescalable.vertex]!.name} restarts with ${to} subtask${to === 1 ? '' : 's'} instead of ${from} (fault plan)`);
+      }
     }
+  }
+
+  /** Key groups of the job's keyed exchanges and state. */
+  get maxParallelism(): number {
+    return this.options.maxParallelism ?? DEFAULT_MAX_PARALLELISM;
+  }
+
+  /** Lays the job out anew with its rescalable vertex at `parallelism` (between attempts: nothing runs). */
+  private layOut(parallelism: number): void {
+    const rescalable = this.rescalable!;
+    if (parallelism === rescalable.parallelism) return;
+    const spec = withParallelism(this.spec, rescalable.vertex, parallelism);
+    ({ tasks: this.tasks, channels: this.channels } = buildTasks(spec, this.options.channelCapacity));
+    this.rescalable = { ...rescalable, parallelism };
+    // Task i of the rescaled vertex keeps its global index and name in every layout: the names only grow.
+    const observations = this.observations as unknown as { taskNames: string[]; taskInputCounts: number[]; taskVertices: RunObservations['taskVertices'][number][] };
+    for (const task of this.tasks.slice(observations.taskNames.length)) {
+      observations.taskNames.push(task.name);
+      observations.taskInputCounts.push(task.inputs.length);
+      observations.taskVertices.push({ vertex: spec.vertices[task.vertex]!.name, operators: spec.vertices[task.vertex]!.operators.map((op) => op.name) });
+      this.subtaskIndexes.push(task.subtaskIndex);
+    }
+    this.coordinator.resize(this.tasks.length);
+    this.metrics?.resize(this.tasks.length, this.channels.length);
+    this.scheduler.record(`rescale: ${spec.vertices[rescalable.vertex]!.name} laid out with ${parallelism} subtasks`);
+  }
+
+  /** A checkpoint taken at another parallelism of the rescalable vertex, redistributed to the current layout. */
+  private fitToLayout(checkpoint: CompletedCheckpoint | undefined): CompletedCheckpoint | undefined {
+    const rescalable = this.rescalable;
+    if (checkpoint === undefined || rescalable === undefined || checkpoint.tasks.length === this.tasks.length) return checkpoint;
+    const { checkpoint: fitted, moved } = redistributeCheckpoint(checkpoint, rescalable, rescalable.parallelism, {
+      maxParallelism: this.maxParallelism,
+      keyedStateByOldSubtask: this.options.rescaleKeyedStateByOldSubtask === true,
+      dropsOperatorStatePart: this.options.rescaleDropsOperatorStatePart === true,
+    });
+    (this.observations.rescales ??= []).push({ ...moved, seq: this.nextSeq++, atStep: this.scheduler.step, attempt: this.attempt, vertexName: this.spec.vertices[rescalable.vertex]!.name });
+    this.scheduler.record(`restore checkpoint ${checkpoint.checkpointId} taken with ${moved.fromParallelism} subtasks onto ${moved.toParallelism}`);
+    return fitted;
+  }
+
+  /** The task a fault names, folded into the current layout (a rescale down leaves fewer tasks than the plan was made for). */
+  private taskOf(fault: { readonly task: number }): number {
+    return fault.task % this.tasks.length;
   }
 
   /** The scenario's hook for an external-system fault; a plan naming a fault the scenario cannot inject is bad input. */
@@ -764,5 +842,7 @@ export function describeFault(fault: Fault, taskNames: readonly string[]): strin
       return `every call to an external system takes ${fault.extraLatencyMs} ms longer from step ${fault.atStep} on (a slow external system)`;
     case 'skew-keys':
       return `${fault.hotKeyPercent}% of the input not yet read goes to one hot key from step ${fault.atStep} on (a skewed key distribution)`;
+    case 'rescale':
+      return `the job restarts with its keyed part rescaled ${fault.by > 0 ? 'up' : 'down'} by ${Math.abs(fault.by)} subtask${Math.abs(fault.by) === 1 ? '' : 's'} at step ${fault.atStep}`;
   }
 }

@@ -1,3 +1,4 @@
+import type { RescaleObservation } from './rescale.ts';
 import type { StateBackendObservations } from './backends/rocksdb-backend.ts';
 import type { ExecutionAttemptEntry } from './execution-ids.ts';
 import type { FlowMetricsObservation, SubtaskCheckpointDetail } from './flow-metrics.ts';
@@ -129,6 +130,8 @@ export interface RunSettings {
   readonly checkpointTimeoutMs: number;
   readonly maxConcurrentCheckpoints: number;
   readonly maxRestarts: number;
+  /** Key groups of the job's keyed exchanges and state (absent in observations made before key groups: the default). */
+  readonly maxParallelism?: number;
   /** Aligned mode: the alignment timeout after which a task switches a checkpoint to unaligned (absent: never). */
   readonly alignedCheckpointTimeoutMs?: number;
 }
@@ -219,6 +222,8 @@ export interface RunObservations {
   /** Faults of the plan whose step the run never reached. */
   readonly faultsNotReached: string[];
   readonly restores: RestoreObservation[];
+  /** Restores that redistributed a checkpoint to another parallelism (rescale faults), in order; absent: none. */
+  rescales?: RescaleObservation[];
   /** Source records emitted, over all attempts. */
   recordsEmitted: number;
   /** Times a producer found an output channel full. */

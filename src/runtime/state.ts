@@ -8,6 +8,8 @@ import { SharedStateRegistry } from './backends/shared-state-registry.ts';
 export interface SubtaskSnapshot {
   /** Operator list states by name. */
   readonly operatorState: Readonly<Record<string, readonly unknown[]>>;
+  /** Names of the operator list states registered as union list state (getUnionListState): on a rescaled restore every subtask gets all their parts. */
+  readonly unionStates?: readonly string[];
   /**
    * Keyed state: per aggregate operator name key -> accumulator, and per process-function
    * state `<operator>/<state>` key -> value (see keyed-state.ts).
@@ -44,7 +46,14 @@ class ListStateImpl<T> implements ListState<T> {
 /** Operator and keyed state of one running subtask attempt. */
 export class SubtaskState implements OperatorStateStore {
   private readonly lists = new Map<string, ListStateImpl<unknown>>();
+  private readonly unionNames = new Set<string>();
   readonly keyed = new Map<string, Map<Key, unknown>>();
+
+  /** Flink's getUnionListState: like getListState, but a rescaled restore gives every subtask the parts of all old subtasks. */
+  getUnionListState<T>(name: string): ListState<T> {
+    this.unionNames.add(name);
+    return this.getListState<T>(name);
+  }
 
   getListState<T>(name: string): ListState<T> {
     let state = this.lists.get(name);
@@ -69,12 +78,14 @@ export class SubtaskState implements OperatorStateStore {
     for (const [name, list] of this.lists) operatorState[name] = list.values.slice();
     const keyedState: Record<string, Array<readonly [Key, unknown]>> = {};
     for (const [name, map] of this.keyed) keyedState[name] = Array.from(map.entries());
-    return { operatorState, keyedState };
+    return { operatorState, keyedState, ...(this.unionNames.size === 0 ? {} : { unionStates: [...this.unionNames].sort() }) };
   }
 
   restore(snapshot: SubtaskSnapshot): void {
     this.lists.clear();
     this.keyed.clear();
+    this.unionNames.clear();
+    for (const name of snapshot.unionStates ?? []) this.unionNames.add(name);
     for (const [name, values] of Object.entries(snapshot.operatorState)) this.getListState(name).update(values);
     for (const [name, entries] of Object.entries(snapshot.keyedState)) this.keyed.set(name, new Map(entries));
   }

@@ -410,7 +410,7 @@ export class StreamTasks {
         group.channels[0]!.pushRecord(undefined, value, timestampMs);
       } else {
         const key = selector(value);
-        group.channels[partitionOf(key, group.channels.length)]!.pushRecord(key, value, timestampMs);
+        group.channels[partitionOf(key, group.channels.length, this.options.maxParallelism)]!.pushRecord(key, value, timestampMs);
       }
     }
   }

@@ -7,6 +7,7 @@ import type { Key, SinkWriter, SourceReader } from '../connectors/api.ts';
 import type { BarrierHandler } from './barrier-handler.ts';
 import { Channel } from './channel.ts';
 import { MIN_WATERMARK } from './functions.ts';
+import { DEFAULT_MAX_PARALLELISM, subtaskOfKey } from './key-groups.ts';
 import type { GraphOperatorSpec, JobGraphSpec, SourceVertexSpec } from './job-graph.ts';
 import type { KeyedProcessOperator } from './keyed-operator.ts';
 import { SubtaskState, type SubtaskSnapshot } from './state.ts';
@@ -95,15 +96,9 @@ export interface UnalignedSnapshot {
   barriersComplete: boolean;
 }
 
-/** The downstream subtask a key is routed to on a hash exchange (and whose keyed state holds it). */
-export function partitionOf(key: Key, parallelism: number): number {
-  if (typeof key === 'number') {
-    const integer = Math.floor(Math.abs(key));
-    return integer % parallelism;
-  }
-  let hash = 0;
-  for (let i = 0; i < key.length; i++) hash = (Math.imul(hash, 31) + key.charCodeAt(i)) | 0;
-  return (hash >>> 0) % parallelism;
+/** The downstream subtask a key is routed to on a hash exchange (and whose keyed state holds it): through its key group (key-groups.ts). */
+export function partitionOf(key: Key, parallelism: number, maxParallelism: number = DEFAULT_MAX_PARALLELISM): number {
+  return subtaskOfKey(key, maxParallelism, parallelism);
 }
 
 /**

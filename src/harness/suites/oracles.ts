@@ -276,7 +276,12 @@ export function checkKeyedCutsPerKey(observations: RunObservations, operatorName
   const violations: Violation[] = [];
   for (const checkpoint of observations.checkpoints) {
     if (checkpoint.outcome !== 'completed' || checkpoint.tasks === undefined) continue;
-    keyedTasks.forEach((task, subtask) => {
+    // A checkpoint taken after a rescale holds the keyed vertex at the parallelism it ran with then: its subtasks are the
+    // tasks from the first keyed one on, of the same vertex, that the checkpoint has (task names only grow, in place).
+    const first = keyedTasks[0] ?? 0;
+    const vertexOf = (task: number): string | undefined => observations.taskVertices[task]?.vertex;
+    const tasksAtCheckpoint = keyedTasks.length === 0 ? keyedTasks : Array.from({ length: Math.max(0, checkpoint.tasks.length - first) }, (_, i) => first + i).filter((task) => vertexOf(task) === vertexOf(first));
+    tasksAtCheckpoint.forEach((task, subtask) => {
       const snapshot = checkpoint.tasks![task];
       if (snapshot === undefined) return;
       const inFlight = new Map<string, number[]>();
@@ -289,7 +294,7 @@ export function checkKeyedCutsPerKey(observations: RunObservations, operatorName
       const keys = new Set<string>([...(snapshot.keyedState[operatorName] ?? []).map(([key]) => String(key)), ...inFlight.keys()]);
       const held = new Map((snapshot.keyedState[operatorName] ?? []).map(([key, seqs]) => [String(key), seqs as readonly number[]]));
       for (const key of keys) {
-        const owner = partitionOf(key, keyedTasks.length);
+        const owner = partitionOf(key, tasksAtCheckpoint.length, observations.settings.maxParallelism);
         if (owner !== subtask) {
           violations.push({ property, anomaly: 'inconsistent offsets', message: `checkpoint ${checkpoint.checkpointId}: key ${key} is in the state of subtask ${subtask}, but it is routed to subtask ${owner}` });
           continue;

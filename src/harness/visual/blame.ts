@@ -11,6 +11,7 @@ import { blameEarlyCommit, blameLingering, blameUncommitted } from './blame-tran
 import { blameEventTime } from './blame-event-time.ts';
 import { blameDiagnosis } from './blame-diagnosis.ts';
 import { buildTimeline } from './timeline.ts';
+import { blameRescale } from './blame-rescale.ts';
 
 export { MAX_LINKS_PER_CHAIN, type BlameChain, type BlameLink } from './blame-context.ts';
 
@@ -79,6 +80,9 @@ function blameOne(context: BlameContext, violation: Violation): BlameChain {
       return blameModeSemantics(context, violation);
     case 'state-restore':
       return blameStateRestore(context, violation);
+    case 'rescale-state':
+    case 'restore-recovers-pending':
+      return blameRescale(context, violation);
     case 'join-output':
     case 'lookup-join-output':
     case 'join-state-retention':

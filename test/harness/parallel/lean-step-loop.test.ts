@@ -24,6 +24,11 @@ const SLOW_TEST_MS = 120_000;
  *   channel state when the task takes the barrier, and the task acknowledges without waiting
  *   to have taken them, so unaligned cases 1, 2, 4, 8 and 11 of odd-even-sum and 1, 2, 4, 5, 7,
  *   8 and 11 of kafka-2pc changed (same step counts); every aligned case kept its hash;
+ * - rescaling (issue 16): at every start the Kafka 2PC sink also probes the transactional ids of
+ *   subtask + parallelism for lingering transactions of a larger earlier layout (one more
+ *   initTransactions per sink subtask and deployment), so every kafka-2pc case changed (2 steps
+ *   more without faults, 6 to 14 more with restarts); odd-even-sum's keys route to the same subtasks through key groups and
+ *   every odd-even-sum case kept its hash;
  * So the values guard that the lean loop keeps running the steps of the runtime as it now
  * behaves: any change in which steps run, in what order, or in what they record.
  */
@@ -40,18 +45,18 @@ const PINNED_HASHES: readonly (readonly [string, number, string, number])[] = [
   ['odd-even-sum', 9, 'a104f05c', 285],
   ['odd-even-sum', 10, 'cfad49b0', 163],
   ['odd-even-sum', 11, '2432f19b', 305],
-  ['kafka-2pc', 0, 'ed78d147', 181],
-  ['kafka-2pc', 1, '37d0b804', 306],
-  ['kafka-2pc', 2, '6b930426', 181],
-  ['kafka-2pc', 3, '665586a0', 304],
-  ['kafka-2pc', 4, '1d201fd5', 181],
-  ['kafka-2pc', 5, '0fe89c21', 306],
-  ['kafka-2pc', 6, '2492fc8c', 181],
-  ['kafka-2pc', 7, 'e184e0c3', 305],
-  ['kafka-2pc', 8, 'f9c66c72', 181],
-  ['kafka-2pc', 9, 'ca3f9a04', 305],
-  ['kafka-2pc', 10, 'ba1986a2', 179],
-  ['kafka-2pc', 11, 'b6aab404', 325],
+  ['kafka-2pc', 0, '50d6d0ad', 183],
+  ['kafka-2pc', 1, 'fa3ebf25', 318],
+  ['kafka-2pc', 2, '9247ff88', 183],
+  ['kafka-2pc', 3, '8e0401de', 318],
+  ['kafka-2pc', 4, '7a78b65b', 183],
+  ['kafka-2pc', 5, 'b1565f62', 318],
+  ['kafka-2pc', 6, '63db7c84', 183],
+  ['kafka-2pc', 7, '12ea6552', 311],
+  ['kafka-2pc', 8, 'd8ac0eb0', 183],
+  ['kafka-2pc', 9, '06073e07', 311],
+  ['kafka-2pc', 10, '28bad1c5', 181],
+  ['kafka-2pc', 11, 'f0741a61', 334],
 ];
 
 describe('the allocation-free step loop keeps its meaning', () => {

@@ -3,10 +3,16 @@ import { oddEvenSum } from '../../../scenarios/odd-even-sum.ts';
 import { kafka2pc } from '../../../scenarios/kafka-2pc.ts';
 import { EXIT_BAD_INPUT, EXIT_INVARIANT_VIOLATED, EXIT_OK, main } from '../../../src/cli/main.ts';
 import { decodeCase } from '../../../src/harness/case-token.ts';
-import { PROVE_CHECKPOINT_INTERVAL_MS, prove, type ProveOptions } from '../../../src/harness/prove.ts';
+import { PROVE_CHECKPOINT_INTERVAL_MS, PROVE_EXCLUDED_FAULTS, prove, type ProveOptions } from '../../../src/harness/prove.ts';
 import { runJudged } from '../../../src/harness/explore.ts';
 import { runCase } from '../../../src/harness/run-case.ts';
 import type { ChoiceSource } from '../../../src/sim/choice.ts';
+
+/**
+ * Planted bugs that only a rescale fault reaches: prove leaves rescale out of its enumeration
+ * (PROVE_EXCLUDED_FAULTS), so they are not in its tables; selftest catches them by generation.
+ */
+const NEEDS_RESCALE: ReadonlySet<string> = new Set(['rescale-keyed-state-to-wrong-subtask', 'rescale-drops-operator-state-part', 'forget-removed-subtasks']);
 
 /** Exhaustive runs on a loaded 2-core machine: generous, never a timing assertion. */
 const PROVE_TEST_TIMEOUT_MS = 240_000;
@@ -35,6 +41,15 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string }> {
 }
 
 describe('prove: bounded exhaustive search', () => {
+  test('rescale faults are left out of the enumeration by name (explored by generation instead), though both built-in scenarios draw them', async () => {
+    expect(PROVE_EXCLUDED_FAULTS.has('rescale')).toBe(true);
+    expect(oddEvenSum.faultKinds).toContain('rescale');
+    const report = await prove(oddEvenSum, small({ maxFaults: 1, size: { partitions: 1, recordsPerPartition: 1 } }));
+    expect(report.exhausted).toBe(true);
+    const withoutRescale = await prove({ ...oddEvenSum, faultKinds: oddEvenSum.faultKinds.filter((kind) => kind !== 'rescale') }, small({ maxFaults: 1, size: { partitions: 1, recordsPerPartition: 1 } }));
+    expect(report.faultPlans).toBe(withoutRescale.faultPlans);
+  }, PROVE_TEST_TIMEOUT_MS);
+
   test('one deviation runs the plain schedule and every single other choice at every step, no more, no fewer', async () => {
     // The options of every step of the plain run, counted independently of prove.
     const optionCounts: number[] = [];
@@ -91,8 +106,8 @@ describe('prove: bounded exhaustive search', () => {
   test('every bug outside the CI bounds says why', () => {
     for (const entry of bugs) if (typeof entry.bound !== 'string') expect(entry.bound.reason.length, entry.bug).toBeGreaterThan(20);
   });
-  test('the table lists every planted bug of odd-even-sum', () => {
-    expect(bugs.map((entry) => entry.bug).sort()).toEqual(oddEvenSum.bugs.map((bug) => bug.name).sort());
+  test('the table lists every planted bug of odd-even-sum that prove can reach', () => {
+    expect(bugs.map((entry) => entry.bug).sort()).toEqual(oddEvenSum.bugs.map((bug) => bug.name).filter((name) => !NEEDS_RESCALE.has(name)).sort());
   });
   test.each(bugs)('finds $bug, and its replay token reproduces the violation', async ({ bug, bound, property }) => {
     const report = await prove(oddEvenSum, small({ ...(typeof bound === 'string' ? CI_BOUNDS[bound] : bound.options), bug, properties: [property] }));
@@ -121,7 +136,7 @@ describe('prove: bounded exhaustive search', () => {
   // The clean bound above holds, so whatever breaks here is the bug. With a 10 ms interval some
   // bugs first break a neighbouring 2PC property (commit-not-idempotent: committed-implies-completed).
   const twoPhaseCommitProperties = ['exactly-once', 'committed-implies-completed', 'completed-implies-committed', 'no-lingering-transaction', 'fault-effects'];
-  test.each(kafka2pc.bugs.map((bug) => bug.name))('finds kafka-2pc %s', async (bug) => {
+  test.each(kafka2pc.bugs.map((bug) => bug.name).filter((name) => !NEEDS_RESCALE.has(name)))('finds kafka-2pc %s', async (bug) => {
     const report = await prove(kafka2pc, small({ ...kafkaBound, bug }));
     const found = report.counterexample?.result.violations.map((v) => v.property) ?? [];
     expect(found.length, `${bug} not found in ${report.explored} runs`).toBeGreaterThan(0);

@@ -6,6 +6,7 @@ import { checkScenario, defineScenario, sinkSuite, type Scenario } from '../../.
 import { describeScenario, expectBugCaught, expectScenarioToHold, StreamcheckFailure } from '../../../src/vitest.ts';
 import { CONNECTOR_SUITES } from '../../../scenarios/connector-suites.ts';
 import { hashSinkSuite } from '../../fixtures/user-scenarios/hash-sink.scenario.ts';
+import { runCase, type CaseSpec } from '../../../src/harness/run-case.ts';
 
 // Property runs on a loaded 2-core machine: generous budgets, never close to a timeout.
 const SLOW_TEST_MS = 300_000;
@@ -20,6 +21,32 @@ describe('the built-in connectors pass their connector suites', () => {
       expect(result.passed).toBe(true);
       expect(result.stats.runs).toBe(30 * result.configurations.length);
       expect(result.stats.crashesInjected).toBeGreaterThan(0);
+    }, SLOW_TEST_MS);
+  }
+});
+
+describe('the built-in connectors hold when their standard job is rescaled up and down on restore', () => {
+  for (const suite of CONNECTOR_SUITES) {
+    test(`${suite.name}: rescaled up by 1, down by 1, and up then down, after a checkpoint, and up or down before any`, async () => {
+      const base: CaseSpec = { scenario: suite.name, size: suite.defaultSize, mode: 'exactly-once', backend: suite.backends[0]!, bug: undefined, faults: [], schedule: { kind: 'seed', seed: 11 }, checkpointIntervalMs: 30 };
+      // Each rescale just after a checkpoint completed in the fault-free run, so that the restore has state to redistribute.
+      const completed = (await runCase(suite, base)).observations.checkpoints.filter((c) => c.outcome === 'completed').map((c) => c.endedAtStep);
+      expect(completed.length).toBeGreaterThan(1);
+      const [first, second] = [completed[0]! + 2, completed[1]! + 2];
+      for (const faults of [[{ kind: 'rescale', atStep: first, by: 1 }], [{ kind: 'rescale', atStep: first, by: -1 }], [{ kind: 'rescale', atStep: first, by: 2 }, { kind: 'rescale', atStep: second + 60, by: -2 }]] as const) {
+        const spec: CaseSpec = { ...base, faults };
+        const result = await runCase(suite, spec);
+        expect(result.violations, JSON.stringify(faults)).toEqual([]);
+        expect(result.observations.outcome).toBe('finished');
+        expect((result.observations.rescales ?? []).length, JSON.stringify(faults)).toBeGreaterThan(0);
+      }
+      // Rescaled before any checkpoint (at the first step): the job runs from scratch on the new layout, and the oracles follow it.
+      for (const by of [1, -1]) {
+        const result = await runCase(suite, { ...base, faults: [{ kind: 'rescale', atStep: 0, by }] });
+        expect(result.violations, `rescale by ${by} at step 0`).toEqual([]);
+        expect(result.observations.outcome).toBe('finished');
+        expect(result.observations.restores.every((restore) => restore.checkpointId === undefined)).toBe(true);
+      }
     }, SLOW_TEST_MS);
   }
 });

@@ -26,13 +26,16 @@ describe('steering', () => {
     expect(steered).toBeGreaterThan(plain);
   });
 
-  test('a steered exploration is reproducible from its seed, and reaches at least the coverage of an unsteered one of the same length', async () => {
+  // Steering is opt-in: with the fault kinds of rescaling and slowness it no longer reaches more
+  // points than uniform weights in a short run (kafka-2pc, 60 runs, seeds 9/1/2: 103/100/90
+  // steered against 109/103/92), so only its reproducibility is a promise.
+  test('a steered exploration is reproducible from its seed, and draws other cases than an unsteered one', async () => {
     const first = await explore(kafka2pc, { ...options, steer: true });
     const again = await explore(kafka2pc, { ...options, steer: true });
     expect(again.stats).toEqual(first.stats);
     const unsteered = await explore(kafka2pc, options);
     expect(first.stats.runs).toBe(options.runs);
-    expect(Object.keys(first.stats.coverage).length).toBeGreaterThanOrEqual(Object.keys(unsteered.stats.coverage).length);
+    expect(first.stats.coverage).not.toEqual(unsteered.stats.coverage);
   }, 180_000);
 
   test('a steered failure shrinks and replays like any other', async () => {

@@ -1,0 +1,56 @@
+// `npm run mutation`: one Stryker run per file of the config's `mutate` list. Instrumenting
+// every file at once makes each kill command pay for every file's mutation switches (5 min
+// instead of 25 s per run); per file, each result lands as it is done and the runs can be
+// stopped and resumed. Each file's report is kept as reports/mutation/<file>.json;
+// `npm run mutation:summary` prints the per-file table.
+//
+// Arguments: files to mutate instead of the whole list (src/runtime/channel.ts, or
+// src/runtime/job.ts:461-617 for a line range), and `--every K` to test a sample: every
+// K-th of the file's single-line mutants in Stryker's order, each given to Stryker as the
+// exact range of its code (mutants nested in that code come along; mutants spanning
+// several lines, like the removal of a whole block, are left out). On a 2-core machine
+// shared with other work a whole run takes most of a day; a sample of every 8th, an hour.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { Instrumenter } from '@stryker-mutator/instrumenter';
+import config from './stryker.config.mjs';
+
+const args = process.argv.slice(2);
+const everyAt = args.indexOf('--every');
+const every = everyAt < 0 ? 1 : Number(args[everyAt + 1]);
+if (!Number.isSafeInteger(every) || every < 1) {
+  console.error(`mutation: --every needs a positive integer, got ${JSON.stringify(args[everyAt + 1])}`);
+  process.exit(2);
+}
+const named = args.filter((_, index) => everyAt < 0 || (index !== everyAt && index !== everyAt + 1));
+const files = named.length > 0 ? named : config.mutate;
+
+/** Stryker's mutate ranges for the sampled mutants of a file (`file:line:column-line:column`, lines 1-based, columns 0-based). */
+async function sampledRanges(file) {
+  if (every === 1 || file.includes(':')) return [file];
+  // The instrumenter Stryker itself uses lists the mutants, in the order Stryker numbers them.
+  const quiet = { debug() {}, trace() {}, info() {}, warn: console.warn, error: console.error, isTraceEnabled: () => false, isDebugEnabled: () => false, isInfoEnabled: () => false };
+  const { mutants } = await new Instrumenter(quiet).instrument([{ name: file, content: readFileSync(file, 'utf8'), mutate: true }], { plugins: null, excludedMutations: [], ignorers: [], noHeader: false });
+  return mutants
+    .filter(({ location: { start, end } }) => start.line === end.line)
+    .filter((_, index) => index % every === 0)
+    .map(({ location: { start, end } }) => `${file}:${start.line + 1}:${start.column}-${end.line + 1}:${end.column}`);
+}
+
+mkdirSync('reports/mutation', { recursive: true });
+for (const file of files) {
+  if (!existsSync(file.replace(/:.*$/, ''))) {
+    console.error(`mutation: no file ${file}`);
+    process.exit(2);
+  }
+  const started = Date.now();
+  console.log(`mutation: ${file}${every > 1 ? ` (every ${every}th single-line mutant)` : ''}`);
+  const result = spawnSync('npx', ['stryker', 'run', 'mutation/stryker.config.mjs', '--mutate', (await sampledRanges(file)).join(',')], { stdio: 'inherit' });
+  if (result.status !== 0) {
+    console.error(`mutation: stryker failed on ${file} (exit ${result.status ?? result.signal})`);
+    process.exit(result.status ?? 1);
+  }
+  const name = `${file.replace(/[/:]/g, '_')}${every > 1 ? `.every-${every}` : ''}`;
+  copyFileSync(config.jsonReporter.fileName, `reports/mutation/${name}.json`);
+  console.log(`mutation: ${file} done in ${Math.round((Date.now() - started) / 1000)} s`);
+}

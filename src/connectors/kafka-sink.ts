@@ -205,7 +205,7 @@ export class MicroBatchKafkaSink<IN> extends KafkaTwoPhaseCommitSink<IN> {
 }
 
 /** Planted bugs in the 2PC protocol, for `streamcheck selftest`. Each is a small deviation from the sink above. */
-export type KafkaSinkBug = 'commit-in-snapshot' | 'restore-aborts-pending' | 'notify-commits-only-own' | 'commit-not-idempotent' | 'no-abort-lingering';
+export type KafkaSinkBug = 'commit-in-snapshot' | 'restore-aborts-pending' | 'notify-commits-only-own' | 'commit-not-idempotent' | 'no-abort-lingering' | 'fenced-commit-taken-as-done';
 
 /** Where the no-abort-lingering bug starts its fresh id range after a restore. */
 const FRESH_RANGE_OFFSET = 10_000;
@@ -268,6 +268,7 @@ export class BuggyKafkaTwoPhaseCommitSink<IN> extends KafkaTwoPhaseCommitSink<IN
    * transaction and drops the original, so a commit retried after a restore writes them twice.
    */
   protected override async commit(transaction: KafkaTransaction): Promise<void> {
+    if (this.bug === 'fenced-commit-taken-as-done') return this.commitTakingFencedAsDone(transaction);
     if (this.bug !== 'commit-not-idempotent') return super.commit(transaction);
     const publisher = this.options.clients.producer(`${this.options.transactionalIdPrefix}-publish-${this.options.subtaskIndex}`);
     await publisher.initTransactions();
@@ -275,5 +276,18 @@ export class BuggyKafkaTwoPhaseCommitSink<IN> extends KafkaTwoPhaseCommitSink<IN
     for (const { partition, record } of (transaction as RepublishingTransaction).records ?? []) await publisher.send(this.options.topic, partition, [record]);
     await publisher.commitTransaction();
     await super.abort(transaction);
+  }
+
+  /**
+   * BUG fenced-commit-taken-as-done: a commit that fails because a newer producer fenced it is
+   * taken as done, as if the transaction had ended, instead of failing the task. The
+   * prepared transaction a zombie kept (KIP-939) is then never committed by a new instance.
+   */
+  private async commitTakingFencedAsDone(transaction: KafkaTransaction): Promise<void> {
+    try {
+      await super.commit(transaction);
+    } catch (error) {
+      if (kafkaErrorCode(error) !== 'PRODUCER_FENCED') throw error;
+    }
   }
 }

@@ -114,6 +114,8 @@ export async function runCase(
   const scheduler = new Scheduler({ choices: options.choiceSource ?? choiceSourceOf(spec.schedule), msPerStep: 1, maxSteps, keepTrace: options.keepTrace ?? false });
   const env = new SimEnvironment(scheduler);
   if (spec.partitionRecords !== undefined) checkPartitionRecords(spec.partitionRecords, spec.size, 'runCase: partitionRecords');
+  // A fault kind may need a setting (Scenario.faultSettings); the case's own setting wins.
+  const preparedTransactions = spec.preparedTransactions ?? faults.map((fault) => scenario.faultSettings?.[fault.kind]?.preparedTransactions).find((setting) => setting !== undefined);
   if ((spec.transactionTimeoutMs !== undefined || spec.preparedTransactions !== undefined) && scenario.transactionTimeouts === undefined) {
     throw new Error(`runCase: scenario ${scenario.name} has no transaction timeout to set (transactionTimeoutMs, preparedTransactions)`);
   }
@@ -125,7 +127,7 @@ export async function runCase(
     ...(spec.sinkBufferKeys === undefined ? {} : { sinkBufferKeys: spec.sinkBufferKeys }),
     ...(spec.partitionRecords === undefined ? {} : { partitionRecords: spec.partitionRecords }),
     ...(spec.transactionTimeoutMs === undefined ? {} : { transactionTimeoutMs: spec.transactionTimeoutMs }),
-    ...(spec.preparedTransactions === undefined ? {} : { preparedTransactions: spec.preparedTransactions }),
+    ...(preparedTransactions === undefined ? {} : { preparedTransactions }),
   });
   const jobOptions = jobOptionsFor(scenario, spec);
   const job = new JobRuntime(built.pipeline, jobOptions, scheduler, faults, { ...env.faultHooks, ...built.environmentHooks });

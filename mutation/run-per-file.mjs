@@ -8,8 +8,9 @@
 // src/runtime/job.ts:461-617 for a line range), and `--every K` to test a sample: every
 // K-th of the file's single-line mutants in Stryker's order, each given to Stryker as the
 // exact range of its code (mutants nested in that code come along; mutants spanning
-// several lines, like the removal of a whole block, are left out). On a 2-core machine
-// shared with other work a whole run takes most of a day; a sample of every 8th, an hour.
+// several lines, like the removal of a whole block, are left out); or `--sample N`: about N
+// such mutants of each file, all files in one Stryker run. On a 2-core machine shared with
+// other work a whole run takes most of a day; `--sample 10` of the ten files, about an hour.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { Instrumenter } from '@stryker-mutator/instrumenter';
@@ -22,35 +23,60 @@ if (!Number.isSafeInteger(every) || every < 1) {
   console.error(`mutation: --every needs a positive integer, got ${JSON.stringify(args[everyAt + 1])}`);
   process.exit(2);
 }
-const named = args.filter((_, index) => everyAt < 0 || (index !== everyAt && index !== everyAt + 1));
+const sampleAt = args.indexOf('--sample');
+const sample = sampleAt < 0 ? undefined : Number(args[sampleAt + 1]);
+if (sample !== undefined && (!Number.isSafeInteger(sample) || sample < 1)) {
+  console.error(`mutation: --sample needs a positive integer, got ${JSON.stringify(args[sampleAt + 1])}`);
+  process.exit(2);
+}
+const named = args.filter((_, index) => !(everyAt >= 0 && (index === everyAt || index === everyAt + 1)) && !(sampleAt >= 0 && (index === sampleAt || index === sampleAt + 1)));
 const files = named.length > 0 ? named : config.mutate;
 
 /** Stryker's mutate ranges for the sampled mutants of a file (`file:line:column-line:column`, lines 1-based, columns 0-based). */
-async function sampledRanges(file) {
+async function sampledRanges(file, every) {
   if (every === 1 || file.includes(':')) return [file];
   // The instrumenter Stryker itself uses lists the mutants, in the order Stryker numbers them.
   const quiet = { debug() {}, trace() {}, info() {}, warn: console.warn, error: console.error, isTraceEnabled: () => false, isDebugEnabled: () => false, isInfoEnabled: () => false };
   const { mutants } = await new Instrumenter(quiet).instrument([{ name: file, content: readFileSync(file, 'utf8'), mutate: true }], { plugins: null, excludedMutations: [], ignorers: [], noHeader: false });
   return mutants
     .filter(({ location: { start, end } }) => start.line === end.line)
-    .filter((_, index) => index % every === 0)
+    // --sample N: the stride that leaves about N of them.
+    .filter((_, index, singleLine) => index % (sample === undefined ? every : Math.max(1, Math.ceil(singleLine.length / sample))) === 0)
     .map(({ location: { start, end } }) => `${file}:${start.line + 1}:${start.column}-${end.line + 1}:${end.column}`);
 }
 
 mkdirSync('reports/mutation', { recursive: true });
+
+/** Runs Stryker on the given mutate patterns; its JSON report is kept as reports/mutation/<name>.json. */
+function stryker(patterns, name) {
+  const result = spawnSync('npx', ['stryker', 'run', 'mutation/stryker.config.mjs', '--mutate', patterns.join(',')], { stdio: 'inherit' });
+  if (result.status !== 0) {
+    console.error(`mutation: stryker failed on ${name} (exit ${result.status ?? result.signal})`);
+    process.exit(result.status ?? 1);
+  }
+  copyFileSync(config.jsonReporter.fileName, `reports/mutation/${name}.json`);
+}
+
 for (const file of files) {
   if (!existsSync(file.replace(/:.*$/, ''))) {
     console.error(`mutation: no file ${file}`);
     process.exit(2);
   }
+}
+if (sample !== undefined) {
+  // A sample of every file in one Stryker run: a few mutants per file instrument little, and
+  // one dry run serves them all.
+  const started = Date.now();
+  console.log(`mutation: about ${sample} single-line mutants of each of ${files.join(', ')}`);
+  const patterns = [];
+  for (const file of files) patterns.push(...(await sampledRanges(file, 0)));
+  stryker(patterns, `sample-${sample}`);
+  console.log(`mutation: sample done in ${Math.round((Date.now() - started) / 1000)} s`);
+  process.exit(0);
+}
+for (const file of files) {
   const started = Date.now();
   console.log(`mutation: ${file}${every > 1 ? ` (every ${every}th single-line mutant)` : ''}`);
-  const result = spawnSync('npx', ['stryker', 'run', 'mutation/stryker.config.mjs', '--mutate', (await sampledRanges(file)).join(',')], { stdio: 'inherit' });
-  if (result.status !== 0) {
-    console.error(`mutation: stryker failed on ${file} (exit ${result.status ?? result.signal})`);
-    process.exit(result.status ?? 1);
-  }
-  const name = `${file.replace(/[/:]/g, '_')}${every > 1 ? `.every-${every}` : ''}`;
-  copyFileSync(config.jsonReporter.fileName, `reports/mutation/${name}.json`);
+  stryker(await sampledRanges(file, every), `${file.replace(/[/:]/g, '_')}${every > 1 ? `.every-${every}` : ''}`);
   console.log(`mutation: ${file} done in ${Math.round((Date.now() - started) / 1000)} s`);
 }

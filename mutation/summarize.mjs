@@ -1,21 +1,30 @@
 // Prints the per-file mutation scores of the reports in reports/mutation/*.json (Stryker's
 // mutation-testing-report schema) as a Markdown table: killed, timed out, survived, no
 // coverage, errors, and the score (detected / (detected + undetected); compile and runtime
-// errors are not counted, as Stryker does).
+// errors are not counted, as Stryker does). With --survivors, lists each surviving mutant
+// (file:line, mutator, replacement) instead: the input for SURVIVORS.md.
 import { readdirSync, readFileSync } from 'node:fs';
 
-const directory = process.argv[2] ?? 'reports/mutation';
+const listSurvivors = process.argv.includes('--survivors');
+const directory = process.argv.slice(2).find((arg) => !arg.startsWith('--')) ?? 'reports/mutation';
 const rows = new Map();
 for (const report of readdirSync(directory).filter((name) => name.endsWith('.json') && name !== 'mutation.json')) {
   const { files } = JSON.parse(readFileSync(`${directory}/${report}`, 'utf8'));
   for (const [file, { mutants }] of Object.entries(files)) {
+    if (listSurvivors) {
+      for (const mutant of mutants.filter((m) => m.status === 'Survived' || m.status === 'NoCoverage')) {
+        console.log(`${file}:${mutant.location.start.line} ${mutant.mutatorName} ${mutant.status === 'NoCoverage' ? '(no coverage) ' : ''}-> ${JSON.stringify(mutant.replacement)}`);
+      }
+    }
     const count = (status) => mutants.filter((mutant) => mutant.status === status).length;
     const row = { killed: count('Killed'), timeout: count('Timeout'), survived: count('Survived'), noCoverage: count('NoCoverage'), errors: count('RuntimeError') + count('CompileError') };
-    // A sampled run's report is named <file>.every-K.json: its row says so.
-    const sample = /\.every-(\d+)\.json$/.exec(report);
-    rows.set(sample === null ? file : `${file} (sample: every ${sample[1]}th single-line mutant)`, row);
+    // A sampled run's report is named <file>.every-K.json or sample-N.json: its row says so.
+    const every = /\.every-(\d+)\.json$/.exec(report);
+    const sample = /^sample-(\d+)\.json$/.exec(report);
+    rows.set(every !== null ? `${file} (sample: every ${every[1]}th single-line mutant)` : sample !== null ? `${file} (sample: about ${sample[1]} single-line mutants)` : file, row);
   }
 }
+if (listSurvivors) process.exit(0);
 console.log('| file | mutants | killed | timeout | survived | no coverage | errors | score |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const [file, row] of [...rows].sort(([a], [b]) => a.localeCompare(b))) {

@@ -8,8 +8,8 @@
 // src/runtime/job.ts:461-617 for a line range), and `--every K` to test a sample: every
 // K-th of the file's single-line mutants in Stryker's order, each given to Stryker as the
 // exact range of its code (mutants nested in that code come along; mutants spanning
-// several lines, like the removal of a whole block, are left out); or `--sample N`: about N
-// such mutants of each file, all files in one Stryker run. On a 2-core machine shared with
+// several lines, like the removal of a whole block, are left out); or `--sample N`: the
+// smallest such stride that tests at most N mutants of each file, all files in one Stryker run. On a 2-core machine shared with
 // other work a whole run takes most of a day; `--sample 10` of the ten files, about an hour.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -38,11 +38,16 @@ async function sampledRanges(file, every) {
   // The instrumenter Stryker itself uses lists the mutants, in the order Stryker numbers them.
   const quiet = { debug() {}, trace() {}, info() {}, warn: console.warn, error: console.error, isTraceEnabled: () => false, isDebugEnabled: () => false, isInfoEnabled: () => false };
   const { mutants } = await new Instrumenter(quiet).instrument([{ name: file, content: readFileSync(file, 'utf8'), mutate: true }], { plugins: null, excludedMutations: [], ignorers: [], noHeader: false });
-  return mutants
-    .filter(({ location: { start, end } }) => start.line === end.line)
-    // --sample N: the stride that leaves about N of them.
-    .filter((_, index, singleLine) => index % (sample === undefined ? every : Math.max(1, Math.ceil(singleLine.length / sample))) === 0)
-    .map(({ location: { start, end } }) => `${file}:${start.line + 1}:${start.column}-${end.line + 1}:${end.column}`);
+  const singleLine = mutants.filter(({ location: { start, end } }) => start.line === end.line);
+  const within = (outer, inner) =>
+    outer.start.line === inner.start.line && outer.start.column <= inner.start.column && inner.end.line === outer.end.line && inner.end.column <= outer.end.column;
+  const picked = (stride) => singleLine.filter((_, index) => index % stride === 0);
+  // A range brings every mutant inside it along (a condition's range, its operands' mutants):
+  // --sample N takes the smallest stride whose ranges hold at most N mutants in all.
+  const tested = (stride) => mutants.filter((mutant) => picked(stride).some((chosen) => within(chosen.location, mutant.location))).length;
+  let stride = every;
+  if (sample !== undefined) for (stride = 1; stride < singleLine.length && tested(stride) > sample; stride++);
+  return picked(stride).map(({ location: { start, end } }) => `${file}:${start.line + 1}:${start.column}-${end.line + 1}:${end.column}`);
 }
 
 mkdirSync('reports/mutation', { recursive: true });
@@ -67,7 +72,7 @@ if (sample !== undefined) {
   // A sample of every file in one Stryker run: a few mutants per file instrument little, and
   // one dry run serves them all.
   const started = Date.now();
-  console.log(`mutation: about ${sample} single-line mutants of each of ${files.join(', ')}`);
+  console.log(`mutation: a sample of at most ${sample} mutants of each of ${files.join(', ')}`);
   const patterns = [];
   for (const file of files) patterns.push(...(await sampledRanges(file, 0)));
   stryker(patterns, `sample-${sample}`);

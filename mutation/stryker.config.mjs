@@ -29,7 +29,7 @@
  *   the corpus and the counterexample search are as in the main job.
  * The command runner has no coverage: each mutant costs one whole kill command. A mutant
  * whose run outlives 1.5 x the dry run + timeoutMS is a Timeout, which Stryker counts as
- * detected (a hang; the harness's own case timeout would report it too).
+ * detected (a hang: `--workers 1` runs cases in-process, with no case timeout of its own).
  * Instrumenting every file at once makes every kill command run all the mutation switches
  * (the dry run took 5 min instead of 25 s): run-per-file.mjs instruments one file at a time.
  */
@@ -54,7 +54,10 @@ export default {
   // Two mutants at a time: the machine has 2 cores shared with other work.
   concurrency: 2,
   timeoutFactor: 1.5,
-  timeoutMS: 20_000,
+  // Generous: on a loaded machine a kill command that survives can take twice its dry run,
+  // and a Timeout counts as detected. 20 s made most mutants of a sample time out while
+  // vitest ran beside them; 150 s leaves Timeout to runs that hang.
+  timeoutMS: 150_000,
   dryRunTimeoutMinutes: 10,
   // Only what the kill command reads is copied into each sandbox.
   ignorePatterns: ['/coverage', '/dist', '/docs', '/bench', '/reports', '/.streamcheck', '/.streamcheck-cache', '/test', '/examples', '/mutation/*.md'],
@@ -63,7 +66,10 @@ export default {
   // TypeScript 7 no longer has; this tsconfig has neither, so the sandbox's copy is used as is
   // (a name that no file has turns the rewrite off).
   tsconfigFile: 'mutation/no-tsconfig-rewrite.json',
-  reporters: ['clear-text', 'progress', 'json', 'html'],
+  // event-recorder: one file per tested mutant as it is done (reports/mutation/events), so a
+  // run stopped before its end still tells what it found (`npm run mutation:summary -- --events`).
+  reporters: ['clear-text', 'progress', 'json', 'html', 'event-recorder'],
+  eventReporter: { baseDir: 'reports/mutation/events' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   htmlReporter: { fileName: 'reports/mutation/mutation.html' },
   thresholds: { high: 85, low: 60, break: null },

@@ -149,7 +149,12 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
     try {
       await this.adopt(transaction).commitTransaction();
     } catch (error) {
-      if (!KNOWN_UNCOMMITTABLE.has(kafkaErrorCode(error) ?? '')) throw error;
+      const code = kafkaErrorCode(error) ?? '';
+      // With prepared transactions a fenced recovery commit means a newer instance (a zombie)
+      // adopted the prepared transaction and keeps it: it can still commit, so the task fails
+      // and the next attempt adopts it again, rather than dropping it as lost.
+      if (this.options.preparedTransactions === true && code === 'PRODUCER_FENCED') throw error;
+      if (!KNOWN_UNCOMMITTABLE.has(code)) throw error;
     }
   }
 

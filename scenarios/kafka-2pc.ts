@@ -16,7 +16,7 @@ export const OUTPUT_TOPIC = 'sums';
 /** The value of the records of the aborted input transaction: a source that reads them counts it into the odd sum. */
 const ABORTED_INPUT_VALUE = 1_000_001;
 const TRANSACTIONAL_ID_PREFIX = 'odd-even-sink';
-const SINK_BUGS: readonly KafkaSinkBug[] = ['commit-in-snapshot', 'restore-aborts-pending', 'notify-commits-only-own', 'commit-not-idempotent', 'no-abort-lingering', 'forget-removed-subtasks'];
+const SINK_BUGS: readonly KafkaSinkBug[] = ['commit-in-snapshot', 'restore-aborts-pending', 'notify-commits-only-own', 'commit-not-idempotent', 'no-abort-lingering', 'forget-removed-subtasks', 'fenced-commit-taken-as-done'];
 
 /** The sink's output record: key = parity name, value = the running (sum, count, last) as JSON. */
 export function serializeSum(element: Keyed<ParityAccumulator>): { key: string; value: string } {
@@ -52,10 +52,14 @@ export const kafka2pc: Scenario = {
   name: 'kafka-2pc',
   description: 'Kafka topic (2 partitions) -> keyBy parity -> running sum -> Kafka 2PC sink (transactional ids prefix-subtask-counter)',
   defaultSize: { partitions: 2, recordsPerPartition: 30 },
-  // Not 'expire-transactions' nor 'fence-transactions': no sink survives a transaction timeout
-  // shorter than a checkpoint, or a zombie producer taking over a pre-committed transaction's
-  // id (Kafka aborts pre-committed data either way); tests show the invariants catching that loss.
-  faultKinds: ['crash-task', 'crash-job', 'fail-commit', 'drop-notify', 'fail-abort', 'expire-checkpoint', 'decline-checkpoint', 'drop-ack', 'fail-initialize', 'rescale'],
+  // Not 'expire-transactions': no sink survives a transaction timeout shorter than a checkpoint
+  // (Kafka aborts the pre-committed data); tests show the invariants catching that loss.
+  // 'fence-transactions' (a zombie instance taking over the open transactional ids, a
+  // pre-committed transaction's included) only with KIP-939 prepared transactions: the
+  // zombie keeps the prepared transaction and a new instance commits it. Without them Kafka
+  // aborts it, and no sink survives that either (test/properties/kafka-fence.test.ts).
+  faultKinds: ['crash-task', 'crash-job', 'fail-commit', 'drop-notify', 'fail-abort', 'expire-checkpoint', 'decline-checkpoint', 'drop-ack', 'fail-initialize', 'rescale', 'fence-transactions'],
+  faultSettings: { 'fence-transactions': { preparedTransactions: true } },
   // A memory backend loses completed checkpoints with the coordinator; the committed output then gets written again.
   backends: ['fs'],
   variablePartitions: true,
@@ -90,6 +94,12 @@ export const kafka2pc: Scenario = {
         '(run with a 30 ms interval, so that a rescale restores a checkpoint)',
       caughtBy: ['restore-recovers-pending'],
       jobOptions: { backend: 'fs', checkpointIntervalMs: 30 },
+    },
+    {
+      name: 'fenced-commit-taken-as-done',
+      description: 'a commit fenced by a newer producer is taken as done instead of failing the task, so the prepared transaction a zombie kept is never committed',
+      caughtBy: ['completed-implies-committed', 'exactly-once'],
+      jobOptions: { backend: 'fs' },
     },
     { name: 'micro-batch-sink', description: 'negative control: a Spark-streaming-style sink that writes each micro-batch when it ends, without two-phase commit', caughtBy: ['exactly-once'], jobOptions: { backend: 'fs' } },
   ],
@@ -153,10 +163,13 @@ export const kafka2pc: Scenario = {
           broker.advanceTimeTo(scheduler.nowMs);
           broker.expireOpenTransactions();
         },
-        // A zombie instance of the sink re-registers every open transactional id of the sink.
+        // A zombie instance of the sink re-registers every open transactional id of the sink,
+        // the way this sink registers them: with prepared transactions (KIP-939) it keeps the
+        // prepared transaction for a new instance to commit, without them Kafka aborts it.
         fenceTransactions: () => {
+          const registration = preparedTransactions === true ? { enableTwoPhaseCommit: true, keepPreparedTxn: true } : {};
           for (const listing of broker.listTransactions()) {
-            if (listing.state === 'Ongoing' && listing.transactionalId.startsWith(`${TRANSACTIONAL_ID_PREFIX}-`)) broker.initProducerId(listing.transactionalId, 60_000, scheduler.nowMs);
+            if (listing.state === 'Ongoing' && listing.transactionalId.startsWith(`${TRANSACTIONAL_ID_PREFIX}-`)) broker.initProducerId(listing.transactionalId, 60_000, scheduler.nowMs, registration);
           }
         },
       },

@@ -149,7 +149,12 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
     try {
       await this.adopt(transaction).commitTransaction();
     } catch (error) {
-      if (!KNOWN_UNCOMMITTABLE.has(kafkaErrorCode(error) ?? '')) throw error;
+      const code = kafkaErrorCode(error) ?? '';
+      // With prepared transactions a fenced recovery commit means a newer instance (a zombie)
+      // adopted the prepared transaction and keeps it: it can still commit, so the task fails
+      // and the next attempt adopts it again, rather than dropping it as lost.
+      if (this.options.preparedTransactions === true && code === 'PRODUCER_FENCED') throw error;
+      if (!KNOWN_UNCOMMITTABLE.has(code)) throw error;
     }
   }
 
@@ -222,7 +227,7 @@ export class MicroBatchKafkaSink<IN> extends KafkaTwoPhaseCommitSink<IN> {
 }
 
 /** Planted bugs in the 2PC protocol, for `streamcheck selftest`. Each is a small deviation from the sink above. */
-export type KafkaSinkBug = 'commit-in-snapshot' | 'restore-aborts-pending' | 'notify-commits-only-own' | 'commit-not-idempotent' | 'no-abort-lingering' | 'forget-removed-subtasks';
+export type KafkaSinkBug = 'commit-in-snapshot' | 'restore-aborts-pending' | 'notify-commits-only-own' | 'commit-not-idempotent' | 'no-abort-lingering' | 'forget-removed-subtasks' | 'fenced-commit-taken-as-done';
 
 /** Where the no-abort-lingering bug starts its fresh id range after a restore. */
 const FRESH_RANGE_OFFSET = 10_000;
@@ -292,6 +297,7 @@ export class BuggyKafkaTwoPhaseCommitSink<IN> extends KafkaTwoPhaseCommitSink<IN
    * transaction and drops the original, so a commit retried after a restore writes them twice.
    */
   protected override async commit(transaction: KafkaTransaction): Promise<void> {
+    if (this.bug === 'fenced-commit-taken-as-done') return this.commitTakingFencedAsDone(transaction);
     if (this.bug !== 'commit-not-idempotent') return super.commit(transaction);
     const publisher = this.options.clients.producer(`${this.options.transactionalIdPrefix}-publish-${this.options.subtaskIndex}`);
     await publisher.initTransactions();
@@ -299,5 +305,18 @@ export class BuggyKafkaTwoPhaseCommitSink<IN> extends KafkaTwoPhaseCommitSink<IN
     for (const { partition, record } of (transaction as RepublishingTransaction).records ?? []) await publisher.send(this.options.topic, partition, [record]);
     await publisher.commitTransaction();
     await super.abort(transaction);
+  }
+
+  /**
+   * BUG fenced-commit-taken-as-done: a commit that fails because a newer producer fenced it is
+   * taken as done, as if the transaction had ended, instead of failing the task. The
+   * prepared transaction a zombie kept (KIP-939) is then never committed by a new instance.
+   */
+  private async commitTakingFencedAsDone(transaction: KafkaTransaction): Promise<void> {
+    try {
+      await super.commit(transaction);
+    } catch (error) {
+      if (kafkaErrorCode(error) !== 'PRODUCER_FENCED') throw error;
+    }
   }
 }

@@ -118,7 +118,14 @@ export async function searchEnvelope(scenario: Scenario, options: EnvelopeOption
   // interval, the axis searched here, and the checkpoint timeout, mode and backend are the report's.
   const plans = fc
     .sample(caseArbitrary(scenario, base, options.maxFaults), { seed: options.seed, numRuns: options.plansPerPoint })
-    .map(({ maxConcurrentCheckpoints: _concurrent, checkpointTimeoutMs: _timeout, ...plan }) => ({ ...plan, mode: base.mode, backend: base.backend }));
+    .map(({ maxConcurrentCheckpoints: _concurrent, checkpointTimeoutMs: _timeout, ...plan }) => ({
+      ...plan,
+      mode: base.mode,
+      backend: base.backend,
+      // A fault that needs prepared transactions on (Scenario.faultSettings: the zombie fence)
+      // is left out: whether they are on is what this search compares.
+      faults: plan.faults.filter((fault) => scenario.faultSettings?.[fault.kind]?.preparedTransactions === undefined),
+    }));
 
   const points: EnvelopePoint[] = [];
   for (const checkpointIntervalMs of grid.checkpointIntervalsMs) {

@@ -123,6 +123,8 @@ export async function runCase(
   const scheduler = new Scheduler({ choices: options.choiceSource ?? choiceSourceOf(spec.schedule), msPerStep: 1, maxSteps, keepTrace: options.keepTrace ?? false });
   const env = new SimEnvironment(scheduler);
   if (spec.partitionRecords !== undefined) checkPartitionRecords(spec.partitionRecords, spec.size, 'runCase: partitionRecords');
+  // A fault kind may need a setting (Scenario.faultSettings); the case's own setting wins.
+  const preparedTransactions = spec.preparedTransactions ?? faults.map((fault) => scenario.faultSettings?.[fault.kind]?.preparedTransactions).find((setting) => setting !== undefined);
   if ((spec.transactionTimeoutMs !== undefined || spec.preparedTransactions !== undefined) && scenario.transactionTimeouts === undefined) {
     throw new Error(`runCase: scenario ${scenario.name} has no transaction timeout to set (transactionTimeoutMs, preparedTransactions)`);
   }
@@ -135,7 +137,7 @@ export async function runCase(
     ...(spec.sinkBufferKeys === undefined ? {} : { sinkBufferKeys: spec.sinkBufferKeys }),
     ...(spec.partitionRecords === undefined ? {} : { partitionRecords: spec.partitionRecords }),
     ...(spec.transactionTimeoutMs === undefined ? {} : { transactionTimeoutMs: spec.transactionTimeoutMs }),
-    ...(spec.preparedTransactions === undefined ? {} : { preparedTransactions: spec.preparedTransactions }),
+    ...(preparedTransactions === undefined ? {} : { preparedTransactions }),
     ...(spec.disorder === undefined ? {} : { disorder: spec.disorder }),
   });
   const jobOptions = jobOptionsFor(scenario, spec);

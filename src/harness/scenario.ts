@@ -113,6 +113,12 @@ export interface Scenario {
   readonly inputDisorder?: boolean;
   /** Generated cases may shorten partitions (BuildContext.partitionRecords), so an input can end while another is aligning. */
   readonly unequalPartitions?: boolean;
+  /**
+   * Case settings a fault kind needs, applied to every case whose plan holds that kind and
+   * that leaves the setting unset (generated, proved or replayed alike). E.g. a zombie fence
+   * of a pre-committed Kafka transaction is survivable only with KIP-939 prepared transactions.
+   */
+  readonly faultSettings?: Partial<Record<Fault['kind'], { readonly preparedTransactions?: boolean }>>;
   readonly bugs: readonly PlantedBug[];
   /** Coverage points (src/harness/coverage.ts) every main-job run must reach, like "sometimes" assertions: the run fails naming each one never reached. */
   readonly mustReach?: readonly string[];

@@ -9,19 +9,41 @@ const SEARCH_TIMEOUT_MS = 180_000;
 const base: Omit<CaseSpec, 'faults'> = { scenario: kafka2pc.name, size: kafka2pc.defaultSize, mode: 'exactly-once', backend: 'fs', bug: undefined, schedule: { kind: 'seed', seed: 8 } };
 
 describe('a pre-committed Kafka transaction fenced before its commit', () => {
-  test('by a zombie producer (fence-transactions): the commit fails as fenced, the run ends, and the loss is reported per transaction', async () => {
+  test('by a zombie producer (fence-transactions) without prepared transactions: the commit fails as fenced, the run ends, and the loss is reported per transaction', async () => {
     // Find the moment a pre-committed transaction waits for its notification, then fence it.
     const probe = await runCase(kafka2pc, { ...base, faults: [] });
     const firstCompleted = probe.observations.checkpoints.find((c) => c.outcome === 'completed')!;
-    const result = await runCase(kafka2pc, { ...base, faults: [{ kind: 'fence-transactions', atStep: firstCompleted.endedAtStep }] });
+    const result = await runCase(kafka2pc, { ...base, preparedTransactions: false, faults: [{ kind: 'fence-transactions', atStep: firstCompleted.endedAtStep }] });
     expect(result.observations.faults.map((fault) => fault.situation)).toEqual(['completed-before-notify']);
     expect(result.observations.failovers[0]?.cause).toMatch(/failed in notifyCheckpointComplete\(1\): PRODUCER_FENCED/);
     expect(result.observations.outcome).toBe('finished');
     const lost = result.violations.filter((v) => v.property === 'completed-implies-committed');
     expect(lost.length).toBeGreaterThan(0);
     expect(lost.every((v) => v.anomaly === 'lost write' && /pre-committed in completed checkpoint 1, was never committed \(fence-abort\)/.test(v.message))).toBe(true);
-    // Kafka aborts what it fences: no sink survives this, so generated plans leave it out.
-    expect(kafka2pc.faultKinds).not.toContain('fence-transactions');
+    // Kafka aborts what it fences: no sink survives this, so a plan with a fence runs with prepared transactions unless it says otherwise.
+    expect(kafka2pc.faultSettings?.['fence-transactions']).toEqual({ preparedTransactions: true });
+  });
+
+  test('by a zombie instance with KIP-939 prepared transactions (what generated plans get): the sink fails over and the new instance commits the kept transaction', async () => {
+    const probe = await runCase(kafka2pc, { ...base, preparedTransactions: true, faults: [] });
+    const firstCompleted = probe.observations.checkpoints.find((c) => c.outcome === 'completed')!;
+    // The plan leaves preparedTransactions unset: the fault's setting applies.
+    const result = await runCase(kafka2pc, { ...base, faults: [{ kind: 'fence-transactions', atStep: firstCompleted.endedAtStep }] });
+    expect(result.observations.faults.map((fault) => fault.situation)).toEqual(['completed-before-notify']);
+    expect(result.observations.failovers[0]?.cause).toMatch(/failed in notifyCheckpointComplete\(1\): PRODUCER_FENCED/);
+    expect(result.observations.restores.at(-1)?.checkpointId).toBe(1);
+    expect(result.violations).toEqual([]);
+    expect(kafka2pc.faultKinds).toContain('fence-transactions');
+  });
+
+  test('the planted bug fenced-commit-taken-as-done leaves the kept transaction uncommitted, and completed-implies-committed says so', async () => {
+    const probe = await runCase(kafka2pc, { ...base, preparedTransactions: true, faults: [] });
+    const firstCompleted = probe.observations.checkpoints.find((c) => c.outcome === 'completed')!;
+    const result = await runCase(kafka2pc, { ...base, bug: 'fenced-commit-taken-as-done', faults: [{ kind: 'fence-transactions', atStep: firstCompleted.endedAtStep }] });
+    expect(result.observations.failovers).toEqual([]);
+    const lost = result.violations.filter((v) => v.property === 'completed-implies-committed');
+    expect(lost.length).toBeGreaterThan(0);
+    expect(lost.some((v) => /pre-committed in completed checkpoint 1, was never committed/.test(v.message))).toBe(true);
   });
 
   test('a fence while no transaction is pre-committed costs nothing', async () => {

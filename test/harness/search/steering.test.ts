@@ -26,16 +26,17 @@ describe('steering', () => {
     expect(steered).toBeGreaterThan(plain);
   });
 
-  // Steering is opt-in: with the fault kinds of rescaling and slowness it no longer reaches more
-  // points than uniform weights in a short run (kafka-2pc, 60 runs, seeds 9/1/2: 103/100/90
-  // steered against 109/103/92), so only its reproducibility is a promise.
-  test('a steered exploration is reproducible from its seed, and draws other cases than an unsteered one', async () => {
+  // Steering is opt-in, and its gain is not systematic at 60 runs of a 2 x 6 instance: with the
+  // fault kinds of rescaling and the zombie fence, kafka-2pc seeds 9/1/2 reached 103/100/90 points
+  // steered against 109/103/92 uniform. The test guards against steering losing much coverage,
+  // not for a gain one seed cannot show.
+  test('a steered exploration is reproducible from its seed, and reaches about the coverage of an unsteered one of the same length', async () => {
     const first = await explore(kafka2pc, { ...options, steer: true });
     const again = await explore(kafka2pc, { ...options, steer: true });
     expect(again.stats).toEqual(first.stats);
     const unsteered = await explore(kafka2pc, options);
     expect(first.stats.runs).toBe(options.runs);
-    expect(first.stats.coverage).not.toEqual(unsteered.stats.coverage);
+    expect(Object.keys(first.stats.coverage).length).toBeGreaterThanOrEqual(0.9 * Object.keys(unsteered.stats.coverage).length);
   }, 180_000);
 
   test('a steered failure shrinks and replays like any other', async () => {

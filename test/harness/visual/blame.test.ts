@@ -56,6 +56,17 @@ function commitsBeforeCompletion(result: CaseResult): number[] {
   return steps;
 }
 
+/** A commit that failed as fenced with no failover after it, and the notify-complete whose commit it was (the last one before it). */
+function fencedCommitsTakenAsDone(result: CaseResult): { notify: number; commit: number }[] {
+  const trace = lines(result);
+  return trace.flatMap((entry, i) => {
+    if (!/^io kafka commit \S+ .* failed: PRODUCER_FENCED/.test(entry.event)) return [];
+    if (trace.slice(i + 1).some((later) => later.event.startsWith('failover: '))) return [];
+    const notify = trace.slice(0, i).reverse().find((earlier) => / receives notify-complete \d+$/.test(earlier.event));
+    return [{ notify: notify?.step ?? -1, commit: entry.step }];
+  });
+}
+
 /** Pending transactional ids in the restored checkpoint, then the first initTransactions (a fencing abort) of one of them. */
 function abortsOfRestoredPendingTransactions(result: CaseResult): number[] {
   const steps: number[] = [];
@@ -178,6 +189,8 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
   'kafka-2pc/rescale-drops-operator-state-part/rescale-state': { anomaly: /lost write: its state is not redistributed whole/, cause: rescaledRestoreSteps },
   'kafka-2pc/rescale-drops-operator-state-part/restore-recovers-pending': { anomaly: /recovered by no subtask/, cause: rescaledRestoreSteps },
   'kafka-2pc/forget-removed-subtasks/restore-recovers-pending': { anomaly: /recovered by no subtask/, cause: rescaledRestoreSteps },
+  'kafka-2pc/fenced-commit-taken-as-done/exactly-once': { anomaly: /failed write swallowed/, cause: (result) => fencedCommitsTakenAsDone(result).map(({ commit }) => commit) },
+  'kafka-2pc/fenced-commit-taken-as-done/completed-implies-committed': { anomaly: /stranded/, cause: (result) => fencedCommitsTakenAsDone(result).map(({ notify }) => notify) },
   'redis-sink-suite/incrby-sink/exactly-once': {
     anomaly: /unexpected write: INCRBY/,
     // Every INCRBY stores a sum, never a record's own value.

@@ -1,5 +1,6 @@
 import type { RunObservations } from '../src/runtime/observations.ts';
 import type { Violation } from '../src/harness/scenario.ts';
+import { INJECTED_INITIALIZE_FAILURE } from '../src/runtime/faults.ts';
 
 export const FAULT_EFFECTS = 'fault-effects';
 
@@ -11,6 +12,9 @@ const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['completed', 'declined', '
  *   checkpoint pending at that moment, and is followed by a new deployment (unless the job
  *   ran out of restarts);
  * - an expiry fault with checkpoints pending expires the oldest of them at once;
+ * - an initializeState failure armed for a task fails the job over when that task next
+ *   initializes (judged when a deployment followed it and the job finished, so that every
+ *   task initialized; a rescale in between may fold the task away, and is not judged);
  * - a checkpoint whose acknowledgement was lost never completes;
  * - a notify-complete that was lost never reaches its task (the sink must commit the
  *   transaction on a later notify or on restore; a notify that arrives anyway hides that path);
@@ -40,6 +44,17 @@ export function checkFaultEffects(observations: RunObservations): Violation[] {
       const gaveUp = observations.outcome === 'failed' && observations.failovers.length > observations.settings.maxRestarts;
       if (!redeployed && !gaveUp && observations.outcome !== 'budget-exhausted') {
         violations.push({ property: FAULT_EFFECTS, anomaly: 'crash without restart', message: `${fault.description}; the job failed over but never deployed its tasks again (ended ${observations.outcome})` });
+      }
+    } else if (fault.kind === 'fail-initialize') {
+      const redeployed = observations.restores.some((restore) => restore.seq > fault.seq);
+      const rescaled = (observations.rescales ?? []).some((rescale) => rescale.seq > fault.seq);
+      const failedOver = observations.failovers.some((failover) => failover.seq > fault.seq && failover.cause.includes(INJECTED_INITIALIZE_FAILURE));
+      if (redeployed && !rescaled && observations.outcome === 'finished' && !failedOver) {
+        violations.push({
+          property: FAULT_EFFECTS,
+          anomaly: 'initialize failure ignored',
+          message: `${fault.description}, but no deployment after it failed over in initializeState: the task ran on as if it had initialized`,
+        });
       }
     } else if (fault.kind === 'expire-checkpoint' && fault.pendingCheckpoints.length > 0) {
       const oldest = fault.pendingCheckpoints[0]!;

@@ -68,6 +68,12 @@ export const oddEvenSum: Scenario = {
       jobOptions: { expiryLeavesCheckpointPending: true, checkpointTimeoutMs: 50 },
     },
     {
+      name: 'initialize-error-swallowed',
+      description: 'a synchronous initializeState error is logged and the task runs on without a failover (the fail-initialize fault then has no effect)',
+      caughtBy: ['fault-effects'],
+      jobOptions: { initializeErrorSwallowed: true },
+    },
+    {
       name: 'rescale-keyed-state-to-wrong-subtask',
       description:
         'a restore onto another parallelism hands each new subtask the keyed state of the old subtask with its index, key groups ignored: a key\'s sum lands where its records no longer go ' +

@@ -56,6 +56,9 @@ export const MAX_SLOW_FAULT_MS = 10_000;
 
 export type FaultPlan = readonly Fault[];
 
+/** What a task's initializeState throws when a fail-initialize fault fires (the failover's cause names it). */
+export const INJECTED_INITIALIZE_FAILURE = 'initializeState threw synchronously (fault plan)';
+
 /** Most subtasks one rescale fault adds or removes (the job's maxParallelism bounds the result too). */
 export const MAX_RESCALE_STEP = 64;
 

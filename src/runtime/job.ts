@@ -56,6 +56,8 @@ export interface JobOptions {
   readonly memoryCheckpointsSurviveJobCrash: boolean;
   /** Planted bug: an expiry records the checkpoint as expired but leaves it pending, so late acknowledgements still complete it. */
   readonly expiryLeavesCheckpointPending: boolean;
+  /** Planted bug: a synchronous initializeState error is logged and the task runs anyway (no failover). */
+  readonly initializeErrorSwallowed?: boolean;
   /** Planted bug: unaligned tasks hold back an input after its barrier, as aligned ones do. */
   readonly unalignedHoldsInputs: boolean;
   /** Planted bug: unaligned tasks forward barriers behind the records in flight, as aligned ones do. */

@@ -5,6 +5,7 @@
  * that keep a task busy, and the control messages a task receives. The job around it
  * (job.ts) schedules these as steps, routes control messages and fails over.
  */
+import { INJECTED_INITIALIZE_FAILURE } from './faults.ts';
 import type { CheckpointListener, CheckpointedFunction, ConnectorEvent, FunctionInitializationContext, Key, SourceReader } from '../connectors/api.ts';
 import { END_OF_INPUT, NOTHING_AVAILABLE } from '../connectors/api.ts';
 import type { StepDriver } from '../sim/scheduler.ts';
@@ -853,7 +854,9 @@ export class StreamTasks {
       this.openProcessFunctions(task);
       if (this.failNextInitialize[task.index] === true) {
         this.failNextInitialize[task.index] = false;
-        throw new Error('initializeState threw synchronously (fault plan)');
+        // Planted bug: a runtime that logs a synchronous initializeState error and runs the task anyway.
+        if (this.options.initializeErrorSwallowed === true) this.scheduler.record(`task ${task.name}: ${INJECTED_INITIALIZE_FAILURE}; logged and ignored`);
+        else throw new Error(INJECTED_INITIALIZE_FAILURE);
       }
       for (const fn of this.checkpointedFunctions(task)) {
         const result = fn.initializeState(context);

@@ -87,6 +87,7 @@ describe('prove: bounded exhaustive search', () => {
     { bug: 'restore-latest-triggered', bound: 'faults', property: 'exactly-once' },
     { bug: 'memory-checkpoints-survive-job-crash', bound: 'faults', property: 'restore-choice' },
     { bug: 'expiry-leaves-checkpoint-pending', bound: 'faults', property: 'fault-effects' },
+    { bug: 'initialize-error-swallowed', bound: { options: { maxFaults: 2, size: { partitions: 1, recordsPerPartition: 1 } }, reason: 'the armed failure shows only at a deployment after it: a crash and the fault, two faults (on 1 x 1 records)' }, property: 'fault-effects' },
     { bug: 'unaligned-acks-at-input-end', bound: { options: { mode: 'unaligned', size: { partitions: 2, recordsPerPartition: 8 } }, reason: 'unaligned mode; an ack held until the end of input shows only on an input long enough to stall a checkpoint (8 records)' }, property: 'checkpoint-progress' },
     { bug: 'unaligned-holds-inputs', bound: { options: { mode: 'unaligned', size: { partitions: 2, recordsPerPartition: 4 }, maxDeviations: 1 }, reason: 'unaligned mode, and 4 records a partition for data behind a barrier' }, property: 'mode-semantics' },
     { bug: 'unaligned-barriers-behind-data', bound: 'faults', property: 'mode-semantics' },

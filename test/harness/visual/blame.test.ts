@@ -161,6 +161,8 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
   'odd-even-sum/memory-checkpoints-survive-job-crash/restore-choice': { anomaly: /restore of a checkpoint the backend cannot hold.*whole job crashed/, cause: restoresOfUnheldCheckpoints },
   'odd-even-sum/unaligned-acks-at-input-end/checkpoint-progress': { anomaly: /barrier dropped/, cause: barriersCountedOnlyAtInputEnd },
   'odd-even-sum/expiry-leaves-checkpoint-pending/fault-effects': { anomaly: /expired checkpoint completed later/, cause: completionsAfterExpiry },
+  // The armed initializeState failure that no deployment acted on: the fault itself is blamed.
+  'odd-even-sum/initialize-error-swallowed/fault-effects': { anomaly: /initialize failure ignored/, cause: (result) => result.observations.faults.filter((fault) => fault.kind === 'fail-initialize').map((fault) => fault.atStep) },
   'odd-even-sum/unaligned-holds-inputs/mode-semantics': { anomaly: /input held back in unaligned mode/, cause: inputsHeldAfterBarrier },
   'odd-even-sum/unaligned-barriers-behind-data/mode-semantics': { anomaly: /unaligned barrier queued behind data/, cause: barriersForwardedBehindRecords },
   'odd-even-sum/alignment-not-observed/barrier-alignment': { anomaly: /alignment not observed/, cause: acksWithoutAlignment },

@@ -207,6 +207,8 @@ export function diagnoseSkew(observations: RunObservations): SkewFinding[] {
   for (const detail of observations.checkpointDetails ?? []) lastStateBytes.set(detail.task, detail.stateBytes);
   const byVertex = new Map<string, number[]>();
   observations.taskVertices.forEach((vertex, task) => {
+    // The metrics cover the final layout: a rescale down leaves names of subtasks that no longer run.
+    if (flow.subtasks[task] === undefined) return;
     if (!byVertex.has(vertex.vertex)) byVertex.set(vertex.vertex, []);
     byVertex.get(vertex.vertex)!.push(task);
   });

@@ -83,9 +83,21 @@ export function flowInput(size: ScenarioSize, keys: FlowKeys, partitionRecords?:
   return Array.from({ length: size.partitions }, (_, p) =>
     Array.from({ length: partitionRecords?.[p] ?? size.recordsPerPartition }, (_, i) => {
       const n = p * size.recordsPerPartition + i + 1;
-      return { n, key: keys.hotKeyPercent > 0 && isHot(n, keys.hotKeyPercent) ? (keys.hotKey ?? HOT_KEY) : `k${n % keyCount}` };
+      return { n, key: keys.hotKeyPercent > 0 && isHot(n, keys.hotKeyPercent) ? (keys.hotKey ?? HOT_KEY) : balancedKey(n % keyCount) };
     }),
   );
+}
+
+/** Keys taken in turn from each keyed subtask's share (by key group), so that every subtask gets the same load and only the planted cause stands out. */
+const balancedKeys: string[] = [];
+function balancedKey(index: number): string {
+  if (balancedKeys.length <= index) {
+    const bySubtask: string[][] = Array.from({ length: FLOW_KEYED_PARALLELISM }, () => []);
+    for (let candidate = 0; bySubtask.some((keys) => keys.length <= index); candidate++) bySubtask[keyedSubtaskOf(`k${candidate}`)]!.push(`k${candidate}`);
+    balancedKeys.length = 0;
+    for (let i = 0; i <= index; i++) balancedKeys.push(bySubtask[i % FLOW_KEYED_PARALLELISM]![Math.floor(i / FLOW_KEYED_PARALLELISM)]!);
+  }
+  return balancedKeys[index]!;
 }
 
 interface KeyTotals {

@@ -65,10 +65,7 @@ export const kafka2pc: Scenario = {
   variablePartitions: true,
   concurrentCheckpoints: true,
   // Coverage the main job must reach (src/harness/coverage.ts): a commit failing between completion and notify, then a crash before the retry.
-  // 'fault drop-notify @ completed-before-notify' was declared here too: with rescale and the
-  // zombie fence among the fault kinds, step-placed faults no longer land in that short window
-  // in the main job's runs (2 of 200 before); fault placement by situation (issue 14) is the fix.
-  mustReach: ['checkpoint concurrent', 'fault fail-commit @ completed-before-notify', 'pair fail-commit then crash-task'],
+  mustReach: ['checkpoint concurrent', 'fault fail-commit @ completed-before-notify', 'fault drop-notify @ completed-before-notify', 'pair fail-commit then crash-task'],
   bugs: [
     { name: 'commit-in-snapshot', description: 'the sink commits in snapshotState instead of on notify-complete', caughtBy: ['committed-implies-completed', 'exactly-once'], jobOptions: { backend: 'fs' } },
     { name: 'restore-aborts-pending', description: 'on restore the sink aborts the pending transactions of the restored checkpoint instead of committing them', caughtBy: ['completed-implies-committed', 'exactly-once'], jobOptions: { backend: 'fs' } },

@@ -89,7 +89,7 @@ async function runCycle(suite: Scenario, internals: NonNullable<ReturnType<typeo
   const proxy = cycle % 2 === 1 ? await FaultProxy.inFrontOf(options.services.redisUrl) : undefined;
   const redisUrl = proxy === undefined ? options.services.redisUrl : proxy.rewriteUrl(options.services.redisUrl);
   const { ioredisClient } = await import('../../connectors/real/ioredis-client.ts');
-  const opened: { close(): Promise<void> }[] = [];
+  const opened: (RedisClient & { close(): Promise<void> })[] = [];
   let kafka: (KafkaClients & { close(): Promise<void> }) | undefined;
   // kafkajs is an optional dependency: only a suite that asks for Kafka needs it.
   const kafkaModule = await import('../../connectors/real/kafka-clients.ts').catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
@@ -112,6 +112,10 @@ async function runCycle(suite: Scenario, internals: NonNullable<ReturnType<typeo
         size,
       }),
     );
+    // Clients connect on their first command: connect the ones the suite opened through the fault
+    // proxy before the job, so the cut-connections fault finds a connection to cut however soon
+    // the job reaches it (a fast job used to finish its writes before any was open).
+    if (proxy !== undefined) for (const client of opened) await client.get(`${namespace}:connect`);
     const run = internals.sinkRun(system, size, options.bug);
     const driver = new RealTimeDriver({ seed: options.seed + cycle, timeoutMs: CYCLE_TIMEOUT_MS, idleTimeoutMs: IDLE_TIMEOUT_MS, keepTrace: false });
     const records = run.data.reduce((total, split) => total + split.length, 0);

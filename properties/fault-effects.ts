@@ -48,7 +48,7 @@ export function checkFaultEffects(observations: RunObservations): Violation[] {
     } else if (fault.kind === 'fail-initialize') {
       const redeployed = observations.restores.some((restore) => restore.seq > fault.seq);
       // A rescale after it may fold the task away (its armed failure then has no task to fire in).
-      const rescaled = observations.faults.some((later) => later.kind === 'rescale' && later.seq > fault.seq) || (observations.rescales ?? []).some((rescale) => rescale.seq > fault.seq);
+      const rescaled = observations.faults.some((later) => later.kind === 'rescale' && later.seq > fault.seq);
       const failedOver = observations.failovers.some((failover) => failover.seq > fault.seq && failover.cause.includes(INJECTED_INITIALIZE_FAILURE));
       if (redeployed && !rescaled && observations.outcome === 'finished' && !failedOver) {
         violations.push({

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { CheckpointingMode } from '../runtime/barrier-handler.ts';
-import { DEFAULT_JOB_OPTIONS } from '../runtime/job.ts';
+import { DEFAULT_JOB_OPTIONS, type JobOptions } from '../runtime/job.ts';
 import type { StateBackendKind } from '../runtime/state.ts';
 import type { CaseSpec } from './run-case.ts';
 import type { Scenario } from './scenario.ts';
@@ -63,14 +63,9 @@ const SMALL_CHANNEL_CAPACITY_BELOW = 4;
  */
 export const SWARM_TRANSACTION_TIMEOUTS_MS: readonly number[] = [5_000];
 
-export interface SwarmDraw {
-  readonly mode: CheckpointingMode;
-  readonly backend: StateBackendKind;
-  readonly checkpointIntervalMs: number;
-  readonly checkpointTimeoutMs: number;
-  readonly maxConcurrentCheckpoints: number;
-  readonly restartDelayMs: number;
-  readonly channelCapacity: number;
+/** The job options a case may draw (their types are JobOptions' own), and the Kafka transaction timeout. */
+export interface SwarmDraw
+  extends Pick<JobOptions, 'mode' | 'backend' | 'checkpointIntervalMs' | 'checkpointTimeoutMs' | 'maxConcurrentCheckpoints' | 'restartDelayMs' | 'channelCapacity'> {
   readonly transactionTimeoutMs: number | undefined;
 }
 

@@ -97,14 +97,28 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
   }
 
   protected async commit(transaction: KafkaTransaction): Promise<void> {
-    const producer = this.producers.get(transaction.transactionalId) ?? this.adopt(transaction);
-    await producer.commitTransaction();
-    this.forget(transaction);
+    await this.endTransaction(transaction, 'commitTransaction');
   }
 
   protected async abort(transaction: KafkaTransaction): Promise<void> {
-    const producer = this.producers.get(transaction.transactionalId) ?? this.adopt(transaction);
-    await producer.abortTransaction();
+    await this.endTransaction(transaction, 'abortTransaction');
+  }
+
+  /** Ends a transaction with its own producer, or with one that adopts it (a restored transaction), then closes that producer. */
+  private async endTransaction(transaction: KafkaTransaction, end: 'commitTransaction' | 'abortTransaction'): Promise<void> {
+    const own = this.producers.get(transaction.transactionalId);
+    if (own !== undefined) {
+      await own[end]();
+      this.forget(transaction);
+      return;
+    }
+    const adopted = this.adopt(transaction);
+    try {
+      await adopted[end]();
+    } finally {
+      // A failed end is retried with a new adoption (the next notify or restore), never with this one.
+      closeInBackground(adopted);
+    }
     this.forget(transaction);
   }
 
@@ -120,7 +134,7 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
    * transaction. When nothing was kept the transaction already ended (a prepared one cannot
    * time out): the producer then completes commit and abort without the coordinator.
    */
-  private adopt(transaction: KafkaTransaction): Pick<TransactionalProducer, 'commitTransaction' | 'abortTransaction'> {
+  private adopt(transaction: KafkaTransaction): Pick<TransactionalProducer, 'commitTransaction' | 'abortTransaction' | 'close'> {
     if (this.options.preparedTransactions !== true) return this.options.clients.resumeTransaction(transaction);
     const producer = this.newProducer(transaction.transactionalId);
     const adopted = producer.initTransactions({ keepPreparedTransaction: true }).then(({ preparedTransaction: kept }) => {
@@ -134,6 +148,7 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
     return {
       commitTransaction: async () => (await adopted).commitTransaction(),
       abortTransaction: async () => (await adopted).abortTransaction(),
+      close: () => producer.close(),
     };
   }
 
@@ -146,8 +161,9 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
    * is retried.
    */
   protected override async recoverAndCommit(transaction: KafkaTransaction): Promise<void> {
+    const adopted = this.adopt(transaction);
     try {
-      await this.adopt(transaction).commitTransaction();
+      await adopted.commitTransaction();
     } catch (error) {
       const code = kafkaErrorCode(error) ?? '';
       // With prepared transactions a fenced recovery commit means a newer instance (a zombie)
@@ -155,12 +171,19 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
       // and the next attempt adopts it again, rather than dropping it as lost.
       if (this.options.preparedTransactions === true && code === 'PRODUCER_FENCED') throw error;
       if (!KNOWN_UNCOMMITTABLE.has(code)) throw error;
+    } finally {
+      closeInBackground(adopted);
     }
   }
 
   /** The restored in-flight transaction: initTransactions on its id fences its producer and aborts it. */
   protected override async recoverAndAbort(transaction: KafkaTransaction): Promise<void> {
-    await this.newProducer(transaction.transactionalId).initTransactions();
+    const producer = this.newProducer(transaction.transactionalId);
+    try {
+      await producer.initTransactions();
+    } finally {
+      closeInBackground(producer);
+    }
   }
 
   protected override async abortLingering(inFlight: KafkaTransaction | undefined): Promise<void> {
@@ -190,7 +213,12 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
         throw new Error(`KafkaTwoPhaseCommitSink: more than ${MAX_LINGERING_PROBES} used transactional ids after ${idOf(counter - probes)}`);
       }
       const producer = this.newProducer(idOf(counter));
-      const handle = await producer.initTransactions();
+      let handle: { readonly epoch: number };
+      try {
+        handle = await producer.initTransactions();
+      } finally {
+        closeInBackground(producer);
+      }
       if (handle.epoch === 0) return counter; // never used before: every later id is unused too
       counter++;
     }
@@ -207,11 +235,22 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
   }
 
   private forget(transaction: KafkaTransaction): void {
+    const producer = this.producers.get(transaction.transactionalId);
     this.producers.delete(transaction.transactionalId);
     this.buffers.delete(transaction.transactionalId);
+    if (producer !== undefined) closeInBackground(producer);
   }
 }
 
+/**
+ * A producer the sink is done with (its transaction ended, or it only probed or fenced an id):
+ * closed without waiting, so its connections do not pile up over a long job (one producer per
+ * transaction), and without holding up the checkpoint. A failing close loses nothing: the
+ * transaction it served has ended.
+ */
+function closeInBackground(producer: Pick<TransactionalProducer, 'close'>): void {
+  producer.close().catch(() => undefined);
+}
 
 /**
  * The negative control the seed names: a Spark-streaming-style sink that writes each

@@ -8,9 +8,14 @@ export const STATE_RESTORE = 'state-restore';
  * rocksdb checkpoint, every file the checkpoint refers to is still in checkpoint storage and
  * the entries merged from them have the digest the subtask computed when it took the
  * snapshot. (Other backends keep the entries themselves in the checkpoint: nothing to judge.)
+ *
+ * The check must not pass for want of evidence: a rocksdb run that restored a checkpoint
+ * holding keyed state, but whose backend reported no restore of it, is a violation too (the
+ * restore went unjudged: a backend that stopped reporting would otherwise pass every run).
  */
 export function checkStateRestore(observations: RunObservations): Violation[] {
   const violations: Violation[] = [];
+  if (observations.settings.backend === 'rocksdb') violations.push(...unreportedRestores(observations));
   for (const restore of observations.stateBackend?.restores ?? []) {
     const task = observations.taskNames[restore.task] ?? `task ${restore.task}`;
     if (restore.missingFiles.length > 0) {
@@ -30,4 +35,29 @@ export function checkStateRestore(observations: RunObservations): Violation[] {
     }
   }
   return violations;
+}
+
+/** Restores of a rocksdb run from a checkpoint with keyed state that the backend did not report. */
+function unreportedRestores(observations: RunObservations): Violation[] {
+  const backend = observations.stateBackend;
+  const restoredCheckpoints = new Set(observations.restores.flatMap((restore) => (restore.checkpointId === undefined ? [] : [restore.checkpointId])));
+  if (restoredCheckpoints.size === 0) return [];
+  if (backend === undefined) {
+    return [
+      {
+        property: STATE_RESTORE,
+        anomaly: 'restore not reported',
+        message: `the rocksdb backend reported no checkpoint and no restore, yet the job restored checkpoint${restoredCheckpoints.size === 1 ? '' : 's'} ${[...restoredCheckpoints].join(', ')}: the restored keyed state went unjudged`,
+      },
+    ];
+  }
+  const withKeyedState = new Set(backend.checkpoints.filter((checkpoint) => checkpoint.filesReferenced > 0).map((checkpoint) => checkpoint.checkpointId));
+  const reported = new Set(backend.restores.map((restore) => restore.checkpointId));
+  return [...restoredCheckpoints]
+    .filter((checkpointId) => withKeyedState.has(checkpointId) && !reported.has(checkpointId))
+    .map((checkpointId) => ({
+      property: STATE_RESTORE,
+      anomaly: 'restore not reported',
+      message: `the job restored checkpoint ${checkpointId}, whose rocksdb keyed state the backend uploaded, but the backend reported no restore of it: the restored keyed state went unjudged`,
+    }));
 }

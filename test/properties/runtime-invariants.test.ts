@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { keyedCounts } from '../../scenarios/keyed-counts.ts';
 import { oddEvenSum } from '../../scenarios/odd-even-sum.ts';
 import { runCase, type CaseSpec } from '../../src/harness/run-case.ts';
 import type { RunObservations } from '../../src/runtime/observations.ts';
@@ -9,6 +10,7 @@ import { checkCheckpointProgress } from '../../properties/progress.ts';
 import { checkRestoreChoice } from '../../properties/restore-choice.ts';
 import { checkFaultEffects } from '../../properties/fault-effects.ts';
 import { checkModeSemantics } from '../../properties/mode-semantics.ts';
+import { checkStateRestore } from '../../properties/state-restore.ts';
 
 /**
  * The invariants over what the runtime did, on real runs: each holds on a correct run, and
@@ -44,6 +46,32 @@ describe('checks that would pass vacuously fail instead', () => {
     expect(observations.restores.length).toBe(2);
     observations.restores.pop();
     expect(checkLiveness(observations).map((v) => v.anomaly)).toEqual(['restore not observed']);
+  });
+
+  test('rocksdb state restore whose restore the backend did not report', async () => {
+    // keyed-counts: a scenario that runs on rocksdb (odd-even-sum's oracle reads state kept in the checkpoint itself).
+    const run = await runCase(keyedCounts, {
+      scenario: 'keyed-counts',
+      size: keyedCounts.defaultSize,
+      mode: 'exactly-once',
+      backend: 'rocksdb',
+      bug: undefined,
+      faults: [{ kind: 'crash-job', atStep: 200 }],
+      schedule: { kind: 'choices', choices: [], tailSeed: null },
+    });
+    expect(run.violations).toEqual([]);
+    const observations = run.observations;
+    const restored = observations.restores[1]!.checkpointId;
+    expect(restored).toBeDefined();
+    expect(observations.stateBackend!.restores.some((restore) => restore.checkpointId === restored)).toBe(true);
+    expect(checkStateRestore(observations)).toEqual([]);
+    // A backend that stopped reporting its restores (or reported nothing at all) fails the run.
+    const unreported = clone(observations);
+    unreported.stateBackend!.restores.length = 0;
+    expect(checkStateRestore(unreported).map((v) => v.anomaly)).toEqual(['restore not reported']);
+    const silent = clone(observations);
+    delete silent.stateBackend;
+    expect(checkStateRestore(silent).map((v) => v.anomaly)).toEqual(['restore not reported']);
   });
 
   test('barrier alignment with no barrier positions for a barrier-triggered snapshot', async () => {

@@ -17,6 +17,7 @@
 import type { Key } from '../connectors/api.ts';
 import type { JobGraphSpec } from './job-graph.ts';
 import { keyGroupOf, keyGroupRangeOf, subtaskOfKey } from './key-groups.ts';
+import type { SplitReassignment } from './split-reassignment.ts';
 import type { CompletedCheckpoint, SubtaskSnapshot } from './state.ts';
 import type { TimerSnapshot } from './timer-service.ts';
 
@@ -60,6 +61,8 @@ export interface RescaleObservation {
   readonly listStatesBefore: Readonly<Record<string, { readonly elements: number; readonly union: boolean }>>;
   /** Per new subtask: the keys it got per keyed state, and the elements it got per list state. */
   readonly subtasks: ReadonlyArray<{ readonly keys: Readonly<Record<string, readonly Key[]>>; readonly listElements: Readonly<Record<string, number>> }>;
+  /** A rescaled source vertex: where its splits went, with their positions (split-reassignment.ts); absent for other vertices. */
+  readonly splits?: SplitReassignment;
 }
 
 export interface RescaleOptions {

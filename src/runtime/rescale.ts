@@ -17,7 +17,7 @@
 import type { Key } from '../connectors/api.ts';
 import type { JobGraphSpec } from './job-graph.ts';
 import { keyGroupOf, keyGroupRangeOf, subtaskOfKey } from './key-groups.ts';
-import type { SplitReassignment } from './split-reassignment.ts';
+import { evenSplitShare, type SplitReassignment } from './split-reassignment.ts';
 import type { CompletedCheckpoint, SubtaskSnapshot } from './state.ts';
 import type { TimerSnapshot } from './timer-service.ts';
 
@@ -125,7 +125,7 @@ export function redistributeCheckpoint(checkpoint: CompletedCheckpoint, vertex: 
     }
     let next = 0;
     lists.forEach((target, subtask) => {
-      const share = Math.floor(all.length / toParallelism) + (subtask < all.length % toParallelism ? 1 : 0);
+      const share = evenSplitShare(all.length, toParallelism, subtask);
       target[name] = all.slice(next, next + share);
       next += share;
     });

@@ -50,9 +50,9 @@ export interface SplitReassignmentOptions {
   readonly dropsSplitState: boolean;
 }
 
-/** Fewest splits a subtask of `parallelism` gets out of `splits` by even-split: the first `splits % parallelism` subtasks get one more. */
-export function evenSplitShare(splits: number, parallelism: number, subtask: number): number {
-  return Math.floor(splits / parallelism) + (subtask < splits % parallelism ? 1 : 0);
+/** How many of `elements` subtask `subtask` of `parallelism` gets by even-split: the first `elements % parallelism` subtasks get one more. */
+export function evenSplitShare(elements: number, parallelism: number, subtask: number): number {
+  return Math.floor(elements / parallelism) + (subtask < elements % parallelism ? 1 : 0);
 }
 
 /**

@@ -19,6 +19,8 @@ import type { JobGraphSpec } from './job-graph.ts';
 
 /** One split as a source subtask checkpointed it: its position and its reader's operator state. */
 export interface SplitState {
+  /** The split's index among the source's splits: its reader is created as source subtask `index` of N. */
+  readonly index: number;
   readonly position: SourcePosition;
   /** The split reader's operator list states by name (scoped to the split: no other reader sees them). */
   readonly operatorState: Readonly<Record<string, readonly unknown[]>>;
@@ -67,7 +69,7 @@ export function reassignSplits(old: ReadonlyArray<readonly SplitState[]>, toPara
   }
   if (options.dropsSplitState) {
     const last = all.at(-1)!;
-    all[all.length - 1] = { ...last, state: { position: { split: last.state.position.split, offset: 0 }, operatorState: {} } };
+    all[all.length - 1] = { ...last, state: { index: last.state.index, position: { split: last.state.position.split, offset: 0 }, operatorState: {} } };
   }
   const subtasks: SplitState[][] = [];
   const moves: SplitMove[] = [];

@@ -10,7 +10,7 @@ import { SimEnvironment } from '../../src/connectors/sim/environment.ts';
 import { pipelineToJobGraph } from '../../src/runtime/job-graph.ts';
 import { oddEvenSum } from '../../scenarios/odd-even-sum.ts';
 
-const split = (partition: number, offset: number): SplitState => ({ position: { split: `partition-${partition}`, offset }, operatorState: { offsets: [offset] } });
+const split = (partition: number, offset: number): SplitState => ({ index: partition, position: { split: `partition-${partition}`, offset }, operatorState: { offsets: [offset] } });
 
 /** The rescale-state verdicts on one rescaled source restore. */
 function judge(splits: SplitReassignment, toParallelism: number): string[] {

@@ -99,7 +99,15 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     'skew-keys': { weight: 1, arbitrary: fc.record({ kind: fc.constant('skew-keys' as const), atStep, hotKeyPercent: fc.integer({ min: 1, max: 100 }) }) },
     // One subtask up or down first (shrinks toward the old parallelism), then two. Weight 1: at 3 it
     // crowded kafka-2pc's short windows (drop-notify before notify, fail-commit then crash) out of the main job.
-    rescale: { weight: 1, arbitrary: fc.record({ kind: fc.constant('rescale' as const), atStep, by: fc.constantFrom(1, -1, 2, -2) }) },
+    // The keyed last vertex first, then the source where the scenario allows it: a source rescale shrinks to a keyed one.
+    rescale: {
+      weight: 1,
+      arbitrary: fc.oneof(
+        { withCrossShrink: true },
+        fc.record({ kind: fc.constant('rescale' as const), atStep, by: fc.constantFrom(1, -1, 2, -2) }),
+        ...(scenario.rescalesSource === true ? [fc.record({ kind: fc.constant('rescale' as const), atStep, by: fc.constantFrom(-1, 1, -2), vertex: fc.constant('source' as const) })] : []),
+      ),
+    },
   };
   const fault: fc.Arbitrary<Fault> = fc.oneof(...scenario.faultKinds.map((kind) => ({ ...byKind[kind], weight: steeredWeight(byKind[kind].weight, steering, kind) })));
   return fc.record({

@@ -4,7 +4,9 @@
  * assigned to it. The connector API stays per split: the subtask runs one user `SourceReader`
  * per owned split, created as if it were source subtask `split` of `splitCount` (so a
  * partition reader still reads partition `subtaskIndex`), each with its operator state scoped
- * to its split, and polls them in turn in a fixed order.
+ * to its split, and polls them in turn in a fixed order. A subtask that owns no split (a
+ * source rescaled to fewer subtasks than it was built with) ends its input at once, as a
+ * Flink reader with no split and none to come finishes.
  *
  * Snapshot layout (what `splitStatesOfSnapshot` reads back for a redistribution): every split
  * reader's list state `<name>` is kept as `split-<index>/<name>`, and the list state `splits`
@@ -12,6 +14,7 @@
  */
 import type { FunctionInitializationContext, FunctionSnapshotContext, ListState, OperatorStateStore, SourcePosition, SourceReader, SubtaskInfo } from '../connectors/api.ts';
 import { END_OF_INPUT, NOTHING_AVAILABLE, type EndOfInput, type NothingAvailable } from '../connectors/api.ts';
+import { isPromiseLike } from './keyed-operator.ts';
 import type { SplitState } from './split-reassignment.ts';
 import type { SubtaskSnapshot } from './state.ts';
 
@@ -32,13 +35,9 @@ function scopedStore(store: OperatorStateStore, index: number): OperatorStateSto
   return { getListState: <T>(name: string): ListState<T> => store.getListState<T>(`${scope}${name}`) };
 }
 
-function isPromise(value: unknown): value is Promise<unknown> {
-  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
-}
-
 /** Runs `call` on every reader in order; a promise when any of them answered with one. */
 function onEvery<R>(readers: readonly R[], call: (reader: R) => void | Promise<void>): void | Promise<void> {
-  const pending = readers.map(call).filter(isPromise);
+  const pending = readers.map(call).filter(isPromiseLike);
   return pending.length === 0 ? undefined : Promise.all(pending).then(() => undefined);
 }
 
@@ -50,7 +49,6 @@ export class SplitOwningReader<T> implements SourceReader<T> {
   private owned: ListState<OwnedSplit> | undefined;
 
   constructor(create: (info: SubtaskInfo) => SourceReader<T>, splits: readonly number[], private readonly splitCount: number) {
-    if (splits.length === 0) throw new Error('SplitOwningReader: a source subtask owns at least one split');
     this.readers = splits.map((index) => ({ index, reader: create({ subtaskIndex: index, parallelism: splitCount }) }));
     this.ended = splits.map(() => false);
   }
@@ -63,16 +61,20 @@ export class SplitOwningReader<T> implements SourceReader<T> {
   initializeState(context: FunctionInitializationContext): void | Promise<void> {
     const store = context.getOperatorStateStore();
     this.owned = store.getListState<OwnedSplit>(OWNED_SPLITS_STATE);
-    return onEvery(this.readers, ({ index, reader }) =>
+    // The list names the owned splits from the start, so every snapshot of the subtask reads back as split-owning.
+    const result = onEvery(this.readers, ({ index, reader }) =>
       reader.initializeState({ ...context, getOperatorStateStore: () => scopedStore(store, index), subtaskIndex: index, parallelism: this.splitCount }),
     );
+    return result === undefined ? this.recordPositions() : result.then(() => this.recordPositions());
   }
 
   snapshotState(context: FunctionSnapshotContext): void | Promise<void> {
-    const recordPositions = (): void => this.owned!.update(this.positions().map((position, i) => ({ index: this.readers[i]!.index, position })));
     const result = onEvery(this.readers, ({ reader }) => reader.snapshotState(context));
-    if (result === undefined) return recordPositions();
-    return result.then(recordPositions);
+    return result === undefined ? this.recordPositions() : result.then(() => this.recordPositions());
+  }
+
+  private recordPositions(): void {
+    this.owned!.update(this.positions().map((position, i) => ({ index: this.readers[i]!.index, position })));
   }
 
   notifyCheckpointComplete(checkpointId: number): void | Promise<void> {
@@ -119,7 +121,9 @@ export class SplitOwningReader<T> implements SourceReader<T> {
 
   /** The position of the split polled next (the runtime's one-position view; `positions()` has them all). */
   currentPosition(): SourcePosition {
-    return this.readers[this.turn]!.reader.currentPosition();
+    const reader = this.readers[this.turn]?.reader;
+    if (reader === undefined) throw new Error('SplitOwningReader: a subtask that owns no split has no position (ask positions())');
+    return reader.currentPosition();
   }
 
   describePosition(): string {
@@ -129,13 +133,13 @@ export class SplitOwningReader<T> implements SourceReader<T> {
 
 /**
  * A source subtask's checkpointed splits: a split-owning subtask's from its `splits` list and
- * scoped states; a plain one (one reader, split = its subtask index) as its only split.
+ * scoped states; a plain one (one reader, split = its subtask index) as its only split (at
+ * offset 0 when its snapshot holds no position: a restore of a checkpoint that never completed).
  */
 export function splitStatesOfSnapshot(snapshot: SubtaskSnapshot, subtaskIndex: number): SplitState[] {
   const owned = snapshot.operatorState[OWNED_SPLITS_STATE] as readonly OwnedSplit[] | undefined;
   if (owned === undefined) {
-    if (snapshot.sourcePosition === undefined) throw new Error(`source subtask ${subtaskIndex}: its snapshot holds no source position`);
-    return [{ index: subtaskIndex, position: snapshot.sourcePosition, operatorState: snapshot.operatorState }];
+    return [{ index: subtaskIndex, position: snapshot.sourcePosition ?? { split: `split ${subtaskIndex}`, offset: 0 }, operatorState: snapshot.operatorState }];
   }
   return owned.map(({ index, position }) => {
     const scope = scopeOf(index);

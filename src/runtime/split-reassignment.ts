@@ -96,10 +96,12 @@ export type SourceRescalability =
   | { readonly excluded: string };
 
 /**
- * Whether a job's source vertex can rescale alone: it must be the job's only source, and
- * every edge out of it a hash exchange (laid out anew for the new parallelism). A forward edge
- * ties the next vertex's subtask i to source subtask i, so that vertex would have to rescale
- * with it: such jobs are excluded. Its splits are the parallelism it was built with.
+ * Whether a job's source vertex can rescale alone: it must be the job's only source, every
+ * edge out of it a hash exchange (a forward edge ties the next vertex's subtask i to source
+ * subtask i, so that vertex would have to rescale with it), its chain stateless after the
+ * source (map and filter: other state is kept per subtask, not per split), and without a
+ * watermark strategy (Flink keeps watermarks per split; not modelled). Its splits are the
+ * parallelism it was built with.
  */
 export function rescalableSourceOf(spec: JobGraphSpec): SourceRescalability {
   const sources = spec.vertices.filter((vertex) => vertex.source !== undefined);
@@ -109,6 +111,9 @@ export function rescalableSourceOf(spec: JobGraphSpec): SourceRescalability {
   if (forward !== undefined) {
     return { excluded: `${source.name} feeds ${spec.vertices[forward.to]!.name} by a forward edge: subtask i of one is tied to subtask i of the other, so the source cannot rescale alone` };
   }
+  const stateful = source.operators.find((operator) => operator.kind !== 'map' && operator.kind !== 'filter');
+  if (stateful !== undefined) return { excluded: `${source.name} chains ${stateful.kind} ${stateful.name} after its source: that state is kept per subtask, not per split` };
+  if (source.source!.watermarks !== undefined) return { excluded: `${source.name} has a watermark strategy: Flink keeps watermarks per split, which the runtime does not model` };
   const firstTask = spec.vertices.slice(0, source.id).reduce((sum, vertex) => sum + vertex.parallelism, 0);
   return { vertex: source.id, firstTask, parallelism: source.parallelism, splits: source.parallelism };
 }

@@ -97,7 +97,9 @@ describe('a source subtask owning several splits (one user reader per split, sta
     expect(checkRescaleState({ rescales: [rescale] } as unknown as RunObservations).map((violation) => violation.message)).toEqual([expect.stringMatching(/split partition-1 .* resumes on new subtask 0 at offset 0: records 0\.\.2 are read twice/)]);
   });
 
-  test('a subtask owns at least one split', () => {
-    expect(() => new SplitOwningReader(create, [], 2)).toThrow(/at least one split/);
+  test('a subtask that owns no split ends at once and declares no position', () => {
+    const { reader } = deploy(new SplitOwningReader(create, [], 2), undefined, { subtaskIndex: 1, parallelism: 2 });
+    expect(reader.pollNext()).toBe(END_OF_INPUT);
+    expect((reader as SplitOwningReader<number>).positions()).toEqual([]);
   });
 });

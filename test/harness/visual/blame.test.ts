@@ -194,7 +194,7 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
   'odd-even-sum/rescale-keyed-state-to-wrong-subtask/exactly-once': { anomaly: /duplicate after restore|lost write/, cause: rescaledRestoreSteps },
   'odd-even-sum/rescale-drops-split-state/rescale-state': { anomaly: /inconsistent offsets: its splits are not reassigned whole, each at its checkpointed offset/, cause: reassignedSplitSteps },
   'odd-even-sum/rescale-drops-split-state/exactly-once': { anomaly: /duplicate after restore/, cause: reassignedSplitSteps },
-  'odd-even-sum/rescale-drops-split-state/consistent-cut': { anomaly: /./, cause: reassignedSplitSteps },
+  'odd-even-sum/rescale-drops-split-state/consistent-cut': { anomaly: /duplicate: the rescaled source resumed split partition-\d+ before its checkpointed offset/, cause: reassignedSplitSteps },
   'kafka-2pc/rescale-drops-operator-state-part/rescale-state': { anomaly: /lost write: its state is not redistributed whole/, cause: rescaledRestoreSteps },
   'kafka-2pc/rescale-drops-operator-state-part/restore-recovers-pending': { anomaly: /recovered by no subtask/, cause: rescaledRestoreSteps },
   'kafka-2pc/forget-removed-subtasks/restore-recovers-pending': { anomaly: /recovered by no subtask/, cause: rescaledRestoreSteps },

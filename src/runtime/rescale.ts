@@ -2,8 +2,9 @@
  * Rescaling on restore (Flink's StateAssignmentOperation): a restart may run the job's keyed
  * part with another parallelism than the checkpoint it restores was taken at. Which part
  * rescales: the job's last vertex when it is keyed (every input a hash exchange, no output
- * edge), that is the keyed operator with its chained sink. Sources and every other vertex
- * keep their parallelism, so their task indices and their state stay as they are.
+ * edge), that is the keyed operator with its chained sink. Every other vertex keeps its
+ * parallelism, so its task indices and its state stay as they are (a source rescale keeps
+ * the source's task slots and reassigns its splits instead: split-reassignment.ts, job.ts).
  *
  * How the rescaled vertex's state moves to the new subtasks:
  * - keyed state, timers and the in-flight records of unaligned checkpoints: by key group,

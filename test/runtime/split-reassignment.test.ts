@@ -106,6 +106,14 @@ describe('which source vertex can rescale alone', () => {
     expect(rescalableSourceOf(spec)).toEqual({ excluded: expect.stringMatching(/numbers feeds map by a forward edge/) });
   });
 
+  test('a source chained with a stateful operator, or with a watermark strategy, is excluded (state and watermarks kept per subtask, not per split)', () => {
+    const sink = { ...vertex(0, 'numbers', true), operators: [{ kind: 'sink' as const, name: 'out', create: () => ({ write: () => {} }) }] };
+    expect(rescalableSourceOf({ name: 'chained', vertices: [sink], edges: [] })).toEqual({ excluded: expect.stringMatching(/chains sink out after its source/) });
+    const timed = vertex(0, 'readings', true);
+    const stamped = { ...timed, source: { ...timed.source!, watermarks: {} as never } };
+    expect(rescalableSourceOf({ name: 'timed', vertices: [stamped], edges: [] })).toEqual({ excluded: expect.stringMatching(/watermark strategy/) });
+  });
+
   test('a job with two sources is excluded (a source rescale names one source)', () => {
     const spec: JobGraphSpec = { name: 'two-sources', vertices: [vertex(0, 'orders', true), vertex(1, 'payments', true)], edges: [] };
     expect(rescalableSourceOf(spec)).toEqual({ excluded: expect.stringMatching(/2 source vertices/) });

@@ -751,7 +751,7 @@ export class JobRuntime implements SimWorld {
     const from = this.pendingSourceParallelism ?? this.sourceParallelism;
     const to = Math.min(Math.max(from + by, 1), source.splits);
     this.pendingSourceParallelism = to;
-    return this.failover(`the job is rescaled: ${this.spec.vertices[source.vertex]!.name} restarts with ${to} subtask${to === 1 ? '' : 's'} reading its ${source.splits} splits instead of ${from} (fault plan)`);
+    return this.failover(`the job is rescaled: the ${source.splits} splits of ${this.spec.vertices[source.vertex]!.name} are read by ${to} subtask${to === 1 ? '' : 's'} instead of ${from} after the restart (fault plan)`);
   }
 
   /**

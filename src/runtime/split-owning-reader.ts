@@ -127,6 +127,7 @@ export class SplitOwningReader<T> implements SourceReader<T> {
   }
 
   describePosition(): string {
+    if (this.readers.length === 0) return 'no split';
     return this.readers.map(({ reader }) => reader.describePosition?.() ?? `${reader.currentPosition().split} @ offset ${reader.currentPosition().offset}`).join(', ');
   }
 }

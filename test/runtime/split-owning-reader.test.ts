@@ -101,5 +101,6 @@ describe('a source subtask owning several splits (one user reader per split, sta
     const { reader } = deploy(new SplitOwningReader(create, [], 2), undefined, { subtaskIndex: 1, parallelism: 2 });
     expect(reader.pollNext()).toBe(END_OF_INPUT);
     expect((reader as SplitOwningReader<number>).positions()).toEqual([]);
+    expect(reader.describePosition!()).toBe('no split');
   });
 });

@@ -2,7 +2,7 @@ import type { ExpectedJoinOutput, Partitions } from '../model/joins.ts';
 import { possiblyLate } from '../model/joins.ts';
 import type { Violation } from '../src/harness/scenario.ts';
 import type { RunObservations } from '../src/runtime/observations.ts';
-import type { SubtaskSnapshot } from '../src/runtime/state.ts';
+import { checkpointedSplitPositions, type SubtaskSnapshot } from '../src/runtime/state.ts';
 
 /** Examples named per anomaly in a message; the rest are counted. */
 const EXAMPLES_PER_ANOMALY = 3;
@@ -142,9 +142,7 @@ export function checkJoinStateRetention(observations: RunObservations, operator:
 }
 
 function splitOffsets(tasks: readonly SubtaskSnapshot[]): Map<string, number> {
-  const offsets = new Map<string, number>();
-  for (const task of tasks) if (task.sourcePosition !== undefined) offsets.set(task.sourcePosition.split, task.sourcePosition.offset);
-  return offsets;
+  return new Map([...checkpointedSplitPositions(tasks)].map(([split, position]) => [split, position.offset]));
 }
 
 /** Ids of the records a map state `timestamp -> records[]` holds, over every subtask. */

@@ -1,6 +1,7 @@
 import { expectedStore, expectedTotals, prefixTotals, type OddEvenTotals, type Parity, parityName } from '../model/odd-even-sum.ts';
 import type { RunObservations } from '../src/runtime/observations.ts';
 import type { Violation } from '../src/harness/scenario.ts';
+import { checkpointedSplitPositions } from '../src/runtime/state.ts';
 
 /**
  * Exactly-once for the odd/even sum: the final key-value store equals the model's, so no
@@ -46,10 +47,9 @@ export function checkConsistentCuts(
   const totalsBefore = prefixTotals(input);
   for (const checkpoint of observations.checkpoints) {
     if (checkpoint.outcome !== 'completed' || checkpoint.tasks === undefined) continue;
-    const offsets = sourceTasks.map((task) => {
-      const stored = checkpoint.tasks![task]!.operatorState['offsets'];
-      return typeof stored?.[0] === 'number' ? stored[0] : 0;
-    });
+    // By split: a rescaled source's subtask may hold several partitions, or none.
+    const positions = checkpointedSplitPositions(checkpoint.tasks);
+    const offsets = sourceTasks.map((_, partition) => positions.get(`partition-${partition}`)?.offset ?? 0);
     const expected = totalsBefore(offsets);
     const actual = { even: { sum: 0, count: 0 }, odd: { sum: 0, count: 0 } };
     for (const snapshot of checkpoint.tasks) {

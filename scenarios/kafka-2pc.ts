@@ -63,6 +63,7 @@ export const kafka2pc: Scenario = {
   // A memory backend loses completed checkpoints with the coordinator; the committed output then gets written again.
   backends: ['fs'],
   variablePartitions: true,
+  rescalesSource: true,
   concurrentCheckpoints: true,
   // Coverage the main job must reach (src/harness/coverage.ts): a commit failing between completion and notify, then a crash before the retry.
   mustReach: ['checkpoint concurrent', 'fault fail-commit @ completed-before-notify', 'fault drop-notify @ completed-before-notify', 'pair fail-commit then crash-task'],

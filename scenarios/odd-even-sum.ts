@@ -25,6 +25,7 @@ export const oddEvenSum: Scenario = {
   faultKinds: ['crash-task', 'crash-job', 'expire-checkpoint', 'decline-checkpoint', 'drop-ack', 'fail-initialize', 'rescale'],
   backends: ['memory', 'fs'],
   variablePartitions: true,
+  rescalesSource: true,
   unequalPartitions: true,
   // Coverage the main job must reach (src/harness/coverage.ts): overlapping checkpoints, a crash while aligning, a crash during recovery.
   mustReach: ['checkpoint concurrent', 'checkpoint aborted by failover', 'fault crash-task @ during-alignment', 'fault crash-task @ during-recovery'],
@@ -80,6 +81,14 @@ export const oddEvenSum: Scenario = {
         '(run with a 30 ms interval, so that a rescale restores a checkpoint)',
       caughtBy: ['rescale-state', 'exactly-once'],
       jobOptions: { rescaleKeyedStateByOldSubtask: true, checkpointIntervalMs: 30 },
+    },
+    {
+      name: 'rescale-drops-split-state',
+      description:
+        'a restore that rescales the source drops the state of its last split: that partition is read again from offset 0 and its numbers are summed twice ' +
+        '(run with a 30 ms interval, so that a rescale restores a checkpoint)',
+      caughtBy: ['rescale-state', 'exactly-once', 'consistent-cut'],
+      jobOptions: { rescaleDropsSplitState: true, checkpointIntervalMs: 30 },
     },
     {
       name: 'unaligned-holds-inputs',

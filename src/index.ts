@@ -40,6 +40,7 @@ export type { JobOptions } from './runtime/job.ts';
 export type { RunObservations } from './runtime/observations.ts';
 export { DEFAULT_MAX_PARALLELISM, keyGroupOf, keyGroupRangeOf, subtaskOfKey } from './runtime/key-groups.ts';
 export type { RescaleObservation } from './runtime/rescale.ts';
+export type { SplitMove, SplitReassignment } from './runtime/split-reassignment.ts';
 // Event time: job graphs, process functions, keyed state, timers, watermarks.
 export { jobGraph, JobGraphBuilder, DataStream, KeyedStream, ConnectedKeyedStreams, type JobGraphSpec } from './runtime/job-graph.ts';
 export { MAX_WATERMARK, MIN_WATERMARK, outputTag, WatermarkStrategy } from './runtime/functions.ts';

@@ -75,6 +75,9 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
   const atStep = fc.nat({ max: scenario.typicalRunSteps?.(largest) ?? typicalRunSteps(largest) });
   // Task indices are drawn for the largest job and folded into the one the case runs.
   const task = fc.nat({ max: scenario.taskCount(largest) - 1 });
+  const keyedRescale = fc.record({ kind: fc.constant('rescale' as const), atStep, by: fc.constantFrom(1, -1, 2, -2) });
+  // From its N splits a source only rescales down (then back up): one subtask down first.
+  const sourceRescale = fc.record({ kind: fc.constant('rescale' as const), atStep, by: fc.constantFrom(-1, 1, -2), vertex: fc.constant('source' as const) });
   // Listed plainest first: fast-check shrinks a oneof toward its first alternatives.
   const byKind: Record<Fault['kind'], fc.WeightedArbitrary<Fault>> = {
     'crash-task': { weight: 4, arbitrary: fc.record({ kind: fc.constant('crash-task' as const), atStep, task }) },
@@ -99,7 +102,8 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     'skew-keys': { weight: 1, arbitrary: fc.record({ kind: fc.constant('skew-keys' as const), atStep, hotKeyPercent: fc.integer({ min: 1, max: 100 }) }) },
     // One subtask up or down first (shrinks toward the old parallelism), then two. Weight 1: at 3 it
     // crowded kafka-2pc's short windows (drop-notify before notify, fail-commit then crash) out of the main job.
-    rescale: { weight: 1, arbitrary: fc.record({ kind: fc.constant('rescale' as const), atStep, by: fc.constantFrom(1, -1, 2, -2) }) },
+    // The keyed last vertex, or the source where the scenario allows it: a source rescale shrinks to a keyed one.
+    rescale: { weight: 1, arbitrary: scenario.rescalesSource === true ? fc.oneof({ withCrossShrink: true }, keyedRescale, sourceRescale) : keyedRescale },
   };
   const fault: fc.Arbitrary<Fault> = fc.oneof(...scenario.faultKinds.map((kind) => ({ ...byKind[kind], weight: steeredWeight(byKind[kind].weight, steering, kind) })));
   return fc.record({

@@ -106,6 +106,12 @@ export interface Scenario {
   /** Generated cases may read one partition more than the size asks (the job must build for any partition count). */
   readonly variablePartitions?: boolean;
   /**
+   * Generated 'rescale' faults may rescale the job's source instead of its keyed last vertex
+   * (`vertex: 'source'`, its splits reassigned); the source must be able to rescale alone
+   * (split-reassignment.ts `rescalableSourceOf`).
+   */
+  readonly rescalesSource?: boolean;
+  /**
    * The scenario's input is timed (event time) and `build` honours `BuildContext.disorder`:
    * generated cases draw records out of order within the bound, records later than it and an
    * idle partition (src/harness/input-disorder.ts), and its model classifies them.

@@ -45,8 +45,10 @@ export type Fault =
   /**
    * The job stops and restarts with its keyed part rescaled: `by` subtasks more (up) or fewer
    * (down), kept within [1, maxParallelism]; the restore redistributes the state (rescale.ts).
+   * With `vertex: 'source'` its source rescales instead, within 1 and its splits, and the
+   * restore reassigns the splits (split-reassignment.ts).
    */
-  | { readonly kind: 'rescale'; readonly atStep: number; readonly by: number };
+  | { readonly kind: 'rescale'; readonly atStep: number; readonly by: number; readonly vertex?: 'source' };
 
 /** The two phases of a subtask's snapshot (Flink's checkpoint details: sync and async duration). */
 export type SnapshotPhase = 'sync' | 'async';
@@ -152,7 +154,9 @@ export function parseFaultPlan(input: unknown, taskCount: number, source: string
         if (!Number.isSafeInteger(by) || by === 0 || Math.abs(by as number) > MAX_RESCALE_STEP) {
           throw new Error(`${where}: by must be a non-zero integer in [-${MAX_RESCALE_STEP}, ${MAX_RESCALE_STEP}] (subtasks added or removed), got ${JSON.stringify(by)}`);
         }
-        return { kind: 'rescale', atStep: step, by: by as number };
+        const vertex = record['vertex'];
+        if (vertex !== undefined && vertex !== 'source') throw new Error(`${where}: vertex must be "source" or absent (the keyed last vertex), got ${JSON.stringify(vertex)}`);
+        return { kind: 'rescale', atStep: step, by: by as number, ...(vertex === undefined ? {} : { vertex }) };
       }
       case 'fail-abort':
       case 'fail-commit':

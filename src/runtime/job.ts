@@ -14,6 +14,8 @@ import { describeError, RuntimeInvariantError } from './errors.ts';
 import { MAX_PARALLELISM } from './job-graph.ts';
 import { checkMaxParallelism, DEFAULT_MAX_PARALLELISM } from './key-groups.ts';
 import { redistributeCheckpoint, rescalableVertexOf, withParallelism, type RescalableVertex } from './rescale.ts';
+import { evenSplitShare, reassignSplits, rescalableSourceOf, type SourceRescalability } from './split-reassignment.ts';
+import { OWNED_SPLITS_STATE, snapshotOfSplits, splitStatesOfSnapshot } from './split-owning-reader.ts';
 
 import { ExecutionIds, jobIdOf } from './execution-ids.ts';
 import { FlowMetrics, TaskActivity } from './flow-metrics.ts';
@@ -112,6 +114,8 @@ export interface JobOptions {
   readonly rescaleKeyedStateByOldSubtask?: boolean;
   /** Planted bug: a rescaled restore drops the last old subtask's part of every operator list state (even-split and union). */
   readonly rescaleDropsOperatorStatePart?: boolean;
+  /** Planted bug: a rescaled restore of the source drops the state of its last split, which restarts from offset 0 (its records are read twice). */
+  readonly rescaleDropsSplitState?: boolean;
 }
 
 export const DEFAULT_JOB_OPTIONS: JobOptions = {
@@ -217,6 +221,14 @@ export class JobRuntime implements SimWorld {
   private pendingParallelism: number | undefined;
   /** Per global task index, its subtask index (grows when a rescale adds subtasks). */
   private readonly subtaskIndexes: number[];
+  /** The job's source as a source rescale sees it, or why it cannot rescale. */
+  private readonly source: SourceRescalability;
+  /** Source subtasks that own splits now (a source rescale changes it; the others own none and end at once). */
+  private sourceParallelism: number;
+  /** A source rescale fired: the next restart runs the source with this many split-owning subtasks. */
+  private pendingSourceParallelism: number | undefined;
+  /** The restore being deployed moved source splits between subtasks (tasks downstream replay their channel state before new input). */
+  private sourceSplitsMoved = false;
 
   constructor(
     job: PipelineSpec | JobGraphSpec,
@@ -245,6 +257,8 @@ export class JobRuntime implements SimWorld {
     if (options.maxParallelism !== undefined) checkMaxParallelism(options.maxParallelism, 'JobRuntime');
     ({ tasks: this.tasks, channels: this.channels } = buildTasks(this.spec, options.channelCapacity));
     this.rescalable = rescalableVertexOf(this.spec);
+    this.source = rescalableSourceOf(this.spec);
+    this.sourceParallelism = 'excluded' in this.source ? 0 : this.source.parallelism;
     this.subtaskIndexes = this.tasks.map((task) => task.subtaskIndex);
     this.observations = {
       jobName: spec.name,
@@ -430,6 +444,7 @@ export class JobRuntime implements SimWorld {
       const task = tasks[channel.toTask]!;
       if (task.busyWith !== undefined || task.busyUntilMs > nowMs || !task.deployed) continue;
       if (task.barriers!.isBlocked(channel.consumerSlot)) continue;
+      if (task.replayHeld !== 0 && task.replayLeft![channel.consumerSlot] === 0) continue;
       if (!this.streamTasks.outputsHaveRoom(task)) {
         if (activity !== undefined && activity[channel.toTask] === TaskActivity.Idle) activity[channel.toTask] = TaskActivity.Backpressured;
         continue;
@@ -577,7 +592,7 @@ export class JobRuntime implements SimWorld {
     this.attempt++;
     this.status = 'running';
     this.scheduler.acceptIo();
-    checkpoint = this.fitToLayout(checkpoint);
+    checkpoint = this.fitSourceSplits(this.fitToLayout(checkpoint));
     this.coordinator.startAttempt();
     this.observations.restores.push({ seq: this.nextSeq++, atStep: this.scheduler.step, atMs: this.scheduler.nowMs, attempt: this.attempt, checkpointId: checkpoint?.checkpointId });
     this.scheduler.record(
@@ -586,6 +601,14 @@ export class JobRuntime implements SimWorld {
     for (const channel of this.channels) channel.reset();
     for (const task of this.tasks) {
       if (!this.streamTasks.redeploy(task, checkpoint?.tasks[task.index])) return;
+    }
+    if (this.sourceSplitsMoved) {
+      for (const task of this.tasks) {
+        const channelState = task.restored?.channelState;
+        if (channelState === undefined) continue;
+        task.replayLeft = channelState.map((records) => records.length);
+        task.replayHeld = task.replayLeft.reduce((sum, count) => sum + count, 0);
+      }
     }
     this.streamTasks.busyCount = 0;
     // Tasks are deployed one message at a time, so a fault can hit a half-deployed job.
@@ -625,6 +648,8 @@ export class JobRuntime implements SimWorld {
       this.cancelRestart = undefined;
       if (this.pendingParallelism !== undefined) this.layOut(this.pendingParallelism);
       this.pendingParallelism = undefined;
+      if (this.pendingSourceParallelism !== undefined) this.sourceParallelism = this.pendingSourceParallelism;
+      this.pendingSourceParallelism = undefined;
       this.deploy(this.coordinator.checkpointToRestore());
     });
   }
@@ -708,6 +733,7 @@ export class JobRuntime implements SimWorld {
       case 'skew-keys':
         return this.environmentHook('skewKeys', description)(fault.hotKeyPercent);
       case 'rescale': {
+        if (fault.vertex === 'source') return this.rescaleSource(fault.by, description);
         const rescalable = this.rescalable;
         if (rescalable === undefined) throw new Error(`fault plan: '${description}' cannot be injected into ${this.spec.name}: its last vertex is not keyed (only a keyed last vertex rescales)`);
         const from = this.pendingParallelism ?? rescalable.parallelism;
@@ -716,6 +742,76 @@ export class JobRuntime implements SimWorld {
         return this.failover(`the job is rescaled: ${this.spec.vertices[rescalable.vertex]!.name} restarts with ${to} subtask${to === 1 ? '' : 's'} instead of ${from} (fault plan)`);
       }
     }
+  }
+
+  /** A source rescale fault: the job restarts with `by` split-owning source subtasks more or fewer, within 1 and its splits. */
+  private rescaleSource(by: number, description: string): void {
+    const source = this.source;
+    if ('excluded' in source) throw new Error(`fault plan: '${description}' cannot be injected into ${this.spec.name}: ${source.excluded}`);
+    const from = this.pendingSourceParallelism ?? this.sourceParallelism;
+    const to = Math.min(Math.max(from + by, 1), source.splits);
+    this.pendingSourceParallelism = to;
+    return this.failover(`the job is rescaled: the ${source.splits} splits of ${this.spec.vertices[source.vertex]!.name} are read by ${to} subtask${to === 1 ? '' : 's'} instead of ${from} after the restart (fault plan)`);
+  }
+
+  /**
+   * Which splits each source subtask owns in the attempt about to deploy, and the checkpoint
+   * with the source's split states reassigned to them. The source keeps its task slots (task
+   * indices stay put); the first `sourceParallelism` own the splits by even-split, the others
+   * none (they end at once). A job whose source never rescaled keeps one split per subtask.
+   */
+  private fitSourceSplits(checkpoint: CompletedCheckpoint | undefined): CompletedCheckpoint | undefined {
+    const source = this.source;
+    if ('excluded' in source) return checkpoint;
+    const sourceTasks = this.tasks.slice(source.firstTask, source.firstTask + source.splits);
+    const old = checkpoint?.tasks.slice(source.firstTask, source.firstTask + source.splits);
+    const asBuilt = old === undefined || old.every((snapshot) => snapshot.operatorState[OWNED_SPLITS_STATE] === undefined);
+    this.sourceSplitsMoved = false;
+    if (this.sourceParallelism === source.splits && asBuilt) {
+      for (const task of sourceTasks) task.ownedSplits = undefined;
+      return checkpoint;
+    }
+    if (checkpoint === undefined || old === undefined) {
+      let next = 0;
+      sourceTasks.forEach((task, subtask) => {
+        const share = subtask < this.sourceParallelism ? evenSplitShare(source.splits, this.sourceParallelism, subtask) : 0;
+        task.ownedSplits = Array.from({ length: share }, (_, i) => next + i);
+        next += share;
+      });
+      return checkpoint;
+    }
+    const splitStates = old.map((snapshot, subtask) => splitStatesOfSnapshot(snapshot, subtask));
+    const fromParallelism = splitStates.filter((states) => states.length > 0).length;
+    const rescaled = fromParallelism !== this.sourceParallelism;
+    this.sourceSplitsMoved = rescaled;
+    const { subtasks, reassignment } = reassignSplits(splitStates, this.sourceParallelism, { dropsSplitState: rescaled && this.options.rescaleDropsSplitState === true });
+    sourceTasks.forEach((task, subtask) => {
+      task.ownedSplits = (subtasks[subtask] ?? []).map((state) => state.index);
+    });
+    if (rescaled) {
+      const vertexName = this.spec.vertices[source.vertex]!.name;
+      (this.observations.rescales ??= []).push({
+        seq: this.nextSeq++,
+        atStep: this.scheduler.step,
+        attempt: this.attempt,
+        checkpointId: checkpoint.checkpointId,
+        vertexName,
+        firstTask: source.firstTask,
+        fromParallelism,
+        toParallelism: this.sourceParallelism,
+        maxParallelism: this.maxParallelism,
+        keysBefore: {},
+        listStatesBefore: {},
+        subtasks: [],
+        splits: reassignment,
+      });
+      this.scheduler.record(`restore checkpoint ${checkpoint.checkpointId}: ${source.splits} splits of ${vertexName} reassigned from ${fromParallelism} subtasks to ${this.sourceParallelism} (${reassignment.moves.map((move) => `${move.split} ${move.fromSubtask}->${move.toSubtask} @${move.restoredOffset}`).join(', ')})`);
+    }
+    const tasks = checkpoint.tasks.slice();
+    sourceTasks.forEach((_, subtask) => {
+      tasks[source.firstTask + subtask] = snapshotOfSplits(subtasks[subtask] ?? []);
+    });
+    return { ...checkpoint, tasks };
   }
 
   /** Key groups of the job's keyed exchanges and state. */
@@ -845,6 +941,7 @@ export function describeFault(fault: Fault, taskNames: readonly string[]): strin
     case 'skew-keys':
       return `${fault.hotKeyPercent}% of the input not yet read goes to one hot key from step ${fault.atStep} on (a skewed key distribution)`;
     case 'rescale':
+      if (fault.vertex === 'source') return `the job restarts with its source rescaled ${fault.by > 0 ? 'up' : 'down'} by ${Math.abs(fault.by)} subtask${Math.abs(fault.by) === 1 ? '' : 's'} (its splits reassigned) at step ${fault.atStep}`;
       return `the job restarts with its keyed part rescaled ${fault.by > 0 ? 'up' : 'down'} by ${Math.abs(fault.by)} subtask${Math.abs(fault.by) === 1 ? '' : 's'} at step ${fault.atStep}`;
   }
 }

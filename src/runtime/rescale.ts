@@ -2,8 +2,9 @@
  * Rescaling on restore (Flink's StateAssignmentOperation): a restart may run the job's keyed
  * part with another parallelism than the checkpoint it restores was taken at. Which part
  * rescales: the job's last vertex when it is keyed (every input a hash exchange, no output
- * edge), that is the keyed operator with its chained sink. Sources and every other vertex
- * keep their parallelism, so their task indices and their state stay as they are.
+ * edge), that is the keyed operator with its chained sink. Every other vertex keeps its
+ * parallelism, so its task indices and its state stay as they are (a source rescale keeps
+ * the source's task slots and reassigns its splits instead: split-reassignment.ts, job.ts).
  *
  * How the rescaled vertex's state moves to the new subtasks:
  * - keyed state, timers and the in-flight records of unaligned checkpoints: by key group,
@@ -17,6 +18,7 @@
 import type { Key } from '../connectors/api.ts';
 import type { JobGraphSpec } from './job-graph.ts';
 import { keyGroupOf, keyGroupRangeOf, subtaskOfKey } from './key-groups.ts';
+import { evenSplitShare, type SplitReassignment } from './split-reassignment.ts';
 import type { CompletedCheckpoint, SubtaskSnapshot } from './state.ts';
 import type { TimerSnapshot } from './timer-service.ts';
 
@@ -60,6 +62,8 @@ export interface RescaleObservation {
   readonly listStatesBefore: Readonly<Record<string, { readonly elements: number; readonly union: boolean }>>;
   /** Per new subtask: the keys it got per keyed state, and the elements it got per list state. */
   readonly subtasks: ReadonlyArray<{ readonly keys: Readonly<Record<string, readonly Key[]>>; readonly listElements: Readonly<Record<string, number>> }>;
+  /** A rescaled source vertex: where its splits went, with their positions (split-reassignment.ts); absent for other vertices. */
+  readonly splits?: SplitReassignment;
 }
 
 export interface RescaleOptions {
@@ -122,7 +126,7 @@ export function redistributeCheckpoint(checkpoint: CompletedCheckpoint, vertex: 
     }
     let next = 0;
     lists.forEach((target, subtask) => {
-      const share = Math.floor(all.length / toParallelism) + (subtask < all.length % toParallelism ? 1 : 0);
+      const share = evenSplitShare(all.length, toParallelism, subtask);
       target[name] = all.slice(next, next + share);
       next += share;
     });

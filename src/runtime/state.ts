@@ -21,10 +21,19 @@ export interface SubtaskSnapshot {
   readonly timers?: readonly TimerSnapshot[];
   /** Source subtasks: the position the source declared after its snapshotState (what a restore rewinds to). */
   readonly sourcePosition?: SourcePosition;
+  /** Split-owning source subtasks (a rescaled source): every owned split's position, instead of `sourcePosition`. */
+  readonly splitPositions?: readonly SourcePosition[];
   /** rocksdb backend: the keyed state lives in these files (`keyedState` is empty in the checkpoint, filled again on restore). */
   readonly keyedStateHandle?: KeyedStateHandle;
   /** rocksdb backend, on restore only: the files downloaded from checkpoint storage, the new attempt's local store. */
   readonly downloadedFiles?: readonly SortedFile[];
+}
+
+/** Every split's checkpointed position over a checkpoint's source subtasks, by split name (one split per subtask, or several for a rescaled source). */
+export function checkpointedSplitPositions(tasks: readonly SubtaskSnapshot[]): Map<string, SourcePosition> {
+  const positions = new Map<string, SourcePosition>();
+  for (const task of tasks) for (const position of task.splitPositions ?? (task.sourcePosition === undefined ? [] : [task.sourcePosition])) positions.set(position.split, position);
+  return positions;
 }
 
 class ListStateImpl<T> implements ListState<T> {

@@ -6,7 +6,7 @@
  * (job.ts) schedules these as steps, routes control messages and fails over.
  */
 import { INJECTED_INITIALIZE_FAILURE } from './faults.ts';
-import type { CheckpointListener, CheckpointedFunction, ConnectorEvent, FunctionInitializationContext, Key, SourceReader } from '../connectors/api.ts';
+import type { CheckpointListener, CheckpointedFunction, ConnectorEvent, FunctionInitializationContext, Key, SourcePosition, SourceReader } from '../connectors/api.ts';
 import { END_OF_INPUT, NOTHING_AVAILABLE } from '../connectors/api.ts';
 import type { StepDriver } from '../sim/scheduler.ts';
 import { BarrierHandler } from './barrier-handler.ts';
@@ -18,6 +18,7 @@ import type { JobOptions } from './job.ts';
 import { KeyedProcessOperator, isPromiseLike as isPromise, type KeyedOperatorRestore } from './keyed-operator.ts';
 import type { KeyedStateEntries } from './keyed-state.ts';
 import { ALIGNMENT_TIMED_OUT, type AlignmentObservation, type RunObservations } from './observations.ts';
+import { SplitOwningReader } from './split-owning-reader.ts';
 import { SubtaskState, type SubtaskSnapshot } from './state.ts';
 import { encodeKeyedState, RocksDbKeyedStateSnapshotter } from './backends/rocksdb-backend.ts';
 import { partitionOf, type OutputGroup, type Task, type UnalignedSnapshot } from './task.ts';
@@ -95,7 +96,7 @@ export class StreamTasks {
     if (next === NOTHING_AVAILABLE) return this.onNothingAvailable(task);
     if (next === END_OF_INPUT) {
       task.sourceEnded = true;
-      this.observations.sourcePositions.push({ kind: 'end', attempt: this.host.attempt(), task: task.index, step: this.scheduler.step, checkpointId: undefined, position: task.source!.currentPosition() });
+      for (const position of sourcePositionsOf(task.source!)) this.observations.sourcePositions.push({ kind: 'end', attempt: this.host.attempt(), task: task.index, step: this.scheduler.step, checkpointId: undefined, position });
       // The end of input implies MAX_WATERMARK downstream; no watermark element precedes it.
       if (task.eventTime) this.observeWatermark(task, MAX_WATERMARK, false);
       this.endTask(task);
@@ -206,6 +207,10 @@ export class StreamTasks {
         if (aligning !== 0) this.progressOf(task, aligning).bytesDuringAlignment += estimateBytes(value);
       }
       if (task.recordCostMs !== 0) this.occupy(task);
+      if (task.replayHeld !== 0 && task.replayLeft![slot]! > 0) {
+        task.replayLeft![slot]!--;
+        task.replayHeld--;
+      }
       const unaligned = task.unaligned;
       // Taken after the snapshot, before barrier n on this input: channel state, persisted as the
       // task takes it (Flink spills such buffers on arrival). The records barrier n overtook were
@@ -519,7 +524,8 @@ export class StreamTasks {
       keyed.snapshotInto(keyedState, timers);
       snapshot = { ...snapshot, keyedState, ...(timers === undefined || timers.length === 0 ? {} : { timers }) };
     }
-    if (task.source !== undefined) snapshot = { ...snapshot, sourcePosition: task.source.currentPosition() };
+    if (task.source instanceof SplitOwningReader) snapshot = { ...snapshot, splitPositions: task.source.positions() };
+    else if (task.source !== undefined) snapshot = { ...snapshot, sourcePosition: task.source.currentPosition() };
     const rocksDb = this.rocksDbStores.get(task.index);
     if (rocksDb !== undefined && Object.keys(snapshot.keyedState).length > 0) {
       snapshot = { ...snapshot, keyedState: {}, keyedStateHandle: rocksDb.snapshot(checkpointId, snapshot.keyedState) };
@@ -782,6 +788,8 @@ export class StreamTasks {
     task.state = new SubtaskState();
     if (snapshot !== undefined) task.state.restore(snapshot);
     task.restored = snapshot;
+    task.replayLeft = undefined;
+    task.replayHeld = 0;
     if (this.options.backend === 'rocksdb') this.deployRocksDbStore(task, snapshot);
     task.barriers = task.inputs.length > 0 ? new BarrierHandler(this.options.mode, task.inputs.length, { holdInputsWhenUnaligned: this.options.unalignedHoldsInputs }) : undefined;
     // Watermarks are not part of a snapshot: every attempt starts at MIN_WATERMARK.
@@ -807,7 +815,13 @@ export class StreamTasks {
     const info = { subtaskIndex: task.subtaskIndex, parallelism: task.parallelism };
     try {
       const sourceSpec = task.sourceSpec;
-      task.source = sourceSpec === undefined ? undefined : this.createConnector(sourceSpec.name, () => sourceSpec.create(info));
+      const owned = task.ownedSplits;
+      task.source =
+        sourceSpec === undefined
+          ? undefined
+          : owned === undefined
+            ? this.createConnector(sourceSpec.name, () => sourceSpec.create(info))
+            : new SplitOwningReader((splitInfo) => this.createConnector(sourceSpec.name, () => sourceSpec.create(splitInfo)), owned, task.parallelism);
       for (const operator of task.operators) {
         const spec = operator.spec;
         operator.writer = spec.kind === 'sink' ? this.createConnector(spec.name, () => spec.create(info)) : undefined;
@@ -869,7 +883,7 @@ export class StreamTasks {
     }
     const recordStart = (): void => {
       if (task.source === undefined) return;
-      this.observations.sourcePositions.push({ kind: 'start', attempt, task: task.index, step: this.scheduler.step, checkpointId: restoredCheckpointId, position: task.source.currentPosition() });
+      for (const position of sourcePositionsOf(task.source)) this.observations.sourcePositions.push({ kind: 'start', attempt, task: task.index, step: this.scheduler.step, checkpointId: restoredCheckpointId, position });
     };
     if (calls.length > 0) this.awaitConnector(task, Promise.all(calls), 'initializeState', recordStart);
     else recordStart();
@@ -927,4 +941,9 @@ function snapshotBytes(snapshot: SubtaskSnapshot): number {
   const handle = snapshot.keyedStateHandle;
   const keyedBytes = handle !== undefined ? handle.bytesReferenced : estimateBytes(snapshot.keyedState);
   return keyedBytes + estimateBytes(snapshot.operatorState) + (snapshot.channelState === undefined ? 0 : estimateBytes(snapshot.channelState));
+}
+
+/** Every split's position a source subtask declares: one per owned split of a split-owning subtask (none when it owns none). */
+function sourcePositionsOf(source: SourceReader<unknown>): SourcePosition[] {
+  return source instanceof SplitOwningReader ? source.positions() : [source.currentPosition()];
 }

@@ -49,6 +49,12 @@ export interface Task {
   /** Whether the task handles event time at all: a source or assigner with a strategy, or a process function. Without it, no watermark work. */
   readonly eventTime: boolean;
   source: SourceReader<unknown> | undefined;
+  /**
+   * A source subtask of a rescaled source: the indices of the splits it owns (it runs one
+   * reader per split, split-owning-reader.ts; none: it ends at once); undefined: it reads
+   * split `subtaskIndex` with one reader, as built.
+   */
+  ownedSplits: readonly number[] | undefined;
   /** A source with a watermark strategy: stamps what it reads. */
   sourceGenerator: WatermarkGenerator | undefined;
   /** A task with inputs: its watermark over them (created at deployment; watermarks are not snapshotted). */
@@ -60,6 +66,15 @@ export interface Task {
   waitingForInput: boolean;
   /** Virtual time of the source's last record (idleness timeout). */
   lastRecordAtMs: number;
+  /**
+   * After a restore that moved source splits between subtasks: per input slot, the replayed
+   * channel-state records still queued. Until they are all taken the task takes no new input
+   * (Flink's input gate consumes its recovered state before it requests its partitions), so a
+   * moved split's in-flight records come before its new ones although they arrive on another channel.
+   */
+  replayLeft: number[] | undefined;
+  /** The sum of `replayLeft`: 0 when the task takes every input. */
+  replayHeld: number;
   /** The snapshot the task restores (keyed process operators adopt it at deployment). */
   restored: SubtaskSnapshot | undefined;
   state: SubtaskState;
@@ -169,12 +184,15 @@ export function buildTasks(spec: JobGraphSpec, channelCapacity: number): { tasks
         sourceSpec: vertex.source,
         eventTime,
         source: undefined,
+        ownedSplits: undefined,
         sourceGenerator: undefined,
         valve: undefined,
         watermarkMs: MIN_WATERMARK,
         idle: false,
         waitingForInput: false,
         lastRecordAtMs: 0,
+        replayLeft: undefined,
+        replayHeld: 0,
         restored: undefined,
         state: new SubtaskState(),
         barriers: undefined,

@@ -129,3 +129,69 @@ describe('rescale faults', () => {
     }
   }, RUN_TIMEOUT_MS);
 });
+
+describe('rescale faults that name the source: its splits reassigned', () => {
+  test('a plan names the source by vertex "source"; any other vertex is refused by name', () => {
+    expect(parseFaultPlan([{ kind: 'rescale', atStep: 5, by: -1, vertex: 'source' }], 4, 'test')).toEqual([{ kind: 'rescale', atStep: 5, by: -1, vertex: 'source' }]);
+    expect(() => parseFaultPlan([{ kind: 'rescale', atStep: 5, by: -1, vertex: 'sum' }], 4, 'test')).toThrow(/vertex must be "source" or absent/);
+  });
+
+  const plans = {
+    '2 -> 1': [{ kind: 'rescale', atStep: 90, by: -1, vertex: 'source' }],
+    '2 -> 1 -> 2': [
+      { kind: 'rescale', atStep: 90, by: -1, vertex: 'source' },
+      { kind: 'rescale', atStep: 200, by: 1, vertex: 'source' },
+    ],
+  } as const;
+  for (const [name, faults] of Object.entries(plans)) {
+    for (const mode of ['exactly-once', 'unaligned'] as const) {
+      test(`odd-even-sum, ${mode}: the source rescaled ${name}; every split resumes once, at its checkpointed offset, the output is exact and the token replays it`, async () => {
+        const spec: CaseSpec = { scenario: oddEvenSum.name, size: oddEvenSum.defaultSize, mode, backend: 'fs', bug: undefined, faults, schedule: { kind: 'seed', seed: 3 }, checkpointIntervalMs: 30 };
+        const result = await runCase(oddEvenSum, spec);
+        expect(result.violations).toEqual([]);
+        expect(result.observations.outcome).toBe('finished');
+        const rescales = result.observations.rescales ?? [];
+        expect(rescales.map((r) => [r.fromParallelism, r.toParallelism])).toEqual(faults.length === 1 ? [[2, 1]] : [[2, 1], [1, 2]]);
+        for (const rescale of rescales) {
+          expect(rescale.splits!.moves.map((move) => move.split)).toEqual(['partition-0', 'partition-1']);
+          expect(rescale.splits!.moves.every((move) => move.restoredOffset === move.checkpointedOffset && move.checkpointedOffset > 0)).toBe(true);
+          expect(rescale.splits!.moves.map((move) => move.toSubtask)).toEqual(rescale.toParallelism === 1 ? [0, 0] : [0, 1]);
+          // The subtasks that own the splits start them where the checkpoint holds them.
+          const starts = result.observations.sourcePositions.filter((p) => p.kind === 'start' && p.attempt === rescale.attempt);
+          expect(starts.map((p) => [result.observations.taskNames[p.task], p.position.split, p.position.offset]).sort()).toEqual(
+            rescale.splits!.moves.map((move) => [`numbers>parity[${move.toSubtask}]`, move.split, move.checkpointedOffset]).sort(),
+          );
+        }
+        // Every split ends at the end of its partition, read there by one subtask.
+        const ends = result.observations.sourcePositions.filter((p) => p.kind === 'end' && p.attempt === result.observations.restores.at(-1)!.attempt);
+        expect(ends.map((p) => `${p.position.split}@${p.position.offset}`).sort()).toEqual(['partition-0@40', 'partition-1@40']);
+        const again = await runCase(oddEvenSum, decodeCase(encodeCase(spec), () => oddEvenSum.taskCount(oddEvenSum.defaultSize)));
+        expect(again.observations.traceHash).toBe(result.observations.traceHash);
+      }, RUN_TIMEOUT_MS);
+    }
+  }
+
+  test('kafka-2pc: the source rescaled 2 -> 1 -> 2, then the keyed part up; the 2PC sink and every invariant hold', async () => {
+    const faults = [
+      { kind: 'rescale', atStep: 90, by: -1, vertex: 'source' },
+      { kind: 'rescale', atStep: 200, by: 1, vertex: 'source' },
+      { kind: 'rescale', atStep: 260, by: 1 },
+    ] as const;
+    const result = await runCase(kafka2pc, { scenario: kafka2pc.name, size: kafka2pc.defaultSize, mode: 'unaligned', backend: 'fs', bug: undefined, faults, schedule: { kind: 'seed', seed: 4 }, checkpointIntervalMs: 30 });
+    expect(result.violations).toEqual([]);
+    expect(result.observations.outcome).toBe('finished');
+    // The keyed rescale restores a checkpoint taken while one source subtask read both splits: its splits are reassigned again.
+    expect((result.observations.rescales ?? []).map((r) => [r.vertexName, r.fromParallelism, r.toParallelism])).toEqual([
+      ['numbers>parity', 2, 1],
+      ['numbers>parity', 1, 2],
+      ['sum>redis', 2, 3],
+      ['numbers>parity', 1, 2],
+    ]);
+  }, RUN_TIMEOUT_MS);
+
+  test('the planted bug rescale-drops-split-state is caught by rescale-state and exactly-once with one source rescale', async () => {
+    const result = await runCase(oddEvenSum, { scenario: oddEvenSum.name, size: oddEvenSum.defaultSize, mode: 'exactly-once', backend: 'fs', bug: 'rescale-drops-split-state', faults: plans['2 -> 1'], schedule: { kind: 'seed', seed: 3 }, checkpointIntervalMs: 30 });
+    expect(result.violations.find((v) => v.property === 'rescale-state')?.message).toMatch(/split partition-1 \(old subtask 1, checkpointed at offset \d+\) resumes on new subtask 0 at offset 0/);
+    expect(result.violations.some((v) => v.property === 'exactly-once' && v.anomaly === 'duplicate')).toBe(true);
+  }, RUN_TIMEOUT_MS);
+});

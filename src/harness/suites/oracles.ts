@@ -4,6 +4,7 @@ import type { RunObservations } from '../../runtime/observations.ts';
 import { LOST_WRITE } from '../run-case.ts';
 import type { Violation } from '../scenario.ts';
 import { parseTestValue, type TestRecord } from './test-data.ts';
+import { checkpointedSplitPositions } from '../../runtime/state.ts';
 
 /**
  * The judges of the connector suites. None needs a hand-written model: outputs are compared
@@ -165,7 +166,8 @@ export function checkOverwriteReadsAtCheckpoints(
  */
 export function checkSourcePositions(observations: RunObservations, finalPositions: ReadonlyMap<string, SourcePosition>): Violation[] {
   const violations: Violation[] = [];
-  const firstStart = new Map<number, SourcePosition>();
+  // By split: a rescaled source moves splits between subtasks.
+  const firstStart = new Map<string, SourcePosition>();
   const splitsByAttempt = new Map<number, Map<string, number>>();
   const same = (a: SourcePosition | undefined, b: SourcePosition | undefined): boolean => a !== undefined && b !== undefined && a.split === b.split && a.offset === b.offset;
   const words = (p: SourcePosition | undefined): string => (p === undefined ? '(none)' : `${p.split} @ ${p.offset}`);
@@ -180,15 +182,15 @@ export function checkSourcePositions(observations: RunObservations, finalPositio
       }
       splits.set(observed.position.split, observed.task);
       if (observed.checkpointId === undefined) {
-        const first = firstStart.get(observed.task);
-        if (first === undefined) firstStart.set(observed.task, observed.position);
+        const first = firstStart.get(observed.position.split);
+        if (first === undefined) firstStart.set(observed.position.split, observed.position);
         else if (!same(first, observed.position)) {
           violations.push({ property: SOURCE_POSITIONS, anomaly: 'inconsistent offsets', message: `${task} restarted from scratch at ${words(observed.position)}, but its first start was at ${words(first)}` });
         }
         continue;
       }
       const checkpoint = observations.checkpoints.find((c) => c.checkpointId === observed.checkpointId);
-      const checkpointed = checkpoint?.tasks?.[observed.task]?.sourcePosition;
+      const checkpointed = checkpoint?.tasks === undefined ? undefined : checkpointedSplitPositions(checkpoint.tasks).get(observed.position.split);
       if (!same(checkpointed, observed.position)) {
         violations.push({
           property: SOURCE_POSITIONS,

@@ -68,8 +68,9 @@ export interface SuiteOptions {
 export const DEFAULT_SUITE_DATA = { partitions: 2, recordsPerPartition: 40, keysPerPartition: 4 } as const;
 /** Crashes, checkpoint faults, lost notifications, and faults on the calls to systems put under `env` (failed, timed out, applied with the reply lost). */
 /**
- * Generated faults of a suite. Not yet 'rescale': the standard job's keyed last vertex rescales
- * (each built-in suite is tested rescaled up and down, test/harness/suites/connector-suites.test.ts,
+ * Generated faults of a suite. Not yet 'rescale': the standard job's keyed last vertex rescales,
+ * and so does its source (each built-in suite is tested with both rescaled up and down,
+ * test/harness/suites/connector-suites.test.ts,
  * and a user passes `faults` with 'rescale' to generate it), but in the generated mix it changes
  * which counterexample the suites' planted bugs shrink to, and their blame oracles are written
  * for the ones without it.

@@ -201,6 +201,30 @@ export function blameSourceResume(context: BlameContext, violation: Violation): 
       );
     }
   }
+  return blameSplitResume(context, violation);
+}
+
+/** A rescaled source whose restore resumed a reassigned split elsewhere than its checkpointed offset (the runtime's record of the reassignment). */
+function blameSplitResume(context: BlameContext, violation: Violation): BlameChain | undefined {
+  const names = context.result.observations.taskNames;
+  for (const rescale of context.result.observations.rescales ?? []) {
+    const move = rescale.splits?.moves.find((m) => m.restoredOffset !== m.checkpointedOffset);
+    const restore = restoreEvents(context).find((r) => r.step === rescale.atStep);
+    if (move === undefined || restore === undefined) continue;
+    const owner = names[rescale.firstTask + move.toSubtask] ?? `${rescale.vertexName}[${move.toSubtask}]`;
+    const skipped = move.restoredOffset > move.checkpointedOffset;
+    const what = skipped ? `offsets ${move.checkpointedOffset}..${move.restoredOffset - 1} are never read` : `offsets ${move.restoredOffset}..${move.checkpointedOffset - 1} are read twice`;
+    const completed = context.events.find((e) => e.kind === 'completed' && e.checkpointId === rescale.checkpointId);
+    const links: BlameLink[] = completed === undefined ? [] : [link(completed, `${completed.text}: it holds split ${move.split} at offset ${move.checkpointedOffset} (old subtask ${move.fromSubtask})`)];
+    links.push(...faultLinks(context).filter((l) => l.step <= restore.step && l.step >= (completed?.step ?? 0)));
+    return finish(
+      violation,
+      `${owner} after restart ${restore.attempt}`,
+      `${skipped ? 'lost' : 'duplicate'}: the rescaled source resumed split ${move.split} ${skipped ? 'past' : 'before'} its checkpointed offset (${what})`,
+      links,
+      link(restore, `${restore.text}: split ${move.split} reassigned to ${owner} at offset ${move.restoredOffset}, not the checkpointed ${move.checkpointedOffset}; ${what}`, true),
+    );
+  }
   return undefined;
 }
 

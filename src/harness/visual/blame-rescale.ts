@@ -3,7 +3,8 @@ import { faultLinks, finish, link, type BlameChain, type BlameContext, type Blam
 
 /**
  * Blame for the rescaling invariants: `rescale-state` (state redistributed to another
- * parallelism lost, doubled or misplaced per key group) and `restore-recovers-pending` (a
+ * parallelism lost, doubled or misplaced per key group, or a rescaled source's split not
+ * resumed whole at its checkpointed offset) and `restore-recovers-pending` (a
  * restore that never recovered a pending transaction of its checkpoint). Both break at one
  * deployment: the chain is the faults and failovers before it (the rescale among them), the
  * restored checkpoint's trigger and completion, and that deployment, marked first-false.
@@ -22,7 +23,12 @@ export function blameRescale(context: BlameContext, violation: Violation): Blame
   ];
   const rescale = (observations.rescales ?? []).find((r) => r.attempt === restore?.attempt);
   const moved = rescale === undefined ? '' : ` onto ${rescale.toParallelism} subtasks of ${rescale.vertexName} (taken with ${rescale.fromParallelism})`;
-  const what = violation.property === 'restore-recovers-pending' ? 'a pending transaction of the checkpoint is recovered by no subtask' : 'its state is not redistributed whole, by key group';
+  const what =
+    violation.property === 'restore-recovers-pending'
+      ? 'a pending transaction of the checkpoint is recovered by no subtask'
+      : rescale?.splits !== undefined
+        ? 'its splits are not reassigned whole, each at its checkpointed offset'
+        : 'its state is not redistributed whole, by key group';
   const firstFalse = deploy === undefined ? undefined : link(deploy, `${deploy.text}: restore of checkpoint ${checkpointId}${moved}: ${what}`, true);
   const others = firstFalse === undefined ? links : links.filter((l) => !(l.step === firstFalse.step && l.lane === deploy!.lane && firstFalse.text.startsWith(l.text)));
   return finish(violation, `checkpoint ${Number.isNaN(checkpointId) ? '?' : checkpointId}${moved}`, `${violation.anomaly}: ${what}`, others, firstFalse);

@@ -12,7 +12,7 @@ import type { ChoiceSource } from '../../../src/sim/choice.ts';
  * Planted bugs that only a rescale fault reaches: prove leaves rescale out of its enumeration
  * (PROVE_EXCLUDED_FAULTS), so they are not in its tables; selftest catches them by generation.
  */
-const NEEDS_RESCALE: ReadonlySet<string> = new Set(['rescale-keyed-state-to-wrong-subtask', 'rescale-drops-operator-state-part', 'forget-removed-subtasks']);
+const NEEDS_RESCALE: ReadonlySet<string> = new Set(['rescale-keyed-state-to-wrong-subtask', 'rescale-drops-operator-state-part', 'forget-removed-subtasks', 'rescale-drops-split-state']);
 
 /** Exhaustive runs on a loaded 2-core machine: generous, never a timing assertion. */
 const PROVE_TEST_TIMEOUT_MS = 240_000;

@@ -51,6 +51,24 @@ describe('the built-in connectors hold when their standard job is rescaled up an
   }
 });
 
+describe('the built-in connectors hold when their standard job\'s source is rescaled (its splits reassigned) on restore', () => {
+  for (const suite of CONNECTOR_SUITES) {
+    test(`${suite.name}: the source rescaled down by 1 after a checkpoint, and back up after the next; the source positions hold by split`, async () => {
+      const base: CaseSpec = { scenario: suite.name, size: suite.defaultSize, mode: 'exactly-once', backend: suite.backends[0]!, bug: undefined, faults: [], schedule: { kind: 'seed', seed: 11 }, checkpointIntervalMs: 30 };
+      const completed = (await runCase(suite, base)).observations.checkpoints.filter((c) => c.outcome === 'completed').map((c) => c.endedAtStep);
+      const [first, second] = [completed[0]! + 2, completed[1]! + 2];
+      for (const faults of [[{ kind: 'rescale', atStep: first, by: -1, vertex: 'source' }], [{ kind: 'rescale', atStep: first, by: -1, vertex: 'source' }, { kind: 'rescale', atStep: second + 60, by: 1, vertex: 'source' }]] as const) {
+        const result = await runCase(suite, { ...base, faults });
+        expect(result.violations, JSON.stringify(faults)).toEqual([]);
+        expect(result.observations.outcome).toBe('finished');
+        const rescales = result.observations.rescales ?? [];
+        expect(rescales.map((r) => [r.fromParallelism, r.toParallelism]), JSON.stringify(faults)).toEqual(faults.length === 1 ? [[2, 1]] : [[2, 1], [1, 2]]);
+        expect(rescales.every((r) => r.splits!.moves.length === suite.defaultSize.partitions)).toBe(true);
+      }
+    }, SLOW_TEST_MS);
+  }
+});
+
 describe('every planted bug of the suites is caught and shrunk to at most 2 faults', () => {
   for (const suite of CONNECTOR_SUITES) {
     for (const bug of suite.bugs) {

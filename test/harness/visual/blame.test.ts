@@ -20,6 +20,10 @@ const restoreSteps = (result: CaseResult): number[] => result.observations.resto
 const rescaledRestoreSteps = (result: CaseResult): number[] =>
   lines(result).filter((e) => /^restore checkpoint \d+ taken with \d+ subtasks onto \d+$/.test(e.event)).map((e) => e.step);
 
+/** Deployments that reassigned a rescaled source's splits (from the trace's own words). */
+const reassignedSplitSteps = (result: CaseResult): number[] =>
+  lines(result).filter((e) => /^restore checkpoint \d+: \d+ splits of \S+ reassigned from \d+ subtasks to \d+ /.test(e.event)).map((e) => e.step);
+
 /** A task took a record from an input after taking barrier n from it, before its ack n reached the coordinator. */
 function recordsBehindBarriers(result: CaseResult): number[] {
   const trace = lines(result);
@@ -188,6 +192,9 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
   // Rescaling: the state went wrong at the deployment that redistributed the checkpoint to the new parallelism.
   'odd-even-sum/rescale-keyed-state-to-wrong-subtask/rescale-state': { anomaly: /inconsistent offsets: its state is not redistributed whole, by key group/, cause: rescaledRestoreSteps },
   'odd-even-sum/rescale-keyed-state-to-wrong-subtask/exactly-once': { anomaly: /duplicate after restore|lost write/, cause: rescaledRestoreSteps },
+  'odd-even-sum/rescale-drops-split-state/rescale-state': { anomaly: /inconsistent offsets: its splits are not reassigned whole, each at its checkpointed offset/, cause: reassignedSplitSteps },
+  'odd-even-sum/rescale-drops-split-state/exactly-once': { anomaly: /duplicate after restore/, cause: reassignedSplitSteps },
+  'odd-even-sum/rescale-drops-split-state/consistent-cut': { anomaly: /duplicate: the rescaled source resumed split partition-\d+ before its checkpointed offset/, cause: reassignedSplitSteps },
   'kafka-2pc/rescale-drops-operator-state-part/rescale-state': { anomaly: /lost write: its state is not redistributed whole/, cause: rescaledRestoreSteps },
   'kafka-2pc/rescale-drops-operator-state-part/restore-recovers-pending': { anomaly: /recovered by no subtask/, cause: rescaledRestoreSteps },
   'kafka-2pc/forget-removed-subtasks/restore-recovers-pending': { anomaly: /recovered by no subtask/, cause: rescaledRestoreSteps },

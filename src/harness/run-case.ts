@@ -42,7 +42,7 @@ export interface CaseSpec {
   readonly checkpointIntervalMs?: number;
   /** Virtual ms a checkpoint may take before it expires (the job's default when absent). */
   readonly checkpointTimeoutMs?: number;
-  /** Elements an input channel holds before its producer is backpressured (default 8). */
+  /** Bounded queues of this many elements per channel instead of credit-based flow control (absent: Flink's buffers, see JobOptions). */
   readonly channelCapacity?: number;
   /** Keys a buffering sink holds before it flushes (the scenario's default when absent). */
   readonly sinkBufferKeys?: number;
@@ -98,7 +98,7 @@ export function jobOptionsFor(scenario: Scenario, spec: CaseSpec): JobOptions {
   return { ...DEFAULT_JOB_OPTIONS, ...scenario.jobOptions, mode: spec.mode, backend: spec.backend, maxConcurrentCheckpoints: spec.maxConcurrentCheckpoints ?? 1,
     checkpointIntervalMs: spec.checkpointIntervalMs ?? DEFAULT_JOB_OPTIONS.checkpointIntervalMs,
     checkpointTimeoutMs: spec.checkpointTimeoutMs ?? DEFAULT_JOB_OPTIONS.checkpointTimeoutMs,
-    channelCapacity: spec.channelCapacity ?? DEFAULT_JOB_OPTIONS.channelCapacity,
+    ...(spec.channelCapacity === undefined ? {} : { channelCapacity: spec.channelCapacity }),
     restartDelayMs: spec.restartDelayMs ?? DEFAULT_JOB_OPTIONS.restartDelayMs,
     ...(spec.alignedCheckpointTimeoutMs === undefined ? {} : { alignedCheckpointTimeoutMs: spec.alignedCheckpointTimeoutMs }),
     ...bug?.jobOptions,

@@ -1,11 +1,11 @@
 /**
  * Flink's task metrics for backpressure, measured in virtual time (Flink's TaskIOMetricGroup
  * and the buffer pool gauges): per subtask the share of time it was busy, backpressured or
- * idle, how full its input and output buffers were on average, and the records it received
- * and sent. The job attributes the virtual time between two scheduler steps to what each task
+ * idle, how full its input and output buffers were on average (read from the credit-based
+ * flow control's own buffer counts), and the records it received and sent. The job attributes the virtual time between two scheduler steps to what each task
  * was doing when the earlier step was chosen (one pass over tasks and channels per step).
  */
-import type { Channel } from './channel.ts';
+import type { Channel, InputGate } from './channel.ts';
 
 /** What a subtask is doing between two steps. */
 export const enum TaskActivity {
@@ -27,9 +27,17 @@ export interface SubtaskFlowMetrics {
   readonly busyTimeMsPerSecond: number;
   readonly backPressuredTimeMsPerSecond: number;
   readonly idleTimeMsPerSecond: number;
-  /** Time-averaged fill of its fullest input channel (0..1; an input that ended or carries little must not hide the one piling up); 0 for a source. */
+  /** Time-averaged share of its input gates' buffers (exclusive and floating) in use (0..1); 0 for a source. */
   readonly inPoolUsage: number;
-  /** Time-averaged fill of its fullest output channel (0..1; Flink pools a task's output buffers, and one slow receiver fills them); 0 for a sink. */
+  /** Time-averaged share of its input channels' exclusive buffers in use (Flink's inputExclusiveBuffersUsage). */
+  readonly inputExclusiveBuffersUsage: number;
+  /** Time-averaged share of its input gates' floating buffers lent out (Flink's inputFloatingBuffersUsage; 0 without floating buffers). */
+  readonly inputFloatingBuffersUsage: number;
+  /**
+   * Time-averaged share of its output pool holding what waits for credit (0..1, an overdrawn
+   * pool counts as full); with bounded queues (no pool), the fill of its fullest output
+   * channel. 0 for a sink.
+   */
   readonly outPoolUsage: number;
   /** Subtasks its output channels lead to (the immediate downstream). */
   readonly downstream: readonly number[];
@@ -73,8 +81,12 @@ export class FlowMetrics {
   private busyMs: Float64Array;
   private backpressuredMs: Float64Array;
   private idleMs: Float64Array;
-  /** Per channel: the integral of min(size, capacity) over virtual time (elements x ms). */
-  private fillMs: Float64Array;
+  /** Per channel: the integral of the receiver's buffers in use over virtual time (buffers x ms). */
+  private usedMs: Float64Array;
+  /** Per channel: the integral of the floating buffers it holds (buffers x ms). */
+  private floatingMs: Float64Array;
+  /** Per channel: the integral of the elements waiting at the sender for credit (output pool buffers x ms). */
+  private waitingMs: Float64Array;
   activity: Uint8Array;
   recordsIn: Float64Array;
 
@@ -82,7 +94,9 @@ export class FlowMetrics {
     this.busyMs = new Float64Array(taskCount);
     this.backpressuredMs = new Float64Array(taskCount);
     this.idleMs = new Float64Array(taskCount);
-    this.fillMs = new Float64Array(channelCount);
+    this.usedMs = new Float64Array(channelCount);
+    this.floatingMs = new Float64Array(channelCount);
+    this.waitingMs = new Float64Array(channelCount);
     this.activity = new Uint8Array(taskCount);
     this.recordsIn = new Float64Array(taskCount);
   }
@@ -101,14 +115,17 @@ export class FlowMetrics {
     this.backpressuredMs = grown(this.backpressuredMs, taskCount);
     this.idleMs = grown(this.idleMs, taskCount);
     this.recordsIn = grown(this.recordsIn, taskCount);
-    this.fillMs = grown(this.fillMs, channelCount);
+    this.usedMs = grown(this.usedMs, channelCount);
+    this.floatingMs = grown(this.floatingMs, channelCount);
+    this.waitingMs = grown(this.waitingMs, channelCount);
     this.activity = new Uint8Array(taskCount);
   }
 
   /**
    * Attributes the virtual time since the last call to each task's activity and each channel's
-   * fill, then clears the activities (all idle). Runs once per step: one pass, no builtin calls
-   * (a typed-array fill per step cost more than the accounting itself).
+   * buffers (the flow control's own counts), then clears the activities (all idle). Runs once
+   * per step: one pass, no builtin calls (a typed-array fill per step cost more than the
+   * accounting itself); a step that took no virtual time adds nothing.
    */
   advance(nowMs: number, channels: readonly Channel[]): void {
     const elapsedMs = nowMs - this.lastMs;
@@ -122,12 +139,12 @@ export class FlowMetrics {
         else this.idleMs[t]! += elapsedMs;
         activity[t] = TaskActivity.Idle;
       }
-      const fill = this.fillMs;
       for (let c = 0; c < channels.length; c++) {
         const channel = channels[c]!;
-        const size = channel.size;
-        // Elements x ms, capped at the capacity; divided by the capacity once, when observed.
-        if (size !== 0) fill[c]! += elapsedMs * (size < channel.capacity ? size : channel.capacity);
+        if (channel.size === 0) continue;
+        this.usedMs[c]! += elapsedMs * channel.buffersUsed;
+        if (channel.floatingHeld !== 0) this.floatingMs[c]! += elapsedMs * channel.floatingHeld;
+        if (channel.atReceiver !== channel.size) this.waitingMs[c]! += elapsedMs * (channel.size - channel.atReceiver);
       }
       return;
     }
@@ -138,18 +155,32 @@ export class FlowMetrics {
   observe(tasks: ReadonlyArray<{ readonly index: number; readonly inputs: readonly Channel[]; readonly outputs: readonly Channel[] }>): FlowMetricsObservation {
     const measuredMs = this.lastMs;
     const perSecond = (ms: number): number => (measuredMs === 0 ? 0 : Math.round((ms / measuredMs) * 1000));
-    const usage = (channel: Channel): number => (measuredMs === 0 ? 0 : this.fillMs[channel.index]! / channel.capacity / measuredMs);
+    const share = (bufferMs: number, buffers: number): number => (measuredMs === 0 || buffers === 0 ? 0 : Math.min(1, bufferMs / buffers / measuredMs));
     const subtasks = tasks.map((task): SubtaskFlowMetrics => {
-      const inputs = task.inputs;
-      const outputs = task.outputs;
-      let inFill = 0;
-      for (const channel of inputs) inFill = Math.max(inFill, usage(channel));
-      let outFill = 0;
-      let recordsSent = 0;
-      for (const channel of outputs) {
-        outFill = Math.max(outFill, usage(channel));
-        recordsSent += channel.recordsPushedTotal;
+      // Flink's input pool: every input gate's exclusive and floating buffers together.
+      let usedMs = 0;
+      let floatingMs = 0;
+      let exclusiveBuffers = 0;
+      const gates = new Set<InputGate>();
+      for (const channel of task.inputs) {
+        usedMs += this.usedMs[channel.index]!;
+        floatingMs += this.floatingMs[channel.index]!;
+        exclusiveBuffers += channel.exclusiveBuffers;
+        gates.add(channel.gate);
       }
+      let floatingBuffers = 0;
+      for (const gate of gates) floatingBuffers += gate.floatingBuffers;
+      const outputs = task.outputs;
+      let recordsSent = 0;
+      let waitingMs = 0;
+      // Bounded queues (no output pool): the fill of the fullest output channel stands in for it.
+      let fullestOutput = 0;
+      for (const channel of outputs) {
+        recordsSent += channel.recordsPushedTotal;
+        waitingMs += this.waitingMs[channel.index]!;
+        fullestOutput = Math.max(fullestOutput, share(this.usedMs[channel.index]!, channel.exclusiveBuffers));
+      }
+      const pool = outputs[0]?.pool;
       return {
         task: task.index,
         recordsReceived: this.recordsIn[task.index]!,
@@ -157,8 +188,10 @@ export class FlowMetrics {
         busyTimeMsPerSecond: perSecond(this.busyMs[task.index]!),
         backPressuredTimeMsPerSecond: perSecond(this.backpressuredMs[task.index]!),
         idleTimeMsPerSecond: perSecond(this.idleMs[task.index]!),
-        inPoolUsage: round3(inFill),
-        outPoolUsage: round3(outFill),
+        inPoolUsage: round3(share(usedMs, exclusiveBuffers + floatingBuffers)),
+        inputExclusiveBuffersUsage: round3(share(Math.max(0, usedMs - floatingMs), exclusiveBuffers)),
+        inputFloatingBuffersUsage: round3(share(floatingMs, floatingBuffers)),
+        outPoolUsage: round3(pool === undefined ? 0 : pool.buffers === 0 ? fullestOutput : share(waitingMs, pool.buffers)),
         downstream: [...new Set(outputs.map((channel) => channel.toTask))],
       };
     });

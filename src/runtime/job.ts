@@ -9,7 +9,7 @@ import type { RunObservations } from './observations.ts';
 import type { PipelineSpec } from './pipeline.ts';
 import type { CompletedCheckpoint, StateBackendKind } from './state.ts';
 import { StreamTasks } from './stream-tasks.ts';
-import { buildTasks, type Task } from './task.ts';
+import { buildTasks, type FlowControlBuffers, type Task } from './task.ts';
 import { describeError, RuntimeInvariantError } from './errors.ts';
 import { MAX_PARALLELISM } from './job-graph.ts';
 import { checkMaxParallelism, DEFAULT_MAX_PARALLELISM } from './key-groups.ts';
@@ -28,7 +28,24 @@ export interface JobOptions {
   readonly restartDelayMs: number;
   /** A job that has failed over more often than this fails for good (Flink's fixed-delay restart strategy). */
   readonly maxRestarts: number;
-  readonly channelCapacity: number;
+  /**
+   * Credit-based flow control (Flink's network buffers; a buffer is one element slot): the
+   * buffers a receiver keeps for each input channel alone (absent: 2, Flink's
+   * taskmanager.network.memory.buffers-per-channel).
+   */
+  readonly exclusiveBuffersPerChannel?: number;
+  /** Buffers each input gate lends to its channels with data waiting, shared (absent: 8, Flink's floating-buffers-per-gate). */
+  readonly floatingBuffersPerGate?: number;
+  /** Buffers a subtask's output pool holds per output channel, for what waits for credit (absent: 1; 0: a record is written only with credit on every output). */
+  readonly outputBuffersPerChannel?: number;
+  /**
+   * Bounded queues of this many elements per channel, the runtime before credit-based flow
+   * control, as a special case of it: this many exclusive buffers, no floating buffers, no
+   * output pool. Not together with the three settings above.
+   */
+  readonly channelCapacity?: number;
+  /** Planted bug: a sender sends whether or not the receiver has a buffer for it (no credit). */
+  readonly sendsWithoutCredit?: boolean;
   /**
    * Aligned mode: virtual ms an alignment may take at a task before the task switches that
    * checkpoint to unaligned (Flink's execution.checkpointing.aligned-checkpoint-timeout);
@@ -122,7 +139,6 @@ export const DEFAULT_JOB_OPTIONS: JobOptions = {
   maxConcurrentCheckpoints: 1,
   restartDelayMs: 20,
   maxRestarts: 20,
-  channelCapacity: 8,
   restoreFrom: 'latest-completed',
   dropAcksFromLastTask: false,
   restoreChannelState: true,
@@ -243,7 +259,8 @@ export class JobRuntime implements SimWorld {
     const spec = this.spec;
     this.faults = [...faultPlan].sort((a, b) => a.atStep - b.atStep);
     if (options.maxParallelism !== undefined) checkMaxParallelism(options.maxParallelism, 'JobRuntime');
-    ({ tasks: this.tasks, channels: this.channels } = buildTasks(this.spec, options.channelCapacity));
+    this.flowBuffers = flowControlBuffersOf(options);
+    ({ tasks: this.tasks, channels: this.channels } = this.buildTasks(this.spec));
     this.rescalable = rescalableVertexOf(this.spec);
     this.subtaskIndexes = this.tasks.map((task) => task.subtaskIndex);
     this.observations = {
@@ -344,6 +361,14 @@ export class JobRuntime implements SimWorld {
 
   /** Flink's task metrics (undefined when the job's options turn them off). */
   private metrics: FlowMetrics | undefined;
+  /** The network buffers every layout of the job gets. */
+  private readonly flowBuffers: FlowControlBuffers;
+
+  private buildTasks(spec: JobGraphSpec): { tasks: Task[]; channels: Channel[] } {
+    const built = buildTasks(spec, this.flowBuffers);
+    if (this.options.sendsWithoutCredit === true) for (const channel of built.channels) channel.sendsWithoutCredit = true;
+    return built;
+  }
 
   /** Runs the job to the end under the scheduler and returns what was observed. */
   async run(): Promise<RunObservations> {
@@ -728,7 +753,7 @@ export class JobRuntime implements SimWorld {
     const rescalable = this.rescalable!;
     if (parallelism === rescalable.parallelism) return;
     const spec = withParallelism(this.spec, rescalable.vertex, parallelism);
-    ({ tasks: this.tasks, channels: this.channels } = buildTasks(spec, this.options.channelCapacity));
+    ({ tasks: this.tasks, channels: this.channels } = this.buildTasks(spec));
     this.rescalable = { ...rescalable, parallelism };
     // Task i of the rescaled vertex keeps its global index and name in every layout: the names only grow.
     const observations = this.observations as unknown as { taskNames: string[]; taskInputCounts: number[]; taskVertices: RunObservations['taskVertices'][number][] };
@@ -790,6 +815,30 @@ export class JobRuntime implements SimWorld {
     const completed = this.observations.checkpoints.filter((c) => c.outcome === 'completed').length;
     return `status ${this.status}, ${ended}/${this.tasks.length} tasks ended, ${inFlight} elements in flight, ${completed} checkpoints completed, ${this.coordinator.pending.size} pending`;
   }
+}
+
+/** Flink's network buffer defaults: 2 exclusive buffers per channel, 8 floating per gate; one output buffer per channel. */
+export const DEFAULT_FLOW_CONTROL_BUFFERS: FlowControlBuffers = { exclusiveBuffersPerChannel: 2, floatingBuffersPerGate: 8, outputBuffersPerChannel: 1 };
+
+/** The job's network buffers, validated: credit-based flow control, or bounded queues of `channelCapacity` elements. */
+export function flowControlBuffersOf(options: Pick<JobOptions, 'exclusiveBuffersPerChannel' | 'floatingBuffersPerGate' | 'outputBuffersPerChannel' | 'channelCapacity'>): FlowControlBuffers {
+  const check = (name: string, value: number | undefined, min: number): void => {
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= min)) throw new Error(`JobRuntime: ${name} must be an integer >= ${min} (buffers of one element each), got ${value}`);
+  };
+  check('channelCapacity', options.channelCapacity, 1);
+  check('exclusiveBuffersPerChannel', options.exclusiveBuffersPerChannel, 1);
+  check('floatingBuffersPerGate', options.floatingBuffersPerGate, 0);
+  check('outputBuffersPerChannel', options.outputBuffersPerChannel, 0);
+  if (options.channelCapacity !== undefined) {
+    const credit = (['exclusiveBuffersPerChannel', 'floatingBuffersPerGate', 'outputBuffersPerChannel'] as const).filter((name) => options[name] !== undefined);
+    if (credit.length > 0) throw new Error(`JobRuntime: channelCapacity (bounded queues) and ${credit.join(', ')} (credit-based flow control) exclude each other: give one`);
+    return { exclusiveBuffersPerChannel: options.channelCapacity, floatingBuffersPerGate: 0, outputBuffersPerChannel: 0 };
+  }
+  return {
+    exclusiveBuffersPerChannel: options.exclusiveBuffersPerChannel ?? DEFAULT_FLOW_CONTROL_BUFFERS.exclusiveBuffersPerChannel,
+    floatingBuffersPerGate: options.floatingBuffersPerGate ?? DEFAULT_FLOW_CONTROL_BUFFERS.floatingBuffersPerGate,
+    outputBuffersPerChannel: options.outputBuffersPerChannel ?? DEFAULT_FLOW_CONTROL_BUFFERS.outputBuffersPerChannel,
+  };
 }
 
 /** The situations a fault can fire in: the fault-injection points, as reports count them. */

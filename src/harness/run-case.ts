@@ -14,6 +14,7 @@ import { checkRestoreChoice } from '../../properties/restore-choice.ts';
 import { checkStateRestore } from '../../properties/state-restore.ts';
 import { checkFaultEffects } from '../../properties/fault-effects.ts';
 import { checkModeSemantics } from '../../properties/mode-semantics.ts';
+import { checkFlowControl } from '../../properties/flow-control.ts';
 import { checkRescaleState } from '../../properties/rescale.ts';
 import type { Scenario, ScenarioSize, Violation } from './scenario.ts';
 import { checkPartitionRecords } from './input-bounds.ts';
@@ -149,7 +150,7 @@ export async function runCase(
   const violations = [...checkLiveness(observations)];
   // Barrier alignment is a promise of the aligned modes only: a case run in at-least-once mode does not make it.
   if (spec.mode !== 'at-least-once') violations.push(...checkBarrierAlignment(observations));
-  violations.push(...checkCheckpointProgress(observations), ...checkRestoreChoice(observations), ...checkStateRestore(observations), ...checkFaultEffects(observations), ...checkModeSemantics(observations), ...checkRescaleState(observations));
+  violations.push(...checkCheckpointProgress(observations), ...checkRestoreChoice(observations), ...checkStateRestore(observations), ...checkFaultEffects(observations), ...checkModeSemantics(observations), ...checkRescaleState(observations), ...checkFlowControl(observations));
   // A run that did not reach its end may not have written everything yet, but what it did
   // write is still judged: a liveness failure must not hide a duplicate.
   const judged = await built.judge(observations);

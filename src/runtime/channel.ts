@@ -165,6 +165,8 @@ export class Channel {
   sendsWithoutCredit = false;
   /** The most elements the receiver ever held in buffers beyond the buffers it had for the channel (0 while flow control holds). */
   peakBuffersOverdrawn = 0;
+  /** Told each time `peakBuffersOverdrawn` grows (the job observes it for the flow-control invariant). */
+  onOverdrawn: ((channel: Channel) => void) | undefined = undefined;
   /** The consumer's input gate (floating buffers) and the producer's output pool. */
   readonly gate: InputGate;
   readonly pool: OutputPool;
@@ -234,7 +236,10 @@ export class Channel {
       pool.waiting--;
       // The invariant's measure: what came with credit never exceeds the buffers (overtaking barriers came without).
       const overdrawn = this.buffersUsed - this.priorityBarriers - this.exclusiveBuffers - this.floatingHeld;
-      if (overdrawn > this.peakBuffersOverdrawn) this.peakBuffersOverdrawn = overdrawn;
+      if (overdrawn > this.peakBuffersOverdrawn) {
+        this.peakBuffersOverdrawn = overdrawn;
+        this.onOverdrawn?.(this);
+      }
     }
   }
 

@@ -366,9 +366,25 @@ export class JobRuntime implements SimWorld {
 
   private buildTasks(spec: JobGraphSpec): { tasks: Task[]; channels: Channel[] } {
     const built = buildTasks(spec, this.flowBuffers);
-    if (this.options.sendsWithoutCredit === true) for (const channel of built.channels) channel.sendsWithoutCredit = true;
+    for (const channel of built.channels) {
+      channel.onOverdrawn = this.observeOverdraft;
+      if (this.options.sendsWithoutCredit === true) channel.sendsWithoutCredit = true;
+    }
     return built;
   }
+
+  /** A receiver holds more than its buffers for a channel (a class field: one function for every channel, made once). */
+  private readonly observeOverdraft = (channel: Channel): void => {
+    (this.observations.bufferOverdrafts ??= []).push({
+      channel: channel.index,
+      fromTask: channel.fromTask,
+      toTask: channel.toTask,
+      atStep: this.scheduler.step,
+      attempt: this.attempt,
+      elementsOverBuffers: channel.peakBuffersOverdrawn,
+      buffers: channel.credit,
+    });
+  };
 
   /** Runs the job to the end under the scheduler and returns what was observed. */
   async run(): Promise<RunObservations> {

@@ -517,7 +517,8 @@ export class JobRuntime implements SimWorld {
    * What an enabled event touches, for prove's partial-order reduction (SimWorld.footprint).
    * Conservative: only records and watermarks taken by a task without event time (whose work
    * does not read the clock) are local to that task, the channel they come from and the task's
-   * output channels, plus the I/O queue when the task writes to a sink. A source's poll may end
+   * output channels, each with the channels of its input gate (floating buffers move between
+   * them), plus the I/O queue when the task writes to a sink. A source's poll may end
    * its input (an input-ended message) or find nothing (a re-poll timer): it also touches the
    * control and timer queues, whose order is state. Barriers, ends of input and control
    * messages start checkpoint and failover work across the job: they touch everything.
@@ -527,7 +528,7 @@ export class JobRuntime implements SimWorld {
     const kind = code & ~EVENT_INDEX_MASK;
     if (kind === EVENT_EMIT) {
       const task = this.tasks[index]!;
-      return { id: `emit ${task.name}`, touches: task.eventTime ? undefined : [`task ${index}`, ...task.outputs.map((out) => `channel ${this.channels.indexOf(out)}`), 'control queue', 'timer queue', ...this.ioQueueOf(task)] };
+      return { id: `emit ${task.name}`, touches: task.eventTime ? undefined : [`task ${index}`, ...this.outputChannelsTouched(task), 'control queue', 'timer queue', ...this.ioQueueOf(task)] };
     }
     if (kind === EVENT_DELIVER) {
       const channel = this.channels[index]!;
@@ -536,11 +537,22 @@ export class JobRuntime implements SimWorld {
       const local = !task.eventTime && (element === ElementKind.Record || element === ElementKind.Watermark);
       return {
         id: `deliver ${index}`,
-        touches: local ? [`task ${task.index}`, `channel ${index}`, ...task.outputs.map((out) => `channel ${this.channels.indexOf(out)}`), ...this.ioQueueOf(task)] : undefined,
+        touches: local ? [`task ${task.index}`, ...channel.gate.channels.map((sibling) => `channel ${sibling.index}`), ...this.outputChannelsTouched(task), ...this.ioQueueOf(task)] : undefined,
       };
     }
     const message = this.control[index];
     return { id: message === undefined ? `event ${code}` : `control ${message.kind} ${'checkpointId' in message ? message.checkpointId : ''} ${message.task}`, touches: undefined };
+  }
+
+  /**
+   * What writing to a task's outputs touches: every channel of the input gates they lead to, as
+   * a push may borrow a floating buffer that the gate's other channels would have had.
+   * (Taking from a channel may return one, and send what waits on any channel of its gate.)
+   */
+  private outputChannelsTouched(task: Task): string[] {
+    const touched = new Set<string>();
+    for (const output of task.outputs) for (const sibling of output.gate.channels) touched.add(`channel ${sibling.index}`);
+    return [...touched];
   }
 
   /** A task with a sink or a process function may start connector I/O: the pending-I/O queue's order is state. */

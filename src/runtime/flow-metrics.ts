@@ -27,7 +27,7 @@ export interface SubtaskFlowMetrics {
   readonly busyTimeMsPerSecond: number;
   readonly backPressuredTimeMsPerSecond: number;
   readonly idleTimeMsPerSecond: number;
-  /** Time-averaged share of its input gates' buffers (exclusive and floating) in use (0..1); 0 for a source. */
+  /** Time-averaged share of its input gates' buffers (exclusive and floating) in use (0..1; the buffers of an ended channel are released and count no more); 0 for a source. */
   readonly inPoolUsage: number;
   /** Time-averaged share of its input channels' exclusive buffers in use (Flink's inputExclusiveBuffersUsage). */
   readonly inputExclusiveBuffersUsage: number;
@@ -87,6 +87,8 @@ export class FlowMetrics {
   private floatingMs: Float64Array;
   /** Per channel: the integral of the elements waiting at the sender for credit (output pool buffers x ms). */
   private waitingMs: Float64Array;
+  /** Per channel: virtual ms it was live (not ended): an ended channel's buffers are released, as Flink releases an input channel's. */
+  private liveMs: Float64Array;
   activity: Uint8Array;
   recordsIn: Float64Array;
 
@@ -97,6 +99,7 @@ export class FlowMetrics {
     this.usedMs = new Float64Array(channelCount);
     this.floatingMs = new Float64Array(channelCount);
     this.waitingMs = new Float64Array(channelCount);
+    this.liveMs = new Float64Array(channelCount);
     this.activity = new Uint8Array(taskCount);
     this.recordsIn = new Float64Array(taskCount);
   }
@@ -118,6 +121,7 @@ export class FlowMetrics {
     this.usedMs = grown(this.usedMs, channelCount);
     this.floatingMs = grown(this.floatingMs, channelCount);
     this.waitingMs = grown(this.waitingMs, channelCount);
+    this.liveMs = grown(this.liveMs, channelCount);
     this.activity = new Uint8Array(taskCount);
   }
 
@@ -141,6 +145,7 @@ export class FlowMetrics {
       }
       for (let c = 0; c < channels.length; c++) {
         const channel = channels[c]!;
+        if (!channel.ended) this.liveMs[c]! += elapsedMs;
         if (channel.size === 0) continue;
         this.usedMs[c]! += elapsedMs * channel.buffersUsed;
         if (channel.floatingHeld !== 0) this.floatingMs[c]! += elapsedMs * channel.floatingHeld;
@@ -156,20 +161,24 @@ export class FlowMetrics {
     const measuredMs = this.lastMs;
     const perSecond = (ms: number): number => (measuredMs === 0 ? 0 : Math.round((ms / measuredMs) * 1000));
     const share = (bufferMs: number, buffers: number): number => (measuredMs === 0 || buffers === 0 ? 0 : Math.min(1, bufferMs / buffers / measuredMs));
+    /** Buffers x ms in use over buffers x ms there were. */
+    const ofCapacity = (bufferMs: number, capacityMs: number): number => (capacityMs === 0 ? 0 : Math.min(1, bufferMs / capacityMs));
     const subtasks = tasks.map((task): SubtaskFlowMetrics => {
-      // Flink's input pool: every input gate's exclusive and floating buffers together.
+      // Flink's input pool: every input gate's exclusive and floating buffers together, over the
+      // time each was there (an ended channel's buffers are released: it must not dilute the rest).
       let usedMs = 0;
       let floatingMs = 0;
-      let exclusiveBuffers = 0;
-      const gates = new Set<InputGate>();
+      let exclusiveCapacityMs = 0;
+      const gateLiveMs = new Map<InputGate, number>();
       for (const channel of task.inputs) {
+        const liveMs = this.liveMs[channel.index]!;
         usedMs += this.usedMs[channel.index]!;
         floatingMs += this.floatingMs[channel.index]!;
-        exclusiveBuffers += channel.exclusiveBuffers;
-        gates.add(channel.gate);
+        exclusiveCapacityMs += channel.exclusiveBuffers * liveMs;
+        gateLiveMs.set(channel.gate, Math.max(gateLiveMs.get(channel.gate) ?? 0, liveMs));
       }
-      let floatingBuffers = 0;
-      for (const gate of gates) floatingBuffers += gate.floatingBuffers;
+      let floatingCapacityMs = 0;
+      for (const [gate, liveMs] of gateLiveMs) floatingCapacityMs += gate.floatingBuffers * liveMs;
       const outputs = task.outputs;
       let recordsSent = 0;
       let waitingMs = 0;
@@ -188,9 +197,9 @@ export class FlowMetrics {
         busyTimeMsPerSecond: perSecond(this.busyMs[task.index]!),
         backPressuredTimeMsPerSecond: perSecond(this.backpressuredMs[task.index]!),
         idleTimeMsPerSecond: perSecond(this.idleMs[task.index]!),
-        inPoolUsage: round3(share(usedMs, exclusiveBuffers + floatingBuffers)),
-        inputExclusiveBuffersUsage: round3(share(Math.max(0, usedMs - floatingMs), exclusiveBuffers)),
-        inputFloatingBuffersUsage: round3(share(floatingMs, floatingBuffers)),
+        inPoolUsage: round3(ofCapacity(usedMs, exclusiveCapacityMs + floatingCapacityMs)),
+        inputExclusiveBuffersUsage: round3(ofCapacity(Math.max(0, usedMs - floatingMs), exclusiveCapacityMs)),
+        inputFloatingBuffersUsage: round3(ofCapacity(floatingMs, floatingCapacityMs)),
         outPoolUsage: round3(pool === undefined ? 0 : pool.buffers === 0 ? fullestOutput : share(waitingMs, pool.buffers)),
         downstream: [...new Set(outputs.map((channel) => channel.toTask))],
       };

@@ -96,10 +96,13 @@ export function jobOptionsFor(scenario: Scenario, spec: CaseSpec): JobOptions {
   if (spec.bug !== undefined && bug === undefined) {
     throw new Error(`scenario ${scenario.name} has no planted bug '${spec.bug}'; known: ${scenario.bugs.map((b) => b.name).join(', ')}`);
   }
+  // Bounded queues drawn for the case give way to a scenario's or a planted bug's credit-based buffers (the two exclude each other).
+  const creditSettings = { ...scenario.jobOptions, ...bug?.jobOptions };
+  const credit = creditSettings.exclusiveBuffersPerChannel !== undefined || creditSettings.floatingBuffersPerGate !== undefined || creditSettings.outputBuffersPerChannel !== undefined;
   return { ...DEFAULT_JOB_OPTIONS, ...scenario.jobOptions, mode: spec.mode, backend: spec.backend, maxConcurrentCheckpoints: spec.maxConcurrentCheckpoints ?? 1,
     checkpointIntervalMs: spec.checkpointIntervalMs ?? DEFAULT_JOB_OPTIONS.checkpointIntervalMs,
     checkpointTimeoutMs: spec.checkpointTimeoutMs ?? DEFAULT_JOB_OPTIONS.checkpointTimeoutMs,
-    ...(spec.channelCapacity === undefined ? {} : { channelCapacity: spec.channelCapacity }),
+    ...(spec.channelCapacity === undefined || credit ? {} : { channelCapacity: spec.channelCapacity }),
     restartDelayMs: spec.restartDelayMs ?? DEFAULT_JOB_OPTIONS.restartDelayMs,
     ...(spec.alignedCheckpointTimeoutMs === undefined ? {} : { alignedCheckpointTimeoutMs: spec.alignedCheckpointTimeoutMs }),
     ...bug?.jobOptions,

@@ -517,8 +517,9 @@ export class JobRuntime implements SimWorld {
    * What an enabled event touches, for prove's partial-order reduction (SimWorld.footprint).
    * Conservative: only records and watermarks taken by a task without event time (whose work
    * does not read the clock) are local to that task, the channel they come from and the task's
-   * output channels, each with the channels of its input gate (floating buffers move between
-   * them), plus the I/O queue when the task writes to a sink. A source's poll may end
+   * output channels, each with its input gate when floating buffers may move (a push into a
+   * channel without a free buffer, a take from one that holds floating buffers or has data
+   * waiting), plus the I/O queue when the task writes to a sink. A source's poll may end
    * its input (an input-ended message) or find nothing (a re-poll timer): it also touches the
    * control and timer queues, whose order is state. Barriers, ends of input and control
    * messages start checkpoint and failover work across the job: they touch everything.
@@ -528,7 +529,7 @@ export class JobRuntime implements SimWorld {
     const kind = code & ~EVENT_INDEX_MASK;
     if (kind === EVENT_EMIT) {
       const task = this.tasks[index]!;
-      return { id: `emit ${task.name}`, touches: task.eventTime ? undefined : [`task ${index}`, ...this.outputChannelsTouched(task), 'control queue', 'timer queue', ...this.ioQueueOf(task)] };
+      return { id: `emit ${task.name}`, touches: task.eventTime ? undefined : [`task ${index}`, ...this.outputsTouched(task), 'control queue', 'timer queue', ...this.ioQueueOf(task)] };
     }
     if (kind === EVENT_DELIVER) {
       const channel = this.channels[index]!;
@@ -537,7 +538,7 @@ export class JobRuntime implements SimWorld {
       const local = !task.eventTime && (element === ElementKind.Record || element === ElementKind.Watermark);
       return {
         id: `deliver ${index}`,
-        touches: local ? [`task ${task.index}`, ...channel.gate.channels.map((sibling) => `channel ${sibling.index}`), ...this.outputChannelsTouched(task), ...this.ioQueueOf(task)] : undefined,
+        touches: local ? [`task ${task.index}`, `channel ${index}`, ...(channel.floatingHeld > 0 || channel.waitingForCredit ? [gateResource(channel)] : []), ...this.outputsTouched(task), ...this.ioQueueOf(task)] : undefined,
       };
     }
     const message = this.control[index];
@@ -545,14 +546,18 @@ export class JobRuntime implements SimWorld {
   }
 
   /**
-   * What writing to a task's outputs touches: every channel of the input gates they lead to, as
-   * a push may borrow a floating buffer that the gate's other channels would have had.
-   * (Taking from a channel may return one, and send what waits on any channel of its gate.)
+   * What writing to a task's outputs touches: each output channel, and the input gate behind it
+   * when the channel has no free buffer (the push would borrow a floating buffer that the gate's
+   * other channels might have had). A take touches its channel's gate when it may give floating
+   * buffers back or borrow one for what waits (see `footprint`).
    */
-  private outputChannelsTouched(task: Task): string[] {
-    const touched = new Set<string>();
-    for (const output of task.outputs) for (const sibling of output.gate.channels) touched.add(`channel ${sibling.index}`);
-    return [...touched];
+  private outputsTouched(task: Task): string[] {
+    const touched: string[] = [];
+    for (const output of task.outputs) {
+      touched.push(`channel ${output.index}`);
+      if (output.buffersUsed >= output.credit) touched.push(gateResource(output));
+    }
+    return touched;
   }
 
   /** A task with a sink or a process function may start connector I/O: the pending-I/O queue's order is state. */
@@ -843,6 +848,11 @@ export class JobRuntime implements SimWorld {
     const completed = this.observations.checkpoints.filter((c) => c.outcome === 'completed').length;
     return `status ${this.status}, ${ended}/${this.tasks.length} tasks ended, ${inFlight} elements in flight, ${completed} checkpoints completed, ${this.coordinator.pending.size} pending`;
   }
+}
+
+/** An input gate as a resource of prove's footprints: its floating buffers and the order it lends them in. */
+function gateResource(channel: Channel): string {
+  return `gate ${channel.gate.channels[0]!.index}`;
 }
 
 /** Flink's network buffer defaults: 2 exclusive buffers per channel, 8 floating per gate; one output buffer per channel. */

@@ -120,8 +120,8 @@ export class OutputPool {
  * buffer is one element slot (a record, watermark, status, barrier or end of input); an
  * unaligned barrier overtakes as a priority event, sent without credit (Flink sends priority
  * events ahead of the data), and takes a buffer at the receiver, beyond the credit if none is
- * free. Credit is announced and used at
- * once, within the step that freed a buffer: the network takes no steps of its own.
+ * free. Credit is announced and used at once, within the step that freed a buffer: the
+ * network takes no steps of its own.
  *
  * The channel is one ring: the first `atReceiver` elements are at the receiver, the rest wait
  * at the sender. Elements are stored as parallel arrays (kind, key, value or checkpoint id),

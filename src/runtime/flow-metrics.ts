@@ -2,8 +2,9 @@
  * Flink's task metrics for backpressure, measured in virtual time (Flink's TaskIOMetricGroup
  * and the buffer pool gauges): per subtask the share of time it was busy, backpressured or
  * idle, how full its input and output buffers were on average (read from the credit-based
- * flow control's own buffer counts), and the records it received and sent. The job attributes the virtual time between two scheduler steps to what each task
- * was doing when the earlier step was chosen (one pass over tasks and channels per step).
+ * flow control's own buffer counts), and the records it received and sent. The job attributes
+ * the virtual time between two scheduler steps to what each task was doing when the earlier
+ * step was chosen (one pass over tasks and channels per step).
  */
 import type { Channel, InputGate } from './channel.ts';
 

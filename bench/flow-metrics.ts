@@ -6,7 +6,9 @@
  * the metrics (`channelCapacity: 8`: the runtime before issue 11's flow control, which it runs
  * exactly, as a special case of the credit model). Prints figures; asserts nothing (no timed
  * assertions in tests). Credit changes the schedules (a receiver holds other counts than a
- * bounded queue), so the steps per run are printed beside the runs per second.
+ * bounded queue), so the steps per run are printed beside the runs per second. The costs are
+ * taken from runs per CPU-second of this process (process.cpuUsage): on a machine shared with
+ * other work, wall time swings with the load, CPU time much less.
  *
  *   npm run bench:flow            # 5 rounds of 150 runs each way
  *   npm run bench:flow -- 8 300
@@ -28,18 +30,20 @@ interface Variant {
   readonly scenario: Scenario;
   readonly spec: Partial<CaseSpec>;
   ms: number;
+  cpuMs: number;
   steps: number;
 }
 
 const withoutMetrics: Scenario = { ...oddEvenSum, jobOptions: { ...oddEvenSum.jobOptions, flowMetrics: false } };
 const variants: Variant[] = [
-  { label: 'credit flow control, metrics on ', scenario: oddEvenSum, spec: {}, ms: 0, steps: 0 },
-  { label: 'credit flow control, metrics off', scenario: withoutMetrics, spec: {}, ms: 0, steps: 0 },
-  { label: `bounded queues (${BOUNDED_QUEUE_ELEMENTS}), metrics off `, scenario: withoutMetrics, spec: { channelCapacity: BOUNDED_QUEUE_ELEMENTS }, ms: 0, steps: 0 },
+  { label: 'credit flow control, metrics on ', scenario: oddEvenSum, spec: {}, ms: 0, cpuMs: 0, steps: 0 },
+  { label: 'credit flow control, metrics off', scenario: withoutMetrics, spec: {}, ms: 0, cpuMs: 0, steps: 0 },
+  { label: `bounded queues (${BOUNDED_QUEUE_ELEMENTS}), metrics off `, scenario: withoutMetrics, spec: { channelCapacity: BOUNDED_QUEUE_ELEMENTS }, ms: 0, cpuMs: 0, steps: 0 },
 ];
 
-async function round(variant: Variant, firstSeed: number): Promise<{ ms: number; steps: number }> {
+async function round(variant: Variant, firstSeed: number): Promise<{ ms: number; cpuMs: number; steps: number }> {
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   let steps = 0;
   for (let i = 0; i < RUNS_PER_ROUND; i++) {
     const result = await runCase(variant.scenario, {
@@ -47,7 +51,8 @@ async function round(variant: Variant, firstSeed: number): Promise<{ ms: number;
     });
     steps += result.observations.steps;
   }
-  return { ms: performance.now() - started, steps };
+  const cpu = process.cpuUsage(cpuStarted);
+  return { ms: performance.now() - started, cpuMs: (cpu.user + cpu.system) / 1000, steps };
 }
 
 for (const variant of variants) await round(variant, 1); // warm up the JIT for every path
@@ -56,16 +61,21 @@ for (let r = 0; r < ROUNDS; r++) {
   // Rotate which goes first, so a load spike does not always hit the same one.
   for (let i = 0; i < variants.length; i++) {
     const variant = variants[(r + i) % variants.length]!;
-    const { ms, steps } = await round(variant, seed);
+    const { ms, cpuMs, steps } = await round(variant, seed);
     variant.ms += ms;
+    variant.cpuMs += cpuMs;
     variant.steps += steps;
   }
 }
 const runs = ROUNDS * RUNS_PER_ROUND;
 const rate = (variant: Variant): number => (runs / variant.ms) * 1000;
+const cpuRate = (variant: Variant): number => (runs / variant.cpuMs) * 1000;
 const [full, noMetrics, bounded] = variants as [Variant, Variant, Variant];
 console.log(`odd-even-sum ${oddEvenSum.defaultSize.partitions}x${oddEvenSum.defaultSize.recordsPerPartition}, ${runs} runs each way, ${ROUNDS} rotating rounds`);
-for (const variant of variants) console.log(`  ${variant.label}: ${rate(variant).toFixed(0)} runs/s (${Math.round(variant.steps / runs)} steps per run, ${((variant.ms * 1000) / variant.steps).toFixed(2)} us per step)`);
-const fewer = (base: Variant, other: Variant): string => `${(((rate(base) - rate(other)) / rate(base)) * 100).toFixed(1)}%`;
-console.log(`  cost of the metrics: ${fewer(noMetrics, full)} fewer runs per second`);
-console.log(`  cost of credit flow control and metrics (against bounded queues without metrics): ${fewer(bounded, full)} fewer runs per second (aim: under 15%)`);
+for (const variant of variants) {
+  console.log(`  ${variant.label}: ${cpuRate(variant).toFixed(0)} runs per CPU-second, ${rate(variant).toFixed(0)} runs/s (${Math.round(variant.steps / runs)} steps per run, ${((variant.cpuMs * 1000) / variant.steps).toFixed(2)} CPU-us per step)`);
+}
+const fewer = (base: Variant, other: Variant): string => `${(((cpuRate(base) - cpuRate(other)) / cpuRate(base)) * 100).toFixed(1)}%`;
+console.log(`  cost of the metrics: ${fewer(noMetrics, full)} fewer runs per CPU-second`);
+console.log(`  cost of credit flow control: ${fewer(bounded, noMetrics)} fewer runs per CPU-second`);
+console.log(`  cost of credit flow control and metrics (against bounded queues without metrics): ${fewer(bounded, full)} fewer runs per CPU-second (aim: under 15%)`);

@@ -6,7 +6,7 @@
  * the virtual time between two scheduler steps to what each task was doing when the earlier
  * step was chosen (one pass over tasks and channels per step).
  */
-import type { Channel, InputGate } from './channel.ts';
+import type { Channel } from './channel.ts';
 
 /** What a subtask is doing between two steps. */
 export const enum TaskActivity {
@@ -157,56 +157,81 @@ export class FlowMetrics {
     for (let t = 0; t < activity.length; t++) activity[t] = TaskActivity.Idle;
   }
 
-  /** The metrics per subtask, over the virtual time measured so far. */
+  /**
+   * The metrics per subtask, over the virtual time measured so far: the rates and shares are
+   * computed here, once a run, from the integrals. Plain loops and module functions, no
+   * closures or collections: it runs once per run, and on a short run it cost as much as all
+   * the per-step accounting (tsx names every closure it creates).
+   */
   observe(tasks: ReadonlyArray<{ readonly index: number; readonly inputs: readonly Channel[]; readonly outputs: readonly Channel[] }>): FlowMetricsObservation {
     const measuredMs = this.lastMs;
-    const perSecond = (ms: number): number => (measuredMs === 0 ? 0 : Math.round((ms / measuredMs) * 1000));
-    const share = (bufferMs: number, buffers: number): number => (measuredMs === 0 || buffers === 0 ? 0 : Math.min(1, bufferMs / buffers / measuredMs));
-    /** Buffers x ms in use over buffers x ms there were. */
-    const ofCapacity = (bufferMs: number, capacityMs: number): number => (capacityMs === 0 ? 0 : Math.min(1, bufferMs / capacityMs));
-    const subtasks = tasks.map((task): SubtaskFlowMetrics => {
+    const subtasks: SubtaskFlowMetrics[] = [];
+    for (let t = 0; t < tasks.length; t++) {
+      const task = tasks[t]!;
       // Flink's input pool: every input gate's exclusive and floating buffers together, over the
       // time each was there (an ended channel's buffers are released: it must not dilute the rest).
+      const inputs = task.inputs;
       let usedMs = 0;
       let floatingMs = 0;
       let exclusiveCapacityMs = 0;
-      const gateLiveMs = new Map<InputGate, number>();
-      for (const channel of task.inputs) {
+      let floatingCapacityMs = 0;
+      for (let i = 0; i < inputs.length; i++) {
+        const channel = inputs[i]!;
         const liveMs = this.liveMs[channel.index]!;
         usedMs += this.usedMs[channel.index]!;
         floatingMs += this.floatingMs[channel.index]!;
         exclusiveCapacityMs += channel.exclusiveBuffers * liveMs;
-        gateLiveMs.set(channel.gate, Math.max(gateLiveMs.get(channel.gate) ?? 0, liveMs));
+        // A gate's floating buffers are there while any of its channels is: counted at its longest-lived channel.
+        if (channel.gate.floatingBuffers !== 0 && this.longestLivedOfGate(channel) === channel) floatingCapacityMs += channel.gate.floatingBuffers * liveMs;
       }
-      let floatingCapacityMs = 0;
-      for (const [gate, liveMs] of gateLiveMs) floatingCapacityMs += gate.floatingBuffers * liveMs;
       const outputs = task.outputs;
       let recordsSent = 0;
       let waitingMs = 0;
       // Bounded queues (no output pool): the fill of the fullest output channel stands in for it.
       let fullestOutput = 0;
-      for (const channel of outputs) {
+      const downstream: number[] = [];
+      for (let o = 0; o < outputs.length; o++) {
+        const channel = outputs[o]!;
         recordsSent += channel.recordsPushedTotal;
         waitingMs += this.waitingMs[channel.index]!;
-        fullestOutput = Math.max(fullestOutput, share(this.usedMs[channel.index]!, channel.exclusiveBuffers));
+        fullestOutput = Math.max(fullestOutput, shareOf(this.usedMs[channel.index]!, channel.exclusiveBuffers * measuredMs));
+        if (!downstream.includes(channel.toTask)) downstream.push(channel.toTask);
       }
-      const pool = outputs[0]?.pool;
-      return {
+      const poolBuffers = outputs.length === 0 ? 0 : outputs[0]!.pool.buffers;
+      subtasks.push({
         task: task.index,
         recordsReceived: this.recordsIn[task.index]!,
         recordsSent,
-        busyTimeMsPerSecond: perSecond(this.busyMs[task.index]!),
-        backPressuredTimeMsPerSecond: perSecond(this.backpressuredMs[task.index]!),
-        idleTimeMsPerSecond: perSecond(this.idleMs[task.index]!),
-        inPoolUsage: round3(ofCapacity(usedMs, exclusiveCapacityMs + floatingCapacityMs)),
-        inputExclusiveBuffersUsage: round3(ofCapacity(Math.max(0, usedMs - floatingMs), exclusiveCapacityMs)),
-        inputFloatingBuffersUsage: round3(ofCapacity(floatingMs, floatingCapacityMs)),
-        outPoolUsage: round3(pool === undefined ? 0 : pool.buffers === 0 ? fullestOutput : share(waitingMs, pool.buffers)),
-        downstream: [...new Set(outputs.map((channel) => channel.toTask))],
-      };
-    });
+        busyTimeMsPerSecond: perSecondOf(this.busyMs[task.index]!, measuredMs),
+        backPressuredTimeMsPerSecond: perSecondOf(this.backpressuredMs[task.index]!, measuredMs),
+        idleTimeMsPerSecond: perSecondOf(this.idleMs[task.index]!, measuredMs),
+        inPoolUsage: round3(shareOf(usedMs, exclusiveCapacityMs + floatingCapacityMs)),
+        inputExclusiveBuffersUsage: round3(shareOf(Math.max(0, usedMs - floatingMs), exclusiveCapacityMs)),
+        inputFloatingBuffersUsage: round3(shareOf(floatingMs, floatingCapacityMs)),
+        outPoolUsage: round3(outputs.length === 0 ? 0 : poolBuffers === 0 ? fullestOutput : shareOf(waitingMs, poolBuffers * measuredMs)),
+        downstream,
+      });
+    }
     return { measuredMs, subtasks };
   }
+
+  /** The channel of `channel`'s gate that was live longest (the first such). */
+  private longestLivedOfGate(channel: Channel): Channel {
+    const siblings = channel.gate.channels;
+    let longest = siblings[0]!;
+    for (let i = 1; i < siblings.length; i++) if (this.liveMs[siblings[i]!.index]! > this.liveMs[longest.index]!) longest = siblings[i]!;
+    return longest;
+  }
+}
+
+/** Virtual ms per second of measured time. */
+function perSecondOf(ms: number, measuredMs: number): number {
+  return measuredMs === 0 ? 0 : Math.round((ms / measuredMs) * 1000);
+}
+
+/** Buffers x ms in use over buffers x ms there were (0..1; an overdrawn pool counts as full). */
+function shareOf(bufferMs: number, capacityMs: number): number {
+  return capacityMs === 0 ? 0 : Math.min(1, bufferMs / capacityMs);
 }
 
 function round3(value: number): number {

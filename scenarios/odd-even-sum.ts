@@ -103,6 +103,14 @@ export const oddEvenSum: Scenario = {
       jobOptions: { mode: 'unaligned', unalignedBarriersQueueBehindData: true },
     },
     {
+      name: 'sends-without-credit',
+      description:
+        'a sender sends whether or not the receiver has a buffer for the channel (no credit): the receiver\'s buffers overflow ' +
+        '(run with one exclusive buffer per channel and no floating buffers, so that one record too many overflows)',
+      caughtBy: ['flow-control'],
+      jobOptions: { sendsWithoutCredit: true, exclusiveBuffersPerChannel: 1, floatingBuffersPerGate: 0 },
+    },
+    {
       name: 'alignment-not-observed',
       description: 'the runtime reports no barrier positions for its snapshots, so the alignment check has nothing to compare',
       caughtBy: ['barrier-alignment'],

@@ -70,6 +70,7 @@ const INVARIANTS = [
   'state-restore',
   'fault-effects',
   'mode-semantics',
+  'flow-control',
 ] as const;
 /** The runtime's invariants plus every property the scenarios' judges report. */
 function invariantsOf(scenarios: readonly Scenario[]): string[] {

@@ -14,6 +14,7 @@ import { checkRestoreChoice } from '../../properties/restore-choice.ts';
 import { checkStateRestore } from '../../properties/state-restore.ts';
 import { checkFaultEffects } from '../../properties/fault-effects.ts';
 import { checkModeSemantics } from '../../properties/mode-semantics.ts';
+import { checkFlowControl } from '../../properties/flow-control.ts';
 import { checkRescaleState } from '../../properties/rescale.ts';
 import type { Scenario, ScenarioSize, Violation } from './scenario.ts';
 import { checkPartitionRecords } from './input-bounds.ts';
@@ -42,7 +43,7 @@ export interface CaseSpec {
   readonly checkpointIntervalMs?: number;
   /** Virtual ms a checkpoint may take before it expires (the job's default when absent). */
   readonly checkpointTimeoutMs?: number;
-  /** Elements an input channel holds before its producer is backpressured (default 8). */
+  /** Bounded queues of this many elements per channel instead of credit-based flow control (absent: Flink's buffers, see JobOptions). */
   readonly channelCapacity?: number;
   /** Keys a buffering sink holds before it flushes (the scenario's default when absent). */
   readonly sinkBufferKeys?: number;
@@ -95,10 +96,13 @@ export function jobOptionsFor(scenario: Scenario, spec: CaseSpec): JobOptions {
   if (spec.bug !== undefined && bug === undefined) {
     throw new Error(`scenario ${scenario.name} has no planted bug '${spec.bug}'; known: ${scenario.bugs.map((b) => b.name).join(', ')}`);
   }
+  // Bounded queues drawn for the case give way to a scenario's or a planted bug's credit-based buffers (the two exclude each other).
+  const creditSettings = { ...scenario.jobOptions, ...bug?.jobOptions };
+  const credit = creditSettings.exclusiveBuffersPerChannel !== undefined || creditSettings.floatingBuffersPerGate !== undefined || creditSettings.outputBuffersPerChannel !== undefined;
   return { ...DEFAULT_JOB_OPTIONS, ...scenario.jobOptions, mode: spec.mode, backend: spec.backend, maxConcurrentCheckpoints: spec.maxConcurrentCheckpoints ?? 1,
     checkpointIntervalMs: spec.checkpointIntervalMs ?? DEFAULT_JOB_OPTIONS.checkpointIntervalMs,
     checkpointTimeoutMs: spec.checkpointTimeoutMs ?? DEFAULT_JOB_OPTIONS.checkpointTimeoutMs,
-    channelCapacity: spec.channelCapacity ?? DEFAULT_JOB_OPTIONS.channelCapacity,
+    ...(spec.channelCapacity === undefined || credit ? {} : { channelCapacity: spec.channelCapacity }),
     restartDelayMs: spec.restartDelayMs ?? DEFAULT_JOB_OPTIONS.restartDelayMs,
     ...(spec.alignedCheckpointTimeoutMs === undefined ? {} : { alignedCheckpointTimeoutMs: spec.alignedCheckpointTimeoutMs }),
     ...bug?.jobOptions,
@@ -149,7 +153,7 @@ export async function runCase(
   const violations = [...checkLiveness(observations)];
   // Barrier alignment is a promise of the aligned modes only: a case run in at-least-once mode does not make it.
   if (spec.mode !== 'at-least-once') violations.push(...checkBarrierAlignment(observations));
-  violations.push(...checkCheckpointProgress(observations), ...checkRestoreChoice(observations), ...checkStateRestore(observations), ...checkFaultEffects(observations), ...checkModeSemantics(observations), ...checkRescaleState(observations));
+  violations.push(...checkCheckpointProgress(observations), ...checkRestoreChoice(observations), ...checkStateRestore(observations), ...checkFaultEffects(observations), ...checkModeSemantics(observations), ...checkRescaleState(observations), ...checkFlowControl(observations));
   // A run that did not reach its end may not have written everything yet, but what it did
   // write is still judged: a liveness failure must not hide a duplicate.
   const judged = await built.judge(observations);

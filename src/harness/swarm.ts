@@ -47,7 +47,7 @@ export const CONCURRENT_CHECKPOINT_INTERVAL_MS = 12;
 export const UNALIGNED_MIN_INTERVAL_MS = 30;
 export const SWARM_RESTART_DELAYS_MS: readonly number[] = [0, 1, 150];
 /**
- * Channel capacities other than the default 8. 1 and 2 (every push may backpressure, barriers
+ * Bounded-queue channel capacities (JobOptions.channelCapacity) instead of the default credit-based flow control. 1 and 2 (every push may backpressure, barriers
  * queue behind one record) only with the default interval or longer: with a 12 ms interval the
  * plain (control-first) schedule fills one-element channels with checkpoint traffic faster than
  * data moves and starves the data until the step budget runs out (Flink's remedy is a minimum
@@ -86,7 +86,7 @@ export function swarmArbitrary(scenario: Scenario, base: Pick<CaseSpec, 'mode' |
     checkpointTimeoutMs: fc.constantFrom(DEFAULT_JOB_OPTIONS.checkpointTimeoutMs, ...SWARM_CHECKPOINT_TIMEOUTS_MS),
     maxConcurrentCheckpoints: fc.constantFrom(DEFAULT_JOB_OPTIONS.maxConcurrentCheckpoints, ...SWARM_CONCURRENT_CHECKPOINTS),
     restartDelayMs: fc.constantFrom(DEFAULT_JOB_OPTIONS.restartDelayMs, ...SWARM_RESTART_DELAYS_MS),
-    channelCapacity: fc.constantFrom(DEFAULT_JOB_OPTIONS.channelCapacity, ...SWARM_CHANNEL_CAPACITIES),
+    channelCapacity: fc.constantFrom<number | undefined>(undefined, ...SWARM_CHANNEL_CAPACITIES),
     transactionTimeoutMs: scenario.transactionTimeouts === undefined ? fc.constant(undefined) : fc.constantFrom<number | undefined>(undefined, ...SWARM_TRANSACTION_TIMEOUTS_MS),
   });
   // Half the cases keep the asked-for configuration: the swarm widens the search without starving the plain case.
@@ -103,13 +103,13 @@ export function swarmFields(scenario: Scenario, draw: SwarmDraw | null): Partial
   const concurrent = concurrentCheckpointsAllowed(scenario, draw.mode) ? draw.maxConcurrentCheckpoints : 1;
   const drawnIntervalMs = concurrent > 1 && draw.checkpointIntervalMs >= DEFAULT_JOB_OPTIONS.checkpointIntervalMs ? CONCURRENT_CHECKPOINT_INTERVAL_MS : draw.checkpointIntervalMs;
   const intervalMs = draw.mode === 'unaligned' ? Math.max(drawnIntervalMs, UNALIGNED_MIN_INTERVAL_MS) : drawnIntervalMs;
-  const channelCapacity = draw.channelCapacity < SMALL_CHANNEL_CAPACITY_BELOW && intervalMs < DEFAULT_JOB_OPTIONS.checkpointIntervalMs ? DEFAULT_JOB_OPTIONS.channelCapacity : draw.channelCapacity;
+  const channelCapacity = draw.channelCapacity !== undefined && draw.channelCapacity < SMALL_CHANNEL_CAPACITY_BELOW && intervalMs < DEFAULT_JOB_OPTIONS.checkpointIntervalMs ? undefined : draw.channelCapacity;
   const fields: { -readonly [K in keyof CaseSpec]?: CaseSpec[K] } = { mode: draw.mode, backend: draw.backend };
   if (concurrent !== DEFAULT_JOB_OPTIONS.maxConcurrentCheckpoints) fields.maxConcurrentCheckpoints = concurrent;
   if (intervalMs !== DEFAULT_JOB_OPTIONS.checkpointIntervalMs) fields.checkpointIntervalMs = intervalMs;
   if (draw.checkpointTimeoutMs !== DEFAULT_JOB_OPTIONS.checkpointTimeoutMs) fields.checkpointTimeoutMs = draw.checkpointTimeoutMs;
   if (draw.restartDelayMs !== DEFAULT_JOB_OPTIONS.restartDelayMs) fields.restartDelayMs = draw.restartDelayMs;
-  if (channelCapacity !== DEFAULT_JOB_OPTIONS.channelCapacity) fields.channelCapacity = channelCapacity;
+  if (channelCapacity !== undefined) fields.channelCapacity = channelCapacity;
   if (draw.transactionTimeoutMs !== undefined) fields.transactionTimeoutMs = draw.transactionTimeoutMs;
   return fields;
 }

@@ -1,9 +1,10 @@
 /**
  * Flink's task metrics for backpressure, measured in virtual time (Flink's TaskIOMetricGroup
  * and the buffer pool gauges): per subtask the share of time it was busy, backpressured or
- * idle, how full its input and output buffers were on average, and the records it received
- * and sent. The job attributes the virtual time between two scheduler steps to what each task
- * was doing when the earlier step was chosen (one pass over tasks and channels per step).
+ * idle, how full its input and output buffers were on average (read from the credit-based
+ * flow control's own buffer counts), and the records it received and sent. The job attributes
+ * the virtual time between two scheduler steps to what each task was doing when the earlier
+ * step was chosen (one pass over tasks and channels per step).
  */
 import type { Channel } from './channel.ts';
 
@@ -27,9 +28,17 @@ export interface SubtaskFlowMetrics {
   readonly busyTimeMsPerSecond: number;
   readonly backPressuredTimeMsPerSecond: number;
   readonly idleTimeMsPerSecond: number;
-  /** Time-averaged fill of its fullest input channel (0..1; an input that ended or carries little must not hide the one piling up); 0 for a source. */
+  /** Time-averaged share of its input gates' buffers (exclusive and floating) in use (0..1; the buffers of an ended channel are released and count no more); 0 for a source. */
   readonly inPoolUsage: number;
-  /** Time-averaged fill of its fullest output channel (0..1; Flink pools a task's output buffers, and one slow receiver fills them); 0 for a sink. */
+  /** Time-averaged share of its input channels' exclusive buffers in use (Flink's inputExclusiveBuffersUsage). */
+  readonly inputExclusiveBuffersUsage: number;
+  /** Time-averaged share of its input gates' floating buffers lent out (Flink's inputFloatingBuffersUsage; 0 without floating buffers). */
+  readonly inputFloatingBuffersUsage: number;
+  /**
+   * Time-averaged share of its output pool holding what waits for credit (0..1, an overdrawn
+   * pool counts as full); with bounded queues (no pool), the fill of its fullest output
+   * channel. 0 for a sink.
+   */
   readonly outPoolUsage: number;
   /** Subtasks its output channels lead to (the immediate downstream). */
   readonly downstream: readonly number[];
@@ -73,8 +82,14 @@ export class FlowMetrics {
   private busyMs: Float64Array;
   private backpressuredMs: Float64Array;
   private idleMs: Float64Array;
-  /** Per channel: the integral of min(size, capacity) over virtual time (elements x ms). */
-  private fillMs: Float64Array;
+  /** Per channel: the integral of the receiver's buffers in use over virtual time (buffers x ms). */
+  private usedMs: Float64Array;
+  /** Per channel: the integral of the floating buffers it holds (buffers x ms). */
+  private floatingMs: Float64Array;
+  /** Per channel: the integral of the elements waiting at the sender for credit (output pool buffers x ms). */
+  private waitingMs: Float64Array;
+  /** Per channel: virtual ms it was live (not ended): an ended channel's buffers are released, as Flink releases an input channel's. */
+  private liveMs: Float64Array;
   activity: Uint8Array;
   recordsIn: Float64Array;
 
@@ -82,7 +97,10 @@ export class FlowMetrics {
     this.busyMs = new Float64Array(taskCount);
     this.backpressuredMs = new Float64Array(taskCount);
     this.idleMs = new Float64Array(taskCount);
-    this.fillMs = new Float64Array(channelCount);
+    this.usedMs = new Float64Array(channelCount);
+    this.floatingMs = new Float64Array(channelCount);
+    this.waitingMs = new Float64Array(channelCount);
+    this.liveMs = new Float64Array(channelCount);
     this.activity = new Uint8Array(taskCount);
     this.recordsIn = new Float64Array(taskCount);
   }
@@ -101,14 +119,18 @@ export class FlowMetrics {
     this.backpressuredMs = grown(this.backpressuredMs, taskCount);
     this.idleMs = grown(this.idleMs, taskCount);
     this.recordsIn = grown(this.recordsIn, taskCount);
-    this.fillMs = grown(this.fillMs, channelCount);
+    this.usedMs = grown(this.usedMs, channelCount);
+    this.floatingMs = grown(this.floatingMs, channelCount);
+    this.waitingMs = grown(this.waitingMs, channelCount);
+    this.liveMs = grown(this.liveMs, channelCount);
     this.activity = new Uint8Array(taskCount);
   }
 
   /**
    * Attributes the virtual time since the last call to each task's activity and each channel's
-   * fill, then clears the activities (all idle). Runs once per step: one pass, no builtin calls
-   * (a typed-array fill per step cost more than the accounting itself).
+   * buffers (the flow control's own counts), then clears the activities (all idle). Runs once
+   * per step: one pass, no builtin calls (a typed-array fill per step cost more than the
+   * accounting itself); a step that took no virtual time adds nothing.
    */
   advance(nowMs: number, channels: readonly Channel[]): void {
     const elapsedMs = nowMs - this.lastMs;
@@ -122,48 +144,94 @@ export class FlowMetrics {
         else this.idleMs[t]! += elapsedMs;
         activity[t] = TaskActivity.Idle;
       }
-      const fill = this.fillMs;
       for (let c = 0; c < channels.length; c++) {
         const channel = channels[c]!;
-        const size = channel.size;
-        // Elements x ms, capped at the capacity; divided by the capacity once, when observed.
-        if (size !== 0) fill[c]! += elapsedMs * (size < channel.capacity ? size : channel.capacity);
+        if (!channel.ended) this.liveMs[c]! += elapsedMs;
+        if (channel.size === 0) continue;
+        this.usedMs[c]! += elapsedMs * channel.buffersUsed;
+        if (channel.floatingHeld !== 0) this.floatingMs[c]! += elapsedMs * channel.floatingHeld;
+        if (channel.atReceiver !== channel.size) this.waitingMs[c]! += elapsedMs * (channel.size - channel.atReceiver);
       }
       return;
     }
     for (let t = 0; t < activity.length; t++) activity[t] = TaskActivity.Idle;
   }
 
-  /** The metrics per subtask, over the virtual time measured so far. */
+  /**
+   * The metrics per subtask, over the virtual time measured so far: the rates and shares are
+   * computed here, once a run, from the integrals. Plain loops and module functions, no
+   * closures or collections: it runs once per run, and on a short run it cost as much as all
+   * the per-step accounting (tsx names every closure it creates).
+   */
   observe(tasks: ReadonlyArray<{ readonly index: number; readonly inputs: readonly Channel[]; readonly outputs: readonly Channel[] }>): FlowMetricsObservation {
     const measuredMs = this.lastMs;
-    const perSecond = (ms: number): number => (measuredMs === 0 ? 0 : Math.round((ms / measuredMs) * 1000));
-    const usage = (channel: Channel): number => (measuredMs === 0 ? 0 : this.fillMs[channel.index]! / channel.capacity / measuredMs);
-    const subtasks = tasks.map((task): SubtaskFlowMetrics => {
+    const subtasks: SubtaskFlowMetrics[] = [];
+    for (let t = 0; t < tasks.length; t++) {
+      const task = tasks[t]!;
+      // Flink's input pool: every input gate's exclusive and floating buffers together, over the
+      // time each was there (an ended channel's buffers are released: it must not dilute the rest).
       const inputs = task.inputs;
-      const outputs = task.outputs;
-      let inFill = 0;
-      for (const channel of inputs) inFill = Math.max(inFill, usage(channel));
-      let outFill = 0;
-      let recordsSent = 0;
-      for (const channel of outputs) {
-        outFill = Math.max(outFill, usage(channel));
-        recordsSent += channel.recordsPushedTotal;
+      let usedMs = 0;
+      let floatingMs = 0;
+      let exclusiveCapacityMs = 0;
+      let floatingCapacityMs = 0;
+      for (let i = 0; i < inputs.length; i++) {
+        const channel = inputs[i]!;
+        const liveMs = this.liveMs[channel.index]!;
+        usedMs += this.usedMs[channel.index]!;
+        floatingMs += this.floatingMs[channel.index]!;
+        exclusiveCapacityMs += channel.exclusiveBuffers * liveMs;
+        // A gate's floating buffers are there while any of its channels is: counted at its longest-lived channel.
+        if (channel.gate.floatingBuffers !== 0 && this.longestLivedOfGate(channel) === channel) floatingCapacityMs += channel.gate.floatingBuffers * liveMs;
       }
-      return {
+      const outputs = task.outputs;
+      let recordsSent = 0;
+      let waitingMs = 0;
+      // Bounded queues (no output pool): the fill of the fullest output channel stands in for it.
+      let fullestOutput = 0;
+      const downstream: number[] = [];
+      for (let o = 0; o < outputs.length; o++) {
+        const channel = outputs[o]!;
+        recordsSent += channel.recordsPushedTotal;
+        waitingMs += this.waitingMs[channel.index]!;
+        fullestOutput = Math.max(fullestOutput, shareOf(this.usedMs[channel.index]!, channel.exclusiveBuffers * measuredMs));
+        if (!downstream.includes(channel.toTask)) downstream.push(channel.toTask);
+      }
+      const poolBuffers = outputs.length === 0 ? 0 : outputs[0]!.pool.buffers;
+      subtasks.push({
         task: task.index,
         recordsReceived: this.recordsIn[task.index]!,
         recordsSent,
-        busyTimeMsPerSecond: perSecond(this.busyMs[task.index]!),
-        backPressuredTimeMsPerSecond: perSecond(this.backpressuredMs[task.index]!),
-        idleTimeMsPerSecond: perSecond(this.idleMs[task.index]!),
-        inPoolUsage: round3(inFill),
-        outPoolUsage: round3(outFill),
-        downstream: [...new Set(outputs.map((channel) => channel.toTask))],
-      };
-    });
+        busyTimeMsPerSecond: perSecondOf(this.busyMs[task.index]!, measuredMs),
+        backPressuredTimeMsPerSecond: perSecondOf(this.backpressuredMs[task.index]!, measuredMs),
+        idleTimeMsPerSecond: perSecondOf(this.idleMs[task.index]!, measuredMs),
+        inPoolUsage: round3(shareOf(usedMs, exclusiveCapacityMs + floatingCapacityMs)),
+        inputExclusiveBuffersUsage: round3(shareOf(Math.max(0, usedMs - floatingMs), exclusiveCapacityMs)),
+        inputFloatingBuffersUsage: round3(shareOf(floatingMs, floatingCapacityMs)),
+        outPoolUsage: round3(outputs.length === 0 ? 0 : poolBuffers === 0 ? fullestOutput : shareOf(waitingMs, poolBuffers * measuredMs)),
+        downstream,
+      });
+    }
     return { measuredMs, subtasks };
   }
+
+  /** The channel of `channel`'s gate that was live longest (the first such). */
+  private longestLivedOfGate(channel: Channel): Channel {
+    const siblings = channel.gate.channels;
+    let longest = siblings[0]!;
+    for (let i = 1; i < siblings.length; i++) if (this.liveMs[siblings[i]!.index]! > this.liveMs[longest.index]!) longest = siblings[i]!;
+    return longest;
+  }
+}
+
+/** Virtual ms per second of measured time. */
+function perSecondOf(ms: number, measuredMs: number): number {
+  return measuredMs === 0 ? 0 : Math.round((ms / measuredMs) * 1000);
+}
+
+/** Buffers x ms in use over buffers x ms there were (0..1; an overdrawn pool counts as full). */
+function shareOf(bufferMs: number, capacityMs: number): number {
+  return capacityMs === 0 ? 0 : Math.min(1, bufferMs / capacityMs);
 }
 
 function round3(value: number): number {

@@ -9,7 +9,7 @@ import type { RunObservations } from './observations.ts';
 import type { PipelineSpec } from './pipeline.ts';
 import type { CompletedCheckpoint, StateBackendKind } from './state.ts';
 import { StreamTasks } from './stream-tasks.ts';
-import { buildTasks, type Task } from './task.ts';
+import { buildTasks, type FlowControlBuffers, type Task } from './task.ts';
 import { describeError, RuntimeInvariantError } from './errors.ts';
 import { MAX_PARALLELISM } from './job-graph.ts';
 import { checkMaxParallelism, DEFAULT_MAX_PARALLELISM } from './key-groups.ts';
@@ -30,7 +30,24 @@ export interface JobOptions {
   readonly restartDelayMs: number;
   /** A job that has failed over more often than this fails for good (Flink's fixed-delay restart strategy). */
   readonly maxRestarts: number;
-  readonly channelCapacity: number;
+  /**
+   * Credit-based flow control (Flink's network buffers; a buffer is one element slot): the
+   * buffers a receiver keeps for each input channel alone (absent: 2, Flink's
+   * taskmanager.network.memory.buffers-per-channel).
+   */
+  readonly exclusiveBuffersPerChannel?: number;
+  /** Buffers each input gate lends to its channels with data waiting, shared (absent: 8, Flink's floating-buffers-per-gate). */
+  readonly floatingBuffersPerGate?: number;
+  /** Buffers a subtask's output pool holds per output channel, for what waits for credit (absent: 1; 0: a record is written only with credit on every output). */
+  readonly outputBuffersPerChannel?: number;
+  /**
+   * Bounded queues of this many elements per channel, the runtime before credit-based flow
+   * control, as a special case of it: this many exclusive buffers, no floating buffers, no
+   * output pool. Not together with the three settings above.
+   */
+  readonly channelCapacity?: number;
+  /** Planted bug: a sender sends whether or not the receiver has a buffer for it (no credit). */
+  readonly sendsWithoutCredit?: boolean;
   /**
    * Aligned mode: virtual ms an alignment may take at a task before the task switches that
    * checkpoint to unaligned (Flink's execution.checkpointing.aligned-checkpoint-timeout);
@@ -126,7 +143,6 @@ export const DEFAULT_JOB_OPTIONS: JobOptions = {
   maxConcurrentCheckpoints: 1,
   restartDelayMs: 20,
   maxRestarts: 20,
-  channelCapacity: 8,
   restoreFrom: 'latest-completed',
   dropAcksFromLastTask: false,
   restoreChannelState: true,
@@ -255,7 +271,8 @@ export class JobRuntime implements SimWorld {
     const spec = this.spec;
     this.faults = [...faultPlan].sort((a, b) => a.atStep - b.atStep);
     if (options.maxParallelism !== undefined) checkMaxParallelism(options.maxParallelism, 'JobRuntime');
-    ({ tasks: this.tasks, channels: this.channels } = buildTasks(this.spec, options.channelCapacity));
+    this.flowBuffers = flowControlBuffersOf(options);
+    ({ tasks: this.tasks, channels: this.channels } = this.buildTasks(this.spec));
     this.rescalable = rescalableVertexOf(this.spec);
     this.source = rescalableSourceOf(this.spec);
     this.sourceParallelism = 'excluded' in this.source ? 0 : this.source.parallelism;
@@ -358,6 +375,30 @@ export class JobRuntime implements SimWorld {
 
   /** Flink's task metrics (undefined when the job's options turn them off). */
   private metrics: FlowMetrics | undefined;
+  /** The network buffers every layout of the job gets. */
+  private readonly flowBuffers: FlowControlBuffers;
+
+  private buildTasks(spec: JobGraphSpec): { tasks: Task[]; channels: Channel[] } {
+    const built = buildTasks(spec, this.flowBuffers);
+    for (const channel of built.channels) {
+      channel.onOverdrawn = this.observeOverdraft;
+      if (this.options.sendsWithoutCredit === true) channel.sendsWithoutCredit = true;
+    }
+    return built;
+  }
+
+  /** A receiver holds more than its buffers for a channel (a class field: one function for every channel, made once). */
+  private readonly observeOverdraft = (channel: Channel): void => {
+    (this.observations.bufferOverdrafts ??= []).push({
+      channel: channel.index,
+      fromTask: channel.fromTask,
+      toTask: channel.toTask,
+      atStep: this.scheduler.step,
+      attempt: this.attempt,
+      elementsOverBuffers: channel.peakBuffersOverdrawn,
+      buffers: channel.credit,
+    });
+  };
 
   /** Runs the job to the end under the scheduler and returns what was observed. */
   async run(): Promise<RunObservations> {
@@ -491,7 +532,9 @@ export class JobRuntime implements SimWorld {
    * What an enabled event touches, for prove's partial-order reduction (SimWorld.footprint).
    * Conservative: only records and watermarks taken by a task without event time (whose work
    * does not read the clock) are local to that task, the channel they come from and the task's
-   * output channels, plus the I/O queue when the task writes to a sink. A source's poll may end
+   * output channels, each with its input gate when floating buffers may move (a push into a
+   * channel without a free buffer, a take from one that holds floating buffers or has data
+   * waiting), plus the I/O queue when the task writes to a sink. A source's poll may end
    * its input (an input-ended message) or find nothing (a re-poll timer): it also touches the
    * control and timer queues, whose order is state. Barriers, ends of input and control
    * messages start checkpoint and failover work across the job: they touch everything.
@@ -501,7 +544,7 @@ export class JobRuntime implements SimWorld {
     const kind = code & ~EVENT_INDEX_MASK;
     if (kind === EVENT_EMIT) {
       const task = this.tasks[index]!;
-      return { id: `emit ${task.name}`, touches: task.eventTime ? undefined : [`task ${index}`, ...task.outputs.map((out) => `channel ${this.channels.indexOf(out)}`), 'control queue', 'timer queue', ...this.ioQueueOf(task)] };
+      return { id: `emit ${task.name}`, touches: task.eventTime ? undefined : [`task ${index}`, ...this.outputsTouched(task), 'control queue', 'timer queue', ...this.ioQueueOf(task)] };
     }
     if (kind === EVENT_DELIVER) {
       const channel = this.channels[index]!;
@@ -510,11 +553,26 @@ export class JobRuntime implements SimWorld {
       const local = !task.eventTime && (element === ElementKind.Record || element === ElementKind.Watermark);
       return {
         id: `deliver ${index}`,
-        touches: local ? [`task ${task.index}`, `channel ${index}`, ...task.outputs.map((out) => `channel ${this.channels.indexOf(out)}`), ...this.ioQueueOf(task)] : undefined,
+        touches: local ? [`task ${task.index}`, `channel ${index}`, ...(channel.floatingHeld > 0 || channel.waitingForCredit ? [gateResource(channel)] : []), ...this.outputsTouched(task), ...this.ioQueueOf(task)] : undefined,
       };
     }
     const message = this.control[index];
     return { id: message === undefined ? `event ${code}` : `control ${message.kind} ${'checkpointId' in message ? message.checkpointId : ''} ${message.task}`, touches: undefined };
+  }
+
+  /**
+   * What writing to a task's outputs touches: each output channel, and the input gate behind it
+   * when the channel has no free buffer (the push would borrow a floating buffer that the gate's
+   * other channels might have had). A take touches its channel's gate when it may give floating
+   * buffers back or borrow one for what waits (see `footprint`).
+   */
+  private outputsTouched(task: Task): string[] {
+    const touched: string[] = [];
+    for (const output of task.outputs) {
+      touched.push(`channel ${output.index}`);
+      if (output.buffersUsed >= output.credit) touched.push(gateResource(output));
+    }
+    return touched;
   }
 
   /** A task with a sink or a process function may start connector I/O: the pending-I/O queue's order is state. */
@@ -824,7 +882,7 @@ export class JobRuntime implements SimWorld {
     const rescalable = this.rescalable!;
     if (parallelism === rescalable.parallelism) return;
     const spec = withParallelism(this.spec, rescalable.vertex, parallelism);
-    ({ tasks: this.tasks, channels: this.channels } = buildTasks(spec, this.options.channelCapacity));
+    ({ tasks: this.tasks, channels: this.channels } = this.buildTasks(spec));
     this.rescalable = { ...rescalable, parallelism };
     // Task i of the rescaled vertex keeps its global index and name in every layout: the names only grow.
     const observations = this.observations as unknown as { taskNames: string[]; taskInputCounts: number[]; taskVertices: RunObservations['taskVertices'][number][] };
@@ -886,6 +944,35 @@ export class JobRuntime implements SimWorld {
     const completed = this.observations.checkpoints.filter((c) => c.outcome === 'completed').length;
     return `status ${this.status}, ${ended}/${this.tasks.length} tasks ended, ${inFlight} elements in flight, ${completed} checkpoints completed, ${this.coordinator.pending.size} pending`;
   }
+}
+
+/** An input gate as a resource of prove's footprints: its floating buffers and the order it lends them in. */
+function gateResource(channel: Channel): string {
+  return `gate ${channel.gate.channels[0]!.index}`;
+}
+
+/** Flink's network buffer defaults: 2 exclusive buffers per channel, 8 floating per gate; one output buffer per channel. */
+export const DEFAULT_FLOW_CONTROL_BUFFERS: FlowControlBuffers = { exclusiveBuffersPerChannel: 2, floatingBuffersPerGate: 8, outputBuffersPerChannel: 1 };
+
+/** The job's network buffers, validated: credit-based flow control, or bounded queues of `channelCapacity` elements. */
+export function flowControlBuffersOf(options: Pick<JobOptions, 'exclusiveBuffersPerChannel' | 'floatingBuffersPerGate' | 'outputBuffersPerChannel' | 'channelCapacity'>): FlowControlBuffers {
+  const check = (name: string, value: number | undefined, min: number): void => {
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= min)) throw new Error(`JobRuntime: ${name} must be an integer >= ${min} (buffers of one element each), got ${value}`);
+  };
+  check('channelCapacity', options.channelCapacity, 1);
+  check('exclusiveBuffersPerChannel', options.exclusiveBuffersPerChannel, 1);
+  check('floatingBuffersPerGate', options.floatingBuffersPerGate, 0);
+  check('outputBuffersPerChannel', options.outputBuffersPerChannel, 0);
+  if (options.channelCapacity !== undefined) {
+    const credit = (['exclusiveBuffersPerChannel', 'floatingBuffersPerGate', 'outputBuffersPerChannel'] as const).filter((name) => options[name] !== undefined);
+    if (credit.length > 0) throw new Error(`JobRuntime: channelCapacity (bounded queues) and ${credit.join(', ')} (credit-based flow control) exclude each other: give one`);
+    return { exclusiveBuffersPerChannel: options.channelCapacity, floatingBuffersPerGate: 0, outputBuffersPerChannel: 0 };
+  }
+  return {
+    exclusiveBuffersPerChannel: options.exclusiveBuffersPerChannel ?? DEFAULT_FLOW_CONTROL_BUFFERS.exclusiveBuffersPerChannel,
+    floatingBuffersPerGate: options.floatingBuffersPerGate ?? DEFAULT_FLOW_CONTROL_BUFFERS.floatingBuffersPerGate,
+    outputBuffersPerChannel: options.outputBuffersPerChannel ?? DEFAULT_FLOW_CONTROL_BUFFERS.outputBuffersPerChannel,
+  };
 }
 
 /** The situations a fault can fire in: the fault-injection points, as reports count them. */

@@ -252,4 +252,19 @@ export interface RunObservations {
   flowMetrics?: FlowMetricsObservation;
   /** Per acknowledged snapshot: the subtask's part of its checkpoint (Flink's checkpoint details). */
   checkpointDetails?: SubtaskCheckpointDetail[];
+  /** Each time a channel's receiver held more elements than the buffers it had for it, beyond the most so far (absent: never). */
+  bufferOverdrafts?: BufferOverdraftObservation[];
+}
+
+/** A receiver held more elements sent with credit than its buffers for the channel (exclusive plus floating lent): credit-based flow control broken. */
+export interface BufferOverdraftObservation {
+  readonly channel: number;
+  readonly fromTask: number;
+  readonly toTask: number;
+  readonly atStep: number;
+  readonly attempt: number;
+  /** Elements the receiver held beyond its buffers for the channel. */
+  readonly elementsOverBuffers: number;
+  /** Its buffers for the channel then: exclusive plus floating lent. */
+  readonly buffers: number;
 }

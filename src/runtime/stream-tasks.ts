@@ -80,8 +80,13 @@ export class StreamTasks {
 
   // ---------------------------------------------------------------- data path
 
+  /**
+   * The subtask may write a record (Flink's RecordWriter is available): its output pool has a
+   * free buffer, or every output channel has credit, so what it writes goes out at once.
+   */
   outputsHaveRoom(task: Task): boolean {
     const outputs = task.outputs;
+    if (outputs.length === 0 || outputs[0]!.pool.hasFreeBuffer) return true;
     for (let i = 0; i < outputs.length; i++) {
       if (!outputs[i]!.hasRoom) {
         outputs[i]!.fullEncounters++;

@@ -5,7 +5,7 @@
  */
 import type { Key, SinkWriter, SourceReader } from '../connectors/api.ts';
 import type { BarrierHandler } from './barrier-handler.ts';
-import { Channel } from './channel.ts';
+import { Channel, InputGate, OutputPool } from './channel.ts';
 import { MIN_WATERMARK } from './functions.ts';
 import { DEFAULT_MAX_PARALLELISM, subtaskOfKey } from './key-groups.ts';
 import type { GraphOperatorSpec, JobGraphSpec, SourceVertexSpec } from './job-graph.ts';
@@ -120,7 +120,17 @@ export function partitionOf(key: Key, parallelism: number, maxParallelism: numbe
  * The tasks (per vertex, per subtask, in vertex order) and channels (per edge, in edge order)
  * of a job graph; for a linear pipeline the same tasks, names and channels as before job graphs.
  */
-export function buildTasks(spec: JobGraphSpec, channelCapacity: number): { tasks: Task[]; channels: Channel[] } {
+/** Credit-based flow control's buffers (a buffer is one element slot; see Channel). */
+export interface FlowControlBuffers {
+  /** Buffers a receiver keeps for each input channel alone (Flink's buffers-per-channel). */
+  readonly exclusiveBuffersPerChannel: number;
+  /** Buffers each input gate (a consumer subtask's channels from one edge) lends to its channels with data waiting (Flink's floating-buffers-per-gate). */
+  readonly floatingBuffersPerGate: number;
+  /** A subtask's output pool holds this many buffers per output channel (0: no pool, a record is written only with credit on every output). */
+  readonly outputBuffersPerChannel: number;
+}
+
+export function buildTasks(spec: JobGraphSpec, buffers: FlowControlBuffers): { tasks: Task[]; channels: Channel[] } {
   const tasks: Task[] = [];
   const channels: Channel[] = [];
   const vertices = spec.vertices;
@@ -134,8 +144,10 @@ export function buildTasks(spec: JobGraphSpec, channelCapacity: number): { tasks
   const outputsOf: Channel[][] = Array.from({ length: taskCount }, () => []);
   /** Per task: output id -> groups. */
   const groupsOf: Map<string, OutputGroup[]>[] = Array.from({ length: taskCount }, () => new Map());
+  const poolOf: OutputPool[] = Array.from({ length: taskCount }, () => new OutputPool(0));
   // Channels per edge: hash edges connect every upstream subtask to every downstream one, forward edges subtask i to i.
   for (const edge of spec.edges) {
+    const gateOf = new Map<number, InputGate>();
     const from = vertices[edge.from]!;
     const to = vertices[edge.to]!;
     const forward = edge.partitioning.kind === 'forward';
@@ -145,7 +157,8 @@ export function buildTasks(spec: JobGraphSpec, channelCapacity: number): { tasks
       const edgeChannels: Channel[] = [];
       for (let t = forward ? f : 0; t < (forward ? f + 1 : to.parallelism); t++) {
         const toTask = firstTaskOf[edge.to]! + t;
-        const channel = new Channel(channels.length, fromTask, toTask, inputsOf[toTask]!.length, channelCapacity);
+        if (!gateOf.has(toTask)) gateOf.set(toTask, new InputGate(buffers.floatingBuffersPerGate));
+        const channel = new Channel(channels.length, fromTask, toTask, inputsOf[toTask]!.length, buffers.exclusiveBuffersPerChannel, { gate: gateOf.get(toTask)!, pool: poolOf[fromTask]! });
         channel.input = edge.input;
         channels.push(channel);
         outputsOf[fromTask]!.push(channel);
@@ -157,6 +170,7 @@ export function buildTasks(spec: JobGraphSpec, channelCapacity: number): { tasks
       groups.get(edge.output)!.push({ keySelector: edge.partitioning.kind === 'hash' ? edge.partitioning.keySelector : undefined, channels: edgeChannels });
     }
   }
+  poolOf.forEach((pool, task) => (pool.buffers = outputsOf[task]!.length * buffers.outputBuffersPerChannel));
   // A vertex handles event time if it stamps or keeps timers, or anything upstream does (watermarks reach it). Edges go from lower ids to higher.
   const eventTimeOf: boolean[] = vertices.map((vertex) => vertex.source?.watermarks !== undefined || vertex.operators.some((op) => op.kind === 'process' || op.kind === 'co-process' || op.kind === 'timestamps'));
   for (const edge of spec.edges) if (eventTimeOf[edge.from]) eventTimeOf[edge.to] = true;

@@ -28,7 +28,7 @@ async function cli(argv: readonly string[]): Promise<{ code: number; out: string
 }
 
 const metrics = (overrides: Partial<SubtaskFlowMetrics>): SubtaskFlowMetrics => ({
-  task: 0, recordsReceived: 0, recordsSent: 0, busyTimeMsPerSecond: 0, backPressuredTimeMsPerSecond: 0, idleTimeMsPerSecond: 1000, inPoolUsage: 0, outPoolUsage: 0, downstream: [], ...overrides,
+  task: 0, recordsReceived: 0, recordsSent: 0, busyTimeMsPerSecond: 0, backPressuredTimeMsPerSecond: 0, idleTimeMsPerSecond: 1000, inPoolUsage: 0, inputExclusiveBuffersUsage: 0, inputFloatingBuffersUsage: 0, outPoolUsage: 0, downstream: [], ...overrides,
 });
 
 describe("Flink's task metrics in virtual time", () => {

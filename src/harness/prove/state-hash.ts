@@ -17,7 +17,8 @@ import type { RunObservations } from '../../runtime/observations.ts';
  * bookkeeping in its judge. Left out on purpose, as history rather than state: the run's
  * observations (the verdict is judged over them at the end; see prove.ts for what that
  * assumes), each channel's count of full encounters (bumped by every look at the enabled
- * events), and the time of a source's last record in a task without event time (read only by
+ * events) and its peak of buffers overdrawn (history, which the flow-control invariant
+ * judges at the end), and the time of a source's last record in a task without event time (read only by
  * the idleness timeout, which needs event time).
  */
 export function hashSimulationState(scheduler: Scheduler, job: JobRuntime, env: SimEnvironment): string {
@@ -61,7 +62,7 @@ function constantsOf(scheduler: Scheduler, job: JobRuntime, env: SimEnvironment)
 // `metrics` and `checkpointProgress` are Flink's task metrics and checkpoint details: measured
 // in virtual time, so two orders of commuting events leave them apart, and no behaviour reads
 // them (the diagnosis judges them at the end; prove's properties do not).
-const SKIPPED_KEYS: ReadonlySet<string> = new Set(['fullEncounters', 'onCheckpointCompleted', 'faultIndex', 'metrics', 'checkpointProgress']);
+const SKIPPED_KEYS: ReadonlySet<string> = new Set(['fullEncounters', 'peakBuffersOverdrawn', 'onOverdrawn', 'onCheckpointCompleted', 'faultIndex', 'metrics', 'checkpointProgress']);
 
 /**
  * Two 32-bit hashes folded side by side (FNV-1a, and a multiply-rotate hash with other

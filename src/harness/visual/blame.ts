@@ -12,6 +12,7 @@ import { blameEventTime } from './blame-event-time.ts';
 import { blameDiagnosis } from './blame-diagnosis.ts';
 import { buildTimeline } from './timeline.ts';
 import { blameRescale } from './blame-rescale.ts';
+import { blameFlowControl } from './blame-flow-control.ts';
 
 export { MAX_LINKS_PER_CHAIN, type BlameChain, type BlameLink } from './blame-context.ts';
 
@@ -78,6 +79,8 @@ function blameOne(context: BlameContext, violation: Violation): BlameChain {
       return blameFaultEffects(context, violation);
     case 'mode-semantics':
       return blameModeSemantics(context, violation);
+    case 'flow-control':
+      return blameFlowControl(context, violation);
     case 'state-restore':
       return blameStateRestore(context, violation);
     case 'rescale-state':

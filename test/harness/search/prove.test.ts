@@ -92,6 +92,7 @@ describe('prove: bounded exhaustive search', () => {
     { bug: 'unaligned-holds-inputs', bound: { options: { mode: 'unaligned', size: { partitions: 2, recordsPerPartition: 4 }, maxDeviations: 1 }, reason: 'unaligned mode, and 4 records a partition for data behind a barrier' }, property: 'mode-semantics' },
     { bug: 'unaligned-barriers-behind-data', bound: 'faults', property: 'mode-semantics' },
     { bug: 'alignment-not-observed', bound: 'faults', property: 'barrier-alignment' },
+    { bug: 'sends-without-credit', bound: 'faults', property: 'flow-control' },
     { bug: 'junk-key-sink', bound: 'faults', property: 'exactly-once' },
     { bug: 'unaligned-drops-channel-state', bound: 'faults', property: 'consistent-cut' },
     // Its options set an alignment timeout of 0: every checkpoint switches to unaligned at its first barrier.

@@ -1,6 +1,6 @@
 import { ALIGNMENT_TIMED_OUT } from '../../../src/runtime/observations.ts';
 import { beforeAll, describe, expect, test } from 'vitest';
-import type { CaseResult } from '../../../src/harness/run-case.ts';
+import { runCase, type CaseResult } from '../../../src/harness/run-case.ts';
 import { explainCase, formatBlame, MAX_LINKS_PER_CHAIN, type BlameChain } from '../../../src/harness/visual/blame.ts';
 import { plantedCounterexamples, type PlantedCounterexample } from './planted-bugs.ts';
 
@@ -41,6 +41,25 @@ function recordsBehindBarriers(result: CaseResult): number[] {
     }
   });
   return steps;
+}
+
+/**
+ * The first step after which a receiver held more elements than its buffers for a channel
+ * (exclusive plus floating lent), read from the channels themselves: the case is run again and
+ * every channel checked before each step, without the runtime's own overdraft reports.
+ */
+async function firstOverflowingStep(result: CaseResult, planted: PlantedCounterexample): Promise<number[]> {
+  let overflowAfter: number | undefined;
+  await runCase(planted.scenario, result.spec, {
+    onStart: ({ scheduler, job }) => {
+      const injectFaults = scheduler.beforeStep;
+      scheduler.beforeStep = (step) => {
+        if (overflowAfter === undefined && job.channels.some((channel) => channel.buffersUsed > channel.exclusiveBuffers + channel.floatingHeld)) overflowAfter = step - 1;
+        injectFaults?.(step);
+      };
+    },
+  });
+  return overflowAfter === undefined ? [] : [overflowAfter];
 }
 
 /** Steps of the trace lines matching `pattern` (the first few: where a planted slowness first acted). */
@@ -169,6 +188,8 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
   'odd-even-sum/initialize-error-swallowed/fault-effects': { anomaly: /initialize failure ignored/, cause: (result) => result.observations.faults.filter((fault) => fault.kind === 'fail-initialize').map((fault) => fault.atStep) },
   'odd-even-sum/unaligned-holds-inputs/mode-semantics': { anomaly: /input held back in unaligned mode/, cause: inputsHeldAfterBarrier },
   'odd-even-sum/unaligned-barriers-behind-data/mode-semantics': { anomaly: /unaligned barrier queued behind data/, cause: barriersForwardedBehindRecords },
+  // Aligned mode (no overtaking barrier), so every element at a receiver came with credit or should have.
+  'odd-even-sum/sends-without-credit/flow-control': { anomaly: /receiver buffers overflowed/, cause: firstOverflowingStep },
   'odd-even-sum/alignment-not-observed/barrier-alignment': { anomaly: /alignment not observed/, cause: acksWithoutAlignment },
   'odd-even-sum/junk-key-sink/exactly-once': { anomaly: /unexpected write: .*beyond the model/, cause: writesBeyondModelKeys },
   'kafka-2pc/commit-in-snapshot/committed-implies-completed': { anomaly: /read of an uncommitted write/, cause: commitsBeforeCompletion },

@@ -36,12 +36,13 @@ describe('picture flags of run and replay', () => {
     const xml = readFileSync(junit, 'utf8');
     // One test case per invariant of the runtime: the eight of the pictures' first version, the four
     // checkpoint invariants that came after them (progress, restore choice, fault effects, mode semantics)
-    // and the state backend's restore check.
+    // the state backend's restore check, and credit-based flow control's buffer bound.
     const invariantNames = [...xml.matchAll(/<testcase classname="[^"]*" name="([^"]+)"/g)].map((m) => m[1]);
     expect(invariantNames).toEqual(expect.arrayContaining(['exactly-once', 'consistent-cut', 'barrier-alignment', 'liveness', 'determinism', 'committed-implies-completed', 'completed-implies-committed', 'no-lingering-transaction']));
     expect(invariantNames).toEqual(expect.arrayContaining(['checkpoint-progress', 'restore-choice', 'fault-effects', 'mode-semantics']));
     expect(invariantNames).toContain('state-restore');
-    expect(invariantNames).toHaveLength(13);
+    expect(invariantNames).toContain('flow-control');
+    expect(invariantNames).toHaveLength(14);
     expect(xml).toMatch(/<testcase classname="streamcheck\.odd-even-sum\.exactly-once\.memory" name="exactly-once" time="[\d.]+">\n\s+<failure message="duplicate: /);
     expect(xml).toContain(`| replay: ${replay}"`);
   }, 180_000);

@@ -9,7 +9,8 @@ import { isUserCodeError, type Scenario, type ScenarioSize } from './scenario.ts
 import { UNALIGNED_MIN_INTERVAL_MS, swarmArbitrary, swarmFields } from './swarm.ts';
 import { inputDisorderArbitrary, type InputDisorder } from './input-disorder.ts';
 import { countCoverage, reachedCoveragePoints } from './coverage.ts';
-import { NO_STEERING, STEERING_ROUND_RUNS, steeredWeight, steeringFrom, type Steering } from './steering.ts';
+import { NO_STEERING, STEERING_ROUND_RUNS, placementSituations, steeredSituationWeight, steeredWeight, steeringFrom, type Steering } from './steering.ts';
+import type { SituationPlacement } from '../runtime/situations.ts';
 
 export interface ExploreOptions {
   readonly size: ScenarioSize;
@@ -67,6 +68,13 @@ export interface ExploreReport {
 
 export const DETERMINISM_PROPERTY = 'determinism';
 
+/** Of every STEP_PLACEMENT_WEIGHT + SITUATION_PLACEMENT_WEIGHT generated faults, this many are placed by step... */
+const STEP_PLACEMENT_WEIGHT = 2;
+/** ...and this many by situation: a short window (a checkpoint triggered, nobody acknowledged yet) is hit whatever the schedule. */
+const SITUATION_PLACEMENT_WEIGHT = 1;
+/** A drawn placement waits for at most this many entries into its situation (a default-size run completes about 4 checkpoints). */
+const MAX_DRAWN_OCCURRENCE = 4;
+
 /** Fault plans and schedules as data: fewer, earlier, simpler faults and shorter choice lists shrink toward a plainer case. */
 export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number, steering: Steering = NO_STEERING): fc.Arbitrary<CaseSpec> {
   // A case may read one partition more than asked (a wider exchange: more inputs per task),
@@ -101,7 +109,27 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     // crowded kafka-2pc's short windows (drop-notify before notify, fail-commit then crash) out of the main job.
     rescale: { weight: 1, arbitrary: fc.record({ kind: fc.constant('rescale' as const), atStep, by: fc.constantFrom(1, -1, 2, -2) }) },
   };
-  const fault: fc.Arbitrary<Fault> = fc.oneof(...scenario.faultKinds.map((kind) => ({ ...byKind[kind], weight: steeredWeight(byKind[kind].weight, steering, kind) })));
+  // Each fault is placed by step, or now and then by situation (steered toward the situations
+  // its kind has not reached yet); a placement shrinks to none, the fault at its step.
+  const placeable = placementSituations(scenario);
+  const placementOf = (kind: Fault['kind']): fc.Arbitrary<SituationPlacement | undefined> =>
+    fc.oneof(
+      { withCrossShrink: true },
+      { weight: STEP_PLACEMENT_WEIGHT, arbitrary: fc.constant(undefined) },
+      {
+        weight: SITUATION_PLACEMENT_WEIGHT,
+        arbitrary: fc.record({
+          situation: fc.oneof(...placeable.map((situation) => ({ weight: steeredSituationWeight(steering, kind, situation), arbitrary: fc.constant(situation) }))),
+          occurrence: fc.integer({ min: 1, max: MAX_DRAWN_OCCURRENCE }),
+        }),
+      },
+    );
+  const fault: fc.Arbitrary<Fault> = fc.oneof(
+    ...scenario.faultKinds.map((kind) => ({
+      weight: steeredWeight(byKind[kind].weight, steering, kind),
+      arbitrary: fc.tuple(byKind[kind].arbitrary, placementOf(kind)).map(([action, when]): Fault => (when === undefined ? action : { ...action, when })),
+    })),
+  );
   return fc.record({
     faults: fc.array(fault, { maxLength: maxFaults }),
     choices: fc.array(fc.nat({ max: 15 }), { maxLength: 48 }),

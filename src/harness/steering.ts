@@ -1,5 +1,6 @@
 import type { Fault } from '../runtime/faults.ts';
-import { definedCoveragePoints } from './coverage.ts';
+import { FAULT_SITUATIONS, PLACEMENT_SITUATIONS, type PlacementSituation } from '../runtime/situations.ts';
+import { definedCoveragePoints, hasTransactionalSink } from './coverage.ts';
 import type { Scenario } from './scenario.ts';
 
 /**
@@ -10,21 +11,32 @@ import type { Scenario } from './scenario.ts';
  * steered exploration is reproducible from its seed; a failing case shrinks as any other
  * (weights change how often a value is drawn, not what can be drawn or how it shrinks).
  *
- * Not yet steered: placing a fault by situation (the runtime would have to fire a fault when a
- * situation arises, not at a step number), and the parallel main job (it generates its cases
- * up front; steering needs the coverage of the previous round).
+ * A fault placed by situation (faults.ts `when`) draws its situation weighted the same way: one
+ * more for each kind's `fault K @ S` point not reached yet.
+ *
+ * Not steered: the parallel main job (it generates its cases up front, the same on every shard;
+ * steering needs the coverage of the previous round). Its placements draw every situation alike.
  */
 export const STEERING_ROUND_RUNS = 25;
 /** How much one unreached point adds to its kind's weight (relative to the generator's base weights of 1 to 4). */
 const WEIGHT_PER_UNREACHED_POINT = 1;
 const MAX_KIND_WEIGHT_FACTOR = 8;
+/** A placement's situation not reached yet by its kind is drawn this many times as often as one reached. */
+const UNREACHED_SITUATION_WEIGHT = 8;
 
 export interface Steering {
   /** Factor on each fault kind's base weight (1: as generated without steering). */
   readonly faultKindFactors: Readonly<Partial<Record<Fault['kind'], number>>>;
+  /** Weight of each situation when a fault of the kind is placed by situation (absent: 1). */
+  readonly situationWeights: Readonly<Partial<Record<Fault['kind'], Readonly<Partial<Record<PlacementSituation, number>>>>>>;
 }
 
-export const NO_STEERING: Steering = { faultKindFactors: {} };
+export const NO_STEERING: Steering = { faultKindFactors: {}, situationWeights: {} };
+
+/** The situations a scenario's faults can be placed at: the job's, and its sink's transactions' when it commits in two phases. */
+export function placementSituations(scenario: Scenario): readonly PlacementSituation[] {
+  return hasTransactionalSink(scenario) ? PLACEMENT_SITUATIONS : FAULT_SITUATIONS;
+}
 
 export function steeringFrom(scenario: Scenario, coverage: Readonly<Record<string, number>>): Steering {
   const unreached = definedCoveragePoints(scenario).filter((point) => coverage[point] === undefined);
@@ -33,7 +45,18 @@ export function steeringFrom(scenario: Scenario, coverage: Readonly<Record<strin
     const mine = unreached.filter((point) => point.startsWith(`fault ${kind} @ `) || point.startsWith(`pair ${kind} then `) || point.endsWith(` then ${kind}`)).length;
     factors[kind] = Math.min(MAX_KIND_WEIGHT_FACTOR, 1 + WEIGHT_PER_UNREACHED_POINT * mine);
   }
-  return { faultKindFactors: factors };
+  const situationWeights: Partial<Record<Fault['kind'], Partial<Record<PlacementSituation, number>>>> = {};
+  for (const kind of scenario.faultKinds) {
+    const weights: Partial<Record<PlacementSituation, number>> = {};
+    for (const situation of placementSituations(scenario)) weights[situation] = unreached.includes(`fault ${kind} @ ${situation}`) ? UNREACHED_SITUATION_WEIGHT : 1;
+    situationWeights[kind] = weights;
+  }
+  return { faultKindFactors: factors, situationWeights };
+}
+
+/** A situation's weight in a placement of `kind` (an integer >= 1). */
+export function steeredSituationWeight(steering: Steering, kind: Fault['kind'], situation: PlacementSituation): number {
+  return steering.situationWeights[kind]?.[situation] ?? 1;
 }
 
 /** A kind's weight under steering: an integer >= 1 (fast-check's oneof takes integer weights). */

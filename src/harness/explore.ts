@@ -9,7 +9,7 @@ import { isUserCodeError, type Scenario, type ScenarioSize } from './scenario.ts
 import { UNALIGNED_MIN_INTERVAL_MS, swarmArbitrary, swarmFields } from './swarm.ts';
 import { inputDisorderArbitrary, type InputDisorder } from './input-disorder.ts';
 import { countCoverage, reachedCoveragePoints } from './coverage.ts';
-import { NO_STEERING, STEERING_ROUND_RUNS, placementSituations, steeredSituationWeight, steeredWeight, steeringFrom, type Steering } from './steering.ts';
+import { NO_STEERING, STEERING_ROUND_RUNS, placementSituations, steeredSituationWeight, steeredWeight, steeringFrom, steeringFromPlans, steeringRoundSeed, type Steering } from './steering.ts';
 import type { SituationPlacement } from '../runtime/situations.ts';
 
 export interface ExploreOptions {
@@ -72,8 +72,14 @@ export const DETERMINISM_PROPERTY = 'determinism';
 const STEP_PLACEMENT_WEIGHT = 2;
 /** ...and this many by situation: a short window (a checkpoint triggered, nobody acknowledged yet) is hit whatever the schedule. */
 const SITUATION_PLACEMENT_WEIGHT = 1;
-/** A drawn placement waits for at most this many entries into its situation (a default-size run completes about 4 checkpoints). */
-const MAX_DRAWN_OCCURRENCE = 4;
+/** A drawn placement waits for at most this many entries into its situation (counted from a drawn step: a later entry is often after the job's end). */
+const MAX_DRAWN_OCCURRENCE = 2;
+/** When steering names pairs of kinds not reached yet, of every FREE_PLAN_WEIGHT + PAIR_PLAN_WEIGHT plans this many are free... */
+const FREE_PLAN_WEIGHT = 2;
+/** ...and this many aim at one such pair. */
+const PAIR_PLAN_WEIGHT = 1;
+/** A pair plan's second fault comes at most typicalRunSteps / PAIR_GAP_DIVISOR steps after the first (both within the run, most often). */
+const PAIR_GAP_DIVISOR = 4;
 
 /** Fault plans and schedules as data: fewer, earlier, simpler faults and shorter choice lists shrink toward a plainer case. */
 export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number, steering: Steering = NO_STEERING): fc.Arbitrary<CaseSpec> {
@@ -124,14 +130,26 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
         }),
       },
     );
-  const fault: fc.Arbitrary<Fault> = fc.oneof(
-    ...scenario.faultKinds.map((kind) => ({
-      weight: steeredWeight(byKind[kind].weight, steering, kind),
-      arbitrary: fc.tuple(byKind[kind].arbitrary, placementOf(kind)).map(([action, when]): Fault => (when === undefined ? action : { ...action, when })),
-    })),
-  );
+  const faultOf = (kind: Fault['kind']): fc.Arbitrary<Fault> => fc.tuple(byKind[kind].arbitrary, placementOf(kind)).map(([action, when]): Fault => (when === undefined ? action : { ...action, when }));
+  const fault: fc.Arbitrary<Fault> = fc.oneof(...scenario.faultKinds.map((kind) => ({ weight: steeredWeight(byKind[kind].weight, steering, kind), arbitrary: faultOf(kind) })));
+  const freePlan = fc.array(fault, { maxLength: maxFaults });
+  // A plan aimed at a pair of kinds not reached yet: the second fault a little after the first.
+  // Each fault shrinks away on its own (kept: generated true, shrinks to false), and toward a free plan.
+  const kept = fc.option(fc.constant(true), { freq: 1_000, nil: false });
+  const pairPlan = (targets: Steering['pairTargets']): fc.Arbitrary<Fault[]> =>
+    fc
+      .constantFrom(...targets)
+      .chain(([first, second]) => fc.tuple(faultOf(first), faultOf(second), kept, kept))
+      .map(([first, second, keepFirst, keepSecond]) => [
+        ...(keepFirst ? [first] : []),
+        ...(keepSecond ? [{ ...second, atStep: first.atStep + Math.floor(second.atStep / PAIR_GAP_DIVISOR) }] : []),
+      ]);
+  const faults =
+    steering.pairTargets.length === 0 || maxFaults < 2
+      ? freePlan
+      : fc.oneof({ withCrossShrink: true }, { weight: FREE_PLAN_WEIGHT, arbitrary: freePlan }, { weight: PAIR_PLAN_WEIGHT, arbitrary: pairPlan(steering.pairTargets) });
   return fc.record({
-    faults: fc.array(fault, { maxLength: maxFaults }),
+    faults,
     choices: fc.array(fc.nat({ max: 15 }), { maxLength: 48 }),
     // Mostly a random tail (variety over the whole run); shrinks to null, the plain schedule.
     tailSeed: fc.option(fc.nat(), { nil: null, freq: 4 }),
@@ -188,6 +206,34 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
       schedule: { kind: 'choices' as const, choices, tailSeed },
     };
   });
+}
+
+/** One round of an exploration's cases: generated from its own seed with the steering the rounds before earned. */
+export interface CaseRound {
+  /** Index of the round's first case in the exploration. */
+  readonly start: number;
+  readonly seed: number;
+  readonly arbitrary: fc.Arbitrary<CaseSpec>;
+  /** The round's cases, as fc.check draws them from `seed`. */
+  readonly specs: readonly CaseSpec[];
+}
+
+/**
+ * The first `runs` cases of an exploration, in rounds of STEERING_ROUND_RUNS: each round is
+ * steered by the plans of the rounds before (steeringFromPlans), so every case is a function of
+ * the seed alone: the same on every shard and worker, and replayable for a shrink by its round.
+ */
+export function plannedCaseRounds(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number, seed: number, runs: number): CaseRound[] {
+  const rounds: CaseRound[] = [];
+  const plans: (readonly Fault[])[] = [];
+  for (let start = 0, round = 0; start < runs; start += STEERING_ROUND_RUNS, round++) {
+    const arbitrary = caseArbitrary(scenario, base, maxFaults, steeringFromPlans(scenario, plans));
+    const roundSeed = steeringRoundSeed(seed, round);
+    const specs = fc.sample(arbitrary, { seed: roundSeed, numRuns: Math.min(STEERING_ROUND_RUNS, runs - start) });
+    for (const spec of specs) plans.push(spec.faults);
+    rounds.push({ start, seed: roundSeed, arbitrary, specs });
+  }
+  return rounds;
 }
 
 function emptyStats(): ExploreStats {
@@ -253,8 +299,8 @@ export async function explore(scenario: Scenario, options: ExploreOptions): Prom
   let foundAfterRuns = 0;
   let originalFaultCount = 0;
   const base = caseBase(scenario, options);
-  const propertyOf = (steering: Steering) =>
-    fc.asyncProperty(caseArbitrary(scenario, base, options.maxFaults, steering), async (spec) => {
+  const propertyOf = (arbitrary: fc.Arbitrary<CaseSpec>) =>
+    fc.asyncProperty(arbitrary, async (spec) => {
       const result = await runJudged(scenario, spec, options);
       if (!failingSeen) accumulate(stats, result);
       if (result.violations.length > 0 && !failingSeen) {
@@ -267,13 +313,20 @@ export async function explore(scenario: Scenario, options: ExploreOptions): Prom
   const checkParameters = options.shrink === false ? { endOnFailure: true } : {};
   let details: fc.RunDetails<[CaseSpec]>;
   if (options.steer !== true) {
-    details = await fc.check(propertyOf(NO_STEERING), { numRuns: options.runs, seed: options.seed, ...checkParameters });
+    // Rounds steered by the plans before them (the main job's cases, case for case).
+    const rounds = plannedCaseRounds(scenario, base, options.maxFaults, options.seed, options.runs);
+    let round = 0;
+    do {
+      const { arbitrary, seed, specs } = rounds[round]!;
+      details = await fc.check(propertyOf(arbitrary), { numRuns: specs.length, seed, ...checkParameters });
+      round++;
+    } while (!details.failed && round < rounds.length);
   } else {
     // Rounds: each one's weights come from the coverage of the runs before it (deterministic from the seed).
     let round = 0;
     do {
       const numRuns = Math.min(STEERING_ROUND_RUNS, options.runs - stats.runs);
-      details = await fc.check(propertyOf(steeringFrom(scenario, stats.coverage)), { numRuns, seed: (options.seed + round * 7919) % 2 ** 31, ...checkParameters });
+      details = await fc.check(propertyOf(caseArbitrary(scenario, base, options.maxFaults, steeringFrom(scenario, stats.coverage))), { numRuns, seed: steeringRoundSeed(options.seed, round), ...checkParameters });
       round++;
     } while (!details.failed && stats.runs < options.runs);
   }

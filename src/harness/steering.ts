@@ -14,10 +14,20 @@ import type { Scenario } from './scenario.ts';
  * A fault placed by situation (faults.ts `when`) draws its situation weighted the same way: one
  * more for each kind's `fault K @ S` point not reached yet.
  *
- * Not steered: the parallel main job (it generates its cases up front, the same on every shard;
- * steering needs the coverage of the previous round). Its placements draw every situation alike.
+ * Ordered pairs of fault kinds not reached yet are targeted directly: a round draws some plans
+ * of exactly such a pair (caseArbitrary), the second fault shortly after the first.
+ *
+ * The main job generates its cases up front, the same on every shard, so it cannot wait for the
+ * coverage of a round's runs: it steers by what the plans before aim at instead (steeringFromPlans:
+ * the situations its faults are placed at, the pairs of kinds in its plans), which is a function
+ * of the seed alone. A point counts as aimed at after PLANS_AIMED_FOR_COVERED plans.
  */
 export const STEERING_ROUND_RUNS = 25;
+
+/** A round's fast-check seed: the exploration's seed for the first round, so a 25-case exploration draws from its seed as before. */
+export function steeringRoundSeed(seed: number, round: number): number {
+  return (seed + round * 7919) % 2 ** 31;
+}
 /** How much one unreached point adds to its kind's weight (relative to the generator's base weights of 1 to 4). */
 const WEIGHT_PER_UNREACHED_POINT = 1;
 const MAX_KIND_WEIGHT_FACTOR = 8;
@@ -29,9 +39,28 @@ export interface Steering {
   readonly faultKindFactors: Readonly<Partial<Record<Fault['kind'], number>>>;
   /** Weight of each situation when a fault of the kind is placed by situation (absent: 1). */
   readonly situationWeights: Readonly<Partial<Record<Fault['kind'], Readonly<Partial<Record<PlacementSituation, number>>>>>>;
+  /** Ordered pairs of kinds (`pair A then B`) not reached yet: some plans are drawn as exactly such a pair (none: no such plans). */
+  readonly pairTargets: readonly (readonly [Fault['kind'], Fault['kind']])[];
 }
 
-export const NO_STEERING: Steering = { faultKindFactors: {}, situationWeights: {} };
+export const NO_STEERING: Steering = { faultKindFactors: {}, situationWeights: {}, pairTargets: [] };
+
+/** Plans aiming at a point before the main job's steering counts it as reached (an aimed fault may still fire after the job ended). */
+export const PLANS_AIMED_FOR_COVERED = 2;
+
+/** The points a plan aims at: its faults' placements (`fault K @ S`) and the ordered pairs of its kinds. */
+export function plannedCoveragePoints(faults: readonly Fault[]): string[] {
+  const points = faults.flatMap((fault) => (fault.when === undefined ? [] : [`fault ${fault.kind} @ ${fault.when.situation}`]));
+  for (let i = 0; i < faults.length; i++) for (let j = i + 1; j < faults.length; j++) points.push(`pair ${faults[i]!.kind} then ${faults[j]!.kind}`);
+  return points;
+}
+
+/** Steering from the plans generated so far (the main job's: no run needed, the same on every shard). */
+export function steeringFromPlans(scenario: Scenario, plans: readonly (readonly Fault[])[]): Steering {
+  const aimed: Record<string, number> = {};
+  for (const plan of plans) for (const point of plannedCoveragePoints(plan)) aimed[point] = (aimed[point] ?? 0) + 1;
+  return steeringFrom(scenario, Object.fromEntries(Object.entries(aimed).filter(([, count]) => count >= PLANS_AIMED_FOR_COVERED)));
+}
 
 /** The situations a scenario's faults can be placed at: the job's, and its sink's transactions' when it commits in two phases. */
 export function placementSituations(scenario: Scenario): readonly PlacementSituation[] {
@@ -51,7 +80,8 @@ export function steeringFrom(scenario: Scenario, coverage: Readonly<Record<strin
     for (const situation of placementSituations(scenario)) weights[situation] = unreached.includes(`fault ${kind} @ ${situation}`) ? UNREACHED_SITUATION_WEIGHT : 1;
     situationWeights[kind] = weights;
   }
-  return { faultKindFactors: factors, situationWeights };
+  const pairTargets = scenario.faultKinds.flatMap((first) => scenario.faultKinds.filter((second) => unreached.includes(`pair ${first} then ${second}`)).map((second) => [first, second] as const));
+  return { faultKindFactors: factors, situationWeights, pairTargets };
 }
 
 /** A situation's weight in a placement of `kind` (an integer >= 1). */

@@ -28,6 +28,11 @@ export interface ExploreOptions {
   readonly checkDeterminism: boolean;
   /** A user scenario's module (relative to the project root), written into replay tokens. */
   readonly module?: string;
+  /**
+   * The fault plans of the explorations run before this one on the same scenario (the main job's
+   * other configurations): the plan steering aims past the points they aimed at. Default none.
+   */
+  readonly priorPlans?: readonly (readonly Fault[])[];
   /** Steer generation toward coverage points not yet reached (steering.ts): rounds of cases, weights adapted between rounds. Default off. */
   readonly steer?: boolean;
   /** Shrink the first failing case (default true; a benchmark counting runs to the first failure turns it off). */
@@ -75,10 +80,10 @@ const SITUATION_PLACEMENT_WEIGHT = 1;
 /** A drawn placement waits for at most this many entries into its situation (counted from a drawn step: a later entry is often after the job's end). */
 const MAX_DRAWN_OCCURRENCE = 2;
 /** When steering names pairs of kinds not reached yet, of every FREE_PLAN_WEIGHT + PAIR_PLAN_WEIGHT plans this many are free... */
-const FREE_PLAN_WEIGHT = 2;
+const FREE_PLAN_WEIGHT = 1;
 /** ...and this many aim at one such pair. */
 const PAIR_PLAN_WEIGHT = 1;
-/** A pair plan's second fault comes at most typicalRunSteps / PAIR_GAP_DIVISOR steps after the first (both within the run, most often). */
+/** A pair plan's first fault comes in the first typicalRunSteps / PAIR_GAP_DIVISOR steps, its second at most as many steps later (both within the run, most often). */
 const PAIR_GAP_DIVISOR = 4;
 
 /** Fault plans and schedules as data: fewer, earlier, simpler faults and shorter choice lists shrink toward a plainer case. */
@@ -139,10 +144,11 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
   const pairPlan = (targets: Steering['pairTargets']): fc.Arbitrary<Fault[]> =>
     fc
       .constantFrom(...targets)
-      .chain(([first, second]) => fc.tuple(faultOf(first), faultOf(second), kept, kept))
+      // Placed by step, early: a placement by situation may never fire, and the pair would be missed.
+      .chain(([first, second]) => fc.tuple(byKind[first].arbitrary, byKind[second].arbitrary, kept, kept))
       .map(([first, second, keepFirst, keepSecond]) => [
-        ...(keepFirst ? [first] : []),
-        ...(keepSecond ? [{ ...second, atStep: first.atStep + Math.floor(second.atStep / PAIR_GAP_DIVISOR) }] : []),
+        ...(keepFirst ? [{ ...first, atStep: Math.floor(first.atStep / PAIR_GAP_DIVISOR) }] : []),
+        ...(keepSecond ? [{ ...second, atStep: Math.floor(first.atStep / PAIR_GAP_DIVISOR) + Math.floor(second.atStep / PAIR_GAP_DIVISOR) }] : []),
       ]);
   const faults =
     steering.pairTargets.length === 0 || maxFaults < 2
@@ -223,9 +229,9 @@ export interface CaseRound {
  * steered by the plans of the rounds before (steeringFromPlans), so every case is a function of
  * the seed alone: the same on every shard and worker, and replayable for a shrink by its round.
  */
-export function plannedCaseRounds(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number, seed: number, runs: number): CaseRound[] {
+export function plannedCaseRounds(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number, seed: number, runs: number, priorPlans: readonly (readonly Fault[])[] = []): CaseRound[] {
   const rounds: CaseRound[] = [];
-  const plans: (readonly Fault[])[] = [];
+  const plans: (readonly Fault[])[] = [...priorPlans];
   for (let start = 0, round = 0; start < runs; start += STEERING_ROUND_RUNS, round++) {
     const arbitrary = caseArbitrary(scenario, base, maxFaults, steeringFromPlans(scenario, plans));
     const roundSeed = steeringRoundSeed(seed, round);
@@ -314,7 +320,7 @@ export async function explore(scenario: Scenario, options: ExploreOptions): Prom
   let details: fc.RunDetails<[CaseSpec]>;
   if (options.steer !== true) {
     // Rounds steered by the plans before them (the main job's cases, case for case).
-    const rounds = plannedCaseRounds(scenario, base, options.maxFaults, options.seed, options.runs);
+    const rounds = plannedCaseRounds(scenario, base, options.maxFaults, options.seed, options.runs, options.priorPlans);
     let round = 0;
     do {
       const { arbitrary, seed, specs } = rounds[round]!;

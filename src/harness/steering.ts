@@ -20,7 +20,7 @@ import type { Scenario } from './scenario.ts';
  * The main job generates its cases up front, the same on every shard, so it cannot wait for the
  * coverage of a round's runs: it steers by what the plans before aim at instead (steeringFromPlans:
  * the situations its faults are placed at, the pairs of kinds in its plans), which is a function
- * of the seed alone. A point counts as aimed at after PLANS_AIMED_FOR_COVERED plans.
+ * of the seed alone. A point counts as covered after PLANS_AIMED_FOR_COVERED plans aimed at it.
  */
 export const STEERING_ROUND_RUNS = 25;
 
@@ -45,8 +45,12 @@ export interface Steering {
 
 export const NO_STEERING: Steering = { faultKindFactors: {}, situationWeights: {}, pairTargets: [] };
 
-/** Plans aiming at a point before the main job's steering counts it as reached (an aimed fault may still fire after the job ended). */
-export const PLANS_AIMED_FOR_COVERED = 2;
+/**
+ * Plans aiming at a point before the main job's steering counts it as reached: a pair plan's
+ * faults come early and fire (one plan), a fault placed by situation may wait for a situation
+ * that never comes again (two plans).
+ */
+export const PLANS_AIMED_FOR_COVERED = { pair: 1, situation: 2 } as const;
 
 /** The points a plan aims at: its faults' placements (`fault K @ S`) and the ordered pairs of its kinds. */
 export function plannedCoveragePoints(faults: readonly Fault[]): string[] {
@@ -59,7 +63,7 @@ export function plannedCoveragePoints(faults: readonly Fault[]): string[] {
 export function steeringFromPlans(scenario: Scenario, plans: readonly (readonly Fault[])[]): Steering {
   const aimed: Record<string, number> = {};
   for (const plan of plans) for (const point of plannedCoveragePoints(plan)) aimed[point] = (aimed[point] ?? 0) + 1;
-  return steeringFrom(scenario, Object.fromEntries(Object.entries(aimed).filter(([, count]) => count >= PLANS_AIMED_FOR_COVERED)));
+  return steeringFrom(scenario, Object.fromEntries(Object.entries(aimed).filter(([point, count]) => count >= PLANS_AIMED_FOR_COVERED[point.startsWith('pair ') ? 'pair' : 'situation'])));
 }
 
 /** The situations a scenario's faults can be placed at: the job's, and its sink's transactions' when it commits in two phases. */

@@ -61,7 +61,7 @@ export async function exploreParallel(scenario: Scenario, options: ExploreOption
   const range = shardRange(options.runs, parallel.shard);
   // fc.sample draws exactly the values fc.check would with the same seed (a test holds it); each
   // round's steering depends on the plans before it only, so the rounds up to the shard's end are the whole run's.
-  const rounds = range.end === 0 ? [] : plannedCaseRounds(scenario, base, options.maxFaults, options.seed, range.end);
+  const rounds = range.end === 0 ? [] : plannedCaseRounds(scenario, base, options.maxFaults, options.seed, range.end, options.priorPlans);
   const specs: CaseSpec[] = rounds.flatMap((round) => round.specs).slice(range.start);
   const ref = scenarioRefOf(scenario);
 

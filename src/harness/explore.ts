@@ -74,15 +74,17 @@ export interface ExploreReport {
 export const DETERMINISM_PROPERTY = 'determinism';
 
 /** Of every STEP_PLACEMENT_WEIGHT + SITUATION_PLACEMENT_WEIGHT generated faults, this many are placed by step... */
-const STEP_PLACEMENT_WEIGHT = 2;
+const STEP_PLACEMENT_WEIGHT = 1;
 /** ...and this many by situation: a short window (a checkpoint triggered, nobody acknowledged yet) is hit whatever the schedule. */
 const SITUATION_PLACEMENT_WEIGHT = 1;
 /** A drawn placement waits for at most this many entries into its situation (counted from a drawn step: a later entry is often after the job's end). */
 const MAX_DRAWN_OCCURRENCE = 2;
-/** When steering names pairs of kinds not reached yet, of every FREE_PLAN_WEIGHT + PAIR_PLAN_WEIGHT plans this many are free... */
+/** When steering names pairs of kinds and situations not reached yet, of every FREE_PLAN_WEIGHT + PAIR_PLAN_WEIGHT + SITUATION_PLAN_WEIGHT plans this many are free... */
 const FREE_PLAN_WEIGHT = 1;
-/** ...and this many aim at one such pair. */
+/** ...this many aim at one such pair... */
 const PAIR_PLAN_WEIGHT = 1;
+/** ...and this many at one kind's situation not reached yet (when steering names some). */
+const SITUATION_PLAN_WEIGHT = 1;
 /** A pair plan's first fault comes in the first typicalRunSteps / PAIR_GAP_DIVISOR steps, its second at most as many steps later (both within the run, most often). */
 const PAIR_GAP_DIVISOR = 4;
 
@@ -131,7 +133,8 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
         weight: SITUATION_PLACEMENT_WEIGHT,
         arbitrary: fc.record({
           situation: fc.oneof(...placeable.map((situation) => ({ weight: steeredSituationWeight(steering, kind, situation), arbitrary: fc.constant(situation) }))),
-          occurrence: fc.integer({ min: 1, max: MAX_DRAWN_OCCURRENCE }),
+          // Mostly the first entry (from a drawn step on), now and then the second; shrinks to the first.
+          occurrence: fc.oneof({ withCrossShrink: true }, { weight: 3, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.integer({ min: 2, max: MAX_DRAWN_OCCURRENCE }) }),
         }),
       },
     );
@@ -150,10 +153,21 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
         ...(keepFirst ? [{ ...first, atStep: Math.floor(first.atStep / PAIR_GAP_DIVISOR) }] : []),
         ...(keepSecond ? [{ ...second, atStep: Math.floor(first.atStep / PAIR_GAP_DIVISOR) + Math.floor(second.atStep / PAIR_GAP_DIVISOR) }] : []),
       ]);
-  const faults =
-    steering.pairTargets.length === 0 || maxFaults < 2
-      ? freePlan
-      : fc.oneof({ withCrossShrink: true }, { weight: FREE_PLAN_WEIGHT, arbitrary: freePlan }, { weight: PAIR_PLAN_WEIGHT, arbitrary: pairPlan(steering.pairTargets) });
+  // A plan aimed at a kind's situation not reached yet: one fault placed at the first entry into it
+  // from an early step. The placement shrinks away (the fault at its step), like the fault itself.
+  const situationPlan = (targets: Steering['situationTargets']): fc.Arbitrary<Fault[]> =>
+    fc
+      .constantFrom(...targets)
+      .chain(([kind, situation]) => fc.tuple(byKind[kind].arbitrary, fc.constant(situation), kept, kept))
+      .map(([action, situation, keep, placed]) => {
+        const early = { ...action, atStep: Math.floor(action.atStep / PAIR_GAP_DIVISOR) };
+        return keep ? [placed ? { ...early, when: { situation, occurrence: 1 } } : early] : [];
+      });
+  const aimedPlans = [
+    ...(steering.pairTargets.length === 0 || maxFaults < 2 ? [] : [{ weight: PAIR_PLAN_WEIGHT, arbitrary: pairPlan(steering.pairTargets) }]),
+    ...(steering.situationTargets.length === 0 || maxFaults < 1 ? [] : [{ weight: SITUATION_PLAN_WEIGHT, arbitrary: situationPlan(steering.situationTargets) }]),
+  ];
+  const faults = aimedPlans.length === 0 ? freePlan : fc.oneof({ withCrossShrink: true }, { weight: FREE_PLAN_WEIGHT, arbitrary: freePlan }, ...aimedPlans);
   return fc.record({
     faults,
     choices: fc.array(fc.nat({ max: 15 }), { maxLength: 48 }),
@@ -232,8 +246,10 @@ export interface CaseRound {
 export function plannedCaseRounds(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number, seed: number, runs: number, priorPlans: readonly (readonly Fault[])[] = []): CaseRound[] {
   const rounds: CaseRound[] = [];
   const plans: (readonly Fault[])[] = [...priorPlans];
+  // Faults armed in the first half of a typical run count as aimed at their points (a pair plan's are in it).
+  const earlyStepBound = Math.floor((scenario.typicalRunSteps?.(base.size) ?? typicalRunSteps(base.size)) / 2);
   for (let start = 0, round = 0; start < runs; start += STEERING_ROUND_RUNS, round++) {
-    const arbitrary = caseArbitrary(scenario, base, maxFaults, steeringFromPlans(scenario, plans));
+    const arbitrary = caseArbitrary(scenario, base, maxFaults, steeringFromPlans(scenario, plans, earlyStepBound));
     const roundSeed = steeringRoundSeed(seed, round);
     const specs = fc.sample(arbitrary, { seed: roundSeed, numRuns: Math.min(STEERING_ROUND_RUNS, runs - start) });
     for (const spec of specs) plans.push(spec.faults);

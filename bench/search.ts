@@ -48,7 +48,10 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-async function runsToFirstFailure(scenario: Scenario, bug: string, property: string, seed: number, steer: boolean): Promise<number> {
+/** How a search draws its cases: from one unsteered arbitrary, in rounds steered by the plans before (the default), or by the coverage reached. */
+type Steering = 'uniform' | 'plans' | 'coverage';
+
+async function runsToFirstFailure(scenario: Scenario, bug: string, property: string, seed: number, steering: Steering): Promise<number> {
   const report = await explore(scenario, {
     size: scenario.defaultSize,
     mode: 'exactly-once',
@@ -59,24 +62,23 @@ async function runsToFirstFailure(scenario: Scenario, bug: string, property: str
     maxFaults: 3,
     properties: [property],
     checkDeterminism: property === 'determinism',
-    steer,
+    steer: steering === 'coverage',
+    planSteering: steering === 'plans',
     shrink: false,
   });
   return report.counterexample?.foundAfterRuns ?? MAX_RUNS;
 }
 
-if (!PROVE_ONLY) console.log(`runs to first failure per planted bug (median over ${SEEDS} seeds, capped at ${MAX_RUNS}): without steering -> with steering`);
+if (!PROVE_ONLY) console.log(`runs to first failure per planted bug (median over ${SEEDS} seeds, capped at ${MAX_RUNS}): uniform -> steered by plans (default) -> steered by coverage`);
 for (const scenario of PROVE_ONLY ? [] : SCENARIOS) {
   for (const bug of scenario.bugs) {
     const property = bug.caughtBy[0]!;
-    const plain: number[] = [];
-    const steered: number[] = [];
+    const runs: Record<Steering, number[]> = { uniform: [], plans: [], coverage: [] };
     for (let seed = 1; seed <= SEEDS; seed++) {
-      plain.push(await runsToFirstFailure(scenario, bug.name, property, seed, false));
-      steered.push(await runsToFirstFailure(scenario, bug.name, property, seed, true));
+      for (const steering of ['uniform', 'plans', 'coverage'] as const) runs[steering].push(await runsToFirstFailure(scenario, bug.name, property, seed, steering));
     }
-    const missed = (runs: number[]): string => (runs.some((r) => r >= MAX_RUNS) ? ` (${runs.filter((r) => r >= MAX_RUNS).length} seeds not found)` : '');
-    console.log(`  ${scenario.name} / ${bug.name} by ${property}: ${median(plain)}${missed(plain)} -> ${median(steered)}${missed(steered)}`);
+    const figure = (found: number[]): string => `${median(found)}${found.some((r) => r >= MAX_RUNS) ? ` (${found.filter((r) => r >= MAX_RUNS).length} seeds not found)` : ''}`;
+    console.log(`  ${scenario.name} / ${bug.name} by ${property}: ${figure(runs.uniform)} -> ${figure(runs.plans)} -> ${figure(runs.coverage)}`);
   }
 }
 

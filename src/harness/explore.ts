@@ -33,6 +33,12 @@ export interface ExploreOptions {
    * other configurations): the plan steering aims past the points they aimed at. Default none.
    */
   readonly priorPlans?: readonly (readonly Fault[])[];
+  /**
+   * Steer each round of cases by the points the plans before it aimed at (steeringFromPlans; the
+   * main job's generation). Default true; false draws every case from one unsteered arbitrary
+   * (the generation before issue 14's plan steering, kept for bench/search.ts).
+   */
+  readonly planSteering?: boolean;
   /** Steer generation toward coverage points not yet reached (steering.ts): rounds of cases, weights adapted between rounds. Default off. */
   readonly steer?: boolean;
   /** Shrink the first failing case (default true; a benchmark counting runs to the first failure turns it off). */
@@ -334,7 +340,9 @@ export async function explore(scenario: Scenario, options: ExploreOptions): Prom
     });
   const checkParameters = options.shrink === false ? { endOnFailure: true } : {};
   let details: fc.RunDetails<[CaseSpec]>;
-  if (options.steer !== true) {
+  if (options.steer !== true && options.planSteering === false) {
+    details = await fc.check(propertyOf(caseArbitrary(scenario, base, options.maxFaults)), { numRuns: options.runs, seed: options.seed, ...checkParameters });
+  } else if (options.steer !== true) {
     // Rounds steered by the plans before them (the main job's cases, case for case).
     const rounds = plannedCaseRounds(scenario, base, options.maxFaults, options.seed, options.runs, options.priorPlans);
     let round = 0;

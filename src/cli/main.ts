@@ -7,7 +7,7 @@ import { sumStats } from '../harness/check.ts';
 import { scenarioModule } from '../harness/define-scenario.ts';
 import { checkFingerprint, loadScenarioModule, projectRelative, scenarioForCase } from '../harness/scenario-loader.ts';
 import { loadCorpus } from '../harness/corpus.ts';
-import { caseBase, plannedCaseRounds, runJudged, type ExploreOptions, type ExploreStats } from '../harness/explore.ts';
+import { explorationPlans, runJudged, type ExploreOptions, type ExploreStats } from '../harness/explore.ts';
 import type { Fault } from '../runtime/faults.ts';
 import { exploreParallel, type DeterminismMode, type ParallelReport } from '../harness/parallel/explore-parallel.ts';
 import { asRunJson, mergeRuns, type MergedResult } from '../harness/parallel/merge.ts';
@@ -282,7 +282,7 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
         progress?.clear();
         results.push({ scenario: scenario.name, mode, backend, report, elapsedMs: performance.now() - started });
         // The next configuration aims past this one's plans (all of them, whatever this shard ran: a function of the seed).
-        for (const round of plannedCaseRounds(scenario, caseBase(scenario, exploreOptions), exploreOptions.maxFaults, seed, runs, priorPlans)) priorPlans.push(...round.specs.map((spec) => spec.faults));
+        priorPlans.push(...explorationPlans(scenario, exploreOptions));
       }
       if (results.at(-1)?.report.counterexample !== undefined) break;
     }

@@ -264,6 +264,11 @@ export function plannedCaseRounds(scenario: Scenario, base: Omit<CaseSpec, 'faul
   return rounds;
 }
 
+/** Every fault plan an exploration generates (whatever part of it a shard runs): the next configuration's `priorPlans`. */
+export function explorationPlans(scenario: Scenario, options: ExploreOptions): (readonly Fault[])[] {
+  return plannedCaseRounds(scenario, caseBase(scenario, options), options.maxFaults, options.seed, options.runs, options.priorPlans).flatMap((round) => round.specs.map((spec) => spec.faults));
+}
+
 function emptyStats(): ExploreStats {
   return { runs: 0, checkpointsCompleted: 0, crashesInjected: 0, faultsInjected: 0, restores: 0, faultPointsReached: {}, faultsNotReached: 0, faultPointsNeverReached: [], steps: 0, coverage: {}, lastTraceHash: '' };
 }

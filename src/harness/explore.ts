@@ -9,7 +9,7 @@ import { isUserCodeError, type Scenario, type ScenarioSize } from './scenario.ts
 import { UNALIGNED_MIN_INTERVAL_MS, swarmArbitrary, swarmFields } from './swarm.ts';
 import { inputDisorderArbitrary, type InputDisorder } from './input-disorder.ts';
 import { countCoverage, reachedCoveragePoints } from './coverage.ts';
-import { NO_STEERING, STEERING_ROUND_RUNS, placementSituations, steeredSituationWeight, steeredWeight, steeringFrom, steeringFromPlans, steeringRoundSeed, type Steering } from './steering.ts';
+import { NO_STEERING, PLAN_ROUND_CASES, STEERING_ROUND_RUNS, placementSituations, steeredSituationWeight, steeredWeight, steeringFrom, steeringFromPlans, steeringRoundSeed, type Steering } from './steering.ts';
 import type { SituationPlacement } from '../runtime/situations.ts';
 
 export interface ExploreOptions {
@@ -91,8 +91,8 @@ const FREE_PLAN_WEIGHT = 1;
 const PAIR_PLAN_WEIGHT = 1;
 /** ...and this many at one kind's situation not reached yet (when steering names some). */
 const SITUATION_PLAN_WEIGHT = 1;
-/** A pair plan's first fault comes in the first typicalRunSteps / PAIR_GAP_DIVISOR steps, its second at most as many steps later (both within the run, most often). */
-const PAIR_GAP_DIVISOR = 4;
+/** A pair plan's first fault comes in the first typicalRunSteps / PAIR_GAP_DIVISOR steps, each next one at most as many steps later (all in the first half of the run). */
+const PAIR_GAP_DIVISOR = 6;
 
 /** Fault plans and schedules as data: fewer, earlier, simpler faults and shorter choice lists shrink toward a plainer case. */
 export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number, steering: Steering = NO_STEERING): fc.Arbitrary<CaseSpec> {
@@ -147,18 +147,30 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
   const faultOf = (kind: Fault['kind']): fc.Arbitrary<Fault> => fc.tuple(byKind[kind].arbitrary, placementOf(kind)).map(([action, when]): Fault => (when === undefined ? action : { ...action, when }));
   const fault: fc.Arbitrary<Fault> = fc.oneof(...scenario.faultKinds.map((kind) => ({ weight: steeredWeight(byKind[kind].weight, steering, kind), arbitrary: faultOf(kind) })));
   const freePlan = fc.array(fault, { maxLength: maxFaults });
-  // A plan aimed at a pair of kinds not reached yet: the second fault a little after the first.
+  // A plan aimed at a pair of kinds not reached yet (A then B), and when room is left and a pair
+  // B then C is not reached either, at that one too: A, B, C, each a little after the one before.
+  // Placed by step, early: a placement by situation may never fire, and the pair would be missed.
   // Each fault shrinks away on its own (kept: generated true, shrinks to false), and toward a free plan.
   const kept = fc.option(fc.constant(true), { freq: 1_000, nil: false });
+  const noFault = fc.constant<Fault | undefined>(undefined);
   const pairPlan = (targets: Steering['pairTargets']): fc.Arbitrary<Fault[]> =>
     fc
       .constantFrom(...targets)
-      // Placed by step, early: a placement by situation may never fire, and the pair would be missed.
-      .chain(([first, second]) => fc.tuple(byKind[first].arbitrary, byKind[second].arbitrary, kept, kept))
-      .map(([first, second, keepFirst, keepSecond]) => [
-        ...(keepFirst ? [{ ...first, atStep: Math.floor(first.atStep / PAIR_GAP_DIVISOR) }] : []),
-        ...(keepSecond ? [{ ...second, atStep: Math.floor(first.atStep / PAIR_GAP_DIVISOR) + Math.floor(second.atStep / PAIR_GAP_DIVISOR) }] : []),
-      ]);
+      .chain(([first, second]) => {
+        const following = targets.filter(([from]) => from === second).map(([, to]) => to);
+        const third = maxFaults < 3 || following.length === 0 ? noFault : fc.constantFrom(...following).chain((kind) => byKind[kind].arbitrary);
+        return fc.tuple(fc.tuple(byKind[first].arbitrary, byKind[second].arbitrary, third), fc.tuple(kept, kept, kept));
+      })
+      .map(([faults, keeps]) => {
+        const chained: Fault[] = [];
+        let atStep = 0;
+        faults.forEach((fault, index) => {
+          if (fault === undefined) return;
+          atStep += Math.floor(fault.atStep / PAIR_GAP_DIVISOR);
+          if (keeps[index]) chained.push({ ...fault, atStep });
+        });
+        return chained;
+      });
   // A plan aimed at a kind's situation not reached yet: one fault placed at the first entry into it
   // from an early step. The placement shrinks away (the fault at its step), like the fault itself.
   const situationPlan = (targets: Steering['situationTargets']): fc.Arbitrary<Fault[]> =>
@@ -245,7 +257,7 @@ export interface CaseRound {
 }
 
 /**
- * The first `runs` cases of an exploration, in rounds of STEERING_ROUND_RUNS: each round is
+ * The first `runs` cases of an exploration, in rounds of PLAN_ROUND_CASES: each round is
  * steered by the plans of the rounds before (steeringFromPlans), so every case is a function of
  * the seed alone: the same on every shard and worker, and replayable for a shrink by its round.
  */
@@ -254,10 +266,10 @@ export function plannedCaseRounds(scenario: Scenario, base: Omit<CaseSpec, 'faul
   const plans: (readonly Fault[])[] = [...priorPlans];
   // Faults armed in the first half of a typical run count as aimed at their points (a pair plan's are in it).
   const earlyStepBound = Math.floor((scenario.typicalRunSteps?.(base.size) ?? typicalRunSteps(base.size)) / 2);
-  for (let start = 0, round = 0; start < runs; start += STEERING_ROUND_RUNS, round++) {
+  for (let start = 0, round = 0; start < runs; start += PLAN_ROUND_CASES, round++) {
     const arbitrary = caseArbitrary(scenario, base, maxFaults, steeringFromPlans(scenario, plans, earlyStepBound));
     const roundSeed = steeringRoundSeed(seed, round);
-    const specs = fc.sample(arbitrary, { seed: roundSeed, numRuns: Math.min(STEERING_ROUND_RUNS, runs - start) });
+    const specs = fc.sample(arbitrary, { seed: roundSeed, numRuns: Math.min(PLAN_ROUND_CASES, runs - start) });
     for (const spec of specs) plans.push(spec.faults);
     rounds.push({ start, seed: roundSeed, arbitrary, specs });
   }

@@ -55,7 +55,7 @@ describe('steering', () => {
     const first = plannedCaseRounds(oddEvenSum, oddEvenSumBase, 3, 9, 50);
     const again = plannedCaseRounds(oddEvenSum, oddEvenSumBase, 3, 9, 50);
     expect(again.map((round) => round.specs)).toEqual(first.map((round) => round.specs));
-    expect(first.map((round) => round.specs.length)).toEqual([25, 25]);
+    expect(first.map((round) => round.specs.length)).toEqual([10, 10, 10, 10, 10]);
     // A later configuration that knows the plans before it draws other plans than a first one would.
     const after = explorationPlans(oddEvenSum, { ...exploreOptions, priorPlans: explorationPlans(oddEvenSum, exploreOptions) });
     expect(after).not.toEqual(explorationPlans(oddEvenSum, exploreOptions));

@@ -157,11 +157,11 @@ export function summarizeCoverage(scenario: Scenario, tally: Readonly<Record<str
   };
 }
 
-/** `coverage: reached X of Y points`, the points never reached, those unreachable with the reason, and each declared point never reached. */
+/** `coverage: reached X of Y points`, the points never reached (`(none)`), those unreachable with the reason, and each declared point never reached. */
 export function formatCoverage(summary: CoverageSummary): string[] {
   return [
     `coverage: ${summary.scenario} reached ${summary.reached} of ${summary.defined} points`,
-    ...(summary.neverReached.length === 0 ? [] : [`  never reached: ${summary.neverReached.join(', ')}`]),
+    `  never reached: ${summary.neverReached.length === 0 ? '(none)' : summary.neverReached.join(', ')}`,
     ...summary.unreachable.map(({ point, reason }) => `  ${point}: unreachable: ${reason}`),
     ...summary.missingMustReach.map((point) => `  MUST-REACH point never reached: ${point}`),
   ];

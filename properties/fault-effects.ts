@@ -14,7 +14,8 @@ const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['completed', 'declined', '
  * - an expiry fault with checkpoints pending expires the oldest of them at once;
  * - an initializeState failure armed for a task fails the job over when that task next
  *   initializes (judged when a deployment followed it and the job finished, so that every
- *   task initialized; a rescale in between may fold the task away, and is not judged);
+ *   task initialized; a rescale in between, or one whose restart was pending when it was
+ *   armed, may fold the task away, and is not judged);
  * - a checkpoint whose acknowledgement was lost never completes;
  * - a notify-complete that was lost never reaches its task (the sink must commit the
  *   transaction on a later notify or on restore; a notify that arrives anyway hides that path);
@@ -47,8 +48,11 @@ export function checkFaultEffects(observations: RunObservations): Violation[] {
       }
     } else if (fault.kind === 'fail-initialize') {
       const redeployed = observations.restores.some((restore) => restore.seq > fault.seq);
-      // A rescale after it may fold the task away (its armed failure then has no task to fire in).
-      const rescaled = observations.faults.some((later) => later.kind === 'rescale' && later.seq > fault.seq);
+      // A rescale after it may fold the task away (its armed failure then has no task to fire in), and so
+      // may one before it whose restart was still pending (the new layout comes with the next deployment).
+      const rescaled = observations.faults.some(
+        (other) => other.kind === 'rescale' && (other.seq > fault.seq || !observations.restores.some((restore) => restore.seq > other.seq && restore.seq < fault.seq)),
+      );
       const failedOver = observations.failovers.some((failover) => failover.seq > fault.seq && failover.cause.includes(INJECTED_INITIALIZE_FAILURE));
       if (redeployed && !rescaled && observations.outcome === 'finished' && !failedOver) {
         violations.push({

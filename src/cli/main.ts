@@ -7,7 +7,8 @@ import { sumStats } from '../harness/check.ts';
 import { scenarioModule } from '../harness/define-scenario.ts';
 import { checkFingerprint, loadScenarioModule, projectRelative, scenarioForCase } from '../harness/scenario-loader.ts';
 import { loadCorpus } from '../harness/corpus.ts';
-import { runJudged, type ExploreStats } from '../harness/explore.ts';
+import { explorationPlans, runJudged, type ExploreOptions, type ExploreStats } from '../harness/explore.ts';
+import type { Fault } from '../runtime/faults.ts';
 import { exploreParallel, type DeterminismMode, type ParallelReport } from '../harness/parallel/explore-parallel.ts';
 import { asRunJson, mergeRuns, type MergedResult } from '../harness/parallel/merge.ts';
 import { ProgressLine } from '../harness/parallel/progress.ts';
@@ -255,11 +256,13 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
       // Without --backend: every backend the scenario supports in the suite, its first one otherwise.
       const backends: readonly StateBackendKind[] = options.backend !== undefined ? [options.backend as StateBackendKind] : everyConfiguration ? scenario.backends : scenario.backends.slice(0, 1);
       const definedIn = scenarioModule(scenario);
+      // The fault plans of the scenario's configurations so far: each steers past those before it (steering.ts).
+      const priorPlans: (readonly Fault[])[] = [];
       for (const mode of modesOf(scenario)) for (const backend of backends) {
         if (results.at(-1)?.report.counterexample !== undefined) break;
         const started = performance.now();
         const label = `${scenario.name} [${mode}, ${backend}]`;
-        const report = await exploreParallel(scenario, {
+        const exploreOptions: ExploreOptions = {
           size,
           mode,
           backend,
@@ -269,7 +272,9 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
           maxFaults: (options['max-faults'] as number | undefined) ?? DEFAULT_MAX_FAULTS,
           checkDeterminism: true,
           ...(definedIn === undefined ? {} : { module: projectRelative(definedIn, cwd) }),
-        }, {
+          priorPlans: [...priorPlans],
+        };
+        const report = await exploreParallel(scenario, exploreOptions, {
           executor,
           determinism,
           ...(shard === undefined ? {} : { shard }),
@@ -277,6 +282,8 @@ async function runCommand(positionals: readonly string[], options: ParsedOptions
         });
         progress?.clear();
         results.push({ scenario: scenario.name, mode, backend, report, elapsedMs: performance.now() - started });
+        // The next configuration aims past this one's plans (all of them, whatever this shard ran: a function of the seed).
+        priorPlans.push(...explorationPlans(scenario, exploreOptions));
       }
       if (results.at(-1)?.report.counterexample !== undefined) break;
     }

@@ -10,9 +10,12 @@ import { InputError, MAX_MODULE_PATH_CHARS, MAX_TOKEN_CHARS, checkInteger, check
  * timeout (the configuration swarm's) and the input disorder (no build reading version 2 was released
  * without them); a case without
  * them is still written as version 1, so older builds keep reading the tokens they could.
+ * Version 3 adds faults placed by situation (a fault's `when`): a version-2 reader would
+ * ignore `when` and fire the fault at its step, another case, so such a token is version 3
+ * and every other token keeps the version it had.
  */
-export const TOKEN_FORMAT_VERSION = 2;
-const READABLE_TOKEN_VERSIONS: readonly number[] = [0, 1, 2];
+export const TOKEN_FORMAT_VERSION = 3;
+const READABLE_TOKEN_VERSIONS: readonly number[] = [0, 1, 2, 3];
 /** Fields a version-1 reader does not know: a token with any of them is written as version 2. */
 const VERSION_2_KEYS = ['restartDelayMs', 'transactionTimeoutMs', 'preparedTransactions', 'alignedCheckpointTimeoutMs', 'checkpointTimeoutMs', 'disorder'] as const;
 const BODY_KEYS = ['v', 'module', 'tasks', 'size', 'mode', 'backend', 'bug', 'faults', 'schedule', 'maxConcurrentCheckpoints', 'checkpointIntervalMs', 'channelCapacity', 'sinkBufferKeys', 'partitionRecords', ...VERSION_2_KEYS];
@@ -26,7 +29,7 @@ const MAX_NAME_CHARS = 128;
  */
 export function encodeCase(spec: CaseSpec): string {
   const { scenario, module, ...rest } = spec;
-  const version = VERSION_2_KEYS.some((key) => spec[key] !== undefined) ? TOKEN_FORMAT_VERSION : 1;
+  const version = spec.faults.some((fault) => fault.when !== undefined) ? 3 : VERSION_2_KEYS.some((key) => spec[key] !== undefined) ? 2 : 1;
   const body = { v: version, ...(module === undefined ? {} : { module }), ...rest };
   return `${scenario}:${Buffer.from(JSON.stringify(body), 'utf8').toString('base64url')}`;
 }
@@ -125,6 +128,7 @@ export function decodeCase(token: string, taskCountOf: (scenario: string, size: 
     const entry = typeof fault === 'object' && fault !== null ? (fault as Record<string, unknown>) : {};
     checkInteger('faultAtStep', entry['atStep'], `replay: fault #${index} atStep`);
     if (entry['times'] !== undefined) checkInteger('faultTimes', entry['times'], `replay: fault #${index} times`);
+    if (entry['when'] !== undefined && version < 3) throw new InputError(`replay: fault #${index} is placed by situation (when), which needs token format version 3 or later, the token says ${version}`);
   });
   const schedule = parseSchedule(record['schedule']);
 

@@ -1,4 +1,4 @@
-import { FAULT_SITUATIONS } from '../runtime/job.ts';
+import { FAULT_SITUATIONS, TRANSACTION_SITUATIONS, TransactionSituationTracker, type TransactionSituation } from '../runtime/situations.ts';
 import type { RunObservations } from '../runtime/observations.ts';
 import type { Scenario } from './scenario.ts';
 
@@ -37,14 +37,13 @@ export const CHECKPOINT_COVERAGE_POINTS = [
   'checkpoint concurrent',
 ] as const;
 
-/** The state of a two-phase-commit sink's transactions when a fault fired. */
-export const TRANSACTION_SITUATIONS = ['none open', 'open', 'pre-committed'] as const;
-export type TransactionSituation = (typeof TRANSACTION_SITUATIONS)[number];
+/** The state of a two-phase-commit sink's transactions when a fault fired (situations.ts: a fault can be placed at one too). */
+export { TRANSACTION_SITUATIONS, type TransactionSituation };
 
 export const TRANSACTION_COVERAGE_POINTS = ['transaction committed', 'transaction aborted', 'transaction recovered and committed', 'transaction recovered and aborted'] as const;
 
 /** Scenarios whose sink commits in two phases: their plans can fail a commit. */
-function hasTransactionalSink(scenario: Scenario): boolean {
+export function hasTransactionalSink(scenario: Scenario): boolean {
   return scenario.faultKinds.includes('fail-commit');
 }
 
@@ -52,7 +51,13 @@ function hasTransactionalSink(scenario: Scenario): boolean {
  * Points no generated run can reach, because of how the runtime is built, each with the
  * reason: `point` is a coverage point's text, or a pattern over it.
  */
-export const UNREACHABLE_COVERAGE_POINTS: readonly { readonly point: string | RegExp; readonly reason: string }[] = [];
+export const UNREACHABLE_COVERAGE_POINTS: readonly { readonly point: string | RegExp; readonly reason: string }[] = [
+  {
+    point: 'transaction aborted',
+    reason:
+      "the Kafka sink never calls abort: it ends a transaction by commit, or at recovery by initTransactions on the transaction's id (kafka-sink.ts recoverAndAbort, abortLingering), reported as recovered and aborted; a sink that aborts reaches it",
+  },
+];
 
 /** Why a point cannot be reached, or undefined when it can. */
 export function unreachableReason(point: string): string | undefined {
@@ -72,19 +77,10 @@ export function definedCoveragePoints(scenario: Scenario): string[] {
 
 /** The sink's transactions at each fault: pre-committed beats open beats none (reported events up to the fault's step). */
 function transactionSituationsAtFaults(observations: RunObservations): TransactionSituation[] {
-  const events = observations.connectorEvents;
-  const state = new Map<string, 'open' | 'pre-committed'>();
-  let next = 0;
+  const tracker = new TransactionSituationTracker();
   return [...observations.faults].sort((a, b) => a.seq - b.seq).map((fault) => {
-    for (; next < events.length && events[next]!.step <= fault.atStep; next++) {
-      const event = events[next]!;
-      if (event.kind === 'begin') state.set(event.transaction, 'open');
-      else if (event.kind === 'pre-commit') state.set(event.transaction, 'pre-committed');
-      else state.delete(event.transaction);
-    }
-    // A failover leaves the failed attempt's transactions to the next attempt's recovery: they stay open until it ends them.
-    const states = [...state.values()];
-    return states.includes('pre-committed') ? 'pre-committed' : states.includes('open') ? 'open' : 'none open';
+    tracker.advanceTo(observations.connectorEvents, fault.atStep);
+    return tracker.situation;
   });
 }
 
@@ -161,11 +157,11 @@ export function summarizeCoverage(scenario: Scenario, tally: Readonly<Record<str
   };
 }
 
-/** `coverage: reached X of Y points`, the points never reached, those unreachable with the reason, and each declared point never reached. */
+/** `coverage: reached X of Y points`, the points never reached (`(none)`), those unreachable with the reason, and each declared point never reached. */
 export function formatCoverage(summary: CoverageSummary): string[] {
   return [
     `coverage: ${summary.scenario} reached ${summary.reached} of ${summary.defined} points`,
-    ...(summary.neverReached.length === 0 ? [] : [`  never reached: ${summary.neverReached.join(', ')}`]),
+    `  never reached: ${summary.neverReached.length === 0 ? '(none)' : summary.neverReached.join(', ')}`,
     ...summary.unreachable.map(({ point, reason }) => `  ${point}: unreachable: ${reason}`),
     ...summary.missingMustReach.map((point) => `  MUST-REACH point never reached: ${point}`),
   ];

@@ -9,7 +9,8 @@ import { isUserCodeError, type Scenario, type ScenarioSize } from './scenario.ts
 import { UNALIGNED_MIN_INTERVAL_MS, swarmArbitrary, swarmFields } from './swarm.ts';
 import { inputDisorderArbitrary, type InputDisorder } from './input-disorder.ts';
 import { countCoverage, reachedCoveragePoints } from './coverage.ts';
-import { NO_STEERING, STEERING_ROUND_RUNS, steeredWeight, steeringFrom, type Steering } from './steering.ts';
+import { NO_STEERING, PLAN_ROUND_CASES, STEERING_ROUND_RUNS, placementSituations, steeredSituationWeight, steeredWeight, steeringFrom, steeringFromPlans, steeringRoundSeed, type Steering } from './steering.ts';
+import type { SituationPlacement } from '../runtime/situations.ts';
 
 export interface ExploreOptions {
   readonly size: ScenarioSize;
@@ -27,6 +28,17 @@ export interface ExploreOptions {
   readonly checkDeterminism: boolean;
   /** A user scenario's module (relative to the project root), written into replay tokens. */
   readonly module?: string;
+  /**
+   * The fault plans of the explorations run before this one on the same scenario (the main job's
+   * other configurations): the plan steering aims past the points they aimed at. Default none.
+   */
+  readonly priorPlans?: readonly (readonly Fault[])[];
+  /**
+   * Steer each round of cases by the points the plans before it aimed at (steeringFromPlans; the
+   * main job's generation). Default true; false draws every case from one unsteered arbitrary
+   * (the generation before issue 14's plan steering, kept for bench/search.ts).
+   */
+  readonly planSteering?: boolean;
   /** Steer generation toward coverage points not yet reached (steering.ts): rounds of cases, weights adapted between rounds. Default off. */
   readonly steer?: boolean;
   /** Shrink the first failing case (default true; a benchmark counting runs to the first failure turns it off). */
@@ -67,6 +79,21 @@ export interface ExploreReport {
 
 export const DETERMINISM_PROPERTY = 'determinism';
 
+/** Of every STEP_PLACEMENT_WEIGHT + SITUATION_PLACEMENT_WEIGHT generated faults, this many are placed by step... */
+const STEP_PLACEMENT_WEIGHT = 1;
+/** ...and this many by situation: a short window (a checkpoint triggered, nobody acknowledged yet) is hit whatever the schedule. */
+const SITUATION_PLACEMENT_WEIGHT = 1;
+/** A drawn placement waits for at most this many entries into its situation (counted from a drawn step: a later entry is often after the job's end). */
+const MAX_DRAWN_OCCURRENCE = 2;
+/** When steering names pairs of kinds and situations not reached yet, of every FREE_PLAN_WEIGHT + PAIR_PLAN_WEIGHT + SITUATION_PLAN_WEIGHT plans this many are free... */
+const FREE_PLAN_WEIGHT = 1;
+/** ...this many aim at one such pair... */
+const PAIR_PLAN_WEIGHT = 1;
+/** ...and this many at one kind's situation not reached yet (when steering names some). */
+const SITUATION_PLAN_WEIGHT = 1;
+/** A pair plan's first fault comes in the first typicalRunSteps / PAIR_GAP_DIVISOR steps, each next one at most as many steps later (all in the first half of the run). */
+const PAIR_GAP_DIVISOR = 6;
+
 /** Fault plans and schedules as data: fewer, earlier, simpler faults and shorter choice lists shrink toward a plainer case. */
 export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number, steering: Steering = NO_STEERING): fc.Arbitrary<CaseSpec> {
   // A case may read one partition more than asked (a wider exchange: more inputs per task),
@@ -105,9 +132,66 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
     // The keyed last vertex, or the source where the scenario allows it: a source rescale shrinks to a keyed one.
     rescale: { weight: 1, arbitrary: scenario.rescalesSource === true ? fc.oneof({ withCrossShrink: true }, keyedRescale, sourceRescale) : keyedRescale },
   };
-  const fault: fc.Arbitrary<Fault> = fc.oneof(...scenario.faultKinds.map((kind) => ({ ...byKind[kind], weight: steeredWeight(byKind[kind].weight, steering, kind) })));
+  // Each fault is placed by step, or now and then by situation (steered toward the situations
+  // its kind has not reached yet); a placement shrinks to none, the fault at its step.
+  const placeable = placementSituations(scenario);
+  const placementOf = (kind: Fault['kind']): fc.Arbitrary<SituationPlacement | undefined> =>
+    fc.oneof(
+      { withCrossShrink: true },
+      { weight: STEP_PLACEMENT_WEIGHT, arbitrary: fc.constant(undefined) },
+      {
+        weight: SITUATION_PLACEMENT_WEIGHT,
+        arbitrary: fc.record({
+          situation: fc.oneof(...placeable.map((situation) => ({ weight: steeredSituationWeight(steering, kind, situation), arbitrary: fc.constant(situation) }))),
+          // Mostly the first entry (from a drawn step on), now and then the second; shrinks to the first.
+          occurrence: fc.oneof({ withCrossShrink: true }, { weight: 3, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.integer({ min: 2, max: MAX_DRAWN_OCCURRENCE }) }),
+        }),
+      },
+    );
+  const faultOf = (kind: Fault['kind']): fc.Arbitrary<Fault> => fc.tuple(byKind[kind].arbitrary, placementOf(kind)).map(([action, when]): Fault => (when === undefined ? action : { ...action, when }));
+  const fault: fc.Arbitrary<Fault> = fc.oneof(...scenario.faultKinds.map((kind) => ({ weight: steeredWeight(byKind[kind].weight, steering, kind), arbitrary: faultOf(kind) })));
+  const freePlan = fc.array(fault, { maxLength: maxFaults });
+  // A plan aimed at a pair of kinds not reached yet (A then B), and when room is left and a pair
+  // B then C is not reached either, at that one too: A, B, C, each a little after the one before.
+  // Placed by step, early: a placement by situation may never fire, and the pair would be missed.
+  // Each fault shrinks away on its own (kept: generated true, shrinks to false), and toward a free plan.
+  const kept = fc.option(fc.constant(true), { freq: 1_000, nil: false });
+  const noFault = fc.constant<Fault | undefined>(undefined);
+  const pairPlan = (targets: Steering['pairTargets']): fc.Arbitrary<Fault[]> =>
+    fc
+      .constantFrom(...targets)
+      .chain(([first, second]) => {
+        const following = targets.filter(([from]) => from === second).map(([, to]) => to);
+        const third = maxFaults < 3 || following.length === 0 ? noFault : fc.constantFrom(...following).chain((kind) => byKind[kind].arbitrary);
+        return fc.tuple(fc.tuple(byKind[first].arbitrary, byKind[second].arbitrary, third), fc.tuple(kept, kept, kept));
+      })
+      .map(([faults, keeps]) => {
+        const chained: Fault[] = [];
+        let atStep = 0;
+        faults.forEach((fault, index) => {
+          if (fault === undefined) return;
+          atStep += Math.floor(fault.atStep / PAIR_GAP_DIVISOR);
+          if (keeps[index]) chained.push({ ...fault, atStep });
+        });
+        return chained;
+      });
+  // A plan aimed at a kind's situation not reached yet: one fault placed at the first entry into it
+  // from an early step. The placement shrinks away (the fault at its step), like the fault itself.
+  const situationPlan = (targets: Steering['situationTargets']): fc.Arbitrary<Fault[]> =>
+    fc
+      .constantFrom(...targets)
+      .chain(([kind, situation]) => fc.tuple(byKind[kind].arbitrary, fc.constant(situation), kept, kept))
+      .map(([action, situation, keep, placed]) => {
+        const early = { ...action, atStep: Math.floor(action.atStep / PAIR_GAP_DIVISOR) };
+        return keep ? [placed ? { ...early, when: { situation, occurrence: 1 } } : early] : [];
+      });
+  const aimedPlans = [
+    ...(steering.pairTargets.length === 0 || maxFaults < 2 ? [] : [{ weight: PAIR_PLAN_WEIGHT, arbitrary: pairPlan(steering.pairTargets) }]),
+    ...(steering.situationTargets.length === 0 || maxFaults < 1 ? [] : [{ weight: SITUATION_PLAN_WEIGHT, arbitrary: situationPlan(steering.situationTargets) }]),
+  ];
+  const faults = aimedPlans.length === 0 ? freePlan : fc.oneof({ withCrossShrink: true }, { weight: FREE_PLAN_WEIGHT, arbitrary: freePlan }, ...aimedPlans);
   return fc.record({
-    faults: fc.array(fault, { maxLength: maxFaults }),
+    faults,
     choices: fc.array(fc.nat({ max: 15 }), { maxLength: 48 }),
     // Mostly a random tail (variety over the whole run); shrinks to null, the plain schedule.
     tailSeed: fc.option(fc.nat(), { nil: null, freq: 4 }),
@@ -164,6 +248,41 @@ export function caseArbitrary(scenario: Scenario, base: Omit<CaseSpec, 'faults' 
       schedule: { kind: 'choices' as const, choices, tailSeed },
     };
   });
+}
+
+/** One round of an exploration's cases: generated from its own seed with the steering the rounds before earned. */
+export interface CaseRound {
+  /** Index of the round's first case in the exploration. */
+  readonly start: number;
+  readonly seed: number;
+  readonly arbitrary: fc.Arbitrary<CaseSpec>;
+  /** The round's cases, as fc.check draws them from `seed`. */
+  readonly specs: readonly CaseSpec[];
+}
+
+/**
+ * The first `runs` cases of an exploration, in rounds of PLAN_ROUND_CASES: each round is
+ * steered by the plans of the rounds before (steeringFromPlans), so every case is a function of
+ * the seed alone: the same on every shard and worker, and replayable for a shrink by its round.
+ */
+export function plannedCaseRounds(scenario: Scenario, base: Omit<CaseSpec, 'faults' | 'schedule'>, maxFaults: number, seed: number, runs: number, priorPlans: readonly (readonly Fault[])[] = []): CaseRound[] {
+  const rounds: CaseRound[] = [];
+  const plans: (readonly Fault[])[] = [...priorPlans];
+  // Faults armed in the first half of a typical run count as aimed at their points (a pair plan's are in it).
+  const earlyStepBound = Math.floor((scenario.typicalRunSteps?.(base.size) ?? typicalRunSteps(base.size)) / 2);
+  for (let start = 0, round = 0; start < runs; start += PLAN_ROUND_CASES, round++) {
+    const arbitrary = caseArbitrary(scenario, base, maxFaults, steeringFromPlans(scenario, plans, earlyStepBound));
+    const roundSeed = steeringRoundSeed(seed, round);
+    const specs = fc.sample(arbitrary, { seed: roundSeed, numRuns: Math.min(PLAN_ROUND_CASES, runs - start) });
+    for (const spec of specs) plans.push(spec.faults);
+    rounds.push({ start, seed: roundSeed, arbitrary, specs });
+  }
+  return rounds;
+}
+
+/** Every fault plan an exploration generates (whatever part of it a shard runs): the next configuration's `priorPlans`. */
+export function explorationPlans(scenario: Scenario, options: ExploreOptions): (readonly Fault[])[] {
+  return plannedCaseRounds(scenario, caseBase(scenario, options), options.maxFaults, options.seed, options.runs, options.priorPlans).flatMap((round) => round.specs.map((spec) => spec.faults));
 }
 
 function emptyStats(): ExploreStats {
@@ -229,8 +348,8 @@ export async function explore(scenario: Scenario, options: ExploreOptions): Prom
   let foundAfterRuns = 0;
   let originalFaultCount = 0;
   const base = caseBase(scenario, options);
-  const propertyOf = (steering: Steering) =>
-    fc.asyncProperty(caseArbitrary(scenario, base, options.maxFaults, steering), async (spec) => {
+  const propertyOf = (arbitrary: fc.Arbitrary<CaseSpec>) =>
+    fc.asyncProperty(arbitrary, async (spec) => {
       const result = await runJudged(scenario, spec, options);
       if (!failingSeen) accumulate(stats, result);
       if (result.violations.length > 0 && !failingSeen) {
@@ -242,14 +361,23 @@ export async function explore(scenario: Scenario, options: ExploreOptions): Prom
     });
   const checkParameters = options.shrink === false ? { endOnFailure: true } : {};
   let details: fc.RunDetails<[CaseSpec]>;
-  if (options.steer !== true) {
-    details = await fc.check(propertyOf(NO_STEERING), { numRuns: options.runs, seed: options.seed, ...checkParameters });
+  if (options.steer !== true && options.planSteering === false) {
+    details = await fc.check(propertyOf(caseArbitrary(scenario, base, options.maxFaults)), { numRuns: options.runs, seed: options.seed, ...checkParameters });
+  } else if (options.steer !== true) {
+    // Rounds steered by the plans before them (the main job's cases, case for case).
+    const rounds = plannedCaseRounds(scenario, base, options.maxFaults, options.seed, options.runs, options.priorPlans);
+    let round = 0;
+    do {
+      const { arbitrary, seed, specs } = rounds[round]!;
+      details = await fc.check(propertyOf(arbitrary), { numRuns: specs.length, seed, ...checkParameters });
+      round++;
+    } while (!details.failed && round < rounds.length);
   } else {
     // Rounds: each one's weights come from the coverage of the runs before it (deterministic from the seed).
     let round = 0;
     do {
       const numRuns = Math.min(STEERING_ROUND_RUNS, options.runs - stats.runs);
-      details = await fc.check(propertyOf(steeringFrom(scenario, stats.coverage)), { numRuns, seed: (options.seed + round * 7919) % 2 ** 31, ...checkParameters });
+      details = await fc.check(propertyOf(caseArbitrary(scenario, base, options.maxFaults, steeringFrom(scenario, stats.coverage))), { numRuns, seed: steeringRoundSeed(options.seed, round), ...checkParameters });
       round++;
     } while (!details.failed && stats.runs < options.runs);
   }

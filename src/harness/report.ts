@@ -43,9 +43,11 @@ export function formatVerdict(result: CaseResult, blame: readonly BlameChain[] =
   lines.push(`Fault plan (${spec.faults.length} fault${spec.faults.length === 1 ? '' : 's'}):`);
   if (spec.faults.length === 0) lines.push('  (none: the schedule alone is enough)');
   for (const fault of spec.faults) {
-    const injected = observations.faults.find((f) => f.atStep === fault.atStep && f.description === describeFault(fault, observations.taskNames));
-    const pendingAtFault = observations.checkpoints.filter((c) => c.triggeredAtStep <= fault.atStep && (c.endedAtStep < 0 || c.endedAtStep >= fault.atStep)).map((c) => c.checkpointId);
-    const context = injected === undefined ? 'not reached: the job had ended' : `while ${injected.situation.replaceAll('-', ' ')}${pendingAtFault.length > 0 ? `, checkpoint ${pendingAtFault.join(', ')} in flight` : ''}`;
+    // A fault placed by situation fires at a step of the run's own, not at its atStep.
+    const injected = observations.faults.find((f) => (fault.when !== undefined || f.atStep === fault.atStep) && f.description === describeFault(fault, observations.taskNames));
+    const firedAt = injected?.atStep ?? fault.atStep;
+    const pendingAtFault = observations.checkpoints.filter((c) => c.triggeredAtStep <= firedAt && (c.endedAtStep < 0 || c.endedAtStep >= firedAt)).map((c) => c.checkpointId);
+    const context = injected === undefined ? (fault.when === undefined ? 'not reached: the job had ended' : 'not reached: the run ended before the situation arose that often') : `${fault.when === undefined ? '' : `fired at step ${firedAt}, `}while ${injected.situation.replaceAll('-', ' ')}${pendingAtFault.length > 0 ? `, checkpoint ${pendingAtFault.join(', ')} in flight` : ''}`;
     lines.push(`  - ${describeFault(fault, observations.taskNames)} (${context})`);
   }
   const schedule = spec.schedule.kind === 'seed' ? `random, seed ${spec.schedule.seed}` : `choices [${spec.schedule.choices.join(',')}] then ${spec.schedule.tailSeed === null ? 'the plain schedule' : `random seed ${spec.schedule.tailSeed}`}`;

@@ -19,6 +19,9 @@ import { OWNED_SPLITS_STATE, snapshotOfSplits, splitStatesOfSnapshot } from './s
 
 import { ExecutionIds, jobIdOf } from './execution-ids.ts';
 import { FlowMetrics, TaskActivity } from './flow-metrics.ts';
+import { describeSituation, ordinalTimes, TransactionSituationTracker, type FaultSituation, type PlacementSituation } from './situations.ts';
+
+export { FAULT_SITUATIONS, type FaultSituation } from './situations.ts';
 export { partitionOf } from './task.ts';
 
 export interface JobOptions {
@@ -224,6 +227,10 @@ export class JobRuntime implements SimWorld {
   /** Orders every observed event of the run (see `CheckpointEvent.seq`). */
   private nextSeq = 0;
   private faultIndex = 0;
+  /** Faults placed by situation, each with the entries into its situation seen since it was armed. */
+  private readonly situationFaults: { readonly fault: Fault; entries: number; inside: boolean; fired: boolean }[];
+  /** The sink's transactions, read from its reported events, for faults placed at a transaction situation. */
+  private readonly transactionSituations = new TransactionSituationTracker();
   private dropNextAck = false;
   private readonly faults: readonly Fault[];
   /** Called inside the step that completes a checkpoint (a harness hook: e.g. read back what a reader sees now). */
@@ -269,7 +276,9 @@ export class JobRuntime implements SimWorld {
     }
     this.spec = 'stages' in job ? pipelineToJobGraph(job) : job;
     const spec = this.spec;
-    this.faults = [...faultPlan].sort((a, b) => a.atStep - b.atStep);
+    // Faults placed by step fire in step order; those placed by situation wait for it (injectSituationFaults).
+    this.faults = faultPlan.filter((fault) => fault.when === undefined).sort((a, b) => a.atStep - b.atStep);
+    this.situationFaults = faultPlan.filter((fault) => fault.when !== undefined).sort((a, b) => a.atStep - b.atStep).map((fault) => ({ fault, entries: 0, inside: false, fired: false }));
     if (options.maxParallelism !== undefined) checkMaxParallelism(options.maxParallelism, 'JobRuntime');
     this.flowBuffers = flowControlBuffersOf(options);
     ({ tasks: this.tasks, channels: this.channels } = this.buildTasks(this.spec));
@@ -319,7 +328,7 @@ export class JobRuntime implements SimWorld {
       timerFirings: [],
       sideOutputRecords: {},
     };
-    for (const fault of this.faults) {
+    for (const fault of faultPlan) {
       if ('task' in fault && (fault.task < 0 || fault.task >= this.tasks.length)) {
         throw new Error(`JobRuntime: fault ${describeFault(fault, this.tasks.map((t) => t.name))} names no task of ${spec.name}`);
       }
@@ -417,6 +426,7 @@ export class JobRuntime implements SimWorld {
     for (let i = this.faultIndex; i < this.faults.length; i++) {
       observations.faultsNotReached.push(describeFault(this.faults[i]!, observations.taskNames));
     }
+    for (const waiting of this.situationFaults) if (!waiting.fired) observations.faultsNotReached.push(describeFault(waiting.fault, observations.taskNames));
     this.coordinator.cancelTimeouts();
     observations.steps = this.scheduler.step;
     observations.virtualTimeMs = this.scheduler.nowMs;
@@ -723,6 +733,33 @@ export class JobRuntime implements SimWorld {
       }
       this.inject(fault, step);
     }
+    if (this.situationFaults.length > 0) this.injectSituationFaults(step);
+  }
+
+  /**
+   * Faults placed by situation: each armed one (its atStep reached) counts the entries into its
+   * situation and fires at the occurrence-th. The situation is read afresh for each, since a
+   * fault that fires changes it.
+   */
+  private injectSituationFaults(step: number): void {
+    if (this.status === 'finished' || this.status === 'failed') return;
+    for (const waiting of this.situationFaults) {
+      const placement = waiting.fault.when!;
+      if (waiting.fired || waiting.fault.atStep > step) continue;
+      const inside = this.placementSituationHolds(placement.situation, step);
+      if (inside && !waiting.inside) waiting.entries++;
+      waiting.inside = inside;
+      if (inside && waiting.entries === placement.occurrence) {
+        waiting.fired = true;
+        this.inject(waiting.fault, step);
+      }
+    }
+  }
+
+  private placementSituationHolds(situation: PlacementSituation, step: number): boolean {
+    if (!situation.startsWith('transaction ')) return this.situation() === situation;
+    this.transactionSituations.advanceTo(this.observations.connectorEvents, step);
+    return `transaction ${this.transactionSituations.situation}` === situation;
   }
 
   private inject(fault: Fault, step: number): void {
@@ -975,60 +1012,61 @@ export function flowControlBuffersOf(options: Pick<JobOptions, 'exclusiveBuffers
   };
 }
 
-/** The situations a fault can fire in: the fault-injection points, as reports count them. */
-export const FAULT_SITUATIONS = [
-  'between-checkpoints',
-  'checkpoint-triggered',
-  'during-alignment',
-  'checkpoint-partially-acked',
-  'completed-before-notify',
-  'during-recovery',
-  'after-end-of-input',
-] as const;
-export type FaultSituation = (typeof FAULT_SITUATIONS)[number];
-
 export function describeFault(fault: Fault, taskNames: readonly string[]): string {
+  const { at, armed, atParenthesised, from } = firingWords(fault);
   switch (fault.kind) {
     case 'crash-task':
-      return `task ${taskNames[fault.task] ?? `#${fault.task}`} crashes at step ${fault.atStep}`;
+      return `task ${taskNames[fault.task] ?? `#${fault.task}`} crashes ${at}`;
     case 'crash-job':
-      return `the whole job (coordinator included) crashes at step ${fault.atStep}`;
+      return `the whole job (coordinator included) crashes ${at}`;
     case 'expire-checkpoint':
-      return `the oldest pending checkpoint times out at step ${fault.atStep}`;
+      return `the oldest pending checkpoint times out ${at}`;
     case 'decline-checkpoint':
-      return `task ${taskNames[fault.task] ?? `#${fault.task}`} declines its next checkpoint (armed at step ${fault.atStep})`;
+      return `task ${taskNames[fault.task] ?? `#${fault.task}`} declines its next checkpoint ${armed}`;
     case 'drop-notify':
-      return `the next notify-complete message is lost (at step ${fault.atStep})`;
+      return `the next notify-complete message is lost ${atParenthesised}`;
     case 'fail-commit':
-      return `the next ${fault.times} transaction commit${fault.times === 1 ? '' : 's'} fail (armed at step ${fault.atStep})`;
+      return `the next ${fault.times} transaction commit${fault.times === 1 ? '' : 's'} fail ${armed}`;
     case 'expire-transactions':
-      return `the broker times out every open transaction at step ${fault.atStep}`;
+      return `the broker times out every open transaction ${at}`;
     case 'fence-transactions':
-      return `a newer producer fences every open transaction of the sink at step ${fault.atStep}`;
+      return `a newer producer fences every open transaction of the sink ${at}`;
     case 'fail-abort':
-      return `the next ${fault.times} transaction abort${fault.times === 1 ? '' : 's'} fail (armed at step ${fault.atStep})`;
+      return `the next ${fault.times} transaction abort${fault.times === 1 ? '' : 's'} fail ${armed}`;
     case 'cut-connections':
-      return `every connection to the external systems is cut at step ${fault.atStep}`;
+      return `every connection to the external systems is cut ${at}`;
     case 'drop-ack':
-      return `the next acknowledgement to the coordinator is lost (at step ${fault.atStep})`;
+      return `the next acknowledgement to the coordinator is lost ${atParenthesised}`;
     case 'fail-initialize':
-      return `task ${taskNames[fault.task] ?? `#${fault.task}`} throws from initializeState on its next deployment (armed at step ${fault.atStep})`;
+      return `task ${taskNames[fault.task] ?? `#${fault.task}`} throws from initializeState on its next deployment ${armed}`;
     case 'fail-call':
-      return `the next ${fault.times} call${fault.times === 1 ? '' : 's'} to an external system fail before reaching it (armed at step ${fault.atStep})`;
+      return `the next ${fault.times} call${fault.times === 1 ? '' : 's'} to an external system fail before reaching it ${armed}`;
     case 'lose-reply':
-      return `the next ${fault.times} call${fault.times === 1 ? '' : 's'} to an external system ${fault.times === 1 ? 'is' : 'are'} applied but the reply is lost (armed at step ${fault.atStep})`;
+      return `the next ${fault.times} call${fault.times === 1 ? '' : 's'} to an external system ${fault.times === 1 ? 'is' : 'are'} applied but the reply is lost ${armed}`;
     case 'timeout-call':
-      return `the next ${fault.times} call${fault.times === 1 ? '' : 's'} to an external system time out unapplied (armed at step ${fault.atStep})`;
+      return `the next ${fault.times} call${fault.times === 1 ? '' : 's'} to an external system time out unapplied ${armed}`;
     case 'slow-operator':
-      return `task ${taskNames[fault.task] ?? `#${fault.task}`} spends ${fault.extraMsPerRecord} ms more on every record from step ${fault.atStep} on (a slow operator)`;
+      return `task ${taskNames[fault.task] ?? `#${fault.task}`} spends ${fault.extraMsPerRecord} ms more on every record ${from} (a slow operator)`;
     case 'slow-snapshot':
-      return `task ${taskNames[fault.task] ?? `#${fault.task}`} spends ${fault.extraMs} ms more in the ${fault.phase === 'sync' ? 'synchronous' : 'asynchronous'} phase of its next snapshot (armed at step ${fault.atStep})`;
+      return `task ${taskNames[fault.task] ?? `#${fault.task}`} spends ${fault.extraMs} ms more in the ${fault.phase === 'sync' ? 'synchronous' : 'asynchronous'} phase of its next snapshot ${armed}`;
     case 'slow-calls':
-      return `every call to an external system takes ${fault.extraLatencyMs} ms longer from step ${fault.atStep} on (a slow external system)`;
+      return `every call to an external system takes ${fault.extraLatencyMs} ms longer ${from} (a slow external system)`;
     case 'skew-keys':
-      return `${fault.hotKeyPercent}% of the input not yet read goes to one hot key from step ${fault.atStep} on (a skewed key distribution)`;
+      return `${fault.hotKeyPercent}% of the input not yet read goes to one hot key ${from} (a skewed key distribution)`;
     case 'rescale':
-      if (fault.vertex === 'source') return `the job restarts with its source rescaled ${fault.by > 0 ? 'up' : 'down'} by ${Math.abs(fault.by)} subtask${Math.abs(fault.by) === 1 ? '' : 's'} (its splits reassigned) at step ${fault.atStep}`;
-      return `the job restarts with its keyed part rescaled ${fault.by > 0 ? 'up' : 'down'} by ${Math.abs(fault.by)} subtask${Math.abs(fault.by) === 1 ? '' : 's'} at step ${fault.atStep}`;
+      if (fault.vertex === 'source') return `the job restarts with its source rescaled ${fault.by > 0 ? 'up' : 'down'} by ${Math.abs(fault.by)} subtask${Math.abs(fault.by) === 1 ? '' : 's'} (its splits reassigned) ${at}`;
+      return `the job restarts with its keyed part rescaled ${fault.by > 0 ? 'up' : 'down'} by ${Math.abs(fault.by)} subtask${Math.abs(fault.by) === 1 ? '' : 's'} ${at}`;
   }
+}
+
+/**
+ * When a fault fires, in the words each description uses: `at step 12`, `(armed at step 12)`,
+ * `from step 12 on`; for a fault placed by situation `while a checkpoint is partially
+ * acknowledged (the 3rd time from step 12)`.
+ */
+function firingWords(fault: Fault): { at: string; armed: string; atParenthesised: string; from: string } {
+  const placement = fault.when;
+  if (placement === undefined) return { at: `at step ${fault.atStep}`, armed: `(armed at step ${fault.atStep})`, atParenthesised: `(at step ${fault.atStep})`, from: `from step ${fault.atStep} on` };
+  const at = `${describeSituation(placement.situation)} (${ordinalTimes(placement.occurrence)}${fault.atStep === 0 ? '' : ` from step ${fault.atStep}`})`;
+  return { at, armed: `(armed ${at})`, atParenthesised: `(${at})`, from: `starting ${at}` };
 }

@@ -53,7 +53,7 @@ const BAD_INPUTS: readonly BadInput[] = [
   { what: 'token cut off', argv: ['replay', 'odd-even-sum:eyJzaXpl'], code: 2, kind: 'bad-input', message: /not valid base64url JSON/ },
   { what: 'token with 1e9 records', argv: ['replay', token({ ...goodBody, size: { partitions: 2, recordsPerPartition: 1e9 } })], code: 2, kind: 'bad-input', message: /replay: size.recordsPerPartition must be in \[0, 1000000\]/ },
   { what: 'token with 1e6 partitions', argv: ['replay', token({ ...goodBody, size: { partitions: 1e6, recordsPerPartition: 1 } })], code: 2, kind: 'bad-input', message: /replay: size.partitions must be in \[1, 16\]/ },
-  { what: 'token of a future format', argv: ['replay', token({ ...goodBody, v: 3 })], code: 2, kind: 'bad-input', message: /token format version 3 is not one this streamcheck reads/ },
+  { what: 'token of a future format', argv: ['replay', token({ ...goodBody, v: 4 })], code: 2, kind: 'bad-input', message: /token format version 4 is not one this streamcheck reads/ },
   { what: 'token with an unknown field', argv: ['replay', token({ ...goodBody, turbo: true })], code: 2, kind: 'bad-input', message: /unknown field\(s\) in the case: 'turbo'/ },
   { what: 'token with an absolute module path', argv: ['replay', token({ ...goodBody, module: '/etc/passwd' })], code: 2, kind: 'bad-input', message: /module must be relative to the project root/ },
   { what: 'token for an unknown scenario', argv: ['replay', token(goodBody, `evil${ESCAPE}]0;title`)], code: 2, kind: 'bad-input', message: /scenario name must be at most 128 printable chars/ },

@@ -61,7 +61,8 @@ describe('streamcheck CLI', () => {
     expect(code).toBe(EXIT_INVARIANT_VIOLATED);
     expect(out).toMatch(/FAIL exactly-once violated/);
     expect(out).toMatch(/duplicate: key odd-even-sum:\w+:\w+: expected \d+, found \d+/);
-    expect(out).toMatch(/- (task .* crashes|the whole job .* crashes) at step \d+ \(while /);
+    // A failover of any kind: a crash, or the restart of a rescale.
+    expect(out).toMatch(/- (task .* crashes|the whole job .* crashes|the job restarts with its keyed part rescaled .*) at step \d+ \(while /);
     const token = /Replay: npx streamcheck replay (\S+)/.exec(out)?.[1];
     expect(token).toBeDefined();
     const replay = await cli('replay', token!, '--timeline');

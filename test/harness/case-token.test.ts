@@ -35,7 +35,7 @@ describe('replay tokens', () => {
     const bad = (changes: Record<string, unknown>): string => `odd-even-sum:${Buffer.from(JSON.stringify({ ...body, ...changes })).toString('base64url')}`;
     const { v: _version, module: _module, ...version0 } = body;
     expect(decodeCase(`odd-even-sum:${Buffer.from(JSON.stringify(version0)).toString('base64url')}`, taskCount).size).toEqual(base.size);
-    expect(() => decodeCase(bad({ v: 3 }), taskCount)).toThrow(/token format version 3 is not one this streamcheck reads \(it reads 0, 1, 2\)/);
+    expect(() => decodeCase(bad({ v: 4 }), taskCount)).toThrow(/token format version 4 is not one this streamcheck reads \(it reads 0, 1, 2, 3\)/);
     expect(() => decodeCase(bad({ v: '1' }), taskCount)).toThrow(/token format version '1'/);
     expect(() => decodeCase(bad({ module: 'a\\b.ts' }), taskCount)).toThrow(/posix separators/);
     expect(() => decodeCase(bad({ module: 'x'.repeat(1025) }), taskCount)).toThrow(/at most 1024 chars, got 1025 chars/);
@@ -54,6 +54,22 @@ describe('replay tokens', () => {
     expect(() => decodeCase(bad({ transactionTimeoutMs: 0 }), taskCount)).toThrow(/transactionTimeoutMs must be in \[1, 900000\]/);
     expect(() => decodeCase(bad({ restartDelayMs: -1 }), taskCount)).toThrow(/restartDelayMs must be in \[0, 3600000\]/);
     expect(() => decodeCase(bad({ preparedTransactions: 'yes' }), taskCount)).toThrow(/preparedTransactions must be true or false, got 'yes'/);
+  });
+
+  test('a fault placed by situation makes a version-3 token that round-trips; an older version may not carry one; a bad placement is refused by name', () => {
+    const placed = { kind: 'crash-task' as const, atStep: 5, task: 1, when: { situation: 'checkpoint-partially-acked' as const, occurrence: 3 } };
+    const spec = { ...base, faults: [{ kind: 'crash-job' as const, atStep: 2 }, placed], schedule: { kind: 'seed' as const, seed: 1 } };
+    const encoded = encodeCase(spec);
+    const body = JSON.parse(Buffer.from(encoded.split(':')[1]!, 'base64url').toString()) as Record<string, unknown>;
+    expect(body['v']).toBe(3);
+    expect(decodeCase(encoded, taskCount)).toEqual(spec);
+    // Step placement alone keeps the version it had, so older builds read it.
+    expect(JSON.parse(Buffer.from(encodeCase({ ...spec, faults: [{ kind: 'crash-job', atStep: 2 }] }).split(':')[1]!, 'base64url').toString())).toMatchObject({ v: 1 });
+    const bad = (changes: Record<string, unknown>): string => `odd-even-sum:${Buffer.from(JSON.stringify({ ...body, ...changes })).toString('base64url')}`;
+    expect(() => decodeCase(bad({ v: 2 }), taskCount)).toThrow(/fault #1 is placed by situation \(when\), which needs token format version 3 or later, the token says 2/);
+    expect(() => decodeCase(bad({ faults: [{ ...placed, when: { situation: 'on-a-tuesday', occurrence: 1 } }] }), taskCount)).toThrow(/when.situation must be one of between-checkpoints, .*transaction pre-committed, got "on-a-tuesday"/);
+    expect(() => decodeCase(bad({ faults: [{ ...placed, when: { situation: 'during-recovery', occurrence: 0 } }] }), taskCount)).toThrow(/when.occurrence must be an integer in \[1, 64\], got 0/);
+    expect(() => decodeCase(bad({ faults: [{ ...placed, when: { situation: 'during-recovery', occurrence: 1, step: 3 } }] }), taskCount)).toThrow(/when has unknown field\(s\) "step"/);
   });
 
   test('sizes are held to the CLI bounds before anything runs (1e9 records used to run out of memory)', () => {

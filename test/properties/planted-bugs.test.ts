@@ -53,7 +53,8 @@ describe('planted bugs are caught and shrunk', () => {
       });
       expect(report.counterexample?.result.violations).toBeUndefined();
       expect(report.stats.runs).toBe(300);
-      expect(report.stats.crashesInjected).toBeGreaterThan(100);
+      // Crashes are a good part of the faults (the steered rounds spread the rest over every kind and situation).
+      expect(report.stats.crashesInjected).toBeGreaterThan(60);
     }, SEARCH_TIMEOUT_MS);
   }
 
@@ -75,7 +76,7 @@ describe('planted bugs are caught and shrunk', () => {
     expect(report.counterexample?.result.violations).toBeUndefined();
   }, SEARCH_TIMEOUT_MS);
 
-  test('at-least-once needs a crash to break exactly-once: its shrunk plan keeps one', async () => {
+  test('at-least-once needs a failover to break exactly-once: its shrunk plan keeps one (a crash, or the restart of a rescale)', async () => {
     const report = await explore(oddEvenSum, {
       size: oddEvenSum.defaultSize,
       mode: 'exactly-once',
@@ -89,7 +90,7 @@ describe('planted bugs are caught and shrunk', () => {
     });
     const faults = report.counterexample!.result.spec.faults;
     expect(faults).toHaveLength(1);
-    expect(faults[0]!.kind).toMatch(/^crash/);
+    expect(faults[0]!.kind).toMatch(/^(crash-task|crash-job|rescale)$/);
     expect(report.counterexample!.result.violations.some((v) => v.anomaly === 'duplicate')).toBe(true);
   }, SEARCH_TIMEOUT_MS);
 });

@@ -33,6 +33,19 @@ describe('fault timings added by issue 17', () => {
     expect(result.observations.outcome).toBe('finished');
   });
 
+  test('an initializeState failure armed while a rescale restart is pending is not judged: the new layout folds its task away', async () => {
+    // Found by a plan aimed at the pair rescale then fail-initialize: task 3 (sum>redis[1]) is gone after the rescale down.
+    const folded = await runCase(oddEvenSum, { ...spec([{ kind: 'rescale', atStep: 5, by: -1 }, { kind: 'fail-initialize', atStep: 5, task: 3 }]), backend: 'memory', schedule: { kind: 'choices', choices: [], tailSeed: null } });
+    expect(folded.observations.taskNames.length).toBe(4);
+    expect(folded.observations.failovers.some((failover) => failover.cause.includes('initializeState threw'))).toBe(false);
+    expect(folded.violations).toEqual([]);
+    // Armed after the restore that laid the job out anew, the failure is judged again.
+    const tampered = structuredClone(folded.observations);
+    const rescale = tampered.faults.find((fault) => fault.kind === 'rescale')!;
+    tampered.restores.push({ seq: rescale.seq + 0.5, atStep: 5, atMs: 0, attempt: 1, checkpointId: undefined });
+    expect(checkFaultEffects(tampered).map((v) => v.anomaly)).toContain('initialize failure ignored');
+  });
+
   test('the new kinds parse from a plan and name a task where they need one', () => {
     expect(parseFaultPlan([{ kind: 'drop-ack', atStep: 4 }, { kind: 'fail-initialize', atStep: 5, task: 1 }], 4, 'test')).toHaveLength(2);
     expect(() => parseFaultPlan([{ kind: 'fail-initialize', atStep: 5 }], 4, 'test')).toThrow(/task must be an integer in \[0, 4\)/);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { FAULT_SITUATIONS } from '../../runtime/job.ts';
 import { encodeCase } from '../case-token.ts';
-import { caseArbitrary, caseBase, runJudged, type ExploreOptions, type ExploreReport } from '../explore.ts';
+import { caseBase, plannedCaseRounds, runJudged, type ExploreOptions, type ExploreReport } from '../explore.ts';
 import type { CaseResult, CaseSpec } from '../run-case.ts';
 import { isUserCodeError, type Scenario } from '../scenario.ts';
 import { accumulateDigest, emptyStats } from './case-digest.ts';
@@ -58,10 +58,11 @@ export async function exploreParallel(scenario: Scenario, options: ExploreOption
   if (!Number.isSafeInteger(options.runs) || options.runs < 1) throw new Error(`explore: runs must be a positive integer, got ${options.runs}`);
   if (!Number.isSafeInteger(options.seed)) throw new Error(`explore: seed must be an integer, got ${options.seed}`);
   const base = caseBase(scenario, options);
-  const arbitrary = caseArbitrary(scenario, base, options.maxFaults);
   const range = shardRange(options.runs, parallel.shard);
-  // fc.sample draws exactly the values fc.check would with the same seed (a test holds it).
-  const specs: CaseSpec[] = range.end === 0 ? [] : fc.sample(arbitrary, { seed: options.seed, numRuns: range.end }).slice(range.start);
+  // fc.sample draws exactly the values fc.check would with the same seed (a test holds it); each
+  // round's steering depends on the plans before it only, so the rounds up to the shard's end are the whole run's.
+  const rounds = range.end === 0 ? [] : plannedCaseRounds(scenario, base, options.maxFaults, options.seed, range.end, options.priorPlans);
+  const specs: CaseSpec[] = rounds.flatMap((round) => round.specs).slice(range.start);
   const ref = scenarioRefOf(scenario);
 
   const outcomes: CaseOutcome[] = [];
@@ -98,8 +99,9 @@ export async function exploreParallel(scenario: Scenario, options: ExploreOption
 
   const failing = specs[lowestFailure - range.start]!;
   const judgeOptions = { checkDeterminism: parallel.determinism === 'all', ...(options.properties === undefined ? {} : { properties: options.properties }) };
-  const property = fc.asyncProperty(arbitrary, async (spec) => (await runJudged(scenario, spec, judgeOptions)).violations.length === 0);
-  const details = await fc.check(property, { numRuns: options.runs, seed: options.seed, path: String(lowestFailure) });
+  const round = [...rounds].reverse().find((candidate) => candidate.start <= lowestFailure!)!;
+  const property = fc.asyncProperty(round.arbitrary, async (spec) => (await runJudged(scenario, spec, judgeOptions)).violations.length === 0);
+  const details = await fc.check(property, { numRuns: round.specs.length, seed: round.seed, path: String(lowestFailure - round.start) });
   // Failed in a worker but passes here: nondeterminism; the final run below (determinism always checked) says so.
   const shrunk = details.failed && details.counterexample !== null ? details.counterexample[0] : failing;
   let result: CaseResult;

@@ -80,13 +80,16 @@ function commitsBeforeCompletion(result: CaseResult): number[] {
 }
 
 /** A commit that failed as fenced with no failover after it, and the notify-complete whose commit it was (the last one before it). */
-function fencedCommitsTakenAsDone(result: CaseResult): { notify: number; commit: number }[] {
+function fencedCommitsTakenAsDone(result: CaseResult): { notifies: number[]; commit: number }[] {
   const trace = lines(result);
   return trace.flatMap((entry, i) => {
     if (!/^io kafka commit \S+ .* failed: PRODUCER_FENCED/.test(entry.event)) return [];
     if (trace.slice(i + 1).some((later) => later.event.startsWith('failover: '))) return [];
-    const notify = trace.slice(0, i).reverse().find((earlier) => / receives notify-complete \d+$/.test(earlier.event));
-    return [{ notify: notify?.step ?? -1, commit: entry.step }];
+    // The notifications of the checkpoint whose commit failed (any subtask's: the commit may be issued on either).
+    const notified = (event: string): string | undefined => / receives notify-complete (\d+)$/.exec(event)?.[1];
+    const last = trace.slice(0, i).reverse().find((earlier) => notified(earlier.event) !== undefined);
+    const notifies = last === undefined ? [-1] : trace.slice(0, i).filter((earlier) => notified(earlier.event) === notified(last.event)).map((earlier) => earlier.step);
+    return [{ notifies, commit: entry.step }];
   });
 }
 
@@ -220,7 +223,7 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
   'kafka-2pc/rescale-drops-operator-state-part/restore-recovers-pending': { anomaly: /recovered by no subtask/, cause: rescaledRestoreSteps },
   'kafka-2pc/forget-removed-subtasks/restore-recovers-pending': { anomaly: /recovered by no subtask/, cause: rescaledRestoreSteps },
   'kafka-2pc/fenced-commit-taken-as-done/exactly-once': { anomaly: /failed write swallowed/, cause: (result) => fencedCommitsTakenAsDone(result).map(({ commit }) => commit) },
-  'kafka-2pc/fenced-commit-taken-as-done/completed-implies-committed': { anomaly: /stranded/, cause: (result) => fencedCommitsTakenAsDone(result).map(({ notify }) => notify) },
+  'kafka-2pc/fenced-commit-taken-as-done/completed-implies-committed': { anomaly: /stranded/, cause: (result) => fencedCommitsTakenAsDone(result).flatMap(({ notifies }) => notifies) },
   'redis-sink-suite/incrby-sink/exactly-once': {
     anomaly: /unexpected write: INCRBY/,
     // Every INCRBY stores a sum, never a record's own value.
@@ -332,7 +335,9 @@ const ORACLES: Record<string, { readonly anomaly: RegExp; readonly cause: Oracle
     // The idle partition's source reads its first reading after the gap: the last poll at that offset before it moves on.
     cause: (result) => {
       const { partitions, recordsPerPartition } = result.spec.size;
-      const partition = partitions - 1;
+      // The last partition idles, unless the case drew its input's disorder (then the drawn one; model/event-time-windows.ts).
+      const drawn = result.spec.disorder;
+      const partition = drawn !== undefined && drawn.idleGapMs > 0 ? drawn.idlePartition % partitions : partitions - 1;
       const firstAfterGap = Math.ceil(recordsPerPartition / 2);
       const trace = lines(result);
       const moved = trace.findIndex((e) => e.event === `readings[${partition}] emits (partition ${partition} @ offset ${firstAfterGap + 1})`);

@@ -50,23 +50,30 @@ export function checkEventTimeOutput(store: Readonly<Record<string, string>>, mo
   const countPrefix = `${prefix}:count:`;
   const latePrefix = `${prefix}:late:`;
   const lateReadings = new Set<string>();
-  for (const key of Object.keys(store).sort()) {
+  // Violations of stored keys are reported in key order; only they are sorted, not every key of the store (every run comes here).
+  const byKey: { readonly key: string; readonly violation: Violation }[] = [];
+  for (const key of Object.keys(store)) {
     if (key.startsWith(countPrefix)) {
       if (!model.cells.has(key.slice(countPrefix.length))) {
-        violations.push({ property, anomaly: 'unexpected write', message: `window ${key.slice(countPrefix.length)} is not in the model (key ${key} = ${store[key]})` });
+        byKey.push({ key, violation: { property, anomaly: 'unexpected write', message: `window ${key.slice(countPrefix.length)} is not in the model (key ${key} = ${store[key]})` } });
       }
     } else if (key.startsWith(latePrefix)) {
       const id = key.slice(latePrefix.length);
       const readingClass = model.classOf.get(id);
-      if (readingClass === undefined) violations.push({ property, anomaly: 'unexpected write', message: `late-data output names reading ${id}, which is not in the input` });
+      if (readingClass === undefined) byKey.push({ key, violation: { property, anomaly: 'unexpected write', message: `late-data output names reading ${id}, which is not in the input` } });
       else if (readingClass === 'on-time') {
-        violations.push({ property, anomaly: 'on-time reading dropped as late', message: `reading ${id} is within the watermark bound of its partition, so no watermark can pass it, yet it went to the late-data output` });
+        byKey.push({
+          key,
+          violation: { property, anomaly: 'on-time reading dropped as late', message: `reading ${id} is within the watermark bound of its partition, so no watermark can pass it, yet it went to the late-data output` },
+        });
       }
       lateReadings.add(id);
     } else {
-      violations.push({ property, anomaly: 'unexpected write', message: `key ${key} is neither a window count nor a late reading` });
+      byKey.push({ key, violation: { property, anomaly: 'unexpected write', message: `key ${key} is neither a window count nor a late reading` } });
     }
   }
+  byKey.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const { violation } of byKey) violations.push(violation);
   for (const cell of model.cells.values()) {
     const stored = store[windowCountKey(prefix, cell.id)];
     const count = stored === undefined ? 0 : Number(stored);
@@ -141,37 +148,37 @@ export function checkWindowsFireOnce(
   const byStep = [...restores].sort((a, b) => a.atStep - b.atStep);
   /** The attempt running at `step`: the last deployment at or before it. */
   const attemptAt = (step: number): number => byStep.filter((restore) => restore.atStep <= step).at(-1)?.attempt ?? 0;
-  const earlierFirings = new Map<string, TimerFiring[]>();
-  const seenInAttempt = new Set<string>();
-  const reported = new Set<string>();
+  /** Per window timer (key, then timestamp): its first firing in each task and attempt, and whether it was reported. */
+  const timers = new Map<string, Map<number, { readonly timer: string; readonly earlier: TimerFiring[]; reported: boolean }>>();
   for (const firing of firings) {
     if (firing.operator !== windowOperator || firing.domain !== 'event-time') continue;
-    const timer = `${String(firing.key)}@${firing.timestampMs}`;
-    const inAttempt = `${firing.task}/${firing.attempt}/${timer}`;
-    if (seenInAttempt.has(inAttempt)) {
+    // Strings only once per window timer, not per firing: this runs over every firing of every run.
+    const key = String(firing.key);
+    let byTimestamp = timers.get(key);
+    if (byTimestamp === undefined) timers.set(key, (byTimestamp = new Map()));
+    let state = byTimestamp.get(firing.timestampMs);
+    if (state === undefined) byTimestamp.set(firing.timestampMs, (state = { timer: `${key}@${firing.timestampMs}`, earlier: [], reported: false }));
+    const timer = state.timer;
+    const earlier = state.earlier;
+    if (earlier.some((before) => before.task === firing.task && before.attempt === firing.attempt)) {
       // One violation per window: a window that keeps firing would otherwise flood the report.
-      if (!reported.has(timer)) {
-        reported.add(timer);
+      if (!state.reported) {
+        state.reported = true;
         violations.push({ property, anomaly: 'duplicate', message: `the timer of window ${timer} fired twice in attempt ${firing.attempt} (again at step ${firing.step})` });
       }
       continue;
     }
-    seenInAttempt.add(inAttempt);
-    let earlier = earlierFirings.get(timer);
-    if (earlier === undefined) {
-      earlier = [];
-      earlierFirings.set(timer, earlier);
-    }
     earlier.push(firing);
     const cellId = exactByTimer.get(timer);
     const restore = restoreOf.get(firing.attempt);
-    if (cellId === undefined || restore?.checkpointId === undefined || reported.has(timer)) continue;
+    if (cellId === undefined || restore?.checkpointId === undefined || state.reported) continue;
     const checkpointTriggeredAt = triggeredAt.get(restore.checkpointId);
     if (checkpointTriggeredAt === undefined) continue;
     // Covered by the checkpoint: fired in the attempt that took it, before it was triggered.
-    const covered = earlier.find((before) => before !== firing && before.attempt === attemptAt(checkpointTriggeredAt) && before.step < checkpointTriggeredAt);
+    const attemptOfCheckpoint = attemptAt(checkpointTriggeredAt);
+    const covered = earlier.find((before) => before !== firing && before.attempt === attemptOfCheckpoint && before.step < checkpointTriggeredAt);
     if (covered !== undefined) {
-      reported.add(timer);
+      state.reported = true;
       violations.push({
         property,
         anomaly: 'duplicate',

@@ -141,42 +141,54 @@ export function checkWindowsFireOnce(
 ): Violation[] {
   const property = 'window-fires-once';
   const violations: Violation[] = [];
-  const exactByTimer = new Map<string, string>();
-  for (const cell of model.cells.values()) if (cell.exact) exactByTimer.set(`${cell.sensor}@${cell.endMs - 1}`, cell.id);
+  /** Exact cells by their window timer: sensor, then the timer's timestamp (the window's last ms). */
+  const exactByTimer = new Map<string, Map<number, string>>();
+  for (const cell of model.cells.values()) {
+    if (!cell.exact) continue;
+    const sensor = String(cell.sensor);
+    let byTimestamp = exactByTimer.get(sensor);
+    if (byTimestamp === undefined) exactByTimer.set(sensor, (byTimestamp = new Map()));
+    byTimestamp.set(cell.endMs - 1, cell.id);
+  }
   const triggeredAt = new Map(checkpoints.map((checkpoint) => [checkpoint.checkpointId, checkpoint.triggeredAtStep]));
   const restoreOf = new Map(restores.map((restore) => [restore.attempt, restore]));
   const byStep = [...restores].sort((a, b) => a.atStep - b.atStep);
   /** The attempt running at `step`: the last deployment at or before it. */
   const attemptAt = (step: number): number => byStep.filter((restore) => restore.atStep <= step).at(-1)?.attempt ?? 0;
-  /** Per window timer (key, then timestamp): its first firing in each task and attempt, and whether it was reported. */
-  const timers = new Map<string, Map<number, { readonly timer: string; readonly earlier: TimerFiring[]; reported: boolean }>>();
+  /**
+   * Per window timer (key, then timestamp): its first firing in each task and attempt, in
+   * order (`first`, then `later`), and whether it was reported. No string or array per timer:
+   * this runs over every firing of every run, and most timers fire once.
+   */
+  const timers = new Map<string, Map<number, { readonly first: TimerFiring; later: TimerFiring[] | undefined; reported: boolean }>>();
   for (const firing of firings) {
     if (firing.operator !== windowOperator || firing.domain !== 'event-time') continue;
-    // Strings only once per window timer, not per firing: this runs over every firing of every run.
     const key = String(firing.key);
     let byTimestamp = timers.get(key);
     if (byTimestamp === undefined) timers.set(key, (byTimestamp = new Map()));
     let state = byTimestamp.get(firing.timestampMs);
-    if (state === undefined) byTimestamp.set(firing.timestampMs, (state = { timer: `${key}@${firing.timestampMs}`, earlier: [], reported: false }));
-    const timer = state.timer;
-    const earlier = state.earlier;
-    if (earlier.some((before) => before.task === firing.task && before.attempt === firing.attempt)) {
-      // One violation per window: a window that keeps firing would otherwise flood the report.
-      if (!state.reported) {
-        state.reported = true;
-        violations.push({ property, anomaly: 'duplicate', message: `the timer of window ${timer} fired twice in attempt ${firing.attempt} (again at step ${firing.step})` });
+    if (state === undefined) byTimestamp.set(firing.timestampMs, (state = { first: firing, later: undefined, reported: false }));
+    else {
+      const sameAttempt = (before: TimerFiring): boolean => before.task === firing.task && before.attempt === firing.attempt;
+      if (sameAttempt(state.first) || state.later?.some(sameAttempt) === true) {
+        // One violation per window: a window that keeps firing would otherwise flood the report.
+        if (!state.reported) {
+          state.reported = true;
+          violations.push({ property, anomaly: 'duplicate', message: `the timer of window ${key}@${firing.timestampMs} fired twice in attempt ${firing.attempt} (again at step ${firing.step})` });
+        }
+        continue;
       }
-      continue;
+      (state.later ??= []).push(firing);
     }
-    earlier.push(firing);
-    const cellId = exactByTimer.get(timer);
+    const cellId = exactByTimer.get(key)?.get(firing.timestampMs);
     const restore = restoreOf.get(firing.attempt);
     if (cellId === undefined || restore?.checkpointId === undefined || state.reported) continue;
     const checkpointTriggeredAt = triggeredAt.get(restore.checkpointId);
     if (checkpointTriggeredAt === undefined) continue;
     // Covered by the checkpoint: fired in the attempt that took it, before it was triggered.
     const attemptOfCheckpoint = attemptAt(checkpointTriggeredAt);
-    const covered = earlier.find((before) => before !== firing && before.attempt === attemptOfCheckpoint && before.step < checkpointTriggeredAt);
+    const coveredBy = (before: TimerFiring): boolean => before !== firing && before.attempt === attemptOfCheckpoint && before.step < checkpointTriggeredAt;
+    const covered = coveredBy(state.first) ? state.first : state.later?.find(coveredBy);
     if (covered !== undefined) {
       state.reported = true;
       violations.push({

@@ -12,7 +12,7 @@ import type { Key, SubtaskInfo } from '../src/connectors/api.ts';
 import type { InputDisorder } from '../src/harness/input-disorder.ts';
 import type { RedisClient } from '../src/connectors/redis-api.ts';
 import { RedisIdempotentSink } from '../src/connectors/redis-sink.ts';
-import { SimRedisServer } from '../src/connectors/sim/redis.ts';
+import { SimRedisServer, type RedisSnapshot } from '../src/connectors/sim/redis.ts';
 import { TimedPartitionSourceReader, timedPartitionLog } from '../src/connectors/timed-partition-source.ts';
 import type { Scenario, ScenarioSize, Violation } from '../src/harness/scenario.ts';
 import { outputTag, WatermarkStrategy } from '../src/runtime/functions.ts';
@@ -229,10 +229,13 @@ export const eventTimeWindow: Scenario = {
       sinkBufferKeys,
       { plantedBugKeepFiredWindows: bug === 'fired-windows-kept' },
     );
+    // The judge and the output both read the store once the run is over: one sorted snapshot for both.
+    let storeAfterRun: RedisSnapshot | undefined;
+    const finalStore = (): RedisSnapshot => (storeAfterRun ??= redis.snapshot());
     return {
       pipeline: job,
-      judge: (observations) => judgeEventTimeWindows(observations, redis.stringSnapshot(), input, model),
-      output: () => redis.snapshot(),
+      judge: (observations) => judgeEventTimeWindows(observations, redis.stringSnapshot(finalStore()), input, model),
+      output: finalStore,
     };
   },
 };

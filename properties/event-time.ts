@@ -109,11 +109,13 @@ export function checkEventTimeOutput(store: Readonly<Record<string, string>>, mo
  * least the one before (a restore starts a new attempt at MIN_WATERMARK, as in Flink).
  */
 export function checkWatermarksMonotonic(changes: readonly WatermarkChange[], taskNames: readonly string[]): Violation[] {
-  const last = new Map<string, WatermarkChange>();
+  /** The highest watermark so far per task, then attempt (no string id per change: every run has thousands). */
+  const last = new Map<number, Map<number, WatermarkChange>>();
   const violations: Violation[] = [];
   for (const change of changes) {
-    const id = `${change.task}/${change.attempt}`;
-    const before = last.get(id);
+    let ofTask = last.get(change.task);
+    if (ofTask === undefined) last.set(change.task, (ofTask = new Map()));
+    const before = ofTask.get(change.attempt);
     if (before !== undefined && change.watermarkMs < before.watermarkMs) {
       violations.push({
         property: 'watermark-monotonic',
@@ -121,7 +123,7 @@ export function checkWatermarksMonotonic(changes: readonly WatermarkChange[], ta
         message: `task ${taskNames[change.task] ?? change.task} (attempt ${change.attempt}): watermark ${change.watermarkMs} at step ${change.step} after ${before.watermarkMs} at step ${before.step}`,
       });
     }
-    if (before === undefined || change.watermarkMs >= before.watermarkMs) last.set(id, change);
+    if (before === undefined || change.watermarkMs >= before.watermarkMs) ofTask.set(change.attempt, change);
   }
   return violations;
 }

@@ -37,6 +37,19 @@ export function lateReadingKey(prefix: string, readingId: string): string {
   return `${prefix}:late:${readingId}`;
 }
 
+/** Per model and key prefix, the store key of each cell's count, in the model's cell order. */
+const countKeysByModel = new WeakMap<EventTimeWindowModel, Map<string, readonly string[]>>();
+
+/** The store keys of the model's cells: built once per model (the model is cached per input), not once per run. */
+function countKeysOf(model: EventTimeWindowModel, prefix: string): readonly string[] {
+  let byPrefix = countKeysByModel.get(model);
+  if (byPrefix === undefined) countKeysByModel.set(model, (byPrefix = new Map()));
+  let keys = byPrefix.get(prefix);
+  // A model is read-only; the size check only guards against one changed in place after all.
+  if (keys === undefined || keys.length !== model.cells.size) byPrefix.set(prefix, (keys = [...model.cells.values()].map((cell) => windowCountKey(prefix, cell.id))));
+  return keys;
+}
+
 /**
  * Event-time output equals the batch model: every exact window cell holds the model's count
  * (none lost, none counted twice); an uncertain cell holds between 1 and all of its readings;
@@ -74,8 +87,10 @@ export function checkEventTimeOutput(store: Readonly<Record<string, string>>, mo
   }
   byKey.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   for (const { violation } of byKey) violations.push(violation);
+  const countKeys = countKeysOf(model, prefix);
+  let cellIndex = 0;
   for (const cell of model.cells.values()) {
-    const stored = store[windowCountKey(prefix, cell.id)];
+    const stored = store[countKeys[cellIndex++]!];
     const count = stored === undefined ? 0 : Number(stored);
     const total = cell.readings.length;
     if (cell.exact) {

@@ -54,13 +54,21 @@ function alignedStart(timestampMs: number, sizeMs: number): number {
 
 function tumbling(call: string, timeDomain: TimeDomain, sizeMs: number): WindowAssigner {
   checkPositiveMs(call, 'sizeMs', sizeMs);
+  // Records come in bursts of one window: the last answer is handed out again (frozen, as the
+  // result is read-only) instead of a new array and window for every record.
+  let lastStartMs = Number.NaN;
+  let lastWindows: readonly TimeWindow[] = [];
   return {
     timeDomain,
     merging: false,
     description: `tumbling ${timeDomain} windows of ${sizeMs} ms`,
     assignWindows: (timestampMs) => {
       const startMs = alignedStart(timestampMs, sizeMs);
-      return [{ startMs, endMs: startMs + sizeMs }];
+      if (startMs !== lastStartMs) {
+        lastStartMs = startMs;
+        lastWindows = Object.freeze([Object.freeze({ startMs, endMs: startMs + sizeMs })]);
+      }
+      return lastWindows;
     },
   };
 }

@@ -92,10 +92,21 @@ export function windowCountJob(
     counts
       .getSideOutput(LATE_READINGS)
       .map('late-entry', (reading): Keyed<number> => ({ key: reading.id, value: reading.timestampMs }))
-      .sink('late-readings', (info) => idempotentSink('late-readings', info, (id, timestampMs) => ({ [lateReadingKey(prefix, String(id))]: String(timestampMs) })));
+      .sink('late-readings', (info) => idempotentSink('late-readings', info, (id, timestampMs) => redisEntry(lateReadingKey(prefix, String(id)), String(timestampMs))));
   }
-  counts.sink('redis-counts', (info) => idempotentSink('redis-counts', info, (cellId, count) => ({ [windowCountKey(prefix, String(cellId))]: String(count) })));
+  counts.sink('redis-counts', (info) => idempotentSink('redis-counts', info, (cellId, count) => redisEntry(windowCountKey(prefix, String(cellId)), String(count))));
   return job.build();
+}
+
+/**
+ * One Redis entry, for the sinks' flushes (every window count and late reading passes here).
+ * Assigned to an empty object rather than written `{ [key]: value }`: V8 builds a computed key
+ * in a literal through a runtime call, about twice as slow.
+ */
+function redisEntry(key: string, value: string): Record<string, string> {
+  const entries: Record<string, string> = {};
+  entries[key] = value;
+  return entries;
 }
 
 /** The largest watermark the idle partition's readings before its gap can produce. */

@@ -23,6 +23,11 @@ export interface DueTimer {
   readonly timestampMs: number;
 }
 
+/** Firing order: timestamp, then key (`compareKeys`). */
+function compareTimers(a: DueTimer, b: DueTimer): number {
+  return a.timestampMs < b.timestampMs ? -1 : a.timestampMs > b.timestampMs ? 1 : compareKeys(a.key, b.key);
+}
+
 function before(a: DueTimer, b: DueTimer): boolean {
   return a.timestampMs < b.timestampMs || (a.timestampMs === b.timestampMs && compareKeys(a.key, b.key) < 0);
 }
@@ -98,10 +103,13 @@ class TimerQueue {
 
   /** Live timers in firing order. */
   all(): DueTimer[] {
+    // Every live timer is in the heap, so a heap no longer than the live set holds each once and
+    // nothing else: the usual case (no deletes), and every checkpoint comes here.
+    if (this.heap.length === this.live.size) return this.heap.slice().sort(compareTimers);
     // A timer deleted and registered again is in the heap twice: list it once.
     const listed = new TimerSet();
     const timers = this.heap.filter((timer) => this.live.has(timer.key, timer.timestampMs) && listed.add(timer.key, timer.timestampMs));
-    return timers.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+    return timers.sort(compareTimers);
   }
 
   private dropDeletedHead(): void {

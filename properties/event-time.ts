@@ -37,6 +37,19 @@ export function lateReadingKey(prefix: string, readingId: string): string {
   return `${prefix}:late:${readingId}`;
 }
 
+/** Per model and key prefix, the store key of each cell's count, in the model's cell order. */
+const countKeysByModel = new WeakMap<EventTimeWindowModel, Map<string, readonly string[]>>();
+
+/** The store keys of the model's cells: built once per model (the model is cached per input), not once per run. */
+function countKeysOf(model: EventTimeWindowModel, prefix: string): readonly string[] {
+  let byPrefix = countKeysByModel.get(model);
+  if (byPrefix === undefined) countKeysByModel.set(model, (byPrefix = new Map()));
+  let keys = byPrefix.get(prefix);
+  // A model is read-only; the size check only guards against one changed in place after all.
+  if (keys === undefined || keys.length !== model.cells.size) byPrefix.set(prefix, (keys = [...model.cells.values()].map((cell) => windowCountKey(prefix, cell.id))));
+  return keys;
+}
+
 /**
  * Event-time output equals the batch model: every exact window cell holds the model's count
  * (none lost, none counted twice); an uncertain cell holds between 1 and all of its readings;
@@ -50,25 +63,34 @@ export function checkEventTimeOutput(store: Readonly<Record<string, string>>, mo
   const countPrefix = `${prefix}:count:`;
   const latePrefix = `${prefix}:late:`;
   const lateReadings = new Set<string>();
-  for (const key of Object.keys(store).sort()) {
+  // Violations of stored keys are reported in key order; only they are sorted, not every key of the store (every run comes here).
+  const byKey: { readonly key: string; readonly violation: Violation }[] = [];
+  for (const key of Object.keys(store)) {
     if (key.startsWith(countPrefix)) {
       if (!model.cells.has(key.slice(countPrefix.length))) {
-        violations.push({ property, anomaly: 'unexpected write', message: `window ${key.slice(countPrefix.length)} is not in the model (key ${key} = ${store[key]})` });
+        byKey.push({ key, violation: { property, anomaly: 'unexpected write', message: `window ${key.slice(countPrefix.length)} is not in the model (key ${key} = ${store[key]})` } });
       }
     } else if (key.startsWith(latePrefix)) {
       const id = key.slice(latePrefix.length);
       const readingClass = model.classOf.get(id);
-      if (readingClass === undefined) violations.push({ property, anomaly: 'unexpected write', message: `late-data output names reading ${id}, which is not in the input` });
+      if (readingClass === undefined) byKey.push({ key, violation: { property, anomaly: 'unexpected write', message: `late-data output names reading ${id}, which is not in the input` } });
       else if (readingClass === 'on-time') {
-        violations.push({ property, anomaly: 'on-time reading dropped as late', message: `reading ${id} is within the watermark bound of its partition, so no watermark can pass it, yet it went to the late-data output` });
+        byKey.push({
+          key,
+          violation: { property, anomaly: 'on-time reading dropped as late', message: `reading ${id} is within the watermark bound of its partition, so no watermark can pass it, yet it went to the late-data output` },
+        });
       }
       lateReadings.add(id);
     } else {
-      violations.push({ property, anomaly: 'unexpected write', message: `key ${key} is neither a window count nor a late reading` });
+      byKey.push({ key, violation: { property, anomaly: 'unexpected write', message: `key ${key} is neither a window count nor a late reading` } });
     }
   }
+  byKey.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const { violation } of byKey) violations.push(violation);
+  const countKeys = countKeysOf(model, prefix);
+  let cellIndex = 0;
   for (const cell of model.cells.values()) {
-    const stored = store[windowCountKey(prefix, cell.id)];
+    const stored = store[countKeys[cellIndex++]!];
     const count = stored === undefined ? 0 : Number(stored);
     const total = cell.readings.length;
     if (cell.exact) {
@@ -102,11 +124,13 @@ export function checkEventTimeOutput(store: Readonly<Record<string, string>>, mo
  * least the one before (a restore starts a new attempt at MIN_WATERMARK, as in Flink).
  */
 export function checkWatermarksMonotonic(changes: readonly WatermarkChange[], taskNames: readonly string[]): Violation[] {
-  const last = new Map<string, WatermarkChange>();
+  /** The highest watermark so far per task, then attempt (no string id per change: every run has thousands). */
+  const last = new Map<number, Map<number, WatermarkChange>>();
   const violations: Violation[] = [];
   for (const change of changes) {
-    const id = `${change.task}/${change.attempt}`;
-    const before = last.get(id);
+    let ofTask = last.get(change.task);
+    if (ofTask === undefined) last.set(change.task, (ofTask = new Map()));
+    const before = ofTask.get(change.attempt);
     if (before !== undefined && change.watermarkMs < before.watermarkMs) {
       violations.push({
         property: 'watermark-monotonic',
@@ -114,7 +138,7 @@ export function checkWatermarksMonotonic(changes: readonly WatermarkChange[], ta
         message: `task ${taskNames[change.task] ?? change.task} (attempt ${change.attempt}): watermark ${change.watermarkMs} at step ${change.step} after ${before.watermarkMs} at step ${before.step}`,
       });
     }
-    if (before === undefined || change.watermarkMs >= before.watermarkMs) last.set(id, change);
+    if (before === undefined || change.watermarkMs >= before.watermarkMs) ofTask.set(change.attempt, change);
   }
   return violations;
 }
@@ -134,44 +158,56 @@ export function checkWindowsFireOnce(
 ): Violation[] {
   const property = 'window-fires-once';
   const violations: Violation[] = [];
-  const exactByTimer = new Map<string, string>();
-  for (const cell of model.cells.values()) if (cell.exact) exactByTimer.set(`${cell.sensor}@${cell.endMs - 1}`, cell.id);
+  /** Exact cells by their window timer: sensor, then the timer's timestamp (the window's last ms). */
+  const exactByTimer = new Map<string, Map<number, string>>();
+  for (const cell of model.cells.values()) {
+    if (!cell.exact) continue;
+    const sensor = String(cell.sensor);
+    let byTimestamp = exactByTimer.get(sensor);
+    if (byTimestamp === undefined) exactByTimer.set(sensor, (byTimestamp = new Map()));
+    byTimestamp.set(cell.endMs - 1, cell.id);
+  }
   const triggeredAt = new Map(checkpoints.map((checkpoint) => [checkpoint.checkpointId, checkpoint.triggeredAtStep]));
   const restoreOf = new Map(restores.map((restore) => [restore.attempt, restore]));
   const byStep = [...restores].sort((a, b) => a.atStep - b.atStep);
   /** The attempt running at `step`: the last deployment at or before it. */
   const attemptAt = (step: number): number => byStep.filter((restore) => restore.atStep <= step).at(-1)?.attempt ?? 0;
-  const earlierFirings = new Map<string, TimerFiring[]>();
-  const seenInAttempt = new Set<string>();
-  const reported = new Set<string>();
+  /**
+   * Per window timer (key, then timestamp): its first firing in each task and attempt, in
+   * order (`first`, then `later`), and whether it was reported. No string or array per timer:
+   * this runs over every firing of every run, and most timers fire once.
+   */
+  const timers = new Map<string, Map<number, { readonly first: TimerFiring; later: TimerFiring[] | undefined; reported: boolean }>>();
   for (const firing of firings) {
     if (firing.operator !== windowOperator || firing.domain !== 'event-time') continue;
-    const timer = `${String(firing.key)}@${firing.timestampMs}`;
-    const inAttempt = `${firing.task}/${firing.attempt}/${timer}`;
-    if (seenInAttempt.has(inAttempt)) {
-      // One violation per window: a window that keeps firing would otherwise flood the report.
-      if (!reported.has(timer)) {
-        reported.add(timer);
-        violations.push({ property, anomaly: 'duplicate', message: `the timer of window ${timer} fired twice in attempt ${firing.attempt} (again at step ${firing.step})` });
+    const key = String(firing.key);
+    let byTimestamp = timers.get(key);
+    if (byTimestamp === undefined) timers.set(key, (byTimestamp = new Map()));
+    let state = byTimestamp.get(firing.timestampMs);
+    if (state === undefined) byTimestamp.set(firing.timestampMs, (state = { first: firing, later: undefined, reported: false }));
+    else {
+      const sameAttempt = (before: TimerFiring): boolean => before.task === firing.task && before.attempt === firing.attempt;
+      if (sameAttempt(state.first) || state.later?.some(sameAttempt) === true) {
+        // One violation per window: a window that keeps firing would otherwise flood the report.
+        if (!state.reported) {
+          state.reported = true;
+          violations.push({ property, anomaly: 'duplicate', message: `the timer of window ${key}@${firing.timestampMs} fired twice in attempt ${firing.attempt} (again at step ${firing.step})` });
+        }
+        continue;
       }
-      continue;
+      (state.later ??= []).push(firing);
     }
-    seenInAttempt.add(inAttempt);
-    let earlier = earlierFirings.get(timer);
-    if (earlier === undefined) {
-      earlier = [];
-      earlierFirings.set(timer, earlier);
-    }
-    earlier.push(firing);
-    const cellId = exactByTimer.get(timer);
+    const cellId = exactByTimer.get(key)?.get(firing.timestampMs);
     const restore = restoreOf.get(firing.attempt);
-    if (cellId === undefined || restore?.checkpointId === undefined || reported.has(timer)) continue;
+    if (cellId === undefined || restore?.checkpointId === undefined || state.reported) continue;
     const checkpointTriggeredAt = triggeredAt.get(restore.checkpointId);
     if (checkpointTriggeredAt === undefined) continue;
     // Covered by the checkpoint: fired in the attempt that took it, before it was triggered.
-    const covered = earlier.find((before) => before !== firing && before.attempt === attemptAt(checkpointTriggeredAt) && before.step < checkpointTriggeredAt);
+    const attemptOfCheckpoint = attemptAt(checkpointTriggeredAt);
+    const coveredBy = (before: TimerFiring): boolean => before !== firing && before.attempt === attemptOfCheckpoint && before.step < checkpointTriggeredAt;
+    const covered = coveredBy(state.first) ? state.first : state.later?.find(coveredBy);
     if (covered !== undefined) {
-      reported.add(timer);
+      state.reported = true;
       violations.push({
         property,
         anomaly: 'duplicate',

@@ -23,12 +23,21 @@ export function timedPartitionLog<T>(partitions: ReadonlyArray<ReadonlyArray<{ r
     if (record === undefined) throw new Error(`timedPartitionLog: no record at partition ${partition} offset ${offset}`);
     return record;
   };
-  return {
+  const log: TimedPartitionLog<T> = {
     endOffset: (partition) => partitions[partition]?.length ?? 0,
     read: (partition, offset) => at(partition, offset).value,
     arrivalMs: (partition, offset) => at(partition, offset).arrivalMs,
   };
+  partitionsOfLog.set(log, partitions);
+  return log;
 }
+
+/**
+ * The partitions behind each log `timedPartitionLog` made: its readers index them directly,
+ * one array read where the interface takes five calls per record (a source polls for every
+ * record, and sleeps on the next one's arrival). A log of another making goes through its interface.
+ */
+const partitionsOfLog = new WeakMap<TimedPartitionLog<unknown>, ReadonlyArray<ReadonlyArray<{ readonly value: unknown; readonly arrivalMs: number }>>>();
 
 /**
  * A bounded source subtask reading one partition of a timed log: a record is returned only
@@ -50,7 +59,13 @@ export class TimedPartitionSourceReader<T> implements SourceReader<T> {
     private readonly clockMs: () => number,
     /** Splits are named `<splitPrefix>-<partition>`. */
     private readonly splitPrefix = 'partition',
-  ) {}
+  ) {
+    const partitions = partitionsOfLog.get(log as TimedPartitionLog<unknown>);
+    this.records = partitions === undefined ? undefined : ((partitions[partition] ?? []) as ReadonlyArray<{ readonly value: T; readonly arrivalMs: number }>);
+  }
+
+  /** This partition's records when the log is one of `timedPartitionLog`'s (undefined: read through the log's interface). */
+  private readonly records: ReadonlyArray<{ readonly value: T; readonly arrivalMs: number }> | undefined;
 
   initializeState(context: FunctionInitializationContext): void {
     this.offsets = context.getOperatorStateStore().getListState<number>('offsets');
@@ -64,6 +79,14 @@ export class TimedPartitionSourceReader<T> implements SourceReader<T> {
   }
 
   pollNext(): T | EndOfInput | NothingAvailable {
+    const records = this.records;
+    if (records !== undefined) {
+      const record = records[this.offset];
+      if (record === undefined) return END_OF_INPUT;
+      if (record.arrivalMs > this.clockMs()) return NOTHING_AVAILABLE;
+      this.offset++;
+      return record.value;
+    }
     if (this.offset >= this.log.endOffset(this.partition)) return END_OF_INPUT;
     if (this.log.arrivalMs(this.partition, this.offset) > this.clockMs()) return NOTHING_AVAILABLE;
     return this.log.read(this.partition, this.offset++);
@@ -71,6 +94,8 @@ export class TimedPartitionSourceReader<T> implements SourceReader<T> {
 
   /** When the next record arrives (undefined at the end of the partition: the next poll answers END_OF_INPUT). */
   availableAtMs(): number | undefined {
+    const records = this.records;
+    if (records !== undefined) return records[this.offset]?.arrivalMs;
     if (this.offset >= this.log.endOffset(this.partition)) return undefined;
     return this.log.arrivalMs(this.partition, this.offset);
   }

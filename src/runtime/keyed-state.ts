@@ -111,13 +111,16 @@ function isTtlStored(raw: unknown): raw is TtlStored {
 }
 
 function sortedEntries<V>(map: Map<Key, V>): Array<readonly [Key, V]> {
-  // Most maps of a key hold one entry (a window, a timestamp): no sort, no iterator then (every snapshot and window firing comes here).
-  if (map.size <= 1) {
-    const entries: Array<readonly [Key, V]> = [];
-    for (const entry of map) entries.push(entry);
-    return entries;
+  // Every snapshot and window firing comes here. Most maps of a key hold one entry (a window,
+  // a timestamp) or were filled in ascending key order (windows open in time order): sorted
+  // already, they are not sorted again (a sort copies the array, on every checkpoint).
+  const entries: Array<readonly [Key, V]> = [];
+  let ascending = true;
+  for (const entry of map) {
+    if (ascending && entries.length > 0 && compareKeys(entries[entries.length - 1]![0], entry[0]) > 0) ascending = false;
+    entries.push(entry);
   }
-  return Array.from(map.entries()).sort(compareEntryKeys);
+  return ascending ? entries : entries.sort(compareEntryKeys);
 }
 
 function compareEntryKeys(a: readonly [Key, unknown], b: readonly [Key, unknown]): number {
@@ -144,11 +147,11 @@ export class KeyedStateBackend implements KeyedStateStore {
   getState<T>(name: string, options?: StateOptions): ValueState<T> {
     const table = this.table(name, 'value', options);
     return {
-      value: () => table.read(this.key('ValueState.value'), this.clockMs()) as T | undefined,
+      value: () => table.read(this.key('ValueState.value'), this.nowFor(table)) as T | undefined,
       update: (value: T) => {
         const key = this.key('ValueState.update');
         if (value === undefined) table.remove(key);
-        else table.write(key, value, this.clockMs());
+        else table.write(key, value, this.nowFor(table));
       },
       clear: () => table.remove(this.key('ValueState.clear')),
     };
@@ -157,19 +160,19 @@ export class KeyedStateBackend implements KeyedStateStore {
   getListState<T>(name: string, options?: StateOptions): ListState<T> {
     const table = this.table(name, 'list', options);
     return {
-      get: () => (table.read(this.key('ListState.get'), this.clockMs()) as T[] | undefined) ?? (EMPTY_LIST as readonly T[]),
+      get: () => (table.read(this.key('ListState.get'), this.nowFor(table)) as T[] | undefined) ?? (EMPTY_LIST as readonly T[]),
       update: (values: readonly T[]) => {
         const key = this.key('ListState.update');
         if (values.length === 0) table.remove(key);
-        else table.write(key, values.slice(), this.clockMs());
+        else table.write(key, values.slice(), this.nowFor(table));
       },
       add: (value: T) => {
         const key = this.key('ListState.add');
-        const list = table.read(key, this.clockMs()) as T[] | undefined;
-        if (list === undefined) table.write(key, [value], this.clockMs());
+        const list = table.read(key, this.nowFor(table)) as T[] | undefined;
+        if (list === undefined) table.write(key, [value], this.nowFor(table));
         else {
           list.push(value);
-          table.write(key, list, this.clockMs());
+          table.write(key, list, this.nowFor(table));
         }
       },
       clear: () => table.remove(this.key('ListState.clear')),
@@ -178,22 +181,30 @@ export class KeyedStateBackend implements KeyedStateStore {
 
   getMapState<UK extends Key, UV>(name: string, options?: StateOptions): MapState<UK, UV> {
     const table = this.table(name, 'map', options);
-    const current = (call: string): Map<UK, UV> | undefined => table.read(this.key(call), this.clockMs()) as Map<UK, UV> | undefined;
+    const current = (call: string): Map<UK, UV> | undefined => table.read(this.key(call), this.nowFor(table)) as Map<UK, UV> | undefined;
     return {
       get: (userKey) => current('MapState.get')?.get(userKey),
       put: (userKey, value) => {
         const key = this.key('MapState.put');
-        const map = (table.read(key, this.clockMs()) as Map<UK, UV> | undefined) ?? new Map<UK, UV>();
-        map.set(userKey, value);
-        table.write(key, map, this.clockMs());
+        const nowMs = this.nowFor(table);
+        const map = table.read(key, nowMs) as Map<UK, UV> | undefined;
+        if (map === undefined) {
+          const created = new Map<UK, UV>();
+          created.set(userKey, value);
+          table.write(key, created, nowMs);
+        } else {
+          map.set(userKey, value);
+          // The key's map is already stored: writing it again only refreshes a TTL (every record of a window comes here).
+          if (table.ttl !== undefined) table.write(key, map, nowMs);
+        }
       },
       remove: (userKey) => {
         const key = this.key('MapState.remove');
-        const map = table.read(key, this.clockMs()) as Map<UK, UV> | undefined;
+        const map = table.read(key, this.nowFor(table)) as Map<UK, UV> | undefined;
         if (map === undefined) return;
         map.delete(userKey);
         if (map.size === 0) table.remove(key);
-        else table.write(key, map, this.clockMs());
+        else table.write(key, map, this.nowFor(table));
       },
       contains: (userKey) => current('MapState.contains')?.has(userKey) ?? false,
       entries: () => {
@@ -220,6 +231,11 @@ export class KeyedStateBackend implements KeyedStateStore {
     const keys = new Set<Key>();
     for (const table of this.tables.values()) for (const key of table.values.keys()) keys.add(key);
     return keys.size;
+  }
+
+  /** Processing time for a table's TTL; a table without TTL never reads the clock (a chain of calls, on every state access). */
+  private nowFor(table: StateTable): number {
+    return table.ttl === undefined ? 0 : this.clockMs();
   }
 
   private key(call: string): Key {

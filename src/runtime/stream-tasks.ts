@@ -273,19 +273,27 @@ export class StreamTasks {
     const advanced = valve.watermarkMs > task.watermarkMs;
     const idleChanged = valve.idle !== task.idle;
     this.observeWatermark(task, valve.watermarkMs, valve.idle);
-    const generates = task.operators.some((operator) => operator.generator !== undefined);
-    if (forward && idleChanged && !generates) this.pushToOutputs(task, { kind: ElementKind.WatermarkStatus, idle: valve.idle });
+    const passesOn = forward && !generatesWatermarks(task);
+    if (passesOn && idleChanged) this.pushToOutputs(task, { kind: ElementKind.WatermarkStatus, idle: valve.idle });
     if (!advanced) return;
     const watermarkMs = valve.watermarkMs;
-    const forwardWatermark = (): void => {
-      if (forward && !generates) this.pushToOutputs(task, { kind: ElementKind.Watermark, timestampMs: watermarkMs });
-    };
     const keyed = task.operators[0]?.process;
-    if (keyed === undefined) return forwardWatermark();
+    if (keyed === undefined) {
+      if (passesOn) this.pushToOutputs(task, { kind: ElementKind.Watermark, timestampMs: watermarkMs });
+      return;
+    }
     const result = keyed.advanceWatermark(watermarkMs);
+    // The common case (timers fired synchronously, task free) builds no closure: tsx names every
+    // closure with Object.defineProperty, and this runs at every watermark a keyed task takes.
+    if (result === undefined && task.busyWith === undefined) {
+      if (passesOn) this.pushToOutputs(task, { kind: ElementKind.Watermark, timestampMs: watermarkMs });
+      return;
+    }
+    const forwardWatermark = (): void => {
+      if (passesOn) this.pushToOutputs(task, { kind: ElementKind.Watermark, timestampMs: watermarkMs });
+    };
     if (result !== undefined) this.awaitOrQueue(task, result, `${keyed.name}.onTimer`, forwardWatermark);
-    else if (task.busyWith !== undefined) task.continuations.push(forwardWatermark); // behind the records the timers emitted into a busy sink
-    else forwardWatermark();
+    else task.continuations.push(forwardWatermark); // behind the records the timers emitted into a busy sink
   }
 
   /** Processing time reached a timer of the task's process function: fire what is due (a step of its own). */
@@ -630,18 +638,20 @@ export class StreamTasks {
   /** The acknowledgement of a snapshot, after its asynchronous phase; records the subtask's checkpoint details as it leaves. */
   private sendAck(task: Task, message: Extract<ControlMessage, { kind: 'ack' }>): void {
     const progress = this.checkpointProgress.get(task.index)?.get(message.checkpointId);
-    const send = (): void => {
-      if (progress !== undefined) {
-        this.checkpointProgress.get(task.index)?.delete(message.checkpointId);
-        if (this.metrics !== undefined) this.recordCheckpointDetail(task, message, progress);
-      }
-      this.host.send(message);
-    };
-    if (progress === undefined || progress.slowAsyncMs === 0) return send();
+    // No closure for the usual acknowledgement (tsx names each with Object.defineProperty, at every snapshot of every task).
+    if (progress === undefined || progress.slowAsyncMs === 0) return this.sendAckNow(task, message, progress);
     const attempt = this.host.attempt();
     this.scheduler.setTimer(progress.slowAsyncMs, `${task.name} asynchronous snapshot phase of checkpoint ${message.checkpointId}`, () => {
-      if (attempt === this.host.attempt() && this.host.isRunning()) send();
+      if (attempt === this.host.attempt() && this.host.isRunning()) this.sendAckNow(task, message, progress);
     });
+  }
+
+  private sendAckNow(task: Task, message: Extract<ControlMessage, { kind: 'ack' }>, progress: CheckpointProgress | undefined): void {
+    if (progress !== undefined) {
+      this.checkpointProgress.get(task.index)?.delete(message.checkpointId);
+      if (this.metrics !== undefined) this.recordCheckpointDetail(task, message, progress);
+    }
+    this.host.send(message);
   }
 
   private recordCheckpointDetail(task: Task, message: Extract<ControlMessage, { kind: 'ack' }>, progress: CheckpointProgress): void {
@@ -951,4 +961,11 @@ function snapshotBytes(snapshot: SubtaskSnapshot): number {
 /** Every split's position a source subtask declares: one per owned split of a split-owning subtask (none when it owns none). */
 function sourcePositionsOf(source: SourceReader<unknown>): SourcePosition[] {
   return source instanceof SplitOwningReader ? source.positions() : [source.currentPosition()];
+}
+
+/** An assigner in the task's chain generates the watermarks from there on: the task's own are not passed on. */
+function generatesWatermarks(task: Task): boolean {
+  const operators = task.operators;
+  for (let i = 0; i < operators.length; i++) if (operators[i]!.generator !== undefined) return true;
+  return false;
 }

@@ -23,34 +23,67 @@ export interface DueTimer {
   readonly timestampMs: number;
 }
 
-function timerId(key: Key, timestampMs: number): string {
-  return `${timestampMs}|${typeof key === 'number' ? 'n' : 's'}${key}`;
+/** Firing order: timestamp, then key (`compareKeys`). */
+function compareTimers(a: DueTimer, b: DueTimer): number {
+  return a.timestampMs < b.timestampMs ? -1 : a.timestampMs > b.timestampMs ? 1 : compareKeys(a.key, b.key);
 }
 
 function before(a: DueTimer, b: DueTimer): boolean {
   return a.timestampMs < b.timestampMs || (a.timestampMs === b.timestampMs && compareKeys(a.key, b.key) < 0);
 }
 
+/**
+ * A set of (key, timestamp) pairs: per timestamp, the keys with a timer there. Keys are
+ * numbers or strings and a Set tells 1 from '1', so no string id is built per timer (every
+ * record of a window registers one, every watermark polls them).
+ */
+class TimerSet {
+  private readonly byTimestamp = new Map<number, Set<Key>>();
+  size = 0;
+
+  has(key: Key, timestampMs: number): boolean {
+    const keys = this.byTimestamp.get(timestampMs);
+    return keys !== undefined && keys.has(key);
+  }
+
+  /** False if the pair was already in. */
+  add(key: Key, timestampMs: number): boolean {
+    let keys = this.byTimestamp.get(timestampMs);
+    if (keys === undefined) {
+      keys = new Set();
+      this.byTimestamp.set(timestampMs, keys);
+    } else if (keys.has(key)) return false;
+    keys.add(key);
+    this.size++;
+    return true;
+  }
+
+  delete(key: Key, timestampMs: number): void {
+    const keys = this.byTimestamp.get(timestampMs);
+    if (keys === undefined || !keys.delete(key)) return;
+    this.size--;
+    if (keys.size === 0) this.byTimestamp.delete(timestampMs);
+  }
+}
+
 /** Timers of one domain. */
 class TimerQueue {
   private readonly heap: DueTimer[] = [];
-  private readonly live = new Set<string>();
+  private readonly live = new TimerSet();
 
   get size(): number {
     return this.live.size;
   }
 
   add(key: Key, timestampMs: number): boolean {
-    const id = timerId(key, timestampMs);
-    if (this.live.has(id)) return false;
-    this.live.add(id);
+    if (!this.live.add(key, timestampMs)) return false;
     this.heap.push({ key, timestampMs });
     this.siftUp(this.heap.length - 1);
     return true;
   }
 
   delete(key: Key, timestampMs: number): void {
-    this.live.delete(timerId(key, timestampMs));
+    this.live.delete(key, timestampMs);
   }
 
   /** The earliest live timer, without removing it. */
@@ -63,28 +96,26 @@ class TimerQueue {
   pollDue(limitMs: number): DueTimer | undefined {
     const head = this.peek();
     if (head === undefined || head.timestampMs > limitMs) return undefined;
-    this.live.delete(timerId(head.key, head.timestampMs));
+    this.live.delete(head.key, head.timestampMs);
     this.removeHead();
     return head;
   }
 
   /** Live timers in firing order. */
   all(): DueTimer[] {
+    // Every live timer is in the heap, so a heap no longer than the live set holds each once and
+    // nothing else: the usual case (no deletes), and every checkpoint comes here.
+    if (this.heap.length === this.live.size) return this.heap.slice().sort(compareTimers);
     // A timer deleted and registered again is in the heap twice: list it once.
-    const listed = new Set<string>();
-    const timers = this.heap.filter((timer) => {
-      const id = timerId(timer.key, timer.timestampMs);
-      if (!this.live.has(id) || listed.has(id)) return false;
-      listed.add(id);
-      return true;
-    });
-    return timers.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+    const listed = new TimerSet();
+    const timers = this.heap.filter((timer) => this.live.has(timer.key, timer.timestampMs) && listed.add(timer.key, timer.timestampMs));
+    return timers.sort(compareTimers);
   }
 
   private dropDeletedHead(): void {
     while (this.heap.length > 0) {
       const head = this.heap[0]!;
-      if (this.live.has(timerId(head.key, head.timestampMs))) return;
+      if (this.live.has(head.key, head.timestampMs)) return;
       this.removeHead();
     }
   }

@@ -54,13 +54,21 @@ function alignedStart(timestampMs: number, sizeMs: number): number {
 
 function tumbling(call: string, timeDomain: TimeDomain, sizeMs: number): WindowAssigner {
   checkPositiveMs(call, 'sizeMs', sizeMs);
+  // Records come in bursts of one window: the last answer is handed out again (frozen, as the
+  // result is read-only) instead of a new array and window for every record.
+  let lastStartMs = Number.NaN;
+  let lastWindows: readonly TimeWindow[] = [];
   return {
     timeDomain,
     merging: false,
     description: `tumbling ${timeDomain} windows of ${sizeMs} ms`,
     assignWindows: (timestampMs) => {
       const startMs = alignedStart(timestampMs, sizeMs);
-      return [{ startMs, endMs: startMs + sizeMs }];
+      if (startMs !== lastStartMs) {
+        lastStartMs = startMs;
+        lastWindows = Object.freeze([Object.freeze({ startMs, endMs: startMs + sizeMs })]);
+      }
+      return lastWindows;
     },
   };
 }
@@ -204,9 +212,18 @@ export function windowed<I, A, R, O = WindowResult<R>>(options: WindowedOptions<
   return () => new WindowFunction<I, A, R, O>(assigner, aggregate, allowedLatenessMs, options.lateDataTag, emit, keepFiredWindows);
 }
 
+/** Window ids a window function keeps at most before it forgets them all (a bound on its memory, not a semantic limit). */
+const MAX_CACHED_WINDOW_IDS = 1_024;
+
 class WindowFunction<I, A, R, O> implements KeyedProcessFunction<I, O> {
   private windows!: MapState<string, WindowEntry<A>>;
   private readonly eventTime: boolean;
+  /**
+   * Ids of windows that do not merge, by start: every record and every firing needs its
+   * window's id, and building it (a padded string) was a tenth of a window job's garbage.
+   * Checked against the end, so an assigner with two windows of one start stays correct.
+   */
+  private readonly idsByStart = new Map<number, { readonly endMs: number; readonly id: string }>();
 
   constructor(
     private readonly assigner: WindowAssigner,
@@ -240,7 +257,7 @@ class WindowFunction<I, A, R, O> implements KeyedProcessFunction<I, O> {
       if (this.eventTime && this.cleanupTime(assigned) <= watermarkMs) continue;
       taken = true;
       // A window that does not merge keeps its range, so its id is computed once (a hot path: every record).
-      const assignedId = this.assigner.merging ? undefined : windowId(assigned);
+      const assignedId = this.assigner.merging ? undefined : this.fixedWindowId(assigned);
       const existing = assignedId === undefined ? undefined : this.windows.get(assignedId);
       const entry = this.assigner.merging ? this.mergeInto(assigned) : (existing ?? this.emptyEntry(assigned));
       const updated: WindowEntry<A> = { startMs: entry.startMs, endMs: entry.endMs, accumulator: this.aggregate.add(value, entry.accumulator) };
@@ -279,7 +296,7 @@ class WindowFunction<I, A, R, O> implements KeyedProcessFunction<I, O> {
   private onTimerOfFixedWindows(timestampMs: number, key: Key, out: Collector<O>): void {
     for (const window of this.assigner.assignWindows(timestampMs)) {
       if (windowMaxTimestamp(window) !== timestampMs) continue;
-      const id = windowId(window);
+      const id = this.fixedWindowId(window);
       const entry = this.windows.get(id);
       if (entry === undefined) continue;
       this.fire(key, entry, out);
@@ -288,7 +305,7 @@ class WindowFunction<I, A, R, O> implements KeyedProcessFunction<I, O> {
     if (this.allowedLatenessMs === 0 || !this.eventTime) return;
     for (const window of this.assigner.assignWindows(timestampMs - this.allowedLatenessMs)) {
       if (this.cleanupTime(window) !== timestampMs) continue;
-      this.windows.remove(windowId(window));
+      this.windows.remove(this.fixedWindowId(window));
     }
   }
 
@@ -301,6 +318,18 @@ class WindowFunction<I, A, R, O> implements KeyedProcessFunction<I, O> {
     }
     if (windowMaxTimestamp(window) > watermarkMs) timerService.registerEventTimeTimer(windowMaxTimestamp(window));
     timerService.registerEventTimeTimer(this.cleanupTime(window));
+  }
+
+  /** `windowId` of a window of a non-merging assigner, built once per window start. */
+  private fixedWindowId(window: TimeWindow): string {
+    const cached = this.idsByStart.get(window.startMs);
+    if (cached !== undefined && cached.endMs === window.endMs) return cached.id;
+    const id = windowId(window);
+    if (cached === undefined) {
+      if (this.idsByStart.size >= MAX_CACHED_WINDOW_IDS) this.idsByStart.clear();
+      this.idsByStart.set(window.startMs, { endMs: window.endMs, id });
+    }
+    return id;
   }
 
   private fire(key: Key, entry: WindowEntry<A>, out: Collector<O>): void {

@@ -39,6 +39,30 @@ describe('TimedPartitionSourceReader', () => {
     expect(restored.pollNext()).toBe('b');
   });
 
+  it('reads a log of its own making through the interface exactly as timedPartitionLog\'s (which it indexes directly)', () => {
+    const built = timedPartitionLog([[{ value: 'a', arrivalMs: 0 }, { value: 'b', arrivalMs: 50 }, { value: 'c', arrivalMs: 50 }], []]);
+    // The same records behind plain closures: not known to the reader, so every read goes through endOffset/arrivalMs/read.
+    const wrapped = { endOffset: (p: number) => built.endOffset(p), arrivalMs: (p: number, o: number) => built.arrivalMs(p, o), read: (p: number, o: number) => built.read(p, o) };
+    const answers = (log: typeof built, partition: number): unknown[] => {
+      const clock = { nowMs: 0 };
+      const reader = new TimedPartitionSourceReader(log, partition, () => clock.nowMs);
+      reader.initializeState(context(new Map(), false));
+      const seen: unknown[] = [];
+      for (const nowMs of [0, 0, 10, 50, 50, 50, 60]) {
+        clock.nowMs = nowMs;
+        seen.push(reader.pollNext(), reader.availableAtMs?.(), reader.currentPosition().offset);
+      }
+      return seen;
+    };
+    expect(answers(built, 0)).toEqual(answers(wrapped, 0));
+    expect(answers(built, 0).slice(0, 6)).toEqual(['a', 50, 1, NOTHING_AVAILABLE, 50, 1]);
+    expect(answers(built, 0)).toContain(END_OF_INPUT);
+    // An empty partition, and one the log does not have, end at once either way.
+    expect(answers(built, 1)).toEqual(answers(wrapped, 1));
+    expect(answers(built, 7)).toEqual(answers(wrapped, 7));
+    expect(answers(built, 7)[0]).toBe(END_OF_INPUT);
+  });
+
   it('refuses arrival times that go back', () => {
     expect(() => timedPartitionLog([[{ value: 1, arrivalMs: 5 }, { value: 2, arrivalMs: 4 }]])).toThrow(/arrivalMs goes back at offset 1/);
   });

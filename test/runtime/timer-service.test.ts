@@ -23,6 +23,18 @@ describe('InternalTimerService', () => {
     expect(drain(timers, 19)).toEqual([]);
   });
 
+  it('tells the number key 1 from the string key "1" (one timer each), and deleting one leaves the other', () => {
+    const timers = new InternalTimerService('op');
+    timers.register('event-time', 1, 10);
+    timers.register('event-time', '1', 10);
+    expect(timers.count('event-time')).toBe(2);
+    timers.delete('event-time', '1', 10);
+    expect(timers.count('event-time')).toBe(1);
+    timers.register('event-time', '1', 10);
+    expect(drain(timers, 10)).toEqual(['10:1', '10:1']);
+    expect(timers.count('event-time')).toBe(0);
+  });
+
   it('deletes timers, and a timer deleted and registered again fires once', () => {
     const timers = new InternalTimerService('op');
     timers.register('event-time', 'a', 1);

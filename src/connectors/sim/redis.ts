@@ -43,11 +43,13 @@ export class SimRedisServer {
     return this.model.snapshot();
   }
 
-  /** The snapshot of a store that must hold only strings; a hash key is a broken assumption of the caller. */
-  stringSnapshot(): Record<string, string> {
-    const snapshot = this.snapshot();
-    for (const [key, value] of Object.entries(snapshot)) {
-      if (typeof value !== 'string') throw new Error(`SimRedisServer.stringSnapshot: key '${key}' holds a hash, not a string`);
+  /**
+   * The snapshot of a store that must hold only strings; a hash key is a broken assumption of
+   * the caller. `snapshot`: one already taken (a judge and the output share the store after a run).
+   */
+  stringSnapshot(snapshot: RedisSnapshot = this.snapshot()): Record<string, string> {
+    for (const key in snapshot) {
+      if (typeof snapshot[key] !== 'string') throw new Error(`SimRedisServer.stringSnapshot: key '${key}' holds a hash, not a string`);
     }
     return snapshot as Record<string, string>;
   }

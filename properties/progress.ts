@@ -134,14 +134,21 @@ function unexplainedEnds(observations: RunObservations): { violations: Violation
         return undefined;
       }
     }
+    // A slow-snapshot fault slows the task's next snapshot: armed after the previous checkpoint was triggered, that may be this one's.
+    const previousTriggeredSeq = checkpoints.filter((other) => other.checkpointId < checkpoint.checkpointId).at(-1)?.triggeredSeq ?? Number.NEGATIVE_INFINITY;
     const faultWhilePending = observations.faults.find(
-      (fault) => fault.seq > checkpoint.triggeredSeq && fault.seq < end.seq && (fault.kind === 'expire-checkpoint' || !RUNTIME_FAULT_KINDS.has(fault.kind)),
+      (fault) =>
+        fault.seq < end.seq &&
+        (fault.seq > checkpoint.triggeredSeq || (fault.kind === 'slow-snapshot' && fault.seq > previousTriggeredSeq)) &&
+        (fault.kind === 'expire-checkpoint' || !RUNTIME_FAULT_KINDS.has(fault.kind)),
     );
     if (faultWhilePending !== undefined) return undefined;
     if (checkpoint.outcome !== 'expired') return 'with no fault, failover or newer checkpoint to explain it';
     if (observations.lostMessages.some((lost) => lost.kind === 'ack' && lost.checkpointId === checkpoint.checkpointId && lost.seq < end.seq)) return undefined;
     const sitting = sittingOnBarriers(observations, checkpoint, checkpoint.endedAtMs);
-    const heldMs = sitting === undefined ? 0 : checkpoint.endedAtMs - sitting.sinceMs;
+    // A task configured with a slow asynchronous phase acknowledges that much later after its snapshot: that is work, not sitting.
+    const slowAsyncMs = sitting === undefined ? 0 : (observations.settings.slowAsyncPhaseMs?.[observations.taskNames[sitting.task]!] ?? 0);
+    const heldMs = sitting === undefined ? 0 : checkpoint.endedAtMs - sitting.sinceMs - slowAsyncMs;
     // A barrier still on its way (backpressure, a slow or unfairly scheduled task) explains a timeout.
     if (heldMs * 2 <= observations.settings.checkpointTimeoutMs) return undefined;
     return `although task ${observations.taskNames[sitting!.task]} had held barrier ${checkpoint.checkpointId} on every live input for ${heldMs} ms without acknowledging it`;

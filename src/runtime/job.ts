@@ -299,6 +299,7 @@ export class JobRuntime implements SimWorld {
         maxRestarts: options.maxRestarts,
         maxParallelism: this.maxParallelism,
         ...(options.alignedCheckpointTimeoutMs === undefined ? {} : { alignedCheckpointTimeoutMs: options.alignedCheckpointTimeoutMs }),
+        ...(options.slowAsyncPhaseMs === undefined ? {} : { slowAsyncPhaseMs: { ...options.slowAsyncPhaseMs } }),
       },
       checkpointEvents: [],
       failovers: [],

@@ -134,6 +134,8 @@ export interface RunSettings {
   readonly maxParallelism?: number;
   /** Aligned mode: the alignment timeout after which a task switches a checkpoint to unaligned (absent: never). */
   readonly alignedCheckpointTimeoutMs?: number;
+  /** Subtasks whose asynchronous snapshot phase the job was configured to slow (JobOptions.slowAsyncPhaseMs), by task name, in virtual ms. */
+  readonly slowAsyncPhaseMs?: Readonly<Record<string, number>>;
 }
 
 export interface FaultObservation {

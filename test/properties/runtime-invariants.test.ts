@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { flowSlowCheckpoint } from '../../scenarios/flow-diagnosis.ts';
 import { keyedCounts } from '../../scenarios/keyed-counts.ts';
 import { oddEvenSum } from '../../scenarios/odd-even-sum.ts';
 import { runCase, type CaseSpec } from '../../src/harness/run-case.ts';
@@ -88,6 +89,35 @@ describe('checkpoint progress', () => {
     // Shift the run's end far beyond its last completion, as a runtime that stalls would.
     observations.virtualTimeMs += 2 * (observations.settings.checkpointIntervalMs + observations.settings.checkpointTimeoutMs) + 1;
     expect(checkCheckpointProgress(observations).map((v) => v.anomaly)).toEqual(['no checkpoint completed in a fault-free stretch']);
+  });
+
+  test('a slow snapshot explains an expiry: the configured slow asynchronous phase, or a slow-snapshot fault armed for this checkpoint', async () => {
+    // Found by situation-steered generation: a source's slow synchronous phase delays barrier 2,
+    // and the sink's configured slow asynchronous phase (the scenario's planted cause) then
+    // acknowledges it too late. Once this was reported as an unexplained expiry.
+    const run = await runCase(flowSlowCheckpoint, {
+      scenario: 'flow-slow-checkpoint',
+      size: { partitions: 2, recordsPerPartition: 150 },
+      mode: 'unaligned',
+      backend: 'memory',
+      bug: undefined,
+      checkpointIntervalMs: 30,
+      checkpointTimeoutMs: 400,
+      faults: [{ kind: 'slow-snapshot', atStep: 265, task: 1, phase: 'sync', extraMs: 177 }],
+      schedule: { kind: 'choices', choices: [], tailSeed: 12 },
+    });
+    expect(run.violations).toEqual([]);
+    const observations = run.observations;
+    expect(observations.checkpoints.find((checkpoint) => checkpoint.checkpointId === 2)?.outcome).toBe('expired');
+    const armedBeforeTrigger = observations.faults[0]!;
+    expect(armedBeforeTrigger.seq).toBeLessThan(observations.checkpoints.find((checkpoint) => checkpoint.checkpointId === 2)!.triggeredSeq);
+    // Each explanation suffices alone; with neither, the expiry is unexplained.
+    const withoutFault = { ...clone(observations), faults: [] };
+    expect(checkCheckpointProgress(withoutFault)).toEqual([]);
+    const withoutSlowAsync = { ...clone(observations), settings: { ...observations.settings, slowAsyncPhaseMs: undefined } };
+    expect(checkCheckpointProgress(withoutSlowAsync)).toEqual([]);
+    const neither = { ...withoutFault, settings: withoutSlowAsync.settings };
+    expect(checkCheckpointProgress(neither).map((v) => v.anomaly)).toEqual(['unexplained expired checkpoint']);
   });
 
   test('an expiry fault explains an expired checkpoint; without the fault it is unexplained', async () => {

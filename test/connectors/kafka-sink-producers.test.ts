@@ -1,5 +1,4 @@
 import { describe, expect, test } from 'vitest';
-import { END_OF_INPUT, type SourceReader } from '../../src/connectors/api.ts';
 import type { TransactionHandle, TransactionalProducer } from '../../src/connectors/kafka-api.ts';
 import { KafkaTwoPhaseCommitSink } from '../../src/connectors/kafka-sink.ts';
 import { SimKafkaBroker } from '../../src/connectors/sim/kafka-broker.ts';
@@ -8,6 +7,7 @@ import { DEFAULT_JOB_OPTIONS, JobRuntime } from '../../src/runtime/job.ts';
 import { pipeline } from '../../src/runtime/pipeline.ts';
 import { RandomChoices } from '../../src/sim/choice.ts';
 import { Scheduler } from '../../src/sim/scheduler.ts';
+import { countingSource } from './counting-source.ts';
 
 /** Simulated clients that count the producers handed out and those closed (a real producer holds connections until closed). */
 class CountingClients extends SimKafkaClients {
@@ -33,18 +33,6 @@ class CountingClients extends SimKafkaClients {
   }
 }
 
-function numbers(limit: number): SourceReader<number> {
-  let next = 0;
-  return {
-    initializeState: (context) => {
-      next = (context.getOperatorStateStore().getListState<number>('offset').get()[0] as number | undefined) ?? 0;
-    },
-    snapshotState: () => {},
-    pollNext: () => (next < limit ? next++ : END_OF_INPUT),
-    currentPosition: () => ({ split: 'numbers', offset: next }),
-  };
-}
-
 describe('KafkaTwoPhaseCommitSink closes the producers it is done with', () => {
   test('after many checkpoints, only the open transaction\'s producer is left unclosed', async () => {
     const scheduler = new Scheduler({ choices: new RandomChoices(7), msPerStep: 1, maxSteps: 200_000, keepTrace: false });
@@ -52,7 +40,7 @@ describe('KafkaTwoPhaseCommitSink closes the producers it is done with', () => {
     broker.createTopic('out', 1);
     const clients = new CountingClients(broker, scheduler);
     const spec = pipeline('closing')
-      .source('numbers', 1, () => numbers(400))
+      .source('numbers', 1, () => countingSource(400))
       .map('id', (n: number) => n)
       .keyBy((n) => n % 2, 1)
       .sink('kafka', ({ subtaskIndex }) => new KafkaTwoPhaseCommitSink<number>({ clients, topic: 'out', transactionalIdPrefix: 'sink', subtaskIndex, partitionOf: () => 0, serialize: (n) => ({ key: String(n), value: String(n) }) }))

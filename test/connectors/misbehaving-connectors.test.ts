@@ -1,21 +1,10 @@
 import { describe, expect, test } from 'vitest';
-import { END_OF_INPUT, type SinkWriter, type SourceReader } from '../../src/connectors/api.ts';
+import type { SinkWriter } from '../../src/connectors/api.ts';
 import { RandomChoices } from '../../src/sim/choice.ts';
 import { Scheduler } from '../../src/sim/scheduler.ts';
 import { DEFAULT_JOB_OPTIONS, JobRuntime } from '../../src/runtime/job.ts';
 import { pipeline } from '../../src/runtime/pipeline.ts';
-
-function countingSource(limit: number): SourceReader<number> {
-  let next = 0;
-  return {
-    initializeState: (context) => {
-      next = (context.getOperatorStateStore().getListState<number>('offset').get()[0] as number | undefined) ?? 0;
-    },
-    snapshotState: () => {},
-    pollNext: () => (next < limit ? next++ : END_OF_INPUT),
-    currentPosition: () => ({ split: 'numbers', offset: next }),
-  };
-}
+import { countingSource } from './counting-source.ts';
 
 async function runWithSink(sink: () => SinkWriter<number>) {
   const scheduler = new Scheduler({ choices: new RandomChoices(1), msPerStep: 1, maxSteps: 20_000, keepTrace: false });

@@ -178,9 +178,14 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
 
   /** The restored in-flight transaction: initTransactions on its id fences its producer and aborts it. */
   protected override async recoverAndAbort(transaction: KafkaTransaction): Promise<void> {
-    const producer = this.newProducer(transaction.transactionalId);
+    await this.initTransactionsOnce(transaction.transactionalId);
+  }
+
+  /** initTransactions on `transactionalId` with a producer used for nothing else (fencing its predecessor, aborting what it left open), closed after. */
+  private async initTransactionsOnce(transactionalId: string): Promise<{ readonly epoch: number }> {
+    const producer = this.newProducer(transactionalId);
     try {
-      await producer.initTransactions();
+      return await producer.initTransactions();
     } finally {
       closeInBackground(producer);
     }
@@ -212,13 +217,7 @@ export class KafkaTwoPhaseCommitSink<IN> extends TwoPhaseCommitSink<IN, KafkaTra
       if (probes >= MAX_LINGERING_PROBES) {
         throw new Error(`KafkaTwoPhaseCommitSink: more than ${MAX_LINGERING_PROBES} used transactional ids after ${idOf(counter - probes)}`);
       }
-      const producer = this.newProducer(idOf(counter));
-      let handle: { readonly epoch: number };
-      try {
-        handle = await producer.initTransactions();
-      } finally {
-        closeInBackground(producer);
-      }
+      const handle = await this.initTransactionsOnce(idOf(counter));
       if (handle.epoch === 0) return counter; // never used before: every later id is unused too
       counter++;
     }

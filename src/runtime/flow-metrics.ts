@@ -238,11 +238,104 @@ function round3(value: number): number {
   return Math.round(value * 1000) / 1000;
 }
 
-/** Bytes a record's value takes serialised (numbers as 8-byte doubles, strings and objects as JSON): for alignment and state sizes. */
+/**
+ * Bytes a record's value takes serialised (numbers as 8-byte doubles, strings and objects as
+ * JSON): for alignment and state sizes. An object's size is exactly `JSON.stringify(value).length`,
+ * counted by walking plain objects and arrays instead of building the string: it runs for
+ * every snapshot of every subtask and every record taken while a task aligns, and the string
+ * it used to build was garbage at once.
+ */
 export function estimateBytes(value: unknown): number {
   if (typeof value === 'number') return 8;
   if (typeof value === 'string') return value.length + 2;
   if (typeof value === 'boolean') return 1;
+  const length = jsonLength(value, 0);
+  if (length === OMITTED) return 0; // JSON.stringify gives undefined: nothing to write
+  if (length !== NOT_PLAIN) return length;
+  // Not plain data all the way down (toJSON, class instances, deep or cyclic): JSON itself decides (and throws as it did).
   const json = JSON.stringify(value);
   return json === undefined ? 0 : json.length;
+}
+
+/** `jsonLength` gives up: the value needs JSON.stringify itself. */
+const NOT_PLAIN = -1;
+/** Nesting past this depth is left to JSON.stringify (a cycle then fails there with its own error). */
+const MAX_PLAIN_DEPTH = 32;
+/** `jsonLength` of something JSON.stringify leaves out of an object (undefined, a function, a symbol). */
+const OMITTED = -2;
+
+/**
+ * `JSON.stringify(value).length` for numbers, strings, booleans, null and plain objects and
+ * arrays of them, without building the string; NOT_PLAIN for anything else (a toJSON, a class
+ * instance, a bigint, a boxed primitive, nesting deeper than MAX_PLAIN_DEPTH); OMITTED where
+ * JSON.stringify gives undefined.
+ */
+function jsonLength(value: unknown, depth: number): number {
+  switch (typeof value) {
+    case 'number':
+      return numberJsonLength(value);
+    case 'string':
+      return stringJsonLength(value);
+    case 'boolean':
+      return value ? 4 : 5;
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return OMITTED;
+    case 'bigint':
+      return NOT_PLAIN;
+  }
+  if (value === null) return 4;
+  if (depth >= MAX_PLAIN_DEPTH) return NOT_PLAIN;
+  const object = value as Record<string, unknown>;
+  if (typeof object.toJSON === 'function') return NOT_PLAIN;
+  if (Array.isArray(object)) {
+    if (Object.getPrototypeOf(object) !== Array.prototype) return NOT_PLAIN;
+    const items = object as unknown[];
+    let length = items.length === 0 ? 2 : items.length + 1; // brackets and commas
+    for (let i = 0; i < items.length; i++) {
+      const item = jsonLength(items[i], depth + 1);
+      if (item === NOT_PLAIN) return NOT_PLAIN;
+      length += item === OMITTED ? 4 : item; // an array writes null in its place
+    }
+    return length;
+  }
+  const prototype = Object.getPrototypeOf(object);
+  if (prototype !== Object.prototype && prototype !== null) return NOT_PLAIN;
+  let length = 2;
+  let members = 0;
+  for (const key in object) {
+    if (!Object.prototype.hasOwnProperty.call(object, key)) continue;
+    const member = jsonLength(object[key], depth + 1);
+    if (member === NOT_PLAIN) return NOT_PLAIN;
+    if (member === OMITTED) continue;
+    length += stringJsonLength(key) + 1 + member + (members === 0 ? 0 : 1); // "key":value, with a comma before all but the first
+    members++;
+  }
+  return length;
+}
+
+/** Characters of a number as JSON writes it (non-finite numbers as null). */
+function numberJsonLength(value: number): number {
+  if (!Number.isFinite(value)) return 4;
+  if (Number.isSafeInteger(value)) {
+    let digits = value < 0 ? 2 : 1;
+    for (let rest = Math.abs(value); rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    return digits;
+  }
+  return String(value).length;
+}
+
+/** Characters of a string as JSON writes it: quotes, escapes, lone surrogates as \uXXXX. */
+function stringJsonLength(value: string): number {
+  let length = value.length + 2;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code >= 0x20 && code !== 0x22 && code !== 0x5c && (code < 0xd800 || code > 0xdfff)) continue;
+    if (code === 0x22 || code === 0x5c || code === 0x08 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d) length += 1;
+    else if (code < 0x20) length += 5;
+    else if (code <= 0xdbff && i + 1 < value.length && value.charCodeAt(i + 1) >= 0xdc00 && value.charCodeAt(i + 1) <= 0xdfff) i++; // a surrogate pair stays as it is
+    else length += 5; // a lone surrogate
+  }
+  return length;
 }

@@ -22,7 +22,14 @@ export function oddEvenInput(partitionCount: number, recordsPerPartition: number
   if (!Number.isSafeInteger(recordsPerPartition) || recordsPerPartition < 0) {
     throw new Error(`oddEvenInput: recordsPerPartition must be >= 0, got ${recordsPerPartition}`);
   }
-  return Array.from({ length: partitionCount }, (_, p) => Array.from({ length: recordsPerPartition }, (_, i) => p * recordsPerPartition + i + 1));
+  // Plain loops, not Array.from with a callback: every generated case builds its input anew.
+  const partitions: number[][] = [];
+  for (let p = 0; p < partitionCount; p++) {
+    const records = new Array<number>(recordsPerPartition);
+    for (let i = 0; i < recordsPerPartition; i++) records[i] = p * recordsPerPartition + i + 1;
+    partitions.push(records);
+  }
+  return partitions;
 }
 
 /** Totals over each partition's records before `offsets[p]` (all records when omitted). */
@@ -48,14 +55,26 @@ export function prefixTotals(input: readonly (readonly number[])[]): (offsets: r
   // Row i of partition p (4 numbers at 4*i): evenSum, evenCount, oddSum, oddCount over its first i records.
   const prefix = input.map((records) => {
     const rows = new Float64Array(4 * (records.length + 1));
-    records.forEach((value, i) => {
-      const from = 4 * i;
-      const to = from + 4;
-      rows.copyWithin(to, from, to);
-      const column = value % 2 === 0 ? 0 : 2;
-      rows[to + column] = rows[to + column]! + value;
-      rows[to + column + 1] = rows[to + column + 1]! + 1;
-    });
+    // Running totals carried in locals (no copyWithin per record: every judged case builds these).
+    let evenSum = 0;
+    let evenCount = 0;
+    let oddSum = 0;
+    let oddCount = 0;
+    for (let i = 0; i < records.length; i++) {
+      const value = records[i]!;
+      if (value % 2 === 0) {
+        evenSum += value;
+        evenCount += 1;
+      } else {
+        oddSum += value;
+        oddCount += 1;
+      }
+      const to = 4 * (i + 1);
+      rows[to] = evenSum;
+      rows[to + 1] = evenCount;
+      rows[to + 2] = oddSum;
+      rows[to + 3] = oddCount;
+    }
     return rows;
   });
   return (offsets) => {

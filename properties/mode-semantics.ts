@@ -97,9 +97,11 @@ export class AlignmentModel {
  * the event was applied.
  */
 export function* replayAlignment(observations: RunObservations): Generator<[RunObservations['barrierEvents'][number], AlignmentModel]> {
-  const models = new Map<string, AlignmentModel>();
+  // One model per task attempt, keyed by a number (not a `${task}/${attempt}` string built per event).
+  const taskCount = observations.taskInputCounts.length;
+  const models = new Map<number, AlignmentModel>();
   for (const event of observations.barrierEvents) {
-    const key = `${event.task}/${event.attempt}`;
+    const key = event.attempt * taskCount + event.task;
     let model = models.get(key);
     if (model === undefined) {
       model = new AlignmentModel(observations.taskInputCounts[event.task]!);

@@ -32,7 +32,11 @@ export interface SubtaskSnapshot {
 /** Every split's checkpointed position over a checkpoint's source subtasks, by split name (one split per subtask, or several for a rescaled source). */
 export function checkpointedSplitPositions(tasks: readonly SubtaskSnapshot[]): Map<string, SourcePosition> {
   const positions = new Map<string, SourcePosition>();
-  for (const task of tasks) for (const position of task.splitPositions ?? (task.sourcePosition === undefined ? [] : [task.sourcePosition])) positions.set(position.split, position);
+  for (const task of tasks) {
+    const splitPositions = task.splitPositions;
+    if (splitPositions !== undefined) for (const position of splitPositions) positions.set(position.split, position);
+    else if (task.sourcePosition !== undefined) positions.set(task.sourcePosition.split, task.sourcePosition);
+  }
   return positions;
 }
 

@@ -167,7 +167,10 @@ export class CheckpointCoordinator {
   /** Appends to the run-wide checkpoint event log; returns the event's place in the run's order. */
   private observeCheckpointEvent(checkpointId: number, event: CheckpointEvent['event'], cause?: CheckpointEvent['cause']): number {
     const seq = this.host.nextSeq();
-    this.observations.checkpointEvents.push({ seq, checkpointId, event, atStep: this.scheduler.step, atMs: this.scheduler.nowMs, ...(cause === undefined ? {} : { cause }) });
+    // `cause` is set, not spread in: a spread of a conditional literal takes V8's slow path, at every checkpoint event.
+    const observed: { -readonly [K in keyof CheckpointEvent]: CheckpointEvent[K] } = { seq, checkpointId, event, atStep: this.scheduler.step, atMs: this.scheduler.nowMs };
+    if (cause !== undefined) observed.cause = cause;
+    this.observations.checkpointEvents.push(observed);
     return seq;
   }
 

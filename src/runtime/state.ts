@@ -91,7 +91,10 @@ export class SubtaskState implements OperatorStateStore {
     for (const [name, list] of this.lists) operatorState[name] = list.values.slice();
     const keyedState: Record<string, Array<readonly [Key, unknown]>> = {};
     for (const [name, map] of this.keyed) keyedState[name] = Array.from(map.entries());
-    return { operatorState, keyedState, ...(this.unionNames.size === 0 ? {} : { unionStates: [...this.unionNames].sort() }) };
+    // Built without an object spread (every snapshot of every subtask comes through here); the callers may complete it in place.
+    const snapshot: { -readonly [K in keyof SubtaskSnapshot]: SubtaskSnapshot[K] } = { operatorState, keyedState };
+    if (this.unionNames.size > 0) snapshot.unionStates = [...this.unionNames].sort();
+    return snapshot;
   }
 
   restore(snapshot: SubtaskSnapshot): void {

@@ -604,7 +604,7 @@ export class JobRuntime implements SimWorld {
         task = this.tasks[channel.toTask]!;
         this.streamTasks.deliver(task, channel);
       } else if (kind === EVENT_CONTROL) {
-        const message = this.control.splice(index, 1)[0]!;
+        const message = takeAt(this.control, index);
         if (!isForCoordinator(message)) task = this.tasks[message.task];
         this.deliverControl(message);
       } else {
@@ -982,6 +982,14 @@ export class JobRuntime implements SimWorld {
     const completed = this.observations.checkpoints.filter((c) => c.outcome === 'completed').length;
     return `status ${this.status}, ${ended}/${this.tasks.length} tasks ended, ${inFlight} elements in flight, ${completed} checkpoints completed, ${this.coordinator.pending.size} pending`;
   }
+}
+
+/** Removes and returns `list[index]`, keeping order; unlike `splice` it allocates no array (a control message is taken at many steps). */
+function takeAt<T>(list: T[], index: number): T {
+  const taken = list[index]!;
+  for (let i = index; i < list.length - 1; i++) list[i] = list[i + 1]!;
+  list.length--;
+  return taken;
 }
 
 /** An input gate as a resource of prove's footprints: its floating buffers and the order it lends them in. */

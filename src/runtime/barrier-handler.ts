@@ -67,8 +67,9 @@ export class BarrierHandler {
 
   /** Aligned mode holds back a channel that already delivered the pending barrier; the other modes never block. */
   isBlocked(slot: number): boolean {
-    const blocking = (this.mode === 'exactly-once' && !this.pendingSwitched) || (this.mode === 'unaligned' && this.planted.holdInputsWhenUnaligned === true);
-    return blocking && this.arrived[slot] === true;
+    // The slot first: the scheduler asks for every channel with data at every step, and most have not delivered a barrier.
+    if (this.arrived[slot] !== true) return false;
+    return (this.mode === 'exactly-once' && !this.pendingSwitched) || (this.mode === 'unaligned' && this.planted.holdInputsWhenUnaligned === true);
   }
 
   /** Whether the checkpoint being aligned runs unaligned at this task (unaligned mode, or switched by the alignment timeout). */

@@ -477,12 +477,16 @@ export class JobRuntime implements SimWorld {
     }
     const tasks = this.tasks;
     const activity = metrics?.activity;
+    let free = this.freeNow;
+    if (free.length !== tasks.length) this.freeNow = free = new Uint8Array(tasks.length);
     for (let t = 0; t < tasks.length; t++) {
       const task = tasks[t]!;
       if (task.busyWith !== undefined || task.busyUntilMs > nowMs) {
+        free[t] = 0;
         if (activity !== undefined) activity[t] = TaskActivity.Busy;
         continue;
       }
+      free[t] = task.deployed ? 1 : 0;
       if (task.source === undefined || task.sourceEnded || !task.deployed || task.waitingForInput) continue;
       if (this.streamTasks.outputsHaveRoom(task)) {
         out.add(EVENT_EMIT | t);
@@ -493,8 +497,8 @@ export class JobRuntime implements SimWorld {
     for (let c = 0; c < channels.length; c++) {
       const channel = channels[c]!;
       if (channel.size === 0) continue;
+      if (free[channel.toTask] === 0) continue;
       const task = tasks[channel.toTask]!;
-      if (task.busyWith !== undefined || task.busyUntilMs > nowMs || !task.deployed) continue;
       if (task.barriers!.isBlocked(channel.consumerSlot)) continue;
       if (task.replayHeld !== 0 && task.replayLeft![channel.consumerSlot] === 0) continue;
       if (!this.streamTasks.outputsHaveRoom(task)) {
@@ -628,6 +632,13 @@ export class JobRuntime implements SimWorld {
   }
 
   private hungConnector = false;
+  /**
+   * Per task, as `collectEnabled` found it this step: 1 when deployed and not busy (on a
+   * connector call or a record's cost), so free to take input. Filled by its pass over the
+   * tasks and read by its pass over the channels (most tasks have several inputs); one array
+   * reused at every step, replaced only when a rescale changes the number of tasks.
+   */
+  private freeNow = new Uint8Array(0);
   /** A drain was already spent on the check for connectors busy without I/O. */
   private drainedForBusyCheck = false;
 

@@ -14,7 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { Instrumenter } from '@stryker-mutator/instrumenter';
-import config from './stryker.config.mjs';
+import config, { unitTestsByFile } from './stryker.config.mjs';
 
 const args = process.argv.slice(2);
 const everyAt = args.indexOf('--every');
@@ -29,7 +29,13 @@ if (sample !== undefined && (!Number.isSafeInteger(sample) || sample < 1)) {
   console.error(`mutation: --sample needs a positive integer, got ${JSON.stringify(args[sampleAt + 1])}`);
   process.exit(2);
 }
-const named = args.filter((_, index) => !(everyAt >= 0 && (index === everyAt || index === everyAt + 1)) && !(sampleAt >= 0 && (index === sampleAt || index === sampleAt + 1)));
+// --survivors: stage two. For each file, only the mutants its stage-one report
+// (reports/mutation/<file>.json) lists as survived, each given to Stryker as its exact range,
+// against the file's unit tests (unitTestsByFile) and, with MUTATION_SELFTEST=1, selftest;
+// the main job is not run again. The report is kept as reports/mutation/<file>.stage2.json;
+// `npm run mutation:summary` counts a stage-one survivor killed there as killed.
+const survivorsOnly = args.includes('--survivors');
+const named = args.filter((arg, index) => arg !== '--survivors' && !(everyAt >= 0 && (index === everyAt || index === everyAt + 1)) && !(sampleAt >= 0 && (index === sampleAt || index === sampleAt + 1)));
 const files = named.length > 0 ? named : config.mutate;
 
 /** Stryker's mutate ranges for the sampled mutants of a file (`file:line:column-line:column`, lines 1-based, columns 0-based). */
@@ -53,8 +59,8 @@ async function sampledRanges(file, every) {
 mkdirSync('reports/mutation', { recursive: true });
 
 /** Runs Stryker on the given mutate patterns; its JSON report is kept as reports/mutation/<name>.json. */
-function stryker(patterns, name) {
-  const result = spawnSync('npx', ['stryker', 'run', 'mutation/stryker.config.mjs', '--mutate', patterns.join(',')], { stdio: 'inherit' });
+function stryker(patterns, name, env = process.env) {
+  const result = spawnSync('npx', ['stryker', 'run', 'mutation/stryker.config.mjs', '--mutate', patterns.join(',')], { stdio: 'inherit', env });
   if (result.status !== 0) {
     console.error(`mutation: stryker failed on ${name} (exit ${result.status ?? result.signal})`);
     process.exit(result.status ?? 1);
@@ -77,6 +83,26 @@ if (sample !== undefined) {
   for (const file of files) patterns.push(...(await sampledRanges(file, 0)));
   stryker(patterns, `sample-${sample}`);
   console.log(`mutation: sample done in ${Math.round((Date.now() - started) / 1000)} s`);
+  process.exit(0);
+}
+if (survivorsOnly) {
+  for (const file of files) {
+    const name = file.replace(/[/:]/g, '_');
+    const stageOne = `reports/mutation/${name}.json`;
+    const tests = unitTestsByFile[file];
+    if (!existsSync(stageOne) || tests === undefined) {
+      console.error(`mutation: --survivors needs ${stageOne} (run \`npm run mutation -- ${file}\` first) and the file's unit tests in unitTestsByFile`);
+      process.exit(2);
+    }
+    const { mutants } = JSON.parse(readFileSync(stageOne, 'utf8')).files[file];
+    // Stryker's report: lines and columns 1-based; a mutate range: lines 1-based, columns 0-based.
+    const ranges = [...new Set(mutants.filter((mutant) => mutant.status === 'Survived').map(({ location: { start, end } }) => `${file}:${start.line}:${start.column - 1}-${end.line}:${end.column - 1}`))];
+    if (ranges.length === 0) continue;
+    const started = Date.now();
+    console.log(`mutation: stage two of ${file}: ${ranges.length} survivor ranges against ${tests.join(' ')}${process.env.MUTATION_SELFTEST === '1' ? ' and selftest' : ''}`);
+    stryker(ranges, `${name}.stage2`, { ...process.env, MUTATION_MAIN: '0', MUTATION_TESTS: tests.join(' ') });
+    console.log(`mutation: stage two of ${file} done in ${Math.round((Date.now() - started) / 1000)} s`);
+  }
   process.exit(0);
 }
 for (const file of files) {

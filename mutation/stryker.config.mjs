@@ -33,6 +33,31 @@
  * Instrumenting every file at once makes every kill command run all the mutation switches
  * (the dry run took 5 min instead of 25 s): run-per-file.mjs instruments one file at a time.
  */
+/**
+ * Stage two (`npm run mutation -- --survivors <file>`): a mutant the short main job let live is
+ * run again against the unit tests of its file (and `selftest`, which kills mutants of the
+ * planted-bug code and mutants that hide a planted bug). Together the two stages are the
+ * issue's kill command (the main job plus selftest, and the vitest suite where it is fast):
+ * running the main job again in stage two would only repeat stage one's verdict, since a run
+ * is deterministic. The tests of a file are the ones that drive it directly; each list runs in
+ * seconds, the whole suite would take minutes per mutant.
+ */
+export const unitTestsByFile = {
+  'src/runtime/barrier-handler.ts': ['test/runtime/barrier-handler.test.ts', 'test/runtime/alignment-timeout.test.ts', 'test/runtime/unaligned-progress.test.ts'],
+  'src/runtime/channel.ts': ['test/runtime/channel.test.ts', 'test/runtime/credit-flow.test.ts'],
+  'src/runtime/state.ts': ['test/runtime/backends', 'test/runtime/keyed-state.test.ts', 'test/runtime/rescale.test.ts', 'test/runtime/split-owning-reader.test.ts'],
+  'src/runtime/checkpoint-coordinator.ts': ['test/runtime/new-faults.test.ts', 'test/runtime/situation-placement.test.ts', 'test/runtime/alignment-timeout.test.ts'],
+  'src/runtime/job.ts': ['test/runtime/new-faults.test.ts', 'test/runtime/situation-placement.test.ts', 'test/runtime/rescale.test.ts', 'test/runtime/execution-ids.test.ts'],
+  'src/connectors/two-phase-commit-sink.ts': ['test/connectors'],
+  'src/connectors/kafka-sink.ts': ['test/connectors'],
+  'src/connectors/kafka-source.ts': ['test/connectors'],
+  'src/connectors/partition-source.ts': ['test/connectors', 'test/runtime/split-owning-reader.test.ts'],
+  'src/connectors/redis-sink.ts': ['test/connectors'],
+};
+
+/** Stage two copies the tests into each sandbox; stage one reads only what the main job reads. */
+const stageTwo = (process.env.MUTATION_TESTS ?? '') !== '';
+
 export default {
   testRunner: 'command',
   commandRunner: { command: 'sh mutation/kill.sh' },
@@ -54,13 +79,15 @@ export default {
   // Two mutants at a time: the machine has 2 cores shared with other work.
   concurrency: 2,
   timeoutFactor: 1.5,
-  // Generous: on a loaded machine a kill command that survives can take twice its dry run,
-  // and a Timeout counts as detected. 20 s made most mutants of a sample time out while
-  // vitest ran beside them; 150 s leaves Timeout to runs that hang.
-  timeoutMS: 150_000,
+  // A mutant that hangs the run costs 1.5 x the dry run + timeoutMS, and some do (a channel
+  // that never frees a credit, a loop whose exit is mutated away): 150 s made the channel's
+  // 313 mutants an estimated 1.5-hour run. With the machine loaded (the kill command then
+  // takes about 6 s instead of 4.6 s idle), 30 s is five times a surviving mutant's run, and
+  // a Timeout still counts as detected.
+  timeoutMS: 30_000,
   dryRunTimeoutMinutes: 10,
   // Only what the kill command reads is copied into each sandbox.
-  ignorePatterns: ['/coverage', '/dist', '/docs', '/bench', '/reports', '/.streamcheck', '/.streamcheck-cache', '/test', '/examples', '/mutation/*.md'],
+  ignorePatterns: ['/coverage', '/dist', '/docs', '/bench', '/reports', '/.streamcheck', '/.streamcheck-cache', ...(stageTwo ? [] : ['/test']), '/examples', '/mutation/*.md'],
   tempDirName: '.stryker-tmp',
   // Stryker rewrites the tsconfig's extends/references paths with the TypeScript 5 API, which
   // TypeScript 7 no longer has; this tsconfig has neither, so the sandbox's copy is used as is

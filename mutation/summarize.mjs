@@ -3,7 +3,7 @@
 // coverage, errors, and the score (detected / (detected + undetected); compile and runtime
 // errors are not counted, as Stryker does). With --survivors, lists each surviving mutant
 // (file:line, mutator, replacement) instead: the input for SURVIVORS.md.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 
 const listSurvivors = process.argv.includes('--survivors');
@@ -12,12 +12,34 @@ const listSurvivors = process.argv.includes('--survivors');
 const fromEvents = process.argv.includes('--events');
 const directory = process.argv.slice(2).find((arg) => !arg.startsWith('--')) ?? (fromEvents ? 'reports/mutation/events' : 'reports/mutation');
 
+const sameMutant = (a, b) =>
+  a.mutatorName === b.mutatorName && a.replacement === b.replacement && JSON.stringify(a.location) === JSON.stringify(b.location);
+
+/**
+ * A stage-one report's files with the verdicts of its stage two (run-per-file.mjs
+ * --survivors, <name>.stage2.json) folded in: a survivor the file's unit tests or selftest
+ * killed there becomes `KilledByTests`, counted as killed in its own column.
+ */
+function withStageTwo(name, files) {
+  const stageTwoName = `${directory}/${name.replace(/\.json$/, '.stage2.json')}`;
+  if (!existsSync(stageTwoName)) return files;
+  const stageTwo = JSON.parse(readFileSync(stageTwoName, 'utf8')).files;
+  for (const [file, { mutants }] of Object.entries(files)) {
+    for (const mutant of mutants) {
+      if (mutant.status !== 'Survived') continue;
+      const again = (stageTwo[file]?.mutants ?? []).find((other) => sameMutant(other, mutant));
+      if (again !== undefined && (again.status === 'Killed' || again.status === 'Timeout')) mutant.status = 'KilledByTests';
+    }
+  }
+  return files;
+}
+
 /** Reports as { name, files: { file: { mutants } } }: the JSON reports, or one made of the tested-mutant events. */
 function reports() {
   if (!fromEvents) {
     return readdirSync(directory)
-      .filter((name) => name.endsWith('.json') && name !== 'mutation.json')
-      .map((name) => ({ name, files: JSON.parse(readFileSync(`${directory}/${name}`, 'utf8')).files }));
+      .filter((name) => name.endsWith('.json') && name !== 'mutation.json' && !name.endsWith('.stage2.json'))
+      .map((name) => ({ name, files: withStageTwo(name, JSON.parse(readFileSync(`${directory}/${name}`, 'utf8')).files) }));
   }
   const files = {};
   for (const name of readdirSync(directory).filter((event) => event.endsWith('-onMutantTested.json'))) {
@@ -37,7 +59,7 @@ for (const { name: report, files } of reports()) {
       }
     }
     const count = (status) => mutants.filter((mutant) => mutant.status === status).length;
-    const row = { killed: count('Killed'), timeout: count('Timeout'), survived: count('Survived'), noCoverage: count('NoCoverage'), errors: count('RuntimeError') + count('CompileError') };
+    const row = { killed: count('Killed'), byTests: count('KilledByTests'), timeout: count('Timeout'), survived: count('Survived'), noCoverage: count('NoCoverage'), errors: count('RuntimeError') + count('CompileError') };
     // A sampled run's report is named <file>.every-K.json or sample-N.json: its row says so.
     const every = /\.every-(\d+)\.json$/.exec(report);
     const sample = /^sample-(\d+)\.json$/.exec(report);
@@ -45,11 +67,18 @@ for (const { name: report, files } of reports()) {
   }
 }
 if (listSurvivors) process.exit(0);
-console.log('| file | mutants | killed | timeout | survived | no coverage | errors | score |');
-console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+// "main job" is stage one's score (the search alone); "with tests" adds the survivors stage
+// two killed (the file's unit tests, and selftest when it ran).
+console.log('| file | mutants | killed by the main job | timeout | killed by unit tests | survived | no coverage | errors | score (main job) | score (with tests) |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+const percent = (part, whole) => (whole === 0 ? 'n/a' : `${((100 * part) / whole).toFixed(1)}%`);
+const total = { killed: 0, byTests: 0, timeout: 0, survived: 0, noCoverage: 0, errors: 0 };
 for (const [file, row] of [...rows].sort(([a], [b]) => a.localeCompare(b))) {
-  const detected = row.killed + row.timeout;
-  const valid = detected + row.survived + row.noCoverage;
-  const score = valid === 0 ? 'n/a' : `${((100 * detected) / valid).toFixed(1)}%`;
-  console.log(`| ${file} | ${valid + row.errors} | ${row.killed} | ${row.timeout} | ${row.survived} | ${row.noCoverage} | ${row.errors} | ${score} |`);
+  for (const key of Object.keys(total)) total[key] += row[key];
+  const valid = row.killed + row.timeout + row.byTests + row.survived + row.noCoverage;
+  console.log(`| ${file} | ${valid + row.errors} | ${row.killed} | ${row.timeout} | ${row.byTests} | ${row.survived} | ${row.noCoverage} | ${row.errors} | ${percent(row.killed + row.timeout, valid)} | ${percent(row.killed + row.timeout + row.byTests, valid)} |`);
+}
+if (rows.size > 1) {
+  const valid = total.killed + total.timeout + total.byTests + total.survived + total.noCoverage;
+  console.log(`| all | ${valid + total.errors} | ${total.killed} | ${total.timeout} | ${total.byTests} | ${total.survived} | ${total.noCoverage} | ${total.errors} | ${percent(total.killed + total.timeout, valid)} | ${percent(total.killed + total.timeout + total.byTests, valid)} |`);
 }

@@ -164,10 +164,6 @@ export class BarrierHandler {
     return this.liveCount === 0;
   }
 
-  isEnded(slot: number): boolean {
-    return this.ended[slot] === true;
-  }
-
   private completeIfAligned(): number {
     if (this.arrivedCount < this.liveCount) return 0;
     const completed = this.pendingId;

@@ -10,6 +10,8 @@ describe('BarrierHandler: aligned with an alignment timeout', () => {
     const handler = new BarrierHandler('exactly-once', 3);
     handler.onBarrier(0, 5);
     expect(handler.isBlocked(0)).toBe(true);
+    // The runtime asks which inputs delivered n when it switches (their channel state is complete).
+    expect([0, 1, 2].map((slot) => handler.hasDelivered(slot))).toEqual([true, false, false]);
     expect(handler.switchToUnaligned(5)).toEqual({ snapshotId: 5, completedId: 0, abortedId: 0 });
     expect(handler.pendingIsUnaligned).toBe(true);
     expect([0, 1, 2].map((slot) => handler.isBlocked(slot))).toEqual([false, false, false]);

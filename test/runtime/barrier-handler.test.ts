@@ -58,6 +58,36 @@ describe('BarrierHandler, exactly-once (aligned)', () => {
     expect(() => handler.onBarrier(0, 1)).toThrow(/ended input/);
     expect(() => new BarrierHandler('exactly-once', 0)).toThrow(/inputCount/);
   });
+
+  test('a second barrier n on an input during the alignment of n, and the end of an input held back behind its barrier, throw', () => {
+    // Unaligned does not hold the input back, so the handler itself must notice the repeat.
+    const unaligned = new BarrierHandler('unaligned', 2);
+    unaligned.onBarrier(0, 1);
+    expect(() => unaligned.onBarrier(0, 1)).toThrow(/second barrier 1 on input 0 during alignment/);
+    const aligned = new BarrierHandler('exactly-once', 2);
+    aligned.onBarrier(0, 1);
+    expect(() => aligned.onEndOfInput(0)).toThrow(/end of input 0 behind a blocked barrier/);
+  });
+
+  test('the barrier of an older checkpoint arriving during the alignment of a newer one is ignored (its upstream skipped the older one)', () => {
+    const handler = new BarrierHandler('exactly-once', 2);
+    handler.onBarrier(0, 3);
+    expect(handler.onBarrier(1, 2)).toEqual({ snapshotId: 0, completedId: 0, abortedId: 0 });
+    expect(handler.aligningCheckpointId).toBe(3);
+    expect(handler.hasDelivered(1)).toBe(false);
+    expect(handler.isBlocked(1)).toBe(false);
+    expect(handler.onBarrier(1, 3).snapshotId).toBe(3);
+  });
+
+  test('markHandled never lowers the handled mark: barriers at or below the highest handled checkpoint stay stale', () => {
+    const handler = new BarrierHandler('exactly-once', 2);
+    handler.markHandled(3);
+    handler.markHandled(1);
+    expect(handler.onBarrier(0, 2)).toEqual({ snapshotId: 0, completedId: 0, abortedId: 0 });
+    expect(handler.aligningCheckpointId).toBe(0);
+    handler.onBarrier(0, 4);
+    expect(handler.aligningCheckpointId).toBe(4);
+  });
 });
 
 describe('BarrierHandler, at-least-once (tracker)', () => {
@@ -93,6 +123,15 @@ describe('BarrierHandler, unaligned snapshot bookkeeping (issue 17)', () => {
     expect(handler.aligningCheckpointId).toBe(1);
     expect(handler.onBarrier(1, 1)).toEqual({ snapshotId: 0, completedId: 1, abortedId: 0 });
     expect(handler.aligningCheckpointId).toBe(0);
+  });
+
+  test('the checkpoint being aligned runs unaligned in unaligned mode, and only while one is open', () => {
+    const handler = new BarrierHandler('unaligned', 2);
+    expect(handler.pendingIsUnaligned).toBe(false);
+    handler.onBarrier(0, 1);
+    expect(handler.pendingIsUnaligned).toBe(true);
+    handler.onBarrier(1, 1);
+    expect(handler.pendingIsUnaligned).toBe(false);
   });
 
   test('marking the checkpoint handled at its first barrier (the old runtime) drops the other barrier as stale', () => {

@@ -87,11 +87,12 @@ if (sample !== undefined) {
 }
 if (survivorsOnly) {
   for (const file of files) {
-    const name = file.replace(/[/:]/g, '_');
+    // A sampled stage one (--every K) has its own report; stage two then re-tests its survivors.
+    const name = `${file.replace(/[/:]/g, '_')}${every > 1 ? `.every-${every}` : ''}`;
     const stageOne = `reports/mutation/${name}.json`;
     const tests = unitTestsByFile[file];
     if (!existsSync(stageOne) || tests === undefined) {
-      console.error(`mutation: --survivors needs ${stageOne} (run \`npm run mutation -- ${file}\` first) and the file's unit tests in unitTestsByFile`);
+      console.error(`mutation: --survivors needs ${stageOne} (run \`npm run mutation -- ${every > 1 ? `--every ${every} ` : ''}${file}\` first) and the file's unit tests in unitTestsByFile`);
       process.exit(2);
     }
     const { mutants } = JSON.parse(readFileSync(stageOne, 'utf8')).files[file];

@@ -177,6 +177,16 @@ describe('credit-based flow control in a channel', () => {
     expect([a.atReceiver, a.peakBuffersOverdrawn]).toEqual([2, 1]);
   });
 
+  test('replayed channel state larger than the ring comes in with credit, the rest waiting at the sender, in order', () => {
+    const { a, pool } = gateOfTwo(1, 0, 1);
+    a.replayInFlight(Array.from({ length: 5 }, (_, i) => ({ kind: ElementKind.Record, key: 'k', value: i })));
+    expect([a.size, a.atReceiver, pool.waiting, a.recordsPushed]).toEqual([5, 1, 4, 5]);
+    expect(pool.hasFreeBuffer).toBe(false);
+    a.pushRecord('k', 5);
+    expect(takeValues(a, 6)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect([a.size, pool.waiting]).toEqual([0, 0]);
+  });
+
   test('a restart gives every buffer back', () => {
     const { a, b, gate, pool } = gateOfTwo(1, 1, 1);
     for (let i = 1; i <= 4; i++) a.pushRecord('k', i);

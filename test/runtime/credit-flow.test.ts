@@ -86,6 +86,107 @@ describe('credit-based flow control in a channel', () => {
     expect(reported).toEqual([1, 2]);
   });
 
+  test('a sender with credit sends at once; the output pool counts only what waits and is full once that fills its buffers', () => {
+    const { a, pool } = gateOfTwo(2, 0, 1);
+    a.pushRecord('k', 1);
+    expect([a.atReceiver, a.buffersUsed, a.size, pool.waiting]).toEqual([1, 1, 1, 0]);
+    expect([a.waitingForCredit, a.hasRoom, pool.hasFreeBuffer]).toEqual([false, true, true]);
+    a.pushRecord('k', 2);
+    a.pushRecord('k', 3);
+    // One record waits at the sender: the pool's one buffer is taken.
+    expect([a.atReceiver, a.buffersUsed, a.size, pool.waiting]).toEqual([2, 2, 3, 1]);
+    expect([a.waitingForCredit, a.hasRoom, pool.hasFreeBuffer]).toEqual([true, false, false]);
+  });
+
+  test("a channel's credit is its exclusive buffers plus the floating ones it holds; it has room while the gate can still lend one", () => {
+    const { a, gate } = gateOfTwo(1, 1, 4);
+    a.pushRecord('k', 1);
+    // Its exclusive buffer is in use, but the gate has a floating one free.
+    expect([a.credit, a.floatingHeld, gate.floatingFree, a.hasRoom]).toEqual([1, 0, 1, true]);
+    a.pushRecord('k', 2);
+    expect([a.credit, a.floatingHeld, gate.floatingFree, a.hasRoom]).toEqual([2, 1, 0, false]);
+    expect(takeValues(a, 1)).toEqual([1]);
+    expect([a.credit, a.floatingHeld, gate.floatingFree, a.hasRoom]).toEqual([1, 0, 1, true]);
+  });
+
+  test('a buffer freed at a channel with a backlog serves that backlog before floating buffers go back to the gate', () => {
+    const { a, b, gate } = gateOfTwo(1, 1, 8);
+    for (let i = 1; i <= 3; i++) b.pushRecord('b', i);
+    a.pushRecord('a', 1);
+    a.pushRecord('a', 2);
+    expect([b.atReceiver, b.floatingHeld, a.atReceiver, gate.floatingFree]).toEqual([2, 1, 1, 0]);
+    expect(takeValues(b, 1)).toEqual([1]);
+    // b's freed buffer took b's waiting record; its floating buffer is in use again, so a still waits.
+    expect([b.atReceiver, b.floatingHeld, b.waitingForCredit, a.waitingForCredit, gate.floatingFree]).toEqual([2, 1, false, true, 0]);
+  });
+
+  test('floating buffers given back go round robin over the channels with a backlog, from the one after the last served', () => {
+    const gate = new InputGate(1);
+    const pool = new OutputPool(16);
+    const [a, b, c, d] = [0, 1, 2, 3].map((i) => new Channel(i, i, 4, i, 1, { gate, pool })) as [Channel, Channel, Channel, Channel];
+    const holders = () => [a, b, c, d].map((channel) => channel.floatingHeld);
+    // d borrows the floating buffer and gives it back with no backlog anywhere: the turn stays with a.
+    d.pushRecord('d', 1);
+    d.pushRecord('d', 2);
+    expect(takeValues(d, 1)).toEqual([1]);
+    expect([holders(), gate.floatingFree]).toEqual([[0, 0, 0, 0], 1]);
+    // Borrowed again, and given back while a and b have a backlog: a's turn.
+    d.pushRecord('d', 3);
+    a.pushRecord('a', 1);
+    a.pushRecord('a', 2);
+    b.pushRecord('b', 1);
+    b.pushRecord('b', 2);
+    expect(holders()).toEqual([0, 0, 0, 1]);
+    expect(takeValues(d, 1)).toEqual([2]);
+    expect(holders()).toEqual([1, 0, 0, 0]);
+    // a gives it back; b and c have a backlog now: b is next after a, and c waits.
+    c.pushRecord('c', 1);
+    c.pushRecord('c', 2);
+    expect(takeValues(a, 1)).toEqual([1]);
+    expect(holders()).toEqual([0, 1, 0, 0]);
+    // b gives it back; a has a backlog again, but c comes first after b.
+    a.pushRecord('a', 3);
+    a.pushRecord('a', 4);
+    expect(takeValues(b, 1)).toEqual([1]);
+    expect(holders()).toEqual([0, 0, 1, 0]);
+    expect([a.waitingForCredit, b.waitingForCredit, c.waitingForCredit]).toEqual([true, false, false]);
+    // c gives it back: the turn comes round to a.
+    expect(takeValues(c, 1)).toEqual([1]);
+    expect(holders()).toEqual([1, 0, 0, 0]);
+  });
+
+  test('a receiver holding floating buffers and overtaking barriers beyond them gives back only buffers that are free', () => {
+    const { a, gate } = gateOfTwo(1, 1, 4);
+    a.pushRecord('k', 1);
+    a.pushRecord('k', 2);
+    a.pushFront({ kind: ElementKind.Barrier, checkpointId: 1 });
+    a.pushFront({ kind: ElementKind.Barrier, checkpointId: 2 });
+    expect([a.buffersUsed, a.credit, a.floatingHeld]).toEqual([4, 2, 1]);
+    expect(a.takeNext()).toBe(ElementKind.Barrier);
+    expect([a.buffersUsed, a.floatingHeld, gate.floatingFree]).toEqual([3, 1, 0]);
+    expect(a.takeNext()).toBe(ElementKind.Barrier);
+    expect(takeValues(a, 2)).toEqual([1, 2]);
+    expect([a.buffersUsed, a.floatingHeld, gate.floatingFree]).toEqual([0, 0, 1]);
+  });
+
+  test('a sender without credit and without an overdraft listener still records the overdraft', () => {
+    const { a } = gateOfTwo(1, 0, 0);
+    a.sendsWithoutCredit = true;
+    a.pushRecord('k', 1);
+    a.pushRecord('k', 2);
+    expect([a.atReceiver, a.peakBuffersOverdrawn]).toEqual([2, 1]);
+  });
+
+  test('replayed channel state larger than the ring comes in with credit, the rest waiting at the sender, in order', () => {
+    const { a, pool } = gateOfTwo(1, 0, 1);
+    a.replayInFlight(Array.from({ length: 5 }, (_, i) => ({ kind: ElementKind.Record, key: 'k', value: i })));
+    expect([a.size, a.atReceiver, pool.waiting, a.recordsPushed]).toEqual([5, 1, 4, 5]);
+    expect(pool.hasFreeBuffer).toBe(false);
+    a.pushRecord('k', 5);
+    expect(takeValues(a, 6)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect([a.size, pool.waiting]).toEqual([0, 0]);
+  });
+
   test('a restart gives every buffer back', () => {
     const { a, b, gate, pool } = gateOfTwo(1, 1, 1);
     for (let i = 1; i <= 4; i++) a.pushRecord('k', i);

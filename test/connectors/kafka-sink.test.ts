@@ -1,0 +1,321 @@
+import { describe, expect, test } from 'vitest';
+import type { ConnectorEvent, FunctionInitializationContext, ListState } from '../../src/connectors/api.ts';
+import type { InitializedProducer, KafkaClients, TransactionHandle, TransactionalProducer } from '../../src/connectors/kafka-api.ts';
+import { KafkaTwoPhaseCommitSink, type KafkaSinkOptions, type KafkaTransaction } from '../../src/connectors/kafka-sink.ts';
+import { SimKafkaBroker } from '../../src/connectors/sim/kafka-broker.ts';
+import { SimKafkaClients } from '../../src/connectors/sim/kafka-clients.ts';
+import type { TwoPhaseCommitState } from '../../src/connectors/two-phase-commit-sink.ts';
+import { RandomChoices } from '../../src/sim/choice.ts';
+import { Scheduler } from '../../src/sim/scheduler.ts';
+
+/**
+ * Unit tests of the Kafka two-phase-commit sink, driven directly (no job) against the
+ * simulated broker: the parts of its contract the main job's scenarios never reach (argument
+ * checks, the buffer bound, ending a restored transaction through commit/abort, the guard on a
+ * foreign prepared transaction, the error codes recovery drops). Written for the mutation
+ * survivors of kafka-sink.ts (mutation/survivors/kafka-sink.md).
+ */
+
+const TIMEOUT_MS = 100;
+
+/** Simulated clients that count the producers handed out and those closed. */
+class CountingClients extends SimKafkaClients {
+  created = 0;
+  closed = 0;
+  preparedProducers = 0;
+
+  override producer(...args: Parameters<SimKafkaClients['producer']>): TransactionalProducer {
+    if (args[1]?.preparedTransactions === true) this.preparedProducers++;
+    return this.counted(super.producer(...args));
+  }
+
+  override resumeTransaction(handle: TransactionHandle): TransactionalProducer {
+    return this.counted(super.resumeTransaction(handle));
+  }
+
+  private counted(producer: TransactionalProducer): TransactionalProducer {
+    this.created++;
+    const close = producer.close.bind(producer);
+    producer.close = () => {
+      this.closed++;
+      return close();
+    };
+    return producer;
+  }
+}
+
+/** A simulated broker with topic `out` (2 partitions), clients over it, and a way to run their I/O. */
+function world() {
+  const scheduler = new Scheduler({ choices: new RandomChoices(1), msPerStep: 1, maxSteps: 100_000, keepTrace: false });
+  scheduler.attach({ collectEnabled: () => {}, execute: () => {}, describe: () => '' });
+  const broker = new SimKafkaBroker();
+  broker.createTopic('out', 2);
+  const clients = new CountingClients(broker, scheduler, TIMEOUT_MS);
+  /** Runs the scheduler until the promise settles (client calls are simulated I/O). */
+  const settle = async <T>(promise: Promise<T> | T): Promise<T> => {
+    const outcome = Promise.resolve(promise).then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
+    await scheduler.run();
+    const settled = await outcome;
+    if (!settled.ok) throw settled.error;
+    return settled.value;
+  };
+  const values = (partition: number, isolation: 'read_committed' | 'read_uncommitted') => broker.fetch('out', partition, 0, isolation).map((record) => record.value);
+  /** Lets virtual time pass (the broker's transaction timeout counts it). */
+  const wait = (ms: number) => {
+    scheduler.nowMs += ms;
+    broker.advanceTimeTo(scheduler.nowMs);
+  };
+  return { scheduler, broker, clients, settle, values, wait };
+}
+
+/** The sink's operator state and what it reported, for one subtask. */
+function context(entries: TwoPhaseCommitState<KafkaTransaction>[], events: ConnectorEvent[] = []): FunctionInitializationContext {
+  const state: ListState<TwoPhaseCommitState<KafkaTransaction>> = {
+    get: () => entries,
+    update: (values) => void entries.splice(0, entries.length, ...values),
+    add: (value) => void entries.push(value),
+    clear: () => void entries.splice(0),
+  };
+  return {
+    isRestored: () => entries.length > 0,
+    restoredCheckpointId: entries.length > 0 ? 1 : undefined,
+    getOperatorStateStore: () => ({ getListState: <T>() => state as unknown as ListState<T> }),
+    subtaskIndex: 0,
+    parallelism: 1,
+    attemptNumber: 0,
+    report: (event) => void events.push(event),
+  };
+}
+
+/** Exposes the sink's protected steps. */
+class ExposedSink extends KafkaTwoPhaseCommitSink<string> {
+  commitNow(transaction: KafkaTransaction): Promise<void> {
+    return this.commit(transaction);
+  }
+  abortNow(transaction: KafkaTransaction): Promise<void> {
+    return this.abort(transaction);
+  }
+  recover(transaction: KafkaTransaction): Promise<void> {
+    return this.recoverAndCommit(transaction);
+  }
+}
+
+function sinkOptions(clients: KafkaClients, extra: Partial<KafkaSinkOptions<string>> = {}): KafkaSinkOptions<string> {
+  return { clients, topic: 'out', transactionalIdPrefix: 'sink', subtaskIndex: 0, partitionOf: (value) => (value.startsWith('b') ? 1 : 0), serialize: (value) => ({ key: value, value }), ...extra };
+}
+
+/** The transaction a sink began last, from its reports. */
+function lastBegun(events: ConnectorEvent[]): KafkaTransaction {
+  const begin = events.filter((event) => event.kind === 'begin').at(-1);
+  if (begin === undefined) throw new Error('no transaction begun');
+  return JSON.parse(begin.transaction) as KafkaTransaction;
+}
+
+describe('KafkaTwoPhaseCommitSink options', () => {
+  test('a transactional id prefix outside [A-Za-z0-9._-]+ is refused, naming the prefix', () => {
+    const { clients } = world();
+    for (const prefix of [' sink', 'sink ', 'si nk', '']) {
+      expect(() => new ExposedSink(sinkOptions(clients, { transactionalIdPrefix: prefix }))).toThrow(`KafkaTwoPhaseCommitSink: transactionalIdPrefix must match [A-Za-z0-9._-]+, got '${prefix}'`);
+    }
+    expect(() => new ExposedSink(sinkOptions(clients, { transactionalIdPrefix: 'a.B_c-9' }))).not.toThrow();
+  });
+
+  test('the buffer is sent inside the open transaction once maxBufferedRecords of one partition are buffered, not before', async () => {
+    const { clients, settle, values } = world();
+    const sink = new ExposedSink(sinkOptions(clients, { maxBufferedRecords: 2 }));
+    await settle(sink.initializeState(context([])));
+    await settle(sink.write('a1'));
+    await settle(sink.write('b1'));
+    expect([values(0, 'read_uncommitted'), values(1, 'read_uncommitted')]).toEqual([[], []]);
+    // A full partition sends every partition's buffer.
+    await settle(sink.write('a2'));
+    expect([values(0, 'read_uncommitted'), values(1, 'read_uncommitted')]).toEqual([['a1', 'a2'], ['b1']]);
+    await settle(sink.write('b2'));
+    expect(values(1, 'read_uncommitted')).toEqual(['b1']);
+    // The pre-commit sends what is left, and nothing is visible before the commit.
+    await settle(sink.snapshotState({ checkpointId: 1 }));
+    expect([values(0, 'read_uncommitted'), values(1, 'read_uncommitted')]).toEqual([['a1', 'a2'], ['b1', 'b2']]);
+    expect(values(0, 'read_committed')).toEqual([]);
+    await settle(sink.notifyCheckpointComplete(1));
+    expect([values(0, 'read_committed'), values(1, 'read_committed')]).toEqual([['a1', 'a2'], ['b1', 'b2']]);
+  });
+
+  test('by default 64 records of a partition are buffered before they are sent', async () => {
+    const { clients, settle, values } = world();
+    const sink = new ExposedSink(sinkOptions(clients));
+    await settle(sink.initializeState(context([])));
+    for (let i = 0; i < 63; i++) await settle(sink.write(`a${i}`));
+    expect(values(0, 'read_uncommitted')).toHaveLength(0);
+    await settle(sink.write('a63'));
+    expect(values(0, 'read_uncommitted')).toHaveLength(64);
+  });
+
+  test('without preparedTransactions the producers are plain ones: the broker aborts a transaction open past its timeout', async () => {
+    const { broker, clients, settle, wait } = world();
+    const sink = new ExposedSink(sinkOptions(clients));
+    await settle(sink.initializeState(context([])));
+    await settle(sink.write('a1'));
+    await settle(sink.snapshotState({ checkpointId: 1 }));
+    wait(10 * TIMEOUT_MS);
+    expect(clients.preparedProducers).toBe(0);
+    expect(broker.events.map((event) => event.kind)).toContain('timeout-abort');
+  });
+
+  test('with preparedTransactions every producer is registered for two-phase commit: a pre-committed transaction outlives the timeout', async () => {
+    const { broker, clients, settle, wait, values } = world();
+    const sink = new ExposedSink(sinkOptions(clients, { preparedTransactions: true }));
+    await settle(sink.initializeState(context([])));
+    await settle(sink.write('a1'));
+    await settle(sink.snapshotState({ checkpointId: 1 }));
+    wait(10 * TIMEOUT_MS);
+    expect(broker.events.map((event) => event.kind)).not.toContain('timeout-abort');
+    await settle(sink.notifyCheckpointComplete(1));
+    expect(values(0, 'read_committed')).toEqual(['a1']);
+    expect(clients.preparedProducers).toBe(clients.created);
+  });
+});
+
+describe('KafkaTwoPhaseCommitSink ends transactions', () => {
+  test('abort ends the sink\'s own open transaction: its records are never visible, and its producer is closed', async () => {
+    const { broker, clients, settle, values } = world();
+    const events: ConnectorEvent[] = [];
+    const sink = new ExposedSink(sinkOptions(clients, { maxBufferedRecords: 1 }));
+    await settle(sink.initializeState(context([], events)));
+    await settle(sink.write('a1'));
+    await settle(sink.abortNow(lastBegun(events)));
+    expect(values(0, 'read_uncommitted')).toEqual(['a1']);
+    expect(values(0, 'read_committed')).toEqual([]);
+    expect(broker.events.map((event) => event.kind)).toContain('abort');
+    expect(events.map((event) => event.kind)).toEqual(['begin', 'abort']);
+    expect(clients.closed).toBe(clients.created);
+  });
+
+  for (const prepared of [false, true]) {
+    const how = prepared ? 'with preparedTransactions (adopted by keepPreparedTxn)' : 'without preparedTransactions (resumed by producer id and epoch)';
+    /** A transaction pre-committed by a sink that then crashed, and a new sink that did not begin it. */
+    async function crashedTransaction() {
+      const w = world();
+      const crashedEvents: ConnectorEvent[] = [];
+      const crashed = new ExposedSink(sinkOptions(w.clients, { preparedTransactions: prepared }));
+      await w.settle(crashed.initializeState(context([], crashedEvents)));
+      await w.settle(crashed.write('a1'));
+      await w.settle(crashed.snapshotState({ checkpointId: 1 }));
+      const transaction = crashed.pendingTransactions()[0]![1];
+      const created = w.clients.created;
+      const closed = w.clients.closed;
+      const sink = new ExposedSink(sinkOptions(w.clients, { preparedTransactions: prepared }));
+      return { ...w, transaction, sink, created, closed };
+    }
+
+    test(`commit ends a transaction another instance began ${how}, and closes the producer that ended it`, async () => {
+      const { transaction, sink, settle, values, clients, created, closed, broker } = await crashedTransaction();
+      await settle(sink.commitNow(transaction));
+      expect(values(0, 'read_committed')).toEqual(['a1']);
+      expect(broker.events.map((event) => event.kind).filter((kind) => kind === 'commit')).toHaveLength(1);
+      expect(clients.created - created).toBe(1);
+      expect(clients.closed - closed).toBe(1);
+    });
+
+    test(`abort ends a transaction another instance began ${how}`, async () => {
+      const { transaction, sink, settle, values, broker, clients, created, closed } = await crashedTransaction();
+      await settle(sink.abortNow(transaction));
+      expect(values(0, 'read_uncommitted')).toEqual(['a1']);
+      expect(values(0, 'read_committed')).toEqual([]);
+      expect(broker.describeTransaction(transaction.transactionalId)?.state).toBe('CompleteAbort');
+      expect(clients.created - created).toBe(1);
+      expect(clients.closed - closed).toBe(1);
+    });
+
+    test(`a failing commit of a transaction another instance began ${how} rejects and still closes its producer`, async () => {
+      const { transaction, sink, settle, values, clients, created, closed } = await crashedTransaction();
+      clients.failNextCommits(1);
+      await expect(settle(sink.commitNow(transaction))).rejects.toThrow(/connection to the transaction coordinator lost/);
+      expect(clients.closed - closed).toBe(clients.created - created);
+      // A retry with a new adoption commits it.
+      await settle(sink.commitNow(transaction));
+      expect(values(0, 'read_committed')).toEqual(['a1']);
+    });
+  }
+});
+
+describe('KafkaTwoPhaseCommitSink recovery with preparedTransactions', () => {
+  async function prepared() {
+    const w = world();
+    const crashed = new ExposedSink(sinkOptions(w.clients, { preparedTransactions: true }));
+    await w.settle(crashed.initializeState(context([])));
+    await w.settle(crashed.write('a1'));
+    await w.settle(crashed.snapshotState({ checkpointId: 1 }));
+    const transaction = crashed.pendingTransactions()[0]![1];
+    return { ...w, transaction, sink: new ExposedSink(sinkOptions(w.clients, { preparedTransactions: true })) };
+  }
+
+  test('a kept prepared transaction of another producer id or epoch than the checkpointed one is refused, naming both', async () => {
+    for (const foreign of [{ producerId: 1 }, { epoch: 1 }] as const) {
+      const { transaction, sink, settle, values } = await prepared();
+      const checkpointed = { ...transaction, producerId: transaction.producerId + (foreign.producerId ?? 0), epoch: transaction.epoch + (foreign.epoch ?? 0) };
+      await expect(settle(sink.recover(checkpointed))).rejects.toThrow(
+        `KafkaTwoPhaseCommitSink: the prepared transaction kept on 'sink-0-0' is producer ${transaction.producerId} epoch ${transaction.epoch}, not the checkpointed producer ${checkpointed.producerId} epoch ${checkpointed.epoch}`,
+      );
+      expect(values(0, 'read_committed')).toEqual([]);
+    }
+  });
+
+  test('recovering a transaction that already ended (nothing kept) succeeds without the coordinator', async () => {
+    const { transaction, sink, settle, values, broker } = await prepared();
+    await settle(sink.recover(transaction));
+    const commits = broker.events.filter((event) => event.kind === 'commit').length;
+    await settle(sink.recover(transaction));
+    expect(values(0, 'read_committed')).toEqual(['a1']);
+    expect(broker.events.filter((event) => event.kind === 'commit')).toHaveLength(commits);
+  });
+});
+
+/** Clients whose every commit fails with `code` (a Kafka error as either client reports it). */
+function failingClients(code: string | undefined): KafkaClients & { closed: number } {
+  const failing = (): TransactionalProducer => ({
+    initTransactions: (): Promise<InitializedProducer> => Promise.resolve({ transactionalId: 'sink-0-0', producerId: 7, epoch: 3, preparedTransaction: { transactionalId: 'sink-0-0', producerId: 7, epoch: 2 } }),
+    beginTransaction: () => {},
+    send: () => Promise.resolve(),
+    flush: () => Promise.resolve(),
+    commitTransaction: () => Promise.reject(Object.assign(new Error(`commit failed (${code})`), code === undefined ? {} : { code })),
+    abortTransaction: () => Promise.resolve(),
+    handle: () => ({ transactionalId: 'sink-0-0', producerId: 7, epoch: 3 }),
+    close: () => {
+      clients.closed++;
+      return Promise.resolve();
+    },
+  });
+  const clients = {
+    closed: 0,
+    producer: failing,
+    resumeTransaction: failing,
+    read: () => Promise.resolve([]),
+    createTopic: () => Promise.resolve(),
+  };
+  return clients;
+}
+
+describe('KafkaTwoPhaseCommitSink recovery: which failed commits are dropped as never committable', () => {
+  const checkpointed: KafkaTransaction = { transactionalId: 'sink-0-0', producerId: 7, epoch: 2, counter: 0 };
+
+  for (const code of ['INVALID_TXN_STATE', 'INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']) {
+    test(`${code}: dropped (the transaction already ended or was fenced), and the producer closed`, async () => {
+      const clients = failingClients(code);
+      await expect(new ExposedSink(sinkOptions(clients)).recover(checkpointed)).resolves.toBeUndefined();
+      expect(clients.closed).toBe(1);
+    });
+  }
+
+  for (const code of ['NETWORK_EXCEPTION', undefined]) {
+    test(`${code ?? 'no code'}: the recovery fails (the restore is retried)`, async () => {
+      const clients = failingClients(code);
+      await expect(new ExposedSink(sinkOptions(clients)).recover(checkpointed)).rejects.toThrow(`commit failed (${code})`);
+      expect(clients.closed).toBe(1);
+    });
+  }
+
+  test('with preparedTransactions PRODUCER_FENCED fails the recovery (a zombie keeps the transaction), INVALID_TXN_STATE is dropped', async () => {
+    await expect(new ExposedSink(sinkOptions(failingClients('PRODUCER_FENCED'), { preparedTransactions: true })).recover(checkpointed)).rejects.toThrow('commit failed (PRODUCER_FENCED)');
+    await expect(new ExposedSink(sinkOptions(failingClients('INVALID_TXN_STATE'), { preparedTransactions: true })).recover(checkpointed)).resolves.toBeUndefined();
+  });
+});

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import type { ConnectorEvent, FunctionInitializationContext, ListState } from '../../src/connectors/api.ts';
 import type { InitializedProducer, KafkaClients, TransactionHandle, TransactionalProducer } from '../../src/connectors/kafka-api.ts';
-import { KafkaTwoPhaseCommitSink, type KafkaSinkOptions, type KafkaTransaction } from '../../src/connectors/kafka-sink.ts';
+import { KafkaTwoPhaseCommitSink, MAX_LINGERING_PROBES, type KafkaSinkOptions, type KafkaTransaction } from '../../src/connectors/kafka-sink.ts';
 import { SimKafkaBroker } from '../../src/connectors/sim/kafka-broker.ts';
 import { SimKafkaClients } from '../../src/connectors/sim/kafka-clients.ts';
 import type { TwoPhaseCommitState } from '../../src/connectors/two-phase-commit-sink.ts';
@@ -45,16 +45,23 @@ class CountingClients extends SimKafkaClients {
 }
 
 /** A simulated broker with topic `out` (2 partitions), clients over it, and a way to run their I/O. */
-function world() {
+function world(transactionTimeoutMs = TIMEOUT_MS) {
   const scheduler = new Scheduler({ choices: new RandomChoices(1), msPerStep: 1, maxSteps: 100_000, keepTrace: false });
   scheduler.attach({ collectEnabled: () => {}, execute: () => {}, describe: () => '' });
   const broker = new SimKafkaBroker();
   broker.createTopic('out', 2);
-  const clients = new CountingClients(broker, scheduler, TIMEOUT_MS);
+  const clients = new CountingClients(broker, scheduler, transactionTimeoutMs);
   /** Runs the scheduler until the promise settles (client calls are simulated I/O). */
   const settle = async <T>(promise: Promise<T> | T): Promise<T> => {
+    let done = false;
     const outcome = Promise.resolve(promise).then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
-    await scheduler.run();
+    void outcome.then(() => (done = true));
+    // A call may be requested only after some microtasks (an await before it): run until it settled.
+    for (let rounds = 0; !done; rounds++) {
+      if (rounds === 100) throw new Error('settle: the promise never settled');
+      await scheduler.run();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     const settled = await outcome;
     if (!settled.ok) throw settled.error;
     return settled.value;
@@ -69,7 +76,7 @@ function world() {
 }
 
 /** The sink's operator state and what it reported, for one subtask. */
-function context(entries: TwoPhaseCommitState<KafkaTransaction>[], events: ConnectorEvent[] = []): FunctionInitializationContext {
+function context(entries: TwoPhaseCommitState<KafkaTransaction>[], events: ConnectorEvent[] = [], { subtaskIndex = 0, parallelism = 1 } = {}): FunctionInitializationContext {
   const state: ListState<TwoPhaseCommitState<KafkaTransaction>> = {
     get: () => entries,
     update: (values) => void entries.splice(0, entries.length, ...values),
@@ -80,8 +87,8 @@ function context(entries: TwoPhaseCommitState<KafkaTransaction>[], events: Conne
     isRestored: () => entries.length > 0,
     restoredCheckpointId: entries.length > 0 ? 1 : undefined,
     getOperatorStateStore: () => ({ getListState: <T>() => state as unknown as ListState<T> }),
-    subtaskIndex: 0,
-    parallelism: 1,
+    subtaskIndex,
+    parallelism,
     attemptNumber: 0,
     report: (event) => void events.push(event),
   };
@@ -317,5 +324,106 @@ describe('KafkaTwoPhaseCommitSink recovery: which failed commits are dropped as 
   test('with preparedTransactions PRODUCER_FENCED fails the recovery (a zombie keeps the transaction), INVALID_TXN_STATE is dropped', async () => {
     await expect(new ExposedSink(sinkOptions(failingClients('PRODUCER_FENCED'), { preparedTransactions: true })).recover(checkpointed)).rejects.toThrow('commit failed (PRODUCER_FENCED)');
     await expect(new ExposedSink(sinkOptions(failingClients('INVALID_TXN_STATE'), { preparedTransactions: true })).recover(checkpointed)).resolves.toBeUndefined();
+  });
+});
+
+describe('KafkaTwoPhaseCommitSink aborts lingering transactions after a restore', () => {
+  /** Transactions of an earlier attempt on `ids`: each registered and written; those in `open` left open, the others committed. */
+  async function earlier(w: ReturnType<typeof world>, ids: readonly string[], open: readonly string[]): Promise<void> {
+    for (const id of ids) {
+      const producer = w.clients.producer(id);
+      await w.settle(producer.initTransactions());
+      producer.beginTransaction();
+      await w.settle(producer.send('out', 0, [{ key: id, value: id }]));
+      if (!open.includes(id)) await w.settle(producer.commitTransaction());
+    }
+  }
+  const states = (w: ReturnType<typeof world>) => Object.fromEntries(w.broker.listTransactions().map((listing) => [listing.transactionalId, listing.state]));
+  const initialised = (w: ReturnType<typeof world>) => w.broker.events.flatMap((event) => (event.kind === 'init' ? [event.transactionalId] : []));
+  const aborted = (w: ReturnType<typeof world>) => w.broker.events.flatMap((event) => (event.kind === 'abort' || event.kind === 'fence-abort' || event.kind === 'timeout-abort' ? [event.transactionalId] : []));
+
+  test('the transactions begun after the restored in-flight one are aborted, and the next one takes the first unused id; every probing producer is closed', async () => {
+    const w = world(60_000);
+    const events: ConnectorEvent[] = [];
+    const entries: TwoPhaseCommitState<KafkaTransaction>[] = [];
+    const old = new ExposedSink(sinkOptions(w.clients, { maxBufferedRecords: 1 }));
+    await w.settle(old.initializeState(context(entries)));
+    await w.settle(old.write('a1'));
+    await w.settle(old.snapshotState({ checkpointId: 1 }));
+    const restored = structuredClone(entries);
+    await w.settle(old.write('a2'));
+    await w.settle(old.snapshotState({ checkpointId: 2 }));
+    await w.settle(old.write('a3'));
+    // The old attempt crashes with sink-0-1 pre-committed (checkpoint 2 never completed) and sink-0-2 open.
+    const created = w.clients.created;
+    const closed = w.clients.closed;
+    const sink = new ExposedSink(sinkOptions(w.clients, { maxBufferedRecords: 1 }));
+    const inits = initialised(w).length;
+    await w.settle(sink.initializeState(context(restored, events)));
+    // sink-0-0 committed by resuming it; sink-0-1 (in flight at checkpoint 1) aborted by an init; sink-0-2 by probing, up to sink-0-3, unused.
+    expect(initialised(w).slice(inits).filter((id) => id.startsWith('sink-0-'))).toEqual(['sink-0-1', 'sink-0-2', 'sink-0-3', 'sink-0-3']);
+    expect(aborted(w)).toEqual(['sink-0-1', 'sink-0-2']);
+    expect(lastBegun(events)).toMatchObject({ transactionalId: 'sink-0-3', counter: 3 });
+    expect(w.values(0, 'read_committed')).toEqual(['a1']);
+    // Only the new open transaction keeps its producer.
+    expect(w.clients.created - created - (w.clients.closed - closed)).toBe(1);
+  });
+
+  test('restored without an entry, a subtask probes the ids of the subtasks that fold onto it (subtask + k * parallelism) until one never used', async () => {
+    const w = world(60_000);
+    await earlier(w, ['sink-0-0', 'sink-2-0', 'sink-2-1', 'sink-4-0', 'sink-1-0'], ['sink-0-0', 'sink-2-1', 'sink-4-0', 'sink-1-0']);
+    const events: ConnectorEvent[] = [];
+    const sink = new ExposedSink(sinkOptions(w.clients));
+    const inits = initialised(w).length;
+    await w.settle(sink.initializeState(context([], events, { subtaskIndex: 0, parallelism: 2 })));
+    expect(initialised(w).slice(inits)).toEqual(['sink-0-0', 'sink-0-1', 'sink-2-0', 'sink-2-1', 'sink-2-2', 'sink-4-0', 'sink-4-1', 'sink-6-0', 'sink-0-1']);
+    expect(aborted(w)).toEqual(['sink-0-0', 'sink-2-1', 'sink-4-0']);
+    expect(states(w)).toMatchObject({ 'sink-1-0': 'Ongoing' });
+    expect(lastBegun(events)).toMatchObject({ transactionalId: 'sink-0-1', counter: 1 });
+  });
+
+  test('a removed subtask handed over with an entry is probed once, from after its in-flight transaction', async () => {
+    const w = world(60_000);
+    await earlier(w, ['sink-2-0', 'sink-2-1', 'sink-2-2', 'sink-2-3'], ['sink-2-1', 'sink-2-2', 'sink-2-3']);
+    const handle = (id: string) => {
+      const listing = w.broker.describeTransaction(id)!;
+      return { transactionalId: id, producerId: listing.producerId, epoch: listing.epoch, counter: Number(id.split('-')[2]) };
+    };
+    const entries: TwoPhaseCommitState<KafkaTransaction>[] = [{ pending: [[1, handle('sink-2-1')]], current: handle('sink-2-2'), subtask: 2 }];
+    const sink = new ExposedSink(sinkOptions(w.clients));
+    const inits = initialised(w).length;
+    await w.settle(sink.initializeState(context(entries, [], { subtaskIndex: 0, parallelism: 2 })));
+    // sink-2-1 committed by resuming it (no init), sink-2-2 aborted by an init, sink-2-3 as lingering; then the own ids, then subtask 4.
+    expect(initialised(w).slice(inits)).toEqual(['sink-2-2', 'sink-2-3', 'sink-2-4', 'sink-0-0', 'sink-4-0', 'sink-0-0']);
+    expect(aborted(w)).toEqual(['sink-2-2', 'sink-2-3']);
+    expect(w.values(0, 'read_committed')).toEqual(['sink-2-0', 'sink-2-1']);
+  });
+
+  test(`more than ${MAX_LINGERING_PROBES} used ids in a row fail the restore, naming where the probing started`, async () => {
+    const epochOne: TransactionalProducer = {
+      initTransactions: () => Promise.resolve({ transactionalId: 'x', producerId: 1, epoch: 1 }),
+      beginTransaction: () => {},
+      send: () => Promise.resolve(),
+      flush: () => Promise.resolve(),
+      commitTransaction: () => Promise.resolve(),
+      abortTransaction: () => Promise.resolve(),
+      handle: () => ({ transactionalId: 'x', producerId: 1, epoch: 1 }),
+      close: () => Promise.resolve(),
+    };
+    const inits: string[] = [];
+    const clients: KafkaClients = {
+      producer: (id) => ({ ...epochOne, initTransactions: () => (inits.push(id), epochOne.initTransactions()) }),
+      resumeTransaction: () => epochOne,
+      read: () => Promise.resolve([]),
+      createTopic: () => Promise.resolve(),
+    };
+    const sink = new ExposedSink(sinkOptions(clients));
+    const inFlight = { transactionalId: 'sink-0-4', producerId: 1, epoch: 0, counter: 4 };
+    await expect(sink.initializeState(context([{ pending: [], current: inFlight, subtask: 0 }]))).rejects.toThrow(
+      `KafkaTwoPhaseCommitSink: more than ${MAX_LINGERING_PROBES} used transactional ids after sink-0-5`,
+    );
+    // The in-flight id, then exactly MAX_LINGERING_PROBES probes.
+    expect(inits).toHaveLength(1 + MAX_LINGERING_PROBES);
+    expect(inits.at(-1)).toBe(`sink-0-${4 + MAX_LINGERING_PROBES}`);
   });
 });

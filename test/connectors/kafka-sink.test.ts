@@ -33,8 +33,16 @@ class CountingClients extends SimKafkaClients {
     return this.counted(super.resumeTransaction(handle));
   }
 
+  /** Every send: `<transactional id> p<partition> x<records>`. */
+  readonly sends: string[] = [];
+
   private counted(producer: TransactionalProducer): TransactionalProducer {
     this.created++;
+    const send = producer.send.bind(producer);
+    producer.send = (topic, partition, records) => {
+      this.sends.push(`${producer.handle().transactionalId} p${partition} x${records.length}`);
+      return send(topic, partition, records);
+    };
     const close = producer.close.bind(producer);
     producer.close = () => {
       this.closed++;
@@ -145,6 +153,16 @@ describe('KafkaTwoPhaseCommitSink options', () => {
     expect(values(0, 'read_committed')).toEqual([]);
     await settle(sink.notifyCheckpointComplete(1));
     expect([values(0, 'read_committed'), values(1, 'read_committed')]).toEqual([['a1', 'a2'], ['b1', 'b2']]);
+  });
+
+  test('a full buffer sends each partition that has records, in partition order, whatever order they arrived in', async () => {
+    const { clients, settle, values } = world();
+    const sink = new ExposedSink(sinkOptions(clients, { maxBufferedRecords: 2 }));
+    await settle(sink.initializeState(context([])));
+    for (const value of ['b1', 'a1', 'b2', 'b3', 'b4']) await settle(sink.write(value));
+    await settle(sink.snapshotState({ checkpointId: 1 }));
+    expect(clients.sends).toEqual(['sink-0-0 p0 x1', 'sink-0-0 p1 x2', 'sink-0-0 p1 x2']);
+    expect([values(0, 'read_uncommitted'), values(1, 'read_uncommitted')]).toEqual([['a1'], ['b1', 'b2', 'b3', 'b4']]);
   });
 
   test('by default 64 records of a partition are buffered before they are sent', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import type { ConnectorEvent, FunctionInitializationContext, ListState } from '../../src/connectors/api.ts';
 import type { InitializedProducer, KafkaClients, TransactionHandle, TransactionalProducer } from '../../src/connectors/kafka-api.ts';
-import { KafkaTwoPhaseCommitSink, MAX_LINGERING_PROBES, type KafkaSinkOptions, type KafkaTransaction } from '../../src/connectors/kafka-sink.ts';
+import { BuggyKafkaTwoPhaseCommitSink, KafkaTwoPhaseCommitSink, MAX_LINGERING_PROBES, MicroBatchKafkaSink, type KafkaSinkBug, type KafkaSinkOptions, type KafkaTransaction } from '../../src/connectors/kafka-sink.ts';
 import { SimKafkaBroker } from '../../src/connectors/sim/kafka-broker.ts';
 import { SimKafkaClients } from '../../src/connectors/sim/kafka-clients.ts';
 import type { TwoPhaseCommitState } from '../../src/connectors/two-phase-commit-sink.ts';
@@ -443,5 +443,150 @@ describe('KafkaTwoPhaseCommitSink aborts lingering transactions after a restore'
     // The in-flight id, then exactly MAX_LINGERING_PROBES probes.
     expect(inits).toHaveLength(1 + MAX_LINGERING_PROBES);
     expect(inits.at(-1)).toBe(`sink-0-${4 + MAX_LINGERING_PROBES}`);
+  });
+});
+
+/**
+ * One life of a sink, step by step, with what read_committed shows after each step: two
+ * subtasks, checkpoints 1-4 (a late notification, one pre-committed transaction whose
+ * checkpoint completed but was never committed by subtask 1), a crash after checkpoint 4, and a
+ * restore of checkpoint 3 at parallelism 1 (subtask 1 removed, its entry handed to subtask 0).
+ */
+async function life(make: (options: KafkaSinkOptions<string>) => KafkaTwoPhaseCommitSink<string>): Promise<string[]> {
+  const w = world(60_000);
+  const log: string[] = [];
+  const committed = () => `p0 [${w.values(0, 'read_committed').join(',')}] p1 [${w.values(1, 'read_committed').join(',')}]`;
+  const step = async (what: string, action: unknown) => {
+    try {
+      await w.settle(action);
+      log.push(`${what}: ${committed()}`);
+    } catch (error) {
+      log.push(`${what}: threw ${(error as Error).message}`);
+    }
+  };
+  const options = (subtaskIndex: number) => sinkOptions(w.clients, { maxBufferedRecords: 1, subtaskIndex });
+  const states: TwoPhaseCommitState<KafkaTransaction>[][] = [[], []];
+  const [s0, s1] = [make(options(0)), make(options(1))];
+  await step('init', s0!.initializeState(context(states[0]!, [], { subtaskIndex: 0, parallelism: 2 })));
+  await step('init 1', s1!.initializeState(context(states[1]!, [], { subtaskIndex: 1, parallelism: 2 })));
+  await step('write a1', s0!.write('a1'));
+  await step('snapshot 1', s0!.snapshotState({ checkpointId: 1 }));
+  await step('write b1', s0!.write('b1'));
+  await step('snapshot 2', s0!.snapshotState({ checkpointId: 2 }));
+  await step('notify 2', s0!.notifyCheckpointComplete(2));
+  await step('write a2', s0!.write('a2'));
+  await step('1 writes b2', s1!.write('b2'));
+  await step('snapshot 3', s0!.snapshotState({ checkpointId: 3 }));
+  await step('1 snapshot 3', s1!.snapshotState({ checkpointId: 3 }));
+  await step('notify 3', s0!.notifyCheckpointComplete(3));
+  const restored = structuredClone([...states[0]!, ...states[1]!]);
+  await step('write b3', s0!.write('b3'));
+  await step('snapshot 4', s0!.snapshotState({ checkpointId: 4 }));
+  await step('write a3', s0!.write('a3'));
+  const events: ConnectorEvent[] = [];
+  const restarted = make(options(0));
+  await step('restore 3', restarted.initializeState(context(restored, events, { subtaskIndex: 0, parallelism: 1 })));
+  log.push(`then begins ${lastBegun(events).transactionalId}`);
+  await step('write b4', restarted.write('b4'));
+  await step('snapshot 5', restarted.snapshotState({ checkpointId: 5 }));
+  await step('notify 5', restarted.notifyCheckpointComplete(5));
+  return log;
+}
+
+describe('the planted bugs of the Kafka sink deviate from it as they say, and only there', () => {
+  const SINK_LIFE = [
+    'init: p0 [] p1 []',
+    'init 1: p0 [] p1 []',
+    'write a1: p0 [] p1 []',
+    'snapshot 1: p0 [] p1 []',
+    'write b1: p0 [] p1 []',
+    'snapshot 2: p0 [] p1 []',
+    'notify 2: p0 [a1] p1 [b1]',
+    'write a2: p0 [a1] p1 [b1]',
+    '1 writes b2: p0 [a1] p1 [b1]',
+    'snapshot 3: p0 [a1] p1 [b1]',
+    '1 snapshot 3: p0 [a1] p1 [b1]',
+    'notify 3: p0 [a1,a2] p1 [b1]',
+    'write b3: p0 [a1,a2] p1 [b1]',
+    'snapshot 4: p0 [a1,a2] p1 [b1]',
+    'write a3: p0 [a1,a2] p1 [b1]',
+    'restore 3: p0 [a1,a2] p1 [b1,b2]',
+    'then begins sink-0-5',
+    'write b4: p0 [a1,a2] p1 [b1,b2]',
+    'snapshot 5: p0 [a1,a2] p1 [b1,b2]',
+    'notify 5: p0 [a1,a2] p1 [b1,b2,b4]',
+  ];
+  /** Each variant's steps that differ from the sink's (the same steps, so the lines align). */
+  const COMMITS_IN_SNAPSHOT = [
+    'snapshot 1: p0 [a1] p1 []',
+    'write b1: p0 [a1] p1 []',
+    'snapshot 2: p0 [a1] p1 [b1]',
+    '1 snapshot 3: p0 [a1,a2] p1 [b1,b2]',
+    'notify 3: p0 [a1,a2] p1 [b1,b2]',
+    'write b3: p0 [a1,a2] p1 [b1,b2]',
+    'snapshot 4: p0 [a1,a2] p1 [b1,b2,b3]',
+    'write a3: p0 [a1,a2] p1 [b1,b2,b3]',
+    'restore 3: p0 [a1,a2] p1 [b1,b2,b3]',
+    'write b4: p0 [a1,a2] p1 [b1,b2,b3]',
+    'snapshot 5: p0 [a1,a2] p1 [b1,b2,b3,b4]',
+    'notify 5: p0 [a1,a2] p1 [b1,b2,b3,b4]',
+  ];
+  const DEVIATIONS: Record<KafkaSinkBug | 'micro-batch-sink', string[]> = {
+    'micro-batch-sink': [...COMMITS_IN_SNAPSHOT.slice(0, 3), 'snapshot 3: p0 [a1,a2] p1 [b1]', ...COMMITS_IN_SNAPSHOT.slice(3)],
+    'commit-in-snapshot': [...COMMITS_IN_SNAPSHOT.slice(0, 3), 'snapshot 3: p0 [a1,a2] p1 [b1]', ...COMMITS_IN_SNAPSHOT.slice(3)],
+    // b2, pending in subtask 1's entry, is aborted by the restore.
+    'restore-aborts-pending': ['restore 3: p0 [a1,a2] p1 [b1]', 'write b4: p0 [a1,a2] p1 [b1]', 'snapshot 5: p0 [a1,a2] p1 [b1]', 'notify 5: p0 [a1,a2] p1 [b1,b4]'],
+    // notify 2 commits only checkpoint 2's b1; a1 stays open (and blocks p0) until the restore.
+    'notify-commits-only-own': [
+      'notify 2: p0 [] p1 [b1]',
+      'write a2: p0 [] p1 [b1]',
+      '1 writes b2: p0 [] p1 [b1]',
+      'snapshot 3: p0 [] p1 [b1]',
+      '1 snapshot 3: p0 [] p1 [b1]',
+      'notify 3: p0 [] p1 [b1]',
+      'write b3: p0 [] p1 [b1]',
+      'snapshot 4: p0 [] p1 [b1]',
+      'write a3: p0 [] p1 [b1]',
+    ],
+    // The restore commits a2 again.
+    'commit-not-idempotent': ['restore 3: p0 [a1,a2,a2] p1 [b1,b2]', 'write b4: p0 [a1,a2,a2] p1 [b1,b2]', 'snapshot 5: p0 [a1,a2,a2] p1 [b1,b2]', 'notify 5: p0 [a1,a2,a2] p1 [b1,b2,b4]'],
+    // b3 (in flight at checkpoint 3) is left open and blocks p1; new ids start 10,000 further.
+    'no-abort-lingering': ['then begins sink-0-10003', 'notify 5: p0 [a1,a2] p1 [b1,b2]'],
+    // Subtask 1's entry is not recovered: b2 is lost.
+    'forget-removed-subtasks': ['restore 3: p0 [a1,a2] p1 [b1]', 'write b4: p0 [a1,a2] p1 [b1]', 'snapshot 5: p0 [a1,a2] p1 [b1]', 'notify 5: p0 [a1,a2] p1 [b1,b4]'],
+    // No commit is fenced here (see the next test).
+    'fenced-commit-taken-as-done': [],
+  };
+
+  test('the sink', async () => {
+    expect(await life((options) => new KafkaTwoPhaseCommitSink(options))).toEqual(SINK_LIFE);
+  });
+
+  for (const [variant, deviation] of Object.entries(DEVIATIONS)) {
+    test(variant, async () => {
+      const make = (options: KafkaSinkOptions<string>) => (variant === 'micro-batch-sink' ? new MicroBatchKafkaSink(options) : new BuggyKafkaTwoPhaseCommitSink(options, variant as KafkaSinkBug));
+      const lived = await life(make);
+      expect(lived).toHaveLength(SINK_LIFE.length);
+      expect(lived.filter((line, index) => line !== SINK_LIFE[index])).toEqual(deviation);
+    });
+  }
+
+  test('fenced-commit-taken-as-done: a commit fenced by a newer producer is taken as done; any other failed commit still fails', async () => {
+    for (const bug of [undefined, 'fenced-commit-taken-as-done'] as const) {
+      const w = world(60_000);
+      const make = () => (bug === undefined ? new ExposedSink(sinkOptions(w.clients)) : new BuggyKafkaTwoPhaseCommitSink(sinkOptions(w.clients), bug));
+      const sink = make();
+      await w.settle(sink.initializeState(context([])));
+      await w.settle(sink.write('a1'));
+      await w.settle(sink.snapshotState({ checkpointId: 1 }));
+      w.clients.failNextCommits(1);
+      await expect(w.settle(sink.notifyCheckpointComplete(1))).rejects.toThrow(/connection to the transaction coordinator lost/);
+      // A zombie registers the pending transaction's id: the commit is fenced.
+      w.broker.initProducerId('sink-0-0', 60_000, w.scheduler.nowMs);
+      const notified = w.settle(sink.notifyCheckpointComplete(1));
+      if (bug === undefined) await expect(notified).rejects.toThrow(/PRODUCER_FENCED/);
+      else await expect(notified).resolves.toBeUndefined();
+      expect(w.values(0, 'read_committed')).toEqual([]);
+    }
   });
 });

@@ -215,6 +215,20 @@ describe('KafkaTwoPhaseCommitSink ends transactions', () => {
     expect(clients.closed).toBe(clients.created);
   });
 
+  test('a checkpoint with no records commits its empty transaction with its own producer, without the coordinator', async () => {
+    for (const prepared of [false, true]) {
+      const { broker, clients, settle } = world();
+      const sink = new ExposedSink(sinkOptions(clients, { preparedTransactions: prepared }));
+      await settle(sink.initializeState(context([])));
+      await settle(sink.snapshotState({ checkpointId: 1 }));
+      const events = broker.events.length;
+      const created = clients.created;
+      await settle(sink.notifyCheckpointComplete(1));
+      expect(broker.events.slice(events)).toEqual([]);
+      expect(clients.created).toBe(created);
+    }
+  });
+
   for (const prepared of [false, true]) {
     const how = prepared ? 'with preparedTransactions (adopted by keepPreparedTxn)' : 'without preparedTransactions (resumed by producer id and epoch)';
     /** A transaction pre-committed by a sink that then crashed, and a new sink that did not begin it. */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { ConnectorEvent, FunctionInitializationContext, ListState } from '../../src/connectors/api.ts';
-import type { InitializedProducer, KafkaClients, TransactionHandle, TransactionalProducer } from '../../src/connectors/kafka-api.ts';
+import { kafkaErrorCode, type InitializedProducer, type KafkaClients, type TransactionHandle, type TransactionalProducer } from '../../src/connectors/kafka-api.ts';
 import { BuggyKafkaTwoPhaseCommitSink, KafkaTwoPhaseCommitSink, MAX_LINGERING_PROBES, MicroBatchKafkaSink, type KafkaSinkBug, type KafkaSinkOptions, type KafkaTransaction } from '../../src/connectors/kafka-sink.ts';
 import { SimKafkaBroker } from '../../src/connectors/sim/kafka-broker.ts';
 import { SimKafkaClients } from '../../src/connectors/sim/kafka-clients.ts';
@@ -470,40 +470,42 @@ async function life(make: (options: KafkaSinkOptions<string>) => KafkaTwoPhaseCo
   const w = world(60_000);
   const log: string[] = [];
   const committed = () => `p0 [${w.values(0, 'read_committed').join(',')}] p1 [${w.values(1, 'read_committed').join(',')}]`;
-  const step = async (what: string, action: unknown) => {
+  const step = async (what: string, action: () => unknown) => {
     try {
-      await w.settle(action);
+      await w.settle(action());
       log.push(`${what}: ${committed()}`);
     } catch (error) {
-      log.push(`${what}: threw ${(error as Error).message}`);
+      log.push(`${what}: threw ${kafkaErrorCode(error) ?? (error as Error).message}; ${committed()}`);
     }
   };
   const options = (subtaskIndex: number) => sinkOptions(w.clients, { maxBufferedRecords: 1, subtaskIndex });
   const states: TwoPhaseCommitState<KafkaTransaction>[][] = [[], []];
   const [s0, s1] = [make(options(0)), make(options(1))];
-  await step('init', s0!.initializeState(context(states[0]!, [], { subtaskIndex: 0, parallelism: 2 })));
-  await step('init 1', s1!.initializeState(context(states[1]!, [], { subtaskIndex: 1, parallelism: 2 })));
-  await step('write a1', s0!.write('a1'));
-  await step('snapshot 1', s0!.snapshotState({ checkpointId: 1 }));
-  await step('write b1', s0!.write('b1'));
-  await step('snapshot 2', s0!.snapshotState({ checkpointId: 2 }));
-  await step('notify 2', s0!.notifyCheckpointComplete(2));
-  await step('write a2', s0!.write('a2'));
-  await step('1 writes b2', s1!.write('b2'));
-  await step('snapshot 3', s0!.snapshotState({ checkpointId: 3 }));
-  await step('1 snapshot 3', s1!.snapshotState({ checkpointId: 3 }));
-  await step('notify 3', s0!.notifyCheckpointComplete(3));
+  await step('init', () => s0!.initializeState(context(states[0]!, [], { subtaskIndex: 0, parallelism: 2 })));
+  await step('init 1', () => s1!.initializeState(context(states[1]!, [], { subtaskIndex: 1, parallelism: 2 })));
+  await step('write a1', () => s0!.write('a1'));
+  await step('snapshot 1', () => s0!.snapshotState({ checkpointId: 1 }));
+  await step('write b1', () => s0!.write('b1'));
+  await step('snapshot 2', () => s0!.snapshotState({ checkpointId: 2 }));
+  await step('notify 2', () => s0!.notifyCheckpointComplete(2));
+  await step('write a2', () => s0!.write('a2'));
+  await step('1 writes b2', () => s1!.write('b2'));
+  await step('snapshot 3', () => s0!.snapshotState({ checkpointId: 3 }));
+  await step('1 snapshot 3', () => s1!.snapshotState({ checkpointId: 3 }));
+  await step('write b3', () => s0!.write('b3'));
+  await step('snapshot 4', () => s0!.snapshotState({ checkpointId: 4 }));
+  await step('1 snapshot 4', () => s1!.snapshotState({ checkpointId: 4 }));
   const restored = structuredClone([...states[0]!, ...states[1]!]);
-  await step('write b3', s0!.write('b3'));
-  await step('snapshot 4', s0!.snapshotState({ checkpointId: 4 }));
-  await step('write a3', s0!.write('a3'));
+  await step('notify 3', () => s0!.notifyCheckpointComplete(3));
+  await step('write a3', () => s0!.write('a3'));
   const events: ConnectorEvent[] = [];
   const restarted = make(options(0));
-  await step('restore 3', restarted.initializeState(context(restored, events, { subtaskIndex: 0, parallelism: 1 })));
-  log.push(`then begins ${lastBegun(events).transactionalId}`);
-  await step('write b4', restarted.write('b4'));
-  await step('snapshot 5', restarted.snapshotState({ checkpointId: 5 }));
-  await step('notify 5', restarted.notifyCheckpointComplete(5));
+  await step('restore 4', () => restarted.initializeState(context(restored, events, { subtaskIndex: 0, parallelism: 1 })));
+  log.push(`then begins ${events.some((event) => event.kind === 'begin') ? lastBegun(events).transactionalId : 'nothing'}`);
+  await step('write b4', () => restarted.write('b4'));
+  await step('write a4', () => restarted.write('a4'));
+  await step('snapshot 5', () => restarted.snapshotState({ checkpointId: 5 }));
+  await step('notify 5', () => restarted.notifyCheckpointComplete(5));
   return log;
 }
 
@@ -520,36 +522,56 @@ describe('the planted bugs of the Kafka sink deviate from it as they say, and on
     '1 writes b2: p0 [a1] p1 [b1]',
     'snapshot 3: p0 [a1] p1 [b1]',
     '1 snapshot 3: p0 [a1] p1 [b1]',
+    'write b3: p0 [a1] p1 [b1]',
+    'snapshot 4: p0 [a1] p1 [b1]',
+    '1 snapshot 4: p0 [a1] p1 [b1]',
     'notify 3: p0 [a1,a2] p1 [b1]',
-    'write b3: p0 [a1,a2] p1 [b1]',
-    'snapshot 4: p0 [a1,a2] p1 [b1]',
     'write a3: p0 [a1,a2] p1 [b1]',
-    'restore 3: p0 [a1,a2] p1 [b1,b2]',
+    'restore 4: p0 [a1,a2] p1 [b1,b2,b3]',
     'then begins sink-0-5',
-    'write b4: p0 [a1,a2] p1 [b1,b2]',
-    'snapshot 5: p0 [a1,a2] p1 [b1,b2]',
-    'notify 5: p0 [a1,a2] p1 [b1,b2,b4]',
+    'write b4: p0 [a1,a2] p1 [b1,b2,b3]',
+    'write a4: p0 [a1,a2] p1 [b1,b2,b3]',
+    'snapshot 5: p0 [a1,a2] p1 [b1,b2,b3]',
+    'notify 5: p0 [a1,a2,a4] p1 [b1,b2,b3,b4]',
   ];
   /** Each variant's steps that differ from the sink's (the same steps, so the lines align). */
-  const COMMITS_IN_SNAPSHOT = [
-    'snapshot 1: p0 [a1] p1 []',
-    'write b1: p0 [a1] p1 []',
-    'snapshot 2: p0 [a1] p1 [b1]',
-    '1 snapshot 3: p0 [a1,a2] p1 [b1,b2]',
-    'notify 3: p0 [a1,a2] p1 [b1,b2]',
-    'write b3: p0 [a1,a2] p1 [b1,b2]',
-    'snapshot 4: p0 [a1,a2] p1 [b1,b2,b3]',
-    'write a3: p0 [a1,a2] p1 [b1,b2,b3]',
-    'restore 3: p0 [a1,a2] p1 [b1,b2,b3]',
-    'write b4: p0 [a1,a2] p1 [b1,b2,b3]',
-    'snapshot 5: p0 [a1,a2] p1 [b1,b2,b3,b4]',
-    'notify 5: p0 [a1,a2] p1 [b1,b2,b3,b4]',
-  ];
   const DEVIATIONS: Record<KafkaSinkBug | 'micro-batch-sink', string[]> = {
-    'micro-batch-sink': [...COMMITS_IN_SNAPSHOT.slice(0, 3), 'snapshot 3: p0 [a1,a2] p1 [b1]', ...COMMITS_IN_SNAPSHOT.slice(3)],
-    'commit-in-snapshot': [...COMMITS_IN_SNAPSHOT.slice(0, 3), 'snapshot 3: p0 [a1,a2] p1 [b1]', ...COMMITS_IN_SNAPSHOT.slice(3)],
+    // Each snapshot commits at once.
+    'micro-batch-sink': [
+      'snapshot 1: p0 [a1] p1 []',
+      'write b1: p0 [a1] p1 []',
+      'snapshot 2: p0 [a1] p1 [b1]',
+      'snapshot 3: p0 [a1,a2] p1 [b1]',
+      '1 snapshot 3: p0 [a1,a2] p1 [b1,b2]',
+      'write b3: p0 [a1,a2] p1 [b1,b2]',
+      'snapshot 4: p0 [a1,a2] p1 [b1,b2,b3]',
+      '1 snapshot 4: p0 [a1,a2] p1 [b1,b2,b3]',
+      'notify 3: p0 [a1,a2] p1 [b1,b2,b3]',
+      'write a3: p0 [a1,a2] p1 [b1,b2,b3]',
+      'snapshot 5: p0 [a1,a2,a4] p1 [b1,b2,b3,b4]',
+    ],
+    // Each snapshot commits at once.
+    'commit-in-snapshot': [
+      'snapshot 1: p0 [a1] p1 []',
+      'write b1: p0 [a1] p1 []',
+      'snapshot 2: p0 [a1] p1 [b1]',
+      'snapshot 3: p0 [a1,a2] p1 [b1]',
+      '1 snapshot 3: p0 [a1,a2] p1 [b1,b2]',
+      'write b3: p0 [a1,a2] p1 [b1,b2]',
+      'snapshot 4: p0 [a1,a2] p1 [b1,b2,b3]',
+      '1 snapshot 4: p0 [a1,a2] p1 [b1,b2,b3]',
+      'notify 3: p0 [a1,a2] p1 [b1,b2,b3]',
+      'write a3: p0 [a1,a2] p1 [b1,b2,b3]',
+      'snapshot 5: p0 [a1,a2,a4] p1 [b1,b2,b3,b4]',
+    ],
     // b2, pending in subtask 1's entry, is aborted by the restore.
-    'restore-aborts-pending': ['restore 3: p0 [a1,a2] p1 [b1]', 'write b4: p0 [a1,a2] p1 [b1]', 'snapshot 5: p0 [a1,a2] p1 [b1]', 'notify 5: p0 [a1,a2] p1 [b1,b4]'],
+    'restore-aborts-pending': [
+      'restore 4: p0 [a1,a2] p1 [b1]',
+      'write b4: p0 [a1,a2] p1 [b1]',
+      'write a4: p0 [a1,a2] p1 [b1]',
+      'snapshot 5: p0 [a1,a2] p1 [b1]',
+      'notify 5: p0 [a1,a2,a4] p1 [b1,b4]',
+    ],
     // notify 2 commits only checkpoint 2's b1; a1 stays open (and blocks p0) until the restore.
     'notify-commits-only-own': [
       'notify 2: p0 [] p1 [b1]',
@@ -557,17 +579,34 @@ describe('the planted bugs of the Kafka sink deviate from it as they say, and on
       '1 writes b2: p0 [] p1 [b1]',
       'snapshot 3: p0 [] p1 [b1]',
       '1 snapshot 3: p0 [] p1 [b1]',
-      'notify 3: p0 [] p1 [b1]',
       'write b3: p0 [] p1 [b1]',
       'snapshot 4: p0 [] p1 [b1]',
+      '1 snapshot 4: p0 [] p1 [b1]',
+      'notify 3: p0 [] p1 [b1]',
       'write a3: p0 [] p1 [b1]',
     ],
-    // The restore commits a2 again.
-    'commit-not-idempotent': ['restore 3: p0 [a1,a2,a2] p1 [b1,b2]', 'write b4: p0 [a1,a2,a2] p1 [b1,b2]', 'snapshot 5: p0 [a1,a2,a2] p1 [b1,b2]', 'notify 5: p0 [a1,a2,a2] p1 [b1,b2,b4]'],
-    // b3 (in flight at checkpoint 3) is left open and blocks p1; new ids start 10,000 further.
-    'no-abort-lingering': ['then begins sink-0-10003', 'notify 5: p0 [a1,a2] p1 [b1,b2]'],
+    // The restore commits a2 (and b3, b2) in new transactions, a2 a second time, then fails on the empty one.
+    'commit-not-idempotent': [
+      'restore 4: threw INVALID_TXN_STATE; p0 [a1,a2,a2] p1 [b1,b3,b2]',
+      'then begins nothing',
+      'write b4: threw TwoPhaseCommitSink: write after end of input; p0 [a1,a2,a2] p1 [b1,b3,b2]',
+      'write a4: threw TwoPhaseCommitSink: write after end of input; p0 [a1,a2,a2] p1 [b1,b3,b2]',
+      'snapshot 5: p0 [a1,a2,a2] p1 [b1,b3,b2]',
+      'notify 5: p0 [a1,a2,a2] p1 [b1,b3,b2]',
+    ],
+    // a3 (in flight at checkpoint 4) is left open and hides a4; new ids start 10,000 further.
+    'no-abort-lingering': [
+      'then begins sink-0-10004',
+      'notify 5: p0 [a1,a2] p1 [b1,b2,b3,b4]',
+    ],
     // Subtask 1's entry is not recovered: b2 is lost.
-    'forget-removed-subtasks': ['restore 3: p0 [a1,a2] p1 [b1]', 'write b4: p0 [a1,a2] p1 [b1]', 'snapshot 5: p0 [a1,a2] p1 [b1]', 'notify 5: p0 [a1,a2] p1 [b1,b4]'],
+    'forget-removed-subtasks': [
+      'restore 4: p0 [a1,a2] p1 [b1,b3]',
+      'write b4: p0 [a1,a2] p1 [b1,b3]',
+      'write a4: p0 [a1,a2] p1 [b1,b3]',
+      'snapshot 5: p0 [a1,a2] p1 [b1,b3]',
+      'notify 5: p0 [a1,a2,a4] p1 [b1,b3,b4]',
+    ],
     // No commit is fenced here (see the next test).
     'fenced-commit-taken-as-done': [],
   };

@@ -485,6 +485,7 @@ async function life(make: (options: KafkaSinkOptions<string>) => KafkaTwoPhaseCo
   await step('init 1', () => s1!.initializeState(context(states[1]!, [], { subtaskIndex: 1, parallelism: 2 })));
   await step('write a1', () => s0!.write('a1'));
   await step('snapshot 1', () => s0!.snapshotState({ checkpointId: 1 }));
+  log.push(`pending ${JSON.stringify(s0!.pendingTransactions())}`);
   await step('write b1', () => s0!.write('b1'));
   await step('snapshot 2', () => s0!.snapshotState({ checkpointId: 2 }));
   await step('notify 2', () => s0!.notifyCheckpointComplete(2));
@@ -515,6 +516,7 @@ describe('the planted bugs of the Kafka sink deviate from it as they say, and on
     'init 1: p0 [] p1 []',
     'write a1: p0 [] p1 []',
     'snapshot 1: p0 [] p1 []',
+    'pending [[1,{"transactionalId":"sink-0-0","producerId":1000,"epoch":1,"counter":0}]]',
     'write b1: p0 [] p1 []',
     'snapshot 2: p0 [] p1 []',
     'notify 2: p0 [a1] p1 [b1]',
@@ -539,6 +541,7 @@ describe('the planted bugs of the Kafka sink deviate from it as they say, and on
     // Each snapshot commits at once.
     'micro-batch-sink': [
       'snapshot 1: p0 [a1] p1 []',
+      'pending []',
       'write b1: p0 [a1] p1 []',
       'snapshot 2: p0 [a1] p1 [b1]',
       'snapshot 3: p0 [a1,a2] p1 [b1]',
@@ -553,6 +556,7 @@ describe('the planted bugs of the Kafka sink deviate from it as they say, and on
     // Each snapshot commits at once.
     'commit-in-snapshot': [
       'snapshot 1: p0 [a1] p1 []',
+      'pending []',
       'write b1: p0 [a1] p1 []',
       'snapshot 2: p0 [a1] p1 [b1]',
       'snapshot 3: p0 [a1,a2] p1 [b1]',
@@ -585,8 +589,9 @@ describe('the planted bugs of the Kafka sink deviate from it as they say, and on
       'notify 3: p0 [] p1 [b1]',
       'write a3: p0 [] p1 [b1]',
     ],
-    // The restore commits a2 (and b3, b2) in new transactions, a2 a second time, then fails on the empty one.
+    // Transactions carry their records; the restore commits a2 (and b3, b2) in new transactions, a2 a second time, then fails on an empty one.
     'commit-not-idempotent': [
+      'pending [[1,{"transactionalId":"sink-0-0","producerId":1000,"epoch":1,"counter":0,"records":[{"partition":0,"record":{"key":"a1","value":"a1"}}]}]]',
       'restore 4: threw INVALID_TXN_STATE; p0 [a1,a2,a2] p1 [b1,b3,b2]',
       'then begins nothing',
       'write b4: threw TwoPhaseCommitSink: write after end of input; p0 [a1,a2,a2] p1 [b1,b3,b2]',

@@ -99,6 +99,19 @@ describe('TwoPhaseCommitSink: order checks', () => {
   });
 });
 
+test('a transaction a subclass begins or ends before initializeState is not reported (there is nowhere to report it) and does not fail', async () => {
+  class EagerSink extends RecordingSink {
+    async early(): Promise<void> {
+      const txn = await this.beginTransaction();
+      await this.commit(txn);
+      await this.abort(txn);
+    }
+  }
+  const sink = new EagerSink();
+  await expect(sink.early()).resolves.toBeUndefined();
+  expect(sink.calls).toEqual(['begin t0', 'commit t0', 'abort t0']);
+});
+
 describe('TwoPhaseCommitSink: a fresh start', () => {
   test('each snapshot pre-commits the open transaction and begins the next; notify commits every pending one up to its id, oldest first', async () => {
     const entries: Entry[] = [];

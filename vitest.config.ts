@@ -7,6 +7,7 @@ export default defineConfig({
     testTimeout: 300_000,
     hookTimeout: 300_000,
     // Example projects have their own tests, run against the packed package (see .ci/run).
-    exclude: ['**/node_modules/**', 'examples/**', 'dist/**'],
+    // Stryker's sandboxes (npm run mutation) hold copies of the tests.
+    exclude: ['**/node_modules/**', 'examples/**', 'dist/**', '.stryker-tmp/**'],
   },
 });

@@ -243,6 +243,29 @@ describe('CheckpointStore', () => {
     expect(store.latest()!.tasks[0]!.keyedState).toEqual({ counts: [['a', 2]] });
   });
 
+  test('rocksdb: a handle whose files checkpoint storage already holds (no uploaded files) uploads nothing', () => {
+    const observations: { stateBackend?: StateBackendObservations } = {};
+    const store = new CheckpointStore('rocksdb', { retainedCheckpoints: 2, deleteSharedFileStillReferenced: false }, observations);
+    const snapshotter = new RocksDbKeyedStateSnapshotter('t', { incremental: true, thresholds: { memtableFlushEntries: 100, compactionTriggerFiles: 10 }, incrementalForgetsCompactedFiles: false });
+    const handle = snapshotter.snapshot(1, { counts: [['a', 1]] });
+    store.add(checkpoint(1, [{ operatorState: {}, keyedState: {}, keyedStateHandle: handle }]));
+    store.add(checkpoint(2, [{ operatorState: {}, keyedState: {}, keyedStateHandle: { ...handle, uploaded: undefined, bytesUploaded: 0 } }]));
+    const [first, second] = observations.stateBackend!.checkpoints;
+    expect(second).toEqual({ ...first, checkpointId: 2, bytesUploaded: 0, filesUploaded: 0 });
+    expect(store.registry.referenceCount(handle.fileIds[0]!)).toBe(2);
+    expect(store.latest()!.tasks[0]!.keyedState).toEqual({ counts: [['a', 1]] });
+  });
+
+  test('memory and fs: no cost figures, even into observations that hold some', () => {
+    for (const backend of ['memory', 'fs'] as const) {
+      const observations = { stateBackend: { checkpoints: [], restores: [] } satisfies StateBackendObservations };
+      const store = new CheckpointStore(backend, OPTIONS, observations);
+      store.add(checkpoint(1));
+      expect(store.latest()).toEqual(checkpoint(1));
+      expect(observations.stateBackend).toEqual({ checkpoints: [], restores: [] });
+    }
+  });
+
   test('rocksdb: the kind of a checkpoint is its first handle\'s, incremental when no task has keyed state', () => {
     const observations: { stateBackend?: StateBackendObservations } = {};
     const store = new CheckpointStore('rocksdb', OPTIONS, observations);

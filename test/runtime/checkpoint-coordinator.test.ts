@@ -76,7 +76,11 @@ function fixture(options: Partial<JobOptions> = {}, taskCount = TASKS): Fixture 
     jobName: 'job',
     ids,
     taskNames: Array.from({ length: taskCount }, (_, task) => `task-${task}`),
-    isSource: (task) => task < 2,
+    isSource: (task) => {
+      // As the job's: a task index out of range is a bug of the caller.
+      if (!(Number.isInteger(task) && task >= 0 && task < taskCount)) throw new Error(`no task ${task}`);
+      return task < 2;
+    },
     isRunning: () => state.running,
     attempt: () => state.attempt,
     nextSeq: () => seq++,
@@ -151,7 +155,7 @@ describe('CheckpointCoordinator', () => {
         ackedTasks: [],
       },
     ]);
-    expect(f.observations.checkpointEvents).toEqual([{ seq: 0, checkpointId: 1, event: 'triggered', atStep: 7, atMs: 70 }]);
+    expect(f.observations.checkpointEvents).toStrictEqual([{ seq: 0, checkpointId: 1, event: 'triggered', atStep: 7, atMs: 70 }]);
     expect([...f.coordinator.pending.keys()]).toEqual([1]);
 
     f.scheduler.step = 9;
@@ -174,7 +178,7 @@ describe('CheckpointCoordinator', () => {
     expect(f.take()).toEqual(['notify-complete 1 -> 0', 'notify-complete 1 -> 1', 'notify-complete 1 -> 2']);
     expect(f.coordinator.store.latest()).toEqual({ checkpointId: 1, triggeredAtStep: 7, completedAtStep: 12, tasks: [snapshotOf(0, 1), snapshotOf(1, 1), snapshotOf(2, 1)] });
     expect(observation).toMatchObject({ outcome: 'completed', endedAtStep: 12, endedAtMs: 120, reason: '', tasks: [snapshotOf(0, 1), snapshotOf(1, 1), snapshotOf(2, 1)], lastAckTask: 1 });
-    expect(f.observations.checkpointEvents.at(-1)).toEqual({ seq: 1, checkpointId: 1, event: 'completed', atStep: 12, atMs: 120 });
+    expect(f.observations.checkpointEvents.at(-1)).toStrictEqual({ seq: 1, checkpointId: 1, event: 'completed', atStep: 12, atMs: 120 });
     expect(f.observations.alignment).toEqual([alignmentOf(2, 1), alignmentOf(0, 1), alignmentOf(1, 1)]);
     expect(f.scheduler.records).toEqual(['coordinator triggers checkpoint 1', 'checkpoint 1 completed']);
     // The timeout of a completed checkpoint was cancelled.
@@ -298,7 +302,18 @@ describe('CheckpointCoordinator', () => {
     expect(f.observations.checkpoints[0]).toMatchObject({ outcome: 'declined', endedAtStep: 4, endedAtMs: 40, reason: 'Decline checkpoint 1 by task attempt-2-1 of job job-id at tm-3. Reason: task not ready' });
     expect(f.scheduler.records.at(-1)).toBe('Decline checkpoint 1 by task attempt-2-1 of job job-id at tm-3. Reason: task not ready');
     expect(f.take()).toEqual(['notify-aborted 1 -> 0', 'notify-aborted 1 -> 1', 'notify-aborted 1 -> 2']);
-    expect(f.observations.checkpointEvents.at(-1)).toEqual({ seq: 1, checkpointId: 1, event: 'declined', atStep: 4, atMs: 40 });
+    expect(f.observations.checkpointEvents.at(-1)).toStrictEqual({ seq: 1, checkpointId: 1, event: 'declined', atStep: 4, atMs: 40 });
+
+    // Over already: a second decline, or an expiry, changes nothing, and a late ack of it is not logged as expired.
+    const events = f.observations.checkpointEvents.length;
+    const records = f.scheduler.records.length;
+    f.coordinator.onDecline(1, 1, 'late');
+    f.coordinator.expireCheckpoint(1);
+    f.coordinator.onAck(1, 0, snapshotOf(0, 1), [], 'barrier');
+    expect(f.observations.checkpointEvents.length).toBe(events);
+    expect(f.scheduler.records.length).toBe(records);
+    expect(f.observations.checkpoints[0]!.outcome).toBe('declined');
+    expect(f.take()).toEqual([]);
 
     f.coordinator.triggerCheckpoint();
     f.take();
@@ -365,11 +380,15 @@ describe('CheckpointCoordinator', () => {
     f.coordinator.onNotifyDelivered(2, 1);
     expect(f.host.finished).toBe(false);
     expect(f.scheduler.stopped).toBe(false);
-    f.coordinator.onNotifyDelivered(3, 2); // a later checkpoint covers all input too
+    // A later checkpoint covers all input too, and does not move the target: task 2 hears of
+    // checkpoint 2 after checkpoint 3 was triggered.
+    f.coordinator.triggerCheckpoint();
+    expect([...f.coordinator.pending.keys()]).toEqual([3]);
+    f.coordinator.onNotifyDelivered(2, 2);
     expect(f.host.finished).toBe(true);
     expect(f.scheduler.stopped).toBe(true);
     expect(f.scheduler.records.at(-1)).toBe('job job finished');
-    expect(f.scheduler.pendingTimers()).toEqual([]);
+    expect(f.scheduler.pendingTimers()).toEqual(['checkpoint 3 timeout @1000']);
   });
 
   test('the final checkpoint is triggered when the last task ends with nothing pending, or when the last pending one is aborted', () => {
@@ -399,6 +418,14 @@ describe('CheckpointCoordinator', () => {
     expect(e.host.finished).toBe(false);
     for (const task of [0, 1, 2]) e.coordinator.onNotifyDelivered(2, task);
     expect(e.host.finished).toBe(true);
+
+    // With room for more checkpoints, the final one still waits for the pending one to end.
+    const d = fixture({ maxConcurrentCheckpoints: 2 });
+    d.coordinator.triggerCheckpoint();
+    for (const task of [0, 1, 2]) d.coordinator.onInputEnded(task);
+    expect([...d.coordinator.pending.keys()]).toEqual([1]);
+    ackAll(d, 1);
+    expect([...d.coordinator.pending.keys()]).toEqual([2]);
 
     // A new attempt starts over: no task has ended in it.
     const g = fixture();
@@ -450,6 +477,22 @@ describe('CheckpointCoordinator', () => {
     f.coordinator.stopPeriodicTrigger();
     f.scheduler.advance(500);
     expect(f.observations.checkpoints).toHaveLength(3);
+
+    // The pause counts from the end of a checkpoint: before the first one ends, none is waited
+    // for, even a pause longer than the interval; a checkpoint that ended at time 0 counts.
+    const long = fixture({ checkpointIntervalMs: 100, minPauseBetweenCheckpointsMs: 150, checkpointTimeoutMs: 10_000 });
+    long.coordinator.schedulePeriodicTrigger();
+    long.scheduler.advance(100);
+    expect([...long.coordinator.pending.keys()]).toEqual([1]);
+    const atZero = fixture({ checkpointIntervalMs: 100, minPauseBetweenCheckpointsMs: 150, checkpointTimeoutMs: 10_000 });
+    atZero.coordinator.triggerCheckpoint();
+    atZero.coordinator.onDecline(1, 0, 'no');
+    atZero.coordinator.schedulePeriodicTrigger();
+    atZero.scheduler.advance(100);
+    expect(atZero.coordinator.pending.size).toBe(0);
+    expect(atZero.scheduler.pendingTimers()).toEqual(['checkpoint trigger (after the minimum pause) @150']);
+    atZero.scheduler.advance(50);
+    expect([...atZero.coordinator.pending.keys()]).toEqual([2]);
 
     // Without a minimum pause, the trigger comes every interval.
     const g = fixture({ checkpointIntervalMs: 100, checkpointTimeoutMs: 10_000 });

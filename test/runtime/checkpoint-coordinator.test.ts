@@ -39,7 +39,9 @@ class FakeScheduler {
   /** Moves time on by `ms`, firing the timers due by then in order. */
   advance(ms: number): void {
     const until = this.nowMs + ms;
-    for (;;) {
+    for (let fired = 0; ; fired++) {
+      // A timer that re-arms itself without moving time would loop for ever: fail instead.
+      if (fired > 10_000) throw new Error(`timers keep firing at ${this.nowMs} ms: ${this.pendingTimers().slice(0, 3).join(', ')}`);
       const due = this.timers.filter((timer) => !timer.cancelled && timer.dueMs <= until).sort((a, b) => a.dueMs - b.dueMs)[0];
       if (due === undefined) break;
       due.cancelled = true;

@@ -12,7 +12,7 @@
 // smallest such stride that tests at most N mutants of each file, all files in one Stryker run. On a 2-core machine shared with
 // other work a whole run takes most of a day; `--sample 10` of the ten files, about an hour.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Instrumenter } from '@stryker-mutator/instrumenter';
 import config, { unitTestsByFile } from './stryker.config.mjs';
 
@@ -74,7 +74,7 @@ for (const file of files) {
     process.exit(2);
   }
 }
-if (sample !== undefined) {
+if (sample !== undefined && !survivorsOnly) {
   // A sample of every file in one Stryker run: a few mutants per file instrument little, and
   // one dry run serves them all.
   const started = Date.now();
@@ -82,13 +82,19 @@ if (sample !== undefined) {
   const patterns = [];
   for (const file of files) patterns.push(...(await sampledRanges(file, 0)));
   stryker(patterns, `sample-${sample}`);
+  // Each file's part of the sample, for stage two (--survivors --sample N <file>).
+  const { files: sampled, ...rest } = JSON.parse(readFileSync(`reports/mutation/sample-${sample}.json`, 'utf8'));
+  for (const [file, part] of Object.entries(sampled)) {
+    writeFileSync(`reports/mutation/${file.replace(/[/:]/g, '_')}.sample-${sample}.json`, JSON.stringify({ ...rest, files: { [file]: part } }));
+  }
   console.log(`mutation: sample done in ${Math.round((Date.now() - started) / 1000)} s`);
   process.exit(0);
 }
 if (survivorsOnly) {
   for (const file of files) {
     // A sampled stage one (--every K) has its own report; stage two then re-tests its survivors.
-    const name = `${file.replace(/[/:]/g, '_')}${every > 1 ? `.every-${every}` : ''}`;
+    // (--sample N: that file's part of the sample's report, kept as <file>.sample-N.json.)
+    const name = `${file.replace(/[/:]/g, '_')}${every > 1 ? `.every-${every}` : sample !== undefined ? `.sample-${sample}` : ''}`;
     const stageOne = `reports/mutation/${name}.json`;
     const tests = unitTestsByFile[file];
     if (!existsSync(stageOne) || tests === undefined) {

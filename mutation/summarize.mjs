@@ -42,7 +42,7 @@ function withStageTwo(name, files) {
 function reports() {
   if (!fromEvents) {
     return readdirSync(directory)
-      .filter((name) => name.endsWith('.json') && name !== 'mutation.json' && !name.endsWith('.stage2.json'))
+      .filter((name) => name.endsWith('.json') && name !== 'mutation.json' && !/^sample-\d+\.json$/.test(name) && !name.endsWith('.stage2.json'))
       .map((name) => ({ name, files: withStageTwo(name, JSON.parse(readFileSync(`${directory}/${name}`, 'utf8')).files) }));
   }
   const files = {};
@@ -66,7 +66,7 @@ for (const { name: report, files } of reports()) {
     const row = { killed: count('Killed'), byTests: count('KilledByTests'), timeout: count('Timeout'), survived: count('Survived'), noCoverage: count('NoCoverage'), errors: count('RuntimeError') + count('CompileError') };
     // A sampled run's report is named <file>.every-K.json or sample-N.json: its row says so.
     const every = /\.every-(\d+)\.json$/.exec(report);
-    const sample = /^sample-(\d+)\.json$/.exec(report);
+    const sample = /^sample-(\d+)\.json$/.exec(report) ?? /\.sample-(\d+)\.json$/.exec(report);
     rows.set(every !== null ? `${file} (sample: every ${every[1]}th single-line mutant)` : sample !== null ? `${file} (sample: at most ${sample[1]} mutants, single-line ones and what their code holds)` : file, row);
   }
 }

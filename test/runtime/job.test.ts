@@ -1,0 +1,167 @@
+import { describe, expect, test } from 'vitest';
+import { oddEvenSum } from '../../scenarios/odd-even-sum.ts';
+import { SimEnvironment } from '../../src/connectors/sim/environment.ts';
+import { runCase } from '../../src/harness/run-case.ts';
+import type { Fault } from '../../src/runtime/faults.ts';
+import { DEFAULT_JOB_OPTIONS, describeFault, JobRuntime, type JobOptions } from '../../src/runtime/job.ts';
+import { RandomChoices } from '../../src/sim/choice.ts';
+import { Scheduler } from '../../src/sim/scheduler.ts';
+
+/** A JobRuntime of odd-even-sum (subtasks numbers>parity[0..1], sum>redis[0..1]) built and not run. */
+function jobWith(options: Partial<JobOptions>, faults: Fault[] = []): JobRuntime {
+  const scheduler = new Scheduler({ choices: new RandomChoices(1), msPerStep: 1, maxSteps: 100, keepTrace: false });
+  const built = oddEvenSum.build({ scheduler, env: new SimEnvironment(scheduler), size: oddEvenSum.defaultSize, bug: undefined });
+  return new JobRuntime(built.pipeline, { ...DEFAULT_JOB_OPTIONS, ...options }, scheduler, faults);
+}
+
+describe('JobRuntime refuses invalid options and fault plans by name', () => {
+  test('checkpoint interval, timeout, concurrency, watermark interval and poll delay', () => {
+    for (const value of [0, -1, Number.NaN]) {
+      expect(() => jobWith({ checkpointIntervalMs: value })).toThrow(/^JobRuntime: checkpointIntervalMs must be > 0$/);
+      expect(() => jobWith({ checkpointTimeoutMs: value })).toThrow(/^JobRuntime: checkpointTimeoutMs must be > 0$/);
+      expect(() => jobWith({ sourcePollDelayMs: value })).toThrow(/^JobRuntime: sourcePollDelayMs must be > 0$/);
+    }
+    for (const value of [0, 1.5, -1]) expect(() => jobWith({ maxConcurrentCheckpoints: value })).toThrow(/^JobRuntime: maxConcurrentCheckpoints must be a positive integer$/);
+    for (const value of [-1, 0.5, Number.POSITIVE_INFINITY]) expect(() => jobWith({ autoWatermarkIntervalMs: value })).toThrow(/^JobRuntime: autoWatermarkIntervalMs must be a non-negative integer$/);
+    // The smallest valid values are accepted.
+    expect(() => jobWith({ checkpointIntervalMs: 0.5, checkpointTimeoutMs: 0.5, sourcePollDelayMs: 0.5, maxConcurrentCheckpoints: 1, autoWatermarkIntervalMs: 0 })).not.toThrow();
+  });
+
+  test('optional virtual-ms settings: a number >= 0, or absent', () => {
+    for (const name of ['alignedCheckpointTimeoutMs', 'recordCostMs', 'minPauseBetweenCheckpointsMs'] as const) {
+      for (const value of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+        expect(() => jobWith({ [name]: value })).toThrow(`JobRuntime: ${name} must be a number >= 0 (virtual ms), got ${value}`);
+      }
+      expect(() => jobWith({ [name]: 0 })).not.toThrow();
+      expect(() => jobWith({ [name]: undefined })).not.toThrow();
+    }
+    expect(() => jobWith({ maxParallelism: 0 })).toThrow(/^JobRuntime: maxParallelism must be an integer in \[1, \d+\], got 0$/);
+  });
+
+  test('slow subtasks and slow asynchronous phases name subtasks of the job and a positive number of ms', () => {
+    const names = 'numbers>parity[0], numbers>parity[1], sum>redis[0], sum>redis[1]';
+    expect(() => jobWith({ slowSubtasks: { 'sum>redis[2]': 4 } })).toThrow(`JobRuntime: slowSubtasks names sum>redis[2], no subtask of odd-even-sum (subtasks: ${names})`);
+    expect(() => jobWith({ slowAsyncPhaseMs: { 'sum>redis[2]': 4 } })).toThrow(`JobRuntime: slowAsyncPhaseMs names sum>redis[2], no subtask of odd-even-sum (subtasks: ${names})`);
+    for (const value of [0, -2, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => jobWith({ slowSubtasks: { 'sum>redis[1]': value } })).toThrow(`JobRuntime: slowSubtasks['sum>redis[1]'] must be a number > 0 (virtual ms per record), got ${value}`);
+      expect(() => jobWith({ slowAsyncPhaseMs: { 'sum>redis[1]': value } })).toThrow(`JobRuntime: slowAsyncPhaseMs['sum>redis[1]'] must be a number > 0 (virtual ms), got ${value}`);
+    }
+    // Valid ones: every subtask pays recordCostMs, a slow one its extra ms on top.
+    const job = jobWith({ recordCostMs: 1, slowSubtasks: { 'sum>redis[0]': 4 }, slowAsyncPhaseMs: { 'numbers>parity[1]': 0.5 } });
+    expect(job.tasks.map((task) => task.recordCostMs)).toEqual([1, 1, 5, 1]);
+    expect(jobWith({ slowSubtasks: { 'sum>redis[1]': 0.5 } }).tasks.map((task) => task.recordCostMs)).toEqual([0, 0, 0, 0.5]);
+  });
+
+  test('a fault plan naming a task the job does not have', () => {
+    for (const task of [4, -1]) {
+      expect(() => jobWith({}, [{ kind: 'crash-task', atStep: 3, task }])).toThrow(`JobRuntime: fault task #${task} crashes at step 3 names no task of odd-even-sum`);
+    }
+    expect(() => jobWith({}, [{ kind: 'crash-task', atStep: 3, task: 3 }, { kind: 'crash-task', atStep: 3, task: 0 }, { kind: 'crash-job', atStep: 4 }])).not.toThrow();
+  });
+});
+
+describe('what a job reports before it runs', () => {
+  test('its settings, and observations that start empty', () => {
+    const plain = jobWith({});
+    expect(plain.observations.settings).toEqual({ mode: 'exactly-once', backend: 'memory', checkpointIntervalMs: 100, checkpointTimeoutMs: 1_000, maxConcurrentCheckpoints: 1, maxRestarts: 20, maxParallelism: 32 });
+    const tuned = jobWith({ mode: 'unaligned', backend: 'fs', alignedCheckpointTimeoutMs: 0, slowAsyncPhaseMs: { 'sum>redis[0]': 7 }, maxParallelism: 64 });
+    expect(tuned.observations.settings).toEqual({
+      mode: 'unaligned',
+      backend: 'fs',
+      checkpointIntervalMs: 100,
+      checkpointTimeoutMs: 1_000,
+      maxConcurrentCheckpoints: 1,
+      maxRestarts: 20,
+      maxParallelism: 64,
+      alignedCheckpointTimeoutMs: 0,
+      slowAsyncPhaseMs: { 'sum>redis[0]': 7 },
+    });
+    const observations = plain.observations;
+    expect(observations).toMatchObject({
+      jobName: 'odd-even-sum',
+      taskNames: ['numbers>parity[0]', 'numbers>parity[1]', 'sum>redis[0]', 'sum>redis[1]'],
+      taskInputCounts: [0, 0, 2, 2],
+      checkpointEvents: [],
+      failovers: [],
+      lostMessages: [],
+      notifiesDelivered: [],
+      barrierEvents: [],
+      forwardedBarriers: [],
+      checkpoints: [],
+      alignment: [],
+      executionAttempts: [],
+      faults: [],
+      faultsNotReached: [],
+      restores: [],
+      recordsEmitted: 0,
+      backpressureEncounters: 0,
+      outcome: 'stuck',
+      failureReason: '',
+      steps: 0,
+      virtualTimeMs: 0,
+      traceHash: '',
+      lastFaultStep: -1,
+      sourcePositions: [],
+      connectorEvents: [],
+      taskVertices: [
+        { vertex: 'numbers>parity', operators: ['parity'] },
+        { vertex: 'numbers>parity', operators: ['parity'] },
+        { vertex: 'sum>redis', operators: ['sum', 'redis'] },
+        { vertex: 'sum>redis', operators: ['sum', 'redis'] },
+      ],
+      watermarks: [],
+      timerFirings: [],
+      sideOutputRecords: {},
+    });
+  });
+});
+
+describe('describeFault: every fault kind in words', () => {
+  const names = ['numbers>parity[0]', 'numbers>parity[1]', 'sum>redis[0]', 'sum>redis[1]'];
+  const cases: [Fault, string][] = [
+    [{ kind: 'crash-task', atStep: 12, task: 2 }, 'task sum>redis[0] crashes at step 12'],
+    [{ kind: 'crash-task', atStep: 12, task: 9 }, 'task #9 crashes at step 12'],
+    [{ kind: 'crash-job', atStep: 12 }, 'the whole job (coordinator included) crashes at step 12'],
+    [{ kind: 'expire-checkpoint', atStep: 12 }, 'the oldest pending checkpoint times out at step 12'],
+    [{ kind: 'decline-checkpoint', atStep: 12, task: 1 }, 'task numbers>parity[1] declines its next checkpoint (armed at step 12)'],
+    [{ kind: 'decline-checkpoint', atStep: 12, task: 9 }, 'task #9 declines its next checkpoint (armed at step 12)'],
+    [{ kind: 'drop-notify', atStep: 12 }, 'the next notify-complete message is lost (at step 12)'],
+    [{ kind: 'fail-commit', atStep: 12, times: 1 }, 'the next 1 transaction commit fail (armed at step 12)'],
+    [{ kind: 'fail-commit', atStep: 12, times: 2 }, 'the next 2 transaction commits fail (armed at step 12)'],
+    [{ kind: 'expire-transactions', atStep: 12 }, 'the broker times out every open transaction at step 12'],
+    [{ kind: 'fence-transactions', atStep: 12 }, 'a newer producer fences every open transaction of the sink at step 12'],
+    [{ kind: 'fail-abort', atStep: 12, times: 1 }, 'the next 1 transaction abort fail (armed at step 12)'],
+    [{ kind: 'fail-abort', atStep: 12, times: 3 }, 'the next 3 transaction aborts fail (armed at step 12)'],
+    [{ kind: 'cut-connections', atStep: 12 }, 'every connection to the external systems is cut at step 12'],
+    [{ kind: 'drop-ack', atStep: 12 }, 'the next acknowledgement to the coordinator is lost (at step 12)'],
+    [{ kind: 'fail-initialize', atStep: 12, task: 3 }, 'task sum>redis[1] throws from initializeState on its next deployment (armed at step 12)'],
+    [{ kind: 'fail-initialize', atStep: 12, task: 9 }, 'task #9 throws from initializeState on its next deployment (armed at step 12)'],
+    [{ kind: 'fail-call', atStep: 12, times: 1 }, 'the next 1 call to an external system fail before reaching it (armed at step 12)'],
+    [{ kind: 'fail-call', atStep: 12, times: 2 }, 'the next 2 calls to an external system fail before reaching it (armed at step 12)'],
+    [{ kind: 'lose-reply', atStep: 12, times: 1 }, 'the next 1 call to an external system is applied but the reply is lost (armed at step 12)'],
+    [{ kind: 'lose-reply', atStep: 12, times: 2 }, 'the next 2 calls to an external system are applied but the reply is lost (armed at step 12)'],
+    [{ kind: 'timeout-call', atStep: 12, times: 1 }, 'the next 1 call to an external system time out unapplied (armed at step 12)'],
+    [{ kind: 'timeout-call', atStep: 12, times: 2 }, 'the next 2 calls to an external system time out unapplied (armed at step 12)'],
+    [{ kind: 'slow-operator', atStep: 12, task: 0, extraMsPerRecord: 4 }, 'task numbers>parity[0] spends 4 ms more on every record from step 12 on (a slow operator)'],
+    [{ kind: 'slow-operator', atStep: 12, task: 9, extraMsPerRecord: 4 }, 'task #9 spends 4 ms more on every record from step 12 on (a slow operator)'],
+    [{ kind: 'slow-snapshot', atStep: 12, task: 2, phase: 'sync', extraMs: 50 }, 'task sum>redis[0] spends 50 ms more in the synchronous phase of its next snapshot (armed at step 12)'],
+    [{ kind: 'slow-snapshot', atStep: 12, task: 9, phase: 'async', extraMs: 50 }, 'task #9 spends 50 ms more in the asynchronous phase of its next snapshot (armed at step 12)'],
+    [{ kind: 'slow-calls', atStep: 12, extraLatencyMs: 30 }, 'every call to an external system takes 30 ms longer from step 12 on (a slow external system)'],
+    [{ kind: 'skew-keys', atStep: 12, hotKeyPercent: 80 }, '80% of the input not yet read goes to one hot key from step 12 on (a skewed key distribution)'],
+    [{ kind: 'rescale', atStep: 12, by: 1 }, 'the job restarts with its keyed part rescaled up by 1 subtask at step 12'],
+    [{ kind: 'rescale', atStep: 12, by: -2 }, 'the job restarts with its keyed part rescaled down by 2 subtasks at step 12'],
+    [{ kind: 'rescale', atStep: 12, by: 2, vertex: 'source' }, 'the job restarts with its source rescaled up by 2 subtasks (its splits reassigned) at step 12'],
+    [{ kind: 'rescale', atStep: 12, by: -1, vertex: 'source' }, 'the job restarts with its source rescaled down by 1 subtask (its splits reassigned) at step 12'],
+  ];
+  for (const [fault, words] of cases) {
+    test(words, () => expect(describeFault(fault, names)).toBe(words));
+  }
+
+  test('a fault placed by situation says when, from its step on', () => {
+    const when = { situation: 'between-checkpoints', occurrence: 2 } as const;
+    expect(describeFault({ kind: 'crash-job', atStep: 0, when }, names)).toBe('the whole job (coordinator included) crashes between checkpoints (the 2nd time)');
+    expect(describeFault({ kind: 'crash-job', atStep: 5, when }, names)).toBe('the whole job (coordinator included) crashes between checkpoints (the 2nd time from step 5)');
+    expect(describeFault({ kind: 'fail-call', atStep: 5, times: 1, when }, names)).toBe('the next 1 call to an external system fail before reaching it (armed between checkpoints (the 2nd time from step 5))');
+    expect(describeFault({ kind: 'slow-calls', atStep: 0, extraLatencyMs: 9, when }, names)).toBe('every call to an external system takes 9 ms longer starting between checkpoints (the 2nd time) (a slow external system)');
+  });
+});

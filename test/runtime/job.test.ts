@@ -3,7 +3,7 @@ import { oddEvenSum } from '../../scenarios/odd-even-sum.ts';
 import { SimEnvironment } from '../../src/connectors/sim/environment.ts';
 import { runCase } from '../../src/harness/run-case.ts';
 import type { Fault } from '../../src/runtime/faults.ts';
-import { DEFAULT_JOB_OPTIONS, describeFault, JobRuntime, type JobOptions } from '../../src/runtime/job.ts';
+import { DEFAULT_FLOW_CONTROL_BUFFERS, DEFAULT_JOB_OPTIONS, describeFault, flowControlBuffersOf, JobRuntime, type JobOptions } from '../../src/runtime/job.ts';
 import { RandomChoices } from '../../src/sim/choice.ts';
 import { Scheduler } from '../../src/sim/scheduler.ts';
 
@@ -57,6 +57,37 @@ describe('JobRuntime refuses invalid options and fault plans by name', () => {
       expect(() => jobWith({}, [{ kind: 'crash-task', atStep: 3, task }])).toThrow(`JobRuntime: fault task #${task} crashes at step 3 names no task of odd-even-sum`);
     }
     expect(() => jobWith({}, [{ kind: 'crash-task', atStep: 3, task: 3 }, { kind: 'crash-task', atStep: 3, task: 0 }, { kind: 'crash-job', atStep: 4 }])).not.toThrow();
+  });
+});
+
+describe('network buffers (flowControlBuffersOf)', () => {
+  test('each setting at its smallest valid value; the defaults fill what is absent', () => {
+    expect(flowControlBuffersOf({ exclusiveBuffersPerChannel: 1 })).toEqual({ exclusiveBuffersPerChannel: 1, floatingBuffersPerGate: 8, outputBuffersPerChannel: 1 });
+    expect(flowControlBuffersOf({ floatingBuffersPerGate: 0 })).toEqual({ exclusiveBuffersPerChannel: 2, floatingBuffersPerGate: 0, outputBuffersPerChannel: 1 });
+    expect(flowControlBuffersOf({ outputBuffersPerChannel: 0 })).toEqual({ exclusiveBuffersPerChannel: 2, floatingBuffersPerGate: 8, outputBuffersPerChannel: 0 });
+    expect(flowControlBuffersOf({ channelCapacity: 1 })).toEqual({ exclusiveBuffersPerChannel: 1, floatingBuffersPerGate: 0, outputBuffersPerChannel: 0 });
+    expect(DEFAULT_FLOW_CONTROL_BUFFERS).toEqual({ exclusiveBuffersPerChannel: 2, floatingBuffersPerGate: 8, outputBuffersPerChannel: 1 });
+  });
+
+  test('a value below the minimum or not an integer is refused with its name, minimum and value', () => {
+    const cases = [['channelCapacity', 1], ['exclusiveBuffersPerChannel', 1], ['floatingBuffersPerGate', 0], ['outputBuffersPerChannel', 0]] as const;
+    for (const [name, min] of cases) {
+      for (const value of [min - 1, min + 0.5, Number.NaN]) {
+        expect(() => flowControlBuffersOf({ [name]: value })).toThrow(`JobRuntime: ${name} must be an integer >= ${min} (buffers of one element each), got ${value}`);
+      }
+    }
+  });
+
+  test('bounded queues exclude every credit setting, and the message names those given', () => {
+    expect(() => flowControlBuffersOf({ channelCapacity: 4, exclusiveBuffersPerChannel: 2, outputBuffersPerChannel: 0 })).toThrow(
+      'JobRuntime: channelCapacity (bounded queues) and exclusiveBuffersPerChannel, outputBuffersPerChannel (credit-based flow control) exclude each other: give one',
+    );
+    expect(() => flowControlBuffersOf({ channelCapacity: 4, floatingBuffersPerGate: 0 })).toThrow(/^JobRuntime: channelCapacity \(bounded queues\) and floatingBuffersPerGate \(credit-based/);
+  });
+
+  test('a job lays out its channels with those buffers', () => {
+    expect(jobWith({ channelCapacity: 3 }).channels.map((channel) => channel.credit)).toEqual([3, 3, 3, 3]);
+    expect(() => jobWith({ channelCapacity: 0 })).toThrow('JobRuntime: channelCapacity must be an integer >= 1 (buffers of one element each), got 0');
   });
 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { eventTimeWindow } from '../../scenarios/event-time-window.ts';
 import { oddEvenSum } from '../../scenarios/odd-even-sum.ts';
 import { SimEnvironment } from '../../src/connectors/sim/environment.ts';
 import { runCase } from '../../src/harness/run-case.ts';
@@ -194,5 +195,40 @@ describe('describeFault: every fault kind in words', () => {
     expect(describeFault({ kind: 'crash-job', atStep: 5, when }, names)).toBe('the whole job (coordinator included) crashes between checkpoints (the 2nd time from step 5)');
     expect(describeFault({ kind: 'fail-call', atStep: 5, times: 1, when }, names)).toBe('the next 1 call to an external system fail before reaching it (armed between checkpoints (the 2nd time from step 5))');
     expect(describeFault({ kind: 'slow-calls', atStep: 0, extraLatencyMs: 9, when }, names)).toBe('every call to an external system takes 9 ms longer starting between checkpoints (the 2nd time) (a slow external system)');
+  });
+});
+
+describe('the trace in words', () => {
+  /** The trace's lines of a case, each with its numbers kept (the words are what is judged here). */
+  async function traceOf(scenario: typeof oddEvenSum, faults: Fault[], seed = 3): Promise<string[]> {
+    const result = await runCase(
+      scenario,
+      { scenario: scenario.name, size: { partitions: 2, recordsPerPartition: 6 }, mode: 'exactly-once', backend: 'fs', bug: undefined, faults, schedule: { kind: 'seed', seed }, checkpointIntervalMs: 10 },
+      { keepTrace: true },
+    );
+    return result.trace.map((entry) => entry.event);
+  }
+  const matching = (trace: string[], pattern: RegExp): string[] => trace.filter((line) => pattern.test(line));
+
+  test('odd-even-sum: emits, takes, receives, deploy, fault and failover, each in its own words', async () => {
+    const trace = await traceOf(oddEvenSum, [{ kind: 'crash-task', atStep: 40, task: 2 }]);
+    expect(trace[0]).toBe('deploy attempt 0 from scratch');
+    expect(matching(trace, /^numbers>parity\[0\] emits \(partition 0 @ offset \d+\)$/).length).toBeGreaterThan(0);
+    expect(matching(trace, /^sum>redis\[\d\] takes record \{"parity":\d,"n":\d+\} from numbers>parity\[\d\]$/).length).toBeGreaterThan(0);
+    expect(matching(trace, /^sum>redis\[\d\] takes barrier \d+ from numbers>parity\[\d\]$/).length).toBeGreaterThan(0);
+    expect(matching(trace, /^sum>redis\[\d\] takes end of input from numbers>parity\[\d\]$/).length).toBeGreaterThan(0);
+    expect(matching(trace, /^coordinator receives ack \d+ from (numbers>parity|sum>redis)\[\d\]$/).length).toBeGreaterThan(0);
+    expect(matching(trace, /^coordinator receives input-ended from numbers>parity\[\d\]$/).length).toBeGreaterThan(0);
+    expect(matching(trace, /^numbers>parity\[\d\] receives trigger \d+$/).length).toBeGreaterThan(0);
+    expect(matching(trace, /^(numbers>parity|sum>redis)\[\d\] receives notify-complete \d+$/).length).toBeGreaterThan(0);
+    expect(matching(trace, /^fault: task sum>redis\[0\] crashes at step 40 \([a-z-]+\)$/)).toHaveLength(1);
+    expect(matching(trace, /^failover: task sum>redis\[0\] crashed \(fault plan\)$/)).toHaveLength(1);
+    expect(matching(trace, /^deploy attempt 2 from (scratch|checkpoint \d+)$/)).toHaveLength(1);
+  });
+
+  test('event-time-window: watermarks and idleness statuses taken from an input', async () => {
+    const trace = await traceOf(eventTimeWindow, [], 5);
+    expect(matching(trace, / takes watermark -?\d+ from /).length).toBeGreaterThan(0);
+    expect(matching(trace, / takes record .* @\d+ from /).length).toBeGreaterThan(0);
   });
 });

@@ -6,7 +6,10 @@ import { runCase } from '../../src/harness/run-case.ts';
 import type { Fault } from '../../src/runtime/faults.ts';
 import { DEFAULT_FLOW_CONTROL_BUFFERS, DEFAULT_JOB_OPTIONS, describeFault, flowControlBuffersOf, JobRuntime, type JobOptions } from '../../src/runtime/job.ts';
 import { RandomChoices } from '../../src/sim/choice.ts';
-import { Scheduler } from '../../src/sim/scheduler.ts';
+import type { ChoiceSource } from '../../src/sim/choice.ts';
+import { Scheduler, type StepOption } from '../../src/sim/scheduler.ts';
+import { ElementKind, type Channel } from '../../src/runtime/channel.ts';
+import type { Task } from '../../src/runtime/task.ts';
 
 /** A JobRuntime of odd-even-sum (subtasks numbers>parity[0..1], sum>redis[0..1]) built and not run. */
 function jobWith(options: Partial<JobOptions>, faults: Fault[] = []): JobRuntime {
@@ -230,5 +233,63 @@ describe('the trace in words', () => {
     const trace = await traceOf(eventTimeWindow, [], 5);
     expect(matching(trace, / takes watermark -?\d+ from /).length).toBeGreaterThan(0);
     expect(matching(trace, / takes record .* @\d+ from /).length).toBeGreaterThan(0);
+  });
+});
+
+describe("footprints for prove's partial-order reduction", () => {
+  /** Every step option of a plain run, each with what the job held when it was offered. */
+  async function optionsOf(scenario: typeof oddEvenSum): Promise<{ option: StepOption; expected: string[] | undefined | 'skip' }[]> {
+    let running: { readonly scheduler: Scheduler; readonly job: JobRuntime } | undefined;
+    const seen: { option: StepOption; expected: string[] | undefined | 'skip' }[] = [];
+    const gate = (channel: Channel): string => `gate ${channel.gate.channels[0]!.index}`;
+    const outputs = (task: Task): string[] => task.outputs.flatMap((output) => [`channel ${output.index}`, ...(output.buffersUsed >= output.credit ? [gate(output)] : [])]);
+    const io = (task: Task): string[] => (task.operators.some((op) => op.writer !== undefined || op.process !== undefined) ? ['io queue'] : []);
+    const source: ChoiceSource = {
+      pick: () => {
+        const job = running!.job;
+        for (const option of running!.scheduler.stepOptions() ?? []) {
+          let expected: string[] | undefined | 'skip' = 'skip';
+          const emit = /^emit (.+)$/.exec(option.id);
+          const deliver = /^deliver (\d+)$/.exec(option.id);
+          if (emit !== null) {
+            const task = job.tasks.find((t) => t.name === emit[1])!;
+            expected = task.eventTime ? undefined : [`task ${task.index}`, ...outputs(task), 'control queue', 'timer queue', ...io(task)];
+          } else if (deliver !== null) {
+            const channel = job.channels[Number(deliver[1])]!;
+            const task = job.tasks[channel.toTask]!;
+            const kind = channel.peek().kind;
+            const local = !task.eventTime && (kind === ElementKind.Record || kind === ElementKind.Watermark);
+            expected = local ? [`task ${task.index}`, `channel ${channel.index}`, ...(channel.floatingHeld > 0 || channel.waitingForCredit ? [gate(channel)] : []), ...outputs(task), ...io(task)] : undefined;
+          } else if (option.id.startsWith('control ')) expected = undefined;
+          seen.push({ option, expected });
+        }
+        return 0;
+      },
+      describe: () => 'test',
+    };
+    const spec = { scenario: scenario.name, size: { partitions: 2, recordsPerPartition: 6 }, mode: 'exactly-once', backend: 'memory', bug: undefined, faults: [], schedule: { kind: 'choices', choices: [], tailSeed: null }, checkpointIntervalMs: 10 } as const;
+    await runCase(scenario, spec, { choiceSource: source, onStart: (r) => (running = r) });
+    return seen;
+  }
+
+  test('odd-even-sum: a record taken or a source polled touches its task, channels, the gates it may borrow from and the queues it may add to; barriers, ends of input and control messages touch everything', async () => {
+    const seen = await optionsOf(oddEvenSum);
+    for (const { option, expected } of seen) if (expected !== 'skip') expect(option.touches, option.id).toEqual(expected);
+    const ids = seen.map(({ option }) => option.id);
+    expect(ids.filter((id) => !/^(emit numbers>parity\[\d\]|deliver \d+|control (deploy undefined|trigger \d+|ack \d+|notify-complete \d+|input-ended ) \d+|timer .*|io .*)$/.test(id))).toEqual([]);
+    // Not vacuous: local emits and takes were offered, with and without a gate, and so were global events.
+    const touches = seen.filter(({ option }) => /^(emit|deliver)/.test(option.id)).map(({ option }) => option.touches);
+    expect(touches.some((t) => t?.includes('io queue'))).toBe(true);
+    expect(touches.some((t) => t?.some((r) => r.startsWith('gate ')))).toBe(true);
+    expect(touches.some((t) => t !== undefined && !t.some((r) => r.startsWith('gate ')))).toBe(true);
+    expect(touches.some((t) => t === undefined)).toBe(true);
+    expect(seen.some(({ option }) => option.id.startsWith('control ack '))).toBe(true);
+  });
+
+  test('event-time-window: every emit and take of an event-time task touches everything (its work reads the clock)', async () => {
+    const seen = await optionsOf(eventTimeWindow);
+    const local = seen.filter(({ option }) => /^(emit|deliver)/.test(option.id));
+    expect(local.length).toBeGreaterThan(0);
+    for (const { option } of local) expect(option.touches, option.id).toBeUndefined();
   });
 });

@@ -12,8 +12,8 @@ import { ElementKind, type Channel } from '../../src/runtime/channel.ts';
 import type { Task } from '../../src/runtime/task.ts';
 
 /** A JobRuntime of odd-even-sum (subtasks numbers>parity[0..1], sum>redis[0..1]) built and not run. */
-function jobWith(options: Partial<JobOptions>, faults: Fault[] = []): JobRuntime {
-  const scheduler = new Scheduler({ choices: new RandomChoices(1), msPerStep: 1, maxSteps: 100, keepTrace: false });
+function jobWith(options: Partial<JobOptions>, faults: Fault[] = [], maxSteps = 100): JobRuntime {
+  const scheduler = new Scheduler({ choices: new RandomChoices(1), msPerStep: 1, maxSteps, keepTrace: false });
   const built = oddEvenSum.build({ scheduler, env: new SimEnvironment(scheduler), size: oddEvenSum.defaultSize, bug: undefined });
   return new JobRuntime(built.pipeline, { ...DEFAULT_JOB_OPTIONS, ...options }, scheduler, faults);
 }
@@ -291,5 +291,32 @@ describe("footprints for prove's partial-order reduction", () => {
     const local = seen.filter(({ option }) => /^(emit|deliver)/.test(option.id));
     expect(local.length).toBeGreaterThan(0);
     for (const { option } of local) expect(option.touches, option.id).toBeUndefined();
+  });
+});
+
+describe('how a run ends', () => {
+  test('out of steps: budget-exhausted, with the progress in words; faults after the end are listed as not reached', async () => {
+    const when = { situation: 'after-end-of-input', occurrence: 1 } as const;
+    const observations = await jobWith({}, [{ kind: 'crash-job', atStep: 5_000 }, { kind: 'crash-task', atStep: 0, task: 1, when }], 60).run();
+    expect(observations.outcome).toBe('budget-exhausted');
+    expect(observations.steps).toBe(60);
+    expect(observations.failureReason).toMatch(/^no end after 60 steps \(\d+ virtual ms\): status running, 0\/4 tasks ended, \d+ elements in flight, \d+ checkpoints completed, [01] pending$/);
+    expect(observations.faultsNotReached).toEqual(['the whole job (coordinator included) crashes at step 5000', 'task numbers>parity[1] crashes after the input ended, no checkpoint pending (the first time)']);
+    expect(observations.faults).toEqual([]);
+    expect(observations.traceHash).toMatch(/^[0-9a-f]+$/);
+    expect(observations.virtualTimeMs).toBeGreaterThan(0);
+  });
+
+  test('a job that fails over more often than maxRestarts fails for good, naming the last failure; as often as maxRestarts it finishes', async () => {
+    const crashes: Fault[] = [{ kind: 'crash-task', atStep: 30, task: 2 }, { kind: 'crash-task', atStep: 90, task: 0 }];
+    const failed = await jobWith({ maxRestarts: 1 }, crashes, 20_000).run();
+    expect(failed.outcome).toBe('failed');
+    expect(failed.failureReason).toBe('job failed after 1 restarts; last failure: task numbers>parity[0] crashed (fault plan)');
+    expect(failed.failovers).toHaveLength(2);
+    expect(failed.restores).toHaveLength(2);
+    const finished = await jobWith({ maxRestarts: 2 }, crashes, 20_000).run();
+    expect(finished.outcome).toBe('finished');
+    expect(finished.failovers).toHaveLength(2);
+    expect(finished.restores).toHaveLength(3);
   });
 });

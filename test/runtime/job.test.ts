@@ -3,6 +3,7 @@ import { eventTimeWindow } from '../../scenarios/event-time-window.ts';
 import { oddEvenSum } from '../../scenarios/odd-even-sum.ts';
 import { SimEnvironment } from '../../src/connectors/sim/environment.ts';
 import { runCase } from '../../src/harness/run-case.ts';
+import type { Scenario } from '../../src/harness/scenario.ts';
 import type { Fault } from '../../src/runtime/faults.ts';
 import { DEFAULT_FLOW_CONTROL_BUFFERS, DEFAULT_JOB_OPTIONS, describeFault, flowControlBuffersOf, JobRuntime, type JobOptions } from '../../src/runtime/job.ts';
 import { RandomChoices } from '../../src/sim/choice.ts';
@@ -12,10 +13,10 @@ import { ElementKind, type Channel } from '../../src/runtime/channel.ts';
 import type { Task } from '../../src/runtime/task.ts';
 
 /** A JobRuntime of odd-even-sum (subtasks numbers>parity[0..1], sum>redis[0..1]) built and not run. */
-function jobWith(options: Partial<JobOptions>, faults: Fault[] = [], maxSteps = 100): JobRuntime {
+function jobWith(options: Partial<JobOptions>, faults: Fault[] = [], maxSteps = 100, scenario: Scenario = oddEvenSum): JobRuntime {
   const scheduler = new Scheduler({ choices: new RandomChoices(1), msPerStep: 1, maxSteps, keepTrace: false });
-  const built = oddEvenSum.build({ scheduler, env: new SimEnvironment(scheduler), size: oddEvenSum.defaultSize, bug: undefined });
-  return new JobRuntime(built.pipeline, { ...DEFAULT_JOB_OPTIONS, ...options }, scheduler, faults);
+  const built = scenario.build({ scheduler, env: new SimEnvironment(scheduler), size: scenario.defaultSize, bug: undefined });
+  return new JobRuntime(built.pipeline, { ...DEFAULT_JOB_OPTIONS, ...options }, scheduler, faults, built.environmentHooks);
 }
 
 describe('JobRuntime refuses invalid options and fault plans by name', () => {
@@ -318,5 +319,38 @@ describe('how a run ends', () => {
     expect(finished.outcome).toBe('finished');
     expect(finished.failovers).toHaveLength(2);
     expect(finished.restores).toHaveLength(3);
+  });
+});
+
+describe('faults a job cannot take, and rescales at their bounds', () => {
+  test('a fault the environment or the job cannot take stops the run with a message naming the fault and why', async () => {
+    await expect(jobWith({}, [{ kind: 'fail-commit', atStep: 5, times: 1 }], 1_000).run()).rejects.toThrow(
+      "fault plan: 'the next 1 transaction commit fail (armed at step 5)' cannot be injected into odd-even-sum: its environment has no failNextCommits",
+    );
+    await expect(jobWith({}, [{ kind: 'rescale', atStep: 5, by: 1 }], 1_000, eventTimeWindow).run()).rejects.toThrow(
+      "fault plan: 'the job restarts with its keyed part rescaled up by 1 subtask at step 5' cannot be injected into event-time-window: its last vertex is not keyed (only a keyed last vertex rescales)",
+    );
+    await expect(jobWith({}, [{ kind: 'rescale', atStep: 5, by: 1, vertex: 'source' }], 1_000, eventTimeWindow).run()).rejects.toThrow(
+      "fault plan: 'the job restarts with its source rescaled up by 1 subtask (its splits reassigned) at step 5' cannot be injected into event-time-window: readings has a watermark strategy",
+    );
+  });
+
+  test('a keyed rescale stays within 1 and maxParallelism; a source rescale within 1 and its splits', async () => {
+    const causes = async (options: Partial<JobOptions>, faults: Fault[]): Promise<string[]> => {
+      const observations = await jobWith(options, faults, 20_000).run();
+      expect(observations.outcome).toBe('finished');
+      return observations.failovers.map((failover) => failover.cause);
+    };
+    expect(await causes({}, [{ kind: 'rescale', atStep: 40, by: -5 }])).toEqual(['the job is rescaled: sum>redis restarts with 1 subtask instead of 2 (fault plan)']);
+    expect(await causes({ maxParallelism: 3 }, [{ kind: 'rescale', atStep: 40, by: 4 }])).toEqual(['the job is rescaled: sum>redis restarts with 3 subtasks instead of 2 (fault plan)']);
+    // Two rescales before the restart: the second counts from the first's parallelism.
+    expect(await causes({}, [{ kind: 'rescale', atStep: 40, by: 1 }, { kind: 'rescale', atStep: 41, by: 1 }])).toEqual([
+      'the job is rescaled: sum>redis restarts with 3 subtasks instead of 2 (fault plan)',
+      'the job is rescaled: sum>redis restarts with 4 subtasks instead of 3 (fault plan)',
+    ]);
+    expect(await causes({}, [{ kind: 'rescale', atStep: 40, by: -5, vertex: 'source' }, { kind: 'rescale', atStep: 41, by: 7, vertex: 'source' }])).toEqual([
+      'the job is rescaled: the 2 splits of numbers>parity are read by 1 subtask instead of 2 after the restart (fault plan)',
+      'the job is rescaled: the 2 splits of numbers>parity are read by 2 subtasks instead of 1 after the restart (fault plan)',
+    ]);
   });
 });

@@ -5,6 +5,7 @@ import { SimEnvironment } from '../../src/connectors/sim/environment.ts';
 import { runCase } from '../../src/harness/run-case.ts';
 import type { Scenario } from '../../src/harness/scenario.ts';
 import type { Fault } from '../../src/runtime/faults.ts';
+import { FAULT_SITUATIONS } from '../../src/runtime/situations.ts';
 import { DEFAULT_FLOW_CONTROL_BUFFERS, DEFAULT_JOB_OPTIONS, describeFault, flowControlBuffersOf, JobRuntime, type JobOptions } from '../../src/runtime/job.ts';
 import { RandomChoices } from '../../src/sim/choice.ts';
 import type { ChoiceSource } from '../../src/sim/choice.ts';
@@ -353,4 +354,32 @@ describe('faults a job cannot take, and rescales at their bounds', () => {
       'the job is rescaled: the 2 splits of numbers>parity are read by 2 subtasks instead of 1 after the restart (fault plan)',
     ]);
   });
+});
+
+describe('the situation a fault fires in', () => {
+  for (const situation of FAULT_SITUATIONS) {
+    test(`a crash placed at the first ${situation} fires there, and what it records agrees`, async () => {
+      // during-recovery needs a failure first; the others are entered by the plain run.
+      const before: Fault[] = situation === 'during-recovery' ? [{ kind: 'crash-task', atStep: 30, task: 0 }] : [];
+      const placed: Fault = { kind: 'crash-task', atStep: before.length > 0 ? 31 : 0, task: 1, when: { situation, occurrence: 1 } };
+      const result = await runCase(oddEvenSum, {
+        scenario: oddEvenSum.name, size: { partitions: 2, recordsPerPartition: 10 }, mode: 'exactly-once', backend: 'fs', bug: undefined, faults: [...before, placed], schedule: { kind: 'seed', seed: 3 }, checkpointIntervalMs: 10,
+        // An input that ends early, so the job runs on after it with no checkpoint pending.
+        ...(situation === 'after-end-of-input' ? { partitionRecords: [2, 10], checkpointIntervalMs: 200 } : {}),
+      });
+      expect(result.violations).toEqual([]);
+      expect(result.observations.faultsNotReached).toEqual([]);
+      const fired = result.observations.faults.at(-1)!;
+      expect(fired.situation).toBe(situation);
+      expect(fired.description).toBe(describeFault(placed, result.observations.taskNames));
+      if (situation !== 'during-recovery') expect(fired.jobRunning).toBe(true);
+      const pending = ['checkpoint-triggered', 'during-alignment', 'checkpoint-partially-acked'].includes(situation);
+      if (pending) expect(fired.pendingCheckpoints.length).toBeGreaterThan(0);
+      if (situation === 'between-checkpoints' || situation === 'after-end-of-input') expect(fired.pendingCheckpoints).toEqual([]);
+      const completedBefore = result.observations.checkpointEvents.some((event) => event.event === 'completed' && event.seq < fired.seq);
+      if (situation === 'completed-before-notify') expect(completedBefore).toBe(true);
+      if (situation === 'during-recovery') expect(result.observations.failovers[0]!.seq).toBeLessThan(fired.seq);
+      expect(result.observations.lastFaultStep).toBe(fired.atStep);
+    });
+  }
 });

@@ -299,11 +299,16 @@ describe("footprints for prove's partial-order reduction", () => {
 describe('how a run ends', () => {
   test('out of steps: budget-exhausted, with the progress in words; faults after the end are listed as not reached', async () => {
     const when = { situation: 'after-end-of-input', occurrence: 1 } as const;
-    const observations = await jobWith({}, [{ kind: 'crash-job', atStep: 5_000 }, { kind: 'crash-task', atStep: 0, task: 1, when }], 60).run();
+    // Situation faults out of step order: they are armed, and listed, in step order.
+    const observations = await jobWith({}, [{ kind: 'crash-job', atStep: 7, when }, { kind: 'crash-job', atStep: 5_000 }, { kind: 'crash-task', atStep: 0, task: 1, when }], 60).run();
     expect(observations.outcome).toBe('budget-exhausted');
     expect(observations.steps).toBe(60);
     expect(observations.failureReason).toMatch(/^no end after 60 steps \(\d+ virtual ms\): status running, 0\/4 tasks ended, \d+ elements in flight, \d+ checkpoints completed, [01] pending$/);
-    expect(observations.faultsNotReached).toEqual(['the whole job (coordinator included) crashes at step 5000', 'task numbers>parity[1] crashes after the input ended, no checkpoint pending (the first time)']);
+    expect(observations.faultsNotReached).toEqual([
+      'the whole job (coordinator included) crashes at step 5000',
+      'task numbers>parity[1] crashes after the input ended, no checkpoint pending (the first time)',
+      'the whole job (coordinator included) crashes after the input ended, no checkpoint pending (the first time from step 7)',
+    ]);
     expect(observations.faults).toEqual([]);
     expect(observations.traceHash).toMatch(/^[0-9a-f]+$/);
     expect(observations.virtualTimeMs).toBeGreaterThan(0);

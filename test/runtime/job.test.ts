@@ -314,6 +314,15 @@ describe('how a run ends', () => {
     expect(observations.virtualTimeMs).toBeGreaterThan(0);
   });
 
+  test('the progress in words counts the completed checkpoints only', async () => {
+    const observations = await jobWith({ checkpointIntervalMs: 10 }, [{ kind: 'decline-checkpoint', atStep: 0, task: 2 }], 150).run();
+    expect(observations.outcome).toBe('budget-exhausted');
+    const completed = observations.checkpoints.filter((c) => c.outcome === 'completed').length;
+    expect(completed).toBeGreaterThan(0);
+    expect(observations.checkpoints.length).toBeGreaterThan(completed);
+    expect(observations.failureReason).toContain(`, ${completed} checkpoints completed, `);
+  });
+
   test('a job that fails over more often than maxRestarts fails for good, naming the last failure; as often as maxRestarts it finishes', async () => {
     const crashes: Fault[] = [{ kind: 'crash-task', atStep: 30, task: 2 }, { kind: 'crash-task', atStep: 90, task: 0 }];
     const failed = await jobWith({ maxRestarts: 1 }, crashes, 20_000).run();

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { eventTimeWindow } from '../../scenarios/event-time-window.ts';
+import { kafka2pc } from '../../scenarios/kafka-2pc.ts';
 import { oddEvenSum } from '../../scenarios/odd-even-sum.ts';
 import { SimEnvironment } from '../../src/connectors/sim/environment.ts';
 import { runCase } from '../../src/harness/run-case.ts';
@@ -350,6 +351,14 @@ describe('faults a job cannot take, and rescales at their bounds', () => {
     );
   });
 
+  test("kafka-2pc's environment takes each of its fault kinds through its own hook", async () => {
+    for (const fault of [{ kind: 'fail-commit', atStep: 40, times: 1 }, { kind: 'fail-abort', atStep: 40, times: 1 }, { kind: 'expire-transactions', atStep: 40 }, { kind: 'fence-transactions', atStep: 40 }] as Fault[]) {
+      const observations = await jobWith({}, [fault], 20_000, kafka2pc).run();
+      expect(observations.faults.map((f) => f.kind)).toEqual([fault.kind]);
+      expect(observations.outcome).toBe('finished');
+    }
+  });
+
   test('a keyed rescale stays within 1 and maxParallelism; a source rescale within 1 and its splits', async () => {
     const causes = async (options: Partial<JobOptions>, faults: Fault[]): Promise<string[]> => {
       const observations = await jobWith(options, faults, 20_000).run();
@@ -392,6 +401,9 @@ describe('the situation a fault fires in', () => {
       if (situation === 'between-checkpoints' || situation === 'after-end-of-input') expect(fired.pendingCheckpoints).toEqual([]);
       const completedBefore = result.observations.checkpointEvents.some((event) => event.event === 'completed' && event.seq < fired.seq);
       if (situation === 'completed-before-notify') expect(completedBefore).toBe(true);
+      // The first checkpoint is in checkpoint-triggered from its trigger until a task acknowledges it.
+      const firstTrigger = result.observations.checkpointEvents.find((event) => event.event === 'triggered')!;
+      if (situation === 'checkpoint-triggered') expect(fired.atStep - firstTrigger.atStep).toBeLessThanOrEqual(1);
       if (situation === 'during-recovery') expect(result.observations.failovers[0]!.seq).toBeLessThan(fired.seq);
       expect(result.observations.lastFaultStep).toBe(fired.atStep);
     });

@@ -359,6 +359,14 @@ describe('faults a job cannot take, and rescales at their bounds', () => {
     }
   });
 
+  test("the simulated environment's call faults each reach their own hook (a case run through runCase)", async () => {
+    for (const fault of [{ kind: 'cut-connections', atStep: 40 }, { kind: 'fail-call', atStep: 40, times: 1 }, { kind: 'lose-reply', atStep: 40, times: 1 }, { kind: 'timeout-call', atStep: 40, times: 1 }, { kind: 'slow-calls', atStep: 40, extraLatencyMs: 5 }] as Fault[]) {
+      const result = await runCase(oddEvenSum, { scenario: oddEvenSum.name, size: oddEvenSum.defaultSize, mode: 'exactly-once', backend: 'fs', bug: undefined, faults: [fault], schedule: { kind: 'seed', seed: 3 } });
+      expect(result.observations.faults.map((f) => f.kind)).toEqual([fault.kind]);
+      expect(result.observations.outcome).toBe('finished');
+    }
+  });
+
   test('a keyed rescale stays within 1 and maxParallelism; a source rescale within 1 and its splits', async () => {
     const causes = async (options: Partial<JobOptions>, faults: Fault[]): Promise<string[]> => {
       const observations = await jobWith(options, faults, 20_000).run();

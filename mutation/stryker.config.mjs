@@ -47,7 +47,7 @@ export const unitTestsByFile = {
   'src/runtime/channel.ts': ['test/runtime/channel.test.ts', 'test/runtime/credit-flow.test.ts'],
   'src/runtime/state.ts': ['test/runtime/state.test.ts', 'test/runtime/backends', 'test/runtime/keyed-state.test.ts', 'test/runtime/rescale.test.ts', 'test/runtime/split-owning-reader.test.ts'],
   'src/runtime/checkpoint-coordinator.ts': ['test/runtime/checkpoint-coordinator.test.ts', 'test/runtime/new-faults.test.ts', 'test/runtime/situation-placement.test.ts', 'test/runtime/alignment-timeout.test.ts'],
-  'src/runtime/job.ts': ['test/runtime/new-faults.test.ts', 'test/runtime/situation-placement.test.ts', 'test/runtime/rescale.test.ts', 'test/runtime/execution-ids.test.ts'],
+  'src/runtime/job.ts': ['test/runtime/job.test.ts', 'test/connectors/misbehaving-connectors.test.ts', 'test/runtime/new-faults.test.ts', 'test/runtime/situation-placement.test.ts', 'test/runtime/rescale.test.ts', 'test/runtime/execution-ids.test.ts'],
   'src/connectors/two-phase-commit-sink.ts': ['test/connectors'],
   'src/connectors/kafka-sink.ts': ['test/connectors'],
   'src/connectors/kafka-source.ts': ['test/connectors'],

@@ -58,6 +58,11 @@ async function sampledRanges(file, every) {
 
 mkdirSync('reports/mutation', { recursive: true });
 
+/** A file's stage-one report under the options given (reports/mutation/<name>.json): <file>, <file>.every-K or <file>.sample-N. */
+function reportName(file) {
+  return `${file.replace(/[/:]/g, '_')}${every > 1 ? `.every-${every}` : sample !== undefined ? `.sample-${sample}` : ''}`;
+}
+
 /** Runs Stryker on the given mutate patterns; its JSON report is kept as reports/mutation/<name>.json. */
 function stryker(patterns, name, env = process.env) {
   const result = spawnSync('npx', ['stryker', 'run', 'mutation/stryker.config.mjs', '--mutate', patterns.join(',')], { stdio: 'inherit', env });
@@ -85,20 +90,19 @@ if (sample !== undefined && !survivorsOnly) {
   // Each file's part of the sample, for stage two (--survivors --sample N <file>).
   const { files: sampled, ...rest } = JSON.parse(readFileSync(`reports/mutation/sample-${sample}.json`, 'utf8'));
   for (const [file, part] of Object.entries(sampled)) {
-    writeFileSync(`reports/mutation/${file.replace(/[/:]/g, '_')}.sample-${sample}.json`, JSON.stringify({ ...rest, files: { [file]: part } }));
+    writeFileSync(`reports/mutation/${reportName(file)}.json`, JSON.stringify({ ...rest, files: { [file]: part } }));
   }
   console.log(`mutation: sample done in ${Math.round((Date.now() - started) / 1000)} s`);
   process.exit(0);
 }
 if (survivorsOnly) {
   for (const file of files) {
-    // A sampled stage one (--every K) has its own report; stage two then re-tests its survivors.
-    // (--sample N: that file's part of the sample's report, kept as <file>.sample-N.json.)
-    const name = `${file.replace(/[/:]/g, '_')}${every > 1 ? `.every-${every}` : sample !== undefined ? `.sample-${sample}` : ''}`;
+    // A sampled stage one (--every K, or the file's part of a --sample N) has its own report.
+    const name = reportName(file);
     const stageOne = `reports/mutation/${name}.json`;
     const tests = unitTestsByFile[file];
     if (!existsSync(stageOne) || tests === undefined) {
-      console.error(`mutation: --survivors needs ${stageOne} (run \`npm run mutation -- ${every > 1 ? `--every ${every} ` : ''}${file}\` first) and the file's unit tests in unitTestsByFile`);
+      console.error(`mutation: --survivors needs ${stageOne} (run \`npm run mutation -- ${every > 1 ? `--every ${every} ` : sample !== undefined ? `--sample ${sample} ` : ''}${file}\` first) and the file's unit tests in unitTestsByFile`);
       process.exit(2);
     }
     const { mutants } = JSON.parse(readFileSync(stageOne, 'utf8')).files[file];
@@ -115,6 +119,6 @@ if (survivorsOnly) {
 for (const file of files) {
   const started = Date.now();
   console.log(`mutation: ${file}${every > 1 ? ` (every ${every}th single-line mutant)` : ''}`);
-  stryker(await sampledRanges(file, every), `${file.replace(/[/:]/g, '_')}${every > 1 ? `.every-${every}` : ''}`);
+  stryker(await sampledRanges(file, every), reportName(file));
   console.log(`mutation: ${file} done in ${Math.round((Date.now() - started) / 1000)} s`);
 }

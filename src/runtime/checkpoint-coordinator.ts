@@ -9,6 +9,7 @@ import type { StepDriver } from '../sim/scheduler.ts';
 import type { JobOptions } from './job.ts';
 import type { ExecutionIds } from './execution-ids.ts';
 import { RuntimeInvariantError } from './errors.ts';
+import type { Mutable } from './mutable.ts';
 import type { AlignmentObservation, CheckpointEvent, CheckpointObservation, RunObservations } from './observations.ts';
 import { CheckpointStore, type CompletedCheckpoint, type SubtaskSnapshot } from './state.ts';
 
@@ -168,7 +169,7 @@ export class CheckpointCoordinator {
   private observeCheckpointEvent(checkpointId: number, event: CheckpointEvent['event'], cause?: CheckpointEvent['cause']): number {
     const seq = this.host.nextSeq();
     // `cause` is set, not spread in: a spread of a conditional literal takes V8's slow path, at every checkpoint event.
-    const observed: { -readonly [K in keyof CheckpointEvent]: CheckpointEvent[K] } = { seq, checkpointId, event, atStep: this.scheduler.step, atMs: this.scheduler.nowMs };
+    const observed: Mutable<CheckpointEvent> = { seq, checkpointId, event, atStep: this.scheduler.step, atMs: this.scheduler.nowMs };
     if (cause !== undefined) observed.cause = cause;
     this.observations.checkpointEvents.push(observed);
     return seq;

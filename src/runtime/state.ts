@@ -1,5 +1,6 @@
 import type { Key, ListState, OperatorStateStore, SourcePosition } from '../connectors/api.ts';
 import type { TimerSnapshot } from './timer-service.ts';
+import type { Mutable } from './mutable.ts';
 import { downloadKeyedState, type KeyedStateHandle, type StateBackendObservations } from './backends/rocksdb-backend.ts';
 import type { SortedFile } from './backends/lsm-store.ts';
 import { SharedStateRegistry } from './backends/shared-state-registry.ts';
@@ -92,7 +93,7 @@ export class SubtaskState implements OperatorStateStore {
     const keyedState: Record<string, Array<readonly [Key, unknown]>> = {};
     for (const [name, map] of this.keyed) keyedState[name] = Array.from(map.entries());
     // Built without an object spread (every snapshot of every subtask comes through here); the callers may complete it in place.
-    const snapshot: { -readonly [K in keyof SubtaskSnapshot]: SubtaskSnapshot[K] } = { operatorState, keyedState };
+    const snapshot: Mutable<SubtaskSnapshot> = { operatorState, keyedState };
     if (this.unionNames.size > 0) snapshot.unionStates = [...this.unionNames].sort();
     return snapshot;
   }

@@ -18,6 +18,7 @@ import type { JobOptions } from './job.ts';
 import { KeyedProcessOperator, isPromiseLike as isPromise, type KeyedOperatorRestore } from './keyed-operator.ts';
 import type { KeyedStateEntries } from './keyed-state.ts';
 import { ALIGNMENT_TIMED_OUT, type AlignmentObservation, type BarrierEvent, type RunObservations } from './observations.ts';
+import type { Mutable } from './mutable.ts';
 import { SplitOwningReader } from './split-owning-reader.ts';
 import { SubtaskState, type SubtaskSnapshot } from './state.ts';
 import { encodeKeyedState, RocksDbKeyedStateSnapshotter } from './backends/rocksdb-backend.ts';
@@ -944,9 +945,6 @@ export class StreamTasks {
     }
   }
 }
-
-/** A value object while it is being built, before anyone else sees it. */
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Does nothing: a timer that only wakes the scheduler when a task's record cost has passed. */
 const NO_WORK = (): void => {};
